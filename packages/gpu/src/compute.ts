@@ -1,0 +1,66 @@
+/**
+ * Opens the compute path a run asks for: `gpu` (a WebGPU device, or a clear error), `cpu` (the
+ * references), `auto` (a WebGPU adapter when there is one, else the CPU with a one-line
+ * notice), or a GPUDevice the caller already has.
+ */
+import { openGpu } from '#device';
+import { NoAdapterError, type AdapterSummary, type DeviceChoice } from './device.ts';
+import { cpuKernels, fallbackKernels, gpuKernels, type Kernels } from './kernels.ts';
+import { GpuRuntime } from './runtime.ts';
+
+export interface ComputeOptions {
+  device?: DeviceChoice | GPUDevice;
+  /** Time each dispatch with timestamp queries (when available). */
+  profile?: boolean;
+  /** Where one-line notices go (falling back to the CPU, losing the device). */
+  notify?: (message: string) => void;
+}
+
+export interface Compute {
+  kernels: Kernels;
+  /** The GPU runtime, or null on the CPU path. */
+  runtime: GpuRuntime | null;
+  adapter: AdapterSummary | null;
+  /** Frees what this context created (never a device the caller passed in). */
+  release(): void;
+}
+
+export async function openCompute(options: ComputeOptions = {}): Promise<Compute> {
+  const choice = options.device ?? 'auto';
+  const notify = options.notify ?? ((m: string) => console.warn(m));
+  const cpu = cpuKernels();
+  if (choice === 'cpu') return { kernels: cpu, runtime: null, adapter: null, release: () => {} };
+
+  let device: GPUDevice;
+  let adapter: AdapterSummary | null = null;
+  let releaseDevice = () => {};
+  if (typeof choice === 'object') {
+    device = choice;
+  } else {
+    try {
+      const handle = await openGpu();
+      device = handle.device;
+      adapter = handle.adapter;
+      releaseDevice = () => handle.release();
+    } catch (error) {
+      if (choice === 'auto' && error instanceof NoAdapterError) {
+        notify(`synpo: ${error.message.split('.')[0]}; running the CPU reference kernels (--device cpu)`);
+        return { kernels: cpu, runtime: null, adapter: null, release: () => {} };
+      }
+      throw error;
+    }
+  }
+  const runtime = new GpuRuntime(device, options.profile ? { profile: true } : {});
+  const kernels = fallbackKernels(gpuKernels(runtime), cpu, (error) =>
+    notify(`synpo: ${error.message}; continuing on the CPU reference kernels`),
+  );
+  return {
+    kernels,
+    runtime,
+    adapter,
+    release() {
+      runtime.destroy();
+      releaseDevice();
+    },
+  };
+}

@@ -1,0 +1,37 @@
+/**
+ * @synpo/gpu: SynPo's WebGPU runtime. Every post-encoder stage as a WGSL kernel (in the
+ * repository's kernels/ folder) with a CPU reference, behind one `Kernels` interface.
+ */
+export { openCompute, type Compute, type ComputeOptions } from './compute.ts';
+export { openGpu } from '#device';
+export { NoAdapterError, summarizeAdapter, type AdapterSummary, type DeviceChoice, type GpuHandle } from './device.ts';
+export { cpuKernels, gpuKernels, fallbackKernels, type ComputePath, type Kernels, type KMeansRequest } from './kernels.ts';
+export { DeviceLostError, GpuRuntime, GpuValidationError, Recorder, grid, type Readback, type RuntimeOptions } from './runtime.ts';
+export { BufferPool, type PoolStats, type Slot } from './buffer-pool.ts';
+export { compiledPipelineCount, type BindingKind, type KernelSpec } from './pipeline-cache.ts';
+export { Profiler, type KernelTiming } from './profiler.ts';
+export { packUniforms, type UniformField, type WgslScalar } from './uniforms.ts';
+export { createRng, type Rng } from './random.ts';
+export { ShapeError, type FeatureShape, type ImageShape } from './shapes.ts';
+
+export { prototypeReference, cellInverseNorms } from './reference/prototype.ts';
+export { confidenceReference, confidenceNaiveReference } from './reference/confidence.ts';
+export { synergyReference, type SynergyWeights } from './reference/synergy.ts';
+export { upsampleBilinearReference, downsampleMaskReference, type ResizeShape } from './reference/resize.ts';
+export { momentsReference, type Moments, type RowsShape } from './reference/moments.ts';
+export { bandReference, type Bounds } from './reference/band.ts';
+export { topkReference, TOPK_MAX_K, type TopK } from './reference/topk.ts';
+export { kmeansReference, kmeansPlusPlus, KMEANS_DEFAULT_MAX_ITERATIONS, type KMeansResult } from './reference/kmeans.ts';
+export { morphologyReference, openingReference, type MorphologyOp, type StructuringElement } from './reference/morphology.ts';
+export { componentsReference, type Component, type Components, type Connectivity } from './reference/components.ts';
+
+export { recordPrototype, prototypeSpec } from './kernels/prototype.ts';
+export { recordConfidence, recordConfidenceNaive, confidenceSpec, confidenceNaiveSpec } from './kernels/confidence.ts';
+export { recordSynergy, synergySpec } from './kernels/synergy.ts';
+export { recordUpsampleBilinear, recordDownsampleMask, resizeSpec } from './kernels/resize.ts';
+export { recordMoments, momentsSpec } from './kernels/moments.ts';
+export { recordBand, bandSpec } from './kernels/band.ts';
+export { recordTopK, topkSpec } from './kernels/topk.ts';
+export { recordKMeans, kmeansSpec } from './kernels/kmeans.ts';
+export { recordMorphology, recordOpening, morphologySpec } from './kernels/morphology.ts';
+export { recordComponents, componentsSpec } from './kernels/components.ts';

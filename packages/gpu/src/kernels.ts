@@ -1,0 +1,130 @@
+/**
+ * The one interface every SynPo stage computes through. Two implementations: the WGSL kernels
+ * on a WebGPU device and the CPU references. Validation runs first on both paths, so a bad
+ * input fails the same way whichever path is active.
+ */
+import { bandReference, type Bounds } from './reference/band.ts';
+import { componentsReference, type Components, type Connectivity } from './reference/components.ts';
+import { confidenceNaiveReference, confidenceReference } from './reference/confidence.ts';
+import { KMEANS_DEFAULT_MAX_ITERATIONS, kmeansPlusPlus, kmeansReference, validateKMeans, type KMeansResult } from './reference/kmeans.ts';
+import { momentsReference, type Moments, type RowsShape } from './reference/moments.ts';
+import { morphologyReference, type MorphologyOp, type StructuringElement } from './reference/morphology.ts';
+import { prototypeReference } from './reference/prototype.ts';
+import { downsampleMaskReference, upsampleBilinearReference, type ResizeShape } from './reference/resize.ts';
+import { synergyReference, type SynergyWeights } from './reference/synergy.ts';
+import { topkReference, type TopK } from './reference/topk.ts';
+import { bandGpu } from './kernels/band.ts';
+import { componentsGpu } from './kernels/components.ts';
+import { confidenceGpu, confidenceNaiveGpu } from './kernels/confidence.ts';
+import { kmeansGpu } from './kernels/kmeans.ts';
+import { momentsGpu } from './kernels/moments.ts';
+import { morphologyGpu } from './kernels/morphology.ts';
+import { prototypeGpu } from './kernels/prototype.ts';
+import { downsampleMaskGpu, upsampleBilinearGpu } from './kernels/resize.ts';
+import { synergyGpu } from './kernels/synergy.ts';
+import { topkGpu } from './kernels/topk.ts';
+import { createRng } from './random.ts';
+import { DeviceLostError, type GpuRuntime } from './runtime.ts';
+import type { FeatureShape, ImageShape } from './shapes.ts';
+
+export interface KMeansRequest {
+  k: number;
+  /** Seeds k-means++; set b of a batch draws from stream b. */
+  seed: number;
+  maxIterations?: number;
+}
+
+export type ComputePath = 'gpu' | 'cpu';
+
+export interface Kernels {
+  /** Which path computes right now (a GPU that was lost falls back to 'cpu'). */
+  readonly path: ComputePath;
+  prototype(feats: Float32Array, masks: Uint8Array, shape: FeatureShape): Promise<Float32Array>;
+  confidence(feats: Float32Array, protos: Float32Array, shape: FeatureShape): Promise<Float32Array>;
+  confidenceNaive(query: Float32Array, support: Float32Array, supportMask: Uint8Array, shape: FeatureShape): Promise<Float32Array>;
+  synergy(a: Float32Array, b: Float32Array, weights: SynergyWeights): Promise<Float32Array>;
+  upsampleBilinear(maps: Float32Array, shape: ResizeShape): Promise<Float32Array>;
+  downsampleMask(masks: Uint8Array, shape: ResizeShape): Promise<Uint8Array>;
+  moments(values: Float32Array, mask: Uint8Array | null, shape: RowsShape): Promise<Moments[]>;
+  band(values: Float32Array, bounds: Bounds, shape: RowsShape): Promise<Uint32Array[]>;
+  topk(values: Float32Array, shape: RowsShape, k: number): Promise<TopK[]>;
+  /** One point set per row, (x, y) interleaved; seeded k-means++ then Lloyd iterations. */
+  kmeans(rows: readonly Float32Array[], request: KMeansRequest): Promise<KMeansResult[]>;
+  morphology(masks: Uint8Array, shape: ImageShape, op: MorphologyOp, element: StructuringElement): Promise<Uint8Array>;
+  components(masks: Uint8Array, values: Float32Array | null, shape: ImageShape, connectivity: Connectivity): Promise<Components[]>;
+}
+
+/** Validates and seeds k-means on the host: both paths start from the same centres. */
+function seedKMeans(rows: readonly Float32Array[], request: KMeansRequest): Float32Array[] {
+  validateKMeans(rows, { k: request.k, ...(request.maxIterations !== undefined && { maxIterations: request.maxIterations }) });
+  return rows.map((row, b) => kmeansPlusPlus(row, request.k, createRng(request.seed, b)));
+}
+
+export function cpuKernels(): Kernels {
+  const wrap = <A extends unknown[], R>(f: (...args: A) => R) => async (...args: A): Promise<R> => f(...args);
+  return {
+    path: 'cpu',
+    prototype: wrap(prototypeReference),
+    confidence: wrap(confidenceReference),
+    confidenceNaive: wrap(confidenceNaiveReference),
+    synergy: wrap(synergyReference),
+    upsampleBilinear: wrap(upsampleBilinearReference),
+    downsampleMask: wrap(downsampleMaskReference),
+    moments: wrap(momentsReference),
+    band: wrap(bandReference),
+    topk: wrap(topkReference),
+    kmeans: async (rows, request) => {
+      const seeds = seedKMeans(rows, request);
+      return rows.map((row, b) => kmeansReference(row, seeds[b]!, request.maxIterations ?? KMEANS_DEFAULT_MAX_ITERATIONS));
+    },
+    morphology: wrap(morphologyReference),
+    components: wrap(componentsReference),
+  };
+}
+
+export function gpuKernels(rt: GpuRuntime): Kernels {
+  return {
+    path: 'gpu',
+    prototype: (...a) => prototypeGpu(rt, ...a),
+    confidence: (...a) => confidenceGpu(rt, ...a),
+    confidenceNaive: (...a) => confidenceNaiveGpu(rt, ...a),
+    synergy: (...a) => synergyGpu(rt, ...a),
+    upsampleBilinear: (...a) => upsampleBilinearGpu(rt, ...a),
+    downsampleMask: (...a) => downsampleMaskGpu(rt, ...a),
+    moments: (...a) => momentsGpu(rt, ...a),
+    band: (...a) => bandGpu(rt, ...a),
+    topk: (...a) => topkGpu(rt, ...a),
+    kmeans: (rows, request) => kmeansGpu(rt, rows, seedKMeans(rows, request), request.maxIterations ?? KMEANS_DEFAULT_MAX_ITERATIONS),
+    morphology: (...a) => morphologyGpu(rt, ...a),
+    components: (...a) => componentsGpu(rt, ...a),
+  };
+}
+
+/**
+ * GPU kernels that survive a lost device: the call that met the loss is re-run on the CPU
+ * reference, `onLost` is told once, and every later call stays on the CPU. A lost device never
+ * yields a partial or wrong result.
+ */
+export function fallbackKernels(gpu: Kernels, cpu: Kernels, onLost: (error: DeviceLostError) => void): Kernels {
+  let active = gpu;
+  const kernels = { get path() { return active.path; } } as Kernels;
+  for (const name of Object.keys(cpu) as (keyof Kernels)[]) {
+    if (name === 'path') continue;
+    Object.defineProperty(kernels, name, {
+      enumerable: true,
+      value: async (...args: unknown[]) => {
+        const call = (k: Kernels) => (k[name] as (...a: unknown[]) => Promise<unknown>)(...args);
+        if (active === cpu) return call(cpu);
+        try {
+          return await call(gpu);
+        } catch (error) {
+          if (!(error instanceof DeviceLostError)) throw error;
+          active = cpu;
+          onLost(error);
+          return call(cpu);
+        }
+      },
+    });
+  }
+  return kernels;
+}

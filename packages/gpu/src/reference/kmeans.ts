@@ -1,0 +1,132 @@
+/**
+ * CPU reference of kernels/kmeans.wgsl (Lloyd iterations on 2-D points), and the seeded
+ * k-means++ initialisation both paths share. Empty clusters are dropped, not re-seeded: a
+ * cluster that loses all its points takes no further part, and the result has fewer centres.
+ */
+import type { Rng } from '../random.ts';
+import { finite, positiveInt, ShapeError } from '../shapes.ts';
+
+export interface KMeansOptions {
+  k: number;
+  /** Cap on centroid updates; the GPU and CPU paths stop at the same place. */
+  maxIterations?: number;
+}
+
+export interface KMeansResult {
+  /** Centres of the clusters that kept points, in seeding order: [x0, y0, x1, y1, …]. */
+  centroids: Float32Array;
+  /** Points per kept cluster. */
+  sizes: Uint32Array;
+  /** For each point, its cluster's position in `centroids`. */
+  assignments: Uint32Array;
+  /** Centroid updates performed. */
+  iterations: number;
+}
+
+export const KMEANS_DEFAULT_MAX_ITERATIONS = 100;
+
+export function validateKMeans(rows: readonly Float32Array[], options: KMeansOptions): void {
+  positiveInt('kmeans', 'k', options.k);
+  if (options.maxIterations !== undefined && (!Number.isInteger(options.maxIterations) || options.maxIterations < 0)) {
+    throw new ShapeError('kmeans', `maxIterations must be a non-negative integer, got ${options.maxIterations}`);
+  }
+  if (rows.length === 0) throw new ShapeError('kmeans', 'no point sets given');
+  rows.forEach((row, b) => {
+    if (row.length === 0) throw new ShapeError('kmeans', `point set ${b} is empty`);
+    if (row.length % 2 !== 0) throw new ShapeError('kmeans', `point set ${b} has an odd number of coordinates (${row.length}); points are (x, y) pairs`);
+    finite('kmeans', `point set ${b}`, row);
+  });
+}
+
+const dist2 = (p: Float32Array, i: number, c: ArrayLike<number>, k: number): number =>
+  (p[2 * i]! - c[2 * k]!) ** 2 + (p[2 * i + 1]! - c[2 * k + 1]!) ** 2;
+
+/**
+ * k-means++: the first centre uniformly, each next one with probability ∝ D² to the nearest
+ * centre so far. Stops early when every point coincides with a centre (fewer distinct points
+ * than k), so k > N gives at most N centres.
+ */
+export function kmeansPlusPlus(points: Float32Array, k: number, rng: Rng): Float32Array {
+  const n = points.length / 2;
+  const centres: number[] = [];
+  const first = Math.min(n - 1, Math.floor(rng() * n));
+  centres.push(points[2 * first]!, points[2 * first + 1]!);
+  const d2 = new Float64Array(n).map((_, i) => dist2(points, i, centres, 0));
+  while (centres.length / 2 < k) {
+    let total = 0;
+    for (let i = 0; i < n; i++) total += d2[i]!;
+    if (total === 0) break;
+    let target = rng() * total;
+    let pick = -1;
+    for (let i = 0; i < n; i++) {
+      if (d2[i]! === 0) continue;
+      pick = i; // the last candidate also absorbs rounding at the end of the sum
+      target -= d2[i]!;
+      if (target < 0) break;
+    }
+    const c = centres.length / 2;
+    centres.push(points[2 * pick]!, points[2 * pick + 1]!);
+    for (let i = 0; i < n; i++) d2[i] = Math.min(d2[i]!, dist2(points, i, centres, c));
+  }
+  return Float32Array.from(centres);
+}
+
+/** Drops clusters without points and renumbers the assignments to match. */
+export function compactClusters(centroids: ArrayLike<number>, assign: ArrayLike<number>, n: number, k: number, iterations: number): KMeansResult {
+  const sizes = new Uint32Array(k);
+  for (let i = 0; i < n; i++) sizes[assign[i]!]!++;
+  const remap = new Int32Array(k).fill(-1);
+  const kept: number[] = [];
+  for (let c = 0; c < k; c++) if (sizes[c]! > 0) { remap[c] = kept.length; kept.push(c); }
+  return {
+    centroids: Float32Array.from(kept.flatMap((c) => [centroids[2 * c]!, centroids[2 * c + 1]!])),
+    sizes: Uint32Array.from(kept, (c) => sizes[c]!),
+    assignments: Uint32Array.from({ length: n }, (_, i) => remap[assign[i]!]!),
+    iterations,
+  };
+}
+
+/** Lloyd's algorithm from the given seeds, with the kernel's exact stopping rule. */
+export function kmeansReference(points: Float32Array, seeds: Float32Array, maxIterations = KMEANS_DEFAULT_MAX_ITERATIONS): KMeansResult {
+  const n = points.length / 2;
+  const k = seeds.length / 2;
+  const centroids = Float64Array.from(seeds);
+  const alive = new Uint8Array(k).fill(1);
+  const assign = new Uint32Array(n).fill(0xffffffff);
+  let iterations = 0;
+  for (;;) {
+    let changed = 0;
+    for (let i = 0; i < n; i++) {
+      let best = -1;
+      let bestD = 0;
+      for (let c = 0; c < k; c++) {
+        if (!alive[c]) continue;
+        // f32 distances, as the kernel computes them, so ties resolve the same way.
+        const dx = Math.fround(points[2 * i]! - Math.fround(centroids[2 * c]!));
+        const dy = Math.fround(points[2 * i + 1]! - Math.fround(centroids[2 * c + 1]!));
+        const d = Math.fround(dx * dx + dy * dy);
+        if (best < 0 || d < bestD) { best = c; bestD = d; }
+      }
+      if (assign[i] !== best) { assign[i] = best; changed++; }
+    }
+    if (changed === 0 || iterations >= maxIterations) break;
+    iterations++;
+    const sums = new Float64Array(2 * k);
+    const counts = new Uint32Array(k);
+    for (let i = 0; i < n; i++) {
+      const c = assign[i]!;
+      sums[2 * c]! += points[2 * i]!;
+      sums[2 * c + 1]! += points[2 * i + 1]!;
+      counts[c]!++;
+    }
+    for (let c = 0; c < k; c++) {
+      if (!alive[c]) continue;
+      if (counts[c] === 0) alive[c] = 0;
+      else {
+        centroids[2 * c] = sums[2 * c]! / counts[c]!;
+        centroids[2 * c + 1] = sums[2 * c + 1]! / counts[c]!;
+      }
+    }
+  }
+  return compactClusters(centroids, assign, n, k, iterations);
+}
