@@ -94,7 +94,7 @@ export function gpuKernels(rt: GpuRuntime): Kernels {
     moments: (...a) => momentsGpu(rt, ...a),
     band: (...a) => bandGpu(rt, ...a),
     topk: (...a) => topkGpu(rt, ...a),
-    kmeans: (rows, request) => kmeansGpu(rt, rows, seedKMeans(rows, request), request.maxIterations ?? KMEANS_DEFAULT_MAX_ITERATIONS),
+    kmeans: async (rows, request) => kmeansGpu(rt, rows, seedKMeans(rows, request), request.maxIterations ?? KMEANS_DEFAULT_MAX_ITERATIONS),
     morphology: (...a) => morphologyGpu(rt, ...a),
     components: (...a) => componentsGpu(rt, ...a),
   };

@@ -24,6 +24,11 @@ export class GpuValidationError extends Error {
 export interface RuntimeOptions {
   /** Time every dispatch with timestamp queries (when the adapter has them). */
   profile?: boolean;
+  /**
+   * Largest storage binding to use, in bytes; defaults to the device's own limit. Lower it to
+   * make batches split sooner (tests use it to exercise the split path).
+   */
+  maxBindingBytes?: number;
 }
 
 type Typed = Float32Array | Uint32Array | Int32Array;
@@ -34,16 +39,24 @@ export class GpuRuntime {
   /** Set once the device is lost; every later submit fails fast with it. */
   lost: DeviceLostError | null = null;
 
+  /** Largest storage binding this runtime will create, in bytes. */
+  readonly maxBindingBytes: number;
+
   constructor(readonly device: GPUDevice, options: RuntimeOptions = {}) {
     this.pool = new BufferPool(device);
+    this.maxBindingBytes = Math.min(options.maxBindingBytes ?? Infinity, device.limits.maxStorageBufferBindingSize);
     this.profiler = options.profile && Profiler.supported(device) ? new Profiler(device) : null;
     void device.lost.then((info) => {
       this.lost = new DeviceLostError(info.message || info.reason || 'unknown reason');
     });
   }
 
-  get limits(): GPUSupportedLimits {
-    return this.device.limits;
+  /** Resolves to the loss if the device is lost within `ms`, else to null. */
+  async lostWithin(ms: number): Promise<DeviceLostError | null> {
+    if (this.lost) return this.lost;
+    await Promise.race([this.device.lost, new Promise((r) => setTimeout(r, ms))]);
+    await Promise.resolve(); // let the loss handler above run first
+    return this.lost;
   }
 
   recorder(label: string): Recorder {
@@ -88,10 +101,10 @@ export class Recorder {
 
   /** A storage buffer of `bytes` for a kernel to write; zero-filled when asked. */
   scratch(bytes: number, label: string, zero = false): Slot {
-    const max = this.runtime.limits.maxStorageBufferBindingSize;
+    const max = this.runtime.maxBindingBytes;
     if (bytes > max) {
       throw new RangeError(
-        `${label} needs ${bytes} bytes, over this device's maxStorageBufferBindingSize of ${max}; split the batch`,
+        `${label} needs ${bytes} bytes, over the ${max}-byte storage binding limit of this device; split the batch`,
       );
     }
     const slot = this.runtime.pool.acquire(
@@ -174,10 +187,10 @@ export class Recorder {
     this.endPass();
     const timing = profiler?.resolve(this.encoder) ?? null;
     device.queue.submit([this.encoder.finish()]);
-    const oom = await device.popErrorScope();
-    const invalid = await device.popErrorScope();
     const names = [...this.kernels].join(', ') || this.label;
     try {
+      const oom = await device.popErrorScope();
+      const invalid = await device.popErrorScope();
       if (this.runtime.lost) throw this.runtime.lost;
       if (invalid) throw new GpuValidationError(names, invalid.message);
       if (oom) throw new GpuValidationError(names, `out of memory: ${oom.message}`);
@@ -195,8 +208,8 @@ export class Recorder {
       if (timing) await profiler!.collect(timing);
     } catch (error) {
       // mapAsync rejects when the device goes away mid-run; report it as a loss, not a mystery.
-      if (this.runtime.lost) throw this.runtime.lost;
-      throw error;
+      const lost = await this.runtime.lostWithin(100);
+      throw lost ?? error;
     } finally {
       for (const slot of this.slots) pool.release(slot);
       for (const r of this.reads) pool.release(r.staging);

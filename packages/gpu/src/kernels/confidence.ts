@@ -37,7 +37,7 @@ export async function confidenceGpu(rt: GpuRuntime, feats: Float32Array, protos:
   const { B, C, N } = shape;
   const shared = protos.length === C;
   const perGrid = C * N * 4;
-  const chunk = Math.max(1, Math.min(B, Math.floor(rt.limits.maxStorageBufferBindingSize / perGrid)));
+  const chunk = Math.max(1, Math.min(B, Math.floor(rt.maxBindingBytes / perGrid)));
   const out = new Float32Array(B * N);
   for (let b0 = 0; b0 < B; b0 += chunk) {
     const nb = Math.min(chunk, B - b0);

@@ -1,0 +1,113 @@
+/** The runtime around the kernels: pipeline cache, buffer pool, profiler, device loss, ml-kmeans. */
+import { kmeans as mlKMeans } from 'ml-kmeans';
+import { describe, expect, it, type TestContext } from 'vitest';
+import {
+  compiledPipelineCount, cpuKernels, createRng, fallbackKernels, gpuKernels, GpuRuntime, kmeansPlusPlus, kmeansReference,
+  openCompute, openGpu, packUniforms,
+} from '../src/index.ts';
+import { expectClose, randomArray, useGpu } from './gpu.ts';
+
+const gpu = useGpu();
+
+describe('uniform packing', () => {
+  it('packs scalars in order and pads to 16 bytes', () => {
+    const bytes = packUniforms([['u32', 7], ['f32', 0.5], ['i32', -2], ['u32', 1], ['u32', 9]]);
+    expect(bytes.byteLength).toBe(32);
+    const view = new DataView(bytes);
+    expect([view.getUint32(0, true), view.getFloat32(4, true), view.getInt32(8, true), view.getUint32(16, true)]).toEqual([7, 0.5, -2, 9]);
+  });
+  it('refuses a negative u32', () => {
+    expect(() => packUniforms([['u32', -1]])).toThrow(/must be a u32/);
+  });
+});
+
+describe('pipelines and buffers', () => {
+  it('a new image size does not compile a new pipeline, and buffers are reused', async (ctx: TestContext) => {
+    if (!gpu.current) return ctx.skip(gpu.skipReason);
+    const { kernels, runtime, handle } = gpu.current;
+    const w = { both: 0.8, sam: 0.1, dino: 0.1 };
+    await kernels.synergy(randomArray(100, 1), randomArray(100, 2), w);
+    const compiled = compiledPipelineCount(handle.device);
+    const before = runtime.pool.snapshot();
+    await kernels.synergy(randomArray(120, 1), randomArray(120, 2), w);
+    await kernels.synergy(randomArray(3000, 1), randomArray(3000, 2), w);
+    expect(compiledPipelineCount(handle.device)).toBe(compiled);
+    const after = runtime.pool.snapshot();
+    expect(after.reused).toBeGreaterThan(before.reused);
+    expect(after.inUse).toBe(0);
+  });
+});
+
+describe('profiler', () => {
+  it('times every dispatch with timestamp queries when the adapter has them', async (ctx: TestContext) => {
+    if (!gpu.current) return ctx.skip(gpu.skipReason);
+    if (!gpu.current.handle.device.features.has('timestamp-query')) return ctx.skip('this adapter has no timestamp-query');
+    const runtime = new GpuRuntime(gpu.current.handle.device, { profile: true });
+    await gpuKernels(runtime).moments(randomArray(5000, 3), null, { B: 1, N: 5000 });
+    const timings = runtime.profiler!.summary();
+    expect(timings.map((t) => t.label)).toEqual(['moments:main']);
+    expect(timings[0]!.ms).toBeGreaterThan(0);
+    runtime.destroy();
+  });
+});
+
+describe('device loss', () => {
+  it('is reported once and the run continues on the CPU with the right answer', async (ctx: TestContext) => {
+    if (!gpu.current) return ctx.skip(gpu.skipReason);
+    const handle = await openGpu();
+    const runtime = new GpuRuntime(handle.device);
+    const notices: string[] = [];
+    const kernels = fallbackKernels(gpuKernels(runtime), cpuKernels(), (e) => notices.push(e.message));
+    const a = randomArray(2000, 4);
+    const b = randomArray(2000, 5);
+    const w = { both: 0.8, sam: 0.1, dino: 0.1 };
+    expect(kernels.path).toBe('gpu');
+    await kernels.synergy(a, b, w);
+    handle.device.destroy(); // the device goes away mid-run
+    const got = await kernels.synergy(a, b, w);
+    expectClose(got, await cpuKernels().synergy(a, b, w), 1e-6, 1e-6);
+    await kernels.topk(a, { B: 1, N: 2000 }, 5);
+    expect(kernels.path).toBe('cpu');
+    expect(notices).toHaveLength(1);
+    expect(notices[0]).toMatch(/device lost/);
+    runtime.destroy();
+  });
+});
+
+describe('openCompute', () => {
+  it('--device cpu never touches a GPU', async () => {
+    const compute = await openCompute({ device: 'cpu' });
+    expect(compute.kernels.path).toBe('cpu');
+    expect(compute.runtime).toBeNull();
+  });
+  it('accepts a device the caller already has, and does not destroy it', async (ctx: TestContext) => {
+    if (!gpu.current) return ctx.skip(gpu.skipReason);
+    const device = gpu.current.handle.device;
+    const compute = await openCompute({ device });
+    expect(compute.kernels.path).toBe('gpu');
+    compute.release();
+    // Still usable: the caller owns it.
+    const out = await gpu.current.kernels.synergy(Float32Array.of(1), Float32Array.of(2), { both: 1, sam: 0, dino: 0 });
+    expect(out[0]).toBe(2);
+  });
+});
+
+describe('k-means CPU reference agrees with ml-kmeans', () => {
+  for (const [n, k, seed] of [[32, 4, 1], [200, 6, 2], [1000, 4, 3]] as const) {
+    it(`${n} points, k = ${k}`, () => {
+      const rng = createRng(seed);
+      const points = Float32Array.from({ length: 2 * n }, (_, t) => (t % 2 ? 50 : 0) * ((t >> 1) % 3) + 40 * rng());
+      const seeds = kmeansPlusPlus(points, k, createRng(seed, 1));
+      const ours = kmeansReference(points, seeds);
+      const data = Array.from({ length: n }, (_, i) => [points[2 * i]!, points[2 * i + 1]!]);
+      const theirs = mlKMeans(data, k, {
+        initialization: Array.from({ length: seeds.length / 2 }, (_, c) => [seeds[2 * c]!, seeds[2 * c + 1]!]),
+        maxIterations: 100,
+        tolerance: 0,
+      });
+      expect(ours.sizes.length).toBe(k); // no cluster emptied in these cases
+      expect(Array.from(ours.assignments)).toEqual(theirs.clusters);
+      expectClose(ours.centroids, theirs.centroids.flat(), 1e-3, 1e-5);
+    });
+  }
+});
