@@ -1,9 +1,13 @@
 // band: the cells whose value lies in [lo, hi] (PSM's negative candidate band), compacted into a
 // list of row-major indices in ascending order, for B rows with their own bounds.
-// Three passes: count per block → exclusive scan of the block counts → scatter with a
-// workgroup-local scan. The order is deterministic: it is the row-major order of the input.
+// Three passes: count per block → exclusive scan of the block counts → scatter. A block is
+// WG·ITEMS consecutive values; each invocation owns ITEMS consecutive ones, counts them
+// serially, and one workgroup scan of the WG partial counts gives every invocation its offset.
+// Few, large blocks keep the barriers per value low. The order is deterministic: it is the
+// row-major order of the input.
 
 override WG: u32 = 256;
+const ITEMS: u32 = 16u;
 
 struct Params { N: u32, B: u32, blocks: u32, _pad: u32 }
 
@@ -16,10 +20,10 @@ struct Params { N: u32, B: u32, blocks: u32, _pad: u32 }
 
 var<workgroup> scan: array<u32, WG>;
 
-fn in_band(b: u32, i: u32) -> u32 {
-  if (i >= p.N) { return 0u; }
+fn in_band(b: u32, i: u32) -> bool {
+  if (i >= p.N) { return false; }
   let v = values[b * p.N + i];
-  return select(0u, 1u, v >= bounds[2u * b] && v <= bounds[2u * b + 1u]);
+  return v >= bounds[2u * b] && v <= bounds[2u * b + 1u];
 }
 
 // Inclusive Hillis–Steele scan of `scan` across the workgroup.
@@ -33,10 +37,16 @@ fn scan_workgroup(lid: u32) {
   workgroupBarrier();
 }
 
+fn count_own(b: u32, first: u32) -> u32 {
+  var n = 0u;
+  for (var t = 0u; t < ITEMS; t++) { n += select(0u, 1u, in_band(b, first + t)); }
+  return n;
+}
+
 @compute @workgroup_size(WG)
 fn count_blocks(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
   let b = wid.y;
-  scan[lid] = in_band(b, wid.x * WG + lid);
+  scan[lid] = count_own(b, (wid.x * WG + lid) * ITEMS);
   scan_workgroup(lid);
   if (lid == WG - 1u) { block_sums[b * p.blocks + wid.x] = scan[lid]; }
 }
@@ -61,11 +71,15 @@ fn scan_blocks(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_inde
 @compute @workgroup_size(WG)
 fn scatter(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
   let b = wid.y;
-  let i = wid.x * WG + lid;
-  let flag = in_band(b, i);
-  scan[lid] = flag;
+  let first = (wid.x * WG + lid) * ITEMS;
+  let own = count_own(b, first);
+  scan[lid] = own;
   scan_workgroup(lid);
-  if (flag == 1u) {
-    indices[b * p.N + block_sums[b * p.blocks + wid.x] + scan[lid] - 1u] = i;
+  var out = b * p.N + block_sums[b * p.blocks + wid.x] + scan[lid] - own;
+  for (var t = 0u; t < ITEMS; t++) {
+    if (in_band(b, first + t)) {
+      indices[out] = first + t;
+      out += 1u;
+    }
   }
 }

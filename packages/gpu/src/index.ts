@@ -32,6 +32,7 @@ export { recordUpsampleBilinear, recordDownsampleMask, resizeSpec } from './kern
 export { recordMoments, momentsSpec } from './kernels/moments.ts';
 export { recordBand, bandSpec } from './kernels/band.ts';
 export { recordTopK, topkSpec } from './kernels/topk.ts';
-export { recordKMeans, kmeansSpec } from './kernels/kmeans.ts';
+export { recordKMeans, recordKMeansRounds, kmeansSpec } from './kernels/kmeans.ts';
 export { recordMorphology, recordOpening, morphologySpec } from './kernels/morphology.ts';
 export { recordComponents, componentsSpec } from './kernels/components.ts';
+export { runKernelBench, formatBenchReport, type BenchReport, type BenchOptions, type KernelBenchRow, type ConfidenceRatioRow } from './bench.ts';

@@ -80,7 +80,7 @@ export interface Readback<T extends Typed> {
  * readbacks are copied into staging buffers and mapped once, after the single submit.
  */
 export class Recorder {
-  private readonly encoder: GPUCommandEncoder;
+  private encoder: GPUCommandEncoder;
   private pass: GPUComputePassEncoder | null = null;
   private readonly slots: Slot[] = [];
   private readonly reads: { staging: Slot; bytes: number; ctor: new (b: ArrayBuffer) => Typed; target: Readback<Typed> }[] = [];
@@ -181,13 +181,18 @@ export class Recorder {
     if (bytes > 0) this.encoder.copyBufferToBuffer(from.buffer, fromOffset, to.buffer, toOffset, bytes);
   }
 
-  /** Submits everything recorded, waits for the readbacks, and returns the buffers to the pool. */
-  async submit(): Promise<void> {
+  /**
+   * Submits what is recorded so far and waits for its readbacks, keeping this recorder's
+   * buffers: later dispatches may go on using them (an iteration that checks convergence).
+   */
+  async flush(): Promise<void> {
     const { device, pool, profiler } = this.runtime;
     this.endPass();
     const timing = profiler?.resolve(this.encoder) ?? null;
     device.queue.submit([this.encoder.finish()]);
     const names = [...this.kernels].join(', ') || this.label;
+    const reads = this.reads.splice(0);
+    this.kernels.clear();
     try {
       const oom = await device.popErrorScope();
       const invalid = await device.popErrorScope();
@@ -195,7 +200,7 @@ export class Recorder {
       if (invalid) throw new GpuValidationError(names, invalid.message);
       if (oom) throw new GpuValidationError(names, `out of memory: ${oom.message}`);
       await Promise.all(
-        this.reads.map(async (r) => {
+        reads.map(async (r) => {
           if (r.bytes === 0) {
             r.target.value = new r.ctor(new ArrayBuffer(0));
             return;
@@ -207,13 +212,31 @@ export class Recorder {
       );
       if (timing) await profiler!.collect(timing);
     } catch (error) {
+      this.release();
       // mapAsync rejects when the device goes away mid-run; report it as a loss, not a mystery.
       const lost = await this.runtime.lostWithin(100);
       throw lost ?? error;
     } finally {
-      for (const slot of this.slots) pool.release(slot);
-      for (const r of this.reads) pool.release(r.staging);
+      for (const r of reads) pool.release(r.staging);
     }
+    this.encoder = device.createCommandEncoder({ label: this.label });
+    device.pushErrorScope('validation');
+    device.pushErrorScope('out-of-memory');
+  }
+
+  /** Submits everything recorded, waits for the readbacks, and returns the buffers to the pool. */
+  async submit(): Promise<void> {
+    const { device } = this.runtime;
+    await this.flush();
+    // flush() opened the next encoder's error scopes; nothing follows, so close them.
+    this.encoder.finish();
+    await device.popErrorScope();
+    await device.popErrorScope();
+    this.release();
+  }
+
+  private release(): void {
+    for (const slot of this.slots.splice(0)) this.runtime.pool.release(slot);
   }
 
   private endPass(): void {

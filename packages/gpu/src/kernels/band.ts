@@ -7,6 +7,9 @@ import type { GpuRuntime, Recorder } from '../runtime.ts';
 import { ShapeError } from '../shapes.ts';
 import { u32 } from '../uniforms.ts';
 
+/** Values per invocation (ITEMS in band.wgsl). */
+const BAND_ITEMS = 16;
+
 export const bandSpec: KernelSpec = {
   name: 'band',
   bindings: ['uniform', 'read', 'read', 'storage', 'storage', 'storage'],
@@ -15,8 +18,7 @@ export const bandSpec: KernelSpec = {
 
 /** Records the band compaction; `indices` holds each row's hits first, `counts` how many. */
 export function recordBand(rec: Recorder, values: Slot, bounds: Slot, { B, N }: RowsShape): { indices: Slot; counts: Slot } {
-  const wg = bandSpec.workgroupSize;
-  const blocks = Math.ceil(N / wg);
+  const blocks = Math.ceil(N / (bandSpec.workgroupSize * BAND_ITEMS));
   if (blocks > 65535) throw new ShapeError('band', `N = ${N} needs ${blocks} workgroups per row, over the 65,535 a dispatch allows`);
   const blockSums = rec.scratch(B * blocks * 4, 'band:block-sums');
   const counts = rec.scratch(B * 4, 'band:counts');

@@ -4,7 +4,7 @@ import type { Slot } from '../buffer-pool.ts';
 import type { KernelSpec } from '../pipeline-cache.ts';
 import type { GpuRuntime, Recorder } from '../runtime.ts';
 import { ShapeError } from '../shapes.ts';
-import { u32 } from '../uniforms.ts';
+import { u32, type UniformField } from '../uniforms.ts';
 
 export const kmeansSpec: KernelSpec = {
   name: 'kmeans',
@@ -15,13 +15,21 @@ export const kmeansSpec: KernelSpec = {
 export interface KMeansBuffers {
   centroids: Slot;
   assign: Slot;
+  alive: Slot;
+  /** [B][4] u32: done, changed, iterations, unused. */
   state: Slot;
+  bindings: Slot[];
+  params: UniformField[];
+  wg: number;
+  B: number;
+  K: number;
+  nMax: number;
 }
 
 /**
- * Records up to `maxIterations` Lloyd rounds for B point sets of at most `nMax` points each,
- * from the seeds in `centroids` ([B][K] vec2); `alive` ([B][K] u32) marks the seeded slots.
- * Rows converge independently.
+ * Sets up k-means state for B point sets of at most `nMax` points each, seeded by `centroids`
+ * ([B][K] vec2), with `alive` ([B][K] u32) marking the seeded slots; `recordKMeansRounds`
+ * then records the iterations. Rows converge independently.
  */
 export function recordKMeans(
   rec: Recorder,
@@ -35,16 +43,20 @@ export function recordKMeans(
   if (Math.ceil(nMax / wg) > 65535) throw new ShapeError('kmeans', `${nMax} points per set exceed one dispatch`);
   const assign = rec.upload(new Uint32Array(B * nMax).fill(0xffffffff), 'kmeans:assign');
   const state = rec.scratch(B * 4 * 4, 'kmeans:state', true);
-  const bindings = [points, counts, centroids, assign, alive, state];
-  const params = [u32(nMax), u32(K), u32(B), u32(maxIterations)];
-  // maxIterations updates need maxIterations + 1 assignments; converged rows return early.
-  for (let it = 0; it <= maxIterations; it++) {
-    rec.dispatch(kmeansSpec, 'assign_points', bindings, [Math.ceil(nMax / wg), B], params);
-    rec.dispatch(kmeansSpec, 'finish', bindings, [B], params);
-    rec.dispatch(kmeansSpec, 'update_centroids', bindings, [K, B], params);
-  }
-  return { centroids, assign, state };
+  return { centroids, assign, state, alive, bindings: [points, counts, centroids, assign, alive, state], params: [u32(nMax), u32(K), u32(B), u32(maxIterations)], wg, B, K, nMax };
 }
+
+/** Records `rounds` Lloyd rounds (assign → finish → update); converged rows return early. */
+export function recordKMeansRounds(rec: Recorder, k: KMeansBuffers, rounds: number): void {
+  for (let it = 0; it < rounds; it++) {
+    rec.dispatch(kmeansSpec, 'assign_points', k.bindings, [Math.ceil(k.nMax / k.wg), k.B], k.params);
+    rec.dispatch(kmeansSpec, 'finish', k.bindings, [k.B], k.params);
+    rec.dispatch(kmeansSpec, 'update_centroids', k.bindings, [k.K, k.B], k.params);
+  }
+}
+
+/** Rounds recorded per submission before the host checks whether every row has converged. */
+const ROUNDS_PER_CHECK = 8;
 
 /** Lloyd's algorithm from given seeds (one Float32Array of K' ≤ K (x, y) pairs per set). */
 export async function kmeansGpu(
@@ -76,9 +88,17 @@ export async function kmeansGpu(
     rec.upload(alive, 'kmeans:alive'),
     { B, K, nMax, maxIterations },
   );
+  // maxIterations updates take maxIterations + 1 assignments. Rounds go in batches, with one
+  // small readback of the row states between batches to stop once every row has converged.
+  let st = { value: null as Uint32Array | null };
+  for (let done = 0; done <= maxIterations; done += ROUNDS_PER_CHECK) {
+    recordKMeansRounds(rec, out, Math.min(ROUNDS_PER_CHECK, maxIterations + 1 - done));
+    st = rec.read(out.state, Uint32Array);
+    await rec.flush();
+    if (st.value!.every((v, i) => i % 4 !== 0 || v !== 0)) break;
+  }
   const c = rec.read(out.centroids, Float32Array);
   const a = rec.read(out.assign, Uint32Array);
-  const st = rec.read(out.state, Uint32Array);
   await rec.submit();
   return rows.map((row, b) => {
     const n = row.length / 2;

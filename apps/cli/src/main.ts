@@ -1,0 +1,46 @@
+/** `synpo`: the command-line entry. Each command lives in src/commands/. */
+import { Command, CommanderError, Option } from 'commander';
+import { benchCommand } from './commands/bench.ts';
+import { demoCommand } from './commands/demo.ts';
+import { infoCommand } from './commands/info.ts';
+import { CliError, EXIT } from './errors.ts';
+
+export function deviceOption(): Option {
+  return new Option('--device <path>', 'where the kernels run: auto (a WebGPU adapter if any, else CPU), gpu (fail without one), cpu')
+    .choices(['auto', 'gpu', 'cpu'])
+    .default('auto');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = new Command('synpo')
+    .description('SynPo: training-free few-shot segmentation of medical images, on WebGPU kernels')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+    .showHelpAfterError('(run synpo --help for usage)');
+  let code: number = EXIT.ok;
+  const run: Runner = (action) => async (...args) => {
+    code = await action(...args);
+  };
+  infoCommand(program, run);
+  benchCommand(program, run);
+  demoCommand(program, run);
+  try {
+    await program.parseAsync(argv);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    if (error instanceof CliError) {
+      process.stderr.write(`synpo: ${error.message}\n`);
+      return error.exitCode;
+    }
+    process.stderr.write(`synpo: ${error instanceof Error ? error.message : String(error)}\n`);
+    if (process.env.SYNPO_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`);
+    return EXIT.failure;
+  }
+  return code;
+}
+
+// Commander hands each action its parsed arguments and options; each command types its own.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Runner = (action: (...args: any[]) => Promise<number>) => (...args: any[]) => Promise<void>;

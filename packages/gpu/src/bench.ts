@@ -1,0 +1,239 @@
+/**
+ * The kernel benchmark behind `synpo bench` / `pnpm bench`: for every kernel at SynPo's working
+ * sizes, the median GPU time (timestamp queries when the adapter has them, else submit-to-done
+ * wall time, labelled as such), the CPU reference's median time, and the achieved GB/s or
+ * GFLOP/s; then the fused-vs-naive confidence ratio. Numbers only: nothing here asserts.
+ */
+import { cpuKernels, gpuKernels, type Kernels } from './kernels.ts';
+import { createRng } from './random.ts';
+import { GpuRuntime } from './runtime.ts';
+
+export interface KernelBenchRow {
+  kernel: string;
+  shape: string;
+  /** Median GPU time in ms, or null on the CPU-only path. */
+  gpuMs: number | null;
+  /** 'timestamp' (kernel time from timestamp queries) or 'wall' (submit to readback). */
+  gpuTiming: 'timestamp' | 'wall' | null;
+  /** Median wall time of the same call, GPU path, including upload and readback. */
+  gpuWallMs: number | null;
+  cpuMs: number;
+  /** Achieved rate on the GPU (or the CPU when there is no GPU), with its unit. */
+  rate: number;
+  unit: 'GB/s' | 'GFLOP/s';
+}
+
+export interface ConfidenceRatioRow {
+  n: number;
+  C: number;
+  B: number;
+  fusedMs: number;
+  naiveMs: number;
+  /** naiveMs / fusedMs. */
+  ratio: number;
+  /** True when the naive time was measured on fewer grids than B and scaled linearly. */
+  naiveExtrapolated: boolean;
+  naiveGridsMeasured: number;
+}
+
+export interface BenchReport {
+  device: string;
+  timing: 'timestamp' | 'wall' | 'cpu-only';
+  reps: number;
+  kernels: KernelBenchRow[];
+  confidenceRatio: ConfidenceRatioRow[];
+}
+
+export interface BenchOptions {
+  device: GPUDevice | null;
+  deviceName: string;
+  reps?: number;
+  /** Smaller sizes and fewer ratio cases, for a quick look (and CI smoke runs). */
+  quick?: boolean;
+  /** Only kernels whose name contains one of these. */
+  only?: string[];
+  progress?: (message: string) => void;
+  /** Naive confidence is measured on at most this many GFLOP per call, then scaled by B. */
+  naiveBudgetGflop?: number;
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+function data(n: number, seed: number): Float32Array {
+  const rng = createRng(seed);
+  return Float32Array.from({ length: n }, () => rng() * 2 - 1);
+}
+
+function mask(n: number, density: number, seed: number): Uint8Array {
+  const rng = createRng(seed, 3);
+  const m = Uint8Array.from({ length: n }, () => (rng() < density ? 1 : 0));
+  m[0] = 1;
+  return m;
+}
+
+interface Case {
+  kernel: string;
+  shape: string;
+  run: (k: Kernels) => Promise<unknown>;
+  bytes?: number;
+  flops?: number;
+}
+
+function cases(quick: boolean): Case[] {
+  const B = quick ? 4 : 32;
+  const C = 256;
+  const N = 4096;
+  const feats = data(B * C * N, 1);
+  const proto = data(C, 2);
+  const support = data(3 * C * N, 3);
+  const supportMask = mask(3 * N, 0.1, 4);
+  const maps = data(B * N, 5);
+  const mapsB = data(B * N, 6);
+  const big = data(B * 65536, 7);
+  const masks256 = mask(B * 65536, 0.5, 8);
+  const points = Array.from({ length: B }, (_, b) => data(64, 10 + b).map((v) => 128 + 100 * v));
+  const w = { both: 0.8, sam: 0.1, dino: 0.1 };
+  const up = { B, inH: 64, inW: 64, outH: 256, outW: 256 };
+  const down = { B: 3, inH: 256, inW: 256, outH: 64, outW: 64 };
+  return [
+    { kernel: 'prototype', shape: `B=3 C=${C} N=${N}`, run: (k) => k.prototype(support, supportMask, { B: 3, C, N }), bytes: 4 * (3 * C * N * 2 + 3 * N) },
+    { kernel: 'confidence', shape: `B=${B} C=${C} N=${N}`, run: (k) => k.confidence(feats, proto, { B, C, N }), flops: 4 * B * C * N, bytes: 4 * (B * C * N + B * N) },
+    { kernel: 'synergy', shape: `${B}×64×64`, run: (k) => k.synergy(maps, mapsB, w), bytes: 12 * B * N },
+    { kernel: 'resize (bilinear)', shape: `B=${B} 64→256`, run: (k) => k.upsampleBilinear(maps, up), bytes: 4 * (B * N + B * 65536) },
+    { kernel: 'resize (mask area)', shape: 'B=3 256→64', run: (k) => k.downsampleMask(masks256.subarray(0, 3 * 65536), down), bytes: 4 * 3 * (65536 + 4096) },
+    { kernel: 'moments', shape: 'B=1 N=65536', run: (k) => k.moments(big.subarray(0, 65536), null, { B: 1, N: 65536 }), bytes: 4 * 65536 * 2 },
+    { kernel: 'band', shape: `B=${B} N=65536`, run: (k) => k.band(big, Array.from({ length: B }, () => [0, 0.5] as [number, number]), { B, N: 65536 }), bytes: 4 * B * 65536 * 3 },
+    { kernel: 'topk', shape: `B=${B} N=4096 k=32`, run: (k) => k.topk(maps, { B, N }, 32), bytes: 4 * B * N * 2 },
+    { kernel: 'topk', shape: 'B=1 N=65536 k=1024', run: (k) => k.topk(big.subarray(0, 65536), { B: 1, N: 65536 }, 1024), bytes: 4 * 65536 * 2 },
+    { kernel: 'kmeans', shape: `B=${B} 32 points k=4`, run: (k) => k.kmeans(points, { k: 4, seed: 1 }), bytes: 4 * B * 32 * 2 },
+    { kernel: 'morphology', shape: `B=${B} 256×256 disc r=2`, run: (k) => k.morphology(masks256, { B, H: 256, W: 256 }, 'erode', { shape: 'disc', radius: 2 }), bytes: 8 * B * 65536 },
+    { kernel: 'components', shape: `B=${B} 256×256 8-conn`, run: (k) => k.components(masks256, big, { B, H: 256, W: 256 }, 8), bytes: 4 * B * 65536 * 5 },
+  ];
+}
+
+async function timeCalls(reps: number, call: () => Promise<unknown>): Promise<number[]> {
+  await call(); // warm-up: pipeline compilation and pool fill
+  const times: number[] = [];
+  for (let r = 0; r < reps; r++) {
+    const t0 = performance.now();
+    await call();
+    times.push(performance.now() - t0);
+  }
+  return times;
+}
+
+/** Runs `call` on the profiled runtime and returns the median of summed kernel times. */
+async function timeKernels(rt: GpuRuntime, reps: number, call: () => Promise<unknown>, labels?: RegExp): Promise<number> {
+  await call();
+  const totals: number[] = [];
+  for (let r = 0; r < reps; r++) {
+    rt.profiler!.reset();
+    await call();
+    totals.push(rt.profiler!.timings.filter((t) => !labels || labels.test(t.label)).reduce((s, t) => s + t.ms, 0));
+  }
+  return median(totals);
+}
+
+export async function runKernelBench(options: BenchOptions): Promise<BenchReport> {
+  const reps = options.reps ?? (options.quick ? 3 : 7);
+  const log = options.progress ?? (() => {});
+  const cpu = cpuKernels();
+  const wallRt = options.device ? new GpuRuntime(options.device) : null;
+  const profRt = options.device ? new GpuRuntime(options.device, { profile: true }) : null;
+  const stamps = Boolean(profRt?.profiler);
+  const wallGpu = wallRt ? gpuKernels(wallRt) : null;
+  const profGpu = profRt ? gpuKernels(profRt) : null;
+  const rows: KernelBenchRow[] = [];
+  for (const c of cases(Boolean(options.quick))) {
+    if (options.only && !options.only.some((o) => c.kernel.includes(o))) continue;
+    log(`bench ${c.kernel} ${c.shape}`);
+    const cpuMs = median(await timeCalls(reps, () => c.run(cpu)));
+    let gpuMs: number | null = null;
+    let gpuWallMs: number | null = null;
+    if (wallGpu && profGpu && profRt) {
+      gpuWallMs = median(await timeCalls(reps, () => c.run(wallGpu)));
+      gpuMs = stamps ? await timeKernels(profRt, reps, () => c.run(profGpu)) : gpuWallMs;
+    }
+    const ms = gpuMs ?? cpuMs;
+    const rate = c.flops ? c.flops / ms / 1e6 : (c.bytes ?? 0) / ms / 1e6;
+    rows.push({
+      kernel: c.kernel, shape: c.shape, gpuMs, gpuTiming: gpuMs === null ? null : stamps ? 'timestamp' : 'wall',
+      gpuWallMs, cpuMs, rate, unit: c.flops ? 'GFLOP/s' : 'GB/s',
+    });
+  }
+
+  const ratio: ConfidenceRatioRow[] = [];
+  const runRatio = !options.only || options.only.some((o) => 'confidence'.includes(o));
+  const kernels = profGpu ?? cpu;
+  if (runRatio) {
+    const budget = (options.naiveBudgetGflop ?? (options.quick ? 2 : 12)) * 1e9;
+    const ns = options.quick ? [100, 1000] : [100, 1000, 4000];
+    const Cs = options.quick ? [256] : [256, 1536];
+    const Bs = options.quick ? [1, 4] : [1, 32];
+    const N = 4096;
+    for (const C of Cs) {
+      const support = data(C * N, 20);
+      for (const n of ns) {
+        // Exactly n foreground cells, spread over the grid.
+        const m = new Uint8Array(N);
+        for (let t = 0; t < n; t++) m[Math.floor((t * N) / n)] = 1;
+        for (const B of Bs) {
+          log(`bench confidence ratio n=${n} C=${C} B=${B}`);
+          const query = data(B * C * N, 21);
+          const fused = async () => {
+            const proto = await kernels.prototype(support, m, { B: 1, C, N });
+            return kernels.confidence(query, proto, { B, C, N });
+          };
+          const perGridFlops = 2 * N * n * C;
+          const measured = Math.max(1, Math.min(B, Math.floor(budget / perGridFlops)));
+          const naiveQuery = query.subarray(0, measured * C * N);
+          const naive = () => kernels.confidenceNaive(naiveQuery, support, m, { B: measured, C, N });
+          const fusedReps = reps;
+          const naiveReps = perGridFlops * measured > 2e9 ? 1 : Math.min(reps, 3);
+          const fusedMs = profRt?.profiler ? await timeKernels(profRt, fusedReps, fused) : median(await timeCalls(fusedReps, fused));
+          const naiveMeasured = profRt?.profiler ? await timeKernels(profRt, naiveReps, naive) : median(await timeCalls(naiveReps, naive));
+          const naiveMs = (naiveMeasured * B) / measured;
+          ratio.push({ n, C, B, fusedMs, naiveMs, ratio: naiveMs / fusedMs, naiveExtrapolated: measured < B, naiveGridsMeasured: measured });
+        }
+      }
+    }
+  }
+  wallRt?.destroy();
+  profRt?.destroy();
+  return {
+    device: options.deviceName,
+    timing: options.device ? (stamps ? 'timestamp' : 'wall') : 'cpu-only',
+    reps,
+    kernels: rows,
+    confidenceRatio: ratio,
+  };
+}
+
+const fmt = (v: number | null, digits = 3): string => (v === null ? '—' : v >= 100 ? v.toFixed(0) : v.toPrecision(digits));
+
+/** The report as the Markdown tables the README quotes. */
+export function formatBenchReport(r: BenchReport): string {
+  const gpuHead = r.timing === 'timestamp' ? 'GPU ms (timestamp)' : r.timing === 'wall' ? 'GPU ms (wall, no timestamps)' : 'GPU ms';
+  const lines = [
+    `device: ${r.device}; median of ${r.reps} runs after one warm-up`,
+    '',
+    `| kernel | shape | ${gpuHead} | GPU ms (wall, incl. upload+readback) | CPU reference ms | rate |`,
+    '|---|---|---:|---:|---:|---:|',
+    ...r.kernels.map((k) => `| ${k.kernel} | ${k.shape} | ${fmt(k.gpuMs)} | ${fmt(k.gpuWallMs)} | ${fmt(k.cpuMs)} | ${fmt(k.rate)} ${k.unit}${k.gpuMs === null ? ' (CPU)' : ''} |`),
+  ];
+  if (r.confidenceRatio.length) {
+    lines.push(
+      '',
+      'Fused confidence (prototype + one dot product per cell) vs the literal mean of n cosines, N = 64×64 cells:',
+      '',
+      '| n | C | B | fused ms | naive ms | naive / fused |',
+      '|---:|---:|---:|---:|---:|---:|',
+      ...r.confidenceRatio.map((c) =>
+        `| ${c.n} | ${c.C} | ${c.B} | ${fmt(c.fusedMs)} | ${fmt(c.naiveMs)}${c.naiveExtrapolated ? ` (×${c.B / c.naiveGridsMeasured} from ${c.naiveGridsMeasured} grid${c.naiveGridsMeasured > 1 ? 's' : ''})` : ''} | ${fmt(c.ratio)}× |`),
+    );
+  }
+  return lines.join('\n');
+}

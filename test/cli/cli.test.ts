@@ -1,0 +1,89 @@
+/** The synpo command end to end, as a user runs it: exit codes, output, files, clean exit. */
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+
+const synpoBin = fileURLToPath(new URL('../../apps/cli/bin/synpo.js', import.meta.url));
+const requireGpu = Boolean(process.env.CI) || process.env.SYNPO_REQUIRE_GPU === '1';
+
+interface Result { code: number; stdout: string; stderr: string }
+
+async function synpo(...args: string[]): Promise<Result> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [synpoBin, ...args], { timeout: 120_000 });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code?: number; stdout?: string; stderr?: string; killed?: boolean };
+    if (e.killed) throw new Error(`synpo ${args.join(' ')} did not exit within 120 s`);
+    return { code: e.code ?? -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  }
+}
+
+describe('synpo', () => {
+  it('--help lists the commands', async () => {
+    const r = await synpo('--help');
+    expect(r.code).toBe(0);
+    for (const command of ['info', 'bench', 'demo']) expect(r.stdout).toContain(command);
+  });
+
+  it('an unknown command is a usage error (exit 2)', async () => {
+    const r = await synpo('segmnt');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/unknown command 'segmnt'/);
+  });
+
+  it('a wrong --device value is a usage error', async () => {
+    const r = await synpo('demo', '--device', 'tpu');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/Allowed choices are auto, gpu, cpu/);
+  });
+
+  it('info reports the adapter and the path auto takes, then exits', async () => {
+    const r = await synpo('info', '--json');
+    expect(r.code).toBe(0);
+    const info = JSON.parse(r.stdout) as { autoPath: string; adapter: { description: string; limits: Record<string, number> } | null };
+    if (requireGpu) {
+      expect(info.autoPath).toBe('gpu');
+      expect(info.adapter!.limits.maxStorageBufferBindingSize).toBeGreaterThan(0);
+    } else {
+      expect(['gpu', 'cpu']).toContain(info.autoPath);
+    }
+  });
+
+  it('demo on the GPU matches the CPU references and finds the organ', async () => {
+    const r = await synpo('demo', '--json', '--device', requireGpu ? 'gpu' : 'auto');
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout) as { path: string; dice: number; maxAbsDiffVsCpu: number | null; positives: number[] };
+    if (requireGpu) expect(out.path).toBe('gpu');
+    if (out.path === 'gpu') expect(out.maxAbsDiffVsCpu).toBeLessThan(1e-5);
+    expect(out.dice).toBeGreaterThan(0.8);
+    expect(out.positives.length).toBe(8);
+  });
+
+  it('demo is deterministic for a seed', async () => {
+    const a = JSON.parse((await synpo('demo', '--json', '--device', 'cpu', '--seed', '7')).stdout) as { negatives: number[] };
+    const b = JSON.parse((await synpo('demo', '--json', '--device', 'cpu', '--seed', '7')).stdout) as { negatives: number[] };
+    expect(a.negatives).toEqual(b.negatives);
+  });
+
+  it('bench --json writes a whole report file and no temporary file', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'synpo-bench-'));
+    const out = join(dir, 'bench.json');
+    const r = await synpo('bench', '--quick', '--reps', '1', '--only', 'synergy,moments', '--json', '--out', out);
+    expect(r.code).toBe(0);
+    const report = JSON.parse(await readFile(out, 'utf8')) as { kernels: { kernel: string; cpuMs: number; gpuMs: number | null }[] };
+    expect(report.kernels.map((k) => k.kernel)).toEqual(['synergy', 'moments']);
+    if (requireGpu) expect(report.kernels.every((k) => k.gpuMs !== null && k.gpuMs > 0)).toBe(true);
+    expect(await readdir(dir)).toEqual(['bench.json']);
+  });
+
+  it('bench --out to an unwritable place fails clearly and leaves nothing', async () => {
+    const r = await synpo('bench', '--quick', '--reps', '1', '--only', 'synergy', '--out', '/nonexistent-dir/bench.json');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/cannot write \/nonexistent-dir\/bench.json: ENOENT/);
+  });
+});
