@@ -1,15 +1,17 @@
 // confidence-naive: the paper's literal form, S(x) = (1/n) Σ_i cos(F_Q(x), T_i), one cosine per
 // (query cell, support foreground cell) pair. O(n·C) per cell against confidence.wgsl's O(C):
 // it is the exactness reference and the benchmark baseline, never the hot path.
+// The query grids have N cells, the support grid Ns (the same size in SynPo; the benchmark
+// times a subset of query cells to keep the literal form affordable).
 
 override WG: u32 = 64;
 const EPS: f32 = 1e-12;
 
-struct Params { C: u32, N: u32, B: u32, n: u32 }
+struct Params { C: u32, N: u32, B: u32, n: u32, Ns: u32, _p0: u32, _p1: u32, _p2: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> query: array<f32>;     // [B][C][N]
-@group(0) @binding(2) var<storage, read> support: array<f32>;   // [C][N]
+@group(0) @binding(2) var<storage, read> support: array<f32>;   // [C][Ns]
 @group(0) @binding(3) var<storage, read> fg: array<u32>;        // [n] support foreground cells
 @group(0) @binding(4) var<storage, read_write> sup_inv: array<f32>; // [n] 1/‖T_i‖
 @group(0) @binding(5) var<storage, read_write> conf: array<f32>;    // [B][N]
@@ -21,7 +23,7 @@ fn support_norms(@builtin(global_invocation_id) gid: vec3u) {
   let cell = fg[k];
   var ss = 0.0;
   for (var c = 0u; c < p.C; c++) {
-    let f = support[c * p.N + cell];
+    let f = support[c * p.Ns + cell];
     ss += f * f;
   }
   sup_inv[k] = 1.0 / max(sqrt(ss), EPS);
@@ -45,7 +47,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
     let cell = fg[k];
     var dot = 0.0;
     for (var c = 0u; c < p.C; c++) {
-      dot += query[base + c * p.N] * support[c * p.N + cell];
+      dot += query[base + c * p.N] * support[c * p.Ns + cell];
     }
     acc += dot * q_inv * sup_inv[k];
   }

@@ -18,14 +18,20 @@ struct Params { B: u32, in_h: u32, in_w: u32, out_h: u32, out_w: u32, _p0: u32, 
 
 fn linear_id(gid: vec3u, nwg: vec3u) -> u32 { return gid.x + gid.y * nwg.x * WG; }
 
+// (batch, row, column) of output element t.
+fn output_cell(t: u32) -> vec3u {
+  let plane = p.out_h * p.out_w;
+  return vec3u(t / plane, (t % plane) / p.out_w, t % p.out_w);
+}
+
 @compute @workgroup_size(WG)
 fn upsample_bilinear(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let t = linear_id(gid, nwg);
-  let plane = p.out_h * p.out_w;
-  if (t >= p.B * plane) { return; }
-  let b = t / plane;
-  let y = (t % plane) / p.out_w;
-  let x = t % p.out_w;
+  if (t >= p.B * p.out_h * p.out_w) { return; }
+  let cell = output_cell(t);
+  let b = cell.x;
+  let y = cell.y;
+  let x = cell.z;
   let sy = clamp((f32(y) + 0.5) * f32(p.in_h) / f32(p.out_h) - 0.5, 0.0, f32(p.in_h - 1u));
   let sx = clamp((f32(x) + 0.5) * f32(p.in_w) / f32(p.out_w) - 0.5, 0.0, f32(p.in_w - 1u));
   let y0 = u32(floor(sy));
@@ -44,11 +50,11 @@ fn upsample_bilinear(@builtin(global_invocation_id) gid: vec3u, @builtin(num_wor
 @compute @workgroup_size(WG)
 fn mask_area_fraction(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let t = linear_id(gid, nwg);
-  let plane = p.out_h * p.out_w;
-  if (t >= p.B * plane) { return; }
-  let b = t / plane;
-  let y = (t % plane) / p.out_w;
-  let x = t % p.out_w;
+  if (t >= p.B * p.out_h * p.out_w) { return; }
+  let cell = output_cell(t);
+  let b = cell.x;
+  let y = cell.y;
+  let x = cell.z;
   let fy = p.in_h / p.out_h;
   let fx = p.in_w / p.out_w;
   var count = 0u;
@@ -68,9 +74,8 @@ fn mask_area_fraction(@builtin(global_invocation_id) gid: vec3u, @builtin(num_wo
 @compute @workgroup_size(WG)
 fn mask_threshold(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let t = linear_id(gid, nwg);
-  let plane = p.out_h * p.out_w;
-  if (t >= p.B * plane) { return; }
-  let b = t / plane;
+  if (t >= p.B * p.out_h * p.out_w) { return; }
+  let b = output_cell(t).x;
   let block = (p.in_h / p.out_h) * (p.in_w / p.out_w);
   let count = cells[t];
   let strict = atomicLoad(&any_half[b]) != 0u;

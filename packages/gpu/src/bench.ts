@@ -31,9 +31,8 @@ export interface ConfidenceRatioRow {
   naiveMs: number;
   /** naiveMs / fusedMs. */
   ratio: number;
-  /** True when the naive time was measured on fewer grids than B and scaled linearly. */
-  naiveExtrapolated: boolean;
-  naiveGridsMeasured: number;
+  /** Query cells the naive time was measured on; when fewer than B·N it is scaled linearly. */
+  naiveCellsMeasured: number;
 }
 
 export interface BenchReport {
@@ -53,7 +52,7 @@ export interface BenchOptions {
   /** Only kernels whose name contains one of these. */
   only?: string[];
   progress?: (message: string) => void;
-  /** Naive confidence is measured on at most this many GFLOP per call, then scaled by B. */
+  /** Naive confidence is timed on at most this many GFLOP of query cells, then scaled. */
   naiveBudgetGflop?: number;
 }
 
@@ -169,7 +168,7 @@ export async function runKernelBench(options: BenchOptions): Promise<BenchReport
   const runRatio = !options.only || options.only.some((o) => 'confidence'.includes(o));
   const kernels = profGpu ?? cpu;
   if (runRatio) {
-    const budget = (options.naiveBudgetGflop ?? (options.quick ? 2 : 12)) * 1e9;
+    const budget = (options.naiveBudgetGflop ?? (options.quick ? 0.2 : 1)) * 1e9;
     const ns = options.quick ? [100, 1000] : [100, 1000, 4000];
     const Cs = options.quick ? [256] : [256, 1536];
     const Bs = options.quick ? [1, 4] : [1, 32];
@@ -187,16 +186,22 @@ export async function runKernelBench(options: BenchOptions): Promise<BenchReport
             const proto = await kernels.prototype(support, m, { B: 1, C, N });
             return kernels.confidence(query, proto, { B, C, N });
           };
-          const perGridFlops = 2 * N * n * C;
-          const measured = Math.max(1, Math.min(B, Math.floor(budget / perGridFlops)));
-          const naiveQuery = query.subarray(0, measured * C * N);
-          const naive = () => kernels.confidenceNaive(naiveQuery, support, m, { B: measured, C, N });
-          const fusedReps = reps;
-          const naiveReps = perGridFlops * measured > 2e9 ? 1 : Math.min(reps, 3);
-          const fusedMs = profRt?.profiler ? await timeKernels(profRt, fusedReps, fused) : median(await timeCalls(fusedReps, fused));
-          const naiveMeasured = profRt?.profiler ? await timeKernels(profRt, naiveReps, naive) : median(await timeCalls(naiveReps, naive));
-          const naiveMs = (naiveMeasured * B) / measured;
-          ratio.push({ n, C, B, fusedMs, naiveMs, ratio: naiveMs / fusedMs, naiveExtrapolated: measured < B, naiveGridsMeasured: measured });
+          // The literal form costs 2·n·C flops per query cell; time as many cells as the budget
+          // allows (whole grids first, else the first cells of one grid) and scale linearly.
+          const cellFlops = 2 * n * C;
+          const cells = Math.max(64, Math.min(B * N, Math.floor(budget / cellFlops)));
+          const grids = Math.max(1, Math.floor(cells / N));
+          const perGrid = grids > 1 ? N : Math.min(N, cells);
+          const naiveQuery = new Float32Array(grids * C * perGrid);
+          for (let b = 0; b < grids; b++) {
+            for (let c = 0; c < C; c++) naiveQuery.set(query.subarray((b * C + c) * N, (b * C + c) * N + perGrid), (b * C + c) * perGrid);
+          }
+          const naive = () => kernels.confidenceNaive(naiveQuery, support, m, { B: grids, C, N: perGrid });
+          const fusedMs = profRt?.profiler ? await timeKernels(profRt, reps, fused) : median(await timeCalls(reps, fused));
+          const naiveMeasured = profRt?.profiler ? await timeKernels(profRt, 1, naive) : median(await timeCalls(1, naive));
+          const measuredCells = grids * perGrid;
+          const naiveMs = (naiveMeasured * B * N) / measuredCells;
+          ratio.push({ n, C, B, fusedMs, naiveMs, ratio: naiveMs / fusedMs, naiveCellsMeasured: measuredCells });
         }
       }
     }
@@ -232,7 +237,7 @@ export function formatBenchReport(r: BenchReport): string {
       '| n | C | B | fused ms | naive ms | naive / fused |',
       '|---:|---:|---:|---:|---:|---:|',
       ...r.confidenceRatio.map((c) =>
-        `| ${c.n} | ${c.C} | ${c.B} | ${fmt(c.fusedMs)} | ${fmt(c.naiveMs)}${c.naiveExtrapolated ? ` (×${c.B / c.naiveGridsMeasured} from ${c.naiveGridsMeasured} grid${c.naiveGridsMeasured > 1 ? 's' : ''})` : ''} | ${fmt(c.ratio)}× |`),
+        `| ${c.n} | ${c.C} | ${c.B} | ${fmt(c.fusedMs)} | ${fmt(c.naiveMs)}${c.naiveCellsMeasured < c.B * 4096 ? ` (scaled from ${c.naiveCellsMeasured} cells)` : ''} | ${fmt(c.ratio)}× |`),
     );
   }
   return lines.join('\n');

@@ -51,10 +51,11 @@ export async function confidenceGpu(rt: GpuRuntime, feats: Float32Array, protos:
   return out;
 }
 
-export function recordConfidenceNaive(rec: Recorder, query: Slot, support: Slot, fg: Slot, n: number, { B, C, N }: FeatureShape): Slot {
+/** `supportN` is the support grid's cell count (SynPo: the same N as the query grids). */
+export function recordConfidenceNaive(rec: Recorder, query: Slot, support: Slot, fg: Slot, n: number, { B, C, N }: FeatureShape, supportN = N): Slot {
   const supInv = rec.scratch(n * 4, 'confidence-naive:support-norms');
   const conf = rec.scratch(B * N * 4, 'confidence-naive:out');
-  const params = [u32(C), u32(N), u32(B), u32(n)];
+  const params = [u32(C), u32(N), u32(B), u32(n), u32(supportN), u32(0), u32(0), u32(0)];
   const wg = confidenceNaiveSpec.workgroupSize;
   const bindings = [query, support, fg, supInv, conf];
   rec.dispatch(confidenceNaiveSpec, 'support_norms', bindings, [Math.ceil(n / wg)], params);
@@ -73,6 +74,7 @@ export async function confidenceNaiveGpu(rt: GpuRuntime, query: Float32Array, su
     rec.upload(fg, 'confidence-naive:fg'),
     fg.length,
     shape,
+    supportMask.length,
   );
   const read = rec.read(conf, Float32Array);
   await rec.submit();

@@ -1,0 +1,128 @@
+/**
+ * NIfTI-1 in and out, through nifti-reader-js (parsing, header serialisation) and fflate
+ * (gzip). Every datatype nifti-reader-js knows is read and scaled by scl_slope / scl_inter; a
+ * written mask reuses the source volume's header and affine (only the datatype, scaling and
+ * offsets change), so viewers overlay it on the source.
+ */
+import { gzipSync, gunzipSync } from 'fflate';
+import * as nifti from 'nifti-reader-js';
+import { ImageFileError } from './errors.ts';
+import type { Volume } from './volume.ts';
+
+type Typed = Uint8Array | Int8Array | Int16Array | Uint16Array | Int32Array | Uint32Array | Float32Array | Float64Array | BigInt64Array | BigUint64Array;
+
+const DATATYPES: Record<number, { name: string; ctor: new (b: ArrayBuffer) => Typed; bytes: number }> = {
+  2: { name: 'uint8', ctor: Uint8Array, bytes: 1 },
+  4: { name: 'int16', ctor: Int16Array, bytes: 2 },
+  8: { name: 'int32', ctor: Int32Array, bytes: 4 },
+  16: { name: 'float32', ctor: Float32Array, bytes: 4 },
+  64: { name: 'float64', ctor: Float64Array, bytes: 8 },
+  256: { name: 'int8', ctor: Int8Array, bytes: 1 },
+  512: { name: 'uint16', ctor: Uint16Array, bytes: 2 },
+  768: { name: 'uint32', ctor: Uint32Array, bytes: 4 },
+  1024: { name: 'int64', ctor: BigInt64Array, bytes: 8 },
+  1280: { name: 'uint64', ctor: BigUint64Array, bytes: 8 },
+};
+
+function toArrayBuffer(bytes: Uint8Array): ArrayBuffer {
+  return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+}
+
+/** Decodes the voxels into floats, swapping bytes for big-endian files. */
+function voxels(buffer: ArrayBuffer, datatype: number, count: number, littleEndian: boolean, file: string): Float64Array | Float32Array {
+  const type = DATATYPES[datatype];
+  if (!type) throw new ImageFileError(file, `NIfTI datatype ${datatype} is not a scalar type SynPo reads (uint8…uint64, int8…int64, float32, float64)`);
+  if (buffer.byteLength < count * type.bytes) {
+    throw new ImageFileError(file, `the image data is truncated: ${buffer.byteLength} bytes for ${count} ${type.name} voxels (${count * type.bytes} bytes)`);
+  }
+  let data = buffer.slice(0, count * type.bytes);
+  if (!littleEndian && type.bytes > 1) {
+    const b = new Uint8Array(data);
+    for (let i = 0; i < b.length; i += type.bytes) b.subarray(i, i + type.bytes).reverse();
+    data = b.buffer;
+  }
+  const typed = new type.ctor(data);
+  const out = new Float32Array(count);
+  for (let i = 0; i < count; i++) out[i] = Number(typed[i]!);
+  return out;
+}
+
+/** Parses a .nii or .nii.gz held in memory; `file` names it in errors. */
+export function decodeNifti(bytes: Uint8Array, file: string): Volume {
+  let buffer = toArrayBuffer(bytes);
+  if (nifti.isCompressed(buffer)) {
+    try {
+      buffer = toArrayBuffer(gunzipSync(new Uint8Array(buffer)));
+    } catch (error) {
+      throw new ImageFileError(file, `the gzip stream is corrupt or truncated (${(error as Error).message})`);
+    }
+  }
+  if (!nifti.isNIFTI1(buffer)) {
+    if (nifti.isNIFTI2(buffer)) throw new ImageFileError(file, 'NIfTI-2 files are not supported; convert to NIfTI-1 (e.g. with nibabel)');
+    throw new ImageFileError(file, 'not a NIfTI-1 file (no n+1 magic in the header)');
+  }
+  const header = nifti.readHeader(buffer) as nifti.NIFTI1;
+  const dims = header.dims;
+  const rank = dims[0]!;
+  if (rank < 2 || rank > 7) throw new ImageFileError(file, `the header says ${rank} dimensions`);
+  const extra = dims.slice(4, rank + 1).filter((d) => d > 1);
+  if (extra.length > 0) {
+    throw new ImageFileError(file, `is a ${rank}-D volume (${dims.slice(1, rank + 1).join('×')}); SynPo reads 2-D and 3-D scalar volumes`);
+  }
+  const nx = dims[1]!;
+  const ny = dims[2]!;
+  const nz = rank >= 3 ? Math.max(1, dims[3]!) : 1;
+  if (nx < 1 || ny < 1) throw new ImageFileError(file, `has an empty in-plane size ${nx}×${ny}`);
+  const count = nx * ny * nz;
+  const raw = voxels(nifti.readImage(header, buffer), header.datatypeCode, count, header.littleEndian, file);
+  // NIfTI: scl_slope 0 means "no scaling".
+  const slope = header.scl_slope && Number.isFinite(header.scl_slope) ? header.scl_slope : 1;
+  const inter = Number.isFinite(header.scl_inter) ? header.scl_inter : 0;
+  const data = raw instanceof Float32Array && slope === 1 && inter === 0 ? raw : Float32Array.from(raw, (v) => v * slope + inter);
+  const px = header.pixDims;
+  return {
+    data,
+    dims: [nx, ny, nz],
+    spacing: [Math.abs(px[1] ?? 1) || 1, Math.abs(px[2] ?? 1) || 1, Math.abs(px[3] ?? 1) || 1],
+    affine: header.affine.map((row) => [...row]),
+    source: file,
+    header,
+  };
+}
+
+/**
+ * Encodes a uint8 label volume with the source volume's header (same dims, affine, qform and
+ * sform), gzipped when `gzip` is set.
+ */
+export function encodeNiftiMask(labels: Uint8Array, like: Volume, gzip: boolean): Uint8Array {
+  const [nx, ny, nz] = like.dims;
+  if (labels.length !== nx * ny * nz) {
+    throw new RangeError(`mask has ${labels.length} voxels, ${like.source} has ${nx}×${ny}×${nz}`);
+  }
+  const source = like.header as nifti.NIFTI1 | undefined;
+  const header = new nifti.NIFTI1();
+  if (source instanceof nifti.NIFTI1) Object.assign(header, source, { extensions: [], extensionFlag: [0, 0, 0, 0] });
+  else {
+    header.dims = [3, nx, ny, nz, 1, 1, 1, 1];
+    header.pixDims = [1, ...like.spacing, 1, 1, 1, 1];
+    header.affine = like.affine.map((r) => [...r]);
+    header.sform_code = 2;
+    header.magic = 'n+1';
+  }
+  header.littleEndian = true;
+  header.datatypeCode = 2;
+  header.numBitsPerVoxel = 8;
+  header.scl_slope = 1;
+  header.scl_inter = 0;
+  header.cal_min = 0;
+  header.cal_max = 0;
+  header.vox_offset = 352;
+  header.extensionFlag = [0, 0, 0, 0];
+  header.extensions = [];
+  header.description = 'synpo mask';
+  const head = new Uint8Array(header.toArrayBuffer());
+  const out = new Uint8Array(352 + labels.length);
+  out.set(head.subarray(0, 348), 0); // the 4 bytes after the header say "no extension" (zeros)
+  out.set(labels, 352);
+  return gzip ? gzipSync(out) : out;
+}
