@@ -22,7 +22,13 @@ import { morphologyGpu } from './kernels/morphology.ts';
 import { prototypeGpu } from './kernels/prototype.ts';
 import { downsampleMaskGpu, upsampleBilinearGpu } from './kernels/resize.ts';
 import { synergyGpu } from './kernels/synergy.ts';
+import { randomWalkerGpu } from './kernels/random-walker.ts';
 import { topkGpu } from './kernels/topk.ts';
+import { appearanceReference, type AppearanceSpec } from './reference/features.ts';
+import { gaussianReference } from './reference/gaussian.ts';
+import { randomWalkerReference, type RandomWalkerOptions, type RandomWalkerResult } from './reference/random-walker.ts';
+import { appearanceGpu } from './kernels/features.ts';
+import { gaussianGpu } from './kernels/gaussian.ts';
 import { createRng } from './random.ts';
 import { DeviceLostError, type GpuRuntime } from './runtime.ts';
 import type { FeatureShape, ImageShape } from './shapes.ts';
@@ -52,6 +58,11 @@ export interface Kernels {
   kmeans(rows: readonly Float32Array[], request: KMeansRequest): Promise<KMeansResult[]>;
   morphology(masks: Uint8Array, shape: ImageShape, op: MorphologyOp, element: StructuringElement): Promise<Uint8Array>;
   components(masks: Uint8Array, values: Float32Array | null, shape: ImageShape, connectivity: Connectivity): Promise<Components[]>;
+  gaussian(maps: Float32Array, shape: ImageShape, sigma: number): Promise<Float32Array>;
+  /** The weight-free appearance encoder: [B][2·S][h·w] standardised local mean/std channels. */
+  appearance(slices: Float32Array, shape: ImageShape, spec: AppearanceSpec): Promise<Float32Array>;
+  /** The weight-free decoder's solve: foreground probability from seeds and a prior. */
+  randomWalker(image: Float32Array, seeds: Uint8Array, prior: Float32Array, shape: ImageShape, options: RandomWalkerOptions): Promise<RandomWalkerResult>;
 }
 
 /** Validates and seeds k-means on the host: both paths start from the same centres. */
@@ -79,6 +90,9 @@ export function cpuKernels(): Kernels {
     },
     morphology: wrap(morphologyReference),
     components: wrap(componentsReference),
+    gaussian: wrap(gaussianReference),
+    appearance: wrap(appearanceReference),
+    randomWalker: wrap(randomWalkerReference),
   };
 }
 
@@ -97,6 +111,9 @@ export function gpuKernels(rt: GpuRuntime): Kernels {
     kmeans: async (rows, request) => kmeansGpu(rt, rows, seedKMeans(rows, request), request.maxIterations ?? KMEANS_DEFAULT_MAX_ITERATIONS),
     morphology: (...a) => morphologyGpu(rt, ...a),
     components: (...a) => componentsGpu(rt, ...a),
+    gaussian: (...a) => gaussianGpu(rt, ...a),
+    appearance: (...a) => appearanceGpu(rt, ...a),
+    randomWalker: (...a) => randomWalkerGpu(rt, ...a),
   };
 }
 

@@ -7,7 +7,8 @@ import { describe, expect, it, type TestContext } from 'vitest';
 import {
   bandReference, componentsReference, confidenceNaiveReference, confidenceReference, cpuKernels,
   downsampleMaskReference, momentsReference, morphologyReference, prototypeReference, synergyReference,
-  topkReference, upsampleBilinearReference, type Connectivity, type StructuringElement,
+  topkReference, upsampleBilinearReference, gaussianReference, appearanceReference, randomWalkerReference,
+  SEED_FOREGROUND, SEED_BACKGROUND, type Connectivity, type StructuringElement,
 } from '../src/index.ts';
 import { discMask, expectClose, randomArray, randomMask, useGpu, type GpuUnderTest } from './gpu.ts';
 
@@ -291,5 +292,89 @@ describe('components', () => {
         });
       });
     }
+  }
+});
+
+describe('gaussian', () => {
+  const cases = [
+    { s: { B: 1, H: 1, W: 1 }, sigma: 1 },
+    { s: { B: 2, H: 37, W: 53 }, sigma: 2.5 },
+    { s: { B: 1, H: 256, W: 256 }, sigma: 16 },
+    { s: { B: 1, H: 10, W: 10 }, sigma: 8 }, // radius wider than the image: clamped edges
+  ];
+  for (const { s, sigma } of cases) {
+    gpuIt(`σ=${sigma} on ${s.B}×${s.H}×${s.W}`, async ({ kernels }) => {
+      const maps = randomArray(s.B * s.H * s.W, 27, 0, 1);
+      expectClose(await kernels.gaussian(maps, s, sigma), gaussianReference(maps, s, sigma), 1e-5, 1e-4);
+    });
+  }
+  it('preserves a constant image', () => {
+    const out = gaussianReference(new Float32Array(400).fill(0.3), { B: 1, H: 20, W: 20 }, 3);
+    expectClose(out, new Float32Array(400).fill(0.3), 1e-6, 0);
+  });
+});
+
+describe('features (weight-free appearance encoder)', () => {
+  const cases = [
+    { s: { B: 1, H: 8, W: 8 }, spec: { sigmas: [1], pool: 2 } },
+    { s: { B: 2, H: 64, W: 48 }, spec: { sigmas: [1, 4], pool: 4 } },
+    { s: { B: 1, H: 256, W: 256 }, spec: { sigmas: [1, 2, 4, 8, 16], pool: 4 } },
+  ];
+  for (const { s, spec } of cases) {
+    gpuIt(`${s.B}×${s.H}×${s.W}, σ ∈ {${spec.sigmas.join(', ')}}, pool ${spec.pool}`, async ({ kernels }) => {
+      const slices = randomArray(s.B * s.H * s.W, 28, 0, 1);
+      expectClose(await kernels.appearance(slices, s, spec), appearanceReference(slices, s, spec), 2e-3, 2e-3);
+    });
+  }
+  it('every channel is standardised (mean 0, std 1)', () => {
+    const s = { B: 1, H: 32, W: 32 };
+    const out = appearanceReference(randomArray(1024, 29, 0, 1), s, { sigmas: [1, 2], pool: 4 });
+    for (let c = 0; c < 4; c++) {
+      const row = out.subarray(c * 64, (c + 1) * 64);
+      const mean = row.reduce((a, b) => a + b, 0) / 64;
+      expect(Math.abs(mean)).toBeLessThan(1e-5);
+      expect(Math.abs(row.reduce((a, b) => a + (b - mean) ** 2, 0) / 64 - 1)).toBeLessThan(1e-3);
+    }
+  });
+});
+
+describe('random-walker', () => {
+  /** Two flat regions split by a vertical edge at x = split, with noise. */
+  function twoRegions(H: number, W: number, split: number, seed: number): Float32Array {
+    const noise = randomArray(H * W, seed, -0.03, 0.03);
+    return Float32Array.from({ length: H * W }, (_, i) => ((i % W) < split ? 0.7 : 0.3) + noise[i]!);
+  }
+  const options = { beta: 130, gamma: 0.05, maxIterations: 300, tolerance: 1e-4 };
+  const cases = [
+    { name: 'one slice, one seed each side', B: 1, H: 32, W: 40 },
+    { name: 'batch of 3 slices, 128×128', B: 3, H: 128, W: 128 },
+    { name: 'no seeds: the prior alone', B: 1, H: 16, W: 16, noSeeds: true },
+  ];
+  for (const c of cases) {
+    gpuIt(c.name, async ({ kernels }) => {
+      const s = { B: c.B, H: c.H, W: c.W };
+      const plane = c.H * c.W;
+      const image = new Float32Array(c.B * plane);
+      const seeds = new Uint8Array(c.B * plane);
+      const prior = new Float32Array(c.B * plane).fill(0.5);
+      for (let b = 0; b < c.B; b++) {
+        const split = Math.floor(c.W / 2) + b;
+        image.set(twoRegions(c.H, c.W, split, 30 + b), b * plane);
+        if (!c.noSeeds) {
+          seeds[b * plane + Math.floor(c.H / 2) * c.W + 2] = SEED_FOREGROUND;
+          seeds[b * plane + Math.floor(c.H / 2) * c.W + c.W - 3] = SEED_BACKGROUND;
+        }
+      }
+      const got = await kernels.randomWalker(image, seeds, prior, s, options);
+      const want = randomWalkerReference(image, seeds, prior, s, options);
+      expectClose(got.probability, want.probability, 2e-3, 0);
+      for (let b = 0; b < c.B; b++) expect(Math.abs(got.iterations[b]! - want.iterations[b]!)).toBeLessThanOrEqual(3);
+      if (!c.noSeeds) {
+        // The walk follows the edge: left of it is foreground, right of it background.
+        const row = Math.floor(c.H / 2) * c.W;
+        expect(want.probability[row + 1]).toBeGreaterThan(0.5);
+        expect(want.probability[row + c.W - 2]).toBeLessThan(0.5);
+      }
+    }, 120_000);
   }
 });

@@ -1,0 +1,229 @@
+// random-walker: Grady's random walker with priors (the weight-free promptable decoder), solved
+// by Jacobi-preconditioned conjugate gradients for B slices at once. For every unseeded pixel i:
+//   (d_i + γ)·x_i − Σ_{j unseeded} w_ij·x_j = γ·p_i + Σ_{j foreground seed} w_ij,
+// w_ij = exp(−scale·(I_i − I_j)²) + 1e-6 on the 4-connected grid (scale = β / (10·std(I)), one
+// per slice), seeds fixed at 1 / 0. The CG scalars live on the GPU: `reduce` turns per-block
+// partial sums into α, β and a per-slice done flag, so iterations need no readback; a slice that
+// has converged skips every later update.
+//
+// vec holds 9 planes of B·H·W floats: x, r, z, p, q, diag, rhs, right weights, down weights.
+// scal holds 8 floats per slice: rz, iterations, alpha, beta, ‖b‖², ‖r‖², done, scale.
+
+override WG: u32 = 256;
+
+struct Params { H: u32, W: u32, B: u32, blocks: u32, gamma: f32, tol2: f32, mode: u32, _p: u32 }
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> image: array<f32>;   // [B][H·W]
+@group(0) @binding(2) var<storage, read> seeds: array<u32>;   // [B][H·W]: 0 none, 1 fg, 2 bg
+@group(0) @binding(3) var<storage, read> prior: array<f32>;   // [B][H·W]
+@group(0) @binding(4) var<storage, read_write> vec: array<f32>;
+@group(0) @binding(5) var<storage, read_write> scal: array<f32>;     // [B][8]
+@group(0) @binding(6) var<storage, read_write> partial: array<f32>;  // [B][blocks][2]
+
+const X = 0u; const R = 1u; const Z = 2u; const P = 3u; const Q = 4u; const DIAG = 5u; const RHS = 6u; const WR = 7u; const WD = 8u;
+
+fn at(plane: u32, t: u32) -> u32 { return plane * p.B * p.H * p.W + t; }
+fn total() -> u32 { return p.B * p.H * p.W; }
+fn slice_of(t: u32) -> u32 { return t / (p.H * p.W); }
+fn is_free(t: u32) -> bool { return seeds[t] == 0u; }
+fn done(b: u32) -> bool { return scal[8u * b + 6u] != 0.0; }
+
+var<workgroup> red_a: array<f32, WG>;
+var<workgroup> red_b: array<f32, WG>;
+
+// Sums (a, b) over the workgroup into partial[slice][block]. Every invocation must call it.
+fn block_sum(a: f32, b: f32, lid: u32, slice: u32, block: u32) {
+  red_a[lid] = a;
+  red_b[lid] = b;
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s /= 2u) {
+    if (lid < s) { red_a[lid] += red_a[lid + s]; red_b[lid] += red_b[lid + s]; }
+    workgroupBarrier();
+  }
+  if (lid == 0u) {
+    partial[2u * (slice * p.blocks + block)] = red_a[0];
+    partial[2u * (slice * p.blocks + block) + 1u] = red_b[0];
+  }
+}
+
+// Workgroups tile one slice: workgroup (block, slice) covers pixels block·WG … of that slice.
+fn pixel(wid: vec3u, lid: u32) -> u32 { return wid.y * p.H * p.W + wid.x * WG + lid; }
+fn in_slice(wid: vec3u, lid: u32) -> bool { return wid.x * WG + lid < p.H * p.W; }
+
+@compute @workgroup_size(WG)
+fn edges(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  if (!in_slice(wid, lid)) { return; }
+  let t = pixel(wid, lid);
+  let i = t % (p.H * p.W);
+  let scale = scal[8u * wid.y + 7u];
+  var right = 0.0;
+  var down = 0.0;
+  if (i % p.W + 1u < p.W) { let d = image[t] - image[t + 1u]; right = exp(-scale * d * d) + 1e-6; }
+  if (i + p.W < p.H * p.W) { let d = image[t] - image[t + p.W]; down = exp(-scale * d * d) + 1e-6; }
+  vec[at(WR, t)] = right;
+  vec[at(WD, t)] = down;
+}
+
+// Weights to the four neighbours of pixel t (0 past the border).
+fn neighbour_weights(t: u32) -> vec4f {
+  let i = t % (p.H * p.W);
+  let x = i % p.W;
+  return vec4f(
+    select(0.0, vec[at(WR, t - 1u)], x > 0u),
+    vec[at(WR, t)],
+    select(0.0, vec[at(WD, t - p.W)], i >= p.W),
+    vec[at(WD, t)],
+  );
+}
+
+fn fg(t: u32) -> f32 { return select(0.0, 1.0, seeds[t] == 1u); }
+fn free_value(plane: u32, t: u32) -> f32 { return select(0.0, vec[at(plane, t)], is_free(t)); }
+
+// diag, rhs, and x = prior (seeds: their value); partial ‖b‖².
+@compute @workgroup_size(WG)
+fn setup(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  var b2 = 0.0;
+  if (in_slice(wid, lid)) {
+    let t = pixel(wid, lid);
+    let i = t % (p.H * p.W);
+    let x = i % p.W;
+    if (is_free(t)) {
+      let w = neighbour_weights(t);
+      var rhs = p.gamma * prior[t];
+      if (x > 0u) { rhs += w.x * fg(t - 1u); }
+      if (x + 1u < p.W) { rhs += w.y * fg(t + 1u); }
+      if (i >= p.W) { rhs += w.z * fg(t - p.W); }
+      if (i + p.W < p.H * p.W) { rhs += w.w * fg(t + p.W); }
+      vec[at(DIAG, t)] = p.gamma + w.x + w.y + w.z + w.w;
+      vec[at(RHS, t)] = rhs;
+      vec[at(X, t)] = prior[t];
+      b2 = rhs * rhs;
+    } else {
+      vec[at(DIAG, t)] = 1.0;
+      vec[at(RHS, t)] = 0.0;
+      vec[at(X, t)] = fg(t);
+    }
+  }
+  block_sum(b2, 0.0, lid, wid.y, wid.x);
+}
+
+// Q = A·V on the unseeded pixels, V = x (mode 0) or p (mode 1).
+@compute @workgroup_size(WG)
+fn matvec(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  if (!in_slice(wid, lid) || (p.mode == 1u && done(wid.y))) { return; }
+  let t = pixel(wid, lid);
+  if (!is_free(t)) { vec[at(Q, t)] = 0.0; return; }
+  let v = select(X, P, p.mode == 1u);
+  let i = t % (p.H * p.W);
+  let x = i % p.W;
+  let w = neighbour_weights(t);
+  var acc = vec[at(DIAG, t)] * vec[at(v, t)];
+  if (x > 0u) { acc -= w.x * free_value(v, t - 1u); }
+  if (x + 1u < p.W) { acc -= w.y * free_value(v, t + 1u); }
+  if (i >= p.W) { acc -= w.z * free_value(v, t - p.W); }
+  if (i + p.W < p.H * p.W) { acc -= w.w * free_value(v, t + p.W); }
+  vec[at(Q, t)] = acc;
+}
+
+// r = b − A·x, z = r / diag, p = z; partial r·z and r·r.
+@compute @workgroup_size(WG)
+fn residual(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  var rz = 0.0;
+  var rr = 0.0;
+  if (in_slice(wid, lid)) {
+    let t = pixel(wid, lid);
+    let r = select(0.0, vec[at(RHS, t)] - vec[at(Q, t)], is_free(t));
+    let z = r / vec[at(DIAG, t)];
+    vec[at(R, t)] = r;
+    vec[at(Z, t)] = z;
+    vec[at(P, t)] = z;
+    rz = r * z;
+    rr = r * r;
+  }
+  block_sum(rz, rr, lid, wid.y, wid.x);
+}
+
+// Partial p·q.
+@compute @workgroup_size(WG)
+fn dot_pq(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  var pq = 0.0;
+  if (in_slice(wid, lid) && !done(wid.y)) {
+    let t = pixel(wid, lid);
+    pq = vec[at(P, t)] * vec[at(Q, t)];
+  }
+  block_sum(pq, 0.0, lid, wid.y, wid.x);
+}
+
+// x += α·p, r −= α·q, z = r / diag; partial r·z and r·r.
+@compute @workgroup_size(WG)
+fn update_x(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  var rz = 0.0;
+  var rr = 0.0;
+  let live = !done(wid.y);
+  if (in_slice(wid, lid) && live) {
+    let t = pixel(wid, lid);
+    if (is_free(t)) {
+      let alpha = scal[8u * wid.y + 2u];
+      vec[at(X, t)] += alpha * vec[at(P, t)];
+      let r = vec[at(R, t)] - alpha * vec[at(Q, t)];
+      let z = r / vec[at(DIAG, t)];
+      vec[at(R, t)] = r;
+      vec[at(Z, t)] = z;
+      rz = r * z;
+      rr = r * r;
+    }
+  }
+  block_sum(rz, rr, lid, wid.y, wid.x);
+}
+
+// p = z + β·p.
+@compute @workgroup_size(WG)
+fn update_p(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  if (!in_slice(wid, lid) || done(wid.y)) { return; }
+  let t = pixel(wid, lid);
+  vec[at(P, t)] = vec[at(Z, t)] + scal[8u * wid.y + 3u] * vec[at(P, t)];
+}
+
+// One workgroup per slice reduces the block partials and updates the CG scalars.
+//   mode 0 (after setup):     ‖b‖²
+//   mode 1 (after residual):  rz, ‖r‖²; done when ‖r‖² ≤ tol²·‖b‖²
+//   mode 2 (after dot_pq):    α = rz / pq; done when pq ≤ 0
+//   mode 3 (after update_x):  β = rz' / rz, rz = rz', ‖r‖²; done when converged
+@compute @workgroup_size(WG)
+fn reduce(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let b = wid.x;
+  let skip = p.mode >= 2u && done(b);
+  var sa = 0.0;
+  var sb = 0.0;
+  for (var k = lid; k < p.blocks; k += WG) {
+    sa += partial[2u * (b * p.blocks + k)];
+    sb += partial[2u * (b * p.blocks + k) + 1u];
+  }
+  red_a[lid] = sa;
+  red_b[lid] = sb;
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s /= 2u) {
+    if (lid < s) { red_a[lid] += red_a[lid + s]; red_b[lid] += red_b[lid + s]; }
+    workgroupBarrier();
+  }
+  if (lid != 0u || skip) { return; }
+  let o = 8u * b;
+  let a = red_a[0];
+  let c = red_b[0];
+  if (p.mode == 0u) {
+    scal[o + 4u] = a;
+  } else if (p.mode == 1u) {
+    scal[o + 0u] = a;
+    scal[o + 5u] = c;
+    if (c <= p.tol2 * scal[o + 4u]) { scal[o + 6u] = 1.0; }
+  } else if (p.mode == 2u) {
+    if (a <= 0.0) { scal[o + 6u] = 1.0; } else { scal[o + 2u] = scal[o + 0u] / a; }
+  } else {
+    scal[o + 1u] += 1.0;
+    scal[o + 3u] = select(0.0, a / scal[o + 0u], scal[o + 0u] > 0.0);
+    scal[o + 0u] = a;
+    scal[o + 5u] = c;
+    if (c <= p.tol2 * scal[o + 4u]) { scal[o + 6u] = 1.0; }
+  }
+}

@@ -1,0 +1,42 @@
+/** GPU wrapper of kernels/features.wgsl: the weight-free appearance encoder in one submission. */
+import { validateAppearance, type AppearanceSpec } from '../reference/features.ts';
+import type { Slot } from '../buffer-pool.ts';
+import type { KernelSpec } from '../pipeline-cache.ts';
+import { grid, type GpuRuntime, type Recorder } from '../runtime.ts';
+import type { ImageShape } from '../shapes.ts';
+import { u32 } from '../uniforms.ts';
+import { recordGaussian } from './gaussian.ts';
+import { recordMoments } from './moments.ts';
+
+export const featuresSpec: KernelSpec = {
+  name: 'features',
+  bindings: ['uniform', 'read', 'read', 'storage'],
+  workgroupSize: 64,
+};
+
+/** Records blur → local statistics → standardisation; returns [B][2·S][h·w]. */
+export function recordAppearance(rec: Recorder, slices: Slot, s: ImageShape, spec: AppearanceSpec): Slot {
+  const C = 2 * spec.sigmas.length;
+  const cells = (s.H / spec.pool) * (s.W / spec.pool);
+  const wg = featuresSpec.workgroupSize;
+  const out = rec.scratch(s.B * C * cells * 4, 'features:out');
+  const params = (channel: number) => [u32(s.H), u32(s.W), u32(s.B), u32(spec.pool), u32(C), u32(channel), u32(0), u32(0)];
+  const squares = rec.scratch(s.B * s.H * s.W * 4, 'features:squares');
+  rec.dispatch(featuresSpec, 'square', [slices, slices, squares], grid(s.B * s.H * s.W, wg), params(0));
+  spec.sigmas.forEach((sigma, k) => {
+    const g = recordGaussian(rec, slices, s, sigma);
+    const q = recordGaussian(rec, squares, s, sigma);
+    rec.dispatch(featuresSpec, 'local_stats', [g, q, out], grid(s.B * cells, wg), params(2 * k));
+  });
+  const stats = recordMoments(rec, out, null, { B: s.B * C, N: cells });
+  rec.dispatch(featuresSpec, 'standardize', [stats, stats, out], grid(s.B * C * cells, wg), params(0));
+  return out;
+}
+
+export async function appearanceGpu(rt: GpuRuntime, slices: Float32Array, s: ImageShape, spec: AppearanceSpec): Promise<Float32Array> {
+  validateAppearance(slices, s, spec);
+  const rec = rt.recorder('features');
+  const read = rec.read(recordAppearance(rec, rec.upload(slices, 'features:slices'), s, spec), Float32Array);
+  await rec.submit();
+  return read.value!;
+}

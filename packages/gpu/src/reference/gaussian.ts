@@ -1,0 +1,43 @@
+/** CPU reference of kernels/gaussian.wgsl: separable Gaussian blur, edges replicated. */
+import { finite, imageShape, length, ShapeError, type ImageShape } from '../shapes.ts';
+
+/** The kernel's radius for σ: 3σ, rounded up, at least 1. */
+export function gaussianRadius(sigma: number): number {
+  return Math.max(1, Math.ceil(3 * sigma));
+}
+
+export function validateGaussian(maps: Float32Array, s: ImageShape, sigma: number): void {
+  imageShape('gaussian', s);
+  length('gaussian', 'maps', maps, s.B * s.H * s.W);
+  if (!(sigma > 0) || sigma > 256) throw new ShapeError('gaussian', `sigma must be in (0, 256], got ${sigma}`);
+  finite('gaussian', 'maps', maps);
+}
+
+export function gaussianReference(maps: Float32Array, s: ImageShape, sigma: number): Float32Array {
+  validateGaussian(maps, s, sigma);
+  const { B, H, W } = s;
+  const r = gaussianRadius(sigma);
+  const w = Array.from({ length: 2 * r + 1 }, (_, i) => Math.exp(-((i - r) ** 2) / (2 * sigma * sigma)));
+  const sum = w.reduce((a, b) => a + b, 0);
+  const tmp = new Float64Array(B * H * W);
+  const out = new Float32Array(B * H * W);
+  const clamp = (v: number, hi: number) => (v < 0 ? 0 : v > hi ? hi : v);
+  for (let b = 0; b < B; b++) {
+    const o = b * H * W;
+    for (let y = 0; y < H; y++) {
+      for (let x = 0; x < W; x++) {
+        let acc = 0;
+        for (let d = -r; d <= r; d++) acc += w[d + r]! * maps[o + y * W + clamp(x + d, W - 1)]!;
+        tmp[o + y * W + x] = acc / sum;
+      }
+    }
+    for (let y = 0; y < H; y++) {
+      for (let x = 0; x < W; x++) {
+        let acc = 0;
+        for (let d = -r; d <= r; d++) acc += w[d + r]! * tmp[o + clamp(y + d, H - 1) * W + x]!;
+        out[o + y * W + x] = acc / sum;
+      }
+    }
+  }
+  return out;
+}

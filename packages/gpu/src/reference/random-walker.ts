@@ -1,0 +1,160 @@
+/**
+ * CPU reference of kernels/random-walker.wgsl: Grady's random walker with priors, the weight-free
+ * promptable decoder. On the 4-connected pixel graph with edge weights
+ * w_ij = exp(−β·(I_i − I_j)² / (10·std(I))) (scikit-image's scaling), the foreground probability
+ * x solves, for every unseeded pixel i,
+ *   (d_i + γ)·x_i − Σ_{j unseeded} w_ij·x_j = γ·p_i + Σ_{j foreground seed} w_ij,
+ * with d_i = Σ_j w_ij, seeds fixed at 1 (foreground) or 0 (background), and p a prior
+ * probability weighted by γ (Grady 2005, "Multilabel random walker segmentation using prior
+ * models"). Jacobi-preconditioned conjugate gradients, from x = p.
+ */
+import { finite, imageShape, length, ShapeError, type ImageShape } from '../shapes.ts';
+
+export const SEED_NONE = 0;
+export const SEED_FOREGROUND = 1;
+export const SEED_BACKGROUND = 2;
+
+export interface RandomWalkerOptions {
+  /** Edge contrast β (scikit-image's default: 130). */
+  beta: number;
+  /** Prior weight γ ≥ 0; 0 ignores the prior. */
+  gamma: number;
+  /** Conjugate-gradient iterations at most. */
+  maxIterations: number;
+  /** Stop when ‖r‖ ≤ tolerance·‖b‖. */
+  tolerance: number;
+}
+
+export const RANDOM_WALKER_DEFAULTS: RandomWalkerOptions = { beta: 130, gamma: 0.05, maxIterations: 300, tolerance: 1e-3 };
+
+export function validateRandomWalker(image: Float32Array, seeds: Uint8Array, prior: Float32Array, s: ImageShape, o: RandomWalkerOptions): void {
+  imageShape('random-walker', s);
+  const n = s.B * s.H * s.W;
+  length('random-walker', 'image', image, n);
+  length('random-walker', 'seeds', seeds, n);
+  length('random-walker', 'prior', prior, n);
+  finite('random-walker', 'image', image);
+  finite('random-walker', 'prior', prior);
+  if (!(o.beta >= 0) || !(o.gamma >= 0) || !(o.tolerance > 0) || !Number.isInteger(o.maxIterations) || o.maxIterations < 1) {
+    throw new ShapeError('random-walker', `options out of range: ${JSON.stringify(o)}`);
+  }
+  for (let i = 0; i < n; i++) {
+    if (seeds[i]! > SEED_BACKGROUND) throw new ShapeError('random-walker', `seeds[${i}] is ${seeds[i]}; use 0 (none), 1 (foreground), 2 (background)`);
+  }
+}
+
+/** Edge weights to the right and down neighbours, [B][H][W] each (0 past the border). */
+export function edgeWeightsReference(image: Float32Array, s: ImageShape, beta: number): { right: Float32Array; down: Float32Array } {
+  const { B, H, W } = s;
+  const plane = H * W;
+  const right = new Float32Array(B * plane);
+  const down = new Float32Array(B * plane);
+  for (let b = 0; b < B; b++) {
+    const o = b * plane;
+    let sum = 0;
+    let sum2 = 0;
+    for (let i = 0; i < plane; i++) { sum += image[o + i]!; sum2 += image[o + i]! ** 2; }
+    const std = Math.sqrt(Math.max(sum2 / plane - (sum / plane) ** 2, 0));
+    const scale = beta / (10 * Math.max(std, 1e-6));
+    for (let y = 0; y < H; y++) {
+      for (let x = 0; x < W; x++) {
+        const i = o + y * W + x;
+        if (x + 1 < W) right[i] = Math.exp(-scale * (image[i]! - image[i + 1]!) ** 2) + 1e-6;
+        if (y + 1 < H) down[i] = Math.exp(-scale * (image[i]! - image[i + W]!) ** 2) + 1e-6;
+      }
+    }
+  }
+  return { right, down };
+}
+
+export interface RandomWalkerResult {
+  /** Foreground probability per pixel. */
+  probability: Float32Array;
+  /** CG iterations per slice. */
+  iterations: number[];
+}
+
+export function randomWalkerReference(image: Float32Array, seeds: Uint8Array, prior: Float32Array, s: ImageShape, o: RandomWalkerOptions = RANDOM_WALKER_DEFAULTS): RandomWalkerResult {
+  validateRandomWalker(image, seeds, prior, s, o);
+  const { B, H, W } = s;
+  const plane = H * W;
+  const { right, down } = edgeWeightsReference(image, s, o.beta);
+  const probability = new Float32Array(B * plane);
+  const iterations: number[] = [];
+  const x = new Float64Array(plane);
+  const r = new Float64Array(plane);
+  const z = new Float64Array(plane);
+  const p = new Float64Array(plane);
+  const q = new Float64Array(plane);
+  const diag = new Float64Array(plane);
+  // Per pixel, the weights to its left/right/up/down neighbours (0 where there is none).
+  const wl = new Float64Array(plane);
+  const wr = new Float64Array(plane);
+  const wu = new Float64Array(plane);
+  const wd = new Float64Array(plane);
+  const freeMask = new Uint8Array(plane);
+  for (let b = 0; b < B; b++) {
+    const off = b * plane;
+    for (let i = 0; i < plane; i++) {
+      const xx = i % W;
+      wl[i] = xx > 0 ? right[off + i - 1]! : 0;
+      wr[i] = xx + 1 < W ? right[off + i]! : 0;
+      wu[i] = i >= W ? down[off + i - W]! : 0;
+      wd[i] = i + W < plane ? down[off + i]! : 0;
+      freeMask[i] = seeds[off + i] === SEED_NONE ? 1 : 0;
+    }
+    const at = (v: Float64Array, j: number) => (j >= 0 && j < plane && freeMask[j] ? v[j]! : 0);
+    // A·v on the unseeded pixels (0 on seeds).
+    const apply = (v: Float64Array, out: Float64Array) => {
+      for (let i = 0; i < plane; i++) {
+        out[i] = freeMask[i]
+          ? diag[i]! * v[i]! - wl[i]! * at(v, i - 1) - wr[i]! * at(v, i + 1) - wu[i]! * at(v, i - W) - wd[i]! * at(v, i + W)
+          : 0;
+      }
+    };
+    const fg = (j: number) => (j >= 0 && j < plane && seeds[off + j] === SEED_FOREGROUND ? 1 : 0);
+    let bnorm = 0;
+    for (let i = 0; i < plane; i++) {
+      if (!freeMask[i]) { x[i] = seeds[off + i] === SEED_FOREGROUND ? 1 : 0; diag[i] = 1; r[i] = 0; continue; }
+      diag[i] = o.gamma + wl[i]! + wr[i]! + wu[i]! + wd[i]!;
+      const rhs = o.gamma * prior[off + i]! + wl[i]! * fg(i - 1) + wr[i]! * fg(i + 1) + wu[i]! * fg(i - W) + wd[i]! * fg(i + W);
+      r[i] = rhs; // b, for now
+      bnorm += rhs * rhs;
+      x[i] = prior[off + i]!;
+    }
+    bnorm = Math.sqrt(bnorm);
+    // r = b − A·x
+    apply(x, q);
+    let rz = 0;
+    for (let i = 0; i < plane; i++) {
+      r[i] = freeMask[i] ? r[i]! - q[i]! : 0;
+      z[i] = r[i]! / diag[i]!;
+      p[i] = z[i]!;
+      rz += r[i]! * z[i]!;
+    }
+    let it = 0;
+    for (; it < o.maxIterations; it++) {
+      let rr = 0;
+      for (let i = 0; i < plane; i++) rr += r[i]! * r[i]!;
+      if (Math.sqrt(rr) <= o.tolerance * Math.max(bnorm, 1e-30)) break;
+      apply(p, q);
+      let pq = 0;
+      for (let i = 0; i < plane; i++) pq += p[i]! * q[i]!;
+      if (pq <= 0) break;
+      const alpha = rz / pq;
+      let rzNext = 0;
+      for (let i = 0; i < plane; i++) {
+        x[i]! += alpha * p[i]!;
+        r[i]! -= alpha * q[i]!;
+        z[i] = r[i]! / diag[i]!;
+        rzNext += r[i]! * z[i]!;
+      }
+      const betaCg = rzNext / rz;
+      rz = rzNext;
+      for (let i = 0; i < plane; i++) p[i] = z[i]! + betaCg * p[i]!;
+    }
+    iterations.push(it);
+    for (let i = 0; i < plane; i++) probability[off + i] = Math.min(1, Math.max(0, x[i]!));
+  }
+  return { probability, iterations };
+}
