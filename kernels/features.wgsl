@@ -14,6 +14,23 @@ struct Params { H: u32, W: u32, B: u32, pool: u32, C: u32, channel: u32, _p0: u3
 @group(0) @binding(2) var<storage, read> b: array<f32>;          // local_stats: Q
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;  // square: I²; else features [B][C][h·w]
 
+// Area average by the factor `pool` (the encoder's pre-pooling before the blurs).
+@compute @workgroup_size(WG)
+fn shrink(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let h = p.H / p.pool;
+  let w = p.W / p.pool;
+  let t = gid.x + gid.y * nwg.x * WG;
+  if (t >= p.B * h * w) { return; }
+  let s = t / (h * w);
+  let y = (t % (h * w)) / w;
+  let x = t % w;
+  var acc = 0.0;
+  for (var dy = 0u; dy < p.pool; dy++) {
+    for (var dx = 0u; dx < p.pool; dx++) { acc += a[(s * p.H + y * p.pool + dy) * p.W + x * p.pool + dx]; }
+  }
+  out[t] = acc / f32(p.pool * p.pool);
+}
+
 @compute @workgroup_size(WG)
 fn square(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let t = gid.x + gid.y * nwg.x * WG;

@@ -1,2 +1,8 @@
-/** @synpo/core: SynPo itself (CMSM, PSM, NRM), its encoders and the evaluation protocol. */
-export { DEFAULT_OPTIONS, PAPER_BANDS, PAPER_SYNERGY, type PointSelectionOptions, type RefineOptions, type SynergyOptions, type SynpoOptions } from './options.ts';
+/** @synpo/core: SynPo itself (CMSM, PSM, NRM), its backends and the evaluation protocol. */
+export { DEFAULT_OPTIONS, PAPER_BANDS, PAPER_SYNERGY, resolveOptions, type PointSelectionOptions, type RefineOptions, type SynergyOptions, type SynpoOptions, type SynpoOptionsInput } from './options.ts';
+export { CELLS, GRID, PIXELS, ROI, type Backend, type DecodeRequest, type EncoderRole, type FeatureEncoder, type PromptDecoder, type PromptPoint } from './backend.ts';
+export { weightFreeBackend, WEIGHT_FREE_DEFAULTS, type WeightFreeOptions } from './backends/weight-free.ts';
+export { Synpo, sampleSubset, type SliceResult, type Support, type SupportEncoding } from './synpo.ts';
+export { prepareVolume, labelsToRoi, roiToVolume, detectIntensity, percentile, CT_WINDOW, MR_CLIP_PERCENTILE, type IntensityMode, type PreparedVolume } from './preprocess.ts';
+export { CHAOS_T2, SABS_CT, LAYOUTS, ORGANS, dice, overlap, organRange, supportSlices, queryPart, meanStd, type DatasetLayout, type Organ, type Overlap } from './protocol.ts';
+export { evaluate, type EvalReport, type EvalRequest, type OrganSummary, type ScanResult } from './evaluate.ts';

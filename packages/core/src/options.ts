@@ -1,6 +1,6 @@
 /**
  * Every constant of the method as a named option, holding the paper's value or our documented
- * default (see ALGORITHM.md in the design notes and the README).
+ * default, and the switches of the paper's ablation (Table 2).
  */
 export interface SynergyOptions {
   /** δSD, δS, δD: weights of S^SAM ⊙ S^DINO, S^SAM and S^DINO; they sum to 1. Paper: 0.8, 0.1, 0.1. */
@@ -21,21 +21,37 @@ export interface PointSelectionOptions {
   /** The band [μ − α·σ, μ − β·σ]. CHAOS-MRI: α = 0, β = −1.5; Synapse-CT: α = 1, β = −0.5. */
   alpha: number;
   beta: number;
+  /**
+   * Where negatives come from: 'band' (SynPo), 'lowest' (the least similar cells, as PerSAM
+   * does: the ablation "without band negatives"), or 'none'.
+   */
+  negativeSource: 'band' | 'lowest' | 'none';
 }
 
 export interface RefineOptions {
-  /** Opening structuring element. */
+  /** NRM on or off (the ablation "without NRM" keeps the coarse mask). */
+  enabled: boolean;
+  /** Opening structuring element, in ROI pixels. */
   openingShape: 'square' | 'disc';
   openingRadius: number;
   connectivity: 4 | 8;
 }
 
 export interface SynpoOptions {
+  /** Which confidence maps enter the fusion: both (SynPo), or one encoder only (ablation). */
+  encoders: 'both' | 'sam' | 'dino';
   synergy: SynergyOptions;
   points: PointSelectionOptions;
   refine: RefineOptions;
+  /**
+   * The fused confidence becomes the decoder's prior through a logistic centred between the
+   * negatives' mean μ and the mean of the top-ranked cells, with this many steps across that gap.
+   */
+  priorSharpness: number;
   /** Seed for k-means++ and the band subset: the same seed gives the same points. */
   seed: number;
+  /** Query slices per batch through the kernels. */
+  batchSize: number;
 }
 
 export const PAPER_SYNERGY: SynergyOptions = { both: 0.8, sam: 0.1, dino: 0.1 };
@@ -47,9 +63,31 @@ export const PAPER_BANDS = {
 } as const;
 
 export const DEFAULT_OPTIONS: SynpoOptions = {
+  encoders: 'both',
   synergy: PAPER_SYNERGY,
   // Kp, Kn, γ1, γ2 are not in the paper; IPSeg's 32 candidates clustered into 4 points.
-  points: { positives: 4, negatives: 4, positiveCandidates: 32, negativeCandidates: 32, ...PAPER_BANDS['chaos-mri'] },
-  refine: { openingShape: 'disc', openingRadius: 2, connectivity: 8 },
+  points: { positives: 4, negatives: 4, positiveCandidates: 32, negativeCandidates: 32, ...PAPER_BANDS['chaos-mri'], negativeSource: 'band' },
+  refine: { enabled: true, openingShape: 'disc', openingRadius: 2, connectivity: 8 },
+  priorSharpness: 8,
   seed: 0,
+  batchSize: 8,
 };
+
+type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? Partial<T[K]> : T[K] };
+export type SynpoOptionsInput = DeepPartial<SynpoOptions>;
+
+export function resolveOptions(input: SynpoOptionsInput = {}): SynpoOptions {
+  const o: SynpoOptions = {
+    ...DEFAULT_OPTIONS,
+    ...input,
+    synergy: { ...DEFAULT_OPTIONS.synergy, ...input.synergy },
+    points: { ...DEFAULT_OPTIONS.points, ...input.points },
+    refine: { ...DEFAULT_OPTIONS.refine, ...input.refine },
+  } as SynpoOptions;
+  const s = o.synergy;
+  if (Math.abs(s.both + s.sam + s.dino - 1) > 1e-6) throw new RangeError(`synergy weights must sum to 1, got ${s.both} + ${s.sam} + ${s.dino}`);
+  for (const [k, v] of Object.entries({ positives: o.points.positives, negatives: o.points.negatives, positiveCandidates: o.points.positiveCandidates, negativeCandidates: o.points.negativeCandidates, batchSize: o.batchSize })) {
+    if (!Number.isInteger(v) || v < 1) throw new RangeError(`${k} must be a positive integer, got ${v}`);
+  }
+  return o;
+}

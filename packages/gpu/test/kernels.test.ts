@@ -319,9 +319,10 @@ describe('features (weight-free appearance encoder)', () => {
     { s: { B: 1, H: 8, W: 8 }, spec: { sigmas: [1], pool: 2 } },
     { s: { B: 2, H: 64, W: 48 }, spec: { sigmas: [1, 4], pool: 4 } },
     { s: { B: 1, H: 256, W: 256 }, spec: { sigmas: [1, 2, 4, 8, 16], pool: 4 } },
+    { s: { B: 2, H: 256, W: 256 }, spec: { sigmas: [1, 2, 4, 8, 16], pool: 4, prePool: 2 } },
   ];
   for (const { s, spec } of cases) {
-    gpuIt(`${s.B}×${s.H}×${s.W}, σ ∈ {${spec.sigmas.join(', ')}}, pool ${spec.pool}`, async ({ kernels }) => {
+    gpuIt(`${s.B}×${s.H}×${s.W}, σ ∈ {${spec.sigmas.join(', ')}}, pool ${spec.pool}, prePool ${spec.prePool ?? 1}`, async ({ kernels }) => {
       const slices = randomArray(s.B * s.H * s.W, 28, 0, 1);
       expectClose(await kernels.appearance(slices, s, spec), appearanceReference(slices, s, spec), 2e-3, 2e-3);
     });

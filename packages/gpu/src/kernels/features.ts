@@ -18,18 +18,26 @@ export const featuresSpec: KernelSpec = {
 export function recordAppearance(rec: Recorder, slices: Slot, s: ImageShape, spec: AppearanceSpec): Slot {
   const C = 2 * spec.sigmas.length;
   const cells = (s.H / spec.pool) * (s.W / spec.pool);
+  const pre = spec.prePool ?? 1;
+  const small = { B: s.B, H: s.H / pre, W: s.W / pre };
   const wg = featuresSpec.workgroupSize;
   const out = rec.scratch(s.B * C * cells * 4, 'features:out');
-  const params = (channel: number) => [u32(s.H), u32(s.W), u32(s.B), u32(spec.pool), u32(C), u32(channel), u32(0), u32(0)];
-  const squares = rec.scratch(s.B * s.H * s.W * 4, 'features:squares');
-  rec.dispatch(featuresSpec, 'square', [slices, slices, squares], grid(s.B * s.H * s.W, wg), params(0));
+  const params = (shape: ImageShape, pool: number, channel: number) =>
+    [u32(shape.H), u32(shape.W), u32(shape.B), u32(pool), u32(C), u32(channel), u32(0), u32(0)];
+  let image = slices;
+  if (pre > 1) {
+    image = rec.scratch(s.B * small.H * small.W * 4, 'features:shrunk');
+    rec.dispatch(featuresSpec, 'shrink', [slices, slices, image], grid(s.B * small.H * small.W, wg), params(s, pre, 0));
+  }
+  const squares = rec.scratch(s.B * small.H * small.W * 4, 'features:squares');
+  rec.dispatch(featuresSpec, 'square', [image, image, squares], grid(s.B * small.H * small.W, wg), params(small, 1, 0));
   spec.sigmas.forEach((sigma, k) => {
-    const g = recordGaussian(rec, slices, s, sigma);
-    const q = recordGaussian(rec, squares, s, sigma);
-    rec.dispatch(featuresSpec, 'local_stats', [g, q, out], grid(s.B * cells, wg), params(2 * k));
+    const g = recordGaussian(rec, image, small, sigma / pre);
+    const q = recordGaussian(rec, squares, small, sigma / pre);
+    rec.dispatch(featuresSpec, 'local_stats', [g, q, out], grid(s.B * cells, wg), params(small, spec.pool / pre, 2 * k));
   });
   const stats = recordMoments(rec, out, null, { B: s.B * C, N: cells });
-  rec.dispatch(featuresSpec, 'standardize', [stats, stats, out], grid(s.B * C * cells, wg), params(0));
+  rec.dispatch(featuresSpec, 'standardize', [stats, stats, out], grid(s.B * C * cells, wg), params(s, spec.pool, 0));
   return out;
 }
 

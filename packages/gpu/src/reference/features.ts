@@ -12,6 +12,12 @@ export interface AppearanceSpec {
   sigmas: readonly number[];
   /** Integer pooling factor from the slice to the feature grid (256 → 64: 4). */
   pool: number;
+  /**
+   * The slice is first area-averaged by this factor (dividing `pool`), and the blurs run on the
+   * smaller image at σ / prePool: the features are pooled anyway, and it is prePool² × fewer
+   * pixels to blur. 1 keeps the full resolution.
+   */
+  prePool?: number;
 }
 
 export const FEATURE_EPS = 1e-6;
@@ -23,7 +29,26 @@ export function validateAppearance(slices: Float32Array, s: ImageShape, spec: Ap
   if (!Number.isInteger(spec.pool) || spec.pool < 1 || s.H % spec.pool || s.W % spec.pool) {
     throw new ShapeError('features', `pool ${spec.pool} must divide ${s.H}×${s.W}`);
   }
+  const pre = spec.prePool ?? 1;
+  if (!Number.isInteger(pre) || pre < 1 || spec.pool % pre) throw new ShapeError('features', `prePool ${pre} must divide pool ${spec.pool}`);
   finite('features', 'slices', slices);
+}
+
+/** Area average of B maps by an integer factor. */
+export function shrinkReference(maps: Float32Array, s: ImageShape, factor: number): Float32Array {
+  const h = s.H / factor;
+  const w = s.W / factor;
+  const out = new Float32Array(s.B * h * w);
+  for (let b = 0; b < s.B; b++) {
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        let acc = 0;
+        for (let dy = 0; dy < factor; dy++) for (let dx = 0; dx < factor; dx++) acc += maps[(b * s.H + y * factor + dy) * s.W + x * factor + dx]!;
+        out[(b * h + y) * w + x] = acc / (factor * factor);
+      }
+    }
+  }
+  return out;
 }
 
 /** Channels of one scale: pooled local mean and local std, written at `channel` and `channel + 1`. */
@@ -55,9 +80,12 @@ export function appearanceReference(slices: Float32Array, s: ImageShape, spec: A
   const C = 2 * spec.sigmas.length;
   const cells = (s.H / spec.pool) * (s.W / spec.pool);
   const out = new Float32Array(s.B * C * cells);
-  const squares = slices.map((v) => v * v);
+  const pre = spec.prePool ?? 1;
+  const small = { B: s.B, H: s.H / pre, W: s.W / pre };
+  const image = pre > 1 ? shrinkReference(slices, s, pre) : slices;
+  const squares = image.map((v) => v * v);
   spec.sigmas.forEach((sigma, k) => {
-    localStatsReference(gaussianReference(slices, s, sigma), gaussianReference(squares, s, sigma), s, spec.pool, out, C, 2 * k);
+    localStatsReference(gaussianReference(image, small, sigma / pre), gaussianReference(squares, small, sigma / pre), small, spec.pool / pre, out, C, 2 * k);
   });
   const stats = momentsReference(out, null, { B: s.B * C, N: cells });
   stats.forEach(({ mean, std }, row) => {

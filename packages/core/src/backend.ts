@@ -1,0 +1,58 @@
+/**
+ * The two seams between SynPo and its models. The paper fills them with DINOv2 and SAM 2.1; the
+ * weight-free backend (backends/weight-free.ts) fills them with classical algorithms in the same
+ * roles, so the whole method runs with no model files.
+ */
+import type { Kernels } from '@synpo/gpu';
+
+/** The side of the ROI every slice is brought to, and of the feature grid. */
+export const ROI = 256;
+export const GRID = 64;
+export const CELLS = GRID * GRID;
+export const PIXELS = ROI * ROI;
+
+/** The paper's two roles: DINOv2 gives semantics, SAM absolute spatial cues. */
+export type EncoderRole = 'dino' | 'sam';
+
+export interface FeatureEncoder {
+  readonly name: string;
+  readonly role: EncoderRole;
+  readonly channels: number;
+  /** B slices of ROI×ROI in [0, 1] → B channel-first grids [B][C][GRID·GRID]. */
+  encode(slices: Float32Array, B: number, kernels: Kernels): Promise<Float32Array>;
+}
+
+/** A prompt point in ROI pixel coordinates; label 1 positive, 0 negative. */
+export interface PromptPoint {
+  x: number;
+  y: number;
+  label: 0 | 1;
+}
+
+export interface DecodeRequest {
+  /** The ROI×ROI slice in [0, 1]. */
+  image: Float32Array;
+  points: PromptPoint[];
+  /** NRM's second pass: the refined mask (ROI×ROI, 0/1). */
+  maskPrompt?: Uint8Array;
+  /**
+   * The fused confidence as a foreground probability (ROI×ROI). SAM's decoder has no input for
+   * it and ignores it; the weight-free decoder uses it as the random walker's prior.
+   */
+  prior?: Float32Array;
+}
+
+export interface PromptDecoder {
+  readonly name: string;
+  /** One ROI×ROI 0/1 mask per request. */
+  decode(requests: DecodeRequest[], kernels: Kernels): Promise<Uint8Array[]>;
+}
+
+export interface Backend {
+  readonly name: string;
+  /** The DINOv2 role. */
+  readonly dino: FeatureEncoder;
+  /** The SAM role. */
+  readonly sam: FeatureEncoder;
+  readonly decoder: PromptDecoder;
+}

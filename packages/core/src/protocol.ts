@@ -1,0 +1,106 @@
+/**
+ * The evaluation protocol SynPo follows (SSL-ALPNet / ADNet / ProtoSAM): datasets' organ labels,
+ * folds, 1-shot "EP1" slice matching in three parts, and Dice.
+ */
+
+export type Organ = 'liver' | 'spleen' | 'left-kidney' | 'right-kidney';
+export const ORGANS: readonly Organ[] = ['liver', 'right-kidney', 'left-kidney', 'spleen'];
+
+export interface DatasetLayout {
+  name: 'chaos-t2' | 'sabs-ct';
+  /** Case ids in sorted order. */
+  cases: readonly number[];
+  labels: Record<Organ, number>;
+  /** Query cases and the support case of fold k. */
+  fold(k: number): { queries: number[]; support: number };
+  folds: number;
+  /** The paper's best negative band for this dataset. */
+  band: { alpha: number; beta: number };
+  image(id: number): string;
+  label(id: number): string;
+}
+
+export const CHAOS_T2: DatasetLayout = {
+  name: 'chaos-t2',
+  cases: [1, 2, 3, 5, 8, 10, 13, 15, 19, 20, 21, 22, 31, 32, 33, 34, 36, 37, 38, 39],
+  labels: { liver: 1, 'right-kidney': 2, 'left-kidney': 3, spleen: 4 },
+  folds: 5,
+  fold(k) {
+    const c = this.cases;
+    return { queries: c.slice(4 * k, 4 * k + 4), support: c[(4 * k + 4) % c.length]! };
+  },
+  band: { alpha: 0, beta: -1.5 },
+  image: (id) => `image_${id}.nii.gz`,
+  label: (id) => `label_${id}.nii.gz`,
+};
+
+export const SABS_CT: DatasetLayout = {
+  name: 'sabs-ct',
+  cases: Array.from({ length: 30 }, (_, i) => i),
+  labels: { spleen: 1, 'right-kidney': 2, 'left-kidney': 3, liver: 6 },
+  folds: 5,
+  fold(k) {
+    return { queries: Array.from({ length: 6 }, (_, i) => 6 * k + i), support: (6 * k + 6) % 30 };
+  },
+  band: { alpha: 1, beta: -0.5 },
+  image: (id) => `image_${id}.nii.gz`,
+  label: (id) => `label_${id}.nii.gz`,
+};
+
+export const LAYOUTS = { 'chaos-t2': CHAOS_T2, 'sabs-ct': SABS_CT } as const;
+
+/** First and last slice (z) whose mask is non-empty, or null. */
+export function organRange(masks: Uint8Array, nz: number): [number, number] | null {
+  const plane = masks.length / nz;
+  let first = -1;
+  let last = -1;
+  for (let z = 0; z < nz; z++) {
+    if (masks.subarray(z * plane, (z + 1) * plane).some((v) => v !== 0)) {
+      if (first < 0) first = z;
+      last = z;
+    }
+  }
+  return first < 0 ? null : [first, last];
+}
+
+/** EP1: the support slices at 1/6, 1/2 and 5/6 of the support's organ range (the middle of each third). */
+export function supportSlices([first, last]: [number, number]): [number, number, number] {
+  const L = last - first + 1;
+  return [0, 1, 2].map((k) => first + Math.floor(((2 * k + 1) * L) / 6)) as [number, number, number];
+}
+
+/** EP1: which third (0, 1, 2) of the query's organ range slice z falls in. */
+export function queryPart(z: number, [first, last]: [number, number]): number {
+  const L = last - first + 1;
+  return Math.min(2, Math.floor((3 * (z - first)) / L));
+}
+
+export interface Overlap {
+  tp: number;
+  fp: number;
+  fn: number;
+}
+
+export function overlap(pred: Uint8Array, truth: Uint8Array): Overlap {
+  let tp = 0;
+  let fp = 0;
+  let fn = 0;
+  for (let i = 0; i < pred.length; i++) {
+    const p = pred[i]! !== 0;
+    const t = truth[i]! !== 0;
+    if (p && t) tp++;
+    else if (p) fp++;
+    else if (t) fn++;
+  }
+  return { tp, fp, fn };
+}
+
+/** Dice from summed counts; 1 when both are empty. */
+export function dice({ tp, fp, fn }: Overlap): number {
+  return tp + fp + fn === 0 ? 1 : (2 * tp) / (2 * tp + fp + fn);
+}
+
+export function meanStd(values: number[]): { mean: number; std: number } {
+  const mean = values.reduce((a, b) => a + b, 0) / values.length;
+  return { mean, std: Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / values.length) };
+}
