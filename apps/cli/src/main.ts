@@ -2,6 +2,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { benchCommand } from './commands/bench.ts';
 import { demoCommand } from './commands/demo.ts';
+import { evalCommand } from './commands/eval.ts';
 import { infoCommand } from './commands/info.ts';
 import { CliError, EXIT } from './errors.ts';
 
@@ -24,6 +25,7 @@ export async function main(argv: string[]): Promise<number> {
   infoCommand(program, run);
   benchCommand(program, run);
   demoCommand(program, run);
+  evalCommand(program, run);
   try {
     await program.parseAsync(argv);
   } catch (error) {

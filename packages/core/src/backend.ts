@@ -40,6 +40,11 @@ export interface DecodeRequest {
    * it and ignores it; the weight-free decoder uses it as the random walker's prior.
    */
   prior?: Float32Array;
+  /**
+   * The support organ's bounding-box size in ROI pixels: how large the target may be. SAM's
+   * decoder ignores it; the weight-free decoder bounds its walk with it.
+   */
+  extent?: { width: number; height: number };
 }
 
 export interface PromptDecoder {

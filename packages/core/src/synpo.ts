@@ -27,6 +27,8 @@ export interface SupportEncoding {
   synNeg: Float32Array;
   mu: number;
   sigma: number;
+  /** The support organ's bounding-box size in ROI pixels. */
+  extent: { width: number; height: number };
 }
 
 /** Everything SynPo computed for one query slice (the `--dump` files are made from this). */
@@ -79,7 +81,7 @@ export class Synpo {
     const background = maskGrid.map((v) => (v ? 0 : 1));
     const [stats] = await k.moments(fusedAll, background, { B: 1, N: CELLS });
     const synNeg = fusedAll.filter((_, i) => background[i] === 1);
-    return { image: support.image, maskGrid, featSam: sam, featDino: dino, protoSam, protoDino, synNeg, mu: stats!.mean, sigma: stats!.std };
+    return { image: support.image, maskGrid, featSam: sam, featDino: dino, protoSam, protoDino, synNeg, mu: stats!.mean, sigma: stats!.std, extent: extentOf(support.mask) };
   }
 
   /** The Hadamard synergy, or one encoder's map alone (ablation). */
@@ -165,7 +167,7 @@ export class Synpo {
     const image = (b: number) => queries.subarray(b * PIXELS, (b + 1) * PIXELS);
     const points = (b: number) => [...positives[b]!, ...negatives[b]!];
     const coarse = await this.backend.decoder.decode(
-      Array.from({ length: B }, (_, b) => ({ image: image(b), points: points(b), prior: priors[b]! })),
+      Array.from({ length: B }, (_, b) => ({ image: image(b), points: points(b), prior: priors[b]!, extent: support.extent })),
       k,
     );
 
@@ -175,7 +177,7 @@ export class Synpo {
       const refined = await this.bestComponents(coarse, up);
       const again = refined.map((m, b) => ({ b, m })).filter(({ m }) => m.some((v) => v !== 0));
       // An empty refined mask stays empty: there is nothing to prompt the second pass with.
-      const second = await this.backend.decoder.decode(again.map(({ b, m }) => ({ image: image(b), points: points(b), maskPrompt: m, prior: priors[b]! })), k);
+      const second = await this.backend.decoder.decode(again.map(({ b, m }) => ({ image: image(b), points: points(b), maskPrompt: m, prior: priors[b]!, extent: support.extent })), k);
       const secondByIndex = new Map(again.map(({ b }, i) => [b, second[i]!]));
       const prompted = refined.map((m, b) => secondByIndex.get(b) ?? m);
       final = await this.bestComponents(prompted, up);
@@ -260,6 +262,18 @@ export class Synpo {
       return Uint8Array.from(labels, (l) => (l === best.label ? 1 : 0));
     });
   }
+}
+
+/** Width and height of a ROI mask's bounding box. */
+function extentOf(mask: Uint8Array): { width: number; height: number } {
+  let [x0, x1, y0, y1] = [ROI, -1, ROI, -1];
+  mask.forEach((v, i) => {
+    if (!v) return;
+    const x = i % ROI;
+    const y = (i - x) / ROI;
+    x0 = Math.min(x0, x); x1 = Math.max(x1, x); y0 = Math.min(y0, y); y1 = Math.max(y1, y);
+  });
+  return x1 < 0 ? { width: 0, height: 0 } : { width: x1 - x0 + 1, height: y1 - y0 + 1 };
 }
 
 /** A seeded random subset of `count` cells (all of them when there are fewer), in ascending order. */

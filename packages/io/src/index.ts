@@ -3,3 +3,4 @@ export { encodeNpy, decodeNpy, type DecodedNpy } from './npy.ts';
 export { decodeNifti, encodeNiftiMask } from './nifti.ts';
 export { ImageFileError } from './errors.ts';
 export { sliceOf, type Volume } from './volume.ts';
+export { decodeImage2D, imageAsVolume, encodePng, encodeMaskPng, type Image2D } from './png.ts';

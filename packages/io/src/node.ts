@@ -2,6 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { ImageFileError } from './errors.ts';
 import { decodeNifti } from './nifti.ts';
+import { decodeImage2D } from './png.ts';
 import type { Volume } from './volume.ts';
 
 export async function readBytes(path: string): Promise<Uint8Array> {
@@ -17,4 +18,9 @@ export async function readBytes(path: string): Promise<Uint8Array> {
 /** Reads a .nii / .nii.gz volume. */
 export async function readNifti(path: string): Promise<Volume> {
   return decodeNifti(await readBytes(path), path);
+}
+
+/** Reads a PNG or JPEG slice. */
+export async function readImage2D(path: string): Promise<import('./png.ts').Image2D> {
+  return decodeImage2D(await readBytes(path), path);
 }

@@ -32,18 +32,26 @@ export interface WeightFreeOptions {
   decoderScale: number;
   /** Radius of each seed disc, in decoder pixels. */
   seedRadius: number;
-  /** Pixels farther than this from the positives' box (ROI pixels, or × box size) are background seeds. */
+  /**
+   * The walk is bounded to a box: the positives' box, grown to `extentFactor` × the support
+   * organ's extent around the positives' centre (when the request gives it), plus
+   * `boundMargin` ROI pixels and `boundMarginFactor` × the positives' spread. Outside is
+   * background.
+   */
   boundMargin: number;
   boundMarginFactor: number;
+  extentFactor: number;
   /** Weight of NRM's mask prompt in the prior (the rest is the confidence prior). */
   maskPromptWeight: number;
+  /** Pixels whose prior is below this are background seeds (confidence far under the organ's). */
+  backgroundPrior: number;
 }
 
 export const WEIGHT_FREE_DEFAULTS: WeightFreeOptions = {
   sigmas: [1, 2, 4, 8, 16],
   prePool: 2,
   frequencies: [1, 2, 4],
-  positionWeight: 1,
+  positionWeight: 2,
   appearanceInPosition: 0.5,
   beta: 130,
   gamma: 0.05,
@@ -51,9 +59,11 @@ export const WEIGHT_FREE_DEFAULTS: WeightFreeOptions = {
   tolerance: 1e-3,
   decoderScale: 2,
   seedRadius: 2,
-  boundMargin: 24,
+  boundMargin: 12,
   boundMarginFactor: 0.5,
+  extentFactor: 1.2,
   maskPromptWeight: 0.5,
+  backgroundPrior: 0.15,
 };
 
 class AppearanceEncoder implements FeatureEncoder {
@@ -127,14 +137,22 @@ class RandomWalkerDecoder implements PromptDecoder {
       }
       prior.set(p, b * plane);
       const s = seeds.subarray(b * plane, (b + 1) * plane);
+      if (req.prior || req.maskPrompt) for (let i = 0; i < plane; i++) if (p[i]! < this.o.backgroundPrior) s[i] = SEED_BACKGROUND;
       const positives = req.points.filter((q) => q.label === 1);
       if (positives.length > 0) {
         // Bound the walk: far outside the positives' box is background.
         const xs = positives.map((q) => q.x);
         const ys = positives.map((q) => q.y);
-        const [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
+        let [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
         const mx = this.o.boundMargin + this.o.boundMarginFactor * (x1 - x0);
         const my = this.o.boundMargin + this.o.boundMarginFactor * (y1 - y0);
+        if (req.extent && this.o.extentFactor > 0) {
+          const cx = xs.reduce((a, v) => a + v, 0) / xs.length;
+          const cy = ys.reduce((a, v) => a + v, 0) / ys.length;
+          const hw = (this.o.extentFactor * req.extent.width) / 2;
+          const hh = (this.o.extentFactor * req.extent.height) / 2;
+          [x0, x1, y0, y1] = [Math.min(x0, cx - hw), Math.max(x1, cx + hw), Math.min(y0, cy - hh), Math.max(y1, cy + hh)];
+        }
         for (let y = 0; y < side; y++) {
           for (let x = 0; x < side; x++) {
             const X = (x + 0.5) * f;

@@ -1,0 +1,115 @@
+/** `synpo eval`: the paper's Table 1 protocol on a chaos-t2 or sabs-ct folder. */
+import { Option, type Command } from 'commander';
+import { evaluate, LAYOUTS, ORGANS, weightFreeBackend, type EvalReport, type Organ, type SynpoOptionsInput } from '@synpo/core';
+import { readNifti } from '@synpo/io/node';
+import { computeFor } from '../compute.ts';
+import { defaultDataDir } from '../data.ts';
+import { CliError, EXIT } from '../errors.ts';
+import { writeFileAtomic } from '../files.ts';
+import { deviceOption, type Runner } from '../main.ts';
+import { progressLine } from '../progress.ts';
+
+/** The paper's column order: upper abdomen (spleen, liver), lower (left, right kidney). */
+const COLUMNS: Organ[] = ['spleen', 'liver', 'left-kidney', 'right-kidney'];
+const HEADINGS: Record<Organ, string> = { spleen: 'Spleen', liver: 'Liver', 'left-kidney': 'LK', 'right-kidney': 'RK' };
+
+interface EvalOpts {
+  layout: 'chaos-t2' | 'sabs-ct';
+  data?: string;
+  folds?: string;
+  organs?: string;
+  device: 'auto' | 'gpu' | 'cpu';
+  backend: string;
+  seed: number;
+  json?: boolean;
+  out?: string;
+  progress: boolean;
+  encoders: 'both' | 'sam' | 'dino';
+  fusion: 'synergy' | 'sum';
+  negatives: 'band' | 'lowest' | 'none';
+  refine: boolean;
+  alpha?: number;
+  beta?: number;
+}
+
+const number = (v: string) => {
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new CliError(`'${v}' is not a number`, EXIT.usage);
+  return n;
+};
+
+export function formatEvalTable(r: EvalReport): string {
+  const organs = COLUMNS.filter((c) => r.organs.some((o) => o.organ === c));
+  const pct = (v: number) => (Number.isFinite(v) ? (100 * v).toFixed(2) : '—');
+  const cell = (organ: Organ, f: (o: EvalReport['organs'][number]) => number) => pct(f(r.organs.find((o) => o.organ === organ)!));
+  const lines = [
+    `${r.dataset}, ${r.backend} backend, folds ${r.folds.join(',')}: 3-D Dice (%) per organ, mean ± std over folds`,
+    '',
+    `| | ${organs.map((o) => HEADINGS[o]).join(' | ')} | Mean |`,
+    `|---|${organs.map(() => '---:').join('|')}|---:|`,
+    `| μ | ${organs.map((o) => cell(o, (x) => x.mean)).join(' | ')} | ${pct(r.mean)} |`,
+    `| ±σ | ${organs.map((o) => cell(o, (x) => x.std)).join(' | ')} | |`,
+    `| 2-D Dice | ${organs.map((o) => cell(o, (x) => x.mean2d)).join(' | ')} | ${pct(r.mean2d)} |`,
+    '',
+    `per fold: ${r.folds.map((k) => `fold ${k}: ${organs.map((o) => `${HEADINGS[o]} ${pct(r.organs.find((x) => x.organ === o)!.perFold.find((f) => f.fold === k)?.dice ?? NaN)}`).join(', ')}`).join('; ')}`,
+    `${r.scans.length} query scans in ${r.seconds.toFixed(0)} s`,
+  ];
+  return lines.join('\n');
+}
+
+export function evalCommand(program: Command, run: Runner): void {
+  program
+    .command('eval')
+    .description("the paper's Table 1 protocol (folds, EP1 3-part matching, 3-D Dice) on a dataset folder")
+    .addOption(new Option('--layout <name>', 'dataset layout').choices(['chaos-t2', 'sabs-ct']).default('chaos-t2'))
+    .option('--data <dir>', 'folder with image_<id>.nii.gz / label_<id>.nii.gz (default: shared/data/<layout> beside the repository)')
+    .option('--folds <list>', 'comma-separated folds (default: all the layout has data for)')
+    .option('--organs <list>', `comma-separated organs: ${ORGANS.join(', ')} (default: all)`)
+    .addOption(deviceOption())
+    .addOption(new Option('--backend <name>', 'model backend').choices(['weight-free']).default('weight-free'))
+    .option('--seed <n>', 'seed of the random choices', (v) => Number.parseInt(v, 10), 0)
+    .addOption(new Option('--encoders <which>', 'ablation: which confidence maps are fused').choices(['both', 'sam', 'dino']).default('both'))
+    .addOption(new Option('--fusion <how>', 'ablation: Hadamard synergy or a plain average of the two maps').choices(['synergy', 'sum']).default('synergy'))
+    .addOption(new Option('--negatives <source>', 'ablation: band negatives (SynPo), the least similar cells (PerSAM), or none').choices(['band', 'lowest', 'none']).default('band'))
+    .option('--no-refine', 'ablation: skip NRM and keep the coarse mask')
+    .option('--alpha <a>', 'band lower bound μ − α·σ (default: the paper\'s value for the layout)', number)
+    .option('--beta <b>', 'band upper bound μ − β·σ (default: the paper\'s value for the layout)', number)
+    .option('--json', 'print the report as JSON')
+    .option('--out <file>', 'also write the JSON report to this file')
+    .option('--no-progress', 'no progress line on stderr')
+    .action(run(async (opts: EvalOpts) => {
+      const layout = LAYOUTS[opts.layout];
+      const dir = opts.data ?? defaultDataDir(opts.layout);
+      if (!dir) throw new CliError(`no data folder for ${opts.layout}: pass --data DIR (or set SYNPO_DATA)`, EXIT.usage);
+      const organs = (opts.organs?.split(',').map((s) => s.trim()) ?? [...ORGANS]) as Organ[];
+      for (const o of organs) if (!ORGANS.includes(o)) throw new CliError(`unknown organ '${o}' (${ORGANS.join(', ')})`, EXIT.usage);
+      const folds = opts.folds ? opts.folds.split(',').map((s) => Number.parseInt(s, 10)) : availableFolds(opts.layout);
+      for (const k of folds) if (!Number.isInteger(k) || k < 0 || k >= layout.folds) throw new CliError(`fold ${k} is outside 0..${layout.folds - 1}`, EXIT.usage);
+      const options: SynpoOptionsInput = {
+        seed: opts.seed,
+        encoders: opts.encoders,
+        ...(opts.fusion === 'sum' && { synergy: { both: 0, sam: 0.5, dino: 0.5 } }),
+        points: { ...layout.band, negativeSource: opts.negatives, ...(opts.alpha !== undefined && { alpha: opts.alpha }), ...(opts.beta !== undefined && { beta: opts.beta }) },
+        refine: { enabled: opts.refine },
+      };
+      const compute = await computeFor(opts.device);
+      try {
+        const report = await evaluate({
+          layout, folds, organs, backend: weightFreeBackend(), kernels: compute.kernels, options,
+          load: (file) => readNifti(`${dir}/${file}`),
+          progress: progressLine(opts.progress && !opts.json),
+        });
+        const json = JSON.stringify({ ...report, options, device: compute.kernels.path }, null, 2);
+        if (opts.out) await writeFileAtomic(opts.out, `${json}\n`);
+        process.stdout.write(opts.json ? `${json}\n` : `${formatEvalTable(report)}\n`);
+        return EXIT.ok;
+      } finally {
+        compute.release();
+      }
+    }));
+}
+
+/** sabs-ct here has only fold 0's scans (0–6); the rest are kept back. */
+function availableFolds(layout: 'chaos-t2' | 'sabs-ct'): number[] {
+  return layout === 'sabs-ct' ? [0] : [0, 1, 2, 3, 4];
+}
