@@ -3,6 +3,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { benchCommand } from './commands/bench.ts';
 import { demoCommand } from './commands/demo.ts';
 import { evalCommand } from './commands/eval.ts';
+import { segmentCommand } from './commands/segment.ts';
 import { infoCommand } from './commands/info.ts';
 import { CliError, EXIT } from './errors.ts';
 
@@ -25,6 +26,7 @@ export async function main(argv: string[]): Promise<number> {
   infoCommand(program, run);
   benchCommand(program, run);
   demoCommand(program, run);
+  segmentCommand(program, run);
   evalCommand(program, run);
   try {
     await program.parseAsync(argv);

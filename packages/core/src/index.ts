@@ -6,3 +6,4 @@ export { Synpo, sampleSubset, type SliceResult, type Support, type SupportEncodi
 export { prepareVolume, labelsToRoi, roiToVolume, detectIntensity, percentile, CT_WINDOW, MR_CLIP_PERCENTILE, type IntensityMode, type PreparedVolume } from './preprocess.ts';
 export { CHAOS_T2, SABS_CT, LAYOUTS, ORGANS, dice, overlap, organRange, supportSlices, queryPart, meanStd, type DatasetLayout, type Organ, type Overlap } from './protocol.ts';
 export { evaluate, type EvalReport, type EvalRequest, type OrganSummary, type ScanResult } from './evaluate.ts';
+export { segmentVolume, carryRange, type SegmentVolumeRequest, type SegmentVolumeResult } from './segment.ts';

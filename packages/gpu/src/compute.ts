@@ -1,7 +1,11 @@
 /**
  * Opens the compute path a run asks for: `gpu` (a WebGPU device, or a clear error), `cpu` (the
- * references), `auto` (a WebGPU adapter when there is one, else the CPU with a one-line
- * notice), or a GPUDevice the caller already has.
+ * references), `auto`, or a GPUDevice the caller already has.
+ *
+ * `auto` takes a hardware WebGPU adapter when there is one. A software adapter (lavapipe,
+ * SwiftShader: a CPU behind the WebGPU API) is slower than the CPU references for SynPo's
+ * kernels (see the README's benchmark), so `auto` runs the references there, and says so in one
+ * line; `--device gpu` still uses it. With no adapter at all, `auto` runs the references too.
  */
 import { openGpu } from '#device';
 import { NoAdapterError, type AdapterSummary, type DeviceChoice } from './device.ts';
@@ -39,6 +43,11 @@ export async function openCompute(options: ComputeOptions = {}): Promise<Compute
   } else {
     try {
       const handle = await openGpu();
+      if (choice === 'auto' && handle.adapter?.isFallbackAdapter) {
+        notify(`synpo: the only WebGPU adapter is a software one (${handle.adapter.description}); the CPU reference kernels are faster there, running those (--device gpu to use it)`);
+        // Dawn must stay referenced until the end of the run (it crashes when collected early).
+        return { kernels: cpu, runtime: null, adapter: null, release: () => handle.release() };
+      }
       device = handle.device;
       adapter = handle.adapter;
       releaseDevice = () => handle.release();

@@ -4,3 +4,4 @@ export { decodeNifti, encodeNiftiMask } from './nifti.ts';
 export { ImageFileError } from './errors.ts';
 export { sliceOf, type Volume } from './volume.ts';
 export { decodeImage2D, imageAsVolume, encodePng, encodeMaskPng, type Image2D } from './png.ts';
+export { decodeDicomSlice, stackDicomSlices, type DicomSlice } from './dicom.ts';

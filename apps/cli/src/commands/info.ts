@@ -27,7 +27,8 @@ export function infoCommand(program: Command, run: Runner): void {
           reason = error.message;
         }
       }
-      const path = adapter ? 'gpu' : 'cpu';
+      // auto prefers the CPU references to a software adapter (see openCompute).
+      const path = adapter && !adapter.isFallbackAdapter ? 'gpu' : 'cpu';
       if (opts.json) {
         process.stdout.write(`${JSON.stringify({ autoPath: path, adapter, reason: reason || undefined }, null, 2)}\n`);
         return adapter || opts.device !== 'gpu' ? 0 : 3;
@@ -43,7 +44,9 @@ export function infoCommand(program: Command, run: Runner): void {
         `features: ${adapter.features.join(', ')}`,
         'limits:',
         ...KEY_LIMITS.filter((k) => k in adapter!.limits).map((k) => `  ${k}: ${adapter!.limits[k]}`),
-        `--device auto runs the WebGPU kernels on this adapter${adapter.features.includes('timestamp-query') ? ' (kernel timing by timestamp queries)' : ''}`,
+        path === 'gpu'
+          ? `--device auto runs the WebGPU kernels on this adapter${adapter.features.includes('timestamp-query') ? ' (kernel timing by timestamp queries)' : ''}`
+          : '--device auto runs the CPU reference kernels (faster than a software adapter); --device gpu runs the WebGPU kernels on it',
       ];
       process.stdout.write(`${out.join('\n')}\n`);
       return 0;

@@ -1,0 +1,154 @@
+/** `synpo segment`: one annotated support → the organ's mask on a query volume, slice or folder. */
+import { Option, type Command } from 'commander';
+import { access, constants } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { labelsToRoi, prepareVolume, PIXELS, roiToVolume, segmentVolume, Synpo, weightFreeBackend, LAYOUTS, type PreparedVolume } from '@synpo/core';
+import { encodeMaskPng, encodeNiftiMask, type Volume } from '@synpo/io';
+import { ShapeError } from '@synpo/gpu';
+import { computeFor } from '../compute.ts';
+import { Dumper } from '../dump.ts';
+import { CliError, EXIT } from '../errors.ts';
+import { writeFileAtomic } from '../files.ts';
+import { loadVolume, organValue } from '../inputs.ts';
+import { deviceOption, type Runner } from '../main.ts';
+import { progressLine } from '../progress.ts';
+
+interface SegmentOpts {
+  supportImage: string;
+  supportLabel: string;
+  organ?: string;
+  labels: string;
+  query: string;
+  out: string;
+  slice?: number;
+  supportSlice?: number;
+  slices?: string;
+  value: number;
+  intensity: 'auto' | 'ct' | 'mr';
+  band: 'chaos-t2' | 'sabs-ct';
+  device: 'auto' | 'gpu' | 'cpu';
+  seed: number;
+  dump?: string;
+  json?: boolean;
+  progress: boolean;
+}
+
+const int = (name: string) => (v: string) => {
+  if (!/^\d+$/.test(v)) throw new CliError(`${name} must be a non-negative integer, got '${v}'`, EXIT.usage);
+  return Number.parseInt(v, 10);
+};
+
+async function checkWritable(path: string): Promise<void> {
+  try {
+    await access(dirname(path), constants.W_OK);
+  } catch {
+    throw new CliError(`cannot write ${path}: its folder ${dirname(path)} does not exist or is not writable`);
+  }
+}
+
+/** One slice of a volume as a one-slice volume (for `--slice`). */
+function oneSlice(v: Volume, z: number, what: string): Volume {
+  const [nx, ny, nz] = v.dims;
+  if (z >= nz) throw new CliError(`${what}: --slice ${z} is outside 0..${nz - 1} of ${v.source}`, EXIT.usage);
+  return { ...v, data: v.data.slice(z * nx * ny, (z + 1) * nx * ny), dims: [nx, ny, 1], header: undefined };
+}
+
+export function segmentCommand(program: Command, run: Runner): void {
+  program
+    .command('segment')
+    .description('segment an organ in a query (volume, slice or DICOM folder) from one annotated support')
+    .requiredOption('--support-image <path>', 'support image: .nii/.nii.gz volume, .png/.jpg slice, or DICOM folder')
+    .requiredOption('--support-label <path>', 'support labels (same grid as the support image); for a PNG, any non-zero pixel is the organ')
+    .option('--organ <name|value>', 'organ name (see --labels) or label value; not needed for a binary mask')
+    .addOption(new Option('--labels <map>', 'label map for organ names').choices(['chaos-t2', 'sabs-ct', 'totalseg']).default('chaos-t2'))
+    .requiredOption('--query <path>', 'query: .nii/.nii.gz volume, .png/.jpg slice, or DICOM folder')
+    .requiredOption('--out <file>', 'output mask: .nii.gz / .nii (with the query\'s header) or .png (2-D queries)')
+    .option('--slice <z>', 'segment only this slice of a query volume', int('--slice'))
+    .option('--support-slice <z>', 'use this one support slice (default: the protocol\'s three, at 1/6, 1/2, 5/6 of the organ)', int('--support-slice'))
+    .option('--slices <a:b>', 'query slices to segment (default: the support\'s organ range carried over by relative position)')
+    .option('--value <n>', 'label value written for the organ', int('--value'), 1)
+    .addOption(new Option('--intensity <mode>', 'intensity preprocessing: auto (HU → ct, else mr), ct (window [-125, 275]), mr (clip the top 0.5 %)').choices(['auto', 'ct', 'mr']).default('auto'))
+    .addOption(new Option('--band <set>', 'negative band: the paper\'s best for CHAOS-MRI ([μ, μ+1.5σ]) or Synapse-CT ([μ−σ, μ+0.5σ])').choices(['chaos-t2', 'sabs-ct']).default('chaos-t2'))
+    .addOption(deviceOption())
+    .option('--seed <n>', 'seed of the random choices', int('--seed'), 0)
+    .option('--dump <dir>', 'write every intermediate per query slice as .npy files into DIR/slice-<z>/')
+    .option('--json', 'print a JSON summary')
+    .option('--no-progress', 'no progress line on stderr')
+    .action(run(async (opts: SegmentOpts) => {
+      const format = /\.nii\.gz$/i.test(opts.out) ? 'nii.gz' : /\.nii$/i.test(opts.out) ? 'nii' : /\.png$/i.test(opts.out) ? 'png' : null;
+      if (!format) throw new CliError(`--out ${opts.out}: use a .nii.gz, .nii or .png file name`, EXIT.usage);
+      await checkWritable(opts.out);
+      if (opts.dump) await checkWritable(opts.dump);
+      let range: [number, number] | undefined;
+      if (opts.slices) {
+        const m = /^(\d+):(\d+)$/.exec(opts.slices);
+        if (!m) throw new CliError(`--slices must look like a:b, got '${opts.slices}'`, EXIT.usage);
+        range = [Number(m[1]), Number(m[2])];
+      }
+
+      const supportImage = await loadVolume(opts.supportImage, 'support image');
+      const supportLabel = await loadVolume(opts.supportLabel, 'support label');
+      if (supportImage.dims.join() !== supportLabel.dims.join()) {
+        throw new CliError(`support label ${opts.supportLabel} is ${supportLabel.dims.join('×')}, the support image ${opts.supportImage} is ${supportImage.dims.join('×')}; they must share one grid`);
+      }
+      let query = await loadVolume(opts.query, 'query');
+      if (opts.slice !== undefined) query = oneSlice(query, opts.slice, 'query');
+      const supportIs2D = supportImage.dims[2] === 1;
+      const queryIs2D = query.dims[2] === 1;
+      if (supportIs2D !== queryIs2D && opts.slice === undefined) {
+        throw new CliError(`the support is ${supportIs2D ? '2-D' : '3-D'} (${supportImage.dims.join('×')}) but the query is ${queryIs2D ? '2-D' : '3-D'} (${query.dims.join('×')}); give both as slices or both as volumes (or pick a query slice with --slice)`);
+      }
+      if (format === 'png' && !queryIs2D) throw new CliError('--out .png needs a 2-D query (a slice, or --slice z); write volumes as .nii.gz', EXIT.usage);
+
+      const binary = supportLabel.data.every((v) => v === 0 || v === supportLabel.data.find((u) => u !== 0));
+      const value = opts.organ !== undefined ? organValue(opts.organ, opts.labels) : binary ? supportLabel.data.find((v) => v !== 0) ?? 1 : null;
+      if (value === null) throw new CliError(`${opts.supportLabel} has several labels: name the organ with --organ`, EXIT.usage);
+      if (!supportLabel.data.some((v) => v === value)) {
+        throw new CliError(`the support label ${opts.supportLabel} has no voxel with value ${value}${opts.organ ? ` (${opts.organ})` : ''}: the organ is absent from the support`);
+      }
+
+      const compute = await computeFor(opts.device);
+      let dump: Dumper | null = null;
+      try {
+        const kernels = compute.kernels;
+        const support = await prepareVolume(supportImage, kernels, opts.intensity);
+        const prepared: PreparedVolume = await prepareVolume(query, kernels, opts.intensity);
+        const [sx, sy] = supportImage.dims;
+        const [qx, qy] = query.dims;
+        if (sx !== qx || sy !== qy) process.stderr.write(`synpo: support is ${sx}×${sy} in-plane, query ${qx}×${qy}: both are resampled to 256×256\n`);
+        const supportMasks = labelsToRoi(supportLabel, support.region, value);
+        const synpo = new Synpo(weightFreeBackend(), kernels, { seed: opts.seed, points: { ...LAYOUTS[opts.band].band } });
+        if (opts.dump) {
+          dump = new Dumper(opts.dump, prepared, LAYOUTS[opts.band].band);
+          await dump.start();
+        }
+        const progress = progressLine(opts.progress && !opts.json && !queryIs2D);
+        const result = await segmentVolume({
+          synpo, support, supportMasks, query: prepared,
+          ...(opts.supportSlice !== undefined && { supportSlice: opts.supportSlice }),
+          ...(range && { range }),
+          ...(dump && { onSlice: (z, r, s, supportZ) => dump!.slice(z, r, s, supportZ) }),
+          progress,
+        });
+        const labels = roiToVolume(result.masks, prepared, opts.value);
+        const bytes = format === 'png' ? encodeMaskPng(labels.map((v) => (v ? 1 : 0)), query.dims[0], query.dims[1]) : encodeNiftiMask(labels, query, format === 'nii.gz');
+        await writeFileAtomic(opts.out, bytes);
+        await dump?.finish();
+        const voxels = labels.reduce((a, v) => a + (v ? 1 : 0), 0);
+        const summary = {
+          out: opts.out, voxels, range: result.range, supportSlices: result.supportSlices, organValue: value,
+          device: kernels.path, resampled: prepared.resampled, dump: opts.dump ?? null,
+          emptySlices: Array.from({ length: result.range[1] - result.range[0] + 1 }, (_, i) => result.range[0] + i)
+            .filter((z) => !result.masks.subarray(z * PIXELS, (z + 1) * PIXELS).some((v) => v)),
+        };
+        process.stdout.write(opts.json ? `${JSON.stringify(summary, null, 2)}\n` : `wrote ${opts.out}: ${voxels} voxels in slices ${result.range[0]}..${result.range[1]} (support slices ${result.supportSlices.join(', ')})\n`);
+        return EXIT.ok;
+      } catch (error) {
+        await dump?.abandon();
+        if (error instanceof ShapeError) throw new CliError(error.message);
+        throw error;
+      } finally {
+        compute.release();
+      }
+    }));
+}

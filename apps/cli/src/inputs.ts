@@ -1,0 +1,48 @@
+/** Loading what the user points the CLI at: a NIfTI volume, a PNG/JPEG slice, or a DICOM folder. */
+import { stat } from 'node:fs/promises';
+import { ImageFileError, imageAsVolume, type Volume } from '@synpo/io';
+import { readDicomSeries, readImage2D, readNifti } from '@synpo/io/node';
+import { LAYOUTS, type Organ } from '@synpo/core';
+import { CliError, EXIT } from './errors.ts';
+
+export async function loadVolume(path: string, what: string): Promise<Volume> {
+  let volume: Volume;
+  try {
+    const info = await stat(path).catch(() => null);
+    if (!info) throw new ImageFileError(path, 'no such file or folder');
+    if (info.isDirectory()) volume = await readDicomSeries(path);
+    else if (/\.nii(\.gz)?$/i.test(path)) volume = await readNifti(path);
+    else if (/\.(png|jpe?g)$/i.test(path)) volume = imageAsVolume(await readImage2D(path));
+    else throw new ImageFileError(path, 'unknown format: SynPo reads .nii, .nii.gz, .png, .jpg and DICOM series folders');
+  } catch (error) {
+    if (error instanceof ImageFileError) throw new CliError(`${what}: ${error.message}`);
+    throw error;
+  }
+  for (let i = 0; i < volume.data.length; i++) {
+    if (!Number.isFinite(volume.data[i])) {
+      const [nx, ny] = volume.dims;
+      const z = Math.floor(i / (nx * ny));
+      throw new CliError(`${what}: ${path}: voxel ${i} (x ${i % nx}, y ${Math.floor(i / nx) % ny}, z ${z}) is ${volume.data[i]}; SynPo needs finite intensities`);
+    }
+  }
+  return volume;
+}
+
+/** The TotalSegmentator v1 ids of the four organs (shared/data/totalseg). */
+const TOTALSEG: Record<Organ, number> = { spleen: 1, 'right-kidney': 2, 'left-kidney': 3, liver: 5 };
+
+export const LABEL_MAPS: Record<string, Record<Organ, number>> = {
+  'chaos-t2': LAYOUTS['chaos-t2'].labels,
+  'sabs-ct': LAYOUTS['sabs-ct'].labels,
+  totalseg: TOTALSEG,
+};
+
+/** An organ name (looked up in a label map) or a label value. */
+export function organValue(organ: string, labels: string): number {
+  if (/^\d+$/.test(organ)) return Number.parseInt(organ, 10);
+  const map = LABEL_MAPS[labels];
+  if (!map) throw new CliError(`unknown label map '${labels}' (${Object.keys(LABEL_MAPS).join(', ')})`, EXIT.usage);
+  const value = map[organ as Organ];
+  if (value === undefined) throw new CliError(`unknown organ '${organ}': one of ${Object.keys(map).join(', ')}, or a label value`, EXIT.usage);
+  return value;
+}
