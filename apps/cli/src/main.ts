@@ -2,6 +2,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { benchCommand } from './commands/bench.ts';
 import { demoCommand } from './commands/demo.ts';
+import { kernelDemoCommand } from './commands/kernel-demo.ts';
 import { evalCommand } from './commands/eval.ts';
 import { segmentCommand } from './commands/segment.ts';
 import { infoCommand } from './commands/info.ts';
@@ -26,6 +27,7 @@ export async function main(argv: string[]): Promise<number> {
   infoCommand(program, run);
   benchCommand(program, run);
   demoCommand(program, run);
+  kernelDemoCommand(program, run);
   segmentCommand(program, run);
   evalCommand(program, run);
   try {

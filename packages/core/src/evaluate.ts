@@ -10,7 +10,7 @@ import { PIXELS, type Backend } from './backend.ts';
 import type { SynpoOptionsInput } from './options.ts';
 import { labelsToRoi, prepareVolume, type IntensityMode, type PreparedVolume } from './preprocess.ts';
 import { dice, meanStd, organRange, overlap, queryPart, supportSlices, type DatasetLayout, type Organ, type Overlap } from './protocol.ts';
-import { Synpo, type SupportEncoding } from './synpo.ts';
+import { Synpo, type SliceResult, type SupportEncoding } from './synpo.ts';
 
 export interface EvalRequest {
   layout: DatasetLayout;
@@ -24,6 +24,8 @@ export interface EvalRequest {
   load(file: string): Promise<Volume>;
   /** Called after each query scan: done of total, and a label. */
   progress?(done: number, total: number, label: string): void;
+  /** Receives every segmented query slice (for overlays). */
+  onSlices?(where: { fold: number; organ: Organ; scan: number }, zs: number[], results: SliceResult[]): void;
 }
 
 export interface ScanResult {
@@ -100,6 +102,7 @@ export async function evaluate(req: EvalRequest): Promise<EvalReport> {
           const batch = new Float32Array(zs.length * PIXELS);
           zs.forEach((z, i) => batch.set(sliceOf3(q.prepared, z), i * PIXELS));
           const results = await synpo.segment(supports[part]!, batch, zs.length, zs.map((z) => ({ seed: z, key: `${q.id}:${z}` })));
+          req.onSlices?.({ fold, organ, scan: q.id }, zs, results);
           results.forEach((r, i) => {
             const t = truth.subarray(zs[i]! * PIXELS, (zs[i]! + 1) * PIXELS);
             const c = overlap(r.final, t);

@@ -7,3 +7,4 @@ export { prepareVolume, labelsToRoi, roiToVolume, detectIntensity, percentile, C
 export { CHAOS_T2, SABS_CT, LAYOUTS, ORGANS, dice, overlap, organRange, supportSlices, queryPart, meanStd, type DatasetLayout, type Organ, type Overlap } from './protocol.ts';
 export { evaluate, type EvalReport, type EvalRequest, type OrganSummary, type ScanResult } from './evaluate.ts';
 export { segmentVolume, carryRange, type SegmentVolumeRequest, type SegmentVolumeResult } from './segment.ts';
+export { phantomPatient, PHANTOM_LABELS, PHANTOM_DEFAULTS, type PhantomOptions } from './phantom.ts';

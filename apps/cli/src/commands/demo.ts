@@ -1,135 +1,129 @@
 /**
- * `synpo demo`: every kernel in SynPo's order on a synthetic case that needs no files: two
- * "encoders" give noisy feature grids of an organ that moved between the support and the query;
- * the prototype, confidences, synergy, negative statistics, band, top-k, k-means points, opening
- * and components follow, and the result is compared with the query's truth and, on the GPU
- * path, with the CPU references.
+ * `synpo demo`: the main job on the built-in default, with no files: a procedural abdominal
+ * phantom (one support patient, several query patients), segmented organ by organ with the
+ * weight-free backend under the paper's protocol, Dice printed per organ, and an overlay PNG.
  */
 import type { Command } from 'commander';
-import { createRng, cpuKernels, type Kernels } from '@synpo/gpu';
+import { evaluate, GRID, ORGANS, phantomPatient, PHANTOM_LABELS, PIXELS, ROI, weightFreeBackend, type DatasetLayout, type Organ, type SliceResult } from '@synpo/core';
+import { encodePng, type Volume } from '@synpo/io';
 import { computeFor } from '../compute.ts';
+import { CliError, EXIT } from '../errors.ts';
+import { writeFileAtomic } from '../files.ts';
 import { deviceOption, type Runner } from '../main.ts';
+import { progressLine } from '../progress.ts';
 
-const G = 64; // grid side
-const N = G * G;
-
-function ellipse(cx: number, cy: number, rx: number, ry: number): Uint8Array {
-  const m = new Uint8Array(N);
-  for (let y = 0; y < G; y++) for (let x = 0; x < G; x++) if (((x - cx) / rx) ** 2 + ((y - cy) / ry) ** 2 <= 1) m[y * G + x] = 1;
-  return m;
-}
-
-/** Channel-first features: organ cells near one signature, background near a smooth field. */
-function encode(organ: Uint8Array, C: number, noise: number, seed: number): Float32Array {
-  const rng = createRng(seed);
-  const sig = Float32Array.from({ length: C }, () => rng() - 0.5);
-  const out = new Float32Array(C * N);
-  for (let c = 0; c < C; c++) {
-    const phase = rng() * 6.28;
-    for (let i = 0; i < N; i++) {
-      const bg = Math.sin(phase + (i % G) / 9 + Math.floor(i / G) / 13);
-      out[c * N + i] = (organ[i] ? 1.5 * sig[c]! : 0.5 * bg) + noise * (rng() - 0.5);
-    }
-  }
-  return out;
-}
-
-const dice = (a: Uint8Array, b: Uint8Array): number => {
-  let inter = 0;
-  let sum = 0;
-  for (let i = 0; i < a.length; i++) { inter += a[i]! & b[i]!; sum += a[i]! + b[i]!; }
-  return sum ? (2 * inter) / sum : 1;
+const COLOURS: Record<Organ, [number, number, number]> = {
+  liver: [230, 80, 60],
+  spleen: [80, 200, 90],
+  'right-kidney': [70, 120, 240],
+  'left-kidney': [230, 200, 60],
 };
 
-async function synpoOnGrids(k: Kernels, seed: number) {
-  const supportTruth = ellipse(30, 28, 12, 9);
-  const queryTruth = ellipse(35, 32, 11, 10);
-  const C = 48;
-  const encoders = [
-    { support: encode(supportTruth, C, 1.2, 1), query: encode(queryTruth, C, 1.2, 1) },
-    { support: encode(supportTruth, C, 2.0, 2), query: encode(queryTruth, C, 2.0, 2) },
-  ];
-  const stages: [string, number][] = [];
-  const stage = async <T>(name: string, f: () => Promise<T>): Promise<T> => {
-    const t0 = performance.now();
-    const r = await f();
-    stages.push([name, performance.now() - t0]);
-    return r;
-  };
-  const shape = { B: 1, C, N };
-  const conf: Float32Array[] = [];
-  const neg: Float32Array[] = [];
-  for (const e of encoders) {
-    const proto = await stage('prototype', () => k.prototype(e.support, supportTruth, shape));
-    conf.push(await stage('confidence', () => k.confidence(e.query, proto, shape)));
-    neg.push(await stage('confidence', () => k.confidence(e.support, proto, shape)));
-  }
-  const w = { both: 0.8, sam: 0.1, dino: 0.1 };
-  const synmap = await stage('synergy', () => k.synergy(conf[0]!, conf[1]!, w));
-  const synneg = await stage('synergy', () => k.synergy(neg[0]!, neg[1]!, w));
-  const background = supportTruth.map((v) => 1 - v);
-  const [negatives] = await stage('moments', () => k.moments(synneg, background, { B: 1, N }));
-  const { mean: mu, std: sigma } = negatives!;
-  const [band] = await stage('band', () => k.band(synmap, [[mu, mu + 1.5 * sigma]], { B: 1, N }));
-  const [top] = await stage('topk', () => k.topk(synmap, { B: 1, N }, 32));
-  const toXY = (idx: ArrayLike<number>) => Float32Array.from({ length: 2 * idx.length }, (_, t) => (t % 2 ? Math.floor(idx[t >> 1]! / G) : idx[t >> 1]! % G));
-  const rng = createRng(seed, 99);
-  const candidates = Array.from(band!);
-  for (let i = candidates.length - 1; i > 0; i--) { const j = Math.floor(rng() * (i + 1)); [candidates[i], candidates[j]] = [candidates[j]!, candidates[i]!]; }
-  const [pos, negPts] = await stage('kmeans', () => k.kmeans([toXY(top!.indices), toXY(candidates.slice(0, 32))], { k: 4, seed }));
-  // A crude coarse mask: confidence above the negatives' μ + 2σ; then NRM's opening and best component.
-  const coarse = synmap.map((v) => (v > mu + 2 * sigma ? 1 : 0)) as unknown as Uint8Array;
-  const opened = await stage('morphology', async () => {
-    const eroded = await k.morphology(Uint8Array.from(coarse), { B: 1, H: G, W: G }, 'erode', { shape: 'disc', radius: 1 });
-    return k.morphology(eroded, { B: 1, H: G, W: G }, 'dilate', { shape: 'disc', radius: 1 });
+interface DemoOpts { device: 'auto' | 'gpu' | 'cpu'; patients: number; seed: number; out: string; json?: boolean; progress: boolean }
+
+/** Rows of query patients; each shows its middle organ slice: truth outlines, predictions filled, points. */
+function overlay(images: Volume[], truths: Volume[], picks: Map<string, { z: number; result: SliceResult }>, organs: Organ[]): Uint8Array {
+  const rows = images.length;
+  const out = new Uint8Array(rows * PIXELS * 3);
+  images.forEach((image, r) => {
+    const z = Math.floor(image.dims[2] / 2);
+    for (let i = 0; i < PIXELS; i++) {
+      const g = Math.round(255 * image.data[z * PIXELS + i]!);
+      out.set([g, g, g], (r * PIXELS + i) * 3);
+    }
+    for (const organ of organs) {
+      const hit = picks.get(`${r + 1}:${organ}`);
+      const colour = COLOURS[organ];
+      if (hit && hit.z === z) {
+        hit.result.final.forEach((v, i) => {
+          if (!v) return;
+          const o = (r * PIXELS + i) * 3;
+          for (let c = 0; c < 3; c++) out[o + c] = Math.round(0.45 * out[o + c]! + 0.55 * colour[c]!);
+        });
+        for (const p of [...hit.result.positives, ...hit.result.negatives]) {
+          for (let d = -2; d <= 2; d++) {
+            for (const [x, y] of [[p.x + d, p.y], [p.x, p.y + d]] as const) {
+              if (x < 0 || y < 0 || x >= ROI || y >= ROI) continue;
+              out.set(p.label ? [255, 255, 255] : [0, 0, 0], (r * PIXELS + y * ROI + x) * 3);
+            }
+          }
+        }
+      }
+      // Truth outline: organ pixels with a 4-neighbour outside the organ.
+      const t = truths[r]!.data;
+      const value = PHANTOM_LABELS[organ];
+      for (let y = 1; y < ROI - 1; y++) {
+        for (let x = 1; x < ROI - 1; x++) {
+          const i = z * PIXELS + y * ROI + x;
+          if (t[i] !== value) continue;
+          if (t[i - 1] !== value || t[i + 1] !== value || t[i - ROI] !== value || t[i + ROI] !== value) out.set(colour, (r * PIXELS + y * ROI + x) * 3);
+        }
+      }
+    }
   });
-  const [cc] = await stage('components', () => k.components(opened, synmap, { B: 1, H: G, W: G }, 8));
-  const best = cc!.components.reduce((a, b) => (b.mean > a.mean ? b : a), cc!.components[0]!);
-  const final = Uint8Array.from(cc!.labels, (l) => (best && l === best.label ? 1 : 0));
-  return { stages, mu, sigma, band: band!.length, positives: pos!.centroids, negatives: negPts!.centroids, components: cc!.components.length, dice: dice(final, queryTruth), synmap };
+  return encodePng(out, ROI, rows * ROI, 3);
 }
 
 export function demoCommand(program: Command, run: Runner): void {
   program
     .command('demo')
-    .description('run every SynPo kernel on a built-in synthetic case (no files needed) and check it')
+    .description('segment liver, spleen and kidneys of a built-in phantom (no files needed): Dice per organ and an overlay PNG')
     .addOption(deviceOption())
-    .option('--seed <n>', 'seed for the random choices', (v) => Number.parseInt(v, 10), 1)
-    .option('--json', 'print one JSON object')
-    .action(run(async (opts: { device: 'auto' | 'gpu' | 'cpu'; seed: number; json?: boolean }) => {
+    .option('--patients <n>', 'phantom patients: the first is the support, the rest are queries', (v) => Number.parseInt(v, 10), 4)
+    .option('--seed <n>', 'seed of the phantom and of the random choices', (v) => Number.parseInt(v, 10), 1)
+    .option('--out <file>', 'overlay PNG (query patients\' middle slices: truth outlined, prediction filled, points marked)', 'synpo-demo.png')
+    .option('--json', 'print a JSON summary')
+    .option('--no-progress', 'no progress line on stderr')
+    .action(run(async (opts: DemoOpts) => {
+      if (!Number.isInteger(opts.patients) || opts.patients < 2 || opts.patients > 12) throw new CliError('--patients must be 2..12', EXIT.usage);
+      if (!/\.png$/i.test(opts.out)) throw new CliError(`--out ${opts.out}: the overlay is a .png`, EXIT.usage);
+      const patients = Array.from({ length: opts.patients }, (_, i) => phantomPatient(opts.seed * 1000 + i));
+      const layout: DatasetLayout = {
+        name: 'phantom' as DatasetLayout['name'],
+        cases: patients.map((_, i) => i),
+        labels: PHANTOM_LABELS,
+        folds: 1,
+        fold: () => ({ queries: patients.slice(1).map((_, i) => i + 1), support: 0 }),
+        band: { alpha: 0, beta: -1.5 },
+        image: (id) => `image_${id}`,
+        label: (id) => `label_${id}`,
+      };
+      const byName = new Map<string, Volume>(patients.flatMap((p, i) => [[`image_${i}`, p.image], [`label_${i}`, p.labels]]));
       const compute = await computeFor(opts.device);
       try {
-        const result = await synpoOnGrids(compute.kernels, opts.seed);
-        let agreement: number | null = null;
-        if (compute.kernels.path === 'gpu') {
-          const ref = await synpoOnGrids(cpuKernels(), opts.seed);
-          agreement = ref.synmap.reduce((m, v, i) => Math.max(m, Math.abs(v - result.synmap[i]!)), 0);
-        }
+        const picks = new Map<string, { z: number; result: SliceResult }>();
+        const report = await evaluate({
+          layout, folds: [0], organs: [...ORGANS], backend: weightFreeBackend(), kernels: compute.kernels,
+          options: { seed: opts.seed },
+          load: async (file) => byName.get(file)!,
+          progress: progressLine(opts.progress && !opts.json),
+          onSlices: ({ organ, scan }, zs, results) => {
+            const mid = Math.floor(patients[scan]!.image.dims[2] / 2);
+            const k = zs.indexOf(mid);
+            if (k >= 0) picks.set(`${scan}:${organ}`, { z: mid, result: results[k]! });
+          },
+        });
+        const png = overlay(patients.slice(1).map((p) => p.image), patients.slice(1).map((p) => p.labels), picks, [...ORGANS]);
+        await writeFileAtomic(opts.out, png);
         const summary = {
-          path: compute.kernels.path,
-          adapter: compute.adapter?.description ?? null,
-          mu: result.mu, sigma: result.sigma, bandCells: result.band,
-          positives: Array.from(result.positives), negatives: Array.from(result.negatives),
-          components: result.components, dice: result.dice,
-          maxAbsDiffVsCpu: agreement,
-          stagesMs: Object.fromEntries(result.stages.reduce((m, [n, t]) => m.set(n, (m.get(n) ?? 0) + t), new Map<string, number>())),
+          device: compute.kernels.path,
+          patients: opts.patients,
+          dice: Object.fromEntries(report.organs.map((o) => [o.organ, o.mean])),
+          mean: report.mean,
+          overlay: opts.out,
+          seconds: report.seconds,
+          grid: `${GRID}×${GRID}`,
         };
-        if (opts.json) {
-          process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
-        } else {
-          const pts = (p: number[]) => p.reduce<string[]>((acc, v, i) => (i % 2 ? [...acc.slice(0, -1), `${acc.at(-1)},${v.toFixed(1)})`] : [...acc, `(${v.toFixed(1)}`]), []).join(' ');
+        if (opts.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+        else {
           process.stdout.write([
-            `synpo demo: synthetic 64×64 grids, two encoders, ${compute.kernels.path === 'gpu' ? `WebGPU on ${summary.adapter}` : 'CPU reference kernels'}`,
-            `negatives: μ = ${summary.mu.toFixed(4)}, σ = ${summary.sigma.toFixed(4)}; band [μ, μ+1.5σ] holds ${summary.bandCells} cells`,
-            `positive points: ${pts(summary.positives)}`,
-            `negative points: ${pts(summary.negatives)}`,
-            `coarse mask: ${summary.components} component(s) after opening; best kept`,
-            `Dice against the query's truth: ${(100 * summary.dice).toFixed(1)}`,
-            agreement === null ? '' : `GPU vs CPU reference, fused map: max |Δ| = ${agreement.toExponential(2)}`,
-            `stage times (ms): ${Object.entries(summary.stagesMs).map(([n, t]) => `${n} ${t.toFixed(1)}`).join(', ')}`,
-          ].filter(Boolean).join('\n') + '\n');
+            `synpo demo: phantom, 1 support + ${opts.patients - 1} query patients, weight-free backend, ${compute.kernels.path === 'gpu' ? `WebGPU (${compute.adapter?.description})` : 'CPU reference kernels'}`,
+            ...report.organs.map((o) => `  ${o.organ.padEnd(13)} Dice ${(100 * o.mean).toFixed(1)}`),
+            `  mean          Dice ${(100 * report.mean).toFixed(1)}`,
+            `overlay: ${opts.out} (${report.seconds.toFixed(1)} s)`,
+          ].join('\n') + '\n');
         }
-        return 0;
+        return EXIT.ok;
       } finally {
         compute.release();
       }
