@@ -5,7 +5,7 @@
  * intensities get RescaleSlope / RescaleIntercept; the affine is converted from DICOM's LPS to
  * NIfTI's RAS. Uncompressed transfer syntaxes only: a compressed series gets a clear error.
  */
-import * as dicomParser from 'dicom-parser';
+import dicomParser from 'dicom-parser';
 import { ImageFileError } from './errors.ts';
 import type { Volume } from './volume.ts';
 
