@@ -1,33 +1,15 @@
 /** The synpo command end to end, as a user runs it: exit codes, output, files, clean exit. */
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-
-const synpoBin = fileURLToPath(new URL('../../apps/cli/bin/synpo.js', import.meta.url));
-const requireGpu = Boolean(process.env.CI) || process.env.SYNPO_REQUIRE_GPU === '1';
-
-interface Result { code: number; stdout: string; stderr: string }
-
-async function synpo(...args: string[]): Promise<Result> {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [synpoBin, ...args], { timeout: 120_000 });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code?: number; stdout?: string; stderr?: string; killed?: boolean };
-    if (e.killed) throw new Error(`synpo ${args.join(' ')} did not exit within 120 s`);
-    return { code: e.code ?? -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
-  }
-}
+import { requireGpu, synpo } from './run.ts';
 
 describe('synpo', () => {
   it('--help lists the commands', async () => {
     const r = await synpo('--help');
     expect(r.code).toBe(0);
-    for (const command of ['info', 'bench', 'demo']) expect(r.stdout).toContain(command);
+    for (const command of ['info', 'bench', 'demo', 'kernel-demo', 'segment', 'eval']) expect(r.stdout).toContain(command);
   });
 
   it('an unknown command is a usage error (exit 2)', async () => {
@@ -37,7 +19,7 @@ describe('synpo', () => {
   });
 
   it('a wrong --device value is a usage error', async () => {
-    const r = await synpo('demo', '--device', 'tpu');
+    const r = await synpo('kernel-demo', '--device', 'tpu');
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/Allowed choices are auto, gpu, cpu/);
   });
@@ -55,8 +37,8 @@ describe('synpo', () => {
     }
   });
 
-  it('demo on the GPU matches the CPU references and finds the organ', async () => {
-    const r = await synpo('demo', '--json', '--device', requireGpu ? 'gpu' : 'auto');
+  it('kernel-demo on the GPU matches the CPU references and finds the organ', async () => {
+    const r = await synpo('kernel-demo', '--json', '--device', requireGpu ? 'gpu' : 'auto');
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout) as { path: string; dice: number; maxAbsDiffVsCpu: number | null; positives: number[] };
     if (requireGpu) expect(out.path).toBe('gpu');
@@ -65,9 +47,9 @@ describe('synpo', () => {
     expect(out.positives.length).toBe(8);
   });
 
-  it('demo is deterministic for a seed', async () => {
-    const a = JSON.parse((await synpo('demo', '--json', '--device', 'cpu', '--seed', '7')).stdout) as { negatives: number[] };
-    const b = JSON.parse((await synpo('demo', '--json', '--device', 'cpu', '--seed', '7')).stdout) as { negatives: number[] };
+  it('kernel-demo is deterministic for a seed', async () => {
+    const a = JSON.parse((await synpo('kernel-demo', '--json', '--device', 'cpu', '--seed', '7')).stdout) as { negatives: number[] };
+    const b = JSON.parse((await synpo('kernel-demo', '--json', '--device', 'cpu', '--seed', '7')).stdout) as { negatives: number[] };
     expect(a.negatives).toEqual(b.negatives);
   });
 
