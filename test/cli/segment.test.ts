@@ -46,8 +46,8 @@ describe('synpo segment', () => {
     expect(npy('support_feat_dino.npy').data).toBeInstanceOf(Float32Array);
     expect(npy('support_mask_grid.npy').data).toBeInstanceOf(Uint8Array);
     expect(npy('synmap.npy').shape).toEqual([64, 64]);
-    const grid = npy('support_mask_grid.npy').data;
-    expect(npy('synmap_neg.npy').shape).toEqual([4096 - grid.reduce((a, v) => a + v, 0)]);
+    const grid = Array.from(npy('support_mask_grid.npy').data);
+    expect(npy('synmap_neg.npy').shape).toEqual([4096 - grid.reduce((a: number, v: number) => a + v, 0)]);
     expect(npy('final.npy').shape).toEqual([256, 256]);
     const s = JSON.parse(readFileSync(join(dump, 'slice-0017', 'summary.json'), 'utf8')) as Record<string, unknown>;
     for (const key of ['mu', 'sigma', 'alpha', 'beta', 'positives', 'negatives']) expect(s).toHaveProperty(key);
