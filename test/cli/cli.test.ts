@@ -56,10 +56,12 @@ describe('synpo', () => {
   it('bench --json writes a whole report file and no temporary file', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'synpo-bench-'));
     const out = join(dir, 'bench.json');
-    const r = await synpo('bench', '--quick', '--reps', '1', '--only', 'synergy,moments', '--json', '--out', out);
+    const r = await synpo('bench', '--quick', '--reps', '1', '--only', 'synergy,moments,pipeline', '--json', '--out', out);
     expect(r.code).toBe(0);
-    const report = JSON.parse(await readFile(out, 'utf8')) as { kernels: { kernel: string; cpuMs: number; gpuMs: number | null }[] };
+    const report = JSON.parse(await readFile(out, 'utf8')) as { kernels: { kernel: string; cpuMs: number; gpuMs: number | null }[]; pipeline: { path: string; total: number; decoder: number }[] };
     expect(report.kernels.map((k) => k.kernel)).toEqual(['synergy', 'moments']);
+    expect(report.pipeline.length).toBeGreaterThanOrEqual(1);
+    for (const row of report.pipeline) expect(row.total).toBeGreaterThan(row.decoder);
     if (requireGpu) expect(report.kernels.every((k) => k.gpuMs !== null && k.gpuMs > 0)).toBe(true);
     expect(await readdir(dir)).toEqual(['bench.json']);
   });

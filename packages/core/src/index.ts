@@ -8,3 +8,4 @@ export { CHAOS_T2, SABS_CT, LAYOUTS, ORGANS, dice, overlap, organRange, supportS
 export { evaluate, type EvalReport, type EvalRequest, type OrganSummary, type ScanResult } from './evaluate.ts';
 export { segmentVolume, carryRange, type SegmentVolumeRequest, type SegmentVolumeResult } from './segment.ts';
 export { phantomPatient, PHANTOM_LABELS, PHANTOM_DEFAULTS, type PhantomOptions } from './phantom.ts';
+export { runPipelineBench, timedKernels, type PipelineBenchRow } from './bench.ts';

@@ -1,0 +1,72 @@
+/**
+ * Per-slice time of SynPo's stages on one compute path, for `synpo bench`: the encoders, the
+ * post-encoder stages (CMSM's confidences and fusion, PSM, NRM's morphology and components),
+ * and the decoder, on a batch of phantom slices. Timing wraps each kernel call (wall time on the
+ * host, uploads and readbacks included), so GPU and CPU paths are measured the same way.
+ */
+import type { Kernels } from '@synpo/gpu';
+import { PIXELS, type Backend } from './backend.ts';
+import { phantomPatient } from './phantom.ts';
+import { Synpo } from './synpo.ts';
+
+export interface PipelineBenchRow {
+  path: string;
+  slices: number;
+  /** ms per slice */
+  encoders: number;
+  postEncoder: number;
+  decoder: number;
+  total: number;
+}
+
+/** Wraps every kernel method to add its wall time to `into`. */
+export function timedKernels(kernels: Kernels, into: Map<string, number>): Kernels {
+  const out = { get path() { return kernels.path; } } as Kernels;
+  for (const name of Object.keys(kernels) as (keyof Kernels)[]) {
+    if (name === 'path') continue;
+    Object.defineProperty(out, name, {
+      enumerable: true,
+      value: async (...args: unknown[]) => {
+        const t0 = performance.now();
+        try {
+          return await (kernels[name] as (...a: unknown[]) => Promise<unknown>)(...args);
+        } finally {
+          into.set(name, (into.get(name) ?? 0) + performance.now() - t0);
+        }
+      },
+    });
+  }
+  return out;
+}
+
+export async function runPipelineBench(paths: { name: string; kernels: Kernels }[], backend: (k: Kernels) => Backend, slices = 8): Promise<PipelineBenchRow[]> {
+  const support = phantomPatient(101);
+  const query = phantomPatient(102);
+  const z0 = Math.floor(support.image.dims[2] / 2);
+  const mask = Uint8Array.from(support.labels.data.subarray(z0 * PIXELS, (z0 + 1) * PIXELS), (v) => (v === 1 ? 1 : 0));
+  const start = Math.max(0, z0 - Math.floor(slices / 2));
+  const batch = query.image.data.slice(start * PIXELS, (start + slices) * PIXELS);
+  const rows: PipelineBenchRow[] = [];
+  for (const { name, kernels } of paths) {
+    const times = new Map<string, number>();
+    const timed = timedKernels(kernels, times);
+    const b = backend(timed);
+    let decoderMs = 0;
+    const decoder = b.decoder;
+    const wrapped: Backend = {
+      ...b,
+      decoder: { name: decoder.name, decode: async (reqs, k) => { const t = performance.now(); try { return await decoder.decode(reqs, k); } finally { decoderMs += performance.now() - t; } } },
+    };
+    const synpo = new Synpo(wrapped, timed, { batchSize: slices });
+    const enc = await synpo.prepareSupport({ image: support.image.data.subarray(z0 * PIXELS, (z0 + 1) * PIXELS), mask });
+    await synpo.segment(enc, batch, slices); // warm-up: pipelines compile, pools fill
+    times.clear();
+    decoderMs = 0;
+    const t0 = performance.now();
+    await synpo.segment(enc, batch, slices);
+    const total = performance.now() - t0;
+    const encoders = times.get('appearance') ?? 0;
+    rows.push({ path: name, slices, encoders: encoders / slices, decoder: decoderMs / slices, postEncoder: (total - encoders - decoderMs) / slices, total: total / slices });
+  }
+  return rows;
+}
