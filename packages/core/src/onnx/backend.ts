@@ -1,0 +1,211 @@
+/**
+ * The ONNX backend: SynPo's models as the paper runs them. DINOv2 (any ViT with patch 14, with
+ * or without register tokens) for the DINO role; SAM 2.1's image encoder for the SAM role
+ * (its 256×64×64 image embedding) and its prompt decoder as the promptable decoder. Encodings
+ * are cached by slice content, so a slice is encoded once per run, and SAM's high-resolution
+ * features wait in that cache for the decoder.
+ */
+import type { Kernels } from '@synpo/gpu';
+import { CELLS, GRID, PIXELS, type Backend, type DecodeRequest, type FeatureEncoder, type PromptDecoder } from '../backend.ts';
+import { roiMaskToSamPrompt, roiToSam, samMaskToRoi } from './coords.ts';
+import { contentHash, toModelInput } from './image.ts';
+import type { ModelManifest } from './manifest.ts';
+import { ModelError, type ModelSession, type TensorValue } from './session.ts';
+
+export interface OnnxModels {
+  manifest: ModelManifest;
+  dino: ModelSession;
+  samEncoder: ModelSession;
+  samDecoder: ModelSession;
+}
+
+const CACHE_SLICES = 256;
+
+class LruCache<V> {
+  private readonly map = new Map<string, V>();
+  get(key: string): V | undefined {
+    const v = this.map.get(key);
+    if (v !== undefined) { this.map.delete(key); this.map.set(key, v); }
+    return v;
+  }
+  set(key: string, value: V): void {
+    if (this.map.size >= CACHE_SLICES) this.map.delete(this.map.keys().next().value!);
+    this.map.set(key, value);
+  }
+}
+
+function finiteOrThrow(t: TensorValue, file: string, name: string): void {
+  for (let i = 0; i < t.data.length; i++) {
+    if (!Number.isFinite(t.data[i])) throw new ModelError(file, `output ${name} holds ${t.data[i]} at index ${i}; the model produced non-finite values`);
+  }
+}
+
+/** Bilinear resize of a channel-first [C][g·g] grid to [C][GRID·GRID]. */
+function gridTo64(grid: Float32Array, C: number, g: number): Float32Array {
+  if (g === GRID) return grid;
+  const out = new Float32Array(C * CELLS);
+  for (let c = 0; c < C; c++) {
+    for (let y = 0; y < GRID; y++) {
+      const sy = Math.min(Math.max((y + 0.5) * (g / GRID) - 0.5, 0), g - 1);
+      const y0 = Math.floor(sy);
+      const y1 = Math.min(y0 + 1, g - 1);
+      const fy = sy - y0;
+      for (let x = 0; x < GRID; x++) {
+        const sx = Math.min(Math.max((x + 0.5) * (g / GRID) - 0.5, 0), g - 1);
+        const x0 = Math.floor(sx);
+        const x1 = Math.min(x0 + 1, g - 1);
+        const fx = sx - x0;
+        const v = (r: number, q: number) => grid[c * g * g + r * g + q]!;
+        out[c * CELLS + y * GRID + x] = (v(y0, x0) * (1 - fx) + v(y0, x1) * fx) * (1 - fy) + (v(y1, x0) * (1 - fx) + v(y1, x1) * fx) * fy;
+      }
+    }
+  }
+  return out;
+}
+
+export class DinoEncoder implements FeatureEncoder {
+  readonly name = 'DINOv2 (ONNX)';
+  readonly role = 'dino' as const;
+  readonly channels: number;
+  private readonly cache = new LruCache<Float32Array>();
+  constructor(private readonly models: OnnxModels) {
+    this.channels = models.manifest.dino.channels;
+  }
+
+  async encode(slices: Float32Array, B: number, _kernels: Kernels): Promise<Float32Array> {
+    const m = this.models.manifest.dino;
+    const out = new Float32Array(B * this.channels * CELLS);
+    const todo: number[] = [];
+    const keys = Array.from({ length: B }, (_, b) => contentHash(slices.subarray(b * PIXELS, (b + 1) * PIXELS)));
+    keys.forEach((k, b) => { const hit = this.cache.get(k); if (hit) out.set(hit, b * this.channels * CELLS); else todo.push(b); });
+    const step = m.batch ? todo.length : 1;
+    for (let i = 0; i < todo.length; i += step) {
+      const group = todo.slice(i, i + step);
+      const batch = new Float32Array(group.length * PIXELS);
+      group.forEach((b, k) => batch.set(slices.subarray(b * PIXELS, (b + 1) * PIXELS), k * PIXELS));
+      const input = toModelInput(batch, group.length, m.size, m.mean, m.std, m.interpolation);
+      const result = await this.models.dino.run({ [m.input]: { data: input, dims: [group.length, 3, m.size, m.size] } });
+      const tokens = result[m.output];
+      if (!tokens) throw new ModelError(m.file, `has no output named ${m.output} (outputs: ${Object.keys(result).join(', ')})`);
+      finiteOrThrow(tokens, m.file, m.output);
+      const g = m.size / m.patchSize;
+      const skip = 1 + m.registerTokens;
+      const [nb, nt, C] = tokens.dims as [number, number, number];
+      if (nb !== group.length || nt !== skip + g * g || C !== this.channels) {
+        throw new ModelError(m.file, `output ${m.output} is [${tokens.dims.join(', ')}]; expected [${group.length}, ${skip + g * g}, ${this.channels}] (1 CLS + ${m.registerTokens} register + ${g}×${g} patch tokens)`);
+      }
+      group.forEach((b, k) => {
+        // Patch tokens (CLS and registers dropped), row-major over the g×g grid → channel-first.
+        const grid = new Float32Array(C * g * g);
+        for (let t = 0; t < g * g; t++) {
+          const row = (k * nt + skip + t) * C;
+          for (let c = 0; c < C; c++) grid[c * g * g + t] = tokens.data[row + c]!;
+        }
+        const enc = gridTo64(grid, C, g);
+        this.cache.set(keys[b]!, enc);
+        out.set(enc, b * C * CELLS);
+      });
+    }
+    return out;
+  }
+}
+
+interface SamEmbedding {
+  imageEmbed: TensorValue;
+  highRes0: TensorValue;
+  highRes1: TensorValue;
+}
+
+export class Sam2Encoder implements FeatureEncoder {
+  readonly name = 'SAM 2.1 image encoder (ONNX)';
+  readonly role = 'sam' as const;
+  readonly channels = 256;
+  readonly cache = new LruCache<SamEmbedding>();
+  constructor(private readonly models: OnnxModels) {}
+
+  /** The embedding of one ROI slice, from the cache or the encoder. */
+  async embed(slice: Float32Array): Promise<SamEmbedding> {
+    const key = contentHash(slice);
+    const hit = this.cache.get(key);
+    if (hit) return hit;
+    const m = this.models.manifest.samEncoder;
+    const input = toModelInput(slice, 1, m.size, m.mean, m.std, 'bilinear');
+    const r = await this.models.samEncoder.run({ [m.input]: { data: input, dims: [1, 3, m.size, m.size] } });
+    const need = (name: string, dims: number[]): TensorValue => {
+      const t = r[name];
+      if (!t) throw new ModelError(m.file, `has no output named ${name} (outputs: ${Object.keys(r).join(', ')})`);
+      if (t.dims.join() !== dims.join()) throw new ModelError(m.file, `output ${name} is [${t.dims.join(', ')}], expected [${dims.join(', ')}]`);
+      finiteOrThrow(t, m.file, name);
+      return t;
+    };
+    const s = m.size;
+    const e: SamEmbedding = {
+      imageEmbed: need(m.outputs.imageEmbed, [1, 256, s / 16, s / 16]),
+      highRes0: need(m.outputs.highRes0, [1, 32, s / 4, s / 4]),
+      highRes1: need(m.outputs.highRes1, [1, 64, s / 8, s / 8]),
+    };
+    this.cache.set(key, e);
+    return e;
+  }
+
+  async encode(slices: Float32Array, B: number): Promise<Float32Array> {
+    const out = new Float32Array(B * this.channels * CELLS);
+    for (let b = 0; b < B; b++) {
+      const e = await this.embed(slices.subarray(b * PIXELS, (b + 1) * PIXELS));
+      const g = this.models.manifest.samEncoder.size / 16;
+      out.set(gridTo64(e.imageEmbed.data, 256, g), b * this.channels * CELLS);
+    }
+    return out;
+  }
+}
+
+export class Sam2Decoder implements PromptDecoder {
+  readonly name = 'SAM 2.1 prompt decoder (ONNX)';
+  constructor(private readonly models: OnnxModels, private readonly encoder: Sam2Encoder) {}
+
+  async decode(requests: DecodeRequest[]): Promise<Uint8Array[]> {
+    const m = this.models.manifest.samDecoder;
+    const side = this.models.manifest.samEncoder.size;
+    const maskSide = side / 4;
+    const out: Uint8Array[] = [];
+    for (const req of requests) {
+      const e = await this.encoder.embed(req.image);
+      const n = req.points.length;
+      const coords = new Float32Array(2 * n);
+      const labels = new Float32Array(n);
+      req.points.forEach((p, i) => {
+        const q = roiToSam(p, side);
+        coords[2 * i] = q.x;
+        coords[2 * i + 1] = q.y;
+        labels[i] = p.label;
+      });
+      const has = req.maskPrompt ? 1 : 0;
+      const maskInput = req.maskPrompt ? roiMaskToSamPrompt(req.maskPrompt, maskSide) : new Float32Array(maskSide * maskSide);
+      const r = await this.models.samDecoder.run({
+        [m.inputs.imageEmbed]: e.imageEmbed,
+        [m.inputs.highRes0]: e.highRes0,
+        [m.inputs.highRes1]: e.highRes1,
+        [m.inputs.pointCoords]: { data: coords, dims: [1, n, 2] },
+        [m.inputs.pointLabels]: { data: labels, dims: [1, n] },
+        [m.inputs.maskInput]: { data: maskInput, dims: [1, 1, maskSide, maskSide] },
+        [m.inputs.hasMaskInput]: { data: Float32Array.of(has), dims: [1] },
+      });
+      const masks = r[m.outputs.masks];
+      const iou = r[m.outputs.iou];
+      if (!masks || !iou) throw new ModelError(m.file, `outputs ${m.outputs.masks} and ${m.outputs.iou} are needed (outputs: ${Object.keys(r).join(', ')})`);
+      finiteOrThrow(masks, m.file, m.outputs.masks);
+      const [, count, h, w] = masks.dims as [number, number, number, number];
+      if (h !== w) throw new ModelError(m.file, `output ${m.outputs.masks} is [${masks.dims.join(', ')}]; square masks are expected`);
+      // Several candidate masks (multimask output): keep the one with the best predicted IoU.
+      let best = 0;
+      for (let k = 1; k < count; k++) if (iou.data[k]! > iou.data[best]!) best = k;
+      out.push(samMaskToRoi(masks.data.subarray(best * h * w, (best + 1) * h * w), h));
+    }
+    return out;
+  }
+}
+
+export function onnxBackend(models: OnnxModels): Backend {
+  const sam = new Sam2Encoder(models);
+  return { name: 'onnx', dino: new DinoEncoder(models), sam, decoder: new Sam2Decoder(models, sam) };
+}
