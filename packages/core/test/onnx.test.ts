@@ -1,0 +1,85 @@
+/**
+ * The ONNX backend on graphs with the real exports' contracts: loading and checking a model
+ * directory, token dropping, grid resizing, the decoder's prompt plumbing, and SynPo end to end,
+ * on onnxruntime's cpu and webgpu execution providers.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { cpuKernels } from '@synpo/gpu';
+import { CELLS, loadModels, onnxBackend, phantomPatient, PIXELS, Synpo, type ExecutionProvider } from '../src/index.ts';
+import { fsSource, writeModelDir } from './fixtures/model-dir.ts';
+
+const quiet = () => {};
+
+describe('model directory', () => {
+  it('loads and checks the three graphs', async () => {
+    const { models, report } = await loadModels(fsSource(writeModelDir()), 'cpu', quiet);
+    expect(report.problems).toEqual([]);
+    expect(report.models.map((m) => m.role)).toEqual(['dino', 'samEncoder', 'samDecoder']);
+    expect(models).not.toBeNull();
+  });
+
+  const bad: [string, (dir: string) => string, RegExp][] = [
+    ['a missing model file', (dir) => { writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ format: 'synpo-models/1', dino: { file: 'nope.onnx', channels: 16, size: 112 }, samEncoder: { file: 'sam2_encoder.onnx' }, samDecoder: { file: 'sam2_decoder.onnx' } })); return dir; }, /nope\.onnx: cannot read the dino model/],
+    ['a manifest with a wrong input name', () => writeModelDir(undefined, (m) => { m.dino.input = 'pixels'; }), /dinov2\.onnx: has no input named "pixels" \(inputs: pixel_values\)/],
+    ['a manifest whose token count does not match the graph', () => writeModelDir(undefined, (m) => { m.dino.registerTokens = 0; }), /output "last_hidden_state" dimension 1 is 69, expected 65/],
+    ['a changed file (sha256)', () => writeModelDir(undefined, (m) => { m.samEncoder.sha256 = '0'.repeat(64); }), /sam2_encoder\.onnx: sha256 is [0-9a-f]{64}, manifest\.json says 0{64}/],
+    ['a manifest that is not JSON', (dir) => { writeFileSync(join(dir, 'manifest.json'), '{ nope'); return dir; }, /manifest\.json: not valid JSON/],
+    ['a manifest without a section', (dir) => { writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ format: 'synpo-models/1', dino: { file: 'dinov2.onnx', channels: 16, size: 112 } })); return dir; }, /"samEncoder" is missing/],
+    ['a file that is not an ONNX graph', (dir) => { writeFileSync(join(dir, 'sam2_decoder.onnx'), 'garbage'); return dir; }, /sam2_decoder\.onnx: ONNX Runtime cannot load this model/],
+  ];
+  for (const [name, make, message] of bad) {
+    it(`reports ${name}, naming the file`, async () => {
+      const { models, report } = await loadModels(fsSource(make(writeModelDir())), 'cpu', quiet);
+      expect(models).toBeNull();
+      expect(report.ok).toBe(false);
+      expect(report.problems.join('\n')).toMatch(message);
+    });
+  }
+});
+
+describe.each(['cpu', 'webgpu'] as ExecutionProvider[])('SynPo through the ONNX backend (%s execution provider)', (provider) => {
+  it('encodes, drops CLS and register tokens, resizes the grid, and decodes with the points and mask prompt', async () => {
+    const notices: string[] = [];
+    const { models, report } = await loadModels(fsSource(writeModelDir()), provider, (m) => notices.push(m));
+    expect(report.problems).toEqual([]);
+    const backend = onnxBackend(models!);
+    const kernels = cpuKernels();
+    const p = phantomPatient(7, { slices: 6 });
+    const image = p.image.data.subarray(3 * PIXELS, 4 * PIXELS);
+    // DINO: 112 / 14 = 8×8 patch tokens, resized to 64×64, 16 channels.
+    const dino = await backend.dino.encode(image, 1, kernels);
+    expect(dino.length).toBe(16 * CELLS);
+    expect(dino.every(Number.isFinite)).toBe(true);
+    // Bilinear resize of an 8×8 grid: the 64×64 grid's corner cells equal the patch corners' values.
+    const sam = await backend.sam.encode(image, 1, kernels);
+    expect(sam.length).toBe(256 * CELLS);
+    // The decoder fixture draws a disc of radius 30 (256 grid) around the positives' mean.
+    const [mask] = await backend.decoder.decode([{ image, points: [{ x: 100, y: 120, label: 1 }, { x: 120, y: 120, label: 1 }, { x: 10, y: 10, label: 0 }] }], kernels);
+    expect(mask![120 * 256 + 110]).toBe(1);
+    expect(mask![120 * 256 + 150]).toBe(0);
+    const area = mask!.reduce((a, v) => a + v, 0);
+    expect(area).toBeGreaterThan(Math.PI * 29 * 29);
+    expect(area).toBeLessThan(Math.PI * 31 * 31);
+    // With a mask prompt, the prompt adds to the logits: pixels of the prompt far from the disc turn on.
+    const prompt = new Uint8Array(PIXELS);
+    for (let y = 200; y < 240; y++) for (let x = 200; x < 240; x++) prompt[y * 256 + x] = 1;
+    const [prompted] = await backend.decoder.decode([{ image, points: [{ x: 100, y: 120, label: 1 }], maskPrompt: prompt }], kernels);
+    expect(prompted![220 * 256 + 220]).toBe(1);
+
+    // SynPo end to end, deterministic.
+    const run = async () => {
+      const synpo = new Synpo(backend, kernels, { seed: 2 });
+      const mask3 = Uint8Array.from(p.labels.data.subarray(3 * PIXELS, 4 * PIXELS), (v) => (v === 1 ? 1 : 0));
+      const enc = await synpo.prepareSupport({ image, mask: mask3 });
+      return (await synpo.segment(enc, p.image.data.slice(2 * PIXELS, 4 * PIXELS), 2))!;
+    };
+    const [a, b] = [await run(), await run()];
+    expect(a).toHaveLength(2);
+    expect(a[0]!.positives).toHaveLength(4);
+    expect(a[0]!.final.some((v) => v)).toBe(true);
+    expect(Buffer.from(a[1]!.final).equals(Buffer.from(b[1]!.final))).toBe(true);
+    if (provider === 'webgpu') expect(report.models.every((m) => m.provider === 'webgpu') || notices.length > 0).toBe(true);
+  }, 300_000);
+});
