@@ -5,6 +5,7 @@ import { demoCommand } from './commands/demo.ts';
 import { kernelDemoCommand } from './commands/kernel-demo.ts';
 import { evalCommand } from './commands/eval.ts';
 import { segmentCommand } from './commands/segment.ts';
+import { modelsCommand } from './commands/models.ts';
 import { infoCommand } from './commands/info.ts';
 import { CliError, EXIT } from './errors.ts';
 
@@ -30,6 +31,7 @@ export async function main(argv: string[]): Promise<number> {
   kernelDemoCommand(program, run);
   segmentCommand(program, run);
   evalCommand(program, run);
+  modelsCommand(program, run);
   try {
     await program.parseAsync(argv);
   } catch (error) {

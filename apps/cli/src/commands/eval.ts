@@ -1,6 +1,7 @@
 /** `synpo eval`: the paper's Table 1 protocol on a chaos-t2 or sabs-ct folder. */
 import { Option, type Command } from 'commander';
-import { evaluate, LAYOUTS, ORGANS, weightFreeBackend, type EvalReport, type Organ, type SynpoOptionsInput } from '@synpo/core';
+import { evaluate, LAYOUTS, ORGANS, type EvalReport, type Organ, type SynpoOptionsInput } from '@synpo/core';
+import { backendFor, backendOptions, type BackendOpts } from '../backend.ts';
 import { readNifti } from '@synpo/io/node';
 import { computeFor } from '../compute.ts';
 import { defaultDataDir } from '../data.ts';
@@ -13,13 +14,12 @@ import { progressLine } from '../progress.ts';
 const COLUMNS: Organ[] = ['spleen', 'liver', 'left-kidney', 'right-kidney'];
 const HEADINGS: Record<Organ, string> = { spleen: 'Spleen', liver: 'Liver', 'left-kidney': 'LK', 'right-kidney': 'RK' };
 
-interface EvalOpts {
+interface EvalOpts extends BackendOpts {
   layout: 'chaos-t2' | 'sabs-ct';
   data?: string;
   folds?: string;
   organs?: string;
   device: 'auto' | 'gpu' | 'cpu';
-  backend: string;
   seed: number;
   json?: boolean;
   out?: string;
@@ -66,7 +66,9 @@ export function evalCommand(program: Command, run: Runner): void {
     .option('--folds <list>', 'comma-separated folds (default: all the layout has data for)')
     .option('--organs <list>', `comma-separated organs: ${ORGANS.join(', ')} (default: all)`)
     .addOption(deviceOption())
-    .addOption(new Option('--backend <name>', 'model backend').choices(['weight-free']).default('weight-free'))
+    .addOption(backendOptions()[0]!)
+    .addOption(backendOptions()[1]!)
+    .addOption(backendOptions()[2]!)
     .option('--seed <n>', 'seed of the random choices', (v) => Number.parseInt(v, 10), 0)
     .addOption(new Option('--encoders <which>', 'ablation: which confidence maps are fused').choices(['both', 'sam', 'dino']).default('both'))
     .addOption(new Option('--fusion <how>', 'ablation: Hadamard synergy or a plain average of the two maps').choices(['synergy', 'sum']).default('synergy'))
@@ -92,10 +94,11 @@ export function evalCommand(program: Command, run: Runner): void {
         points: { ...layout.band, negativeSource: opts.negatives, ...(opts.alpha !== undefined && { alpha: opts.alpha }), ...(opts.beta !== undefined && { beta: opts.beta }) },
         refine: { enabled: opts.refine },
       };
+      const backend = await backendFor(opts);
       const compute = await computeFor(opts.device);
       try {
         const report = await evaluate({
-          layout, folds, organs, backend: weightFreeBackend(), kernels: compute.kernels, options,
+          layout, folds, organs, backend, kernels: compute.kernels, options,
           load: (file) => readNifti(`${dir}/${file}`),
           progress: progressLine(opts.progress && !opts.json),
         });

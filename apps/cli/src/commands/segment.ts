@@ -2,7 +2,8 @@
 import { Option, type Command } from 'commander';
 import { access, constants } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { labelsToRoi, prepareVolume, PIXELS, roiToVolume, segmentVolume, Synpo, weightFreeBackend, LAYOUTS, type PreparedVolume } from '@synpo/core';
+import { labelsToRoi, prepareVolume, PIXELS, roiToVolume, segmentVolume, Synpo, LAYOUTS, type PreparedVolume } from '@synpo/core';
+import { backendFor, backendOptions, type BackendOpts } from '../backend.ts';
 import { encodeMaskPng, encodeNiftiMask, type Volume } from '@synpo/io';
 import { ShapeError } from '@synpo/gpu';
 import { computeFor } from '../compute.ts';
@@ -13,7 +14,7 @@ import { loadVolume, organValue } from '../inputs.ts';
 import { deviceOption, type Runner } from '../main.ts';
 import { progressLine } from '../progress.ts';
 
-interface SegmentOpts {
+interface SegmentOpts extends BackendOpts {
   supportImage: string;
   supportLabel: string;
   organ?: string;
@@ -70,6 +71,9 @@ export function segmentCommand(program: Command, run: Runner): void {
     .addOption(new Option('--intensity <mode>', 'intensity preprocessing: auto (HU → ct, else mr), ct (window [-125, 275]), mr (clip the top 0.5 %)').choices(['auto', 'ct', 'mr']).default('auto'))
     .addOption(new Option('--band <set>', 'negative band: the paper\'s best for CHAOS-MRI ([μ, μ+1.5σ]) or Synapse-CT ([μ−σ, μ+0.5σ])').choices(['chaos-t2', 'sabs-ct']).default('chaos-t2'))
     .addOption(deviceOption())
+    .addOption(backendOptions()[0]!)
+    .addOption(backendOptions()[1]!)
+    .addOption(backendOptions()[2]!)
     .option('--seed <n>', 'seed of the random choices', int('--seed'), 0)
     .option('--dump <dir>', 'write every intermediate per query slice as .npy files into DIR/slice-<z>/')
     .option('--json', 'print a JSON summary')
@@ -86,6 +90,8 @@ export function segmentCommand(program: Command, run: Runner): void {
         range = [Number(m[1]), Number(m[2])];
       }
 
+      // Models first: a broken model directory fails before any volume is read.
+      const backend = await backendFor(opts);
       const supportImage = await loadVolume(opts.supportImage, 'support image');
       const supportLabel = await loadVolume(opts.supportLabel, 'support label');
       if (supportImage.dims.join() !== supportLabel.dims.join()) {
@@ -117,7 +123,7 @@ export function segmentCommand(program: Command, run: Runner): void {
         const [qx, qy] = query.dims;
         if (sx !== qx || sy !== qy) process.stderr.write(`synpo: support is ${sx}×${sy} in-plane, query ${qx}×${qy}: both are resampled to 256×256\n`);
         const supportMasks = labelsToRoi(supportLabel, support.region, value);
-        const synpo = new Synpo(weightFreeBackend(), kernels, { seed: opts.seed, points: { ...LAYOUTS[opts.band].band } });
+        const synpo = new Synpo(backend, kernels, { seed: opts.seed, points: { ...LAYOUTS[opts.band].band } });
         if (opts.dump) {
           dump = new Dumper(opts.dump, prepared, LAYOUTS[opts.band].band);
           await dump.start();

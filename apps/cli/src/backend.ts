@@ -1,0 +1,50 @@
+/** The model backend a command asks for: the built-in weight-free one, or ONNX exports in a directory. */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Option } from 'commander';
+import { loadModels, onnxBackend, weightFreeBackend, type Backend, type CheckReport, type ExecutionProvider, type ModelSource } from '@synpo/core';
+import { CliError, EXIT } from './errors.ts';
+
+export interface BackendOpts {
+  backend: 'weight-free' | 'onnx';
+  models?: string;
+  ep: ExecutionProvider;
+}
+
+export function backendOptions(): Option[] {
+  return [
+    new Option('--backend <name>', 'models: weight-free (built in, no files) or onnx (DINOv2 + SAM 2.1 exports, see --models)').choices(['weight-free', 'onnx']).default('weight-free'),
+    new Option('--models <dir>', 'model directory with manifest.json (for --backend onnx; see `synpo models --help`)'),
+    new Option('--ep <provider>', 'ONNX Runtime execution provider (falls back to cpu with a notice)').choices(['cpu', 'webgpu', 'cuda']).default('cpu'),
+  ];
+}
+
+export function directorySource(dir: string): ModelSource {
+  return {
+    where: dir,
+    read: async (name) => {
+      try {
+        return new Uint8Array(await readFile(join(dir, name)));
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        throw new Error(code === 'ENOENT' ? 'no such file' : code ?? (error as Error).message);
+      }
+    },
+    sha256: async (bytes) => createHash('sha256').update(bytes).digest('hex'),
+  };
+}
+
+export function formatCheck(report: CheckReport): string {
+  const lines = report.models.map((m) => `  ${m.role}: ${m.file} on ${m.provider}; inputs ${m.inputs.map((v) => `${v.name}[${v.shape?.join(',') ?? '?'}]`).join(' ')}; outputs ${m.outputs.map((v) => `${v.name}[${v.shape?.join(',') ?? '?'}]`).join(' ')}`);
+  return [...lines, ...(report.ok ? ['all models load and match the manifest'] : report.problems.map((p) => `problem: ${p}`))].join('\n');
+}
+
+/** Opens the backend; ONNX models are loaded and checked before any volume is read. */
+export async function backendFor(opts: BackendOpts): Promise<Backend> {
+  if (opts.backend === 'weight-free') return weightFreeBackend();
+  if (!opts.models) throw new CliError('--backend onnx needs --models DIR (a directory with manifest.json; `synpo models --help` explains)', EXIT.usage);
+  const { models, report } = await loadModels(directorySource(opts.models), opts.ep, (m) => process.stderr.write(`${m}\n`));
+  if (!models) throw new CliError(`the models in ${opts.models} cannot be used:\n${report.problems.map((p) => `  - ${p}`).join('\n')}\n(run \`synpo models check ${opts.models}\` for the whole report)`);
+  return onnxBackend(models);
+}
