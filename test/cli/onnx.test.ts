@@ -1,0 +1,63 @@
+/** The ONNX backend through the CLI, on a synthetic model directory (cpu and webgpu providers). */
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { decodeNifti } from '@synpo/io';
+import { writeModelDir } from '../../packages/core/test/fixtures/model-dir.ts';
+import { DATA, synpo } from './run.ts';
+
+const CHAOS = `${DATA}chaos-t2/`;
+const models = writeModelDir();
+
+describe('synpo models check', () => {
+  it('loads, checks and runs a good directory', async () => {
+    const r = await synpo('models', 'check', models);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/all models load and match the manifest/);
+    expect(r.stdout).toMatch(/dummy run: encoders and decoder ran/);
+  });
+
+  it('names the file and the problem in a broken directory, and exits 1', async () => {
+    const broken = writeModelDir(undefined, (m) => { m.samDecoder.outputs = { masks: 'masks', iou: 'iou_predictions' }; });
+    const r = await synpo('models', 'check', broken);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/sam2_decoder\.onnx: has no output named "masks"/);
+  });
+
+  it('segment refuses a broken directory before reading any volume', async () => {
+    const empty = mkdtempSync(join(tmpdir(), 'synpo-nomodels-'));
+    const r = await synpo('segment', '--backend', 'onnx', '--models', empty, '--support-image', '/nonexistent.nii.gz', '--support-label', '/nonexistent.nii.gz', '--organ', 'liver', '--query', '/nonexistent.nii.gz', '--out', join(empty, 'm.nii.gz'));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/manifest\.json: cannot read|no such file/);
+    expect(r.stderr).not.toMatch(/support image/);
+  });
+
+  it('export explains what it needs when Python lacks the packages', async () => {
+    const r = await synpo('models', 'export', join(mkdtempSync(join(tmpdir(), 'synpo-export-')), 'out'), '--python', '/usr/bin/python3');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/lacks torch, transformers, sam2 or onnx/);
+  });
+});
+
+describe.each(['cpu', 'webgpu'])('segment and eval with --backend onnx (%s)', (ep) => {
+  it('segment writes a mask through the ONNX encoders and decoder', async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'synpo-onnx-')), 'rk.nii.gz');
+    const r = await synpo('segment', '--backend', 'onnx', '--models', models, '--ep', ep,
+      '--support-image', `${CHAOS}image_8.nii.gz`, '--support-label', `${CHAOS}label_8.nii.gz`, '--organ', 'right-kidney',
+      '--query', `${CHAOS}image_1.nii.gz`, '--slices', '14:15', '--out', out, '--json', '--device', 'cpu');
+    expect(r.code, r.stderr).toBe(0);
+    const mask = decodeNifti(new Uint8Array(readFileSync(out)), out);
+    expect(mask.dims).toEqual([256, 256, 37]);
+    expect(mask.data.some((v) => v > 0)).toBe(true);
+  });
+
+  it('eval runs one fold and organ', async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'synpo-onnx-')), 'report.json');
+    const r = await synpo('eval', '--backend', 'onnx', '--models', models, '--ep', ep, '--folds', '0', '--organs', 'spleen', '--device', 'cpu', '--out', out, '--no-progress');
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(readFileSync(out, 'utf8')) as { backend: string; scans: unknown[] };
+    expect(report.backend).toBe('onnx');
+    expect(report.scans).toHaveLength(4);
+  });
+});
