@@ -66,6 +66,14 @@ describe('synpo', () => {
     expect(await readdir(dir)).toEqual(['bench.json']);
   });
 
+  it('bench times the ONNX encoders and decoder per execution provider', async () => {
+    const r = await synpo('bench', '--quick', '--only', 'onnx', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const rows = (JSON.parse(r.stdout) as { onnx: { provider: string; dino: number; samEncoder: number; samDecoder: number }[] }).onnx;
+    expect(rows.map((x) => x.provider)).toEqual(['cpu', 'webgpu']);
+    for (const row of rows) expect(Math.min(row.dino, row.samEncoder, row.samDecoder)).toBeGreaterThan(0);
+  });
+
   it('bench --out to an unwritable place fails clearly and leaves nothing', async () => {
     const r = await synpo('bench', '--quick', '--reps', '1', '--only', 'synergy', '--out', '/nonexistent-dir/bench.json');
     expect(r.code).toBe(1);

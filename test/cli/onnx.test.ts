@@ -10,6 +10,16 @@ import { DATA, synpo } from './run.ts';
 const CHAOS = `${DATA}chaos-t2/`;
 const models = writeModelDir();
 
+describe('synpo models synthetic', () => {
+  it('writes a directory that models check accepts', async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'synpo-synthetic-')), 'models');
+    expect((await synpo('models', 'synthetic', dir)).code).toBe(0);
+    const r = await synpo('models', 'check', dir, '--json');
+    expect(r.code, r.stdout).toBe(0);
+    expect((JSON.parse(r.stdout) as { ok: boolean }).ok).toBe(true);
+  });
+});
+
 describe('synpo models check', () => {
   it('loads, checks and runs a good directory', async () => {
     const r = await synpo('models', 'check', models);

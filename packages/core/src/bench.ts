@@ -4,7 +4,10 @@
  * and the decoder, on a batch of phantom slices. Timing wraps each kernel call (wall time on the
  * host, uploads and readbacks included), so GPU and CPU paths are measured the same way.
  */
-import type { Kernels } from '@synpo/gpu';
+import { cpuKernels, type Kernels } from '@synpo/gpu';
+import { onnxBackend } from './onnx/backend.ts';
+import { loadModels, type ModelSource } from './onnx/models.ts';
+import type { ExecutionProvider } from './onnx/session.ts';
 import { PIXELS, type Backend } from './backend.ts';
 import { phantomPatient } from './phantom.ts';
 import { Synpo } from './synpo.ts';
@@ -67,6 +70,46 @@ export async function runPipelineBench(paths: { name: string; kernels: Kernels }
     const total = performance.now() - t0;
     const encoders = times.get('appearance') ?? 0;
     rows.push({ path: name, slices, encoders: encoders / slices, decoder: decoderMs / slices, postEncoder: (total - encoders - decoderMs) / slices, total: total / slices });
+  }
+  return rows;
+}
+
+export interface OnnxBenchRow {
+  provider: string;
+  /** What actually ran (a provider the runtime lacks falls back to cpu). */
+  ran: string;
+  /** ms per slice */
+  dino: number;
+  samEncoder: number;
+  samDecoder: number;
+}
+
+/** Per encoder and execution provider, ms per slice for a model directory (median of `reps`). */
+export async function runOnnxBench(source: ModelSource, providers: ExecutionProvider[], slices = 4, reps = 3): Promise<OnnxBenchRow[]> {
+  const patient = phantomPatient(103, { slices });
+  const rows: OnnxBenchRow[] = [];
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  for (const provider of providers) {
+    const { models, report } = await loadModels(source, provider, () => {});
+    if (!models) throw new Error(report.problems.join('; '));
+    const kernels = cpuKernels();
+    const time = async (f: (k: number) => Promise<unknown>) => {
+      const runs: number[] = [];
+      for (let r = 0; r <= reps; r++) {
+        // A fresh backend each run: its content-hash cache must not turn timings into lookups.
+        const t0 = performance.now();
+        await f(r);
+        if (r > 0) runs.push((performance.now() - t0) / slices);
+      }
+      return median(runs);
+    };
+    const slice = (z: number) => patient.image.data.subarray(z * PIXELS, (z + 1) * PIXELS);
+    const dino = await time(() => onnxBackend(models).dino.encode(patient.image.data, slices, kernels));
+    const samEncoder = await time(() => onnxBackend(models).sam.encode(patient.image.data, slices, kernels));
+    const backend = onnxBackend(models);
+    await backend.sam.encode(patient.image.data, slices, kernels); // the decoder reads cached embeddings
+    const samDecoder = await time(() => backend.decoder.decode(Array.from({ length: slices }, (_, z) => ({ image: slice(z), points: [{ x: 128, y: 128, label: 1 as const }, { x: 30, y: 30, label: 0 as const }] })), kernels));
+    rows.push({ provider, ran: report.models.map((m) => m.provider).join('/'), dino, samEncoder, samDecoder });
   }
   return rows;
 }

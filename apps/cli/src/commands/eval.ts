@@ -48,7 +48,7 @@ export function formatEvalTable(r: EvalReport): string {
     `| | ${organs.map((o) => HEADINGS[o]).join(' | ')} | Mean |`,
     `|---|${organs.map(() => '---:').join('|')}|---:|`,
     `| μ | ${organs.map((o) => cell(o, (x) => x.mean)).join(' | ')} | ${pct(r.mean)} |`,
-    `| ±σ | ${organs.map((o) => cell(o, (x) => x.std)).join(' | ')} | |`,
+    `| ±σ | ${organs.map((o) => (r.folds.length > 1 ? cell(o, (x) => x.std) : '—')).join(' | ')} | |`,
     `| 2-D Dice | ${organs.map((o) => cell(o, (x) => x.mean2d)).join(' | ')} | ${pct(r.mean2d)} |`,
     '',
     `per fold: ${r.folds.map((k) => `fold ${k}: ${organs.map((o) => `${HEADINGS[o]} ${pct(r.organs.find((x) => x.organ === o)!.perFold.find((f) => f.fold === k)?.dice ?? NaN)}`).join(', ')}`).join('; ')}`,

@@ -3,7 +3,11 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Option, type Command } from 'commander';
-import { loadModels, onnxBackend, phantomPatient, PIXELS, type ExecutionProvider } from '@synpo/core';
+import { createHash } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { loadModels, onnxBackend, phantomPatient, PIXELS, syntheticModelDir, type ExecutionProvider } from '@synpo/core';
+import { writeFileAtomic } from '../files.ts';
 import { cpuKernels } from '@synpo/gpu';
 import { directorySource, formatCheck } from '../backend.ts';
 import { CliError, EXIT } from '../errors.ts';
@@ -40,6 +44,17 @@ export function modelsCommand(program: Command, run: Runner): void {
       }
       process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatCheck(report)}${dummy ? `\n${dummy}` : ''}\n`);
       return report.ok ? EXIT.ok : EXIT.failure;
+    }));
+  models
+    .command('synthetic <dir>')
+    .description('write a synthetic model directory: tiny graphs with the DINOv2 / SAM 2.1 contracts (for trying the ONNX path; not trained models)')
+    .action(run(async (dir: string) => {
+      await mkdir(dir, { recursive: true });
+      for (const [name, bytes] of Object.entries(syntheticModelDir((b) => createHash('sha256').update(b).digest('hex')).files)) {
+        await writeFileAtomic(join(dir, name), bytes);
+      }
+      process.stdout.write(`wrote a synthetic model directory to ${dir} (graphs with the real contracts, not trained models)\n`);
+      return EXIT.ok;
     }));
   models
     .command('export <dir>')
