@@ -39,6 +39,39 @@ describe('model directory', () => {
   }
 });
 
+describe('DINOv2 tokens and the execution-provider table', () => {
+  it('drops the CLS and register tokens and keeps the patch grid in row-major order', async () => {
+    const dir = writeModelDir({ size: 896, patch: 14, channels: 8, registers: 4, batch: false });
+    const { models } = await loadModels(fsSource(dir), 'cpu', quiet);
+    const image = phantomPatient(9, { slices: 1 }).image.data.subarray(0, PIXELS);
+    const enc = await onnxBackend(models!).dino.encode(image, 1, cpuKernels());
+    // The raw tokens, straight from the graph: [1, 1 + 4 + 64·64, 8].
+    const { toModelInput } = await import('../src/index.ts');
+    const raw = await models!.dino.run({ pixel_values: { data: toModelInput(image, 1, 896, [0.485, 0.456, 0.406], [0.229, 0.224, 0.225], 'bicubic'), dims: [1, 3, 896, 896] } });
+    const tokens = raw.last_hidden_state!;
+    expect(tokens.dims).toEqual([1, 5 + 4096, 8]);
+    for (const cell of [0, 1, 64, 4095]) {
+      for (let c = 0; c < 8; c++) expect(enc[c * CELLS + cell]).toBeCloseTo(tokens.data[(5 + cell) * 8 + c]!, 5);
+    }
+    // The CLS token (the fixture makes it the mean of the patch tokens) is not in the grid.
+    expect(enc[0]).not.toBeCloseTo(tokens.data[0]!, 5);
+  });
+
+  it('an execution provider this runtime lacks falls back to the CPU with a notice', async () => {
+    const notices: string[] = [];
+    const { report } = await loadModels(fsSource(writeModelDir()), 'cuda', (m) => notices.push(m));
+    expect(report.ok).toBe(true);
+    expect(report.models.every((m) => m.provider === 'cpu')).toBe(true);
+    expect(notices[0]).toMatch(/no cuda execution provider here; running .*dinov2\.onnx on the CPU/);
+  });
+
+  it('a model that outputs NaN is reported with its file', async () => {
+    const { models } = await loadModels(fsSource(writeModelDir({ size: 112, patch: 14, channels: 8, registers: 0, batch: true, poison: true })), 'cpu', quiet);
+    const image = phantomPatient(9, { slices: 1 }).image.data.subarray(0, PIXELS);
+    await expect(onnxBackend(models!).dino.encode(image, 1, cpuKernels())).rejects.toThrow(/dinov2\.onnx: output last_hidden_state holds NaN at index 0; the model produced non-finite values/);
+  });
+});
+
 describe.each(['cpu', 'webgpu'] as ExecutionProvider[])('SynPo through the ONNX backend (%s execution provider)', (provider) => {
   it('encodes, drops CLS and register tokens, resizes the grid, and decodes with the points and mask prompt', async () => {
     const notices: string[] = [];
