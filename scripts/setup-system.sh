@@ -2,6 +2,7 @@
 # Installs the system packages synpo needs on a fresh Debian 12 (bookworm) machine:
 #   - Mesa's Vulkan drivers from bookworm-backports (lavapipe, a CPU Vulkan that Dawn accepts;
 #     the Mesa 22.3 in plain bookworm is rejected by Dawn),
+#   - Chromium (Debian's), for the demo site's end-to-end test,
 #   - pnpm at the version pinned in package.json.
 # Idempotent: every step is skipped when its result is already present. Needs root for apt.
 set -euo pipefail
@@ -41,8 +42,15 @@ if ! mesa_ok; then
   fi
 fi
 
+# Debian's Chromium, for the demo site's end-to-end test (playwright-core drives it; it never
+# downloads a browser of its own).
+if ! command -v chromium >/dev/null 2>&1; then
+  need_root apt-get update -qq
+  need_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+fi
+
 want_pnpm=$(node -p "require('$(cd "$(dirname "$0")/.." && pwd)/package.json').packageManager.split('@')[1]")
 if [ "$(pnpm --version 2>/dev/null || true)" != "$want_pnpm" ]; then
   npm install -g --silent "pnpm@$want_pnpm"
 fi
-echo "setup-system: mesa-vulkan-drivers $(dpkg-query -W -f='${Version}' mesa-vulkan-drivers), pnpm $(pnpm --version)"
+echo "setup-system: mesa-vulkan-drivers $(dpkg-query -W -f='${Version}' mesa-vulkan-drivers), $(chromium --version 2>/dev/null | head -1), pnpm $(pnpm --version)"

@@ -1,0 +1,379 @@
+/**
+ * The demo page: load data (the phantom, or files from disk that never leave the browser), pick
+ * the support slice and organ or paint a support mask, run SynPo in a worker on WebGPU (or the
+ * CPU references), and look at the result: the mask over the query, the fused confidence, the
+ * points, Dice against the truth, per-stage timings; download the mask as NIfTI.
+ */
+import { cpuKernels } from '@synpo/gpu';
+import { decodeImage2D, decodeNifti, encodeNiftiMask, imageAsVolume, type Volume } from '@synpo/io';
+import { GRID, labelsToRoi, PAPER_BANDS, phantomPatient, PHANTOM_LABELS, PIXELS, prepareVolume, ROI, roiToVolume, type PreparedVolume } from '@synpo/core';
+import type { RunRequest, SliceMessage, WorkerMessage } from './protocol.ts';
+
+interface Case {
+  volume: Volume;
+  prepared: PreparedVolume;
+  labels: Volume | null;
+}
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const kernels = cpuKernels();
+
+const state = {
+  support: null as Case | null,
+  query: null as Case | null,
+  organ: 0,
+  names: new Map<number, string>(),
+  supportMasks: new Uint8Array(0) as Uint8Array,
+  queryTruth: null as Uint8Array | null,
+  results: new Map<number, SliceMessage>(),
+  path: '' as '' | 'gpu' | 'cpu',
+  device: '',
+  running: false,
+  timings: {} as Record<string, number>,
+  error: '',
+};
+// For people and for the end-to-end test: what the page shows, as data.
+(window as unknown as { synpo: unknown }).synpo = {
+  get path() { return state.path; },
+  get device() { return state.device; },
+  get running() { return state.running; },
+  get error() { return state.error; },
+  get slices() { return state.results.size; },
+  dice: () => volumeDice(),
+};
+
+// ---------------------------------------------------------------- data
+
+async function prepare(volume: Volume, labels: Volume | null): Promise<Case> {
+  return { volume, labels, prepared: await prepareVolume(volume, kernels) };
+}
+
+async function readFile(input: HTMLInputElement): Promise<Volume | null> {
+  const file = input.files?.[0];
+  if (!file) return null;
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  if (/\.nii(\.gz)?$/i.test(file.name)) return decodeNifti(bytes, file.name);
+  return imageAsVolume(decodeImage2D(bytes, file.name));
+}
+
+function organsOf(labels: Volume | null): number[] {
+  if (!labels) return [];
+  const values = new Set<number>();
+  for (const v of labels.data) if (v > 0) values.add(v);
+  return [...values].sort((a, b) => a - b);
+}
+
+function setOrgan(value: number): void {
+  state.organ = value;
+  const s = state.support!;
+  state.supportMasks = s.labels ? labelsToRoi(s.labels, s.prepared.region, value) : new Uint8Array(s.prepared.nz * PIXELS);
+  const q = state.query!;
+  state.queryTruth = q.labels ? labelsToRoi(q.labels, q.prepared.region, value) : null;
+  // Start at the support slice with the most organ.
+  let best = 0;
+  let bestArea = -1;
+  for (let z = 0; z < s.prepared.nz; z++) {
+    const area = state.supportMasks.subarray(z * PIXELS, (z + 1) * PIXELS).reduce((a, v) => a + v, 0);
+    if (area > bestArea) { best = z; bestArea = area; }
+  }
+  $<HTMLInputElement>('support-z').value = String(best);
+  state.results.clear();
+  render();
+}
+
+function loaded(): void {
+  const s = state.support!;
+  const q = state.query!;
+  $<HTMLInputElement>('support-z').max = String(s.prepared.nz - 1);
+  $<HTMLInputElement>('query-z').max = String(q.prepared.nz - 1);
+  $<HTMLInputElement>('query-z').value = String(Math.floor(q.prepared.nz / 2));
+  const organs = organsOf(s.labels);
+  const select = $<HTMLSelectElement>('organ');
+  select.innerHTML = '';
+  for (const v of organs.length ? organs : [1]) {
+    const option = document.createElement('option');
+    option.value = String(v);
+    option.textContent = state.names.get(v) ?? `label ${v}`;
+    select.append(option);
+  }
+  setOrgan(Number(select.value));
+  status(`loaded: support ${s.volume.dims.join('×')}, query ${q.volume.dims.join('×')}`);
+}
+
+async function loadPhantom(): Promise<void> {
+  status('building the phantom…');
+  await new Promise((r) => setTimeout(r, 0));
+  const a = phantomPatient(1000, { slices: 20 });
+  const b = phantomPatient(1001, { slices: 20 });
+  state.names = new Map(Object.entries(PHANTOM_LABELS).map(([name, v]) => [v, name]));
+  state.support = await prepare(a.image, a.labels);
+  state.query = await prepare(b.image, b.labels);
+  loaded();
+}
+
+async function loadFiles(): Promise<void> {
+  try {
+    const supportImage = await readFile($('support-image'));
+    if (!supportImage) return;
+    const supportLabels = await readFile($('support-labels'));
+    const queryImage = await readFile($('query-image'));
+    const queryLabels = await readFile($('query-labels'));
+    for (const [img, lab, what] of [[supportImage, supportLabels, 'support'], [queryImage, queryLabels, 'query']] as const) {
+      if (img && lab && img.dims.join() !== lab.dims.join()) throw new Error(`the ${what} labels are ${lab.dims.join('×')} but the image is ${img.dims.join('×')}`);
+    }
+    state.names = new Map();
+    state.support = await prepare(supportImage, supportLabels);
+    state.query = queryImage ? await prepare(queryImage, queryLabels) : await prepare(supportImage, supportLabels);
+    loaded();
+  } catch (error) {
+    status(`cannot load: ${(error as Error).message}`, true);
+  }
+}
+
+// ---------------------------------------------------------------- drawing
+
+function drawGrey(ctx: CanvasRenderingContext2D, image: Float32Array): ImageData {
+  const img = ctx.createImageData(ROI, ROI);
+  for (let i = 0; i < PIXELS; i++) {
+    const g = Math.round(255 * image[i]!);
+    img.data.set([g, g, g, 255], 4 * i);
+  }
+  return img;
+}
+
+function tint(img: ImageData, mask: ArrayLike<number>, rgb: [number, number, number], alpha: number): void {
+  for (let i = 0; i < PIXELS; i++) {
+    if (!mask[i]) continue;
+    for (let c = 0; c < 3; c++) img.data[4 * i + c] = Math.round((1 - alpha) * img.data[4 * i + c]! + alpha * rgb[c]!);
+  }
+}
+
+function outline(img: ImageData, mask: ArrayLike<number>, rgb: [number, number, number]): void {
+  for (let y = 1; y < ROI - 1; y++) {
+    for (let x = 1; x < ROI - 1; x++) {
+      const i = y * ROI + x;
+      if (mask[i] && (!mask[i - 1] || !mask[i + 1] || !mask[i - ROI] || !mask[i + ROI])) img.data.set([...rgb, 255], 4 * i);
+    }
+  }
+}
+
+function mark(img: ImageData, x: number, y: number, positive: boolean): void {
+  for (let d = -3; d <= 3; d++) {
+    const points = positive ? [[x + d, y], [x, y + d]] : [[x + d, y + d], [x + d, y - d]];
+    for (const [px, py] of points) {
+      if (px! < 0 || py! < 0 || px! >= ROI || py! >= ROI) continue;
+      img.data.set(positive ? [255, 255, 255, 255] : [0, 0, 0, 255], 4 * (py! * ROI + px!));
+    }
+  }
+}
+
+function render(): void {
+  if (!state.support || !state.query) return;
+  const sz = Number($<HTMLInputElement>('support-z').value);
+  const qz = Number($<HTMLInputElement>('query-z').value);
+  $('support-z-value').textContent = String(sz);
+  $('query-z-value').textContent = String(qz);
+  const sctx = $<HTMLCanvasElement>('support-view').getContext('2d')!;
+  const simg = drawGrey(sctx, state.support.prepared.slices.subarray(sz * PIXELS, (sz + 1) * PIXELS));
+  tint(simg, state.supportMasks.subarray(sz * PIXELS, (sz + 1) * PIXELS), [60, 200, 90], 0.45);
+  sctx.putImageData(simg, 0, 0);
+
+  const qctx = $<HTMLCanvasElement>('query-view').getContext('2d')!;
+  const qimg = drawGrey(qctx, state.query.prepared.slices.subarray(qz * PIXELS, (qz + 1) * PIXELS));
+  const r = state.results.get(qz);
+  if (r) tint(qimg, r.final, [230, 60, 50], 0.5);
+  if (state.queryTruth) outline(qimg, state.queryTruth.subarray(qz * PIXELS, (qz + 1) * PIXELS), [60, 230, 90]);
+  if (r) for (const p of [...r.positives, ...r.negatives]) mark(qimg, Math.round(p.x), Math.round(p.y), p.label === 1);
+  qctx.putImageData(qimg, 0, 0);
+
+  const hctx = $<HTMLCanvasElement>('heat-view').getContext('2d')!;
+  const himg = hctx.createImageData(ROI, ROI);
+  if (r) {
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (const v of r.synmap) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
+    for (let i = 0; i < PIXELS; i++) {
+      const v = (r.synmap[Math.floor(i / ROI / 4) * GRID + Math.floor((i % ROI) / 4)]! - lo) / Math.max(hi - lo, 1e-6);
+      himg.data.set([Math.round(255 * v), Math.round(160 * v), Math.round(255 * (1 - v)), 255], 4 * i);
+    }
+  }
+  hctx.putImageData(himg, 0, 0);
+
+  const dice = sliceDice(qz);
+  const total = volumeDice();
+  $('dice').textContent = [
+    dice === null ? '' : `Dice on this slice: ${(100 * dice).toFixed(1)}`,
+    total === null ? '' : `Dice over the ${state.results.size} segmented slice(s): ${(100 * total).toFixed(1)}`,
+  ].filter(Boolean).join(' · ');
+  $('timings').textContent = Object.keys(state.timings).length
+    ? `per slice (ms): ${Object.entries(state.timings).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ')} — on ${state.path === 'gpu' ? `WebGPU (${state.device})` : 'the CPU references'}`
+    : '';
+  $<HTMLButtonElement>('download').disabled = state.results.size === 0;
+}
+
+function counts(z: number): [number, number, number] {
+  const r = state.results.get(z)!;
+  const t = state.queryTruth!.subarray(z * PIXELS, (z + 1) * PIXELS);
+  let tp = 0, fp = 0, fn = 0;
+  for (let i = 0; i < PIXELS; i++) {
+    if (r.final[i] && t[i]) tp++; else if (r.final[i]) fp++; else if (t[i]) fn++;
+  }
+  return [tp, fp, fn];
+}
+
+function sliceDice(z: number): number | null {
+  if (!state.queryTruth || !state.results.has(z)) return null;
+  const [tp, fp, fn] = counts(z);
+  return tp + fp + fn === 0 ? 1 : (2 * tp) / (2 * tp + fp + fn);
+}
+
+function volumeDice(): number | null {
+  if (!state.queryTruth || state.results.size === 0) return null;
+  let [tp, fp, fn] = [0, 0, 0];
+  for (const z of state.results.keys()) { const c = counts(z); tp += c[0]; fp += c[1]; fn += c[2]; }
+  return tp + fp + fn === 0 ? 1 : (2 * tp) / (2 * tp + fp + fn);
+}
+
+function status(text: string, error = false): void {
+  $('status').textContent = text;
+  if (error) state.error = text;
+}
+
+// ---------------------------------------------------------------- running
+
+let worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' });
+
+function setRunning(running: boolean): void {
+  state.running = running;
+  $<HTMLButtonElement>('cancel').disabled = !running;
+  for (const id of ['run-slice', 'run-volume', 'load-phantom']) $<HTMLButtonElement>(id).disabled = running;
+}
+
+async function modelFiles(): Promise<Record<string, ArrayBuffer>> {
+  const files = $<HTMLInputElement>('model-files').files ?? [];
+  const out: Record<string, ArrayBuffer> = {};
+  for (const f of Array.from(files)) out[f.name] = await f.arrayBuffer();
+  return out;
+}
+
+async function run(zs: number[]): Promise<void> {
+  if (!state.support || !state.query) { status('load data first', true); return; }
+  const sz = Number($<HTMLInputElement>('support-z').value);
+  const supportMask = state.supportMasks.slice(sz * PIXELS, (sz + 1) * PIXELS);
+  if (!supportMask.some((v) => v)) { status(`support slice ${sz} has no mask: pick another slice or paint one`, true); return; }
+  const queries = new Float32Array(zs.length * PIXELS);
+  zs.forEach((z, i) => queries.set(state.query!.prepared.slices.subarray(z * PIXELS, (z + 1) * PIXELS), i * PIXELS));
+  const backend = $<HTMLSelectElement>('backend').value as 'weight-free' | 'onnx';
+  const req: RunRequest = {
+    type: 'run',
+    device: $<HTMLInputElement>('force-cpu').checked ? 'cpu' : 'gpu',
+    backend,
+    ...(backend === 'onnx' && { models: await modelFiles() }),
+    supportImage: state.support.prepared.slices.slice(sz * PIXELS, (sz + 1) * PIXELS),
+    supportMask,
+    zs,
+    queries,
+    band: state.query.prepared.intensity === 'ct' ? PAPER_BANDS['synapse-ct'] : PAPER_BANDS['chaos-mri'],
+    seed: 0,
+  };
+  state.error = '';
+  setRunning(true);
+  status(`segmenting ${zs.length} slice(s)…`);
+  $<HTMLProgressElement>('progress').value = 0;
+  worker.postMessage(req, [req.queries.buffer, req.supportImage.buffer, req.supportMask.buffer]);
+}
+
+function onMessage(event: MessageEvent<WorkerMessage>): void {
+  const m = event.data;
+  if (m.type === 'device') {
+    state.path = m.path;
+    state.device = m.description;
+    const badge = $('device');
+    badge.textContent = m.path === 'gpu' ? `WebGPU: ${m.description}` : `CPU references${m.notice ? ` (${m.notice})` : ''}`;
+    badge.className = `badge ${m.path}`;
+  } else if (m.type === 'progress') {
+    $<HTMLProgressElement>('progress').value = m.done / m.total;
+    status(`segmented ${m.done} of ${m.total} slice(s)`);
+  } else if (m.type === 'slice') {
+    state.results.set(m.z, m);
+    if (Number($<HTMLInputElement>('query-z').value) === m.z || state.results.size === 1) $<HTMLInputElement>('query-z').value = String(m.z);
+    render();
+  } else if (m.type === 'done') {
+    state.timings = Object.fromEntries(Object.entries(m.timings).map(([k, v]) => [k, v / m.slices]));
+    setRunning(false);
+    status(`done: ${m.slices} slice(s)`);
+    render();
+  } else {
+    setRunning(false);
+    status(`error: ${m.message}`, true);
+  }
+}
+worker.onmessage = onMessage;
+
+function cancel(): void {
+  worker.terminate();
+  worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' });
+  worker.onmessage = onMessage;
+  setRunning(false);
+  status('cancelled');
+}
+
+function download(): void {
+  const q = state.query!;
+  const masks = new Uint8Array(q.prepared.nz * PIXELS);
+  for (const [z, r] of state.results) masks.set(r.final, z * PIXELS);
+  const labels = roiToVolume(masks, q.prepared, state.organ || 1);
+  const bytes = encodeNiftiMask(labels, q.volume, true);
+  const url = URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'application/gzip' }));
+  const a = Object.assign(document.createElement('a'), { href: url, download: 'synpo-mask.nii.gz' });
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+// ---------------------------------------------------------------- painting
+
+function paintAt(event: MouseEvent): void {
+  if (!$<HTMLInputElement>('paint').checked || !(event.buttons & 1) || !state.support) return;
+  const canvas = $<HTMLCanvasElement>('support-view');
+  const rect = canvas.getBoundingClientRect();
+  const x = Math.floor(((event.clientX - rect.left) / rect.width) * ROI);
+  const y = Math.floor(((event.clientY - rect.top) / rect.height) * ROI);
+  const z = Number($<HTMLInputElement>('support-z').value);
+  const value = event.shiftKey ? 0 : 1;
+  for (let dy = -6; dy <= 6; dy++) {
+    for (let dx = -6; dx <= 6; dx++) {
+      const px = x + dx;
+      const py = y + dy;
+      if (dx * dx + dy * dy > 36 || px < 0 || py < 0 || px >= ROI || py >= ROI) continue;
+      state.supportMasks[z * PIXELS + py * ROI + px] = value;
+    }
+  }
+  render();
+}
+
+// ---------------------------------------------------------------- wiring
+
+$('load-phantom').addEventListener('click', () => void loadPhantom());
+for (const id of ['support-image', 'support-labels', 'query-image', 'query-labels']) $(id).addEventListener('change', () => void loadFiles());
+$('organ').addEventListener('change', () => setOrgan(Number($<HTMLSelectElement>('organ').value)));
+$('support-z').addEventListener('input', render);
+$('query-z').addEventListener('input', render);
+$('clear-mask').addEventListener('click', () => {
+  const z = Number($<HTMLInputElement>('support-z').value);
+  state.supportMasks.fill(0, z * PIXELS, (z + 1) * PIXELS);
+  render();
+});
+$('support-view').addEventListener('mousedown', paintAt);
+$('support-view').addEventListener('mousemove', paintAt);
+$('run-slice').addEventListener('click', () => void run([Number($<HTMLInputElement>('query-z').value)]));
+$('run-volume').addEventListener('click', () => void run(Array.from({ length: state.query?.prepared.nz ?? 0 }, (_, z) => z)));
+$('cancel').addEventListener('click', cancel);
+$('download').addEventListener('click', download);
+
+void (async () => {
+  const gpu = (navigator as Navigator & { gpu?: GPU }).gpu;
+  const adapter = gpu ? await gpu.requestAdapter().catch(() => null) : null;
+  const badge = $('device');
+  badge.textContent = adapter ? 'WebGPU available' : 'no WebGPU adapter: SynPo will run on the CPU references';
+  badge.className = `badge ${adapter ? 'gpu' : 'cpu'}`;
+})();

@@ -1,0 +1,130 @@
+/**
+ * The demo site end to end in Debian's Chromium (headless, driven by playwright-core): build it,
+ * serve it on 127.0.0.1, load the phantom, segment a slice on the GPU path (SwiftShader's WebGPU
+ * adapter with --enable-unsafe-webgpu) and on the CPU fallback (WebGPU off), check Dice, the path
+ * used, that no request left 127.0.0.1, and that a long run can be cancelled; save screenshots.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { extname, join, normalize } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeModelDir } from '../../packages/core/test/fixtures/model-dir.ts';
+
+const WEB = fileURLToPath(new URL('../../apps/web/', import.meta.url));
+const ARTIFACTS = fileURLToPath(new URL('../artifacts/', import.meta.url));
+const CHROMIUM = process.env.SYNPO_CHROMIUM ?? '/usr/bin/chromium';
+const requireBrowser = Boolean(process.env.CI);
+const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.wasm': 'application/wasm', '.json': 'application/json' };
+
+let server: Server;
+let origin = '';
+
+beforeAll(async () => {
+  execFileSync(process.execPath, [join(WEB, 'node_modules/vite/bin/vite.js'), 'build', '--logLevel', 'warn'], { cwd: WEB, stdio: 'inherit' });
+  const root = join(WEB, 'dist');
+  server = createServer((req, res) => {
+    const path = normalize(decodeURIComponent((req.url ?? '/').split('?')[0]!)).replace(/^(\.\.[/\\])+/, '');
+    const file = join(root, path === '/' ? 'index.html' : path);
+    if (!file.startsWith(root) || !existsSync(file)) { res.writeHead(404).end(); return; }
+    res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' }).end(readFileSync(file));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  origin = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  mkdirSync(ARTIFACTS, { recursive: true });
+}, 120_000);
+
+afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+async function open(webgpu: boolean): Promise<{ context: BrowserContext; page: Page; requests: string[] }> {
+  const args = ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-dev-shm-usage'];
+  if (webgpu) args.push('--enable-unsafe-webgpu');
+  const context = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'synpo-chromium-')), { executablePath: CHROMIUM, headless: true, args });
+  const page = context.pages()[0] ?? (await context.newPage());
+  const requests: string[] = [];
+  page.on('request', (r) => requests.push(r.url()));
+  page.on('pageerror', (e) => requests.push(`pageerror: ${e.message}`));
+  await page.goto(`${origin}/index.html`);
+  return { context, page, requests };
+}
+
+type Synpo = { path: string; running: boolean; error: string; slices: number; dice(): number | null };
+
+async function segmentMiddleSlice(page: Page, before: () => Promise<void> = async () => {}): Promise<Synpo & { diceValue: number | null }> {
+  await page.click('#load-phantom');
+  await page.waitForFunction(() => document.querySelector('#status')?.textContent?.startsWith('loaded'), undefined, { timeout: 120_000 });
+  await before();
+  await page.click('#run-slice');
+  await page.waitForFunction(() => {
+    const s = (window as unknown as { synpo: Synpo }).synpo;
+    return s.slices > 0 && !s.running || s.error !== '';
+  }, undefined, { timeout: 240_000, polling: 500 });
+  return page.evaluate(() => {
+    const s = (window as unknown as { synpo: Synpo }).synpo;
+    return { path: s.path, running: s.running, error: s.error, slices: s.slices, dice: () => null, diceValue: s.dice() };
+  }) as Promise<Synpo & { diceValue: number | null }>;
+}
+
+const hasBrowser = existsSync(CHROMIUM);
+
+describe('the demo site', () => {
+  it.skipIf(!hasBrowser && !requireBrowser)('segments the phantom on the GPU path, offline', async () => {
+    const { context, page, requests } = await open(true);
+    try {
+      const result = await segmentMiddleSlice(page);
+      expect(result.error).toBe('');
+      expect(result.path).toBe('gpu');
+      expect(await page.textContent('#device')).toMatch(/^WebGPU: /);
+      expect(result.diceValue).toBeGreaterThan(0.6);
+      await page.screenshot({ path: join(ARTIFACTS, 'web-gpu.png'), fullPage: true });
+      expect(requests.filter((u) => !u.startsWith(origin))).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  }, 400_000);
+
+  it.skipIf(!hasBrowser && !requireBrowser)('falls back to the CPU references with a visible notice when WebGPU is off', async () => {
+    const { context, page, requests } = await open(false);
+    try {
+      expect(await page.textContent('#device')).toMatch(/no WebGPU adapter/);
+      const result = await segmentMiddleSlice(page);
+      expect(result.error).toBe('');
+      expect(result.path).toBe('cpu');
+      expect(await page.textContent('#device')).toMatch(/^CPU references/);
+      expect(result.diceValue).toBeGreaterThan(0.6);
+      await page.screenshot({ path: join(ARTIFACTS, 'web-cpu.png'), fullPage: true });
+      // A whole-volume run shows progress and can be cancelled.
+      await page.click('#run-volume');
+      await page.waitForFunction(() => (document.querySelector('#status')?.textContent ?? '').startsWith('segment'), undefined, { timeout: 30_000 });
+      await page.click('#cancel');
+      expect(await page.textContent('#status')).toBe('cancelled');
+      expect(await page.isEnabled('#run-volume')).toBe(true);
+      expect(requests.filter((u) => !u.startsWith(origin))).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  }, 400_000);
+
+  it.skipIf(!hasBrowser && !requireBrowser)('runs the ONNX backend with picked model files through onnxruntime-web', async () => {
+    const dir = writeModelDir();
+    const { context, page, requests } = await open(true);
+    try {
+      const result = await segmentMiddleSlice(page, async () => {
+        await page.selectOption('#backend', 'onnx');
+        await page.setInputFiles('#model-files', ['manifest.json', 'dinov2.onnx', 'sam2_encoder.onnx', 'sam2_decoder.onnx'].map((f) => join(dir, f)));
+      });
+      expect(result.error).toBe('');
+      expect(result.slices).toBe(1);
+      // The synthetic decoder draws a disc of radius 30 (on SAM's 256² grid) around the positives.
+      expect(result.diceValue).toBeGreaterThan(0.1);
+      await page.screenshot({ path: join(ARTIFACTS, 'web-onnx.png'), fullPage: true });
+      expect(requests.filter((u) => !u.startsWith(origin))).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  }, 400_000);
+});
