@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeModelDir } from '../../packages/core/test/fixtures/model-dir.ts';
+import { decodeNifti } from '@synpo/io';
 
 const WEB = fileURLToPath(new URL('../../apps/web/', import.meta.url));
 const ARTIFACTS = fileURLToPath(new URL('../artifacts/', import.meta.url));
@@ -81,6 +82,13 @@ describe('the demo site', () => {
       expect(await page.textContent('#device')).toMatch(/^WebGPU: /);
       expect(result.diceValue).toBeGreaterThan(0.6);
       await page.screenshot({ path: join(ARTIFACTS, 'web-gpu.png'), fullPage: true });
+      // The mask downloads as a NIfTI volume on the query's grid.
+      const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
+      const saved = join(mkdtempSync(join(tmpdir(), 'synpo-download-')), 'mask.nii.gz');
+      await download.saveAs(saved);
+      const mask = decodeNifti(new Uint8Array(readFileSync(saved)), saved);
+      expect(mask.dims).toEqual([256, 256, 20]);
+      expect(mask.data.some((v) => v === 1)).toBe(true);
       expect(requests.filter((u) => !u.startsWith(origin))).toEqual([]);
     } finally {
       await context.close();

@@ -363,6 +363,13 @@ $('clear-mask').addEventListener('click', () => {
   state.supportMasks.fill(0, z * PIXELS, (z + 1) * PIXELS);
   render();
 });
+// The mouse wheel over the query scrolls through its slices.
+$('query-view').addEventListener('wheel', (event) => {
+  event.preventDefault();
+  const input = $<HTMLInputElement>('query-z');
+  input.value = String(Math.min(Number(input.max), Math.max(0, Number(input.value) + Math.sign(event.deltaY))));
+  render();
+}, { passive: false });
 $('support-view').addEventListener('mousedown', paintAt);
 $('support-view').addEventListener('mousemove', paintAt);
 $('run-slice').addEventListener('click', () => void run([Number($<HTMLInputElement>('query-z').value)]));

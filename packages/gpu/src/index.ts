@@ -37,7 +37,7 @@ export { recordMorphology, recordOpening, morphologySpec } from './kernels/morph
 export { recordComponents, componentsSpec } from './kernels/components.ts';
 export { runKernelBench, formatBenchReport, type BenchReport, type BenchOptions, type KernelBenchRow, type ConfidenceRatioRow } from './bench.ts';
 export { gaussianReference, gaussianRadius } from './reference/gaussian.ts';
-export { appearanceReference, positionChannels, type AppearanceSpec } from './reference/features.ts';
+export { appearanceReference, positionChannels, shrinkReference, type AppearanceSpec } from './reference/features.ts';
 export { randomWalkerReference, edgeWeightsReference, RANDOM_WALKER_DEFAULTS, SEED_NONE, SEED_FOREGROUND, SEED_BACKGROUND, type RandomWalkerOptions, type RandomWalkerResult } from './reference/random-walker.ts';
 export { recordGaussian, gaussianSpec } from './kernels/gaussian.ts';
 export { recordAppearance, featuresSpec } from './kernels/features.ts';

@@ -9,7 +9,7 @@
  *    discs at the points, bounded to a box around the positives, with the fused confidence (and
  *    NRM's mask prompt) as the prior.
  */
-import { positionChannels, SEED_BACKGROUND, SEED_FOREGROUND, type Kernels } from '@synpo/gpu';
+import { positionChannels, SEED_BACKGROUND, SEED_FOREGROUND, shrinkReference, type Kernels } from '@synpo/gpu';
 import { CELLS, GRID, PIXELS, ROI, type Backend, type DecodeRequest, type FeatureEncoder, type PromptDecoder } from '../backend.ts';
 
 export interface WeightFreeOptions {
@@ -107,12 +107,8 @@ class PositionEncoder implements FeatureEncoder {
 }
 
 /** Area average of a ROI×ROI map down by an integer factor. */
-function shrink(map: ArrayLike<number>, factor: number): Float32Array {
-  const side = ROI / factor;
-  const out = new Float32Array(side * side);
-  for (let y = 0; y < ROI; y++) for (let x = 0; x < ROI; x++) out[Math.floor(y / factor) * side + Math.floor(x / factor)]! += map[y * ROI + x]!;
-  return out.map((v) => v / (factor * factor));
-}
+const shrink = (map: ArrayLike<number>, factor: number): Float32Array =>
+  shrinkReference(Float32Array.from(map), { B: 1, H: ROI, W: ROI }, factor);
 
 class RandomWalkerDecoder implements PromptDecoder {
   readonly name = 'weight-free random walker';

@@ -5,7 +5,7 @@
  * are cached by slice content, so a slice is encoded once per run, and SAM's high-resolution
  * features wait in that cache for the decoder.
  */
-import type { Kernels } from '@synpo/gpu';
+import { upsampleBilinearReference, type Kernels } from '@synpo/gpu';
 import { CELLS, GRID, PIXELS, type Backend, type DecodeRequest, type FeatureEncoder, type PromptDecoder } from '../backend.ts';
 import { roiMaskToSamPrompt, roiToSam, samMaskToRoi } from './coords.ts';
 import { contentHash, toModelInput } from './image.ts';
@@ -40,27 +40,9 @@ function finiteOrThrow(t: TensorValue, file: string, name: string): void {
   }
 }
 
-/** Bilinear resize of a channel-first [C][g·g] grid to [C][GRID·GRID]. */
+/** Bilinear resize of a channel-first [C][g·g] grid to [C][GRID·GRID] (each channel a map). */
 function gridTo64(grid: Float32Array, C: number, g: number): Float32Array {
-  if (g === GRID) return grid;
-  const out = new Float32Array(C * CELLS);
-  for (let c = 0; c < C; c++) {
-    for (let y = 0; y < GRID; y++) {
-      const sy = Math.min(Math.max((y + 0.5) * (g / GRID) - 0.5, 0), g - 1);
-      const y0 = Math.floor(sy);
-      const y1 = Math.min(y0 + 1, g - 1);
-      const fy = sy - y0;
-      for (let x = 0; x < GRID; x++) {
-        const sx = Math.min(Math.max((x + 0.5) * (g / GRID) - 0.5, 0), g - 1);
-        const x0 = Math.floor(sx);
-        const x1 = Math.min(x0 + 1, g - 1);
-        const fx = sx - x0;
-        const v = (r: number, q: number) => grid[c * g * g + r * g + q]!;
-        out[c * CELLS + y * GRID + x] = (v(y0, x0) * (1 - fx) + v(y0, x1) * fx) * (1 - fy) + (v(y1, x0) * (1 - fx) + v(y1, x1) * fx) * fy;
-      }
-    }
-  }
-  return out;
+  return g === GRID ? grid : upsampleBilinearReference(grid, { B: C, inH: g, inW: g, outH: GRID, outW: GRID });
 }
 
 export class DinoEncoder implements FeatureEncoder {

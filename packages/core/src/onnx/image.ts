@@ -1,8 +1,10 @@
 /**
  * Turning a 256×256 ROI slice into an encoder's input tensor: resize to the model's square side,
  * grey to three channels, per-channel normalisation. Bicubic follows PIL's (Keys, a = −0.5),
- * which DINOv2's Hugging Face image processor uses; bilinear is half-pixel, edge-clamped.
+ * which DINOv2's Hugging Face image processor uses; bilinear is the resize kernel's reference
+ * (half-pixel centres, edge-clamped).
  */
+import { upsampleBilinearReference } from '@synpo/gpu';
 import { ROI } from '../backend.ts';
 
 function cubic(t: number, a = -0.5): number {
@@ -15,6 +17,7 @@ function cubic(t: number, a = -0.5): number {
 /** Resizes one ROI×ROI image to side×side. */
 export function resizeSquare(image: Float32Array, side: number, interpolation: 'bilinear' | 'bicubic'): Float32Array {
   if (side === ROI) return image.slice();
+  if (interpolation === 'bilinear') return upsampleBilinearReference(image, { B: 1, inH: ROI, inW: ROI, outH: side, outW: side });
   const out = new Float32Array(side * side);
   const scale = ROI / side;
   const at = (x: number, y: number) => image[Math.min(ROI - 1, Math.max(0, y)) * ROI + Math.min(ROI - 1, Math.max(0, x))]!;
@@ -22,22 +25,12 @@ export function resizeSquare(image: Float32Array, side: number, interpolation: '
     const sy = (y + 0.5) * scale - 0.5;
     for (let x = 0; x < side; x++) {
       const sx = (x + 0.5) * scale - 0.5;
+      const x0 = Math.floor(sx);
+      const y0 = Math.floor(sy);
       let v = 0;
-      if (interpolation === 'bilinear') {
-        const cx = Math.min(Math.max(sx, 0), ROI - 1);
-        const cy = Math.min(Math.max(sy, 0), ROI - 1);
-        const x0 = Math.floor(cx);
-        const y0 = Math.floor(cy);
-        const fx = cx - x0;
-        const fy = cy - y0;
-        v = (at(x0, y0) * (1 - fx) + at(x0 + 1, y0) * fx) * (1 - fy) + (at(x0, y0 + 1) * (1 - fx) + at(x0 + 1, y0 + 1) * fx) * fy;
-      } else {
-        const x0 = Math.floor(sx);
-        const y0 = Math.floor(sy);
-        for (let j = -1; j <= 2; j++) {
-          const wy = cubic(sy - (y0 + j));
-          for (let i = -1; i <= 2; i++) v += wy * cubic(sx - (x0 + i)) * at(x0 + i, y0 + j);
-        }
+      for (let j = -1; j <= 2; j++) {
+        const wy = cubic(sy - (y0 + j));
+        for (let i = -1; i <= 2; i++) v += wy * cubic(sx - (x0 + i)) * at(x0 + i, y0 + j);
       }
       out[y * side + x] = v;
     }
