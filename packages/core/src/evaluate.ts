@@ -69,7 +69,7 @@ export async function evaluate(req: EvalRequest): Promise<EvalReport> {
     points: { ...req.layout.band, ...req.options?.points },
   });
   const scans: ScanResult[] = [];
-  const total = req.folds.length * req.organs.length * req.folds.reduce((n, k) => n + req.layout.fold(k).queries.length, 0) / req.folds.length;
+  const total = req.organs.length * req.folds.reduce((n, k) => n + req.layout.fold(k).queries.length, 0);
   let done = 0;
   for (const fold of req.folds) {
     const { queries, support } = req.layout.fold(fold);

@@ -106,8 +106,9 @@ export function segmentCommand(program: Command, run: Runner): void {
       }
       if (format === 'png' && !queryIs2D) throw new CliError('--out .png needs a 2-D query (a slice, or --slice z); write volumes as .nii.gz', EXIT.usage);
 
-      const binary = supportLabel.data.every((v) => v === 0 || v === supportLabel.data.find((u) => u !== 0));
-      const value = opts.organ !== undefined ? organValue(opts.organ, opts.labels) : binary ? supportLabel.data.find((v) => v !== 0) ?? 1 : null;
+      const first = supportLabel.data.find((v) => v !== 0);
+      const binary = supportLabel.data.every((v) => v === 0 || v === first);
+      const value = opts.organ !== undefined ? organValue(opts.organ, opts.labels) : binary ? first ?? 1 : null;
       if (value === null) throw new CliError(`${opts.supportLabel} has several labels: name the organ with --organ`, EXIT.usage);
       if (!supportLabel.data.some((v) => v === value)) {
         throw new CliError(`the support label ${opts.supportLabel} has no voxel with value ${value}${opts.organ ? ` (${opts.organ})` : ''}: the organ is absent from the support`);
