@@ -18,6 +18,7 @@ export function deviceOption(): Option {
 export async function main(argv: string[]): Promise<number> {
   const program = new Command('synpo')
     .description('SynPo: training-free few-shot segmentation of medical images, on WebGPU kernels')
+    .version('0.1.0')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) })
     .showHelpAfterError('(run synpo --help for usage)');
