@@ -4,7 +4,7 @@
  * and the decoder, on a batch of phantom slices. Timing wraps each kernel call (wall time on the
  * host, uploads and readbacks included), so GPU and CPU paths are measured the same way.
  */
-import { cpuKernels, type Kernels } from '@synpo/gpu';
+import { cpuKernels, wrapKernels, type Kernels } from '@synpo/gpu';
 import { onnxBackend } from './onnx/backend.ts';
 import { loadModels, type ModelSource } from './onnx/models.ts';
 import type { ExecutionProvider } from './onnx/session.ts';
@@ -24,22 +24,14 @@ export interface PipelineBenchRow {
 
 /** Wraps every kernel method to add its wall time to `into`. */
 export function timedKernels(kernels: Kernels, into: Map<string, number>): Kernels {
-  const out = { get path() { return kernels.path; } } as Kernels;
-  for (const name of Object.keys(kernels) as (keyof Kernels)[]) {
-    if (name === 'path') continue;
-    Object.defineProperty(out, name, {
-      enumerable: true,
-      value: async (...args: unknown[]) => {
-        const t0 = performance.now();
-        try {
-          return await (kernels[name] as (...a: unknown[]) => Promise<unknown>)(...args);
-        } finally {
-          into.set(name, (into.get(name) ?? 0) + performance.now() - t0);
-        }
-      },
-    });
-  }
-  return out;
+  return wrapKernels(() => kernels.path, async (name, run) => {
+    const t0 = performance.now();
+    try {
+      return await run(kernels);
+    } finally {
+      into.set(name, (into.get(name) ?? 0) + performance.now() - t0);
+    }
+  });
 }
 
 export async function runPipelineBench(paths: { name: string; kernels: Kernels }[], backend: (k: Kernels) => Backend, slices = 8): Promise<PipelineBenchRow[]> {

@@ -5,7 +5,7 @@
 export { openCompute, type Compute, type ComputeOptions } from './compute.ts';
 export { openGpu } from '#device';
 export { NoAdapterError, summarizeAdapter, type AdapterSummary, type DeviceChoice, type GpuHandle } from './device.ts';
-export { cpuKernels, gpuKernels, fallbackKernels, type ComputePath, type Kernels, type KMeansRequest } from './kernels.ts';
+export { cpuKernels, gpuKernels, fallbackKernels, wrapKernels, type ComputePath, type Kernels, type KMeansRequest } from './kernels.ts';
 export { DeviceLostError, GpuRuntime, GpuValidationError, Recorder, grid, type Readback, type RuntimeOptions } from './runtime.ts';
 export { BufferPool, type PoolStats, type Slot } from './buffer-pool.ts';
 export { compiledPipelineCount, type BindingKind, type KernelSpec } from './pipeline-cache.ts';

@@ -118,30 +118,41 @@ export function gpuKernels(rt: GpuRuntime): Kernels {
 }
 
 /**
+ * A `Kernels` whose every method calls `wrap` with the method's name and a function that runs
+ * it with the given arguments; `path` says which path computes. The one place that knows how
+ * to decorate all kernel methods at once (fallback on device loss, timing).
+ */
+export function wrapKernels(
+  path: () => ComputePath,
+  wrap: (name: Exclude<keyof Kernels, 'path'>, run: (k: Kernels) => Promise<unknown>) => Promise<unknown>,
+): Kernels {
+  const kernels = { get path() { return path(); } } as Kernels;
+  for (const name of Object.keys(cpuKernels()) as (keyof Kernels)[]) {
+    if (name === 'path') continue;
+    Object.defineProperty(kernels, name, {
+      enumerable: true,
+      value: (...args: unknown[]) => wrap(name, (k) => (k[name] as (...a: unknown[]) => Promise<unknown>)(...args)),
+    });
+  }
+  return kernels;
+}
+
+/**
  * GPU kernels that survive a lost device: the call that met the loss is re-run on the CPU
  * reference, `onLost` is told once, and every later call stays on the CPU. A lost device never
  * yields a partial or wrong result.
  */
 export function fallbackKernels(gpu: Kernels, cpu: Kernels, onLost: (error: DeviceLostError) => void): Kernels {
   let active = gpu;
-  const kernels = { get path() { return active.path; } } as Kernels;
-  for (const name of Object.keys(cpu) as (keyof Kernels)[]) {
-    if (name === 'path') continue;
-    Object.defineProperty(kernels, name, {
-      enumerable: true,
-      value: async (...args: unknown[]) => {
-        const call = (k: Kernels) => (k[name] as (...a: unknown[]) => Promise<unknown>)(...args);
-        if (active === cpu) return call(cpu);
-        try {
-          return await call(gpu);
-        } catch (error) {
-          if (!(error instanceof DeviceLostError)) throw error;
-          active = cpu;
-          onLost(error);
-          return call(cpu);
-        }
-      },
-    });
-  }
-  return kernels;
+  return wrapKernels(() => active.path, async (_name, call) => {
+    if (active === cpu) return call(cpu);
+    try {
+      return await call(gpu);
+    } catch (error) {
+      if (!(error instanceof DeviceLostError)) throw error;
+      active = cpu;
+      onLost(error);
+      return call(cpu);
+    }
+  });
 }
