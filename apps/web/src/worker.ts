@@ -3,7 +3,7 @@
  * worker too) or on the CPU references. One run at a time; the page cancels a run by
  * terminating the worker.
  */
-import { loadModels, onnxBackend, Synpo, timedKernels, weightFreeBackend, PIXELS, type Backend } from '@synpo/core';
+import { loadModels, onnxBackend, StageTimer, Synpo, weightFreeBackend, PIXELS, type Backend } from '@synpo/core';
 import { NoAdapterError, openCompute, type Compute } from '@synpo/gpu';
 import type { RunRequest, WorkerMessage } from './protocol.ts';
 
@@ -54,15 +54,9 @@ self.onmessage = async (event: MessageEvent<RunRequest>) => {
   const req = event.data;
   try {
     const c = await computeFor(req.device);
-    const times = new Map<string, number>();
-    const kernels = timedKernels(c.kernels, times);
     const backend = await backendFor(req);
-    let decoderMs = 0;
-    const timedBackend: Backend = {
-      ...backend,
-      decoder: { name: backend.decoder.name, decode: async (r, k) => { const t = performance.now(); try { return await backend.decoder.decode(r, k); } finally { decoderMs += performance.now() - t; } } },
-    };
-    const synpo = new Synpo(timedBackend, kernels, { seed: req.seed, points: req.band, batchSize: 4 });
+    const timer = new StageTimer(c.kernels, () => backend);
+    const synpo = new Synpo(timer.backend, timer.kernels, { seed: req.seed, points: req.band, batchSize: 4 });
     const t0 = performance.now();
     const support = await synpo.prepareSupport({ image: req.supportImage, mask: req.supportMask });
     const total = req.zs.length;
@@ -77,9 +71,8 @@ self.onmessage = async (event: MessageEvent<RunRequest>) => {
       });
       post({ type: 'progress', done: Math.min(total, i + zs.length), total });
     }
-    const all = performance.now() - t0;
-    const encoders = times.get('appearance') ?? 0;
-    post({ type: 'done', slices: total, timings: { encoders, 'post-encoder stages': all - encoders - decoderMs, decoder: decoderMs, total: all } });
+    const t = timer.stages(performance.now() - t0);
+    post({ type: 'done', slices: total, timings: { encoders: t.encoders, 'post-encoder stages': t.postEncoder, decoder: t.decoder, total: t.total } });
   } catch (error) {
     post({ type: 'error', message: error instanceof Error ? error.message : String(error) });
   }

@@ -34,6 +34,56 @@ export function timedKernels(kernels: Kernels, into: Map<string, number>): Kerne
   });
 }
 
+export interface StageTimes {
+  encoders: number;
+  /** CMSM, PSM and NRM's morphology and components: the total less encoders and decoder. */
+  postEncoder: number;
+  decoder: number;
+  total: number;
+}
+
+/**
+ * Splits SynPo's time into its stages: wraps the kernels (the encoders are the `appearance`
+ * kernel) and the backend's decoder, and apportions a measured total.
+ */
+export class StageTimer {
+  readonly kernels: Kernels;
+  readonly backend: Backend;
+  private readonly times = new Map<string, number>();
+  private decoderMs = 0;
+
+  constructor(kernels: Kernels, backend: (k: Kernels) => Backend) {
+    this.kernels = timedKernels(kernels, this.times);
+    const b = backend(this.kernels);
+    const decoder = b.decoder;
+    this.backend = {
+      ...b,
+      decoder: {
+        name: decoder.name,
+        decode: async (reqs, k) => {
+          const t0 = performance.now();
+          try {
+            return await decoder.decode(reqs, k);
+          } finally {
+            this.decoderMs += performance.now() - t0;
+          }
+        },
+      },
+    };
+  }
+
+  reset(): void {
+    this.times.clear();
+    this.decoderMs = 0;
+  }
+
+  /** The stages of a run that took `totalMs` since the last reset. */
+  stages(totalMs: number): StageTimes {
+    const encoders = this.times.get('appearance') ?? 0;
+    return { encoders, postEncoder: totalMs - encoders - this.decoderMs, decoder: this.decoderMs, total: totalMs };
+  }
+}
+
 export async function runPipelineBench(paths: { name: string; kernels: Kernels }[], backend: (k: Kernels) => Backend, slices = 8): Promise<PipelineBenchRow[]> {
   const support = phantomPatient(101);
   const query = phantomPatient(102);
@@ -43,25 +93,15 @@ export async function runPipelineBench(paths: { name: string; kernels: Kernels }
   const batch = query.image.data.slice(start * PIXELS, (start + slices) * PIXELS);
   const rows: PipelineBenchRow[] = [];
   for (const { name, kernels } of paths) {
-    const times = new Map<string, number>();
-    const timed = timedKernels(kernels, times);
-    const b = backend(timed);
-    let decoderMs = 0;
-    const decoder = b.decoder;
-    const wrapped: Backend = {
-      ...b,
-      decoder: { name: decoder.name, decode: async (reqs, k) => { const t = performance.now(); try { return await decoder.decode(reqs, k); } finally { decoderMs += performance.now() - t; } } },
-    };
-    const synpo = new Synpo(wrapped, timed, { batchSize: slices });
+    const timer = new StageTimer(kernels, backend);
+    const synpo = new Synpo(timer.backend, timer.kernels, { batchSize: slices });
     const enc = await synpo.prepareSupport({ image: support.image.data.subarray(z0 * PIXELS, (z0 + 1) * PIXELS), mask });
     await synpo.segment(enc, batch, slices); // warm-up: pipelines compile, pools fill
-    times.clear();
-    decoderMs = 0;
+    timer.reset();
     const t0 = performance.now();
     await synpo.segment(enc, batch, slices);
-    const total = performance.now() - t0;
-    const encoders = times.get('appearance') ?? 0;
-    rows.push({ path: name, slices, encoders: encoders / slices, decoder: decoderMs / slices, postEncoder: (total - encoders - decoderMs) / slices, total: total / slices });
+    const t = timer.stages(performance.now() - t0);
+    rows.push({ path: name, slices, encoders: t.encoders / slices, decoder: t.decoder / slices, postEncoder: t.postEncoder / slices, total: t.total / slices });
   }
   return rows;
 }

@@ -8,7 +8,7 @@ export { CHAOS_T2, SABS_CT, LAYOUTS, ORGANS, dice, overlap, organRange, supportS
 export { evaluate, type EvalReport, type EvalRequest, type OrganSummary, type ScanResult } from './evaluate.ts';
 export { segmentVolume, carryRange, type SegmentVolumeRequest, type SegmentVolumeResult } from './segment.ts';
 export { phantomPatient, PHANTOM_LABELS, PHANTOM_DEFAULTS, type PhantomOptions } from './phantom.ts';
-export { runPipelineBench, runOnnxBench, timedKernels, type PipelineBenchRow, type OnnxBenchRow } from './bench.ts';
+export { runPipelineBench, runOnnxBench, timedKernels, StageTimer, type PipelineBenchRow, type OnnxBenchRow, type StageTimes } from './bench.ts';
 export { onnxBackend, DinoEncoder, Sam2Encoder, Sam2Decoder, type OnnxModels } from './onnx/backend.ts';
 export { loadModels, type CheckReport, type ModelSource } from './onnx/models.ts';
 export { parseManifest, MANIFEST_FORMAT, IMAGENET_MEAN, IMAGENET_STD, DEFAULT_NAMES, type ModelManifest, type DinoManifest, type SamEncoderManifest, type SamDecoderManifest } from './onnx/manifest.ts';
