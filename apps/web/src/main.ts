@@ -6,7 +6,7 @@
  */
 import { cpuKernels } from '@synpo/gpu';
 import { decodeImage2D, decodeNifti, encodeNiftiMask, imageAsVolume, type Volume } from '@synpo/io';
-import { GRID, labelsToRoi, PAPER_BANDS, phantomPatient, PHANTOM_LABELS, PIXELS, prepareVolume, ROI, roiToVolume, type PreparedVolume } from '@synpo/core';
+import { dice, GRID, labelsToRoi, overlap, PAPER_BANDS, phantomPatient, PHANTOM_LABELS, PIXELS, prepareVolume, ROI, roiToVolume, type Overlap, type PreparedVolume } from '@synpo/core';
 import type { RunRequest, SliceMessage, WorkerMessage } from './protocol.ts';
 
 interface Case {
@@ -211,27 +211,23 @@ function render(): void {
   $<HTMLButtonElement>('download').disabled = state.results.size === 0;
 }
 
-function counts(z: number): [number, number, number] {
-  const r = state.results.get(z)!;
-  const t = state.queryTruth!.subarray(z * PIXELS, (z + 1) * PIXELS);
-  let tp = 0, fp = 0, fn = 0;
-  for (let i = 0; i < PIXELS; i++) {
-    if (r.final[i] && t[i]) tp++; else if (r.final[i]) fp++; else if (t[i]) fn++;
-  }
-  return [tp, fp, fn];
+function sliceOverlap(z: number): Overlap {
+  return overlap(state.results.get(z)!.final, state.queryTruth!.subarray(z * PIXELS, (z + 1) * PIXELS));
 }
 
 function sliceDice(z: number): number | null {
   if (!state.queryTruth || !state.results.has(z)) return null;
-  const [tp, fp, fn] = counts(z);
-  return tp + fp + fn === 0 ? 1 : (2 * tp) / (2 * tp + fp + fn);
+  return dice(sliceOverlap(z));
 }
 
 function volumeDice(): number | null {
   if (!state.queryTruth || state.results.size === 0) return null;
-  let [tp, fp, fn] = [0, 0, 0];
-  for (const z of state.results.keys()) { const c = counts(z); tp += c[0]; fp += c[1]; fn += c[2]; }
-  return tp + fp + fn === 0 ? 1 : (2 * tp) / (2 * tp + fp + fn);
+  const sum: Overlap = { tp: 0, fp: 0, fn: 0 };
+  for (const z of state.results.keys()) {
+    const c = sliceOverlap(z);
+    sum.tp += c.tp; sum.fp += c.fp; sum.fn += c.fn;
+  }
+  return dice(sum);
 }
 
 function status(text: string, error = false): void {

@@ -7,6 +7,7 @@
  */
 import type { Command } from 'commander';
 import { createRng, cpuKernels, type Kernels } from '@synpo/gpu';
+import { dice, overlap } from '@synpo/core';
 import { computeFor } from '../compute.ts';
 import { deviceOption, type Runner } from '../main.ts';
 
@@ -33,13 +34,6 @@ function encode(organ: Uint8Array, C: number, noise: number, seed: number): Floa
   }
   return out;
 }
-
-const dice = (a: Uint8Array, b: Uint8Array): number => {
-  let inter = 0;
-  let sum = 0;
-  for (let i = 0; i < a.length; i++) { inter += a[i]! & b[i]!; sum += a[i]! + b[i]!; }
-  return sum ? (2 * inter) / sum : 1;
-};
 
 async function synpoOnGrids(k: Kernels, seed: number) {
   const supportTruth = ellipse(30, 28, 12, 9);
@@ -86,7 +80,7 @@ async function synpoOnGrids(k: Kernels, seed: number) {
   const [cc] = await stage('components', () => k.components(opened, synmap, { B: 1, H: G, W: G }, 8));
   const best = cc!.components.reduce((a, b) => (b.mean > a.mean ? b : a), cc!.components[0]!);
   const final = Uint8Array.from(cc!.labels, (l) => (best && l === best.label ? 1 : 0));
-  return { stages, mu, sigma, band: band!.length, positives: pos!.centroids, negatives: negPts!.centroids, components: cc!.components.length, dice: dice(final, queryTruth), synmap };
+  return { stages, mu, sigma, band: band!.length, positives: pos!.centroids, negatives: negPts!.centroids, components: cc!.components.length, dice: dice(overlap(final, queryTruth)), synmap };
 }
 
 export function kernelDemoCommand(program: Command, run: Runner): void {

@@ -1,5 +1,5 @@
 /** GPU wrapper of kernels/random-walker.wgsl: CG rounds recorded in batches, no per-iteration readback. */
-import { validateRandomWalker, type RandomWalkerOptions, type RandomWalkerResult } from '../reference/random-walker.ts';
+import { edgeScale, validateRandomWalker, type RandomWalkerOptions, type RandomWalkerResult } from '../reference/random-walker.ts';
 import type { KernelSpec } from '../pipeline-cache.ts';
 import type { GpuRuntime } from '../runtime.ts';
 import type { ImageShape } from '../shapes.ts';
@@ -14,18 +14,6 @@ export const randomWalkerSpec: KernelSpec = {
 
 /** CG iterations recorded per submission before the host checks whether all slices converged. */
 const ITERATIONS_PER_CHECK = 50;
-
-/** β / (10·std(I)) per slice, as in the reference (scikit-image's scaling). */
-function edgeScales(image: Float32Array, { B, H, W }: ImageShape, beta: number): Float32Array {
-  const plane = H * W;
-  return Float32Array.from({ length: B }, (_, b) => {
-    let sum = 0;
-    let sum2 = 0;
-    for (let i = b * plane; i < (b + 1) * plane; i++) { sum += image[i]!; sum2 += image[i]! ** 2; }
-    const std = Math.sqrt(Math.max(sum2 / plane - (sum / plane) ** 2, 0));
-    return beta / (10 * Math.max(std, 1e-6));
-  });
-}
 
 export async function randomWalkerGpu(
   rt: GpuRuntime,
@@ -42,7 +30,7 @@ export async function randomWalkerGpu(
   const blocks = Math.ceil(plane / wg);
   const rec = rt.recorder('random-walker');
   const scalars = new Float32Array(8 * B);
-  edgeScales(image, shape, o.beta).forEach((scale, b) => { scalars[8 * b + 7] = scale; });
+  for (let b = 0; b < B; b++) scalars[8 * b + 7] = edgeScale(image.subarray(b * plane, (b + 1) * plane), o.beta);
   const bindings = [
     rec.upload(image, 'random-walker:image'),
     rec.upload(maskToU32(seeds), 'random-walker:seeds'),

@@ -43,6 +43,15 @@ export function validateRandomWalker(image: Float32Array, seeds: Uint8Array, pri
   }
 }
 
+/** β / (10·std(I)) for one slice: the contrast scale of its edge weights. */
+export function edgeScale(slice: Float32Array, beta: number): number {
+  let sum = 0;
+  let sum2 = 0;
+  for (let i = 0; i < slice.length; i++) { sum += slice[i]!; sum2 += slice[i]! ** 2; }
+  const std = Math.sqrt(Math.max(sum2 / slice.length - (sum / slice.length) ** 2, 0));
+  return beta / (10 * Math.max(std, 1e-6));
+}
+
 /** Edge weights to the right and down neighbours, [B][H][W] each (0 past the border). */
 export function edgeWeightsReference(image: Float32Array, s: ImageShape, beta: number): { right: Float32Array; down: Float32Array } {
   const { B, H, W } = s;
@@ -51,11 +60,7 @@ export function edgeWeightsReference(image: Float32Array, s: ImageShape, beta: n
   const down = new Float32Array(B * plane);
   for (let b = 0; b < B; b++) {
     const o = b * plane;
-    let sum = 0;
-    let sum2 = 0;
-    for (let i = 0; i < plane; i++) { sum += image[o + i]!; sum2 += image[o + i]! ** 2; }
-    const std = Math.sqrt(Math.max(sum2 / plane - (sum / plane) ** 2, 0));
-    const scale = beta / (10 * Math.max(std, 1e-6));
+    const scale = edgeScale(image.subarray(o, o + plane), beta);
     for (let y = 0; y < H; y++) {
       for (let x = 0; x < W; x++) {
         const i = o + y * W + x;
