@@ -4,7 +4,7 @@
  * and the decoder, on a batch of phantom slices. Timing wraps each kernel call (wall time on the
  * host, uploads and readbacks included), so GPU and CPU paths are measured the same way.
  */
-import { cpuKernels, wrapKernels, type Kernels } from '@synpo/gpu';
+import { cpuKernels, median, wrapKernels, type Kernels } from '@synpo/gpu';
 import { onnxBackend } from './onnx/backend.ts';
 import { loadModels, type ModelSource } from './onnx/models.ts';
 import type { ExecutionProvider } from './onnx/session.ts';
@@ -120,7 +120,6 @@ export interface OnnxBenchRow {
 export async function runOnnxBench(source: ModelSource, providers: ExecutionProvider[], slices = 4, reps = 3): Promise<OnnxBenchRow[]> {
   const patient = phantomPatient(103, { slices });
   const rows: OnnxBenchRow[] = [];
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   for (const provider of providers) {
     const { models, report } = await loadModels(source, provider, () => {});
     if (!models) throw new Error(report.problems.join('; '));

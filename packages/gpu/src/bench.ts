@@ -56,7 +56,8 @@ export interface BenchOptions {
   naiveBudgetGflop?: number;
 }
 
-const median = (xs: number[]): number => {
+/** The median (mean of the middle two for an even count). */
+export const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };

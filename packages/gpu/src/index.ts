@@ -35,7 +35,7 @@ export { recordTopK, topkSpec } from './kernels/topk.ts';
 export { recordKMeans, recordKMeansRounds, kmeansSpec } from './kernels/kmeans.ts';
 export { recordMorphology, recordOpening, morphologySpec } from './kernels/morphology.ts';
 export { recordComponents, componentsSpec } from './kernels/components.ts';
-export { runKernelBench, formatBenchReport, type BenchReport, type BenchOptions, type KernelBenchRow, type ConfidenceRatioRow } from './bench.ts';
+export { runKernelBench, formatBenchReport, median, type BenchReport, type BenchOptions, type KernelBenchRow, type ConfidenceRatioRow } from './bench.ts';
 export { gaussianReference, gaussianRadius } from './reference/gaussian.ts';
 export { appearanceReference, positionChannels, shrinkReference, type AppearanceSpec } from './reference/features.ts';
 export { randomWalkerReference, edgeWeightsReference, RANDOM_WALKER_DEFAULTS, SEED_NONE, SEED_FOREGROUND, SEED_BACKGROUND, type RandomWalkerOptions, type RandomWalkerResult } from './reference/random-walker.ts';
