@@ -55,6 +55,11 @@ export function kernelLayout(device: GPUDevice, spec: KernelSpec): GPUBindGroupL
   return entry.bindGroup;
 }
 
+/** The pipeline if it is compiled already (no device call, so nothing to guard). */
+export function cachedKernelPipeline(device: GPUDevice, spec: KernelSpec, entryPoint: string): GPUComputePipeline | undefined {
+  return caches.get(device)?.pipelines.get(`${spec.name}:${entryPoint}:${spec.workgroupSize}`);
+}
+
 export function kernelPipeline(device: GPUDevice, spec: KernelSpec, entryPoint: string): GPUComputePipeline {
   const cache = cacheFor(device);
   const key = `${spec.name}:${entryPoint}:${spec.workgroupSize}`;
