@@ -6,12 +6,16 @@
 // partial sums into α, β and a per-slice done flag, so iterations need no readback; a slice that
 // has converged skips every later update.
 //
+// The edge scale comes from the moments kernel's std of each slice (copied into `partial` first):
+// `scale` sets it and zeroes the other scalars, so the whole solve is recorded on the device.
+// `clamp` bounds x to [0, 1], the probability the decoder thresholds.
+//
 // vec holds 9 planes of B·H·W floats: x, r, z, p, q, diag, rhs, right weights, down weights.
 // scal holds 8 floats per slice: rz, iterations, alpha, beta, ‖b‖², ‖r‖², done, scale.
 
 override WG: u32 = 256;
 
-struct Params { H: u32, W: u32, B: u32, blocks: u32, gamma: f32, tol2: f32, mode: u32, _p: u32 }
+struct Params { H: u32, W: u32, B: u32, blocks: u32, gamma: f32, tol2: f32, mode: u32, beta: f32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> image: array<f32>;   // [B][H·W]
@@ -226,4 +230,19 @@ fn reduce(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li
     scal[o + 5u] = c;
     if (c <= p.tol2 * scal[o + 4u]) { scal[o + 6u] = 1.0; }
   }
+}
+
+// scal[b] = 0 but its edge scale β / (10·max(std, 1e-6)); std is partial[3b + 2] (moments' output).
+@compute @workgroup_size(WG)
+fn scale(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let b = wid.x;
+  if (lid < 7u) { scal[8u * b + lid] = 0.0; }
+  if (lid == 7u) { scal[8u * b + 7u] = p.beta / (10.0 * max(partial[3u * b + 2u], 1e-6)); }
+}
+
+@compute @workgroup_size(WG)
+fn clamp_x(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  if (!in_slice(wid, lid)) { return; }
+  let t = pixel(wid, lid);
+  vec[at(X, t)] = clamp(vec[at(X, t)], 0.0, 1.0);
 }

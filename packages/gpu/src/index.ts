@@ -21,7 +21,7 @@ export { upsampleBilinearReference, downsampleMaskReference, type ResizeShape } 
 export { momentsReference, type Moments, type RowsShape } from './reference/moments.ts';
 export { bandReference, type Bounds } from './reference/band.ts';
 export { topkReference, TOPK_MAX_K, type TopK } from './reference/topk.ts';
-export { kmeansReference, kmeansPlusPlus, KMEANS_DEFAULT_MAX_ITERATIONS, type KMeansResult } from './reference/kmeans.ts';
+export { kmeansReference, kmeansPlusPlus, kmeansPlusPlusFromDraws, drawIntegers, DRAW_RANGE, KMEANS_DEFAULT_MAX_ITERATIONS, type KMeansResult } from './reference/kmeans.ts';
 export { morphologyReference, openingReference, type MorphologyOp, type StructuringElement } from './reference/morphology.ts';
 export { componentsReference, type Component, type Components, type Connectivity } from './reference/components.ts';
 
@@ -32,7 +32,7 @@ export { recordUpsampleBilinear, recordDownsampleMask, resizeSpec } from './kern
 export { recordMoments, momentsSpec } from './kernels/moments.ts';
 export { recordBand, bandSpec } from './kernels/band.ts';
 export { recordTopK, topkSpec } from './kernels/topk.ts';
-export { recordKMeans, recordKMeansRounds, kmeansSpec } from './kernels/kmeans.ts';
+export { recordKMeans, kmeansSpec, type KMeansBuffers, type KMeansInit } from './kernels/kmeans.ts';
 export { recordMorphology, recordOpening, morphologySpec } from './kernels/morphology.ts';
 export { recordComponents, componentsSpec } from './kernels/components.ts';
 export { runKernelBench, formatBenchReport, median, type BenchReport, type BenchOptions, type KernelBenchRow, type ConfidenceRatioRow } from './bench.ts';

@@ -1,9 +1,16 @@
-/** GPU wrapper of kernels/random-walker.wgsl: CG rounds recorded in batches, no per-iteration readback. */
-import { edgeScale, validateRandomWalker, type RandomWalkerOptions, type RandomWalkerResult } from '../reference/random-walker.ts';
+/**
+ * GPU wrapper of kernels/random-walker.wgsl: the whole solve recorded on the device (edge scale,
+ * setup, CG rounds), with one small readback of the per-slice done flags every `checkEvery`
+ * iterations to stop once every slice has converged.
+ */
+import { validateRandomWalker, type RandomWalkerOptions, type RandomWalkerResult } from '../reference/random-walker.ts';
+import type { Slot } from '../buffer-pool.ts';
 import type { KernelSpec } from '../pipeline-cache.ts';
-import type { GpuRuntime } from '../runtime.ts';
+import type { GpuRuntime, Recorder } from '../runtime.ts';
 import type { ImageShape } from '../shapes.ts';
+import type { DeviceTensor } from '../tensor.ts';
 import { f32, u32 } from '../uniforms.ts';
+import { recordMoments } from './moments.ts';
 import { maskToU32 } from './upload.ts';
 
 export const randomWalkerSpec: KernelSpec = {
@@ -12,8 +19,70 @@ export const randomWalkerSpec: KernelSpec = {
   workgroupSize: 256,
 };
 
-/** CG iterations recorded per submission before the host checks whether all slices converged. */
-const ITERATIONS_PER_CHECK = 50;
+/**
+ * CG iterations recorded before the host reads the done flags. The weight-free decoder's solves
+ * converge in about 30–60 iterations, so one check usually ends the solve.
+ */
+export const RANDOM_WALKER_CHECK_EVERY = 64;
+
+export interface RandomWalkerSolve {
+  /** [B][H·W] foreground probability in [0, 1] (the first plane of the solver's vectors). */
+  probability: DeviceTensor;
+  /** CG iterations per slice. */
+  iterations: number[];
+}
+
+/**
+ * Records the solve on `rec` and flushes it every `checkEvery` iterations until every slice has
+ * converged (or `maxIterations`). `seeds` are u32 (0 none, 1 foreground, 2 background).
+ */
+export async function solveRandomWalker(
+  rec: Recorder,
+  image: Slot,
+  seeds: Slot,
+  prior: Slot,
+  { B, H, W }: ImageShape,
+  o: RandomWalkerOptions,
+  checkEvery = RANDOM_WALKER_CHECK_EVERY,
+): Promise<RandomWalkerSolve> {
+  const plane = H * W;
+  const wg = randomWalkerSpec.workgroupSize;
+  const blocks = Math.ceil(plane / wg);
+  const stats = recordMoments(rec, image, null, { B, N: plane });
+  const vectors = rec.scratch(9 * B * plane * 4, 'random-walker:vectors');
+  const scalars = rec.scratch(8 * B * 4, 'random-walker:scalars');
+  const partials = rec.scratch(Math.max(2 * B * blocks, 3 * B) * 4, 'random-walker:partials');
+  rec.copy(stats, 0, partials, 0, 3 * B * 4);
+  const bindings = [image, seeds, prior, vectors, scalars, partials];
+  const params = (mode: number) => [u32(H), u32(W), u32(B), u32(blocks), f32(o.gamma), f32(o.tolerance ** 2), u32(mode), f32(o.beta)];
+  const tiles: [number, number] = [blocks, B];
+  const run = (entry: string, mode = 0) => rec.dispatch(randomWalkerSpec, entry, bindings, entry === 'reduce' || entry === 'scale' ? [B] : tiles, params(mode));
+  run('scale');
+  run('edges');
+  run('setup');
+  run('reduce', 0);
+  run('matvec', 0);
+  run('residual');
+  run('reduce', 1);
+  let state: Float32Array | null = null;
+  for (let it = 0; it < o.maxIterations; it += checkEvery) {
+    for (let k = 0; k < Math.min(checkEvery, o.maxIterations - it); k++) {
+      run('matvec', 1);
+      run('dot_pq');
+      run('reduce', 2);
+      run('update_x');
+      run('reduce', 3);
+      run('update_p');
+    }
+    state = await rec.download(scalars, Float32Array);
+    if (state.every((v, i) => i % 8 !== 6 || v !== 0)) break;
+  }
+  run('clamp_x');
+  return {
+    probability: rec.keep(vectors, 'f32', [B, plane]),
+    iterations: Array.from({ length: B }, (_, b) => state![8 * b + 1]!),
+  };
+}
 
 export async function randomWalkerGpu(
   rt: GpuRuntime,
@@ -24,47 +93,20 @@ export async function randomWalkerGpu(
   o: RandomWalkerOptions,
 ): Promise<RandomWalkerResult> {
   validateRandomWalker(image, seeds, prior, shape, o);
-  const { B, H, W } = shape;
-  const plane = H * W;
-  const wg = randomWalkerSpec.workgroupSize;
-  const blocks = Math.ceil(plane / wg);
   const rec = rt.recorder('random-walker');
-  const scalars = new Float32Array(8 * B);
-  for (let b = 0; b < B; b++) scalars[8 * b + 7] = edgeScale(image.subarray(b * plane, (b + 1) * plane), o.beta);
-  const bindings = [
-    rec.upload(image, 'random-walker:image'),
-    rec.upload(maskToU32(seeds), 'random-walker:seeds'),
-    rec.upload(prior, 'random-walker:prior'),
-    rec.scratch(9 * B * plane * 4, 'random-walker:vectors'),
-    rec.upload(scalars, 'random-walker:scalars'),
-    rec.scratch(2 * B * blocks * 4, 'random-walker:partials'),
-  ];
-  const params = (mode: number) => [u32(H), u32(W), u32(B), u32(blocks), f32(o.gamma), f32(o.tolerance ** 2), u32(mode), u32(0)];
-  const tiles: [number, number] = [blocks, B];
-  const run = (entry: string, mode = 0) => rec.dispatch(randomWalkerSpec, entry, bindings, entry === 'reduce' ? [B] : tiles, params(mode));
-  run('edges');
-  run('setup');
-  run('reduce', 0);
-  run('matvec', 0);
-  run('residual');
-  run('reduce', 1);
-  let state = rec.read(bindings[4]!, Float32Array);
-  await rec.flush();
-  for (let it = 0; it < o.maxIterations; it += ITERATIONS_PER_CHECK) {
-    if (state.value!.every((v, i) => i % 8 !== 6 || v !== 0)) break;
-    for (let k = 0; k < Math.min(ITERATIONS_PER_CHECK, o.maxIterations - it); k++) {
-      run('matvec', 1);
-      run('dot_pq');
-      run('reduce', 2);
-      run('update_x');
-      run('reduce', 3);
-      run('update_p');
-    }
-    state = rec.read(bindings[4]!, Float32Array);
-    await rec.flush();
+  try {
+    const solve = await solveRandomWalker(
+      rec,
+      rec.upload(image, 'random-walker:image'),
+      rec.upload(maskToU32(seeds), 'random-walker:seeds'),
+      rec.upload(prior, 'random-walker:prior'),
+      shape,
+      o,
+    );
+    const x = await rec.download(solve.probability, Float32Array, shape.B * shape.H * shape.W * 4);
+    solve.probability.release();
+    return { probability: x, iterations: solve.iterations };
+  } finally {
+    rec.end();
   }
-  const x = rec.read(bindings[3]!, Float32Array, B * plane * 4, 0);
-  await rec.submit();
-  const probability = x.value!.map((v) => Math.min(1, Math.max(0, v)));
-  return { probability, iterations: Array.from({ length: B }, (_, b) => state.value![8 * b + 1]!) };
 }

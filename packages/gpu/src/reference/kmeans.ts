@@ -38,35 +38,55 @@ export function validateKMeans(rows: readonly Float32Array[], options: KMeansOpt
   });
 }
 
-const dist2 = (p: Float32Array, i: number, c: ArrayLike<number>, k: number): number =>
-  (p[2 * i]! - c[2 * k]!) ** 2 + (p[2 * i + 1]! - c[2 * k + 1]!) ** 2;
+/** Squared distance in f32, as the kernel computes it: (dx·dx) + (dy·dy), each step rounded. */
+const dist2f = (ax: number, ay: number, bx: number, by: number): number => {
+  const dx = Math.fround(ax - bx);
+  const dy = Math.fround(ay - by);
+  return Math.fround(Math.fround(dx * dx) + Math.fround(dy * dy));
+};
+
+/** 2^24: k-means++ and subset draws are 24-bit integers u, used as r = u / 2^24 (exact in f32). */
+export const DRAW_RANGE = 16777216;
+
+/** `count` draws from `rng` as 24-bit integers: what the GPU's seeding reads. */
+export function drawIntegers(rng: Rng, count: number): Uint32Array {
+  return Uint32Array.from({ length: count }, () => Math.floor(rng() * DRAW_RANGE));
+}
 
 /**
  * k-means++: the first centre uniformly, each next one with probability ∝ D² to the nearest
  * centre so far. Stops early when every point coincides with a centre (fewer distinct points
- * than k), so k > N gives at most N centres.
+ * than k), so k > N gives at most N centres. Every step is f32 arithmetic in the kernel's order
+ * with the draws u / 2^24, so the GPU's seeding (kernels/kmeans.wgsl) picks the same centres.
  */
 export function kmeansPlusPlus(points: Float32Array, k: number, rng: Rng): Float32Array {
+  return kmeansPlusPlusFromDraws(points, k, drawIntegers(rng, k));
+}
+
+export function kmeansPlusPlusFromDraws(points: Float32Array, k: number, draws: ArrayLike<number>): Float32Array {
   const n = points.length / 2;
   const centres: number[] = [];
-  const first = Math.min(n - 1, Math.floor(rng() * n));
+  const r0 = draws[0]! / DRAW_RANGE;
+  const first = Math.min(n - 1, Math.floor(Math.fround(r0 * n)));
   centres.push(points[2 * first]!, points[2 * first + 1]!);
-  const d2 = new Float64Array(n).map((_, i) => dist2(points, i, centres, 0));
+  const d2 = new Float32Array(n).map((_, i) => dist2f(points[2 * i]!, points[2 * i + 1]!, centres[0]!, centres[1]!));
   while (centres.length / 2 < k) {
     let total = 0;
-    for (let i = 0; i < n; i++) total += d2[i]!;
+    for (let i = 0; i < n; i++) total = Math.fround(total + d2[i]!);
     if (total === 0) break;
-    let target = rng() * total;
+    const target = Math.fround((draws[centres.length / 2]! / DRAW_RANGE) * total);
     let pick = -1;
+    let cum = 0;
     for (let i = 0; i < n; i++) {
       if (d2[i]! === 0) continue;
       pick = i; // the last candidate also absorbs rounding at the end of the sum
-      target -= d2[i]!;
-      if (target < 0) break;
+      cum = Math.fround(cum + d2[i]!);
+      if (cum > target) break;
     }
-    const c = centres.length / 2;
-    centres.push(points[2 * pick]!, points[2 * pick + 1]!);
-    for (let i = 0; i < n; i++) d2[i] = Math.min(d2[i]!, dist2(points, i, centres, c));
+    const cx = points[2 * pick]!;
+    const cy = points[2 * pick + 1]!;
+    centres.push(cx, cy);
+    for (let i = 0; i < n; i++) d2[i] = Math.min(d2[i]!, dist2f(points[2 * i]!, points[2 * i + 1]!, cx, cy));
   }
   return Float32Array.from(centres);
 }
@@ -102,9 +122,7 @@ export function kmeansReference(points: Float32Array, seeds: Float32Array, maxIt
       for (let c = 0; c < k; c++) {
         if (!alive[c]) continue;
         // f32 distances, as the kernel computes them, so ties resolve the same way.
-        const dx = Math.fround(points[2 * i]! - Math.fround(centroids[2 * c]!));
-        const dy = Math.fround(points[2 * i + 1]! - Math.fround(centroids[2 * c + 1]!));
-        const d = Math.fround(dx * dx + dy * dy);
+        const d = dist2f(points[2 * i]!, points[2 * i + 1]!, Math.fround(centroids[2 * c]!), Math.fround(centroids[2 * c + 1]!));
         if (best < 0 || d < bestD) { best = c; bestD = d; }
       }
       if (assign[i] !== best) { assign[i] = best; changed++; }

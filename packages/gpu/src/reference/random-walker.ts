@@ -9,6 +9,7 @@
  * models"). Jacobi-preconditioned conjugate gradients, from x = p.
  */
 import { finite, imageShape, length, ShapeError, type ImageShape } from '../shapes.ts';
+import { momentsReference } from './moments.ts';
 
 export const SEED_NONE = 0;
 export const SEED_FOREGROUND = 1;
@@ -43,12 +44,12 @@ export function validateRandomWalker(image: Float32Array, seeds: Uint8Array, pri
   }
 }
 
-/** β / (10·std(I)) for one slice: the contrast scale of its edge weights. */
+/**
+ * β / (10·std(I)) for one slice: the contrast scale of its edge weights. The std is the moments
+ * kernel's (population, two-pass), which the GPU path computes on the device.
+ */
 export function edgeScale(slice: Float32Array, beta: number): number {
-  let sum = 0;
-  let sum2 = 0;
-  for (let i = 0; i < slice.length; i++) { sum += slice[i]!; sum2 += slice[i]! ** 2; }
-  const std = Math.sqrt(Math.max(sum2 / slice.length - (sum / slice.length) ** 2, 0));
+  const { std } = momentsReference(slice, null, { B: 1, N: slice.length })[0]!;
   return beta / (10 * Math.max(std, 1e-6));
 }
 
