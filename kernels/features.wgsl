@@ -3,11 +3,13 @@
 // deviation sqrt(max(Q − G², 0)), area-pooled by an integer factor onto the feature grid and
 // written channel-first into [B][C][h·w]; then every channel is standardised over its grid
 // (z-score with the row's mean and std from the moments kernel).
+// stack_position builds the position encoder's grids: the appearance channels times `weight`,
+// then the constant position channels, [B][C + channel][H·W].
 
 override WG: u32 = 64;
 const EPS: f32 = 1e-6;
 
-struct Params { H: u32, W: u32, B: u32, pool: u32, C: u32, channel: u32, _p0: u32, _p1: u32 }
+struct Params { H: u32, W: u32, B: u32, pool: u32, C: u32, channel: u32, weight: f32, _p1: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> a: array<f32>;          // square: I; local_stats: G; standardize: moments [B·C][3]
@@ -72,4 +74,21 @@ fn standardize(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroup
   if (t >= p.B * p.C * cells) { return; }
   let row = t / cells;
   out[t] = (out[t] - a[3u * row + 1u]) / max(a[3u * row + 2u], EPS);
+}
+
+// a: appearance [B][C][H·W]; b: position channels [channel][H·W]; out: [B][C + channel][H·W].
+@compute @workgroup_size(WG)
+fn stack_position(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let cells = p.H * p.W;
+  let Ct = p.C + p.channel;
+  let t = gid.x + gid.y * nwg.x * WG;
+  if (t >= p.B * Ct * cells) { return; }
+  let s = t / (Ct * cells);
+  let c = (t / cells) % Ct;
+  let i = t % cells;
+  if (c < p.C) {
+    out[t] = a[(s * p.C + c) * cells + i] * p.weight;
+  } else {
+    out[t] = b[(c - p.C) * cells + i];
+  }
 }

@@ -17,7 +17,8 @@ struct Params { N: u32, B: u32, has_mask: u32, _pad: u32 }
 var<workgroup> w_a: array<f32, WG>;
 var<workgroup> w_b: array<f32, WG>;
 
-fn selected(k: u32) -> bool { return p.has_mask == 0u || mask[k] != 0u; }
+// has_mask: 0 every value, 1 where the mask is set, 2 where it is not (a support's background).
+fn selected(k: u32) -> bool { return p.has_mask == 0u || (mask[k] != 0u) == (p.has_mask == 1u); }
 
 // Tree-sums w_a and w_b across the workgroup; the totals end in slot 0.
 fn reduce_pair(lid: u32) {

@@ -6,7 +6,8 @@
 //   select_component: mask = the pixel's root is its row's best root
 //   keep_rows:        mask kept where its row's flag is set, else cleared (an empty refined
 //                     mask stays empty through NRM's second pass)
-//   pack:             0/1 values, four per u32 word (one byte each), for a compact readback
+//   mask_to_f32:      a 0/1 mask as f32 0.0/1.0 bits (for kernels that read masks as f32)
+//   pack:             values 0…255 (masks, seeds), four per u32 word, for a compact readback
 
 override WG: u32 = 64;
 
@@ -99,7 +100,14 @@ fn pack(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   var word = 0u;
   for (var k = 0u; k < 4u; k++) {
     let t = 4u * w + k;
-    if (t < total && roots[t] != 0u) { word |= 1u << (8u * k); }
+    if (t < total) { word |= (roots[t] & 0xffu) << (8u * k); }
   }
   out[w] = word;
+}
+
+@compute @workgroup_size(WG)
+fn mask_to_f32(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let t = index(gid, nwg);
+  if (t >= p.B * p.P) { return; }
+  out[t] = select(0u, bitcast<u32>(1.0), roots[t] != 0u);
 }

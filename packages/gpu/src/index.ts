@@ -6,10 +6,12 @@ export { openCompute, type Compute, type ComputeOptions } from './compute.ts';
 export { openGpu } from '#device';
 export { NoAdapterError, summarizeAdapter, type AdapterSummary, type DeviceChoice, type GpuHandle } from './device.ts';
 export { cpuKernels, gpuKernels, fallbackKernels, wrapKernels, type ComputePath, type Kernels, type KMeansRequest } from './kernels.ts';
-export { DeviceLostError, GpuRuntime, GpuValidationError, Recorder, grid, type Readback, type RuntimeOptions } from './runtime.ts';
+export { DeviceLostError, GpuRuntime, GpuValidationError, Recorder, grid, type Readback, type RuntimeOptions, type TransferCounts } from './runtime.ts';
+export { DeviceTensor, HostTensor, elementCount, type DType, type HostArray, type HostArrayOf, type Tensor } from './tensor.ts';
+export { CpuStream, GpuStream, NO_COMPONENT, releaseResident, type T, type TensorStream } from './stream.ts';
 export { BufferPool, type PoolStats, type Slot } from './buffer-pool.ts';
 export { compiledPipelineCount, type BindingKind, type KernelSpec } from './pipeline-cache.ts';
-export { Profiler, type KernelTiming } from './profiler.ts';
+export { Profiler, ProfileSession, type KernelTiming } from './profiler.ts';
 export { packUniforms, type UniformField, type WgslScalar } from './uniforms.ts';
 export { createRng, type Rng } from './random.ts';
 export { ShapeError, type FeatureShape, type ImageShape } from './shapes.ts';
@@ -21,7 +23,7 @@ export { upsampleBilinearReference, downsampleMaskReference, type ResizeShape } 
 export { momentsReference, type Moments, type RowsShape } from './reference/moments.ts';
 export { bandReference, type Bounds } from './reference/band.ts';
 export { topkReference, TOPK_MAX_K, type TopK } from './reference/topk.ts';
-export { kmeansReference, kmeansPlusPlus, kmeansPlusPlusFromDraws, drawIntegers, DRAW_RANGE, KMEANS_DEFAULT_MAX_ITERATIONS, type KMeansResult } from './reference/kmeans.ts';
+export { kmeansReference, lloydReference, kmeansPlusPlus, kmeansPlusPlusFromDraws, drawIntegers, DRAW_RANGE, KMEANS_DEFAULT_MAX_ITERATIONS, type KMeansResult } from './reference/kmeans.ts';
 export { morphologyReference, openingReference, type MorphologyOp, type StructuringElement } from './reference/morphology.ts';
 export { componentsReference, type Component, type Components, type Connectivity } from './reference/components.ts';
 
@@ -41,3 +43,13 @@ export { appearanceReference, positionChannels, shrinkReference, type Appearance
 export { randomWalkerReference, edgeWeightsReference, RANDOM_WALKER_DEFAULTS, SEED_NONE, SEED_FOREGROUND, SEED_BACKGROUND, type RandomWalkerOptions, type RandomWalkerResult } from './reference/random-walker.ts';
 export { recordGaussian, gaussianSpec } from './kernels/gaussian.ts';
 export { recordAppearance, featuresSpec } from './kernels/features.ts';
+export { sampleSubsetFromDraws, sampleRowsReference, cellPointsReference } from './reference/points.ts';
+export { priorReference } from './reference/prior.ts';
+export { thresholdReference, bestComponentMaskReference, bestRootsReference, keepRowsReference, packBytesReference } from './reference/refine.ts';
+export { shrinkInputsReference, seedMapReference, type DecoderInputOptions } from './reference/prompt.ts';
+export { recordSampleRows, recordCellPoints, pointsSpec } from './kernels/points.ts';
+export { recordPrior, priorSpec } from './kernels/prior.ts';
+export { recordThreshold, recordBestComponent, recordKeepRows, recordPack, recordMaskToF32, refineSpec } from './kernels/refine.ts';
+export { recordDecoderInputs, promptSpec } from './kernels/prompt.ts';
+export { recordStackPosition, recordShrink } from './kernels/features.ts';
+export { solveRandomWalker, randomWalkerSpec, RANDOM_WALKER_CHECK_EVERY, type RandomWalkerSolve } from './kernels/random-walker.ts';

@@ -32,6 +32,7 @@ import { gaussianGpu } from './kernels/gaussian.ts';
 import { createRng } from './random.ts';
 import { DeviceLostError, type GpuRuntime } from './runtime.ts';
 import type { FeatureShape, ImageShape } from './shapes.ts';
+import { CpuStream, GpuStream, type TensorStream } from './stream.ts';
 
 export interface KMeansRequest {
   k: number;
@@ -63,6 +64,12 @@ export interface Kernels {
   appearance(slices: Float32Array, shape: ImageShape, spec: AppearanceSpec): Promise<Float32Array>;
   /** The weight-free decoder's solve: foreground probability from seeds and a prior. */
   randomWalker(image: Float32Array, seeds: Uint8Array, prior: Float32Array, shape: ImageShape, options: RandomWalkerOptions): Promise<RandomWalkerResult>;
+  /**
+   * Runs a chain of kernels on one tensor stream (on the GPU: one command encoder, data kept on
+   * the device between kernels) and releases what the stream made when `run` settles. A lost
+   * device re-runs the whole chain on the CPU references (through `fallbackKernels`).
+   */
+  chain<R>(label: string, run: (stream: TensorStream) => Promise<R>): Promise<R>;
 }
 
 /** Validates and seeds k-means on the host: both paths start from the same centres. */
@@ -93,6 +100,7 @@ export function cpuKernels(): Kernels {
     gaussian: wrap(gaussianReference),
     appearance: wrap(appearanceReference),
     randomWalker: wrap(randomWalkerReference),
+    chain: async (_label, run) => run(new CpuStream()),
   };
 }
 
@@ -114,6 +122,14 @@ export function gpuKernels(rt: GpuRuntime): Kernels {
     gaussian: (...a) => gaussianGpu(rt, ...a),
     appearance: (...a) => appearanceGpu(rt, ...a),
     randomWalker: (...a) => randomWalkerGpu(rt, ...a),
+    chain: async (label, run) => {
+      const stream = new GpuStream(rt, label);
+      try {
+        return await run(stream);
+      } finally {
+        stream.end();
+      }
+    },
   };
 }
 

@@ -164,6 +164,7 @@ interface PendingRead {
   target: Readback<Typed>;
   resolve?: (value: Typed) => void;
   reject?: (error: unknown) => void;
+  released?: boolean;
 }
 
 /**
@@ -253,6 +254,12 @@ export class Recorder {
     tensor.dtype = dtype;
     tensor.shape = shape;
     return tensor as DeviceTensor<D>;
+  }
+
+  /** Takes a tensor into this recorder's care: `end()` releases it. */
+  adopt(tensor: DeviceTensor): DeviceTensor {
+    this.owned.add(tensor);
+    return tensor;
   }
 
   /** Releases a tensor now (its buffer returns to the pool after the commands that use it). */
@@ -394,8 +401,10 @@ export class Recorder {
       if (this.runtime.lost) throw this.runtime.lost;
       const message = messages.find((m) => m !== null);
       if (message) throw new GpuValidationError(names, message);
-      await Promise.all(
-        reads.map(async (r) => {
+      // The reads and the timestamps map together; values go out once both are in, so whoever
+      // awaits a read also sees its kernels' timings.
+      await Promise.all([
+        ...reads.map(async (r) => {
           if (r.bytes === 0) {
             r.target.value = new r.ctor(new ArrayBuffer(0));
           } else {
@@ -406,10 +415,12 @@ export class Recorder {
             r.target.value = new r.ctor(r.staging.buffer.getMappedRange(0, size).slice(0, r.bytes));
             r.staging.buffer.unmap();
           }
-          r.resolve?.(r.target.value);
+          pool.release(r.staging);
+          r.released = true;
         }),
-      );
-      if (timing) await this.profile!.collect(timing);
+        timing ? this.profile!.collect(timing) : null,
+      ]);
+      for (const r of reads) r.resolve?.(r.target.value!);
     } catch (error) {
       // mapAsync rejects when the device goes away mid-run; report it as a loss, not a mystery.
       const lost = await this.runtime.lostWithin(100);
@@ -417,7 +428,7 @@ export class Recorder {
       this.failReads(reads, reason);
       throw reason;
     } finally {
-      for (const r of reads) pool.release(r.staging);
+      for (const r of reads) if (!r.released) pool.release(r.staging);
     }
   }
 

@@ -3,6 +3,7 @@ import { validateMoments, type Moments, type RowsShape } from '../reference/mome
 import type { Slot } from '../buffer-pool.ts';
 import type { KernelSpec } from '../pipeline-cache.ts';
 import type { GpuRuntime, Recorder } from '../runtime.ts';
+import type { DeviceTensor } from '../tensor.ts';
 import { u32 } from '../uniforms.ts';
 import { maskToU32 } from './upload.ts';
 
@@ -12,11 +13,14 @@ export const momentsSpec: KernelSpec = {
   workgroupSize: 256,
 };
 
-/** Records (count, mean, std) per row into a [B][3] buffer; `mask` null means every value. */
-export function recordMoments(rec: Recorder, values: Slot, mask: Slot | null, { B, N }: RowsShape): Slot {
-  const out = rec.scratch(B * 3 * 4, 'moments:out');
+/**
+ * Records (count, mean, std) per row into a [B][3] buffer; `mask` null means every value, and
+ * `invert` takes the values where the mask is not set (a support's background).
+ */
+export function recordMoments(rec: Recorder, values: Slot, mask: Slot | null, { B, N }: RowsShape, invert = false): DeviceTensor {
+  const out = rec.scratch(B * 3 * 4, 'moments:out', false, 'f32', [B, 3]);
   const maskSlot = mask ?? rec.scratch(4, 'moments:no-mask');
-  rec.dispatch(momentsSpec, 'main', [values, maskSlot, out], [B], [u32(N), u32(B), u32(mask ? 1 : 0), u32(0)]);
+  rec.dispatch(momentsSpec, 'main', [values, maskSlot, out], [B], [u32(N), u32(B), u32(mask ? (invert ? 2 : 1) : 0), u32(0)]);
   return out;
 }
 

@@ -108,6 +108,15 @@ export function compactClusters(centroids: ArrayLike<number>, assign: ArrayLike<
 
 /** Lloyd's algorithm from the given seeds, with the kernel's exact stopping rule. */
 export function kmeansReference(points: Float32Array, seeds: Float32Array, maxIterations = KMEANS_DEFAULT_MAX_ITERATIONS): KMeansResult {
+  const r = lloydReference(points, seeds, maxIterations);
+  return compactClusters(r.centroids, r.assign, points.length / 2, seeds.length / 2, r.iterations);
+}
+
+/**
+ * Lloyd's rounds as the kernel runs them, in the kernel's layout: one centre per seed slot (a
+ * dropped one keeps its last position and gets no points), each point's slot, the updates done.
+ */
+export function lloydReference(points: Float32Array, seeds: Float32Array, maxIterations = KMEANS_DEFAULT_MAX_ITERATIONS): { centroids: Float32Array; assign: Uint32Array; iterations: number } {
   const n = points.length / 2;
   const k = seeds.length / 2;
   const centroids = Float64Array.from(seeds);
@@ -146,5 +155,5 @@ export function kmeansReference(points: Float32Array, seeds: Float32Array, maxIt
       }
     }
   }
-  return compactClusters(centroids, assign, n, k, iterations);
+  return { centroids: Float32Array.from(centroids), assign, iterations };
 }

@@ -1,0 +1,341 @@
+/**
+ * The device-resident layer: every stream operation on the GPU against the same operation on the
+ * CPU references (table-driven, awkward sizes), the kernels new to the chain against their
+ * references, tensors that stay on the device, and two chains in flight at once.
+ */
+import { describe, expect, it, type TestContext } from 'vitest';
+import {
+  bestRootsReference, CpuStream, createRng, drawIntegers, GpuRuntime, GpuStream, HostTensor, kmeansPlusPlusFromDraws, lloydReference,
+  NO_COMPONENT, packBytesReference, recordComponents, recordBestComponent, recordPack, refineSpec, type T, type TensorStream,
+} from '../src/index.ts';
+import { discMask, expectClose, randomArray, randomMask, useGpu } from './gpu.ts';
+
+const gpu = useGpu();
+
+/** Runs `f` on a fresh GPU stream and on the CPU stream; returns both results read to the host. */
+async function both<R>(ctx: TestContext, f: (s: TensorStream) => Promise<R> | R): Promise<{ g: R; c: R } | null> {
+  if (!gpu.current) {
+    ctx.skip(gpu.skipReason);
+    return null;
+  }
+  const s = new GpuStream(gpu.current.runtime, 'test');
+  try {
+    const g = await f(s);
+    const c = await f(new CpuStream());
+    return { g, c };
+  } finally {
+    s.end();
+  }
+}
+
+const read = <D extends 'f32' | 'u32' | 'mask'>(s: TensorStream, t: T<D>) => s.read(t);
+
+describe('stream operations agree with the CPU references', () => {
+  for (const [B, n, m] of [[1, 1, 1], [1, 40, 32], [3, 4096, 32], [2, 100, 100], [5, 333, 7]] as const) {
+    it(`sampleRows B=${B} n=${n} m=${m}`, async (ctx) => {
+      const rng = createRng(B * 1000 + n);
+      const counts = Uint32Array.from({ length: B }, (_, b) => (b === 0 ? n : Math.floor(rng() * (n + 1))));
+      const indices = new Uint32Array(B * n);
+      for (let b = 0; b < B; b++) {
+        let v = 0;
+        for (let i = 0; i < n; i++) indices[b * n + i] = (v += 1 + Math.floor(rng() * 3));
+      }
+      const draws = drawIntegers(createRng(7, B), B * m);
+      const r = await both(ctx, async (s) => {
+        const out = s.sampleRows(s.upload(indices, [B, n]), s.upload(counts, [B]), { B, n, m }, s.upload(draws, [B, m]));
+        const c = await read(s, out.counts);
+        const idx = await read(s, out.indices);
+        return Array.from({ length: B }, (_, b) => Array.from(idx.subarray(b * n, b * n + c[b]!)));
+      });
+      if (r) expect(r.g).toEqual(r.c);
+    });
+  }
+
+  for (const [B, n, G] of [[1, 1, 64], [4, 32, 64], [2, 65, 7], [3, 1500, 1024]] as const) {
+    it(`cellPoints B=${B} n=${n} G=${G}`, async (ctx) => {
+      const rng = createRng(n);
+      const indices = Uint32Array.from({ length: B * n }, () => Math.floor(rng() * G * G));
+      const counts = Uint32Array.from({ length: B }, (_, b) => (b % 2 ? Math.floor(n / 2) : n));
+      const r = await both(ctx, async (s) => {
+        const out = s.cellPoints(s.upload(indices, [B, n]), s.upload(counts, [B]), { B, n, G });
+        const c = await read(s, out.counts);
+        const p = await read(s, out.points);
+        return Array.from({ length: B }, (_, b) => Array.from(p.subarray(2 * b * n, 2 * (b * n + c[b]!))));
+      });
+      if (r) expect(r.g).toEqual(r.c);
+    });
+  }
+
+  for (const [B, n, k] of [[1, 1, 1], [4, 32, 4], [2, 3, 8], [3, 200, 6], [1, 1024, 4]] as const) {
+    it(`kmeans with k-means++ on the device, B=${B} n=${n} k=${k} (grid points: exact)`, async (ctx) => {
+      const rng = createRng(n * 31 + k);
+      const points = Float32Array.from({ length: B * n * 2 }, () => Math.floor(rng() * 64));
+      const counts = Uint32Array.from({ length: B }, (_, b) => Math.max(1, n - b));
+      const draws = drawIntegers(createRng(k, n), B * k);
+      const r = await both(ctx, async (s) => {
+        const out = s.kmeans(s.upload(points, [B, n, 2]), s.upload(counts, [B]), { B, n, k }, s.upload(draws, [B, k]), 100);
+        return { centroids: Array.from(await read(s, out.centroids)), sizes: Array.from(await read(s, out.sizes)) };
+      });
+      if (!r) return;
+      expect(r.g.sizes).toEqual(r.c.sizes);
+      // Only live centres carry meaning.
+      r.g.sizes.forEach((size, slot) => {
+        if (size > 0) expect([r.g.centroids[2 * slot], r.g.centroids[2 * slot + 1]]).toEqual([r.c.centroids[2 * slot], r.c.centroids[2 * slot + 1]]);
+      });
+      // And the CPU stream is the seeding + Lloyd references.
+      const row = points.subarray(0, counts[0]! * 2);
+      const seeds = kmeansPlusPlusFromDraws(row, k, draws.subarray(0, k));
+      const ref = lloydReference(row, seeds, 100);
+      const sizes = new Array(k).fill(0);
+      for (const a of ref.assign) sizes[a]++;
+      expect(r.c.sizes.slice(0, k)).toEqual(sizes);
+    });
+  }
+
+  for (const [B, P] of [[1, 1], [2, 65536], [3, 1000]] as const) {
+    it(`prior B=${B} P=${P}`, async (ctx) => {
+      const maps = randomArray(B * P, P, -0.5, 1);
+      const top = Float32Array.from({ length: 3 * B }, (_, i) => (i % 3 === 1 ? 0.6 + 0.1 * i : 32));
+      const r = await both(ctx, (s) => read(s, s.prior(s.upload(maps, [B, P]), s.upload(top, [B, 3]), { B, P }, 0.1, 8)));
+      if (r) expectClose(r.g, r.c, 1e-6, 1e-5);
+    });
+  }
+
+  it('threshold over more than 65,535 workgroups', async (ctx) => {
+    const values = randomArray(5_000_000, 3);
+    const r = await both(ctx, (s) => read(s, s.threshold(s.upload(values, [5_000_000]), 0.25)));
+    if (r) expect(r.g).toEqual(r.c);
+  });
+
+  for (const [B, H, W] of [[1, 1, 1], [1, 256, 256], [3, 37, 53]] as const) {
+    it(`bestComponent and keepRows B=${B} ${H}×${W}`, async (ctx) => {
+      const P = H * W;
+      const masks = randomMask(B * P, H * W + B, 0.45);
+      if (B > 1) masks.fill(0, P, 2 * P); // an empty row: no component
+      const values = randomArray(B * P, 5, 0, 1);
+      const r = await both(ctx, async (s) => {
+        const best = s.bestComponent(s.upload(masks, [B, P]), s.upload(values, [B, P]), { B, H, W }, 8);
+        const kept = s.keepRows(s.upload(masks, [B, P]), best.found, { B, P });
+        return { mask: Array.from(await read(s, best.mask)), found: Array.from(await read(s, best.found)), kept: Array.from(await read(s, kept)) };
+      });
+      if (!r) return;
+      expect(r.g.mask).toEqual(r.c.mask);
+      expect(r.g.found.map((f) => f === NO_COMPONENT)).toEqual(r.c.found.map((f) => f === NO_COMPONENT));
+      expect(r.g.kept).toEqual(r.c.kept);
+      if (B > 1) expect(r.g.found[1]).toBe(NO_COMPONENT);
+    });
+  }
+
+  it('decoderInputs: shrunk slice, blended prior, seeds from the box and the points', async (ctx) => {
+    const B = 2;
+    const S = 256;
+    const image = randomArray(B * S * S, 11, 0, 1);
+    const prior = randomArray(B * S * S, 12, 0, 1);
+    const mask = new Uint8Array(B * S * S);
+    mask.set(discMask(S, S, 120, 100, 40), 0);
+    const P = 3;
+    // Row 0: a box and three points (negative first); row 1: no box, one valid point.
+    const prompts = Float32Array.of(
+      60, 200, 40, 180, 100, 50, 0, 1, 130, 110, 1, 1, 90, 90, 1, 1,
+      1, 0, 0, 0, 10, 250, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0,
+    );
+    for (const withMask of [false, true]) {
+      const o = { factor: 2, maskWeight: 0.5, background: 0.15, radius: 2 };
+      const r = await both(ctx, async (s) => {
+        const out = s.decoderInputs(s.upload(image, [B, S * S]), s.upload(prior, [B, S * S]), withMask ? s.upload(mask, [B, S * S]) : null, s.upload(prompts, [B, 1 + P, 4]), { B, H: S, W: S }, P, o);
+        return { image: await read(s, out.image), prior: await read(s, out.prior), seeds: Array.from(await read(s, out.seeds)) };
+      });
+      if (!r) return;
+      expectClose(r.g.image, r.c.image, 1e-6, 1e-5);
+      expectClose(r.g.prior, r.c.prior, 1e-6, 1e-5);
+      expect(r.g.seeds).toEqual(r.c.seeds);
+      expect(new Set(r.c.seeds)).toEqual(new Set([0, 1, 2]));
+    }
+  });
+
+  it('stackPosition, moments of a mask\'s complement, downsampleMask', async (ctx) => {
+    const B = 3, C = 10, Cp = 14, N = 4096;
+    const a = randomArray(B * C * N, 21);
+    const pos = randomArray(Cp * N, 22);
+    const mask = randomMask(B * 65536, 23, 0.3);
+    const r = await both(ctx, async (s) => {
+      const stacked = await read(s, s.stackPosition(s.upload(a, [B, C, N]), s.upload(pos, [Cp, N]), { B, C, N }, Cp, 0.5));
+      const values = s.upload(randomArray(B * N, 24), [B, N]);
+      const grid = s.downsampleMask(s.upload(mask, [B, 65536]), { B, inH: 256, inW: 256, outH: 64, outW: 64 });
+      const stats = await read(s, s.moments(values, grid, { B, N }, true));
+      return { stacked, stats, grid: Array.from(await read(s, grid)) };
+    });
+    if (!r) return;
+    expectClose(r.g.stacked, r.c.stacked, 1e-6, 1e-6);
+    expect(r.g.grid).toEqual(r.c.grid);
+    expectClose(r.g.stats, r.c.stats, 1e-5, 1e-4);
+  });
+
+  it('randomWalker through the stream', async (ctx) => {
+    const B = 2, H = 64, W = 64;
+    const image = new Float32Array(B * H * W);
+    const disc = discMask(H, W, 30, 32, 14);
+    for (let b = 0; b < B; b++) disc.forEach((v, i) => { image[b * H * W + i] = v ? 0.8 : 0.2; });
+    const seeds = new Uint8Array(B * H * W);
+    for (let b = 0; b < B; b++) { seeds[b * H * W + 32 * W + 30] = 1; seeds[b * H * W + 2 * W + 2] = 2; }
+    const prior = new Float32Array(B * H * W).fill(0.5);
+    const o = { beta: 130, gamma: 0.05, maxIterations: 300, tolerance: 1e-3 };
+    const r = await both(ctx, async (s) => read(s, await s.randomWalker(s.upload(image, [B, H * W]), s.upload(seeds, [B, H * W]), s.upload(prior, [B, H * W]), { B, H, W }, o)));
+    if (r) expectClose(r.g, r.c, 2e-3, 1e-2);
+  });
+});
+
+describe('kernels new to the device chain, raw', () => {
+  it('best_component matches its f32 reference on the components kernel\'s own output', async (ctx) => {
+    if (!gpu.current) return ctx.skip(gpu.skipReason);
+    const B = 4, H = 50, W = 70, P = H * W;
+    const masks = randomMask(B * P, 9, 0.5);
+    masks.fill(0, 3 * P); // the last row is empty
+    const values = randomArray(B * P, 10, -1, 1);
+    const rec = gpu.current.runtime.recorder('best');
+    const c = recordComponents(rec, rec.upload(Uint32Array.from(masks), 'm'), rec.upload(values, 'v'), { B, H, W }, 4);
+    const best = recordBestComponent(rec, c, { B, P }).best;
+    const [roots, sizes, sums, got] = await Promise.all([rec.download(c.roots, Uint32Array), rec.download(c.sizes, Uint32Array), rec.download(c.sums, Uint32Array), rec.download(best, Uint32Array)]);
+    rec.end();
+    expect(Array.from(got)).toEqual(Array.from(bestRootsReference(roots, sizes, sums, B, P)));
+    expect(got[3]).toBe(NO_COMPONENT);
+  });
+
+  it('pack puts four byte values in a word, for any count', async (ctx) => {
+    if (!gpu.current) return ctx.skip(gpu.skipReason);
+    for (const n of [1, 5, 4099]) {
+      const values = Uint32Array.from({ length: n }, (_, i) => (i * 37) % 256);
+      const rec = gpu.current.runtime.recorder('pack');
+      const got = await rec.download(recordPack(rec, rec.upload(values, 'v'), n), Uint32Array);
+      rec.end();
+      expect(Array.from(got)).toEqual(Array.from(packBytesReference(values)));
+    }
+  });
+});
+
+describe('tensors on the device', () => {
+  it('a released tensor goes back to the pool only after the commands that use it', async (ctx) => {
+    if (!gpu.current) return ctx.skip(gpu.skipReason);
+    const runtime = new GpuRuntime(gpu.current.handle.device);
+    const a = new GpuStream(runtime, 'a');
+    const x = a.upload(Float32Array.from({ length: 1000 }, (_, i) => i), [1000]);
+    const y = a.threshold(x, 499.5); // recorded, not submitted
+    a.release(x);
+    // Another stream asks for a buffer of the same size and writes into it right away.
+    const b = new GpuStream(runtime, 'b');
+    b.upload(new Float32Array(1000).fill(1e9), [1000]);
+    const got = await a.read(y);
+    expect(got.reduce((s, v) => s + v, 0)).toBe(500);
+    a.end();
+    b.end();
+    expect(runtime.pool.snapshot().inUse).toBe(0);
+    runtime.destroy();
+  });
+
+  it('resident tensors upload once per owner', async (ctx) => {
+    if (!gpu.current) return ctx.skip(gpu.skipReason);
+    const runtime = new GpuRuntime(gpu.current.handle.device);
+    const owner = {};
+    let made = 0;
+    const make = () => { made++; return new HostTensor('f32', [4], Float32Array.of(1, 2, 3, 4)); };
+    for (let i = 0; i < 3; i++) {
+      const s = new GpuStream(runtime, 'r');
+      expect(Array.from(await s.read(s.resident(owner, 'k', make)))).toEqual([1, 2, 3, 4]);
+      s.end();
+    }
+    expect(made).toBe(1);
+    runtime.destroy();
+  });
+
+  it('counts uploads, readbacks, submissions and maps', async (ctx) => {
+    if (!gpu.current) return ctx.skip(gpu.skipReason);
+    const runtime = new GpuRuntime(gpu.current.handle.device);
+    const s = new GpuStream(runtime, 'count');
+    const x = s.upload(randomArray(4096, 1), [1, 4096]);
+    const t = s.topk(x, { B: 1, N: 4096 }, 32);
+    const before = runtime.snapshotTransfers();
+    const [v, i] = await Promise.all([s.read(t.values), s.read(t.indices)]);
+    const after = runtime.snapshotTransfers();
+    s.end();
+    expect(v.length + i.length).toBe(64);
+    expect(before.uploadBytes).toBeGreaterThanOrEqual(4096 * 4);
+    expect(after.submits - before.submits).toBe(1); // two reads, one submission
+    expect(after.maps - before.maps).toBe(2);
+    expect(after.readbackBytes - before.readbackBytes).toBe(2 * 32 * 4);
+    runtime.destroy();
+  });
+});
+
+describe('two chains in flight at once', () => {
+  /** A chain of several kernels with a readback in the middle. */
+  async function chain(s: TensorStream, seed: number): Promise<number[]> {
+    const B = 4, N = 4096;
+    const x = s.upload(randomArray(B * N, seed), [B, N]);
+    const y = s.upload(randomArray(B * N, seed + 1), [B, N]);
+    const fused = s.synergy(x, y, { both: 0.8, sam: 0.1, dino: 0.1 });
+    const top = s.topk(fused, { B, N }, 32);
+    const first = await s.read(top.indices);
+    const pts = s.cellPoints(top.indices, null, { B, n: 32, G: 64 });
+    const km = s.kmeans(pts.points, pts.counts, { B, n: 32, k: 4 }, s.upload(drawIntegers(createRng(seed), B * 4), [B, 4]), 100);
+    const up = s.upsampleBilinear(fused, { B, inH: 64, inW: 64, outH: 256, outW: 256 });
+    const mask = s.threshold(up, 0.1);
+    const opened = s.morphology(s.morphology(mask, { B, H: 256, W: 256 }, 'erode', { shape: 'disc', radius: 2 }), { B, H: 256, W: 256 }, 'dilate', { shape: 'disc', radius: 2 });
+    const best = s.bestComponent(opened, up, { B, H: 256, W: 256 }, 8);
+    const [c, m] = await Promise.all([s.read(km.centroids), s.read(best.mask)]);
+    return [...first.slice(0, 8), ...c, m.reduce((a, v) => a + v, 0)];
+  }
+
+  it('give the same answers as one after the other, with nothing left in the pool', async (ctx) => {
+    if (!gpu.current) return ctx.skip(gpu.skipReason);
+    const runtime = new GpuRuntime(gpu.current.handle.device);
+    const run = async (seed: number) => {
+      const s = new GpuStream(runtime, `chain-${seed}`);
+      try { return await chain(s, seed); } finally { s.end(); }
+    };
+    const alone = [await run(1), await run(2)];
+    const together = await Promise.all([run(1), run(2)]);
+    expect(together).toEqual(alone);
+    expect(await chain(new CpuStream(), 1)).toEqual(alone[0]);
+    expect(runtime.pool.snapshot().inUse).toBe(0);
+    runtime.destroy();
+  });
+
+  it('keep their errors to themselves', async (ctx) => {
+    if (!gpu.current) return ctx.skip(gpu.skipReason);
+    const runtime = new GpuRuntime(gpu.current.handle.device);
+    const good = new GpuStream(runtime, 'good');
+    const bad = new GpuStream(runtime, 'bad');
+    const y = good.threshold(good.upload(randomArray(1000, 3), [1000]), 0);
+    // Recorded in between: a buffer without storage usage bound as storage (a validation error).
+    const stray = { buffer: runtime.device.createBuffer({ size: 16, usage: GPUBufferUsage.UNIFORM }), bytes: 16 };
+    const unused = bad.rec.scratch(4, 'unused');
+    const out = bad.rec.scratch(16, 'out');
+    bad.rec.dispatch(refineSpec, 'threshold', [stray, unused, unused, unused, out, unused], [1], [['u32', 4], ['u32', 1], ['f32', 0], ['u32', 0]]);
+    const badRead = bad.rec.download(out, Uint32Array).then(() => 'ok', (e: Error) => e.name);
+    const z = good.threshold(good.upload(randomArray(1000, 4), [1000]), 0);
+    const goodRead = Promise.all([good.read(y), good.read(z)]).then((v) => v[0].length + v[1].length, (e: Error) => e.message);
+    expect(await Promise.all([goodRead, badRead])).toEqual([2000, 'GpuValidationError']);
+    good.end();
+    bad.end();
+    runtime.destroy();
+  });
+
+  it('time their own dispatches under one profiler', async (ctx) => {
+    if (!gpu.current) return ctx.skip(gpu.skipReason);
+    if (!gpu.current.handle.device.features.has('timestamp-query')) return ctx.skip('this adapter has no timestamp-query');
+    const runtime = new GpuRuntime(gpu.current.handle.device, { profile: true });
+    const a = new GpuStream(runtime, 'a');
+    const b = new GpuStream(runtime, 'b');
+    a.stage('alpha');
+    b.stage('beta');
+    const ta = a.threshold(a.upload(randomArray(5000, 1), [5000]), 0);
+    const tb = b.prior(b.upload(randomArray(5000, 2), [1, 5000]), b.upload(Float32Array.of(1, 0.5, 0), [1, 3]), { B: 1, P: 5000 }, 0, 8);
+    const tc = a.threshold(a.upload(randomArray(300, 3), [300]), 0.5);
+    await Promise.all([b.read(tb), a.read(tc), a.read(ta)]);
+    a.end();
+    b.end();
+    const labels = runtime.profiler!.timings.map((t) => t.label).sort();
+    expect(labels).toEqual(['alpha/refine:pack', 'alpha/refine:pack', 'alpha/refine:threshold', 'alpha/refine:threshold', 'beta/prior:logistic']);
+    runtime.destroy();
+  });
+});
