@@ -3,7 +3,7 @@
  * weight-free backend (backends/weight-free.ts) fills them with classical algorithms in the same
  * roles, so the whole method runs with no model files.
  */
-import type { Kernels } from '@synpo/gpu';
+import type { T, TensorStream } from '@synpo/gpu';
 
 /** The side of the ROI every slice is brought to, and of the feature grid. */
 export const ROI = 256;
@@ -14,12 +14,23 @@ export const PIXELS = ROI * ROI;
 /** The paper's two roles: DINOv2 gives semantics, SAM absolute spatial cues. */
 export type EncoderRole = 'dino' | 'sam';
 
+/** B ROI slices in [0, 1], on the host and as a tensor of the stream that runs the batch. */
+export interface SliceBatch {
+  host: Float32Array;
+  /** [B][ROI·ROI] */
+  tensor: T<'f32'>;
+}
+
 export interface FeatureEncoder {
   readonly name: string;
   readonly role: EncoderRole;
   readonly channels: number;
-  /** B slices of ROI×ROI in [0, 1] → B channel-first grids [B][C][GRID·GRID]. */
-  encode(slices: Float32Array, B: number, kernels: Kernels): Promise<Float32Array>;
+  /**
+   * B slices → B channel-first grids [B][C][GRID·GRID] as a tensor of `stream`: an encoder that
+   * runs on kernels writes them there directly; one that runs elsewhere (ONNX Runtime) uploads
+   * its output once.
+   */
+  encode(slices: SliceBatch, B: number, stream: TensorStream): Promise<T<'f32'>>;
 }
 
 /** A prompt point in ROI pixel coordinates; label 1 positive, 0 negative. */
@@ -47,10 +58,24 @@ export interface DecodeRequest {
   extent?: { width: number; height: number };
 }
 
+/** A batch of decoder prompts; the tensors live on the stream that runs the batch. */
+export interface DecodeBatch {
+  /** The B ROI slices. */
+  images: SliceBatch;
+  /** Per slice, its prompt points. */
+  points: PromptPoint[][];
+  /** [B][ROI·ROI] the fused confidence as a foreground probability (see DecodeRequest.prior). */
+  prior?: T<'f32'>;
+  /** [B][ROI·ROI] NRM's second pass: the refined masks. */
+  maskPrompt?: T<'mask'>;
+  /** The support organ's bounding-box size (see DecodeRequest.extent). */
+  extent?: { width: number; height: number };
+}
+
 export interface PromptDecoder {
   readonly name: string;
-  /** One ROI×ROI 0/1 mask per request. */
-  decode(requests: DecodeRequest[], kernels: Kernels): Promise<Uint8Array[]>;
+  /** [B][ROI·ROI] 0/1 masks, one per slice of the batch. */
+  decode(batch: DecodeBatch, stream: TensorStream): Promise<T<'mask'>>;
 }
 
 export interface Backend {

@@ -119,6 +119,7 @@ export async function evaluate(req: EvalRequest): Promise<EvalReport> {
         scans.push(result);
         req.progress?.(done, total, `fold ${fold} ${organ} scan ${q.id}: Dice ${(100 * result.dice).toFixed(1)}`);
       }
+      for (const s of supports) await synpo.releaseSupport(s);
     }
   }
   const organs = req.organs.map((organ) => {

@@ -1,15 +1,15 @@
 /** @synpo/core: SynPo itself (CMSM, PSM, NRM), its backends and the evaluation protocol. */
 export { DEFAULT_OPTIONS, PAPER_BANDS, PAPER_SYNERGY, resolveOptions, type PointSelectionOptions, type RefineOptions, type SynergyOptions, type SynpoOptions, type SynpoOptionsInput } from './options.ts';
-export { CELLS, GRID, PIXELS, ROI, type Backend, type DecodeRequest, type EncoderRole, type FeatureEncoder, type PromptDecoder, type PromptPoint } from './backend.ts';
+export { CELLS, GRID, PIXELS, ROI, type Backend, type DecodeBatch, type DecodeRequest, type EncoderRole, type FeatureEncoder, type PromptDecoder, type PromptPoint, type SliceBatch } from './backend.ts';
 export { weightFreeBackend, WEIGHT_FREE_DEFAULTS, type WeightFreeOptions } from './backends/weight-free.ts';
-export { Synpo, sampleSubset, type SliceResult, type Support, type SupportEncoding } from './synpo.ts';
+export { Synpo, type SegmentOptions, type SliceDetail, type SliceName, type SliceResult, type Support, type SupportEncoding } from './synpo.ts';
 export { prepareVolume, labelsToRoi, roiToVolume, detectIntensity, percentile, CT_WINDOW, MR_CLIP_PERCENTILE, type IntensityMode, type PreparedVolume } from './preprocess.ts';
 export { CHAOS_T2, SABS_CT, LAYOUTS, ORGANS, dice, overlap, organRange, supportSlices, queryPart, meanStd, type DatasetLayout, type Organ, type Overlap } from './protocol.ts';
 export { evaluate, type EvalReport, type EvalRequest, type OrganSummary, type ScanResult } from './evaluate.ts';
 export { segmentVolume, carryRange, type SegmentVolumeRequest, type SegmentVolumeResult } from './segment.ts';
 export { phantomPatient, PHANTOM_LABELS, PHANTOM_DEFAULTS, type PhantomOptions } from './phantom.ts';
-export { runPipelineBench, runOnnxBench, timedKernels, StageTimer, type PipelineBenchRow, type OnnxBenchRow, type StageTimes } from './bench.ts';
-export { onnxBackend, DinoEncoder, Sam2Encoder, Sam2Decoder, type OnnxModels } from './onnx/backend.ts';
+export { runPipelineBench, runPostEncoderBench, runOnnxBench, splitStages, gpuStageTimes, StageTimer, PAPER_SIZES, type PipelineBenchRow, type PipelinePath, type PostEncoderReport, type PostEncoderRow, type PostEncoderSizes, type OnnxBenchRow, type StageTimes, type TransfersPerSlice } from './bench.ts';
+export { onnxBackend, DinoEncoder, Sam2Encoder, Sam2Decoder, type OnnxBackend, type OnnxModels } from './onnx/backend.ts';
 export { loadModels, type CheckReport, type ModelSource } from './onnx/models.ts';
 export { parseManifest, MANIFEST_FORMAT, IMAGENET_MEAN, IMAGENET_STD, DEFAULT_NAMES, type ModelManifest, type DinoManifest, type SamEncoderManifest, type SamDecoderManifest } from './onnx/manifest.ts';
 export { openModel, ModelError, type ExecutionProvider, type ModelSession, type TensorValue, type ValueInfo } from './onnx/session.ts';

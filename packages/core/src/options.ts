@@ -50,8 +50,11 @@ export interface SynpoOptions {
   priorSharpness: number;
   /** Seed for k-means++ and the band subset: the same seed gives the same points. */
   seed: number;
-  /** Query slices per batch through the kernels. */
-  batchSize: number;
+  /**
+   * Query slices per batch through the kernels; 'auto' chooses from the device's limits (as many
+   * as its largest binding holds, up to 32) and 8 on the CPU. Results do not depend on it.
+   */
+  batchSize: number | 'auto';
 }
 
 export const PAPER_SYNERGY: SynergyOptions = { both: 0.8, sam: 0.1, dino: 0.1 };
@@ -70,7 +73,7 @@ export const DEFAULT_OPTIONS: SynpoOptions = {
   refine: { enabled: true, openingShape: 'disc', openingRadius: 2, connectivity: 8 },
   priorSharpness: 8,
   seed: 0,
-  batchSize: 8,
+  batchSize: 'auto',
 };
 
 type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? Partial<T[K]> : T[K] };
@@ -86,7 +89,7 @@ export function resolveOptions(input: SynpoOptionsInput = {}): SynpoOptions {
   } as SynpoOptions;
   const s = o.synergy;
   if (Math.abs(s.both + s.sam + s.dino - 1) > 1e-6) throw new RangeError(`synergy weights must sum to 1, got ${s.both} + ${s.sam} + ${s.dino}`);
-  for (const [k, v] of Object.entries({ positives: o.points.positives, negatives: o.points.negatives, positiveCandidates: o.points.positiveCandidates, negativeCandidates: o.points.negativeCandidates, batchSize: o.batchSize })) {
+  for (const [k, v] of Object.entries({ positives: o.points.positives, negatives: o.points.negatives, positiveCandidates: o.points.positiveCandidates, negativeCandidates: o.points.negativeCandidates, ...(o.batchSize !== 'auto' && { batchSize: o.batchSize }) })) {
     if (!Number.isInteger(v) || v < 1) throw new RangeError(`${k} must be a positive integer, got ${v}`);
   }
   return o;

@@ -23,6 +23,8 @@ export interface SegmentVolumeRequest {
   supportSlice?: number;
   /** Query slices to segment, inclusive; others stay empty. */
   range?: [number, number];
+  /** Read back every intermediate for `onSlice` (the `--dump` files); the masks alone otherwise. */
+  detail?: boolean;
   onSlice?(z: number, result: SliceResult, support: SupportEncoding, supportZ: number): Promise<void> | void;
   progress?(done: number, total: number, label: string): void;
 }
@@ -65,26 +67,32 @@ export async function segmentVolume(req: SegmentVolumeRequest): Promise<SegmentV
     encodings.push(await synpo.prepareSupport({
       image: support.slices.subarray(z * PIXELS, (z + 1) * PIXELS),
       mask: req.supportMasks.subarray(z * PIXELS, (z + 1) * PIXELS),
-    }));
+    }, { ...(req.detail && { detail: true }) }));
   }
   const masks = new Uint8Array(query.nz * PIXELS);
   const total = target[1] - target[0] + 1;
   let done = 0;
-  for (let part = 0; part < encodings.length; part++) {
-    const zs: number[] = [];
-    for (let z = target[0]; z <= target[1]; z++) if (encodings.length === 1 || queryPart(z, target) === part) zs.push(z);
-    for (let i = 0; i < zs.length; i += synpo.options.batchSize) {
-      const batchZ = zs.slice(i, i + synpo.options.batchSize);
-      const batch = new Float32Array(batchZ.length * PIXELS);
-      batchZ.forEach((z, k) => batch.set(query.slices.subarray(z * PIXELS, (z + 1) * PIXELS), k * PIXELS));
-      const results = await synpo.segment(encodings[part]!, batch, batchZ.length, batchZ.map((z) => ({ seed: z })));
-      for (let k = 0; k < results.length; k++) {
-        masks.set(results[k]!.final, batchZ[k]! * PIXELS);
-        await req.onSlice?.(batchZ[k]!, results[k]!, encodings[part]!, chosen[part]!);
-        done++;
-        req.progress?.(done, total, `slice ${batchZ[k]}`);
-      }
+  try {
+    for (let part = 0; part < encodings.length; part++) {
+      const zs: number[] = [];
+      for (let z = target[0]; z <= target[1]; z++) if (encodings.length === 1 || queryPart(z, target) === part) zs.push(z);
+      const batch = new Float32Array(zs.length * PIXELS);
+      zs.forEach((z, k) => batch.set(query.slices.subarray(z * PIXELS, (z + 1) * PIXELS), k * PIXELS));
+      await synpo.segment(encodings[part]!, batch, zs.length, zs.map((z) => ({ seed: z })), {
+        ...(req.detail && { detail: true }),
+        onBatch: async (first, results) => {
+          for (let k = 0; k < results.length; k++) {
+            const z = zs[first + k]!;
+            masks.set(results[k]!.final, z * PIXELS);
+            await req.onSlice?.(z, results[k]!, encodings[part]!, chosen[part]!);
+            done++;
+            req.progress?.(done, total, `slice ${z}`);
+          }
+        },
+      });
     }
+  } finally {
+    for (const e of encodings) await synpo.releaseSupport(e);
   }
   return { masks, range: target, supportSlices: chosen };
 }

@@ -3,10 +3,15 @@
  * of the negatives), PSM (positive points from the top of the fused map, negative points from
  * the band [μ − α·σ, μ − β·σ]), the decoder, and NRM (opening, best component by confidence,
  * a second decoder pass with the mask prompt, opening and best component again).
- * Every stage runs through `Kernels`, so the same code runs on the GPU or the CPU references.
+ *
+ * Each batch of query slices is one chain of kernels on one tensor stream, so on the GPU it
+ * stays on the GPU: the slices go up once, the prompt points come back (a few hundred bytes a
+ * slice: the host turns them into the decoder's prompts), and the final masks come back once, as
+ * bytes. Intermediates are read back only when asked for (`detail`). The same code runs on the
+ * CPU references.
  */
-import { createRng, ShapeError, type Kernels } from '@synpo/gpu';
-import { CELLS, GRID, PIXELS, ROI, type Backend, type PromptPoint } from './backend.ts';
+import { createRng, drawIntegers, HostTensor, KMEANS_DEFAULT_MAX_ITERATIONS, ShapeError, type Kernels, type T, type TensorStream } from '@synpo/gpu';
+import { CELLS, GRID, PIXELS, ROI, type Backend, type PromptPoint, type SliceBatch } from './backend.ts';
 import { resolveOptions, type SynpoOptions, type SynpoOptionsInput } from './options.ts';
 
 /** A support: one ROI slice in [0, 1] and its organ mask. */
@@ -19,8 +24,7 @@ export interface Support {
 export interface SupportEncoding {
   image: Float32Array;
   maskGrid: Uint8Array;
-  featSam: Float32Array;
-  featDino: Float32Array;
+  /** The prototypes; on the GPU path they also stay on the device for the support's lifetime. */
   protoSam: Float32Array;
   protoDino: Float32Array;
   /** Fused confidence of the support's own background cells (one value per background cell). */
@@ -29,23 +33,47 @@ export interface SupportEncoding {
   sigma: number;
   /** The support organ's bounding-box size in ROI pixels. */
   extent: { width: number; height: number };
+  /** The support's feature grids, kept only when asked for (`detail`: the `--dump` files). */
+  featSam?: Float32Array;
+  featDino?: Float32Array;
 }
 
-/** Everything SynPo computed for one query slice (the `--dump` files are made from this). */
-export interface SliceResult {
+/** What SynPo computed for one query slice beyond its points and mask (read back on request). */
+export interface SliceDetail {
   featSam: Float32Array;
   featDino: Float32Array;
   confSam: Float32Array;
   confDino: Float32Array;
   synmap: Float32Array;
+  coarse: Uint8Array;
+}
+
+/** Everything SynPo computed for one query slice (the `--dump` files are made from this). */
+export interface SliceResult extends Partial<SliceDetail> {
   positives: PromptPoint[];
   negatives: PromptPoint[];
-  coarse: Uint8Array;
   final: Uint8Array;
 }
 
-/** Encodings kept for reuse across supports (one slice is queried for every organ). */
+/** A query slice's name: it seeds the slice's random choices and may key an encoding cache. */
+export interface SliceName {
+  seed: number;
+  key?: string;
+}
+
+export interface SegmentOptions {
+  /** Read back every intermediate (features, confidences, synergy map, coarse mask). */
+  detail?: boolean;
+  /** Called in order as each batch finishes, with the index of its first slice (progress, dumps). */
+  onBatch?(first: number, results: SliceResult[]): Promise<void> | void;
+}
+
+/** Encodings kept for reuse across supports on the CPU path (one slice is queried for every organ). */
 const ENCODING_CACHE_SLICES = 512;
+/** Largest batch the automatic choice makes; more buys no speed and costs device memory. */
+const MAX_AUTO_BATCH = 32;
+/** Device bytes per slice besides the feature grids (decoder vectors, components), roughly. */
+const DEVICE_BYTES_PER_SLICE = 1 << 20;
 
 export class Synpo {
   readonly options: SynpoOptions;
@@ -55,79 +83,128 @@ export class Synpo {
     this.options = resolveOptions(options);
   }
 
-  /** Encodes B ROI slices with both encoders. */
-  async encode(slices: Float32Array, B: number): Promise<{ sam: Float32Array; dino: Float32Array }> {
-    const [sam, dino] = await Promise.all([
-      this.backend.sam.encode(slices, B, this.kernels),
-      this.backend.dino.encode(slices, B, this.kernels),
-    ]);
+  /**
+   * Query slices per batch: the option, or on 'auto' as many as the device's largest binding
+   * holds of the biggest per-batch tensor (the feature grids), up to 32; 8 on the CPU.
+   */
+  get batchSize(): number {
+    if (this.options.batchSize !== 'auto') return this.options.batchSize;
+    if (this.kernels.path === 'cpu') return 8;
+    const perSlice = Math.max(this.backend.sam.channels, this.backend.dino.channels) * CELLS * 4 + DEVICE_BYTES_PER_SLICE;
+    return Math.max(1, Math.min(MAX_AUTO_BATCH, Math.floor(this.kernels.maxTensorBytes / perSlice)));
+  }
+
+  private async encodeOn(s: TensorStream, slices: SliceBatch, B: number): Promise<{ sam: T<'f32'>; dino: T<'f32'> }> {
+    const sam = await this.backend.sam.encode(slices, B, s);
+    const dino = await this.backend.dino.encode(slices, B, s);
     return { sam, dino };
   }
 
   /** CMSM's support side: the grid mask, both prototypes, the negatives' μ and σ. */
-  async prepareSupport(support: Support): Promise<SupportEncoding> {
-    const k = this.kernels;
+  async prepareSupport(support: Support, options: SegmentOptions = {}): Promise<SupportEncoding> {
     if (support.image.length !== PIXELS || support.mask.length !== PIXELS) {
       throw new ShapeError('synpo', `a support is a ${ROI}×${ROI} slice with a mask of the same size`);
     }
     if (!support.mask.some((v) => v !== 0)) throw new ShapeError('synpo', 'the support mask is empty: the organ is not in the support slice');
-    const maskGrid = await k.downsampleMask(support.mask, { B: 1, inH: ROI, inW: ROI, outH: GRID, outW: GRID });
-    const { sam, dino } = await this.encode(support.image, 1);
-    const protoSam = await k.prototype(sam, maskGrid, { B: 1, C: this.backend.sam.channels, N: CELLS });
-    const protoDino = await k.prototype(dino, maskGrid, { B: 1, C: this.backend.dino.channels, N: CELLS });
-    const negSam = await k.confidence(sam, protoSam, { B: 1, C: this.backend.sam.channels, N: CELLS });
-    const negDino = await k.confidence(dino, protoDino, { B: 1, C: this.backend.dino.channels, N: CELLS });
-    const fusedAll = await this.fuse(negSam, negDino);
-    const background = maskGrid.map((v) => (v ? 0 : 1));
-    const [stats] = await k.moments(fusedAll, background, { B: 1, N: CELLS });
-    const synNeg = fusedAll.filter((_, i) => background[i] === 1);
-    return { image: support.image, maskGrid, featSam: sam, featDino: dino, protoSam, protoDino, synNeg, mu: stats!.mean, sigma: stats!.std, extent: extentOf(support.mask) };
+    const Cs = this.backend.sam.channels;
+    const Cd = this.backend.dino.channels;
+    return this.kernels.chain('support', async (s) => {
+      s.stage('encoders');
+      const slices = { host: support.image, tensor: s.upload(support.image, [1, PIXELS]) };
+      const maskGrid = s.downsampleMask(s.upload(Uint8Array.from(support.mask, (v) => (v ? 1 : 0)), [1, PIXELS]), { B: 1, inH: ROI, inW: ROI, outH: GRID, outW: GRID });
+      const { sam, dino } = await this.encodeOn(s, slices, 1);
+      s.stage('confidence');
+      const protoSam = s.prototype(sam, maskGrid, { B: 1, C: Cs, N: CELLS });
+      const protoDino = s.prototype(dino, maskGrid, { B: 1, C: Cd, N: CELLS });
+      const fusedAll = this.fuse(s, s.confidence(sam, protoSam, { B: 1, C: Cs, N: CELLS }), s.confidence(dino, protoDino, { B: 1, C: Cd, N: CELLS }));
+      const stats = s.moments(fusedAll, maskGrid, { B: 1, N: CELLS }, true);
+      const [grid, ps, pd, fused, st, featSam, featDino] = await Promise.all([
+        s.read(maskGrid), s.read(protoSam), s.read(protoDino), s.read(fusedAll), s.read(stats),
+        options.detail ? s.read(sam) : null, options.detail ? s.read(dino) : null,
+      ]);
+      return {
+        image: support.image,
+        maskGrid: grid.slice(),
+        protoSam: ps.slice(),
+        protoDino: pd.slice(),
+        synNeg: fused.filter((_, i) => grid[i] === 0),
+        mu: st[1]!,
+        sigma: st[2]!,
+        extent: extentOf(support.mask),
+        ...(featSam && { featSam: featSam.slice() }),
+        ...(featDino && { featDino: featDino.slice() }),
+      };
+    });
+  }
+
+  /** Frees what a support keeps on the device (its prototypes); it can still be used after. */
+  async releaseSupport(support: SupportEncoding): Promise<void> {
+    await this.kernels.chain('release', async (s) => s.releaseResident(support));
   }
 
   /** The Hadamard synergy, or one encoder's map alone (ablation). */
-  private async fuse(sam: Float32Array, dino: Float32Array): Promise<Float32Array> {
+  private fuse(s: TensorStream, sam: T<'f32'>, dino: T<'f32'>): T<'f32'> {
     if (this.options.encoders === 'sam') return sam;
     if (this.options.encoders === 'dino') return dino;
-    return this.kernels.synergy(sam, dino, this.options.synergy);
+    return s.synergy(sam, dino, this.options.synergy);
   }
 
   /**
    * Runs SynPo on B query slices ([B][ROI·ROI], in [0, 1]) against one prepared support.
    * `slices` names each query slice: it seeds that slice's random choices (so a slice gets the
-   * same points whatever batch it is in) and, when given, keys an encoding cache, so a slice
-   * queried again (for another organ) is not encoded twice.
+   * same points and mask whatever batch it is in) and, when given, keys an encoding cache on the
+   * CPU path, so a slice queried again (for another organ) is not encoded twice. On the GPU path
+   * the next batch is recorded and uploaded while the previous one computes.
    */
-  async segment(support: SupportEncoding, queries: Float32Array, B: number, slices: readonly { seed: number; key?: string }[] = []): Promise<SliceResult[]> {
+  async segment(support: SupportEncoding, queries: Float32Array, B: number, slices: readonly SliceName[] = [], options: SegmentOptions = {}): Promise<SliceResult[]> {
+    if (queries.length !== B * PIXELS) throw new ShapeError('synpo', `${B} query slices need ${B * PIXELS} values, got ${queries.length}`);
+    const size = this.batchSize;
+    const depth = this.kernels.path === 'gpu' ? 2 : 1;
     const out: SliceResult[] = [];
-    for (let b0 = 0; b0 < B; b0 += this.options.batchSize) {
-      const nb = Math.min(this.options.batchSize, B - b0);
+    const inFlight: Promise<SliceResult[]>[] = [];
+    const collect = async (results: SliceResult[]) => {
+      const first = out.length;
+      out.push(...results);
+      await options.onBatch?.(first, results);
+    };
+    for (let b0 = 0; b0 < B; b0 += size) {
+      const nb = Math.min(size, B - b0);
       const batch = queries.subarray(b0 * PIXELS, (b0 + nb) * PIXELS);
       const names = Array.from({ length: nb }, (_, i) => slices[b0 + i] ?? { seed: b0 + i });
-      out.push(...(await this.segmentBatch(support, batch, nb, names)));
+      const running = this.segmentBatch(support, batch, nb, names, options);
+      running.catch(() => {}); // awaited below; a failure while an earlier batch is awaited must not go unhandled
+      inFlight.push(running);
+      if (inFlight.length >= depth) await collect(await inFlight.shift()!);
     }
+    for (const p of inFlight) await collect(await p);
     return out;
   }
 
-  /** Both encodings of B slices, from the cache where their keys are known. */
-  private async encodeKeyed(queries: Float32Array, B: number, keys: (string | undefined)[]): Promise<{ sam: Float32Array; dino: Float32Array }> {
-    const missing = keys.map((key, b) => ({ key, b })).filter(({ key }) => key === undefined || !this.encodings.has(key));
-    if (missing.length === B) {
-      const fresh = await this.encode(queries, B);
-      keys.forEach((key, b) => this.remember(key, fresh, b));
-      return fresh;
-    }
+  /** Both encodings of B slices; on the CPU path from the cache where their keys are known. */
+  private async encodeKeyed(s: TensorStream, slices: SliceBatch, B: number, keys: (string | undefined)[]): Promise<{ sam: T<'f32'>; dino: T<'f32'> }> {
     const Cs = this.backend.sam.channels * CELLS;
     const Cd = this.backend.dino.channels * CELLS;
+    if (s.path !== 'cpu' || keys.every((k) => k === undefined || !this.encodings.has(k))) {
+      const fresh = await this.encodeOn(s, slices, B);
+      if (s.path === 'cpu') {
+        const [sam, dino] = await Promise.all([s.read(fresh.sam), s.read(fresh.dino)]);
+        keys.forEach((key, b) => this.remember(key, { sam: sam.slice(b * Cs, (b + 1) * Cs), dino: dino.slice(b * Cd, (b + 1) * Cd) }));
+      }
+      return fresh;
+    }
+    const missing = keys.map((key, b) => ({ key, b })).filter(({ key }) => key === undefined || !this.encodings.has(key));
     const sam = new Float32Array(B * Cs);
     const dino = new Float32Array(B * Cd);
     if (missing.length > 0) {
-      const batch = new Float32Array(missing.length * PIXELS);
-      missing.forEach(({ b }, i) => batch.set(queries.subarray(b * PIXELS, (b + 1) * PIXELS), i * PIXELS));
-      const fresh = await this.encode(batch, missing.length);
-      missing.forEach(({ key }, i) => this.remember(key, fresh, i));
-      missing.forEach(({ b }, i) => {
-        sam.set(fresh.sam.subarray(i * Cs, (i + 1) * Cs), b * Cs);
-        dino.set(fresh.dino.subarray(i * Cd, (i + 1) * Cd), b * Cd);
+      const host = new Float32Array(missing.length * PIXELS);
+      missing.forEach(({ b }, i) => host.set(slices.host.subarray(b * PIXELS, (b + 1) * PIXELS), i * PIXELS));
+      const fresh = await this.encodeOn(s, { host, tensor: s.upload(host, [missing.length, PIXELS]) }, missing.length);
+      const [fs, fd] = await Promise.all([s.read(fresh.sam), s.read(fresh.dino)]);
+      missing.forEach(({ key, b }, i) => {
+        const enc = { sam: fs.slice(i * Cs, (i + 1) * Cs), dino: fd.slice(i * Cd, (i + 1) * Cd) };
+        this.remember(key, enc);
+        sam.set(enc.sam, b * Cs);
+        dino.set(enc.dino, b * Cd);
       });
     }
     keys.forEach((key, b) => {
@@ -137,131 +214,159 @@ export class Synpo {
         dino.set(hit.dino, b * Cd);
       }
     });
-    return { sam, dino };
+    return { sam: s.upload(sam, [B, this.backend.sam.channels, CELLS]), dino: s.upload(dino, [B, this.backend.dino.channels, CELLS]) };
   }
 
-  private remember(key: string | undefined, enc: { sam: Float32Array; dino: Float32Array }, b: number): void {
+  private remember(key: string | undefined, enc: { sam: Float32Array; dino: Float32Array }): void {
     if (key === undefined) return;
-    const Cs = this.backend.sam.channels * CELLS;
-    const Cd = this.backend.dino.channels * CELLS;
     if (this.encodings.size >= ENCODING_CACHE_SLICES) this.encodings.delete(this.encodings.keys().next().value!);
-    this.encodings.set(key, { sam: enc.sam.slice(b * Cs, (b + 1) * Cs), dino: enc.dino.slice(b * Cd, (b + 1) * Cd) });
+    this.encodings.set(key, enc);
   }
 
-  private async segmentBatch(support: SupportEncoding, queries: Float32Array, B: number, names: { seed: number; key?: string }[]): Promise<SliceResult[]> {
-    const k = this.kernels;
-    const o = this.options;
-    const sliceSeeds = names.map((n) => n.seed);
-    // CMSM, query side.
-    const { sam, dino } = await this.encodeKeyed(queries, B, names.map((n) => n.key));
-    const confSam = await k.confidence(sam, support.protoSam, { B, C: this.backend.sam.channels, N: CELLS });
-    const confDino = await k.confidence(dino, support.protoDino, { B, C: this.backend.dino.channels, N: CELLS });
-    const synmap = await this.fuse(confSam, confDino);
+  private segmentBatch(support: SupportEncoding, queries: Float32Array, B: number, names: SliceName[], options: SegmentOptions): Promise<SliceResult[]> {
+    return this.kernels.chain('segment', async (s) => {
+      const o = this.options;
+      const Cs = this.backend.sam.channels;
+      const Cd = this.backend.dino.channels;
+      const rows = { B, P: PIXELS };
+      // CMSM, query side: the slices go up once; the prototypes are already there.
+      s.stage('encoders');
+      const slices = { host: queries, tensor: s.upload(queries, [B, PIXELS]) };
+      const { sam, dino } = await this.encodeKeyed(s, slices, B, names.map((n) => n.key));
+      s.stage('confidence');
+      const protoSam = s.resident(support, 'protoSam', () => new HostTensor('f32', [Cs], support.protoSam));
+      const protoDino = s.resident(support, 'protoDino', () => new HostTensor('f32', [Cd], support.protoDino));
+      const confSam = s.confidence(sam, protoSam, { B, C: Cs, N: CELLS });
+      const confDino = s.confidence(dino, protoDino, { B, C: Cd, N: CELLS });
+      const synmap = this.fuse(s, confSam, confDino);
 
-    // PSM.
-    const { positives, negatives, topMean } = await this.selectPoints(synmap, B, support, sliceSeeds);
+      // PSM: only the points come back to the host.
+      s.stage('points');
+      const { positives, negatives, top } = await this.selectPoints(s, synmap, B, support, names.map((n) => n.seed));
 
-    // Decoder, with the fused confidence as a prior for decoders that take one.
-    const up = await k.upsampleBilinear(synmap, { B, inH: GRID, inW: GRID, outH: ROI, outW: ROI });
-    const priors = Array.from({ length: B }, (_, b) => this.prior(up.subarray(b * PIXELS, (b + 1) * PIXELS), support.mu, topMean[b]!));
-    const image = (b: number) => queries.subarray(b * PIXELS, (b + 1) * PIXELS);
-    const points = (b: number) => [...positives[b]!, ...negatives[b]!];
-    const coarse = await this.backend.decoder.decode(
-      Array.from({ length: B }, (_, b) => ({ image: image(b), points: points(b), prior: priors[b]!, extent: support.extent })),
-      k,
-    );
+      // The decoder, with the fused confidence as a prior for decoders that take one.
+      s.stage('prior');
+      const up = s.upsampleBilinear(synmap, { B, inH: GRID, inW: GRID, outH: ROI, outW: ROI });
+      const prior = s.prior(up, top, rows, support.mu, o.priorSharpness);
+      const points = Array.from({ length: B }, (_, b) => [...positives[b]!, ...negatives[b]!]);
+      const request = { images: slices, points, prior, extent: support.extent };
+      s.stage('decoder');
+      const coarse = await this.backend.decoder.decode(request, s);
 
-    // NRM.
-    let final = coarse;
-    if (o.refine.enabled) {
-      const refined = await this.bestComponents(coarse, up);
-      const again = refined.map((m, b) => ({ b, m })).filter(({ m }) => m.some((v) => v !== 0));
-      // An empty refined mask stays empty: there is nothing to prompt the second pass with.
-      const second = await this.backend.decoder.decode(again.map(({ b, m }) => ({ image: image(b), points: points(b), maskPrompt: m, prior: priors[b]!, extent: support.extent })), k);
-      const secondByIndex = new Map(again.map(({ b }, i) => [b, second[i]!]));
-      const prompted = refined.map((m, b) => secondByIndex.get(b) ?? m);
-      final = await this.bestComponents(prompted, up);
-    }
-    return Array.from({ length: B }, (_, b) => ({
-      featSam: sam.subarray(b * this.backend.sam.channels * CELLS, (b + 1) * this.backend.sam.channels * CELLS),
-      featDino: dino.subarray(b * this.backend.dino.channels * CELLS, (b + 1) * this.backend.dino.channels * CELLS),
-      confSam: confSam.subarray(b * CELLS, (b + 1) * CELLS),
-      confDino: confDino.subarray(b * CELLS, (b + 1) * CELLS),
-      synmap: synmap.subarray(b * CELLS, (b + 1) * CELLS),
-      positives: positives[b]!,
-      negatives: negatives[b]!,
-      coarse: coarse[b]!,
-      final: final[b]!,
-    }));
+      // NRM.
+      let final = coarse;
+      if (o.refine.enabled) {
+        s.stage('refine');
+        const refined = this.bestComponents(s, coarse, up, B);
+        s.stage('decoder');
+        const second = await this.backend.decoder.decode({ ...request, maskPrompt: refined.mask }, s);
+        s.stage('refine');
+        // An empty refined mask stays empty: there was nothing to prompt the second pass with.
+        final = this.bestComponents(s, s.keepRows(second, refined.found, rows), up, B).mask;
+      }
+      s.stage('read');
+      const [finalHost, detail] = await Promise.all([
+        s.read(final),
+        options.detail ? Promise.all([s.read(sam), s.read(dino), s.read(confSam), s.read(confDino), s.read(synmap), s.read(coarse)]) : null,
+      ]);
+      return Array.from({ length: B }, (_, b) => ({
+        positives: positives[b]!,
+        negatives: negatives[b]!,
+        final: finalHost.slice(b * PIXELS, (b + 1) * PIXELS),
+        ...(detail && {
+          featSam: detail[0].slice(b * Cs * CELLS, (b + 1) * Cs * CELLS),
+          featDino: detail[1].slice(b * Cd * CELLS, (b + 1) * Cd * CELLS),
+          confSam: detail[2].slice(b * CELLS, (b + 1) * CELLS),
+          confDino: detail[3].slice(b * CELLS, (b + 1) * CELLS),
+          synmap: detail[4].slice(b * CELLS, (b + 1) * CELLS),
+          coarse: detail[5].slice(b * PIXELS, (b + 1) * PIXELS),
+        }),
+      }));
+    });
   }
 
   /**
    * PSM on the 64×64 grid: the top γ1·Kp cells clustered into Kp positives; the band cells (a
    * seeded random γ2·Kn of them when there are more) clustered into Kn negatives. Points are
-   * cell centres in ROI pixels.
+   * cell centres in ROI pixels. Returns also the moments of each row's top cells (the prior's
+   * upper anchor), which stay on the stream.
+   *
+   * Random choices per slice: k-means++ of the positives draws from stream 3·seed, the band
+   * subset from 3·seed + 1, k-means++ of the negatives from 3·seed + 2 (each seeded by
+   * `options.seed`), so a slice's points do not depend on its batch.
    */
-  async selectPoints(synmap: Float32Array, B: number, support: SupportEncoding, sliceSeeds: number[]) {
-    const k = this.kernels;
+  async selectPoints(s: TensorStream, synmap: T<'f32'>, B: number, support: SupportEncoding, sliceSeeds: number[]): Promise<{ positives: PromptPoint[][]; negatives: PromptPoint[][]; top: T<'f32'> }> {
     const o = this.options.points;
     const seed = this.options.seed;
-    const cell = ROI / GRID;
-    const toXY = (idx: ArrayLike<number>) => Float32Array.from({ length: 2 * idx.length }, (_, t) => (t % 2 ? Math.floor(idx[t >> 1]! / GRID) : idx[t >> 1]! % GRID));
-    const toPoints = (centroids: Float32Array, label: 0 | 1): PromptPoint[] =>
-      Array.from({ length: centroids.length / 2 }, (_, i) => ({
-        x: Math.round(centroids[2 * i]!) * cell + cell / 2,
-        y: Math.round(centroids[2 * i + 1]!) * cell + cell / 2,
-        label,
-      }));
-    const top = await k.topk(synmap, { B, N: CELLS }, o.positiveCandidates);
-    const pos = await k.kmeans(top.map((t) => toXY(t.indices)), { k: o.positives, seed });
-    const positives = pos.map((r) => toPoints(r.centroids, 1));
-    const topMean = top.map((t) => t.values.reduce((a, v) => a + v, 0) / t.values.length);
+    const draws = (count: number, offset: number) => {
+      const d = new Uint32Array(B * count);
+      sliceSeeds.forEach((sliceSeed, b) => d.set(drawIntegers(createRng(seed, 3 * sliceSeed + offset), count), b * count));
+      return s.upload(d, [B, count]);
+    };
+    const K1 = o.positiveCandidates;
+    const top = s.topk(synmap, { B, N: CELLS }, K1);
+    const topStats = s.moments(top.values, null, { B, N: K1 });
+    const posCells = s.cellPoints(top.indices, null, { B, n: K1, G: GRID });
+    const pos = s.kmeans(posCells.points, posCells.counts, { B, n: K1, k: o.positives }, draws(o.positives, 0), KMEANS_DEFAULT_MAX_ITERATIONS);
 
-    let candidates: Uint32Array[];
+    let neg: { centroids: T<'f32'>; sizes: T<'u32'> } | null = null;
     if (o.negativeSource === 'band') {
       const lo = support.mu - o.alpha * support.sigma;
       const hi = support.mu - o.beta * support.sigma;
-      const band = await k.band(synmap, Array.from({ length: B }, () => [lo, hi] as [number, number]), { B, N: CELLS });
-      candidates = band.map((cells, b) => sampleSubset(cells, o.negativeCandidates, seed, sliceSeeds[b]!));
+      const bounds = s.upload(Float32Array.from({ length: 2 * B }, (_, i) => (i % 2 ? hi : lo)), [B, 2]);
+      const band = s.band(synmap, bounds, { B, N: CELLS });
+      const sample = s.sampleRows(band.indices, band.counts, { B, n: CELLS, m: o.negativeCandidates }, draws(o.negativeCandidates, 1));
+      const cells = s.cellPoints(sample.indices, sample.counts, { B, n: CELLS, G: GRID });
+      neg = s.kmeans(cells.points, cells.counts, { B, n: CELLS, k: o.negatives }, draws(o.negatives, 2), KMEANS_DEFAULT_MAX_ITERATIONS);
     } else if (o.negativeSource === 'lowest') {
-      const negated = synmap.map((v) => -v);
-      candidates = (await k.topk(negated, { B, N: CELLS }, o.negativeCandidates)).map((t) => t.indices);
-    } else {
-      candidates = Array.from({ length: B }, () => new Uint32Array(0));
+      const lowest = s.topk(s.synergy(synmap, synmap, { both: 0, sam: -1, dino: 0 }), { B, N: CELLS }, o.negativeCandidates);
+      const cells = s.cellPoints(lowest.indices, null, { B, n: o.negativeCandidates, G: GRID });
+      neg = s.kmeans(cells.points, cells.counts, { B, n: o.negativeCandidates, k: o.negatives }, draws(o.negatives, 2), KMEANS_DEFAULT_MAX_ITERATIONS);
     }
-    const rows = candidates.map((c) => toXY(c));
-    const withPoints = rows.map((r, b) => ({ r, b })).filter(({ r }) => r.length > 0);
-    const neg = withPoints.length ? await k.kmeans(withPoints.map(({ r }) => r), { k: o.negatives, seed: seed + 1 }) : [];
-    const negatives: PromptPoint[][] = Array.from({ length: B }, () => []);
-    withPoints.forEach(({ b }, i) => { negatives[b] = toPoints(neg[i]!.centroids, 0); });
-    return { positives, negatives, topMean };
+    const [pc, ps, nc, ns] = await Promise.all([s.read(pos.centroids), s.read(pos.sizes), neg ? s.read(neg.centroids) : null, neg ? s.read(neg.sizes) : null]);
+    const positives = toPoints(pc, ps, B, o.positives, 1);
+    const negatives = nc && ns ? toPoints(nc, ns, B, o.negatives, 0) : Array.from({ length: B }, () => []);
+    return { positives, negatives, top: topStats };
   }
 
-  /** The fused map as a foreground probability: a logistic between μ and the top cells' mean. */
-  private prior(map: Float32Array, mu: number, top: number): Float32Array {
-    const mid = (mu + top) / 2;
-    const scale = Math.max((top - mu) / this.options.priorSharpness, 1e-6);
-    return map.map((v) => 1 / (1 + Math.exp(-(v - mid) / scale)));
-  }
-
-  /** NRM steps 1–2 for B ROI masks: opening, then the component with the best mean confidence. */
-  async bestComponents(masks: Uint8Array[], confidence256: Float32Array): Promise<Uint8Array[]> {
-    const B = masks.length;
-    if (B === 0) return [];
-    const k = this.kernels;
+  /** NRM steps 1–2: opening, then the component with the best mean confidence. */
+  bestComponents(s: TensorStream, masks: T<'mask'>, confidence256: T<'f32'>, B: number): { mask: T<'mask'>; found: T<'u32'> } {
     const r = this.options.refine;
     const shape = { B, H: ROI, W: ROI };
     const element = { shape: r.openingShape, radius: r.openingRadius };
-    const all = new Uint8Array(B * PIXELS);
-    masks.forEach((m, b) => all.set(m, b * PIXELS));
-    const opened = await k.morphology(await k.morphology(all, shape, 'erode', element), shape, 'dilate', element);
-    const components = await k.components(opened, confidence256.subarray(0, B * PIXELS), shape, r.connectivity);
-    return components.map(({ labels, components: list }) => {
-      if (list.length === 0) return new Uint8Array(PIXELS);
-      const best = list.reduce((a, c) => (c.mean > a.mean ? c : a));
-      return Uint8Array.from(labels, (l) => (l === best.label ? 1 : 0));
+    const opened = s.morphology(s.morphology(masks, shape, 'erode', element), shape, 'dilate', element);
+    return s.bestComponent(opened, confidence256, shape, r.connectivity);
+  }
+
+  /** NRM steps 1–2 for B ROI masks on the host (a convenience around the stream form). */
+  async refineMasks(masks: Uint8Array[], confidence256: Float32Array): Promise<Uint8Array[]> {
+    const B = masks.length;
+    if (B === 0) return [];
+    return this.kernels.chain('refine', async (s) => {
+      const all = new Uint8Array(B * PIXELS);
+      masks.forEach((m, b) => all.set(m, b * PIXELS));
+      const best = this.bestComponents(s, s.upload(all, [B, PIXELS]), s.upload(confidence256.subarray(0, B * PIXELS), [B, PIXELS]), B);
+      const host = await s.read(best.mask);
+      return masks.map((_, b) => host.slice(b * PIXELS, (b + 1) * PIXELS));
     });
   }
+}
+
+/** Live k-means centres ([B][K][2], sizes [B][K]) as prompt points at their grid cells' centres. */
+function toPoints(centroids: Float32Array, sizes: Uint32Array, B: number, K: number, label: 0 | 1): PromptPoint[][] {
+  const cell = ROI / GRID;
+  return Array.from({ length: B }, (_, b) => {
+    const points: PromptPoint[] = [];
+    for (let k = 0; k < K; k++) {
+      if (sizes[b * K + k] === 0) continue;
+      points.push({
+        x: Math.round(centroids[2 * (b * K + k)]!) * cell + cell / 2,
+        y: Math.round(centroids[2 * (b * K + k) + 1]!) * cell + cell / 2,
+        label,
+      });
+    }
+    return points;
+  });
 }
 
 /** Width and height of a ROI mask's bounding box. */
@@ -274,17 +379,4 @@ function extentOf(mask: Uint8Array): { width: number; height: number } {
     x0 = Math.min(x0, x); x1 = Math.max(x1, x); y0 = Math.min(y0, y); y1 = Math.max(y1, y);
   });
   return x1 < 0 ? { width: 0, height: 0 } : { width: x1 - x0 + 1, height: y1 - y0 + 1 };
-}
-
-/** A seeded random subset of `count` cells (all of them when there are fewer), in ascending order. */
-export function sampleSubset(cells: Uint32Array, count: number, seed: number, stream: number): Uint32Array {
-  if (cells.length <= count) return cells;
-  const rng = createRng(seed, stream);
-  const pool = Array.from(cells);
-  // Partial Fisher–Yates: the first `count` entries become the sample.
-  for (let i = 0; i < count; i++) {
-    const j = i + Math.floor(rng() * (pool.length - i));
-    [pool[i], pool[j]] = [pool[j]!, pool[i]!];
-  }
-  return Uint32Array.from(pool.slice(0, count).sort((a, b) => a - b));
 }

@@ -44,7 +44,7 @@ describe('DINOv2 tokens and the execution-provider table', () => {
     const dir = writeModelDir({ size: 896, patch: 14, channels: 8, registers: 4, batch: false });
     const { models } = await loadModels(fsSource(dir), 'cpu', quiet);
     const image = phantomPatient(9, { slices: 1 }).image.data.subarray(0, PIXELS);
-    const enc = await onnxBackend(models!).dino.encode(image, 1, cpuKernels());
+    const enc = await onnxBackend(models!).dino.encodeSlices(image, 1);
     // The raw tokens, straight from the graph: [1, 1 + 4 + 64·64, 8].
     const { toModelInput } = await import('../src/index.ts');
     const raw = await models!.dino.run({ pixel_values: { data: toModelInput(image, 1, 896, [0.485, 0.456, 0.406], [0.229, 0.224, 0.225], 'bicubic'), dims: [1, 3, 896, 896] } });
@@ -68,7 +68,7 @@ describe('DINOv2 tokens and the execution-provider table', () => {
   it('a model that outputs NaN is reported with its file', async () => {
     const { models } = await loadModels(fsSource(writeModelDir({ size: 112, patch: 14, channels: 8, registers: 0, batch: true, poison: true })), 'cpu', quiet);
     const image = phantomPatient(9, { slices: 1 }).image.data.subarray(0, PIXELS);
-    await expect(onnxBackend(models!).dino.encode(image, 1, cpuKernels())).rejects.toThrow(/dinov2\.onnx: output last_hidden_state holds NaN at index 0; the model produced non-finite values/);
+    await expect(onnxBackend(models!).dino.encodeSlices(image, 1)).rejects.toThrow(/dinov2\.onnx: output last_hidden_state holds NaN at index 0; the model produced non-finite values/);
   });
 });
 
@@ -82,14 +82,14 @@ describe.each(['cpu', 'webgpu'] as ExecutionProvider[])('SynPo through the ONNX 
     const p = phantomPatient(7, { slices: 6 });
     const image = p.image.data.subarray(3 * PIXELS, 4 * PIXELS);
     // DINO: 112 / 14 = 8×8 patch tokens, resized to 64×64, 16 channels.
-    const dino = await backend.dino.encode(image, 1, kernels);
+    const dino = await backend.dino.encodeSlices(image, 1);
     expect(dino.length).toBe(16 * CELLS);
     expect(dino.every(Number.isFinite)).toBe(true);
     // Bilinear resize of an 8×8 grid: the 64×64 grid's corner cells equal the patch corners' values.
-    const sam = await backend.sam.encode(image, 1, kernels);
+    const sam = await backend.sam.encodeSlices(image, 1);
     expect(sam.length).toBe(256 * CELLS);
     // The decoder fixture draws a disc of radius 30 (256 grid) around the positives' mean.
-    const [mask] = await backend.decoder.decode([{ image, points: [{ x: 100, y: 120, label: 1 }, { x: 120, y: 120, label: 1 }, { x: 10, y: 10, label: 0 }] }], kernels);
+    const [mask] = await backend.decoder.decodeRequests([{ image, points: [{ x: 100, y: 120, label: 1 }, { x: 120, y: 120, label: 1 }, { x: 10, y: 10, label: 0 }] }]);
     expect(mask![120 * 256 + 110]).toBe(1);
     expect(mask![120 * 256 + 150]).toBe(0);
     const area = mask!.reduce((a, v) => a + v, 0);
@@ -98,7 +98,7 @@ describe.each(['cpu', 'webgpu'] as ExecutionProvider[])('SynPo through the ONNX 
     // With a mask prompt, the prompt adds to the logits: pixels of the prompt far from the disc turn on.
     const prompt = new Uint8Array(PIXELS);
     for (let y = 200; y < 240; y++) for (let x = 200; x < 240; x++) prompt[y * 256 + x] = 1;
-    const [prompted] = await backend.decoder.decode([{ image, points: [{ x: 100, y: 120, label: 1 }], maskPrompt: prompt }], kernels);
+    const [prompted] = await backend.decoder.decodeRequests([{ image, points: [{ x: 100, y: 120, label: 1 }], maskPrompt: prompt }]);
     expect(prompted![220 * 256 + 220]).toBe(1);
 
     // SynPo end to end, deterministic.

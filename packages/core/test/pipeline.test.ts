@@ -1,10 +1,10 @@
 /** SynPo end to end on real CHAOS T2 volumes, the protocol helpers, and NRM's edge cases. */
-import { describe, expect, it, type TestContext } from 'vitest';
-import { cpuKernels, gpuKernels, GpuRuntime, NoAdapterError, openGpu, ShapeError, type GpuHandle, type Kernels } from '@synpo/gpu';
+import { afterAll, describe, expect, it, type TestContext } from 'vitest';
+import { cpuKernels, fallbackKernels, gpuKernels, GpuRuntime, NoAdapterError, openGpu, ShapeError, type GpuHandle, type Kernels } from '@synpo/gpu';
 import { readNifti } from '@synpo/io/node';
 import {
   carryRange, CHAOS_T2, dice, labelsToRoi, organRange, overlap, PIXELS, prepareVolume, queryPart, roiToVolume,
-  supportSlices, Synpo, weightFreeBackend, type Backend, type PreparedVolume,
+  supportSlices, Synpo, weightFreeBackend, type Backend, type PreparedVolume, type SliceResult,
 } from '../src/index.ts';
 
 const DATA = new URL('../../../../shared/data/chaos-t2/', import.meta.url).pathname;
@@ -114,33 +114,94 @@ describe('SynPo on CHAOS T2 (weight-free backend, CPU references)', () => {
 
 describe('SynPo on the GPU kernels agrees with the CPU references', () => {
   let handle: GpuHandle | null = null;
-  it('same points and nearly the same masks on real slices', async (ctx: TestContext) => {
+  const open = async (ctx: TestContext): Promise<GpuHandle | null> => {
     try {
-      handle = await openGpu();
+      return (handle ??= await openGpu());
     } catch (error) {
       if (requireGpu || !(error instanceof NoAdapterError)) throw error;
-      return ctx.skip(`no WebGPU adapter here (${(error as Error).message}); CI requires one`);
+      ctx.skip(`no WebGPU adapter here (${(error as Error).message}); CI requires one`);
+      return null;
     }
-    const runtime = new GpuRuntime(handle.device);
+  };
+  afterAll(() => handle?.release());
+
+  /** Support slice, query slices (a batch across the organ) and their truth, for CHAOS scan 1 with support 8. */
+  async function chaosBatch(organ: number, count: number) {
     const cpu = cpuKernels();
-    const support = await chaosCase(8, cpu, 2);
-    const query = await chaosCase(1, cpu, 2);
+    const support = await chaosCase(8, cpu, organ);
+    const query = await chaosCase(1, cpu, organ);
     const sz = supportSlices(organRange(support.masks, support.prepared.nz)!)[1]!;
-    const z = Math.floor(organRange(query.masks, query.prepared.nz)!.reduce((a, b) => a + b) / 2);
+    const [q0, q1] = organRange(query.masks, query.prepared.nz)!;
+    const zs = Array.from({ length: count }, (_, i) => Math.round(q0 + ((q1 - q0) * (i + 0.5)) / count));
+    const batch = new Float32Array(zs.length * PIXELS);
+    zs.forEach((z, i) => batch.set(slice(query.prepared.slices, z), i * PIXELS));
+    return { support: { image: slice(support.prepared.slices, sz) as Float32Array, mask: slice(support.masks, sz) as Uint8Array }, zs, batch };
+  }
+
+  it('the device-resident chain gives the same points and nearly the same masks on a batch of real slices', async (ctx: TestContext) => {
+    const h = await open(ctx);
+    if (!h) return;
+    const runtime = new GpuRuntime(h.device);
+    const { support, zs, batch } = await chaosBatch(2, 6);
     const results = [];
-    for (const kernels of [cpu, gpuKernels(runtime)]) {
-      const synpo = new Synpo(weightFreeBackend(), kernels, { points: CHAOS_T2.band });
-      const enc = await synpo.prepareSupport({ image: slice(support.prepared.slices, sz) as Float32Array, mask: slice(support.masks, sz) as Uint8Array });
-      results.push((await synpo.segment(enc, slice(query.prepared.slices, z) as Float32Array, 1))[0]!);
+    const inUse: number[] = [];
+    for (const kernels of [cpuKernels(), gpuKernels(runtime), gpuKernels(runtime)]) {
+      const synpo = new Synpo(weightFreeBackend(), kernels, { points: CHAOS_T2.band, batchSize: 4 });
+      const enc = await synpo.prepareSupport(support);
+      results.push(await synpo.segment(enc, batch, zs.length, zs.map((z) => ({ seed: z })), { detail: true }));
+      await synpo.releaseSupport(enc);
+      inUse.push(runtime.pool.snapshot().inUse);
     }
-    const [c, g] = results as [NonNullable<(typeof results)[0]>, NonNullable<(typeof results)[0]>];
-    let maxDiff = 0;
-    c.synmap.forEach((v, i) => { maxDiff = Math.max(maxDiff, Math.abs(v - g.synmap[i]!)); });
-    expect(maxDiff).toBeLessThan(1e-4);
-    expect(g.positives).toEqual(c.positives);
-    expect(dice(overlap(g.final, c.final))).toBeGreaterThan(0.97);
+    const [c, g] = results as [SliceResult[], SliceResult[]];
+    for (let i = 0; i < zs.length; i++) {
+      let maxDiff = 0;
+      c[i]!.synmap!.forEach((v, k) => { maxDiff = Math.max(maxDiff, Math.abs(v - g[i]!.synmap![k]!)); });
+      expect(maxDiff).toBeLessThan(1e-4);
+      expect(g[i]!.positives).toEqual(c[i]!.positives);
+      expect(g[i]!.negatives).toEqual(c[i]!.negatives);
+      expect(dice(overlap(g[i]!.final, c[i]!.final))).toBeGreaterThan(0.97);
+      expect(dice(overlap(g[i]!.coarse!, c[i]!.coarse!))).toBeGreaterThan(0.97);
+      expect(c[i]!.final.some((v) => v)).toBe(true);
+    }
+    // Nothing stays on the device after a run but the constant position channels.
+    expect(inUse.slice(1)).toEqual([1, 1]);
     runtime.destroy();
-    handle.release();
+  });
+
+  it('two segment calls in flight at once give what each gives alone', async (ctx: TestContext) => {
+    const h = await open(ctx);
+    if (!h) return;
+    const runtime = new GpuRuntime(h.device);
+    const liver = await chaosBatch(1, 3);
+    const kidney = await chaosBatch(2, 5);
+    const synpo = new Synpo(weightFreeBackend(), gpuKernels(runtime), { points: CHAOS_T2.band, batchSize: 2 });
+    const run = async (c: typeof liver) => {
+      const enc = await synpo.prepareSupport(c.support);
+      return (await synpo.segment(enc, c.batch, c.zs.length, c.zs.map((z) => ({ seed: z })))).map((r) => [r.positives, r.negatives, Buffer.from(r.final).toString('base64')]);
+    };
+    const alone = [await run(liver), await run(kidney)];
+    const together = await Promise.all([run(liver), run(kidney)]);
+    expect(together).toEqual(alone);
+    runtime.destroy();
+  });
+
+  it('a device lost mid-run finishes on the CPU with the CPU\'s answer', async (ctx: TestContext) => {
+    if (!(await open(ctx))) return;
+    const own = await openGpu();
+    const notices: string[] = [];
+    const runtime = new GpuRuntime(own.device);
+    const kernels = fallbackKernels(gpuKernels(runtime), cpuKernels(), (e) => notices.push(e.message));
+    const { support, zs, batch } = await chaosBatch(1, 4);
+    const synpo = new Synpo(weightFreeBackend(), kernels, { points: CHAOS_T2.band, batchSize: 2 });
+    const enc = await synpo.prepareSupport(support);
+    const first = synpo.segment(enc, batch, zs.length, zs.map((z) => ({ seed: z })));
+    setTimeout(() => own.device.destroy(), 5); // while the batches run
+    const got = await first;
+    const want = await new Synpo(weightFreeBackend(), cpuKernels(), { points: CHAOS_T2.band }).segment(enc, batch, zs.length, zs.map((z) => ({ seed: z })));
+    expect(kernels.path).toBe('cpu');
+    expect(notices).toHaveLength(1);
+    got.forEach((r, i) => expect(dice(overlap(r.final, want[i]!.final))).toBeGreaterThan(0.97));
+    runtime.destroy();
   });
 });
 
@@ -161,14 +222,14 @@ describe('bad input and edge cases', () => {
 
   it('an empty coarse mask gives an empty final mask, not a crash (NRM)', async () => {
     const base = weightFreeBackend();
-    const emptyDecoder: Backend = { ...base, decoder: { name: 'empty', decode: async (reqs) => reqs.map(() => new Uint8Array(PIXELS)) } };
+    const emptyDecoder: Backend = { ...base, decoder: { name: 'empty', decode: async (batch, s) => s.upload(new Uint8Array(batch.points.length * PIXELS), [batch.points.length, PIXELS]) } };
     const kernels = cpuKernels();
     const synpo = new Synpo(emptyDecoder, kernels);
     const image = Float32Array.from({ length: PIXELS }, (_, i) => (i % 97) / 97);
     const mask = new Uint8Array(PIXELS);
     for (let y = 100; y < 140; y++) for (let x = 90; x < 150; x++) mask[y * 256 + x] = 1;
     const enc = await synpo.prepareSupport({ image, mask });
-    const [r] = await synpo.segment(enc, image, 1);
+    const [r] = await synpo.segment(enc, image, 1, [], { detail: true });
     expect(r!.coarse.some((v) => v)).toBe(false);
     expect(r!.final.some((v) => v)).toBe(false);
   });
@@ -179,7 +240,7 @@ describe('bad input and edge cases', () => {
     for (let y = 10; y < 30; y++) for (let x = 10; x < 30; x++) mask[y * 256 + x] = 1; // low confidence
     for (let y = 100; y < 110; y++) for (let x = 100; x < 110; x++) mask[y * 256 + x] = 1; // high confidence
     const conf = Float32Array.from({ length: PIXELS }, (_, i) => (Math.floor(i / 256) >= 100 ? 0.9 : 0.1));
-    const [best] = await synpo.bestComponents([mask], conf);
+    const [best] = await synpo.refineMasks([mask], conf);
     expect(best![105 * 256 + 105]).toBe(1);
     expect(best![20 * 256 + 20]).toBe(0);
   });

@@ -46,6 +46,8 @@ export type ComputePath = 'gpu' | 'cpu';
 export interface Kernels {
   /** Which path computes right now (a GPU that was lost falls back to 'cpu'). */
   readonly path: ComputePath;
+  /** Largest tensor one binding can hold on this path, in bytes (batch sizes are chosen from it). */
+  readonly maxTensorBytes: number;
   prototype(feats: Float32Array, masks: Uint8Array, shape: FeatureShape): Promise<Float32Array>;
   confidence(feats: Float32Array, protos: Float32Array, shape: FeatureShape): Promise<Float32Array>;
   confidenceNaive(query: Float32Array, support: Float32Array, supportMask: Uint8Array, shape: FeatureShape): Promise<Float32Array>;
@@ -82,6 +84,7 @@ export function cpuKernels(): Kernels {
   const wrap = <A extends unknown[], R>(f: (...args: A) => R) => async (...args: A): Promise<R> => f(...args);
   return {
     path: 'cpu',
+    maxTensorBytes: Infinity,
     prototype: wrap(prototypeReference),
     confidence: wrap(confidenceReference),
     confidenceNaive: wrap(confidenceNaiveReference),
@@ -107,6 +110,7 @@ export function cpuKernels(): Kernels {
 export function gpuKernels(rt: GpuRuntime): Kernels {
   return {
     path: 'gpu',
+    maxTensorBytes: rt.maxBindingBytes,
     prototype: (...a) => prototypeGpu(rt, ...a),
     confidence: (...a) => confidenceGpu(rt, ...a),
     confidenceNaive: (...a) => confidenceNaiveGpu(rt, ...a),
@@ -133,18 +137,24 @@ export function gpuKernels(rt: GpuRuntime): Kernels {
   };
 }
 
+export type KernelName = Exclude<keyof Kernels, 'path' | 'maxTensorBytes'>;
+
 /**
  * A `Kernels` whose every method calls `wrap` with the method's name and a function that runs
- * it with the given arguments; `path` says which path computes. The one place that knows how
- * to decorate all kernel methods at once (fallback on device loss, timing).
+ * it with the given arguments; `current()` says which kernels compute (their path and limits).
+ * The one place that knows how to decorate all kernel methods at once (fallback on device loss,
+ * timing).
  */
 export function wrapKernels(
-  path: () => ComputePath,
-  wrap: (name: Exclude<keyof Kernels, 'path'>, run: (k: Kernels) => Promise<unknown>) => Promise<unknown>,
+  current: () => Kernels,
+  wrap: (name: KernelName, run: (k: Kernels) => Promise<unknown>) => Promise<unknown>,
 ): Kernels {
-  const kernels = { get path() { return path(); } } as Kernels;
+  const kernels = {
+    get path() { return current().path; },
+    get maxTensorBytes() { return current().maxTensorBytes; },
+  } as Kernels;
   for (const name of Object.keys(cpuKernels()) as (keyof Kernels)[]) {
-    if (name === 'path') continue;
+    if (name === 'path' || name === 'maxTensorBytes') continue;
     Object.defineProperty(kernels, name, {
       enumerable: true,
       value: (...args: unknown[]) => wrap(name, (k) => (k[name] as (...a: unknown[]) => Promise<unknown>)(...args)),
@@ -160,14 +170,15 @@ export function wrapKernels(
  */
 export function fallbackKernels(gpu: Kernels, cpu: Kernels, onLost: (error: DeviceLostError) => void): Kernels {
   let active = gpu;
-  return wrapKernels(() => active.path, async (_name, call) => {
+  return wrapKernels(() => active, async (_name, call) => {
     if (active === cpu) return call(cpu);
     try {
       return await call(gpu);
     } catch (error) {
       if (!(error instanceof DeviceLostError)) throw error;
+      // Calls in flight together all meet the loss; say it once.
+      if (active !== cpu) onLost(error);
       active = cpu;
-      onLost(error);
       return call(cpu);
     }
   });

@@ -68,6 +68,8 @@ export interface TensorStream {
   read<D extends DType>(tensor: T<D>): Promise<HostArrayOf[D]>;
   /** A tensor that lives as long as `owner` on this path, made once from `make()`. */
   resident<D extends DType>(owner: object, key: string, make: () => HostTensor<D>): T<D>;
+  /** Releases the resident tensors of `owner` on this stream's device. */
+  releaseResident(owner: object): void;
   /** Hands `tensor` to the caller: `end()` will not release it. */
   keep<D extends DType>(tensor: T<D>): T<D>;
   release(tensor: Tensor): void;
@@ -190,6 +192,10 @@ export class GpuStream implements TensorStream {
       map.set(key, t);
     }
     return t;
+  }
+
+  releaseResident(owner: object): void {
+    releaseResident(this.runtime, owner);
   }
 
   keep<D extends DType>(tensor: T<D>): T<D> {
@@ -374,6 +380,10 @@ export class CpuStream implements TensorStream {
     let t = map.get(key) as HostTensor<D> | undefined;
     if (!t) map.set(key, (t = make()));
     return t;
+  }
+
+  releaseResident(owner: object): void {
+    cpuResident.delete(owner);
   }
 
   keep<D extends DType>(tensor: T<D>): T<D> {

@@ -9,8 +9,8 @@
  *    discs at the points, bounded to a box around the positives, with the fused confidence (and
  *    NRM's mask prompt) as the prior.
  */
-import { positionChannels, SEED_BACKGROUND, SEED_FOREGROUND, shrinkReference, type Kernels } from '@synpo/gpu';
-import { CELLS, GRID, PIXELS, ROI, type Backend, type DecodeRequest, type FeatureEncoder, type PromptDecoder } from '../backend.ts';
+import { HostTensor, positionChannels, type T, type TensorStream } from '@synpo/gpu';
+import { CELLS, GRID, ROI, type Backend, type DecodeBatch, type FeatureEncoder, type PromptDecoder, type PromptPoint, type SliceBatch } from '../backend.ts';
 
 export interface WeightFreeOptions {
   /** Blur scales of the appearance channels, in ROI pixels. */
@@ -70,114 +70,90 @@ class AppearanceEncoder implements FeatureEncoder {
   readonly name = 'weight-free appearance';
   readonly role = 'dino' as const;
   readonly channels: number;
-  // The position encoder reuses these channels: the last call's result is kept for the same input.
-  private last: { slices: Float32Array; result: Promise<Float32Array> } | null = null;
+  // The position encoder reuses these channels: results are kept per input tensor.
+  private readonly results = new WeakMap<T<'f32'>, T<'f32'>>();
   constructor(private readonly o: WeightFreeOptions) {
     this.channels = 2 * o.sigmas.length;
   }
-  encode(slices: Float32Array, B: number, kernels: Kernels): Promise<Float32Array> {
-    if (this.last?.slices !== slices) {
-      this.last = { slices, result: kernels.appearance(slices, { B, H: ROI, W: ROI }, { sigmas: this.o.sigmas, pool: ROI / GRID, prePool: this.o.prePool }) };
+  async encode(slices: SliceBatch, B: number, s: TensorStream): Promise<T<'f32'>> {
+    let result = this.results.get(slices.tensor);
+    if (!result) {
+      result = s.appearance(slices.tensor, { B, H: ROI, W: ROI }, { sigmas: this.o.sigmas, pool: ROI / GRID, prePool: this.o.prePool });
+      this.results.set(slices.tensor, result);
     }
-    return this.last.result;
+    return result;
   }
 }
+
+/** Owner of the resident position channels on each device. */
+const POSITION_CHANNELS = {};
 
 class PositionEncoder implements FeatureEncoder {
   readonly name = 'weight-free position';
   readonly role = 'sam' as const;
   readonly channels: number;
-  private readonly position: Float32Array;
+  private readonly position: HostTensor<'f32'>;
   constructor(private readonly o: WeightFreeOptions, private readonly appearance: AppearanceEncoder) {
-    this.position = positionChannels(GRID, GRID, o.frequencies).map((v) => v * o.positionWeight);
-    this.channels = appearance.channels + this.position.length / CELLS;
+    const channels = positionChannels(GRID, GRID, o.frequencies).map((v) => v * o.positionWeight);
+    this.position = new HostTensor('f32', [channels.length / CELLS, CELLS], channels);
+    this.channels = appearance.channels + this.position.shape[0]!;
   }
-  async encode(slices: Float32Array, B: number, kernels: Kernels): Promise<Float32Array> {
-    const look = await this.appearance.encode(slices, B, kernels);
-    const Ca = this.appearance.channels;
-    const out = new Float32Array(B * this.channels * CELLS);
-    for (let b = 0; b < B; b++) {
-      const o = b * this.channels * CELLS;
-      const a = look.subarray(b * Ca * CELLS, (b + 1) * Ca * CELLS);
-      for (let i = 0; i < a.length; i++) out[o + i] = a[i]! * this.o.appearanceInPosition;
-      out.set(this.position, o + Ca * CELLS);
-    }
-    return out;
+  async encode(slices: SliceBatch, B: number, s: TensorStream): Promise<T<'f32'>> {
+    const look = await this.appearance.encode(slices, B, s);
+    // The position channels are constant: uploaded once per device (and configuration), not once
+    // per batch, and shared by every backend with the same settings.
+    const position = s.resident(POSITION_CHANNELS, `${this.o.frequencies.join(',')}:${this.o.positionWeight}`, () => this.position);
+    return s.stackPosition(look, position, { B, C: this.appearance.channels, N: CELLS }, this.position.shape[0]!, this.o.appearanceInPosition);
   }
 }
-
-/** Area average of a ROI×ROI map down by an integer factor. */
-const shrink = (map: ArrayLike<number>, factor: number): Float32Array =>
-  shrinkReference(Float32Array.from(map), { B: 1, H: ROI, W: ROI }, factor);
 
 class RandomWalkerDecoder implements PromptDecoder {
   readonly name = 'weight-free random walker';
   constructor(private readonly o: WeightFreeOptions) {}
 
-  async decode(requests: DecodeRequest[], kernels: Kernels): Promise<Uint8Array[]> {
+  async decode(batch: DecodeBatch, s: TensorStream): Promise<T<'mask'>> {
     const f = this.o.decoderScale;
     const side = ROI / f;
-    const plane = side * side;
-    const B = requests.length;
-    if (B === 0) return [];
-    const image = new Float32Array(B * plane);
-    const seeds = new Uint8Array(B * plane);
-    const prior = new Float32Array(B * plane);
-    requests.forEach((req, b) => {
-      image.set(shrink(req.image, f), b * plane);
-      const p = req.prior ? shrink(req.prior, f) : new Float32Array(plane).fill(0.5);
-      if (req.maskPrompt) {
-        const m = shrink(req.maskPrompt, f);
-        const w = this.o.maskPromptWeight;
-        for (let i = 0; i < plane; i++) p[i] = (1 - w) * p[i]! + w * m[i]!;
-      }
-      prior.set(p, b * plane);
-      const s = seeds.subarray(b * plane, (b + 1) * plane);
-      if (req.prior || req.maskPrompt) for (let i = 0; i < plane; i++) if (p[i]! < this.o.backgroundPrior) s[i] = SEED_BACKGROUND;
-      const positives = req.points.filter((q) => q.label === 1);
-      if (positives.length > 0) {
-        // Bound the walk: far outside the positives' box is background.
-        const xs = positives.map((q) => q.x);
-        const ys = positives.map((q) => q.y);
-        let [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
-        const mx = this.o.boundMargin + this.o.boundMarginFactor * (x1 - x0);
-        const my = this.o.boundMargin + this.o.boundMarginFactor * (y1 - y0);
-        if (req.extent && this.o.extentFactor > 0) {
-          const cx = xs.reduce((a, v) => a + v, 0) / xs.length;
-          const cy = ys.reduce((a, v) => a + v, 0) / ys.length;
-          const hw = (this.o.extentFactor * req.extent.width) / 2;
-          const hh = (this.o.extentFactor * req.extent.height) / 2;
-          [x0, x1, y0, y1] = [Math.min(x0, cx - hw), Math.max(x1, cx + hw), Math.min(y0, cy - hh), Math.max(y1, cy + hh)];
-        }
-        for (let y = 0; y < side; y++) {
-          for (let x = 0; x < side; x++) {
-            const X = (x + 0.5) * f;
-            const Y = (y + 0.5) * f;
-            if (X < x0 - mx || X > x1 + mx || Y < y0 - my || Y > y1 + my) s[y * side + x] = SEED_BACKGROUND;
-          }
-        }
-      }
-      const r = this.o.seedRadius;
-      // Negatives first, so a positive that shares a cell with a negative wins.
-      for (const q of [...req.points].sort((a, b) => a.label - b.label)) {
-        const cx = Math.floor(q.x / f);
-        const cy = Math.floor(q.y / f);
-        for (let dy = -r; dy <= r; dy++) {
-          for (let dx = -r; dx <= r; dx++) {
-            const x = cx + dx;
-            const y = cy + dy;
-            if (dx * dx + dy * dy > r * r || x < 0 || y < 0 || x >= side || y >= side) continue;
-            s[y * side + x] = q.label === 1 ? SEED_FOREGROUND : SEED_BACKGROUND;
-          }
-        }
-      }
+    const B = batch.points.length;
+    // Per slice: the box that bounds the walk, then the points (negatives first, so a positive
+    // sharing a pixel with a negative wins): a few hundred bytes, built on the host.
+    const P = Math.max(1, ...batch.points.map((p) => p.length));
+    const prompts = new Float32Array(B * (1 + P) * 4);
+    batch.points.forEach((points, b) => {
+      const row = b * (1 + P) * 4;
+      prompts.set(this.box(points, batch.extent), row);
+      [...points].sort((a, c) => a.label - c.label).forEach((q, k) => prompts.set([q.x, q.y, q.label, 1], row + 4 * (1 + k)));
     });
-    const { probability } = await kernels.randomWalker(image, seeds, prior, { B, H: side, W: side }, {
+    const inputs = s.decoderInputs(batch.images.tensor, batch.prior ?? null, batch.maskPrompt ?? null, s.upload(prompts, [B, 1 + P, 4]), { B, H: ROI, W: ROI }, P, {
+      factor: f, maskWeight: this.o.maskPromptWeight, background: this.o.backgroundPrior, radius: this.o.seedRadius,
+    });
+    const probability = await s.randomWalker(inputs.image, inputs.seeds, inputs.prior, { B, H: side, W: side }, {
       beta: this.o.beta, gamma: this.o.gamma, maxIterations: this.o.maxIterations, tolerance: this.o.tolerance,
     });
     // Back to the ROI: bilinear, then the 0.5 decision.
-    const up = await kernels.upsampleBilinear(probability, { B, inH: side, inW: side, outH: ROI, outW: ROI });
-    return requests.map((_, b) => Uint8Array.from(up.subarray(b * PIXELS, (b + 1) * PIXELS), (v) => (v > 0.5 ? 1 : 0)));
+    return s.threshold(s.upsampleBilinear(probability, { B, inH: side, inW: side, outH: ROI, outW: ROI }), 0.5);
+  }
+
+  /**
+   * The walk's bounds in ROI pixels, [x0, x1, y0, y1]: the positives' box, grown to the support
+   * organ's extent around their centre and by the margins; none ([1, 0, 0, 0]) without positives.
+   */
+  private box(points: PromptPoint[], extent: { width: number; height: number } | undefined): number[] {
+    const positives = points.filter((q) => q.label === 1);
+    if (positives.length === 0) return [1, 0, 0, 0];
+    const xs = positives.map((q) => q.x);
+    const ys = positives.map((q) => q.y);
+    let [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
+    const mx = this.o.boundMargin + this.o.boundMarginFactor * (x1 - x0);
+    const my = this.o.boundMargin + this.o.boundMarginFactor * (y1 - y0);
+    if (extent && this.o.extentFactor > 0) {
+      const cx = xs.reduce((a, v) => a + v, 0) / xs.length;
+      const cy = ys.reduce((a, v) => a + v, 0) / ys.length;
+      const hw = (this.o.extentFactor * extent.width) / 2;
+      const hh = (this.o.extentFactor * extent.height) / 2;
+      [x0, x1, y0, y1] = [Math.min(x0, cx - hw), Math.max(x1, cx + hw), Math.min(y0, cy - hh), Math.max(y1, cy + hh)];
+    }
+    return [x0 - mx, x1 + mx, y0 - my, y1 + my];
   }
 }
 

@@ -5,8 +5,8 @@
  * are cached by slice content, so a slice is encoded once per run, and SAM's high-resolution
  * features wait in that cache for the decoder.
  */
-import { upsampleBilinearReference, type Kernels } from '@synpo/gpu';
-import { CELLS, GRID, PIXELS, type Backend, type DecodeRequest, type FeatureEncoder, type PromptDecoder } from '../backend.ts';
+import { upsampleBilinearReference, type T, type TensorStream } from '@synpo/gpu';
+import { CELLS, GRID, PIXELS, type Backend, type DecodeBatch, type DecodeRequest, type FeatureEncoder, type PromptDecoder, type SliceBatch } from '../backend.ts';
 import { roiMaskToSamPrompt, roiToSam, samMaskToRoi } from './coords.ts';
 import { contentHash, toModelInput } from './image.ts';
 import type { ModelManifest } from './manifest.ts';
@@ -54,7 +54,13 @@ export class DinoEncoder implements FeatureEncoder {
     this.channels = models.manifest.dino.channels;
   }
 
-  async encode(slices: Float32Array, B: number, _kernels: Kernels): Promise<Float32Array> {
+  /** ONNX Runtime's output leaves the host once: one upload per batch. */
+  async encode(slices: SliceBatch, B: number, s: TensorStream): Promise<T<'f32'>> {
+    return s.upload(await this.encodeSlices(slices.host, B), [B, this.channels, CELLS]);
+  }
+
+  /** B ROI slices → [B][C][GRID·GRID] on the host. */
+  async encodeSlices(slices: Float32Array, B: number): Promise<Float32Array> {
     const m = this.models.manifest.dino;
     const out = new Float32Array(B * this.channels * CELLS);
     const todo: number[] = [];
@@ -130,7 +136,12 @@ export class Sam2Encoder implements FeatureEncoder {
     return e;
   }
 
-  async encode(slices: Float32Array, B: number): Promise<Float32Array> {
+  async encode(slices: SliceBatch, B: number, s: TensorStream): Promise<T<'f32'>> {
+    return s.upload(await this.encodeSlices(slices.host, B), [B, this.channels, CELLS]);
+  }
+
+  /** B ROI slices → [B][256][GRID·GRID] image embeddings on the host. */
+  async encodeSlices(slices: Float32Array, B: number): Promise<Float32Array> {
     const out = new Float32Array(B * this.channels * CELLS);
     for (let b = 0; b < B; b++) {
       const e = await this.embed(slices.subarray(b * PIXELS, (b + 1) * PIXELS));
@@ -145,7 +156,27 @@ export class Sam2Decoder implements PromptDecoder {
   readonly name = 'SAM 2.1 prompt decoder (ONNX)';
   constructor(private readonly models: OnnxModels, private readonly encoder: Sam2Encoder) {}
 
-  async decode(requests: DecodeRequest[]): Promise<Uint8Array[]> {
+  /**
+   * SAM's decoder runs on the host (ONNX Runtime): the mask prompts come down, the masks go up.
+   * A slice whose mask prompt is empty is not decoded again (NRM keeps it empty).
+   */
+  async decode(batch: DecodeBatch, s: TensorStream): Promise<T<'mask'>> {
+    const B = batch.points.length;
+    const prompts = batch.maskPrompt ? await s.read(batch.maskPrompt) : null;
+    const out = new Uint8Array(B * PIXELS);
+    const requests: { b: number; req: DecodeRequest }[] = [];
+    for (let b = 0; b < B; b++) {
+      const maskPrompt = prompts?.subarray(b * PIXELS, (b + 1) * PIXELS);
+      if (maskPrompt && !maskPrompt.some((v) => v)) continue;
+      requests.push({ b, req: { image: batch.images.host.subarray(b * PIXELS, (b + 1) * PIXELS), points: batch.points[b]!, ...(maskPrompt && { maskPrompt }) } });
+    }
+    const masks = await this.decodeRequests(requests.map((r) => r.req));
+    requests.forEach(({ b }, i) => out.set(masks[i]!, b * PIXELS));
+    return s.upload(out, [B, PIXELS]);
+  }
+
+  /** One ROI×ROI 0/1 mask per request, on the host. */
+  async decodeRequests(requests: DecodeRequest[]): Promise<Uint8Array[]> {
     const m = this.models.manifest.samDecoder;
     const side = this.models.manifest.samEncoder.size;
     const maskSide = side / 4;
@@ -187,7 +218,13 @@ export class Sam2Decoder implements PromptDecoder {
   }
 }
 
-export function onnxBackend(models: OnnxModels): Backend {
+export interface OnnxBackend extends Backend {
+  readonly dino: DinoEncoder;
+  readonly sam: Sam2Encoder;
+  readonly decoder: Sam2Decoder;
+}
+
+export function onnxBackend(models: OnnxModels): OnnxBackend {
   const sam = new Sam2Encoder(models);
   return { name: 'onnx', dino: new DinoEncoder(models), sam, decoder: new Sam2Decoder(models, sam) };
 }
