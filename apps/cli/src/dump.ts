@@ -37,7 +37,9 @@ export class Dumper {
     await mkdir(this.partial, { recursive: true });
   }
 
-  async slice(z: number, r: SliceResult, s: SupportEncoding, supportZ: number): Promise<void> {
+  async slice(z: number, result: SliceResult, s: SupportEncoding, supportZ: number): Promise<void> {
+    const r = result as Required<SliceResult>;
+    if (!r.featSam || !s.featSam || !s.featDino) throw new Error('the dump needs every intermediate: run segmentVolume with detail: true');
     const dir = join(this.partial, `slice-${String(z).padStart(4, '0')}`);
     await mkdir(dir);
     const Cs = r.featSam.length / CELLS;

@@ -55,24 +55,28 @@ self.onmessage = async (event: MessageEvent<RunRequest>) => {
   try {
     const c = await computeFor(req.device);
     const backend = await backendFor(req);
-    const timer = new StageTimer(c.kernels, () => backend);
-    const synpo = new Synpo(timer.backend, timer.kernels, { seed: req.seed, points: req.band, batchSize: 4 });
+    const timer = new StageTimer(c.kernels);
+    const synpo = new Synpo(backend, timer.kernels, { seed: req.seed, points: req.band, batchSize: 4 });
     const t0 = performance.now();
     const support = await synpo.prepareSupport({ image: req.supportImage, mask: req.supportMask });
     const total = req.zs.length;
-    for (let i = 0; i < total; i += 4) {
-      const zs = req.zs.slice(i, i + 4);
-      const batch = req.queries.subarray(i * PIXELS, (i + zs.length) * PIXELS);
-      const results = await synpo.segment(support, batch, zs.length, zs.map((z) => ({ seed: z })));
-      results.forEach((r, k) => {
-        const final = r.final.slice();
-        const synmap = r.synmap.slice();
-        post({ type: 'slice', z: zs[k]!, final, synmap, positives: r.positives, negatives: r.negatives }, [final.buffer, synmap.buffer]);
-      });
-      post({ type: 'progress', done: Math.min(total, i + zs.length), total });
-    }
-    const t = timer.stages(performance.now() - t0);
-    post({ type: 'done', slices: total, timings: { encoders: t.encoders, 'post-encoder stages': t.postEncoder, decoder: t.decoder, total: t.total } });
+    await synpo.segment(support, req.queries.subarray(0, total * PIXELS), total, req.zs.map((z) => ({ seed: z })), {
+      // The heat map is the one intermediate the page shows.
+      detail: ['synmap'],
+      onBatch: (first, results) => {
+        results.forEach((r, k) => {
+          const final = r.final;
+          const synmap = r.synmap!;
+          post({ type: 'slice', z: req.zs[first + k]!, final, synmap, positives: r.positives, negatives: r.negatives }, [final.buffer, synmap.buffer]);
+        });
+        post({ type: 'progress', done: first + results.length, total });
+      },
+    });
+    await synpo.releaseSupport(support);
+    const ms = performance.now() - t0;
+    // On the CPU the stages run one after another and are timed; on the GPU they overlap, and only the total is meaningful.
+    const t = timer.stages(ms);
+    post({ type: 'done', slices: total, timings: c.kernels.path === 'cpu' ? { encoders: t.encoders, 'post-encoder stages': t.postEncoder, decoder: t.decoder, total: t.total } : { total: ms } });
   } catch (error) {
     post({ type: 'error', message: error instanceof Error ? error.message : String(error) });
   }

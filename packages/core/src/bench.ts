@@ -352,8 +352,15 @@ export async function runPostEncoderBench(gpu: { kernels: Kernels; runtime: GpuR
   };
 
   if (gpu) {
-    rows.push(await measure('GPU, features on the device', 'gpu-resident', gpu.kernels, gpu.runtime, true));
-    rows.push(await measure('GPU, features uploaded', 'gpu-upload', gpu.kernels, gpu.runtime, false));
+    const resident = await measure('GPU, features on the device', 'gpu-resident', gpu.kernels, gpu.runtime, true);
+    const uploaded = await measure('GPU, features uploaded', 'gpu-upload', gpu.kernels, gpu.runtime, false);
+    // Timestamps cover kernels, not queue writes: the upload stage is the difference of the two
+    // rows' totals, and the kernel stages share the rest.
+    const upload = Math.max(0, uploaded.total - resident.total);
+    const rest = Object.entries(uploaded.stages).filter(([k]) => k !== 'upload');
+    const restSum = rest.reduce((a, [, v]) => a + v, 0);
+    uploaded.stages = { upload, ...Object.fromEntries(rest.map(([k, v]) => [k, restSum > 0 ? (v / restSum) * (uploaded.total - upload) : NaN])) };
+    rows.push(resident, uploaded);
   }
   rows.push(await measure('CPU references', 'cpu', cpuKernels(), null, false));
   return { sizes, rows };

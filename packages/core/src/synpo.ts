@@ -62,8 +62,11 @@ export interface SliceName {
 }
 
 export interface SegmentOptions {
-  /** Read back every intermediate (features, confidences, synergy map, coarse mask). */
-  detail?: boolean;
+  /**
+   * Read back the intermediates (features, confidences, synergy map, coarse mask): all of them,
+   * or the ones named. Off by default: on the GPU only the points and the final masks come back.
+   */
+  detail?: boolean | readonly (keyof SliceDetail)[];
   /** Called in order as each batch finishes, with the index of its first slice (progress, dumps). */
   onBatch?(first: number, results: SliceResult[]): Promise<void> | void;
 }
@@ -265,23 +268,16 @@ export class Synpo {
         final = this.bestComponents(s, s.keepRows(second, refined.found, rows), up, B).mask;
       }
       s.stage('read');
-      const [finalHost, detail] = await Promise.all([
-        s.read(final),
-        options.detail ? Promise.all([s.read(sam), s.read(dino), s.read(confSam), s.read(confDino), s.read(synmap), s.read(coarse)]) : null,
-      ]);
-      return Array.from({ length: B }, (_, b) => ({
-        positives: positives[b]!,
-        negatives: negatives[b]!,
-        final: finalHost.slice(b * PIXELS, (b + 1) * PIXELS),
-        ...(detail && {
-          featSam: detail[0].slice(b * Cs * CELLS, (b + 1) * Cs * CELLS),
-          featDino: detail[1].slice(b * Cd * CELLS, (b + 1) * Cd * CELLS),
-          confSam: detail[2].slice(b * CELLS, (b + 1) * CELLS),
-          confDino: detail[3].slice(b * CELLS, (b + 1) * CELLS),
-          synmap: detail[4].slice(b * CELLS, (b + 1) * CELLS),
-          coarse: detail[5].slice(b * PIXELS, (b + 1) * PIXELS),
-        }),
-      }));
+      const wanted = (k: keyof SliceDetail) => options.detail === true || (Array.isArray(options.detail) && options.detail.includes(k));
+      const tensors = { featSam: sam, featDino: dino, confSam, confDino, synmap, coarse } as const;
+      const perSlice = { featSam: Cs * CELLS, featDino: Cd * CELLS, confSam: CELLS, confDino: CELLS, synmap: CELLS, coarse: PIXELS };
+      const keys = (Object.keys(tensors) as (keyof SliceDetail)[]).filter(wanted);
+      const [finalHost, ...detail] = await Promise.all([s.read(final), ...keys.map((k) => s.read(tensors[k] as T<'f32'>))]);
+      return Array.from({ length: B }, (_, b) => {
+        const r: SliceResult = { positives: positives[b]!, negatives: negatives[b]!, final: finalHost.slice(b * PIXELS, (b + 1) * PIXELS) };
+        keys.forEach((k, i) => { (r as unknown as Record<string, unknown>)[k] = detail[i]!.slice(b * perSlice[k], (b + 1) * perSlice[k]); });
+        return r;
+      });
     });
   }
 

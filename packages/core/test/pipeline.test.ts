@@ -230,7 +230,7 @@ describe('bad input and edge cases', () => {
     for (let y = 100; y < 140; y++) for (let x = 90; x < 150; x++) mask[y * 256 + x] = 1;
     const enc = await synpo.prepareSupport({ image, mask });
     const [r] = await synpo.segment(enc, image, 1, [], { detail: true });
-    expect(r!.coarse.some((v) => v)).toBe(false);
+    expect(r!.coarse!.some((v) => v)).toBe(false);
     expect(r!.final.some((v) => v)).toBe(false);
   });
 

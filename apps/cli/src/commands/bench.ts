@@ -1,8 +1,8 @@
 /** `synpo bench`: kernel timings, GPU against the CPU references, and the fused-vs-naive ratio. */
 import type { Command } from 'commander';
-import { cpuKernels, formatBenchReport, runKernelBench, type Kernels } from '@synpo/gpu';
+import { cpuKernels, formatBenchReport, runKernelBench } from '@synpo/gpu';
 import { createHash } from 'node:crypto';
-import { runOnnxBench, runPipelineBench, syntheticModelDir, weightFreeBackend, type OnnxBenchRow, type PipelineBenchRow } from '@synpo/core';
+import { PAPER_SIZES, runOnnxBench, runPipelineBench, runPostEncoderBench, syntheticModelDir, weightFreeBackend, type OnnxBenchRow, type PipelineBenchRow, type PipelinePath, type PostEncoderReport } from '@synpo/core';
 import { directorySource } from '../backend.ts';
 import { computeFor } from '../compute.ts';
 import { CliError, EXIT } from '../errors.ts';
@@ -31,30 +31,62 @@ function formatOnnx(rows: OnnxBenchRow[], models: string | undefined): string {
   ].join('\n');
 }
 
+const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
+const ms = (v: number) => (Number.isFinite(v) ? (v >= 100 ? v.toFixed(0) : v.toPrecision(3)) : '—');
+
 function formatPipeline(rows: PipelineBenchRow[]): string {
   if (rows.length === 0) return '';
-  const f = (v: number) => v.toFixed(1);
-  return [
+  const split = (r: PipelineBenchRow) => (r.split === 'gpu-timestamps' ? 'GPU kernel time (timestamps), scaled to the total' : r.split === 'cpu-wall' ? 'wall time' : 'no timestamps on this adapter');
+  const lines = [
     '',
     `SynPo per slice (ms), weight-free backend, batch of ${rows[0]!.slices} phantom slices:`,
     '',
-    '| path | encoders | post-encoder stages (decoder excluded) | decoder | total (decoder included) |',
-    '|---|---:|---:|---:|---:|',
-    ...rows.map((r) => `| ${r.path} | ${f(r.encoders)} | ${f(r.postEncoder)} | ${f(r.decoder)} | ${f(r.total)} |`),
+    '| path | encoders | post-encoder stages (decoder excluded) | decoder | total (decoder included) | stage split from |',
+    '|---|---:|---:|---:|---:|---|',
+    ...rows.map((r) => `| ${r.path} | ${ms(r.encoders)} | ${ms(r.postEncoder)} | ${ms(r.decoder)} | ${ms(r.total)} | ${split(r)} |`),
+  ];
+  const gpu = rows.filter((r) => r.transfers);
+  if (gpu.length) {
+    lines.push(
+      '',
+      `Host ↔ GPU traffic of the same runs (a slice is ${kb(256 * 256 * 4)} of float32):`,
+      '',
+      '| path | uploaded per slice | read back per slice | submissions per batch | buffer maps per slice |',
+      '|---|---:|---:|---:|---:|',
+      ...gpu.map((r) => `| ${r.path} | ${kb(r.transfers!.uploadBytesPerSlice)} | ${kb(r.transfers!.readbackBytesPerSlice)} | ${r.transfers!.submitsPerBatch.toFixed(1)} | ${r.transfers!.mapsPerSlice.toFixed(2)} |`),
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+const STAGES = ['upload', 'confidence', 'points', 'prior', 'refine', 'read'] as const;
+
+function formatPostEncoder(r: PostEncoderReport | null): string {
+  if (!r) return '';
+  const z = r.sizes;
+  const lines = [
     '',
-  ].join('\n');
+    `Post-encoder stages at the paper's sizes (DINOv2 ${z.dino} + SAM ${z.sam} channels, 64×64 grid, ${z.supportSide ** 2} support cells, 256×256 masks, batch ${z.B}), ms per slice:`,
+    '',
+    `| path | total | ${STAGES.join(' | ')} | slices per chain | uploaded per slice | read back per slice | submissions per chain |`,
+    `|---|---:|${STAGES.map(() => '---:').join('|')}|---:|---:|---:|---:|`,
+    ...r.rows.map((row) => `| ${row.label} | ${ms(row.total)} | ${STAGES.map((st) => ms(row.stages[st] ?? 0)).join(' | ')} | ${row.chunk} | ${row.transfers ? kb(row.transfers.uploadBytesPerSlice) : '—'} | ${row.transfers ? kb(row.transfers.readbackBytesPerSlice) : '—'} | ${row.transfers ? row.transfers.submitsPerBatch.toFixed(1) : '—'} |`),
+    '',
+    `Stage split: ${r.rows.map((row) => `${row.label}: ${row.split === 'gpu-timestamps' ? 'GPU kernel time from timestamps, scaled to the total' : row.split === 'cpu-wall' ? 'wall time' : 'none'}`).join('; ')}.`,
+  ];
+  return `${lines.join('\n')}\n`;
 }
 
 export function benchCommand(program: Command, run: Runner): void {
   program
     .command('bench')
-    .description('benchmark every kernel (GPU vs CPU reference) and the fused vs naive confidence')
+    .description('benchmark every kernel (GPU vs CPU reference), the fused vs naive confidence, the pipeline per slice with its host↔GPU traffic, the post-encoder stages at the paper\'s sizes, and the ONNX backend')
     .addOption(deviceOption().default('auto', 'auto: any WebGPU adapter, software ones included, else CPU only'))
     .option('--json', 'print the report as JSON instead of tables')
     .option('--out <file>', 'also write the JSON report to this file')
     .option('--quick', 'smaller batches and fewer ratio cases')
     .option('--reps <n>', 'timed runs per case (median reported)', (v) => Number.parseInt(v, 10))
-    .option('--only <parts>', 'comma-separated parts to run: kernel names (e.g. confidence,topk), pipeline, onnx')
+    .option('--only <parts>', 'comma-separated parts to run: kernel names (e.g. confidence,topk), pipeline, postencoder, onnx')
     .option('--models <dir>', 'time this ONNX model directory instead of the synthetic graphs')
     .action(run(async (opts: { device: 'auto' | 'gpu' | 'cpu'; json?: boolean; out?: string; quick?: boolean; reps?: number; only?: string; models?: string }) => {
       // The benchmark compares paths: under auto it takes any adapter, software ones included.
@@ -64,7 +96,7 @@ export function benchCommand(program: Command, run: Runner): void {
       });
       try {
         const only = opts.only?.split(',').map((s) => s.trim());
-        const kernelsOnly = only?.filter((o) => o !== 'pipeline' && o !== 'onnx');
+        const kernelsOnly = only?.filter((o) => o !== 'pipeline' && o !== 'onnx' && o !== 'postencoder');
         const report = await runKernelBench({
           device: compute.runtime?.device ?? null,
           deviceName: compute.adapter?.description ?? 'CPU reference kernels only',
@@ -76,9 +108,14 @@ export function benchCommand(program: Command, run: Runner): void {
         let pipeline: PipelineBenchRow[] = [];
         if (!only || only.includes('pipeline')) {
           process.stderr.write('bench pipeline (phantom slices, weight-free backend)\n');
-          const paths: { name: string; kernels: Kernels }[] = [{ name: 'CPU references', kernels: cpuKernels() }];
-          if (compute.runtime) paths.unshift({ name: `WebGPU (${compute.adapter?.description ?? 'device'})`, kernels: compute.kernels });
-          pipeline = await runPipelineBench(paths, () => weightFreeBackend(), opts.quick ? 4 : 8);
+          const paths: PipelinePath[] = [{ name: 'CPU references', kernels: cpuKernels(), runtime: null }];
+          if (compute.runtime) paths.unshift({ name: `WebGPU (${compute.adapter?.description ?? 'device'})`, kernels: compute.kernels, runtime: compute.runtime });
+          pipeline = await runPipelineBench(paths, () => weightFreeBackend(), opts.quick ? 4 : 8, opts.reps ?? (opts.quick ? 1 : 3));
+        }
+        let postEncoder: PostEncoderReport | null = null;
+        if (!only || only.includes('postencoder')) {
+          const sizes = opts.quick ? { ...PAPER_SIZES, B: 4 } : PAPER_SIZES;
+          postEncoder = await runPostEncoderBench(compute.runtime ? { kernels: compute.kernels, runtime: compute.runtime } : null, sizes, opts.reps ?? (opts.quick ? 1 : 3), (m) => process.stderr.write(`${m}\n`));
         }
         let onnx: OnnxBenchRow[] = [];
         if (!only || only.includes('onnx')) {
@@ -86,10 +123,10 @@ export function benchCommand(program: Command, run: Runner): void {
           const source = opts.models ? directorySource(opts.models) : memorySource();
           onnx = await runOnnxBench(source, ['cpu', 'webgpu'], opts.quick ? 2 : 4, opts.quick ? 1 : 3);
         }
-        const json = JSON.stringify({ ...report, pipeline, onnx }, null, 2);
+        const json = JSON.stringify({ ...report, pipeline, postEncoder, onnx }, null, 2);
         if (opts.out) await writeFileAtomic(opts.out, `${json}\n`);
         const tables = report.kernels.length || report.confidenceRatio.length ? `${formatBenchReport(report)}\n` : '';
-        process.stdout.write(opts.json ? `${json}\n` : `${tables}${formatPipeline(pipeline)}${formatOnnx(onnx, opts.models)}`);
+        process.stdout.write(opts.json ? `${json}\n` : `${tables}${formatPipeline(pipeline)}${formatPostEncoder(postEncoder)}${formatOnnx(onnx, opts.models)}`);
         return 0;
       } finally {
         compute.release();

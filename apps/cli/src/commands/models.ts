@@ -8,7 +8,6 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadModels, onnxBackend, phantomPatient, PIXELS, syntheticModelDir, type ExecutionProvider } from '@synpo/core';
 import { writeFileAtomic } from '../files.ts';
-import { cpuKernels } from '@synpo/gpu';
 import { directorySource, formatCheck } from '../backend.ts';
 import { CliError, EXIT } from '../errors.ts';
 import type { Runner } from '../main.ts';
@@ -32,10 +31,9 @@ export function modelsCommand(program: Command, run: Runner): void {
         try {
           const backend = onnxBackend(loaded);
           const image = phantomPatient(0, { slices: 1 }).image.data.subarray(0, PIXELS);
-          const kernels = cpuKernels();
-          await backend.dino.encode(image, 1, kernels);
-          await backend.sam.encode(image, 1, kernels);
-          const [mask] = await backend.decoder.decode([{ image, points: [{ x: 128, y: 128, label: 1 }, { x: 20, y: 20, label: 0 }] }], kernels);
+          await backend.dino.encodeSlices(image, 1);
+          await backend.sam.encodeSlices(image, 1);
+          const [mask] = await backend.decoder.decodeRequests([{ image, points: [{ x: 128, y: 128, label: 1 }, { x: 20, y: 20, label: 0 }] }]);
           dummy = `dummy run: encoders and decoder ran; the decoder marked ${mask!.reduce((a, v) => a + v, 0)} of ${PIXELS} pixels`;
         } catch (error) {
           report.ok = false;

@@ -134,7 +134,7 @@ export function segmentCommand(program: Command, run: Runner): void {
           synpo, support, supportMasks, query: prepared,
           ...(opts.supportSlice !== undefined && { supportSlice: opts.supportSlice }),
           ...(range && { range }),
-          ...(dump && { onSlice: (z, r, s, supportZ) => dump!.slice(z, r, s, supportZ) }),
+          ...(dump && { detail: true, onSlice: (z, r, s, supportZ) => dump!.slice(z, r, s, supportZ) }),
           progress,
         });
         const labels = roiToVolume(result.masks, prepared, opts.value);
