@@ -113,7 +113,7 @@ export interface TensorStream {
   randomWalker(image: T<'f32'>, seeds: T<'mask'>, prior: T<'f32'>, shape: ImageShape, options: RandomWalkerOptions): Promise<T<'f32'>>;
 }
 
-const ownerKey = (key: string, owner: object, stores: WeakMap<object, Map<string, Tensor>>): Map<string, Tensor> => {
+const storeOf = (owner: object, stores: WeakMap<object, Map<string, Tensor>>): Map<string, Tensor> => {
   let map = stores.get(owner);
   if (!map) stores.set(owner, (map = new Map()));
   return map;
@@ -183,7 +183,7 @@ export class GpuStream implements TensorStream {
   resident<D extends DType>(owner: object, key: string, make: () => HostTensor<D>): T<D> {
     let stores = residentStores.get(this.runtime);
     if (!stores) residentStores.set(this.runtime, (stores = new WeakMap()));
-    const map = ownerKey(key, owner, stores);
+    const map = storeOf(owner, stores);
     let t = map.get(key) as DeviceTensor<D> | undefined;
     if (!t || t.isReleased) {
       const h = make();
@@ -376,7 +376,7 @@ export class CpuStream implements TensorStream {
   }
 
   resident<D extends DType>(owner: object, key: string, make: () => HostTensor<D>): T<D> {
-    const map = ownerKey(key, owner, cpuResident);
+    const map = storeOf(owner, cpuResident);
     let t = map.get(key) as HostTensor<D> | undefined;
     if (!t) map.set(key, (t = make()));
     return t;
