@@ -56,13 +56,26 @@ describe('synpo', () => {
   it('bench --json writes a whole report file and no temporary file', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'synpo-bench-'));
     const out = join(dir, 'bench.json');
-    const r = await synpo('bench', '--quick', '--reps', '1', '--only', 'synergy,moments,pipeline', '--json', '--out', out);
-    expect(r.code).toBe(0);
-    const report = JSON.parse(await readFile(out, 'utf8')) as { kernels: { kernel: string; cpuMs: number; gpuMs: number | null }[]; pipeline: { path: string; total: number; decoder: number }[] };
+    const r = await synpo('bench', '--quick', '--reps', '1', '--only', 'synergy,moments,pipeline,postencoder', '--json', '--out', out);
+    expect(r.code, r.stderr).toBe(0);
+    type Transfers = { uploadBytesPerSlice: number; readbackBytesPerSlice: number; submitsPerSlice: number; mapsPerSlice: number };
+    const report = JSON.parse(await readFile(out, 'utf8')) as {
+      kernels: { kernel: string; cpuMs: number; gpuMs: number | null }[];
+      pipeline: { path: string; total: number; decoder: number; transfers?: Transfers }[];
+      postEncoder: { sizes: { dino: number; sam: number }; rows: { path: string; total: number; stages: Record<string, number> }[] };
+    };
     expect(report.kernels.map((k) => k.kernel)).toEqual(['synergy', 'moments']);
     expect(report.pipeline.length).toBeGreaterThanOrEqual(1);
     for (const row of report.pipeline) expect(row.total).toBeGreaterThan(row.decoder);
-    if (requireGpu) expect(report.kernels.every((k) => k.gpuMs !== null && k.gpuMs > 0)).toBe(true);
+    expect(report.postEncoder.sizes).toMatchObject({ dino: 1536, sam: 256 });
+    expect(report.postEncoder.rows.at(-1)!.path).toBe('cpu');
+    for (const row of report.postEncoder.rows) expect(row.total).toBeGreaterThan(0);
+    if (requireGpu) {
+      expect(report.kernels.every((k) => k.gpuMs !== null && k.gpuMs > 0)).toBe(true);
+      const gpu = report.pipeline.find((p) => p.transfers)!;
+      expect(Object.keys(gpu.transfers!)).toEqual(expect.arrayContaining(['uploadBytesPerSlice', 'readbackBytesPerSlice', 'submitsPerSlice', 'mapsPerSlice']));
+      expect(report.postEncoder.rows.map((x) => x.path)).toEqual(['gpu-resident', 'gpu-upload', 'cpu']);
+    }
     expect(await readdir(dir)).toEqual(['bench.json']);
   });
 

@@ -6,11 +6,12 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cpuKernels } from '@synpo/gpu';
+import { cpuKernels, gpuKernels, GpuRuntime, NoAdapterError, openGpu } from '@synpo/gpu';
 import { CELLS, loadModels, onnxBackend, phantomPatient, PIXELS, Synpo, type ExecutionProvider } from '../src/index.ts';
 import { fsSource, writeModelDir } from './fixtures/model-dir.ts';
 
 const quiet = () => {};
+const requireGpu = Boolean(process.env.CI) || process.env.SYNPO_REQUIRE_GPU === '1';
 
 describe('model directory', () => {
   it('loads and checks the three graphs', async () => {
@@ -115,4 +116,40 @@ describe.each(['cpu', 'webgpu'] as ExecutionProvider[])('SynPo through the ONNX 
     expect(Buffer.from(a[1]!.final).equals(Buffer.from(b[1]!.final))).toBe(true);
     if (provider === 'webgpu') expect(report.models.every((m) => m.provider === 'webgpu') || notices.length > 0).toBe(true);
   }, 300_000);
+});
+
+describe('the ONNX backend on the GPU path', () => {
+  it('uploads each encoder output once and keeps the post-encoder stages on the device', async (ctx) => {
+    let handle;
+    try {
+      handle = await openGpu();
+    } catch (error) {
+      if (requireGpu || !(error instanceof NoAdapterError)) throw error;
+      return ctx.skip(`no WebGPU adapter here (${(error as Error).message}); CI requires one`);
+    }
+    const runtime = new GpuRuntime(handle.device);
+    const { models } = await loadModels(fsSource(writeModelDir()), 'cpu', quiet);
+    const backend = onnxBackend(models!);
+    const p = phantomPatient(7, { slices: 6 });
+    const image = p.image.data.subarray(3 * PIXELS, 4 * PIXELS);
+    const mask = Uint8Array.from(p.labels.data.subarray(3 * PIXELS, 4 * PIXELS), (v) => (v === 1 ? 1 : 0));
+    const synpo = new Synpo(backend, gpuKernels(runtime), { seed: 2 });
+    const enc = await synpo.prepareSupport({ image, mask });
+    const B = 3;
+    const queries = p.image.data.slice(1 * PIXELS, (1 + B) * PIXELS);
+    const before = runtime.snapshotTransfers();
+    const gpu = await synpo.segment(enc, queries, B);
+    const uploaded = runtime.snapshotTransfers().uploadBytes - before.uploadBytes;
+    const features = B * (backend.sam.channels + backend.dino.channels) * CELLS * 4;
+    expect(uploaded).toBeGreaterThanOrEqual(features);
+    // The rest is the slices, SAM's masks and the prompts: far less than a second copy of the features.
+    expect(uploaded - features).toBeLessThan(features / 2);
+    const cpu = await new Synpo(backend, cpuKernels(), { seed: 2 }).segment(enc, queries, B);
+    gpu.forEach((r, b) => {
+      expect(r.positives).toEqual(cpu[b]!.positives);
+      expect(Buffer.from(r.final).equals(Buffer.from(cpu[b]!.final))).toBe(true);
+    });
+    runtime.destroy();
+    handle.release();
+  }, 120_000);
 });

@@ -168,6 +168,27 @@ describe('SynPo on the GPU kernels agrees with the CPU references', () => {
     runtime.destroy();
   });
 
+  it('keeps the hot path on the GPU: a slice goes up once, its points and mask come down, a few submissions a batch', async (ctx: TestContext) => {
+    const h = await open(ctx);
+    if (!h) return;
+    const runtime = new GpuRuntime(h.device);
+    const { support, zs, batch } = await chaosBatch(1, 8);
+    const synpo = new Synpo(weightFreeBackend(), gpuKernels(runtime), { points: CHAOS_T2.band, batchSize: 8 });
+    const enc = await synpo.prepareSupport(support);
+    await synpo.segment(enc, batch, zs.length); // uploads the resident constants
+    const before = runtime.snapshotTransfers();
+    await synpo.segment(enc, batch, zs.length);
+    const after = runtime.snapshotTransfers();
+    const per = (k: keyof typeof after) => (after[k] - before[k]) / zs.length;
+    // The targets, which are counts, not timings: uploads ≤ 1.1 × the slice's own
+    // float32 bytes, readback ≤ 80 KB a slice, ≤ 12 submissions a batch.
+    expect(per('uploadBytes')).toBeLessThanOrEqual(1.1 * PIXELS * 4);
+    expect(per('uploadBytes')).toBeGreaterThanOrEqual(PIXELS * 4);
+    expect(per('readbackBytes')).toBeLessThanOrEqual(80_000);
+    expect(after.submits - before.submits).toBeLessThanOrEqual(12);
+    runtime.destroy();
+  });
+
   it('two segment calls in flight at once give what each gives alone', async (ctx: TestContext) => {
     const h = await open(ctx);
     if (!h) return;
