@@ -35,6 +35,14 @@ fn done(b: u32) -> bool { return scal[8u * b + 6u] != 0.0; }
 
 var<workgroup> red_a: array<f32, WG>;
 var<workgroup> red_b: array<f32, WG>;
+var<workgroup> w_done: u32;
+
+// Whether slice b has converged, as a value every invocation of the workgroup agrees on (so a
+// converged slice's workgroups can leave before their barriers: finished slices cost nothing).
+fn slice_done_uniform(b: u32, lid: u32) -> bool {
+  if (lid == 0u) { w_done = select(0u, 1u, done(b)); }
+  return workgroupUniformLoad(&w_done) == 1u;
+}
 
 // Sums (a, b) over the workgroup into partial[slice][block]. Every invocation must call it.
 fn block_sum(a: f32, b: f32, lid: u32, slice: u32, block: u32) {
@@ -151,6 +159,7 @@ fn residual(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) 
 // Partial p·q.
 @compute @workgroup_size(WG)
 fn dot_pq(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  if (slice_done_uniform(wid.y, lid)) { return; }
   var pq = 0.0;
   if (in_slice(wid, lid) && !done(wid.y)) {
     let t = pixel(wid, lid);
@@ -162,6 +171,7 @@ fn dot_pq(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li
 // x += α·p, r −= α·q, z = r / diag; partial r·z and r·r.
 @compute @workgroup_size(WG)
 fn update_x(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  if (slice_done_uniform(wid.y, lid)) { return; }
   var rz = 0.0;
   var rr = 0.0;
   let live = !done(wid.y);
@@ -197,7 +207,7 @@ fn update_p(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) 
 @compute @workgroup_size(WG)
 fn reduce(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
   let b = wid.x;
-  let skip = p.mode >= 2u && done(b);
+  if (p.mode >= 2u && slice_done_uniform(b, lid)) { return; }
   var sa = 0.0;
   var sb = 0.0;
   for (var k = lid; k < p.blocks; k += WG) {
@@ -211,7 +221,7 @@ fn reduce(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li
     if (lid < s) { red_a[lid] += red_a[lid + s]; red_b[lid] += red_b[lid + s]; }
     workgroupBarrier();
   }
-  if (lid != 0u || skip) { return; }
+  if (lid != 0u) { return; }
   let o = 8u * b;
   let a = red_a[0];
   let c = red_b[0];

@@ -52,4 +52,4 @@ export { recordPrior, priorSpec } from './kernels/prior.ts';
 export { recordThreshold, recordBestComponent, recordKeepRows, recordPack, recordMaskToF32, refineSpec } from './kernels/refine.ts';
 export { recordDecoderInputs, promptSpec } from './kernels/prompt.ts';
 export { recordStackPosition, recordShrink } from './kernels/features.ts';
-export { solveRandomWalker, randomWalkerSpec, RANDOM_WALKER_CHECK_EVERY, type RandomWalkerSolve } from './kernels/random-walker.ts';
+export { solveRandomWalker, randomWalkerSpec, RANDOM_WALKER_CHECKS, type RandomWalkerSolve } from './kernels/random-walker.ts';

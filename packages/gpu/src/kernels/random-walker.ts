@@ -1,7 +1,7 @@
 /**
  * GPU wrapper of kernels/random-walker.wgsl: the whole solve recorded on the device (edge scale,
- * setup, CG rounds), with one small readback of the per-slice done flags every `checkEvery`
- * iterations to stop once every slice has converged.
+ * setup, CG rounds), with one small readback of the per-slice done flags now and then
+ * (RANDOM_WALKER_CHECKS) to stop once every slice has converged.
  */
 import { validateRandomWalker, type RandomWalkerOptions, type RandomWalkerResult } from '../reference/random-walker.ts';
 import type { Slot } from '../buffer-pool.ts';
@@ -20,10 +20,11 @@ export const randomWalkerSpec: KernelSpec = {
 };
 
 /**
- * CG iterations recorded before the host reads the done flags. The weight-free decoder's solves
- * converge in about 30–60 iterations, so one check usually ends the solve.
+ * When the host reads the done flags: after the first `first` CG iterations, then every `every`.
+ * The weight-free decoder's solves converge in about 30–40 iterations, so one check usually ends
+ * the solve; iterations recorded past a slice's convergence cost a dispatch each and no work.
  */
-export const RANDOM_WALKER_CHECK_EVERY = 64;
+export const RANDOM_WALKER_CHECKS = { first: 40, every: 20 } as const;
 
 export interface RandomWalkerSolve {
   /** [B][H·W] foreground probability in [0, 1] (the first plane of the solver's vectors). */
@@ -33,7 +34,7 @@ export interface RandomWalkerSolve {
 }
 
 /**
- * Records the solve on `rec` and flushes it every `checkEvery` iterations until every slice has
+ * Records the solve on `rec` and flushes it at the checks until every slice has
  * converged (or `maxIterations`). `seeds` are u32 (0 none, 1 foreground, 2 background).
  */
 export async function solveRandomWalker(
@@ -43,7 +44,7 @@ export async function solveRandomWalker(
   prior: Slot,
   { B, H, W }: ImageShape,
   o: RandomWalkerOptions,
-  checkEvery = RANDOM_WALKER_CHECK_EVERY,
+  checks: { first: number; every: number } = RANDOM_WALKER_CHECKS,
 ): Promise<RandomWalkerSolve> {
   const plane = H * W;
   const wg = randomWalkerSpec.workgroupSize;
@@ -65,8 +66,10 @@ export async function solveRandomWalker(
   run('residual');
   run('reduce', 1);
   let state: Float32Array | null = null;
-  for (let it = 0; it < o.maxIterations; it += checkEvery) {
-    for (let k = 0; k < Math.min(checkEvery, o.maxIterations - it); k++) {
+  for (let it = 0; it < o.maxIterations;) {
+    const chunk = Math.min(it === 0 ? checks.first : checks.every, o.maxIterations - it);
+    it += chunk;
+    for (let k = 0; k < chunk; k++) {
       run('matvec', 1);
       run('dot_pq');
       run('reduce', 2);
