@@ -125,10 +125,18 @@ describe('the demo site', () => {
         await page.selectOption('#backend', 'onnx');
         await page.setInputFiles('#model-files', ['manifest.json', 'dinov2.onnx', 'sam2_encoder.onnx', 'sam2_decoder.onnx'].map((f) => join(dir, f)));
       });
-      expect(result.error).toBe('');
+      expect(result.error, await page.textContent('#status') ?? '').toBe('');
       expect(result.slices).toBe(1);
       // The synthetic decoder draws a disc of radius 30 (on SAM's 256² grid) around the positives.
       expect(result.diceValue).toBeGreaterThan(0.1);
+      // onnxruntime-web ran on the page's own GPUDevice, and the encoders' outputs fed the kernels
+      // there: what went up is the slices and SAM's masks, not the feature grids (272 channels of
+      // 64×64 float32 a slice, 4352 KiB, for the support and the query).
+      const traffic = (await page.textContent('#transfers')) ?? '';
+      expect(traffic).toMatch(/ONNX models on webgpu\/webgpu\/webgpu, outputs on the kernels' GPU device/);
+      const uploaded = Number(/to the GPU (\d+) KiB/.exec(traffic)?.[1]);
+      expect(uploaded).toBeGreaterThan(0);
+      expect(uploaded).toBeLessThan(4352);
       await page.screenshot({ path: join(ARTIFACTS, 'web-onnx.png'), fullPage: true });
       expect(requests.filter((u) => !u.startsWith(origin))).toEqual([]);
     } finally {

@@ -30,6 +30,8 @@ const state = {
   device: '',
   running: false,
   timings: {} as Record<string, number>,
+  /** Per slice: bytes to and from the GPU, submissions; and the ONNX models' providers. */
+  traffic: '',
   error: '',
 };
 // For people and for the end-to-end test: what the page shows, as data.
@@ -208,6 +210,7 @@ function render(): void {
   $('timings').textContent = Object.keys(state.timings).length
     ? `per slice (ms): ${Object.entries(state.timings).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ')} — on ${state.path === 'gpu' ? `WebGPU (${state.device})` : 'the CPU references'}`
     : '';
+  $('transfers').textContent = state.traffic;
   $<HTMLButtonElement>('download').disabled = state.results.size === 0;
 }
 
@@ -296,6 +299,11 @@ function onMessage(event: MessageEvent<WorkerMessage>): void {
     render();
   } else if (m.type === 'done') {
     state.timings = Object.fromEntries(Object.entries(m.timings).map(([k, v]) => [k, v / m.slices]));
+    const kib = (bytes: number) => `${(bytes / 1024 / m.slices).toFixed(0)} KiB`;
+    state.traffic = [
+      m.transfers ? `to the GPU ${kib(m.transfers.uploadBytes)}, back ${kib(m.transfers.readbackBytes)} per slice, ${m.transfers.submits} submissions` : '',
+      m.providers ? `ONNX models on ${m.providers}` : '',
+    ].filter(Boolean).join(' · ');
     setRunning(false);
     status(`done: ${m.slices} slice(s)`);
     render();

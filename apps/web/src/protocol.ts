@@ -30,5 +30,13 @@ export type WorkerMessage =
   | { type: 'device'; path: 'gpu' | 'cpu'; description: string; notice?: string }
   | { type: 'progress'; done: number; total: number }
   | SliceMessage
-  | { type: 'done'; timings: Record<string, number>; slices: number }
+  | {
+    type: 'done';
+    timings: Record<string, number>;
+    slices: number;
+    /** GPU path: what crossed between the worker and the GPU during the run (support included). */
+    transfers?: { uploadBytes: number; readbackBytes: number; submits: number };
+    /** ONNX backend: the execution provider of each model, and whether outputs stayed on the GPU. */
+    providers?: string;
+  }
   | { type: 'error'; message: string };

@@ -34,8 +34,12 @@ async function sha256(bytes: Uint8Array): Promise<string> {
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
 }
 
-async function backendFor(req: RunRequest): Promise<Backend> {
-  if (req.backend === 'weight-free') return weightFreeBackend();
+/**
+ * The backend. On the GPU path the ONNX models keep their encoders' outputs on the webgpu
+ * provider's device, and the kernels then run on that device too (see `computeOn`).
+ */
+async function backendFor(req: RunRequest, gpu: boolean): Promise<{ backend: Backend; providers: string; device?: GPUDevice }> {
+  if (req.backend === 'weight-free') return { backend: weightFreeBackend(), providers: '' };
   const files = req.models ?? {};
   const { models, report } = await loadModels({
     where: 'the picked model files',
@@ -45,16 +49,26 @@ async function backendFor(req: RunRequest): Promise<Backend> {
       return new Uint8Array(f);
     },
     sha256,
-  }, 'webgpu', () => {});
+  }, 'webgpu', () => {}, { gpuOutputs: gpu });
   if (!models) throw new Error(report.problems.join('\n'));
-  return onnxBackend(models);
+  const providers = `${report.models.map((m) => m.provider).join('/')}${models.device ? ', outputs on the kernels\' GPU device' : ''}`;
+  return { backend: onnxBackend(models), providers, ...(models.device && { device: models.device }) };
+}
+
+/** Kernels on a device made elsewhere (onnxruntime-web's), kept for the next run on it. */
+let shared: { device: GPUDevice; compute: Compute } | null = null;
+async function computeOn(device: GPUDevice): Promise<Compute> {
+  if (shared?.device !== device) shared = { device, compute: await openCompute({ device }) };
+  return shared.compute;
 }
 
 self.onmessage = async (event: MessageEvent<RunRequest>) => {
   const req = event.data;
   try {
-    const c = await computeFor(req.device);
-    const backend = await backendFor(req);
+    const path = await computeFor(req.device);
+    const { backend, providers, device } = await backendFor(req, path.kernels.path === 'gpu');
+    const c = device ? await computeOn(device) : path;
+    const before = c.runtime?.snapshotTransfers();
     const timer = new StageTimer(c.kernels);
     const synpo = new Synpo(backend, timer.kernels, { seed: req.seed, points: req.band, batchSize: 4 });
     const t0 = performance.now();
@@ -76,7 +90,15 @@ self.onmessage = async (event: MessageEvent<RunRequest>) => {
     const ms = performance.now() - t0;
     // On the CPU the stages run one after another and are timed; on the GPU they overlap, and only the total is meaningful.
     const t = timer.stages(ms);
-    post({ type: 'done', slices: total, timings: c.kernels.path === 'cpu' ? { encoders: t.encoders, 'post-encoder stages': t.postEncoder, decoder: t.decoder, total: t.total } : { total: ms } });
+    const after = c.runtime?.snapshotTransfers();
+    const transfers = before && after ? { uploadBytes: after.uploadBytes - before.uploadBytes, readbackBytes: after.readbackBytes - before.readbackBytes, submits: after.submits - before.submits } : undefined;
+    post({
+      type: 'done',
+      slices: total,
+      timings: c.kernels.path === 'cpu' ? { encoders: t.encoders, 'post-encoder stages': t.postEncoder, decoder: t.decoder, total: t.total } : { total: ms },
+      ...(transfers && { transfers }),
+      ...(providers && { providers }),
+    });
   } catch (error) {
     post({ type: 'error', message: error instanceof Error ? error.message : String(error) });
   }

@@ -53,3 +53,5 @@ export { recordThreshold, recordBestComponent, recordKeepRows, recordPack, recor
 export { recordDecoderInputs, promptSpec } from './kernels/prompt.ts';
 export { recordStackPosition, recordShrink } from './kernels/features.ts';
 export { solveRandomWalker, randomWalkerSpec, RANDOM_WALKER_CHECKS, type RandomWalkerSolve } from './kernels/random-walker.ts';
+export { tokensToGridReference, type TokenShape } from './reference/tokens.ts';
+export { recordTokensToGrid, tokensSpec } from './kernels/tokens.ts';

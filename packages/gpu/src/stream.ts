@@ -24,6 +24,7 @@ import { bestComponentMaskReference, keepRowsReference, thresholdReference } fro
 import { downsampleMaskReference, upsampleBilinearReference, type ResizeShape } from './reference/resize.ts';
 import { synergyReference, type SynergyWeights } from './reference/synergy.ts';
 import { topkReference } from './reference/topk.ts';
+import { tokensToGridReference, type TokenShape } from './reference/tokens.ts';
 import { bandReference } from './reference/band.ts';
 import { recordBand } from './kernels/band.ts';
 import { recordComponents } from './kernels/components.ts';
@@ -42,6 +43,7 @@ import { recordBestComponent, recordKeepRows, recordMaskToF32, recordPack, recor
 import { recordDownsampleMask, recordUpsampleBilinear } from './kernels/resize.ts';
 import { recordSynergy } from './kernels/synergy.ts';
 import { recordTopK } from './kernels/topk.ts';
+import { recordTokensToGrid } from './kernels/tokens.ts';
 import { maskIndices } from './kernels/upload.ts';
 import type { ComputePath } from './kernels.ts';
 import type { GpuRuntime, Recorder } from './runtime.ts';
@@ -109,6 +111,10 @@ export interface TensorStream {
   prior(maps: T<'f32'>, top: T<'f32'>, shape: { B: number; P: number }, mu: number, sharpness: number): T<'f32'>;
   /** The weight-free decoder's shrunk slice, prior and seeds; `prompts` [B][1 + P][4]. */
   decoderInputs(image: T<'f32'>, prior: T<'f32'> | null, maskPrompt: T<'mask'> | null, prompts: T<'f32'>, shape: ImageShape, P: number, options: DecoderInputOptions): { image: T<'f32'>; prior: T<'f32'>; seeds: T<'mask'> };
+  /** ViT tokens [B][T][C] → channel-first grids [B][C][cells], the leading `skip` tokens dropped. */
+  tokensToGrid(tokens: T<'f32'>, shape: TokenShape): T<'f32'>;
+  /** Tensors joined along their first axis (batches of grids from several model runs). */
+  concat(parts: readonly T<'f32'>[], shape: readonly number[]): T<'f32'>;
   /** The random walker's probability [B][H·W] in [0, 1] (on the GPU it checks convergence now and then). */
   randomWalker(image: T<'f32'>, seeds: T<'mask'>, prior: T<'f32'>, shape: ImageShape, options: RandomWalkerOptions): Promise<T<'f32'>>;
 }
@@ -317,6 +323,31 @@ export class GpuStream implements TensorStream {
   decoderInputs(image: T<'f32'>, prior: T<'f32'> | null, maskPrompt: T<'mask'> | null, prompts: T<'f32'>, s: ImageShape, P: number, o: DecoderInputOptions): { image: T<'f32'>; prior: T<'f32'>; seeds: T<'mask'> } {
     const r = recordDecoderInputs(this.rec, this.dev(image), prior ? this.dev(prior) : null, maskPrompt ? this.dev(maskPrompt) : null, this.dev(prompts), s, P, o);
     return { image: r.image as DeviceTensor<'f32'>, prior: r.prior as DeviceTensor<'f32'>, seeds: r.seeds as DeviceTensor<'mask'> };
+  }
+
+  tokensToGrid(tokens: T<'f32'>, s: TokenShape): T<'f32'> {
+    return recordTokensToGrid(this.rec, this.dev(tokens), s) as DeviceTensor<'f32'>;
+  }
+
+  concat(parts: readonly T<'f32'>[], shape: readonly number[]): T<'f32'> {
+    const out = this.rec.scratch(elementCount(shape) * 4, 'concat', false, 'f32', shape);
+    let offset = 0;
+    for (const part of parts) {
+      const d = this.dev(part);
+      this.rec.copy(d, 0, out, offset, d.size * 4);
+      offset += d.size * 4;
+    }
+    if (offset !== out.bytes) throw new ShapeError('concat', `the parts hold ${offset / 4} values, the shape [${shape.join(', ')}] ${out.size}`);
+    return out as DeviceTensor<'f32'>;
+  }
+
+  /**
+   * A buffer made elsewhere on this device (an ONNX Runtime output) as a tensor of this stream,
+   * without a copy; `dispose` lets it go once the stream ends and its commands are submitted.
+   */
+  adoptBuffer(buffer: GPUBuffer, shape: readonly number[], dispose: () => void): T<'f32'> {
+    const t = new DeviceTensor(this.runtime, { buffer, bytes: elementCount(shape) * 4 }, 'f32', shape, 'adopted', dispose);
+    return this.rec.adopt(t) as DeviceTensor<'f32'>;
   }
 
   async randomWalker(image: T<'f32'>, seeds: T<'mask'>, prior: T<'f32'>, s: ImageShape, o: RandomWalkerOptions): Promise<T<'f32'>> {
@@ -540,6 +571,21 @@ export class CpuStream implements TensorStream {
       const plane = (s.H / o.factor) * (s.W / o.factor);
       return { image: this.t('f32', [s.B, plane], small.image), prior: this.t('f32', [s.B, plane], small.prior), seeds: this.t('mask', [s.B, plane], seeds) };
     });
+  }
+
+  tokensToGrid(tokens: T<'f32'>, s: TokenShape): T<'f32'> {
+    return this.time(() => this.t('f32', [s.B, s.C, s.cells], tokensToGridReference(this.h(tokens), s)));
+  }
+
+  concat(parts: readonly T<'f32'>[], shape: readonly number[]): T<'f32'> {
+    const out = new Float32Array(elementCount(shape));
+    let offset = 0;
+    for (const part of parts) {
+      out.set(this.h(part), offset);
+      offset += this.h(part).length;
+    }
+    if (offset !== out.length) throw new ShapeError('concat', `the parts hold ${offset} values, the shape [${shape.join(', ')}] ${out.length}`);
+    return this.t('f32', shape, out);
   }
 
   async randomWalker(image: T<'f32'>, seeds: T<'mask'>, prior: T<'f32'>, s: ImageShape, o: RandomWalkerOptions): Promise<T<'f32'>> {

@@ -49,12 +49,17 @@ export class DeviceTensor<D extends DType = DType> implements Tensor, Slot {
   pendingUses = 0;
   private released = false;
 
+  /**
+   * `giveBack`, when given, is how an outside buffer (an ONNX Runtime output on the same device)
+   * is let go instead of returning it to the pool.
+   */
   constructor(
     readonly runtime: GpuRuntime,
     private readonly slot: Slot,
     public dtype: D,
     public shape: readonly number[],
     readonly label: string,
+    private readonly giveBack: (() => void) | null = null,
   ) {}
 
   get buffer(): GPUBuffer {
@@ -79,12 +84,17 @@ export class DeviceTensor<D extends DType = DType> implements Tensor, Slot {
   release(): void {
     if (this.released) return;
     this.released = true;
-    if (this.pendingUses === 0) this.runtime.pool.release(this.slot);
+    if (this.pendingUses === 0) this.returnSlot();
   }
 
   /** Called when a recorder that used this tensor has submitted its commands. */
   settled(): void {
     this.pendingUses--;
-    if (this.released && this.pendingUses === 0) this.runtime.pool.release(this.slot);
+    if (this.released && this.pendingUses === 0) this.returnSlot();
+  }
+
+  private returnSlot(): void {
+    if (this.giveBack) this.giveBack();
+    else this.runtime.pool.release(this.slot);
   }
 }

@@ -174,6 +174,36 @@ describe('stream operations agree with the CPU references', () => {
     expectClose(r.g.stats, r.c.stats, 1e-5, 1e-4);
   });
 
+  for (const [B, C, skip, g] of [[1, 1, 1, 1], [2, 16, 5, 8], [3, 7, 1, 37]] as const) {
+    it(`tokensToGrid and concat B=${B} C=${C} skip=${skip} ${g}×${g}`, async (ctx) => {
+      const T = skip + g * g;
+      const tokens = randomArray(B * T * C, B + C);
+      const r = await both(ctx, async (s) => {
+        const grid = s.tokensToGrid(s.upload(tokens, [B, T, C]), { B, T, C, skip, cells: g * g });
+        const joined = s.concat([grid, s.upload(Float32Array.of(7, 8), [2])], [B * C * g * g + 2]);
+        return read(s, joined);
+      });
+      if (!r) return;
+      expect(Array.from(r.g)).toEqual(Array.from(r.c));
+      // The first patch token's channels land at cell 0 of each channel plane.
+      expect(r.c[0]).toBe(tokens[skip * C]);
+    });
+  }
+
+  it('adopts a buffer made elsewhere on the device and lets it go when the stream ends', async (ctx) => {
+    if (!gpu.current) return ctx.skip(gpu.skipReason);
+    const device = gpu.current.handle.device;
+    const buffer = device.createBuffer({ size: 16, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC });
+    device.queue.writeBuffer(buffer, 0, Float32Array.of(1, -2, 3, -4));
+    let disposed = 0;
+    const s = new GpuStream(gpu.current.runtime, 'adopt');
+    const t = s.adoptBuffer(buffer, [4], () => { disposed++; });
+    expect(Array.from(await s.read(s.threshold(t, 0)))).toEqual([1, 0, 1, 0]);
+    expect(disposed).toBe(0);
+    s.end();
+    expect(disposed).toBe(1);
+  });
+
   it('randomWalker through the stream', async (ctx) => {
     const B = 2, H = 64, W = 64;
     const image = new Float32Array(B * H * W);

@@ -5,36 +5,53 @@
  * are cached by slice content, so a slice is encoded once per run, and SAM's high-resolution
  * features wait in that cache for the decoder.
  */
-import { upsampleBilinearReference, type T, type TensorStream } from '@synpo/gpu';
+import { GpuStream, tokensToGridReference, upsampleBilinearReference, type T, type TensorStream } from '@synpo/gpu';
 import { CELLS, GRID, PIXELS, type Backend, type DecodeBatch, type DecodeRequest, type FeatureEncoder, type PromptDecoder, type SliceBatch } from '../backend.ts';
 import { roiMaskToSamPrompt, roiToSam, samMaskToRoi } from './coords.ts';
 import { contentHash, toModelInput } from './image.ts';
 import type { ModelManifest } from './manifest.ts';
-import { ModelError, type ModelSession, type TensorValue } from './session.ts';
+import { hostData, ModelError, type ModelSession, type TensorValue } from './session.ts';
 
 export interface OnnxModels {
   manifest: ModelManifest;
   dino: ModelSession;
   samEncoder: ModelSession;
   samDecoder: ModelSession;
+  /**
+   * The device the encoders' outputs stay on (onnxruntime-web's webgpu provider, asked with
+   * `loadModels(…, { gpuOutputs: true })`): kernels run on this device take them without a copy.
+   */
+  device?: GPUDevice;
+}
+
+/** Whether `s` runs on the device the models' GPU outputs live on. */
+function sharesDevice(models: OnnxModels, s: TensorStream): s is GpuStream {
+  return Boolean(models.device) && s instanceof GpuStream && s.runtime.device === models.device;
 }
 
 const CACHE_SLICES = 256;
 
 class LruCache<V> {
   private readonly map = new Map<string, V>();
+  /** `evicted` lets go of what an entry holds (GPU outputs): an entry is evicted 256 insertions after its last use, long after any batch that used it. */
+  constructor(private readonly evicted: (value: V) => void = () => {}) {}
   get(key: string): V | undefined {
     const v = this.map.get(key);
     if (v !== undefined) { this.map.delete(key); this.map.set(key, v); }
     return v;
   }
   set(key: string, value: V): void {
-    if (this.map.size >= CACHE_SLICES) this.map.delete(this.map.keys().next().value!);
+    if (this.map.size >= CACHE_SLICES) {
+      const oldest = this.map.keys().next().value!;
+      this.evicted(this.map.get(oldest)!);
+      this.map.delete(oldest);
+    }
     this.map.set(key, value);
   }
 }
 
 function finiteOrThrow(t: TensorValue, file: string, name: string): void {
+  // An output kept on the GPU is not read here; its values reach the host only through the kernels.
   for (let i = 0; i < t.data.length; i++) {
     if (!Number.isFinite(t.data[i])) throw new ModelError(file, `output ${name} holds ${t.data[i]} at index ${i}; the model produced non-finite values`);
   }
@@ -54,9 +71,49 @@ export class DinoEncoder implements FeatureEncoder {
     this.channels = models.manifest.dino.channels;
   }
 
-  /** ONNX Runtime's output leaves the host once: one upload per batch. */
+  /**
+   * On the device ONNX Runtime shares (the browser's webgpu provider), the tokens become grids
+   * there; otherwise ONNX Runtime's output crosses once: one upload per batch.
+   */
   async encode(slices: SliceBatch, B: number, s: TensorStream): Promise<T<'f32'>> {
+    if (sharesDevice(this.models, s)) return this.encodeOnDevice(slices.host, B, s);
     return s.upload(await this.encodeSlices(slices.host, B), [B, this.channels, CELLS]);
+  }
+
+  private async encodeOnDevice(slices: Float32Array, B: number, s: GpuStream): Promise<T<'f32'>> {
+    const m = this.models.manifest.dino;
+    const step = m.batch ? B : 1;
+    const parts: T<'f32'>[] = [];
+    for (let b0 = 0; b0 < B; b0 += step) {
+      const nb = Math.min(step, B - b0);
+      const tokens = await this.run(slices.subarray(b0 * PIXELS, (b0 + nb) * PIXELS), nb);
+      const [, nt, C] = tokens.dims as [number, number, number];
+      const g = m.size / m.patchSize;
+      const onDevice = tokens.gpu
+        ? s.adoptBuffer(tokens.gpu.buffer, tokens.dims, tokens.gpu.dispose)
+        : s.upload(tokens.data, tokens.dims);
+      const grid = s.tokensToGrid(onDevice, { B: nb, T: nt, C, skip: 1 + m.registerTokens, cells: g * g });
+      parts.push(g === GRID ? grid : s.upsampleBilinear(grid, { B: nb * C, inH: g, inW: g, outH: GRID, outW: GRID }));
+    }
+    return parts.length === 1 ? parts[0]! : s.concat(parts, [B, this.channels, CELLS]);
+  }
+
+  /** One run of the graph on `nb` slices, its output checked against the manifest. */
+  private async run(batch: Float32Array, nb: number): Promise<TensorValue> {
+    const m = this.models.manifest.dino;
+    const input = toModelInput(batch, nb, m.size, m.mean, m.std, m.interpolation);
+    const result = await this.models.dino.run({ [m.input]: { data: input, dims: [nb, 3, m.size, m.size] } });
+    const tokens = result[m.output];
+    if (!tokens) throw new ModelError(m.file, `has no output named ${m.output} (outputs: ${Object.keys(result).join(', ')})`);
+    finiteOrThrow(tokens, m.file, m.output);
+    const g = m.size / m.patchSize;
+    const skip = 1 + m.registerTokens;
+    const [b, nt, C] = tokens.dims as [number, number, number];
+    if (b !== nb || nt !== skip + g * g || C !== this.channels) {
+      tokens.gpu?.dispose();
+      throw new ModelError(m.file, `output ${m.output} is [${tokens.dims.join(', ')}]; expected [${nb}, ${skip + g * g}, ${this.channels}] (1 CLS + ${m.registerTokens} register + ${g}×${g} patch tokens)`);
+    }
+    return tokens;
   }
 
   /** B ROI slices → [B][C][GRID·GRID] on the host. */
@@ -71,25 +128,15 @@ export class DinoEncoder implements FeatureEncoder {
       const group = todo.slice(i, i + step);
       const batch = new Float32Array(group.length * PIXELS);
       group.forEach((b, k) => batch.set(slices.subarray(b * PIXELS, (b + 1) * PIXELS), k * PIXELS));
-      const input = toModelInput(batch, group.length, m.size, m.mean, m.std, m.interpolation);
-      const result = await this.models.dino.run({ [m.input]: { data: input, dims: [group.length, 3, m.size, m.size] } });
-      const tokens = result[m.output];
-      if (!tokens) throw new ModelError(m.file, `has no output named ${m.output} (outputs: ${Object.keys(result).join(', ')})`);
-      finiteOrThrow(tokens, m.file, m.output);
+      const tokens = await this.run(batch, group.length);
+      const data = await hostData(tokens);
+      tokens.gpu?.dispose();
       const g = m.size / m.patchSize;
-      const skip = 1 + m.registerTokens;
-      const [nb, nt, C] = tokens.dims as [number, number, number];
-      if (nb !== group.length || nt !== skip + g * g || C !== this.channels) {
-        throw new ModelError(m.file, `output ${m.output} is [${tokens.dims.join(', ')}]; expected [${group.length}, ${skip + g * g}, ${this.channels}] (1 CLS + ${m.registerTokens} register + ${g}×${g} patch tokens)`);
-      }
+      const [, nt, C] = tokens.dims as [number, number, number];
+      // Patch tokens (CLS and registers dropped), row-major over the g×g grid → channel-first.
+      const grids = tokensToGridReference(data, { B: group.length, T: nt, C, skip: 1 + m.registerTokens, cells: g * g });
       group.forEach((b, k) => {
-        // Patch tokens (CLS and registers dropped), row-major over the g×g grid → channel-first.
-        const grid = new Float32Array(C * g * g);
-        for (let t = 0; t < g * g; t++) {
-          const row = (k * nt + skip + t) * C;
-          for (let c = 0; c < C; c++) grid[c * g * g + t] = tokens.data[row + c]!;
-        }
-        const enc = gridTo64(grid, C, g);
+        const enc = gridTo64(grids.subarray(k * C * g * g, (k + 1) * C * g * g), C, g);
         this.cache.set(keys[b]!, enc);
         out.set(enc, b * C * CELLS);
       });
@@ -108,7 +155,7 @@ export class Sam2Encoder implements FeatureEncoder {
   readonly name = 'SAM 2.1 image encoder (ONNX)';
   readonly role = 'sam' as const;
   readonly channels = 256;
-  readonly cache = new LruCache<SamEmbedding>();
+  readonly cache = new LruCache<SamEmbedding>((e) => { e.imageEmbed.gpu?.dispose(); });
   constructor(private readonly models: OnnxModels) {}
 
   /** The embedding of one ROI slice, from the cache or the encoder. */
@@ -136,8 +183,18 @@ export class Sam2Encoder implements FeatureEncoder {
     return e;
   }
 
+  /** The image embeddings as the SAM-role grids: on the shared device as they are, else uploaded once. */
   async encode(slices: SliceBatch, B: number, s: TensorStream): Promise<T<'f32'>> {
-    return s.upload(await this.encodeSlices(slices.host, B), [B, this.channels, CELLS]);
+    if (!sharesDevice(this.models, s)) return s.upload(await this.encodeSlices(slices.host, B), [B, this.channels, CELLS]);
+    const g = this.models.manifest.samEncoder.size / 16;
+    const parts: T<'f32'>[] = [];
+    for (let b = 0; b < B; b++) {
+      const e = await this.embed(slices.host.subarray(b * PIXELS, (b + 1) * PIXELS));
+      // [1][256][g][g] is channel-first already; the cache owns the buffer (the decoder reads it too).
+      const embed = e.imageEmbed.gpu ? s.adoptBuffer(e.imageEmbed.gpu.buffer, [1, 256, g * g], () => {}) : s.upload(e.imageEmbed.data, [1, 256, g * g]);
+      parts.push(g === GRID ? embed : s.upsampleBilinear(embed, { B: 256, inH: g, inW: g, outH: GRID, outW: GRID }));
+    }
+    return parts.length === 1 ? parts[0]! : s.concat(parts, [B, this.channels, CELLS]);
   }
 
   /** B ROI slices → [B][256][GRID·GRID] image embeddings on the host. */
@@ -146,7 +203,7 @@ export class Sam2Encoder implements FeatureEncoder {
     for (let b = 0; b < B; b++) {
       const e = await this.embed(slices.subarray(b * PIXELS, (b + 1) * PIXELS));
       const g = this.models.manifest.samEncoder.size / 16;
-      out.set(gridTo64(e.imageEmbed.data, 256, g), b * this.channels * CELLS);
+      out.set(gridTo64(await hostData(e.imageEmbed), 256, g), b * this.channels * CELLS);
     }
     return out;
   }

@@ -5,6 +5,7 @@
  */
 import type { OnnxModels } from './backend.ts';
 import { parseManifest, type ModelManifest } from './manifest.ts';
+import { providerDevice } from '#ort';
 import { openModel, type ExecutionProvider, type ModelSession, type ValueInfo } from './session.ts';
 
 export interface ModelSource {
@@ -86,6 +87,7 @@ export async function loadModels(
   source: ModelSource,
   provider: ExecutionProvider,
   notify: (m: string) => void,
+  options: { gpuOutputs?: boolean } = {},
 ): Promise<{ models: OnnxModels | null; report: CheckReport }> {
   const problems: string[] = [];
   const report: CheckReport = { ok: false, problems, models: [] };
@@ -97,6 +99,14 @@ export async function loadModels(
     return { models: null, report };
   }
   const expected = expectations(manifest);
+  // In the browser the encoders' outputs (the feature grids) can stay on the webgpu provider's
+  // device; kernels run on that same device then read them without a copy (models.device).
+  const onGpu = Boolean(options.gpuOutputs) && provider === 'webgpu';
+  const gpuOutputs = {
+    dino: onGpu ? [manifest.dino.output] : [],
+    samEncoder: onGpu ? [manifest.samEncoder.outputs.imageEmbed] : [],
+    samDecoder: [],
+  };
   const sessions: Partial<Record<'dino' | 'samEncoder' | 'samDecoder', ModelSession>> = {};
   for (const role of ['dino', 'samEncoder', 'samDecoder'] as const) {
     const entry = manifest[role];
@@ -113,7 +123,7 @@ export async function loadModels(
       if (digest !== entry.sha256.toLowerCase()) problems.push(`${path}: sha256 is ${digest}, manifest.json says ${entry.sha256}; the file changed or is corrupt`);
     }
     try {
-      const session = await openModel(path, bytes, provider, notify);
+      const session = await openModel(path, bytes, provider, notify, { gpuOutputs: gpuOutputs[role] });
       sessions[role] = session;
       report.models.push({ role, file: path, provider: session.provider, inputs: session.inputs, outputs: session.outputs });
       compare(path, 'input', session.inputs, expected[role].inputs, problems);
@@ -124,5 +134,10 @@ export async function loadModels(
   }
   report.ok = problems.length === 0;
   if (!report.ok) return { models: null, report };
-  return { models: { manifest, dino: sessions.dino!, samEncoder: sessions.samEncoder!, samDecoder: sessions.samDecoder! }, report };
+  const models: OnnxModels = { manifest, dino: sessions.dino!, samEncoder: sessions.samEncoder!, samDecoder: sessions.samDecoder! };
+  if (onGpu && sessions.dino!.provider === 'webgpu' && sessions.samEncoder!.provider === 'webgpu') {
+    const device = await providerDevice();
+    if (device) models.device = device;
+  }
+  return { models, report };
 }

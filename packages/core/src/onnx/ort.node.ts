@@ -10,3 +10,8 @@ export function availableProviders(): Set<string> {
 }
 
 export const runtimeName: string = 'onnxruntime-node';
+
+/** onnxruntime-node's webgpu provider keeps its own Dawn device: its outputs come to the host. */
+export async function providerDevice(): Promise<GPUDevice | null> {
+  return null;
+}

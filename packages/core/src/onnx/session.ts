@@ -15,8 +15,16 @@ const PROVIDERS: Readonly<Record<string, Readonly<Record<ExecutionProvider, stri
 });
 
 export interface TensorValue {
+  /** The values on the host (empty when the value lives on the GPU, see `gpu`). */
   data: Float32Array;
   dims: number[];
+  /** An output kept on the GPU (onnxruntime-web, webgpu provider): its buffer, and how to let it go or read it. */
+  gpu?: { buffer: GPUBuffer; dispose(): void; download(): Promise<Float32Array> };
+}
+
+/** The values of `t` on the host, read back from the GPU when they are there. */
+export async function hostData(t: TensorValue): Promise<Float32Array> {
+  return t.gpu ? t.gpu.download() : t.data;
 }
 
 export interface ValueInfo {
@@ -57,20 +65,27 @@ function metadata(list: readonly unknown[] | undefined, names: readonly string[]
  * Opens a model with the asked provider, or the CPU (with `notify`) when this runtime cannot
  * run that provider here.
  */
-export async function openModel(file: string, bytes: Uint8Array, provider: ExecutionProvider, notify: (m: string) => void): Promise<ModelSession> {
+export async function openModel(file: string, bytes: Uint8Array, provider: ExecutionProvider, notify: (m: string) => void, options: { gpuOutputs?: readonly string[] } = {}): Promise<ModelSession> {
   let chosen = provider;
   if (!availableProviders().has(provider)) {
     notify(`synpo: ${runtimeName} has no ${provider} execution provider here; running ${file} on the CPU`);
     chosen = 'cpu';
   }
   const name = PROVIDERS[runtimeName]![chosen];
+  // Outputs that stay on the GPU (onnxruntime-web's webgpu provider on the kernels' device).
+  const onGpu = chosen === 'webgpu' && runtimeName === 'onnxruntime-web' ? options.gpuOutputs ?? [] : [];
   let session: ort.InferenceSession;
   try {
-    session = await ort.InferenceSession.create(bytes, { executionProviders: [name], graphOptimizationLevel: 'all', logSeverityLevel: 3 });
+    session = await ort.InferenceSession.create(bytes, {
+      executionProviders: [name],
+      graphOptimizationLevel: 'all',
+      logSeverityLevel: 3,
+      ...(onGpu.length && { preferredOutputLocation: Object.fromEntries(onGpu.map((n) => [n, 'gpu-buffer' as const])) }),
+    });
   } catch (error) {
     if (chosen !== 'cpu') {
       notify(`synpo: the ${chosen} execution provider failed to load ${file} (${(error as Error).message.split('\n')[0]}); running it on the CPU`);
-      return openModel(file, bytes, 'cpu', notify);
+      return openModel(file, bytes, 'cpu', notify, options);
     }
     throw new ModelError(file, `ONNX Runtime cannot load this model: ${(error as Error).message.split('\n')[0]}`);
   }
@@ -84,13 +99,25 @@ export async function openModel(file: string, bytes: Uint8Array, provider: Execu
     outputs,
     async run(feeds) {
       const tensors: Record<string, ort.Tensor> = {};
-      for (const [k, v] of Object.entries(feeds)) tensors[k] = new ort.Tensor('float32', v.data, v.dims);
+      for (const [k, v] of Object.entries(feeds)) {
+        tensors[k] = v.gpu
+          ? (ort.Tensor as unknown as { fromGpuBuffer(b: GPUBuffer, o: { dataType: 'float32'; dims: readonly number[] }): ort.Tensor }).fromGpuBuffer(v.gpu.buffer, { dataType: 'float32', dims: v.dims })
+          : new ort.Tensor('float32', v.data, v.dims);
+      }
       const go = async () => {
         const out = await session.run(tensors);
         const result: Record<string, TensorValue> = {};
         for (const [k, v] of Object.entries(out)) {
           const t = v as ort.Tensor;
-          result[k] = { data: t.data instanceof Float32Array ? t.data : Float32Array.from(t.data as ArrayLike<number>), dims: [...t.dims] };
+          if (t.location === 'gpu-buffer') {
+            result[k] = {
+              data: new Float32Array(0),
+              dims: [...t.dims],
+              gpu: { buffer: t.gpuBuffer as unknown as GPUBuffer, dispose: () => t.dispose(), download: async () => Float32Array.from(await t.getData() as ArrayLike<number>) },
+            };
+          } else {
+            result[k] = { data: t.data instanceof Float32Array ? t.data : Float32Array.from(t.data as ArrayLike<number>), dims: [...t.dims] };
+          }
         }
         return result;
       };
