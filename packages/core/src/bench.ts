@@ -422,3 +422,116 @@ export async function runOnnxBench(source: ModelSource, providers: ExecutionProv
   }
   return rows;
 }
+
+// ---------------------------------------------------------------------------------------------
+// f16 features on upload: does halving the bytes pay for the conversion?
+
+export interface HalfUploadReport {
+  /** Values per slice (DINOv2 + SAM channels × 64·64). */
+  values: number;
+  /** ms per slice to convert f32 → packed f16 pairs on the host (one thread). */
+  convertMs: number;
+  /** ms per slice to write the f32 / packed f16 features to this adapter, or null without a GPU. */
+  uploadF32Ms: number | null;
+  uploadF16Ms: number | null;
+  bytesSaved: number;
+  /** Below this host→GPU rate (GB/s) the saved bytes would take longer to move than the conversion takes. */
+  breakEvenGBs: number;
+  /** Largest |fused confidence| change from rounding the features to f16 (CPU references). */
+  maxSynergyError: number;
+  /** The fused map's range (max − min) on the same slice, for scale. */
+  synergyRange: number;
+}
+
+/** f32 → IEEE half bits, round to nearest even (what pack2x16float computes for normal values). */
+function halfBits(x: number): number {
+  const sign = (x >>> 16) & 0x8000;
+  const e = ((x >>> 23) & 0xff) - 112;
+  let m = x & 0x7fffff;
+  if (e >= 31) return sign | (((x >>> 23) & 0xff) === 0xff && m ? 0x7e00 : 0x7c00);
+  if (e <= 0) {
+    if (e < -10) return sign;
+    m |= 0x800000;
+    const shift = 14 - e;
+    let h = m >>> shift;
+    const rest = m & ((1 << shift) - 1);
+    const half = 1 << (shift - 1);
+    if (rest > half || (rest === half && h & 1)) h++;
+    return sign | h;
+  }
+  let h = (e << 10) | (m >>> 13);
+  const rest = m & 0x1fff;
+  if (rest > 0x1000 || (rest === 0x1000 && h & 1)) h++;
+  return sign | h;
+}
+
+function halfToFloat(h: number): number {
+  const e = (h >>> 10) & 0x1f;
+  const m = h & 0x3ff;
+  const v = e === 0 ? m * 2 ** -24 : e === 31 ? (m ? NaN : Infinity) : (1 + m / 1024) * 2 ** (e - 15);
+  return h & 0x8000 ? -v : v;
+}
+
+/** f32 values packed two to a u32 as f16 (low half first), as WGSL's unpack2x16float reads them. */
+export function packHalf(values: Float32Array): Uint32Array {
+  const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
+  const out = new Uint32Array(Math.ceil(values.length / 2));
+  for (let i = 0, j = 0; i < values.length; i += 2, j++) out[j] = halfBits(bits[i]!) | ((i + 1 < values.length ? halfBits(bits[i + 1]!) : 0) << 16);
+  return out;
+}
+
+/**
+ * Measures the f16 upload option at the paper's sizes: the host conversion, the two uploads on
+ * this adapter, the break-even transfer rate, and the accuracy cost in the fused confidence.
+ */
+export async function runHalfUploadBench(runtime: GpuRuntime | null, sizes: PostEncoderSizes = PAPER_SIZES, reps = 3): Promise<HalfUploadReport> {
+  const C = sizes.dino + sizes.sam;
+  const values = C * CELLS;
+  const feats = randomFeatures(values, 9);
+  const converts: number[] = [];
+  let packed: Uint32Array = new Uint32Array(0);
+  for (let r = 0; r <= reps; r++) {
+    const t0 = performance.now();
+    packed = packHalf(feats);
+    if (r > 0) converts.push(performance.now() - t0);
+  }
+  let uploadF32Ms: number | null = null;
+  let uploadF16Ms: number | null = null;
+  if (runtime) {
+    const time = async (data: Float32Array | Uint32Array) => {
+      const runs: number[] = [];
+      for (let r = 0; r <= reps; r++) {
+        const rec = runtime.recorder('upload');
+        const t0 = performance.now();
+        rec.upload(data, 'upload');
+        await runtime.device.queue.onSubmittedWorkDone();
+        if (r > 0) runs.push(performance.now() - t0);
+        rec.end();
+      }
+      return median(runs);
+    };
+    uploadF32Ms = await time(feats);
+    uploadF16Ms = await time(packed);
+  }
+  // Accuracy: the fused confidence of a query from f16-rounded features against f32 ones.
+  const half = Float32Array.from({ length: values }, (_, i) => halfToFloat(i % 2 ? packed[i >> 1]! >>> 16 : packed[i >> 1]! & 0xffff));
+  const grid = new Uint8Array(CELLS);
+  for (let y = 20; y < 20 + sizes.supportSide; y++) for (let x = 20; x < 20 + sizes.supportSide; x++) grid[y * GRID + x] = 1;
+  const support = randomFeatures(values, 10);
+  const fused = (q: Float32Array) => {
+    const s = new CpuStream();
+    const conf = (C0: number, C1: number, x: Float32Array) => {
+      const sup = s.upload(support.slice(C0 * CELLS, C1 * CELLS), [1, C1 - C0, CELLS]);
+      const proto = s.prototype(sup, s.upload(grid, [1, CELLS]), { B: 1, C: C1 - C0, N: CELLS });
+      return s.confidence(s.upload(x.slice(C0 * CELLS, C1 * CELLS), [1, C1 - C0, CELLS]), proto, { B: 1, C: C1 - C0, N: CELLS });
+    };
+    return (s.synergy(conf(0, sizes.sam, q), conf(sizes.sam, C, q), { both: 0.8, sam: 0.1, dino: 0.1 }) as HostTensor<'f32'>).data;
+  };
+  const exact = fused(feats);
+  const rounded = fused(half);
+  const maxSynergyError = exact.reduce((m, v, i) => Math.max(m, Math.abs(v - rounded[i]!)), 0);
+  const convertMs = median(converts);
+  const bytesSaved = values * 2;
+  const synergyRange = exact.reduce((m, v) => Math.max(m, v), -Infinity) - exact.reduce((m, v) => Math.min(m, v), Infinity);
+  return { values, convertMs, uploadF32Ms, uploadF16Ms, bytesSaved, breakEvenGBs: bytesSaved / (convertMs * 1e6), maxSynergyError, synergyRange };
+}

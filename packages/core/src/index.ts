@@ -8,7 +8,7 @@ export { CHAOS_T2, SABS_CT, LAYOUTS, ORGANS, dice, overlap, organRange, supportS
 export { evaluate, type EvalReport, type EvalRequest, type OrganSummary, type ScanResult } from './evaluate.ts';
 export { segmentVolume, carryRange, type SegmentVolumeRequest, type SegmentVolumeResult } from './segment.ts';
 export { phantomPatient, PHANTOM_LABELS, PHANTOM_DEFAULTS, type PhantomOptions } from './phantom.ts';
-export { runPipelineBench, runPostEncoderBench, runOnnxBench, splitStages, gpuStageTimes, StageTimer, PAPER_SIZES, type PipelineBenchRow, type PipelinePath, type PostEncoderReport, type PostEncoderRow, type PostEncoderSizes, type OnnxBenchRow, type StageTimes, type TransfersPerSlice } from './bench.ts';
+export { runPipelineBench, runPostEncoderBench, runHalfUploadBench, packHalf, runOnnxBench, splitStages, gpuStageTimes, StageTimer, PAPER_SIZES, type PipelineBenchRow, type PipelinePath, type PostEncoderReport, type PostEncoderRow, type PostEncoderSizes, type OnnxBenchRow, type StageTimes, type TransfersPerSlice, type HalfUploadReport } from './bench.ts';
 export { onnxBackend, DinoEncoder, Sam2Encoder, Sam2Decoder, type OnnxBackend, type OnnxModels } from './onnx/backend.ts';
 export { loadModels, type CheckReport, type ModelSource } from './onnx/models.ts';
 export { parseManifest, MANIFEST_FORMAT, IMAGENET_MEAN, IMAGENET_STD, DEFAULT_NAMES, type ModelManifest, type DinoManifest, type SamEncoderManifest, type SamDecoderManifest } from './onnx/manifest.ts';

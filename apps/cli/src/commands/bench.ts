@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { cpuKernels, formatBenchReport, runKernelBench } from '@synpo/gpu';
 import { createHash } from 'node:crypto';
-import { PAPER_SIZES, runOnnxBench, runPipelineBench, runPostEncoderBench, syntheticModelDir, weightFreeBackend, type OnnxBenchRow, type PipelineBenchRow, type PipelinePath, type PostEncoderReport } from '@synpo/core';
+import { PAPER_SIZES, runHalfUploadBench, runOnnxBench, runPipelineBench, runPostEncoderBench, type HalfUploadReport, syntheticModelDir, weightFreeBackend, type OnnxBenchRow, type PipelineBenchRow, type PipelinePath, type PostEncoderReport } from '@synpo/core';
 import { directorySource } from '../backend.ts';
 import { computeFor } from '../compute.ts';
 import { CliError, EXIT } from '../errors.ts';
@@ -77,6 +77,21 @@ function formatPostEncoder(r: PostEncoderReport | null): string {
   return `${lines.join('\n')}\n`;
 }
 
+function formatHalf(r: HalfUploadReport | null): string {
+  if (!r) return '';
+  const lines = [
+    '',
+    `Features as f16 on upload (DINOv2 + SAM, ${r.values} values a slice; ${(r.bytesSaved / 2 ** 20).toFixed(1)} MiB fewer to move):`,
+    '',
+    '| host conversion (1 thread) | upload f32 | upload f16 | break-even host→GPU rate | largest fused-confidence error |',
+    '|---:|---:|---:|---:|---:|',
+    `| ${ms(r.convertMs)} ms | ${r.uploadF32Ms === null ? '—' : `${ms(r.uploadF32Ms)} ms`} | ${r.uploadF16Ms === null ? '—' : `${ms(r.uploadF16Ms)} ms`} | ${r.breakEvenGBs.toFixed(2)} GB/s | ${r.maxSynergyError.toExponential(1)} (${((100 * r.maxSynergyError) / r.synergyRange).toPrecision(2)}% of the map's range) |`,
+    '',
+    `f16 pays only where the host→GPU rate is below ${r.breakEvenGBs.toFixed(2)} GB/s (converting on the host costs more than moving the bytes it saves above that).`,
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
 export function benchCommand(program: Command, run: Runner): void {
   program
     .command('bench')
@@ -86,7 +101,7 @@ export function benchCommand(program: Command, run: Runner): void {
     .option('--out <file>', 'also write the JSON report to this file')
     .option('--quick', 'smaller batches and fewer ratio cases')
     .option('--reps <n>', 'timed runs per case (median reported)', (v) => Number.parseInt(v, 10))
-    .option('--only <parts>', 'comma-separated parts to run: kernel names (e.g. confidence,topk), pipeline, postencoder, onnx')
+    .option('--only <parts>', 'comma-separated parts to run: kernel names (e.g. confidence,topk), pipeline, postencoder, f16, onnx')
     .option('--models <dir>', 'time this ONNX model directory instead of the synthetic graphs')
     .action(run(async (opts: { device: 'auto' | 'gpu' | 'cpu'; json?: boolean; out?: string; quick?: boolean; reps?: number; only?: string; models?: string }) => {
       // The benchmark compares paths: under auto it takes any adapter, software ones included.
@@ -96,7 +111,7 @@ export function benchCommand(program: Command, run: Runner): void {
       });
       try {
         const only = opts.only?.split(',').map((s) => s.trim());
-        const kernelsOnly = only?.filter((o) => o !== 'pipeline' && o !== 'onnx' && o !== 'postencoder');
+        const kernelsOnly = only?.filter((o) => !['pipeline', 'onnx', 'postencoder', 'f16'].includes(o));
         const report = await runKernelBench({
           device: compute.runtime?.device ?? null,
           deviceName: compute.adapter?.description ?? 'CPU reference kernels only',
@@ -117,16 +132,21 @@ export function benchCommand(program: Command, run: Runner): void {
           const sizes = opts.quick ? { ...PAPER_SIZES, B: 4 } : PAPER_SIZES;
           postEncoder = await runPostEncoderBench(compute.runtime ? { kernels: compute.kernels, runtime: compute.runtime } : null, sizes, opts.reps ?? (opts.quick ? 1 : 3), (m) => process.stderr.write(`${m}\n`));
         }
+        let half: HalfUploadReport | null = null;
+        if (!only || only.includes('f16')) {
+          process.stderr.write('bench f16 features on upload\n');
+          half = await runHalfUploadBench(compute.runtime, PAPER_SIZES, opts.reps ?? (opts.quick ? 1 : 3));
+        }
         let onnx: OnnxBenchRow[] = [];
         if (!only || only.includes('onnx')) {
           process.stderr.write(`bench onnx (${opts.models ?? 'synthetic graphs with the DINOv2 / SAM 2.1 contracts'})\n`);
           const source = opts.models ? directorySource(opts.models) : memorySource();
           onnx = await runOnnxBench(source, ['cpu', 'webgpu'], opts.quick ? 2 : 4, opts.quick ? 1 : 3);
         }
-        const json = JSON.stringify({ ...report, pipeline, postEncoder, onnx }, null, 2);
+        const json = JSON.stringify({ ...report, pipeline, postEncoder, halfUpload: half, onnx }, null, 2);
         if (opts.out) await writeFileAtomic(opts.out, `${json}\n`);
         const tables = report.kernels.length || report.confidenceRatio.length ? `${formatBenchReport(report)}\n` : '';
-        process.stdout.write(opts.json ? `${json}\n` : `${tables}${formatPipeline(pipeline)}${formatPostEncoder(postEncoder)}${formatOnnx(onnx, opts.models)}`);
+        process.stdout.write(opts.json ? `${json}\n` : `${tables}${formatPipeline(pipeline)}${formatPostEncoder(postEncoder)}${formatHalf(half)}${formatOnnx(onnx, opts.models)}`);
         return 0;
       } finally {
         compute.release();
