@@ -29,21 +29,26 @@ const BACKGROUND: u32 = 2u;
 
 fn small_index(gid: vec3u, nwg: vec3u) -> u32 { return gid.x + gid.y * nwg.x * WG; }
 
-@compute @workgroup_size(WG)
-fn shrink_inputs(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+// A decoder-grid pixel t as (slice, row, column); the grid is (H / factor) × (W / factor).
+fn small_pixel(t: u32) -> vec3u {
   let h = p.H / p.factor;
   let w = p.W / p.factor;
+  return vec3u(t / (h * w), (t % (h * w)) / w, t % w);
+}
+
+fn small_count() -> u32 { return p.B * (p.H / p.factor) * (p.W / p.factor); }
+
+@compute @workgroup_size(WG)
+fn shrink_inputs(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let t = small_index(gid, nwg);
-  if (t >= p.B * h * w) { return; }
-  let s = t / (h * w);
-  let y = (t % (h * w)) / w;
-  let x = t % w;
+  if (t >= small_count()) { return; }
+  let px = small_pixel(t); // (slice, row, column)
   var img = 0.0;
   var pri = 0.0;
   var msk = 0.0;
   for (var dy = 0u; dy < p.factor; dy++) {
     for (var dx = 0u; dx < p.factor; dx++) {
-      let i = (s * p.H + y * p.factor + dy) * p.W + x * p.factor + dx;
+      let i = (px.x * p.H + px.y * p.factor + dy) * p.W + px.z * p.factor + dx;
       img += image[i];
       if (p.has_prior == 1u) { pri += prior[i]; }
       if (p.has_mask == 1u) { msk += f32(mask_prompt[i]); }
@@ -58,28 +63,25 @@ fn shrink_inputs(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgro
 
 @compute @workgroup_size(WG)
 fn seed_map(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let h = p.H / p.factor;
-  let w = p.W / p.factor;
   let t = small_index(gid, nwg);
-  if (t >= p.B * h * w) { return; }
-  let s = t / (h * w);
-  let y = (t % (h * w)) / w;
-  let x = t % w;
+  if (t >= small_count()) { return; }
+  let px = small_pixel(t); // (slice, row, column)
+  let s = px.x;
   var seed = 0u;
   if ((p.has_prior == 1u || p.has_mask == 1u) && small_prior[t] < p.background) { seed = BACKGROUND; }
   let row = s * (1u + p.P);
   let box = prompts[row];
   if (box.x <= box.y) {
-    let X = (f32(x) + 0.5) * f32(p.factor);
-    let Y = (f32(y) + 0.5) * f32(p.factor);
+    let X = (f32(px.z) + 0.5) * f32(p.factor);
+    let Y = (f32(px.y) + 0.5) * f32(p.factor);
     if (X < box.x || X > box.y || Y < box.z || Y > box.w) { seed = BACKGROUND; }
   }
   let r = i32(p.radius);
   for (var k = 0u; k < p.P; k++) {
     let q = prompts[row + 1u + k];
     if (q.w == 0.0) { continue; }
-    let dx = i32(x) - i32(floor(q.x / f32(p.factor)));
-    let dy = i32(y) - i32(floor(q.y / f32(p.factor)));
+    let dx = i32(px.z) - i32(floor(q.x / f32(p.factor)));
+    let dy = i32(px.y) - i32(floor(q.y / f32(p.factor)));
     if (dx * dx + dy * dy <= r * r) { seed = select(BACKGROUND, FOREGROUND, q.z == 1.0); }
   }
   seeds[t] = seed;

@@ -292,16 +292,18 @@ export async function runPostEncoderBench(gpu: { kernels: Kernels; runtime: GpuR
       sam: resident ? s.resident(owner, `sam${b0}`, () => new HostTensor('f32', [nb, sizes.sam, CELLS], slicesOf(querySam, sizes.sam, b0, nb))) : s.upload(slicesOf(querySam, sizes.sam, b0, nb), [nb, sizes.sam, CELLS]),
       dino: resident ? s.resident(owner, `dino${b0}`, () => new HostTensor('f32', [nb, sizes.dino, CELLS], slicesOf(queryDino, sizes.dino, b0, nb))) : s.upload(slicesOf(queryDino, sizes.dino, b0, nb), [nb, sizes.dino, CELLS]),
     });
-    const once = async (k: Kernels) => {
+    /** The batch in chunks, each one chain, on kernels `k` (SynPo and the support made on them). */
+    const runOn = async (k: Kernels, on: Synpo, sup: SupportEncoding) => {
       for (let b0 = 0; b0 < B; b0 += chunk) {
         const nb = Math.min(chunk, B - b0);
         await k.chain('postencoder', async (s) => {
           s.stage('upload');
           const { sam, dino } = inputs(s, b0, nb);
-          return postEncoderChain(synpo, s, support, sam, dino, nb, sizes, b0);
+          return postEncoderChain(on, s, sup, sam, dino, nb, sizes, b0);
         });
       }
     };
+    const once = (k: Kernels) => runOn(k, synpo, support);
     // Residents are made by the first (warm-up) run.
     await once(kernels);
     const totals: number[] = [];
@@ -325,19 +327,10 @@ export async function runPostEncoderBench(gpu: { kernels: Kernels; runtime: GpuR
         const pk = gpuKernels(profiled);
         const psupport = await supportOn(pk);
         const psynpo = new Synpo(backendShape(sizes), pk, { points: { alpha: 0, beta: -1.5 } });
-        const run = async () => {
-          for (let b0 = 0; b0 < B; b0 += chunk) {
-            const nb = Math.min(chunk, B - b0);
-            await pk.chain('postencoder', async (s) => {
-              s.stage('upload');
-              const { sam, dino } = inputs(s, b0, nb);
-              return postEncoderChain(psynpo, s, psupport, sam, dino, nb, sizes, b0);
-            });
-          }
-        };
-        await run();
+        await runOn(pk, psynpo, psupport);
         profiled.profiler.reset();
-        await run();
+        await runOn(pk, psynpo, psupport);
+        releaseAll(profiled, owner);
         stages = gpuStageTimes(profiled);
         split = 'gpu-timestamps';
       }
