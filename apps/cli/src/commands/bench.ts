@@ -95,7 +95,7 @@ function formatHalf(r: HalfUploadReport | null): string {
 export function benchCommand(program: Command, run: Runner): void {
   program
     .command('bench')
-    .description('benchmark every kernel (GPU vs CPU reference), the fused vs naive confidence, the pipeline per slice with its host↔GPU traffic, the post-encoder stages at the paper\'s sizes, and the ONNX backend')
+    .description('benchmark every kernel (GPU vs CPU reference), the fused vs naive confidence, the pipeline per slice with its host↔GPU traffic, the post-encoder stages at the paper\'s sizes, f16 features on upload, and the ONNX backend')
     .addOption(deviceOption().default('auto', 'auto: any WebGPU adapter, software ones included, else CPU only'))
     .option('--json', 'print the report as JSON instead of tables')
     .option('--out <file>', 'also write the JSON report to this file')
