@@ -51,6 +51,30 @@ describe('profiler', () => {
   });
 });
 
+describe('kernel calls in flight at once', () => {
+  it('give what each gives alone, and leave nothing in use', async (ctx: TestContext) => {
+    if (!gpu.current) return ctx.skip(gpu.skipReason);
+    const runtime = new GpuRuntime(gpu.current.handle.device);
+    const k = gpuKernels(runtime);
+    const a = randomArray(3 * 4096, 11);
+    const b = randomArray(3 * 4096, 12);
+    const calls = [
+      () => k.synergy(a, b, { both: 0.8, sam: 0.1, dino: 0.1 }),
+      () => k.topk(a, { B: 3, N: 4096 }, 32),
+      () => k.moments(b, null, { B: 3, N: 4096 }),
+      () => k.band(a, [[0, 0.5], [-0.5, 0], [0.2, 0.3]], { B: 3, N: 4096 }),
+      () => k.kmeans([a.subarray(0, 64).map((v) => Math.floor(32 + 30 * v))], { k: 4, seed: 1 }),
+      () => k.upsampleBilinear(a.subarray(0, 4096), { B: 1, inH: 64, inW: 64, outH: 256, outW: 256 }),
+    ];
+    const alone = [];
+    for (const call of calls) alone.push(await call());
+    const together = await Promise.all(calls.map((call) => call()));
+    expect(together).toEqual(alone);
+    expect(runtime.pool.snapshot().inUse).toBe(0);
+    runtime.destroy();
+  });
+});
+
 describe('device loss', () => {
   it('is reported once and the run continues on the CPU with the right answer', async (ctx: TestContext) => {
     if (!gpu.current) return ctx.skip(gpu.skipReason);
