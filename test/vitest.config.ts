@@ -1,5 +1,7 @@
 import { defineConfig } from 'vitest/config';
+import { sourceConditions } from '../vitest.shared.ts';
 
 export default defineConfig({
+  ...sourceConditions,
   test: { pool: 'forks', maxWorkers: 2, testTimeout: 180_000 },
 });

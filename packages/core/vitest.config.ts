@@ -1,3 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import { sourceConditions } from '../../vitest.shared.ts';
 
-export default defineConfig({ test: { pool: 'forks', maxWorkers: 2, testTimeout: 180_000, hookTimeout: 120_000 } });
+export default defineConfig({
+  ...sourceConditions, test: { pool: 'forks', maxWorkers: 2, testTimeout: 180_000, hookTimeout: 120_000 } });

@@ -1,3 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import { sourceConditions } from '../../vitest.shared.ts';
 
-export default defineConfig({ test: { testTimeout: 60_000 } });
+export default defineConfig({
+  ...sourceConditions, test: { testTimeout: 60_000 } });

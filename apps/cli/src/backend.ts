@@ -3,7 +3,8 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Option } from 'commander';
-import { loadModels, onnxBackend, weightFreeBackend, type Backend, type CheckReport, type ExecutionProvider, type ModelSource } from '@synpo/core';
+import { weightFreeBackend, type Backend } from '@synpo/core';
+import { loadModels, onnxBackend, type CheckReport, type ExecutionProvider, type ModelSource } from '@synpo/core/onnx';
 import { CliError, EXIT } from './errors.ts';
 
 export interface BackendOpts {

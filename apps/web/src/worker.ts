@@ -3,7 +3,8 @@
  * worker too) or on the CPU references. One run at a time; the page cancels a run by
  * terminating the worker.
  */
-import { loadModels, onnxBackend, StageTimer, Synpo, weightFreeBackend, PIXELS, type Backend } from '@synpo/core';
+import { StageTimer, Synpo, weightFreeBackend, PIXELS, type Backend } from '@synpo/core';
+import { loadModels, onnxBackend } from '@synpo/core/onnx';
 import { NoAdapterError, openCompute, type Compute } from '@synpo/gpu';
 import type { RunRequest, WorkerMessage } from './protocol.ts';
 

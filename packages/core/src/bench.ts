@@ -5,7 +5,8 @@
  *  - the post-encoder stages at the paper's sizes (DINOv2 1536 + SAM 256 channels, 64×64 grid,
  *    400 support cells, 256×256 masks): GPU with the features already on the device, GPU with
  *    their upload, and the CPU references, with a per-stage split;
- *  - the ONNX backend per encoder and execution provider.
+ *  - f16 features on upload (does halving the bytes pay for the conversion?).
+ * (The ONNX backend's per-encoder benchmark is in onnx/bench.ts.)
  * Stage splits: on the CPU, wall time per stage; on the GPU, kernel time per stage from
  * timestamp queries in a separate profiled run (profiling flushes per kernel, so it is never the
  * run the totals come from).
@@ -13,9 +14,6 @@
 import {
   cpuKernels, CpuStream, createRng, GpuRuntime, gpuKernels, HostTensor, median, type Kernels, type T, type TensorStream, type TransferCounts,
 } from '@synpo/gpu';
-import { onnxBackend } from './onnx/backend.ts';
-import { loadModels, type ModelSource } from './onnx/models.ts';
-import type { ExecutionProvider } from './onnx/session.ts';
 import { CELLS, GRID, PIXELS, ROI, type Backend } from './backend.ts';
 import { phantomPatient } from './phantom.ts';
 import { Synpo, type SupportEncoding } from './synpo.ts';
@@ -373,47 +371,6 @@ function backendShape(sizes: PostEncoderSizes): Backend {
 function releaseAll(runtime: GpuRuntime, owner: object): void {
   const s = gpuKernels(runtime);
   void s.chain('release', async (stream) => stream.releaseResident(owner));
-}
-
-// ---------------------------------------------------------------------------------------------
-// ONNX
-
-export interface OnnxBenchRow {
-  provider: string;
-  /** What actually ran (a provider the runtime lacks falls back to cpu). */
-  ran: string;
-  /** ms per slice */
-  dino: number;
-  samEncoder: number;
-  samDecoder: number;
-}
-
-/** Per encoder and execution provider, ms per slice for a model directory (median of `reps`). */
-export async function runOnnxBench(source: ModelSource, providers: ExecutionProvider[], slices = 4, reps = 3): Promise<OnnxBenchRow[]> {
-  const patient = phantomPatient(103, { slices });
-  const rows: OnnxBenchRow[] = [];
-  for (const provider of providers) {
-    const { models, report } = await loadModels(source, provider, () => {});
-    if (!models) throw new Error(report.problems.join('; '));
-    const time = async (f: (k: number) => Promise<unknown>) => {
-      const runs: number[] = [];
-      for (let r = 0; r <= reps; r++) {
-        // A fresh backend each run: its content-hash cache must not turn timings into lookups.
-        const t0 = performance.now();
-        await f(r);
-        if (r > 0) runs.push((performance.now() - t0) / slices);
-      }
-      return median(runs);
-    };
-    const slice = (z: number) => patient.image.data.subarray(z * PIXELS, (z + 1) * PIXELS);
-    const dino = await time(() => onnxBackend(models).dino.encodeSlices(patient.image.data, slices));
-    const samEncoder = await time(() => onnxBackend(models).sam.encodeSlices(patient.image.data, slices));
-    const backend = onnxBackend(models);
-    await backend.sam.encodeSlices(patient.image.data, slices); // the decoder reads cached embeddings
-    const samDecoder = await time(() => backend.decoder.decodeRequests(Array.from({ length: slices }, (_, z) => ({ image: slice(z), points: [{ x: 128, y: 128, label: 1 as const }, { x: 30, y: 30, label: 0 as const }] }))));
-    rows.push({ provider, ran: report.models.map((m) => m.provider).join('/'), dino, samEncoder, samDecoder });
-  }
-  return rows;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,4 +1,8 @@
-/** @synpo/core: SynPo itself (CMSM, PSM, NRM), its backends and the evaluation protocol. */
+/**
+ * @synpo/core: SynPo itself (CMSM, PSM, NRM), the weight-free backend and the evaluation
+ * protocol. The ONNX backend (DINOv2, SAM 2.1 through ONNX Runtime) is `@synpo/core/onnx`, so
+ * importing this loads no ONNX Runtime.
+ */
 export { DEFAULT_OPTIONS, PAPER_BANDS, PAPER_SYNERGY, resolveOptions, type PointSelectionOptions, type RefineOptions, type SynergyOptions, type SynpoOptions, type SynpoOptionsInput } from './options.ts';
 export { CELLS, GRID, PIXELS, ROI, type Backend, type DecodeBatch, type DecodeRequest, type EncoderRole, type FeatureEncoder, type PromptDecoder, type PromptPoint, type SliceBatch } from './backend.ts';
 export { weightFreeBackend, WEIGHT_FREE_DEFAULTS, type WeightFreeOptions } from './backends/weight-free.ts';
@@ -8,11 +12,4 @@ export { CHAOS_T2, SABS_CT, LAYOUTS, ORGANS, dice, overlap, organRange, supportS
 export { evaluate, type EvalReport, type EvalRequest, type OrganSummary, type ScanResult } from './evaluate.ts';
 export { segmentVolume, carryRange, type SegmentVolumeRequest, type SegmentVolumeResult } from './segment.ts';
 export { phantomPatient, PHANTOM_LABELS, PHANTOM_DEFAULTS, type PhantomOptions } from './phantom.ts';
-export { runPipelineBench, runPostEncoderBench, runHalfUploadBench, packHalf, runOnnxBench, splitStages, gpuStageTimes, StageTimer, PAPER_SIZES, type PipelineBenchRow, type PipelinePath, type PostEncoderReport, type PostEncoderRow, type PostEncoderSizes, type OnnxBenchRow, type StageTimes, type TransfersPerSlice, type HalfUploadReport } from './bench.ts';
-export { onnxBackend, DinoEncoder, Sam2Encoder, Sam2Decoder, type OnnxBackend, type OnnxModels } from './onnx/backend.ts';
-export { loadModels, type CheckReport, type ModelSource } from './onnx/models.ts';
-export { parseManifest, MANIFEST_FORMAT, IMAGENET_MEAN, IMAGENET_STD, DEFAULT_NAMES, type ModelManifest, type DinoManifest, type SamEncoderManifest, type SamDecoderManifest } from './onnx/manifest.ts';
-export { openModel, ModelError, type ExecutionProvider, type ModelSession, type TensorValue, type ValueInfo } from './onnx/session.ts';
-export { roiToSam, samToRoi, roiToSlice, sliceToRoi, sliceToSam, samToSlice, samMaskToRoi, roiMaskToSamPrompt, type Point2 } from './onnx/coords.ts';
-export { resizeSquare, toModelInput, contentHash } from './onnx/image.ts';
-export { syntheticModelDir, dinoGraph, samEncoderGraph, samDecoderGraph, type DinoFixture, type SyntheticModelDir } from './onnx/synthetic.ts';
+export { runPipelineBench, runPostEncoderBench, runHalfUploadBench, packHalf, splitStages, gpuStageTimes, StageTimer, PAPER_SIZES, type PipelineBenchRow, type PipelinePath, type PostEncoderReport, type PostEncoderRow, type PostEncoderSizes, type StageTimes, type TransfersPerSlice, type HalfUploadReport } from './bench.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { contentHash, resizeSquare, toModelInput } from '../src/index.ts';
+import { contentHash, resizeSquare, toModelInput } from '../src/onnx/index.ts';
 
 describe('encoder input', () => {
   const ramp = Float32Array.from({ length: 256 * 256 }, (_, i) => (i % 256) / 255);

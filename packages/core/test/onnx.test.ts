@@ -7,7 +7,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cpuKernels, gpuKernels, GpuRuntime, NoAdapterError, openGpu } from '@synpo/gpu';
-import { CELLS, loadModels, onnxBackend, phantomPatient, PIXELS, Synpo, type ExecutionProvider } from '../src/index.ts';
+import { CELLS, phantomPatient, PIXELS, Synpo } from '../src/index.ts';
+import { loadModels, onnxBackend, type ExecutionProvider } from '../src/onnx/index.ts';
 import { fsSource, writeModelDir } from './fixtures/model-dir.ts';
 
 const quiet = () => {};
@@ -47,7 +48,7 @@ describe('DINOv2 tokens and the execution-provider table', () => {
     const image = phantomPatient(9, { slices: 1 }).image.data.subarray(0, PIXELS);
     const enc = await onnxBackend(models!).dino.encodeSlices(image, 1);
     // The raw tokens, straight from the graph: [1, 1 + 4 + 64·64, 8].
-    const { toModelInput } = await import('../src/index.ts');
+    const { toModelInput } = await import('../src/onnx/index.ts');
     const raw = await models!.dino.run({ pixel_values: { data: toModelInput(image, 1, 896, [0.485, 0.456, 0.406], [0.229, 0.224, 0.225], 'bicubic'), dims: [1, 3, 896, 896] } });
     const tokens = raw.last_hidden_state!;
     expect(tokens.dims).toEqual([1, 5 + 4096, 8]);

@@ -3,7 +3,7 @@
  * device, entry point and workgroup size. Shapes are uniforms, so a new image size never
  * recompiles. Bind-group layouts are explicit and shared by every entry point of a kernel.
  */
-import { kernelSource } from '#kernel-sources';
+import { kernelSource } from './kernel-sources.ts';
 
 /** How a kernel sees one binding: a uniform block, a read-only or a read-write storage buffer. */
 export type BindingKind = 'uniform' | 'read' | 'storage';

@@ -2,7 +2,9 @@
 import type { Command } from 'commander';
 import { cpuKernels, formatBenchReport, runKernelBench } from '@synpo/gpu';
 import { createHash } from 'node:crypto';
-import { PAPER_SIZES, runHalfUploadBench, runOnnxBench, runPipelineBench, runPostEncoderBench, type HalfUploadReport, syntheticModelDir, weightFreeBackend, type OnnxBenchRow, type PipelineBenchRow, type PipelinePath, type PostEncoderReport } from '@synpo/core';
+import { PAPER_SIZES, runHalfUploadBench, runPipelineBench, runPostEncoderBench, type HalfUploadReport, weightFreeBackend, type PipelineBenchRow, type PipelinePath, type PostEncoderReport } from '@synpo/core';
+import { runOnnxBench, type OnnxBenchRow } from '@synpo/core/onnx';
+import { syntheticModelDir } from '@synpo/onnx-fixtures';
 import { directorySource } from '../backend.ts';
 import { computeFor } from '../compute.ts';
 import { CliError, EXIT } from '../errors.ts';
