@@ -40,9 +40,14 @@ describe('synpo', () => {
   it('kernel-demo on the GPU matches the CPU references and finds the organ', async () => {
     const r = await synpo('kernel-demo', '--json', '--device', requireGpu ? 'gpu' : 'auto');
     expect(r.code).toBe(0);
-    const out = JSON.parse(r.stdout) as { path: string; dice: number; maxAbsDiffVsCpu: number | null; positives: number[] };
+    const out = JSON.parse(r.stdout) as { path: string; dice: number; maxAbsDiffVsCpu: number | null; positives: number[]; checks: { stage: string; ok: boolean }[] };
     if (requireGpu) expect(out.path).toBe('gpu');
-    if (out.path === 'gpu') expect(out.maxAbsDiffVsCpu).toBeLessThan(1e-5);
+    if (out.path === 'gpu') {
+      expect(out.maxAbsDiffVsCpu).toBeLessThan(1e-5);
+      // Every kernel of the walk was checked, and agreed.
+      expect([...new Set(out.checks.map((c) => c.stage))]).toEqual(['prototype', 'confidence', 'synergy', 'moments', 'band', 'topk', 'kmeans', 'morphology', 'components']);
+      expect(out.checks.filter((c) => !c.ok)).toEqual([]);
+    }
     expect(out.dice).toBeGreaterThan(0.8);
     expect(out.positives.length).toBe(8);
   });

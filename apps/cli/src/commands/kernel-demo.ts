@@ -3,10 +3,10 @@
  * "encoders" give noisy feature grids of an organ that moved between the support and the query;
  * the prototype, confidences, synergy, negative statistics, band, top-k, k-means points, opening
  * and components follow, and the result is compared with the query's truth and, on the GPU
- * path, with the CPU references.
+ * path, every kernel call with its CPU reference on the same inputs (exit 1 if one differs).
  */
 import type { Command } from 'commander';
-import { createRng, cpuKernels, type Kernels } from '@synpo/gpu';
+import { createRng, cpuKernels, wrapKernels, type Kernels } from '@synpo/gpu';
 import { dice, overlap } from '@synpo/core';
 import { computeFor } from '../compute.ts';
 import { deviceOption, type Runner } from '../main.ts';
@@ -83,22 +83,61 @@ async function synpoOnGrids(k: Kernels, seed: number) {
   return { stages, mu, sigma, band: band!.length, positives: pos!.centroids, negatives: negPts!.centroids, components: cc!.components.length, dice: dice(overlap(final, queryTruth)), synmap };
 }
 
+/** A kernel's result (typed arrays, rows of them, or objects of numbers) as a flat list of numbers. */
+function numbers(value: unknown): number[] {
+  if (typeof value === 'number') return [value];
+  if (ArrayBuffer.isView(value)) return Array.from(value as unknown as ArrayLike<number>);
+  if (Array.isArray(value)) return value.flatMap(numbers);
+  // Fields in name order: the two paths may build their result objects in different orders.
+  if (value && typeof value === 'object') return Object.keys(value).sort().flatMap((k) => numbers((value as Record<string, unknown>)[k]));
+  return [];
+}
+
+export interface StageCheck {
+  stage: string;
+  values: number;
+  /** Largest |GPU − CPU| over the stage's outputs (Infinity when their sizes differ). */
+  maxAbsDiff: number;
+  ok: boolean;
+}
+
+/**
+ * Kernels that run every call on `gpu` and again on the CPU references with the same inputs, and
+ * file the comparison in `checks`: each kernel of the walk is checked on exactly its own inputs.
+ */
+function checkedKernels(gpu: Kernels, checks: StageCheck[]): Kernels {
+  const cpu = cpuKernels();
+  return wrapKernels(() => gpu, async (name, run) => {
+    const got = await run(gpu);
+    const g = numbers(got);
+    const c = numbers(await run(cpu));
+    let maxAbsDiff = g.length === c.length ? 0 : Infinity;
+    let ok = g.length === c.length;
+    for (let j = 0; ok && j < g.length; j++) {
+      const d = Math.abs(g[j]! - c[j]!);
+      maxAbsDiff = Math.max(maxAbsDiff, d);
+      if (!(d <= 1e-4 + 1e-4 * Math.abs(c[j]!))) ok = false;
+    }
+    checks.push({ stage: name, values: g.length, maxAbsDiff, ok });
+    return got;
+  });
+}
+
 export function kernelDemoCommand(program: Command, run: Runner): void {
   program
     .command('kernel-demo')
-    .description('run every SynPo kernel on a built-in synthetic case (no files needed) and check it')
+    .description('run every SynPo kernel on a built-in synthetic case (no files needed); on the GPU, check every stage against the CPU references')
     .addOption(deviceOption())
     .option('--seed <n>', 'seed for the random choices', (v) => Number.parseInt(v, 10), 1)
     .option('--json', 'print one JSON object')
     .action(run(async (opts: { device: 'auto' | 'gpu' | 'cpu'; seed: number; json?: boolean }) => {
       const compute = await computeFor(opts.device);
       try {
-        const result = await synpoOnGrids(compute.kernels, opts.seed);
-        let agreement: number | null = null;
-        if (compute.kernels.path === 'gpu') {
-          const ref = await synpoOnGrids(cpuKernels(), opts.seed);
-          agreement = ref.synmap.reduce((m, v, i) => Math.max(m, Math.abs(v - result.synmap[i]!)), 0);
-        }
+        const checks: StageCheck[] = [];
+        const onGpu = compute.kernels.path === 'gpu';
+        const result = await synpoOnGrids(onGpu ? checkedKernels(compute.kernels, checks) : compute.kernels, opts.seed);
+        // The fused map's agreement, the number a glance needs.
+        const agreement = onGpu ? Math.max(...checks.filter((c) => c.stage === 'synergy').map((c) => c.maxAbsDiff)) : null;
         const summary = {
           path: compute.kernels.path,
           adapter: compute.adapter?.description ?? null,
@@ -106,6 +145,7 @@ export function kernelDemoCommand(program: Command, run: Runner): void {
           positives: Array.from(result.positives), negatives: Array.from(result.negatives),
           components: result.components, dice: result.dice,
           maxAbsDiffVsCpu: agreement,
+          checks,
           stagesMs: Object.fromEntries(result.stages.reduce((m, [n, t]) => m.set(n, (m.get(n) ?? 0) + t), new Map<string, number>())),
         };
         if (opts.json) {
@@ -119,11 +159,12 @@ export function kernelDemoCommand(program: Command, run: Runner): void {
             `negative points: ${pts(summary.negatives)}`,
             `coarse mask: ${summary.components} component(s) after opening; best kept`,
             `Dice against the query's truth: ${(100 * summary.dice).toFixed(1)}`,
-            agreement === null ? '' : `GPU vs CPU reference, fused map: max |Δ| = ${agreement.toExponential(2)}`,
+            ...checks.map((c) => `GPU vs CPU reference, ${c.stage}: ${c.values} values, max |Δ| = ${c.maxAbsDiff.toExponential(2)} ${c.ok ? 'ok' : 'DIFFERS'}`),
             `stage times (ms): ${Object.entries(summary.stagesMs).map(([n, t]) => `${n} ${t.toFixed(1)}`).join(', ')}`,
           ].filter(Boolean).join('\n') + '\n');
         }
-        return 0;
+        // Checking is the point: a stage where the GPU and the references disagree fails the run.
+        return checks.every((c) => c.ok) ? 0 : 1;
       } finally {
         compute.release();
       }
