@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decodeNifti } from '@synpo/io';
 import { writeModelDir } from '../../packages/core/test/fixtures/model-dir.ts';
-import { DATA, synpo } from './run.ts';
+import { DATA, requireGpu, synpo } from './run.ts';
 
 const CHAOS = `${DATA}chaos-t2/`;
 const models = writeModelDir();
@@ -51,23 +51,33 @@ describe('synpo models check', () => {
 });
 
 describe.each(['cpu', 'webgpu'])('segment and eval with --backend onnx (%s)', (ep) => {
-  it('segment writes a mask through the ONNX encoders and decoder', async () => {
+  /** Whether onnxruntime-node here runs `ep` (else it falls back to cpu, and the run would test the CPU twice). */
+  const runsHere = async () => {
+    const r = await synpo('models', 'check', models, '--ep', ep, '--json');
+    return (JSON.parse(r.stdout) as { models: { provider: string }[] }).models.every((m) => m.provider === ep);
+  };
+
+  it('segment writes a mask through the ONNX encoders and decoder', async (ctx) => {
+    if (!(await runsHere()) && !requireGpu) return ctx.skip(`onnxruntime-node here has no ${ep} execution provider`);
     const out = join(mkdtempSync(join(tmpdir(), 'synpo-onnx-')), 'rk.nii.gz');
     const r = await synpo('segment', '--backend', 'onnx', '--models', models, '--ep', ep,
       '--support-image', `${CHAOS}image_8.nii.gz`, '--support-label', `${CHAOS}label_8.nii.gz`, '--organ', 'right-kidney',
       '--query', `${CHAOS}image_1.nii.gz`, '--slices', '14:15', '--out', out, '--json', '--device', 'cpu');
     expect(r.code, r.stderr).toBe(0);
+    expect((JSON.parse(r.stdout) as { providers: Record<string, string> }).providers).toEqual({ dino: ep, samEncoder: ep, samDecoder: ep });
     const mask = decodeNifti(new Uint8Array(readFileSync(out)), out);
     expect(mask.dims).toEqual([256, 256, 37]);
     expect(mask.data.some((v) => v > 0)).toBe(true);
   });
 
-  it('eval runs one fold and organ', async () => {
+  it('eval runs one fold and organ', async (ctx) => {
+    if (!(await runsHere()) && !requireGpu) return ctx.skip(`onnxruntime-node here has no ${ep} execution provider`);
     const out = join(mkdtempSync(join(tmpdir(), 'synpo-onnx-')), 'report.json');
     const r = await synpo('eval', '--backend', 'onnx', '--models', models, '--ep', ep, '--folds', '0', '--organs', 'spleen', '--device', 'cpu', '--out', out, '--no-progress');
     expect(r.code, r.stderr).toBe(0);
-    const report = JSON.parse(readFileSync(out, 'utf8')) as { backend: string; scans: unknown[] };
+    const report = JSON.parse(readFileSync(out, 'utf8')) as { backend: string; scans: unknown[]; providers: Record<string, string> };
     expect(report.backend).toBe('onnx');
+    expect(report.providers).toEqual({ dino: ep, samEncoder: ep, samDecoder: ep });
     expect(report.scans).toHaveLength(4);
   });
 });

@@ -41,11 +41,14 @@ export function formatCheck(report: CheckReport): string {
   return [...lines, ...(report.ok ? ['all models load and match the manifest'] : report.problems.map((p) => `problem: ${p}`))].join('\n');
 }
 
-/** Opens the backend; ONNX models are loaded and checked before any volume is read. */
-export async function backendFor(opts: BackendOpts): Promise<Backend> {
+/**
+ * Opens the backend; ONNX models are loaded and checked before any volume is read. `providers`
+ * says where each ONNX model actually runs (a provider ONNX Runtime lacks falls back to cpu).
+ */
+export async function backendFor(opts: BackendOpts): Promise<Backend & { providers?: Record<string, string> }> {
   if (opts.backend === 'weight-free') return weightFreeBackend();
   if (!opts.models) throw new CliError('--backend onnx needs --models DIR (a directory with manifest.json; `synpo models --help` explains)', EXIT.usage);
   const { models, report } = await loadModels(directorySource(opts.models), opts.ep, (m) => process.stderr.write(`${m}\n`));
   if (!models) throw new CliError(`the models in ${opts.models} cannot be used:\n${report.problems.map((p) => `  - ${p}`).join('\n')}\n(run \`synpo models check ${opts.models}\` for the whole report)`);
-  return onnxBackend(models);
+  return Object.assign(onnxBackend(models), { providers: Object.fromEntries(report.models.map((m) => [m.role, m.provider])) });
 }

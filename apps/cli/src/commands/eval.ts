@@ -102,7 +102,7 @@ export function evalCommand(program: Command, run: Runner): void {
           load: (file) => readNifti(`${dir}/${file}`),
           progress: progressLine(opts.progress && !opts.json),
         });
-        const json = JSON.stringify({ ...report, options, device: compute.kernels.path }, null, 2);
+        const json = JSON.stringify({ ...report, options, device: compute.kernels.path, ...(backend.providers && { providers: backend.providers }) }, null, 2);
         if (opts.out) await writeFileAtomic(opts.out, `${json}\n`);
         process.stdout.write(opts.json ? `${json}\n` : `${formatEvalTable(report)}\n`);
         return EXIT.ok;

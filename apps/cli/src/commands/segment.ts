@@ -145,6 +145,7 @@ export function segmentCommand(program: Command, run: Runner): void {
         const summary = {
           out: opts.out, voxels, range: result.range, supportSlices: result.supportSlices, organValue: value,
           device: kernels.path, resampled: prepared.resampled, dump: opts.dump ?? null,
+          ...(backend.providers && { providers: backend.providers }),
           emptySlices: Array.from({ length: result.range[1] - result.range[0] + 1 }, (_, i) => result.range[0] + i)
             .filter((z) => !result.masks.subarray(z * PIXELS, (z + 1) * PIXELS).some((v) => v)),
         };
