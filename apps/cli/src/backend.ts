@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Option } from 'commander';
-import { weightFreeBackend, type Backend } from '@synpo/core';
+import { DEFAULT_CACHE_BYTES, weightFreeBackend, type Backend } from '@synpo/core';
 import { loadModels, onnxBackend, type CheckReport, type ExecutionProvider, type ModelSource } from '@synpo/core/onnx';
 import { CliError, EXIT } from './errors.ts';
 
@@ -11,13 +11,25 @@ export interface BackendOpts {
   backend: 'weight-free' | 'onnx';
   models?: string;
   ep: ExecutionProvider;
+  /** GiB of encodings kept for reuse, all caches together. */
+  cacheGb: number;
 }
+
+/** Bytes of the caches: half for SynPo's encoding cache, half for the ONNX encoders' own. */
+export const cacheBytes = (opts: BackendOpts) => (opts.cacheGb * 2 ** 30) / 2;
+
+const gibibytes = (v: string) => {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new CliError(`--cache-gb must be a number of GiB ≥ 0, got '${v}'`, EXIT.usage);
+  return n;
+};
 
 export function backendOptions(): Option[] {
   return [
     new Option('--backend <name>', 'models: weight-free (built in, no files) or onnx (DINOv2 + SAM 2.1 exports, see --models)').choices(['weight-free', 'onnx']).default('weight-free'),
     new Option('--models <dir>', 'model directory with manifest.json (for --backend onnx; see `synpo models --help`)'),
     new Option('--ep <provider>', 'ONNX Runtime execution provider (falls back to cpu with a notice)').choices(['cpu', 'webgpu', 'cuda']).default('cpu'),
+    new Option('--cache-gb <n>', 'GiB of slice encodings kept for reuse (all caches together; least recently used out first)').argParser(gibibytes).default(DEFAULT_CACHE_BYTES / 2 ** 30),
   ];
 }
 
@@ -50,5 +62,5 @@ export async function backendFor(opts: BackendOpts): Promise<Backend & { provide
   if (!opts.models) throw new CliError('--backend onnx needs --models DIR (a directory with manifest.json; `synpo models --help` explains)', EXIT.usage);
   const { models, report } = await loadModels(directorySource(opts.models), opts.ep, (m) => process.stderr.write(`${m}\n`));
   if (!models) throw new CliError(`the models in ${opts.models} cannot be used:\n${report.problems.map((p) => `  - ${p}`).join('\n')}\n(run \`synpo models check ${opts.models}\` for the whole report)`);
-  return Object.assign(onnxBackend(models), { providers: Object.fromEntries(report.models.map((m) => [m.role, m.provider])) });
+  return Object.assign(onnxBackend(models, { cacheBytes: cacheBytes(opts) }), { providers: Object.fromEntries(report.models.map((m) => [m.role, m.provider])) });
 }

@@ -11,5 +11,6 @@ export { prepareVolume, labelsToRoi, roiToVolume, detectIntensity, percentile, C
 export { CHAOS_T2, SABS_CT, LAYOUTS, ORGANS, dice, overlap, organRange, supportSlices, queryPart, meanStd, type DatasetLayout, type Organ, type Overlap } from './protocol.ts';
 export { evaluate, type EvalReport, type EvalRequest, type OrganSummary, type ScanResult } from './evaluate.ts';
 export { segmentVolume, carryRange, type SegmentVolumeRequest, type SegmentVolumeResult } from './segment.ts';
+export { ByteLru, DEFAULT_CACHE_BYTES } from './cache.ts';
 export { phantomPatient, PHANTOM_LABELS, PHANTOM_DEFAULTS, type PhantomOptions } from './phantom.ts';
 export { runPipelineBench, runPostEncoderBench, runHalfUploadBench, packHalf, splitStages, gpuStageTimes, StageTimer, PAPER_SIZES, type PipelineBenchRow, type PipelinePath, type PostEncoderReport, type PostEncoderRow, type PostEncoderSizes, type StageTimes, type TransfersPerSlice, type HalfUploadReport } from './bench.ts';

@@ -2,6 +2,8 @@
  * Every constant of the method as a named option, holding the paper's value or our documented
  * default, and the switches of the paper's ablation (Table 2).
  */
+import { DEFAULT_CACHE_BYTES } from './cache.ts';
+
 export interface SynergyOptions {
   /** δSD, δS, δD: weights of S^SAM ⊙ S^DINO, S^SAM and S^DINO; they sum to 1. Paper: 0.8, 0.1, 0.1. */
   both: number;
@@ -55,6 +57,11 @@ export interface SynpoOptions {
    * as its largest binding holds, up to 32) and 8 on the CPU. Results do not depend on it.
    */
   batchSize: number | 'auto';
+  /**
+   * Bytes of slice encodings kept for reuse on the CPU path (a slice queried again for another
+   * organ is not encoded twice); least recently used out first. Default 2 GiB.
+   */
+  cacheBytes: number;
 }
 
 export const PAPER_SYNERGY: SynergyOptions = { both: 0.8, sam: 0.1, dino: 0.1 };
@@ -74,6 +81,7 @@ export const DEFAULT_OPTIONS: SynpoOptions = {
   priorSharpness: 8,
   seed: 0,
   batchSize: 'auto',
+  cacheBytes: DEFAULT_CACHE_BYTES / 2,
 };
 
 type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? Partial<T[K]> : T[K] };
@@ -88,6 +96,7 @@ export function resolveOptions(input: SynpoOptionsInput = {}): SynpoOptions {
     refine: { ...DEFAULT_OPTIONS.refine, ...input.refine },
   } as SynpoOptions;
   const s = o.synergy;
+  if (!(o.cacheBytes >= 0)) throw new RangeError(`cacheBytes must be a number of bytes ≥ 0, got ${o.cacheBytes}`);
   if (Math.abs(s.both + s.sam + s.dino - 1) > 1e-6) throw new RangeError(`synergy weights must sum to 1, got ${s.both} + ${s.sam} + ${s.dino}`);
   for (const [k, v] of Object.entries({ positives: o.points.positives, negatives: o.points.negatives, positiveCandidates: o.points.positiveCandidates, negativeCandidates: o.points.negativeCandidates, ...(o.batchSize !== 'auto' && { batchSize: o.batchSize }) })) {
     if (!Number.isInteger(v) || v < 1) throw new RangeError(`${k} must be a positive integer, got ${v}`);

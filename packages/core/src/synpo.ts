@@ -12,6 +12,7 @@
  */
 import { createRng, drawIntegers, HostTensor, KMEANS_DEFAULT_MAX_ITERATIONS, ShapeError, type Kernels, type T, type TensorStream } from '@synpo/gpu';
 import { CELLS, GRID, PIXELS, ROI, type Backend, type PromptPoint, type SliceBatch } from './backend.ts';
+import { ByteLru } from './cache.ts';
 import { resolveOptions, type SynpoOptions, type SynpoOptionsInput } from './options.ts';
 
 /** A support: one ROI slice in [0, 1] and its organ mask. */
@@ -71,8 +72,6 @@ export interface SegmentOptions {
   onBatch?(first: number, results: SliceResult[]): Promise<void> | void;
 }
 
-/** Encodings kept for reuse across supports on the CPU path (one slice is queried for every organ). */
-const ENCODING_CACHE_SLICES = 512;
 /** Largest batch the automatic choice makes; more buys no speed and costs device memory. */
 const MAX_AUTO_BATCH = 32;
 /** Device bytes per slice besides the feature grids (decoder vectors, components), roughly. */
@@ -80,10 +79,12 @@ const DEVICE_BYTES_PER_SLICE = 1 << 20;
 
 export class Synpo {
   readonly options: SynpoOptions;
-  private readonly encodings = new Map<string, { sam: Float32Array; dino: Float32Array }>();
+  /** Encodings kept for reuse across supports on the CPU path (one slice is queried for every organ). */
+  readonly encodings: ByteLru<{ sam: Float32Array; dino: Float32Array }>;
 
   constructor(readonly backend: Backend, readonly kernels: Kernels, options: SynpoOptionsInput = {}) {
     this.options = resolveOptions(options);
+    this.encodings = new ByteLru(this.options.cacheBytes, (e) => e.sam.byteLength + e.dino.byteLength);
   }
 
   /**
@@ -221,9 +222,7 @@ export class Synpo {
   }
 
   private remember(key: string | undefined, enc: { sam: Float32Array; dino: Float32Array }): void {
-    if (key === undefined) return;
-    if (this.encodings.size >= ENCODING_CACHE_SLICES) this.encodings.delete(this.encodings.keys().next().value!);
-    this.encodings.set(key, enc);
+    if (key !== undefined) this.encodings.set(key, enc);
   }
 
   private segmentBatch(support: SupportEncoding, queries: Float32Array, B: number, names: SliceName[], options: SegmentOptions): Promise<SliceResult[]> {

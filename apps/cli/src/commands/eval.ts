@@ -1,7 +1,7 @@
 /** `synpo eval`: the paper's Table 1 protocol on a chaos-t2 or sabs-ct folder. */
 import { Option, type Command } from 'commander';
 import { evaluate, LAYOUTS, ORGANS, type EvalReport, type Organ, type SynpoOptionsInput } from '@synpo/core';
-import { backendFor, backendOptions, type BackendOpts } from '../backend.ts';
+import { backendFor, backendOptions, cacheBytes, type BackendOpts } from '../backend.ts';
 import { readNifti } from '@synpo/io/node';
 import { computeFor } from '../compute.ts';
 import { defaultDataDir } from '../data.ts';
@@ -69,6 +69,7 @@ export function evalCommand(program: Command, run: Runner): void {
     .addOption(backendOptions()[0]!)
     .addOption(backendOptions()[1]!)
     .addOption(backendOptions()[2]!)
+    .addOption(backendOptions()[3]!)
     .option('--seed <n>', 'seed of the random choices', (v) => Number.parseInt(v, 10), 0)
     .addOption(new Option('--encoders <which>', 'ablation: which confidence maps are fused').choices(['both', 'sam', 'dino']).default('both'))
     .addOption(new Option('--fusion <how>', 'ablation: Hadamard synergy or a plain average of the two maps').choices(['synergy', 'sum']).default('synergy'))
@@ -93,6 +94,7 @@ export function evalCommand(program: Command, run: Runner): void {
         ...(opts.fusion === 'sum' && { synergy: { both: 0, sam: 0.5, dino: 0.5 } }),
         points: { ...layout.band, negativeSource: opts.negatives, ...(opts.alpha !== undefined && { alpha: opts.alpha }), ...(opts.beta !== undefined && { beta: opts.beta }) },
         refine: { enabled: opts.refine },
+        cacheBytes: cacheBytes(opts),
       };
       const backend = await backendFor(opts);
       const compute = await computeFor(opts.device);

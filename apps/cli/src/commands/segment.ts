@@ -3,7 +3,7 @@ import { Option, type Command } from 'commander';
 import { access, constants } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { labelsToRoi, prepareVolume, PIXELS, roiToVolume, segmentVolume, Synpo, LAYOUTS, type PreparedVolume } from '@synpo/core';
-import { backendFor, backendOptions, type BackendOpts } from '../backend.ts';
+import { backendFor, backendOptions, cacheBytes, type BackendOpts } from '../backend.ts';
 import { encodeMaskPng, encodeNiftiMask, type Volume } from '@synpo/io';
 import { ShapeError } from '@synpo/gpu';
 import { computeFor } from '../compute.ts';
@@ -74,6 +74,7 @@ export function segmentCommand(program: Command, run: Runner): void {
     .addOption(backendOptions()[0]!)
     .addOption(backendOptions()[1]!)
     .addOption(backendOptions()[2]!)
+    .addOption(backendOptions()[3]!)
     .option('--seed <n>', 'seed of the random choices', int('--seed'), 0)
     .option('--dump <dir>', 'write every intermediate per query slice as .npy files into DIR/slice-<z>/')
     .option('--json', 'print a JSON summary')
@@ -124,7 +125,7 @@ export function segmentCommand(program: Command, run: Runner): void {
         const [qx, qy] = query.dims;
         if (sx !== qx || sy !== qy) process.stderr.write(`synpo: support is ${sx}×${sy} in-plane, query ${qx}×${qy}: both are resampled to 256×256\n`);
         const supportMasks = labelsToRoi(supportLabel, support.region, value);
-        const synpo = new Synpo(backend, kernels, { seed: opts.seed, points: { ...LAYOUTS[opts.band].band } });
+        const synpo = new Synpo(backend, kernels, { seed: opts.seed, points: { ...LAYOUTS[opts.band].band }, cacheBytes: cacheBytes(opts) });
         if (opts.dump) {
           dump = new Dumper(opts.dump, prepared, LAYOUTS[opts.band].band);
           await dump.start();

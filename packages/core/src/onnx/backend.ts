@@ -10,6 +10,7 @@ import { CELLS, GRID, PIXELS, type Backend, type DecodeBatch, type DecodeRequest
 import { roiMaskToSamPrompt, roiToSam, samMaskToRoi } from './coords.ts';
 import { contentHash, toModelInput } from './image.ts';
 import type { ModelManifest } from './manifest.ts';
+import { ByteLru, DEFAULT_CACHE_BYTES } from '../cache.ts';
 import { hostData, ModelError, type ModelSession, type TensorValue } from './session.ts';
 
 export interface OnnxModels {
@@ -29,27 +30,6 @@ function sharesDevice(models: OnnxModels, s: TensorStream): s is GpuStream {
   return Boolean(models.device) && s instanceof GpuStream && s.runtime.device === models.device;
 }
 
-const CACHE_SLICES = 256;
-
-class LruCache<V> {
-  private readonly map = new Map<string, V>();
-  /** `evicted` lets go of what an entry holds (GPU outputs): an entry is evicted 256 insertions after its last use, long after any batch that used it. */
-  constructor(private readonly evicted: (value: V) => void = () => {}) {}
-  get(key: string): V | undefined {
-    const v = this.map.get(key);
-    if (v !== undefined) { this.map.delete(key); this.map.set(key, v); }
-    return v;
-  }
-  set(key: string, value: V): void {
-    if (this.map.size >= CACHE_SLICES) {
-      const oldest = this.map.keys().next().value!;
-      this.evicted(this.map.get(oldest)!);
-      this.map.delete(oldest);
-    }
-    this.map.set(key, value);
-  }
-}
-
 function finiteOrThrow(t: TensorValue, file: string, name: string): void {
   // An output kept on the GPU is not read here; its values reach the host only through the kernels.
   for (let i = 0; i < t.data.length; i++) {
@@ -66,9 +46,11 @@ export class DinoEncoder implements FeatureEncoder {
   readonly name = 'DINOv2 (ONNX)';
   readonly role = 'dino' as const;
   readonly channels: number;
-  private readonly cache = new LruCache<Float32Array>();
-  constructor(private readonly models: OnnxModels) {
+  /** Grids by slice content, least recently used out first, bounded in bytes. */
+  readonly cache: ByteLru<Float32Array>;
+  constructor(private readonly models: OnnxModels, cacheBytes = DEFAULT_CACHE_BYTES / 4) {
     this.channels = models.manifest.dino.channels;
+    this.cache = new ByteLru(cacheBytes, (grid) => grid.byteLength);
   }
 
   /**
@@ -149,14 +131,30 @@ interface SamEmbedding {
   imageEmbed: TensorValue;
   highRes0: TensorValue;
   highRes1: TensorValue;
+  /** Users of a GPU-held embedding (streams, decoder runs); it is let go once evicted and unused. */
+  users: number;
+  evicted: boolean;
+}
+
+const tensorBytes = (t: TensorValue) => 4 * t.dims.reduce((a, d) => a * d, 1);
+
+/** Lets go of a GPU-held embedding once the cache has dropped it and nobody uses it. */
+function settle(e: SamEmbedding): void {
+  if (e.evicted && e.users === 0) e.imageEmbed.gpu?.dispose();
 }
 
 export class Sam2Encoder implements FeatureEncoder {
   readonly name = 'SAM 2.1 image encoder (ONNX)';
   readonly role = 'sam' as const;
   readonly channels = 256;
-  readonly cache = new LruCache<SamEmbedding>((e) => { e.imageEmbed.gpu?.dispose(); });
-  constructor(private readonly models: OnnxModels) {}
+  /** Embeddings by slice content (the decoder reads them too), bounded in bytes. */
+  readonly cache: ByteLru<SamEmbedding>;
+  constructor(private readonly models: OnnxModels, cacheBytes = DEFAULT_CACHE_BYTES / 4) {
+    this.cache = new ByteLru(cacheBytes, (e) => tensorBytes(e.imageEmbed) + tensorBytes(e.highRes0) + tensorBytes(e.highRes1), (e) => {
+      e.evicted = true;
+      settle(e);
+    });
+  }
 
   /** The embedding of one ROI slice, from the cache or the encoder. */
   async embed(slice: Float32Array): Promise<SamEmbedding> {
@@ -178,6 +176,8 @@ export class Sam2Encoder implements FeatureEncoder {
       imageEmbed: need(m.outputs.imageEmbed, [1, 256, s / 16, s / 16]),
       highRes0: need(m.outputs.highRes0, [1, 32, s / 4, s / 4]),
       highRes1: need(m.outputs.highRes1, [1, 64, s / 8, s / 8]),
+      users: 0,
+      evicted: false,
     };
     this.cache.set(key, e);
     return e;
@@ -190,8 +190,15 @@ export class Sam2Encoder implements FeatureEncoder {
     const parts: T<'f32'>[] = [];
     for (let b = 0; b < B; b++) {
       const e = await this.embed(slices.host.subarray(b * PIXELS, (b + 1) * PIXELS));
-      // [1][256][g][g] is channel-first already; the cache owns the buffer (the decoder reads it too).
-      const embed = e.imageEmbed.gpu ? s.adoptBuffer(e.imageEmbed.gpu.buffer, [1, 256, g * g], () => {}) : s.upload(e.imageEmbed.data, [1, 256, g * g]);
+      // [1][256][g][g] is channel-first already; the cache owns the buffer (the decoder reads it too),
+      // and lets it go only once it has dropped the entry and this stream has ended.
+      let embed: T<'f32'>;
+      if (e.imageEmbed.gpu) {
+        e.users++;
+        embed = s.adoptBuffer(e.imageEmbed.gpu.buffer, [1, 256, g * g], () => { e.users--; settle(e); });
+      } else {
+        embed = s.upload(e.imageEmbed.data, [1, 256, g * g]);
+      }
       parts.push(g === GRID ? embed : s.upsampleBilinear(embed, { B: 256, inH: g, inW: g, outH: GRID, outW: GRID }));
     }
     return parts.length === 1 ? parts[0]! : s.concat(parts, [B, this.channels, CELLS]);
@@ -234,44 +241,54 @@ export class Sam2Decoder implements PromptDecoder {
 
   /** One ROI×ROI 0/1 mask per request, on the host. */
   async decodeRequests(requests: DecodeRequest[]): Promise<Uint8Array[]> {
-    const m = this.models.manifest.samDecoder;
-    const side = this.models.manifest.samEncoder.size;
-    const maskSide = side / 4;
     const out: Uint8Array[] = [];
     for (const req of requests) {
       const e = await this.encoder.embed(req.image);
-      const n = req.points.length;
-      const coords = new Float32Array(2 * n);
-      const labels = new Float32Array(n);
-      req.points.forEach((p, i) => {
-        const q = roiToSam(p, side);
-        coords[2 * i] = q.x;
-        coords[2 * i + 1] = q.y;
-        labels[i] = p.label;
-      });
-      const has = req.maskPrompt ? 1 : 0;
-      const maskInput = req.maskPrompt ? roiMaskToSamPrompt(req.maskPrompt, maskSide) : new Float32Array(maskSide * maskSide);
-      const r = await this.models.samDecoder.run({
-        [m.inputs.imageEmbed]: e.imageEmbed,
-        [m.inputs.highRes0]: e.highRes0,
-        [m.inputs.highRes1]: e.highRes1,
-        [m.inputs.pointCoords]: { data: coords, dims: [1, n, 2] },
-        [m.inputs.pointLabels]: { data: labels, dims: [1, n] },
-        [m.inputs.maskInput]: { data: maskInput, dims: [1, 1, maskSide, maskSide] },
-        [m.inputs.hasMaskInput]: { data: Float32Array.of(has), dims: [1] },
-      });
-      const masks = r[m.outputs.masks];
-      const iou = r[m.outputs.iou];
-      if (!masks || !iou) throw new ModelError(m.file, `outputs ${m.outputs.masks} and ${m.outputs.iou} are needed (outputs: ${Object.keys(r).join(', ')})`);
-      finiteOrThrow(masks, m.file, m.outputs.masks);
-      const [, count, h, w] = masks.dims as [number, number, number, number];
-      if (h !== w) throw new ModelError(m.file, `output ${m.outputs.masks} is [${masks.dims.join(', ')}]; square masks are expected`);
-      // Several candidate masks (multimask output): keep the one with the best predicted IoU.
-      let best = 0;
-      for (let k = 1; k < count; k++) if (iou.data[k]! > iou.data[best]!) best = k;
-      out.push(samMaskToRoi(masks.data.subarray(best * h * w, (best + 1) * h * w), h));
+      e.users++;
+      try {
+        out.push(await this.decodeOne(req, e));
+      } finally {
+        e.users--;
+        settle(e);
+      }
     }
     return out;
+  }
+
+  private async decodeOne(req: DecodeRequest, e: SamEmbedding): Promise<Uint8Array> {
+    const m = this.models.manifest.samDecoder;
+    const side = this.models.manifest.samEncoder.size;
+    const maskSide = side / 4;
+    const n = req.points.length;
+    const coords = new Float32Array(2 * n);
+    const labels = new Float32Array(n);
+    req.points.forEach((p, i) => {
+      const q = roiToSam(p, side);
+      coords[2 * i] = q.x;
+      coords[2 * i + 1] = q.y;
+      labels[i] = p.label;
+    });
+    const has = req.maskPrompt ? 1 : 0;
+    const maskInput = req.maskPrompt ? roiMaskToSamPrompt(req.maskPrompt, maskSide) : new Float32Array(maskSide * maskSide);
+    const r = await this.models.samDecoder.run({
+      [m.inputs.imageEmbed]: e.imageEmbed,
+      [m.inputs.highRes0]: e.highRes0,
+      [m.inputs.highRes1]: e.highRes1,
+      [m.inputs.pointCoords]: { data: coords, dims: [1, n, 2] },
+      [m.inputs.pointLabels]: { data: labels, dims: [1, n] },
+      [m.inputs.maskInput]: { data: maskInput, dims: [1, 1, maskSide, maskSide] },
+      [m.inputs.hasMaskInput]: { data: Float32Array.of(has), dims: [1] },
+    });
+    const masks = r[m.outputs.masks];
+    const iou = r[m.outputs.iou];
+    if (!masks || !iou) throw new ModelError(m.file, `outputs ${m.outputs.masks} and ${m.outputs.iou} are needed (outputs: ${Object.keys(r).join(', ')})`);
+    finiteOrThrow(masks, m.file, m.outputs.masks);
+    const [, count, h, w] = masks.dims as [number, number, number, number];
+    if (h !== w) throw new ModelError(m.file, `output ${m.outputs.masks} is [${masks.dims.join(', ')}]; square masks are expected`);
+    // Several candidate masks (multimask output): keep the one with the best predicted IoU.
+    let best = 0;
+    for (let k = 1; k < count; k++) if (iou.data[k]! > iou.data[best]!) best = k;
+    return samMaskToRoi(masks.data.subarray(best * h * w, (best + 1) * h * w), h);
   }
 }
 
@@ -281,7 +298,16 @@ export interface OnnxBackend extends Backend {
   readonly decoder: Sam2Decoder;
 }
 
-export function onnxBackend(models: OnnxModels): OnnxBackend {
-  const sam = new Sam2Encoder(models);
-  return { name: 'onnx', dino: new DinoEncoder(models), sam, decoder: new Sam2Decoder(models, sam) };
+export interface OnnxBackendOptions {
+  /**
+   * Bytes the encoders may keep for slices they may see again (DINOv2 grids and SAM 2.1
+   * embeddings, half each; least recently used out first). Default 2 GiB.
+   */
+  cacheBytes?: number;
+}
+
+export function onnxBackend(models: OnnxModels, options: OnnxBackendOptions = {}): OnnxBackend {
+  const bytes = options.cacheBytes ?? DEFAULT_CACHE_BYTES / 2;
+  const sam = new Sam2Encoder(models, bytes / 2);
+  return { name: 'onnx', dino: new DinoEncoder(models, bytes / 2), sam, decoder: new Sam2Decoder(models, sam) };
 }
