@@ -1,5 +1,5 @@
 /** The ONNX backend through the CLI, on a synthetic model directory (cpu and webgpu providers). */
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -17,6 +17,36 @@ describe('synpo models synthetic', () => {
     const r = await synpo('models', 'check', dir, '--json');
     expect(r.code, r.stdout).toBe(0);
     expect((JSON.parse(r.stdout) as { ok: boolean }).ok).toBe(true);
+  });
+});
+
+describe('models the way the paper\'s exports come, through the command', () => {
+  for (const flags of [['--external-data'], ['--float16'], ['--float16', '--external-data']]) {
+    it(`models synthetic ${flags.join(' ')}: models check accepts it and segment runs on it`, async () => {
+      const dir = join(mkdtempSync(join(tmpdir(), 'synpo-synthetic-')), 'models');
+      expect((await synpo('models', 'synthetic', dir, ...flags)).code).toBe(0);
+      if (flags.includes('--external-data')) expect(existsSync(join(dir, 'dinov2.onnx.data'))).toBe(true);
+      const check = await synpo('models', 'check', dir, '--json');
+      expect(check.code, check.stdout).toBe(0);
+      const report = JSON.parse(check.stdout) as { ok: boolean; models: { inputs: { type?: string }[] }[] };
+      expect(report.ok).toBe(true);
+      if (flags.includes('--float16')) expect(report.models.every((m) => m.inputs.every((i) => i.type === 'float16'))).toBe(true);
+      const out = join(mkdtempSync(join(tmpdir(), 'synpo-onnx-')), 'rk.nii.gz');
+      const r = await synpo('segment', '--backend', 'onnx', '--models', dir,
+        '--support-image', `${CHAOS}image_8.nii.gz`, '--support-label', `${CHAOS}label_8.nii.gz`, '--organ', 'right-kidney',
+        '--query', `${CHAOS}image_1.nii.gz`, '--slices', '14:15', '--out', out, '--device', 'cpu');
+      expect(r.code, r.stderr).toBe(0);
+      expect(decodeNifti(new Uint8Array(readFileSync(out)), out).data.some((v) => v > 0)).toBe(true);
+    });
+  }
+
+  it('a missing external-data file is named before any volume is read', async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'synpo-synthetic-')), 'models');
+    await synpo('models', 'synthetic', dir, '--external-data');
+    rmSync(join(dir, 'sam2_encoder.onnx.data'));
+    const r = await synpo('models', 'check', dir);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/sam2_encoder\.onnx\.data: cannot read external data of sam2_encoder\.onnx \(no such file\)/);
   });
 });
 

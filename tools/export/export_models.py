@@ -8,6 +8,9 @@
 Needs: torch, transformers, onnx and the official `sam2` package, plus the checkpoints (this
 script downloads nothing itself except what `from_pretrained` fetches for a Hugging Face id).
 
+Graphs over 2 GB (DINOv2 ViT-g/14 in fp32 is about 4.4 GB) keep their weights in one external-data
+file next to the graph (`dinov2.onnx.data`), named and checksummed in the manifest.
+
 Contracts written (the ones synpo's ONNX backend checks):
   dinov2.onnx        pixel_values [B,3,S,S] -> last_hidden_state [B, 1 + R + (S/14)^2, C]
   sam2_encoder.onnx  image [1,3,1024,1024] -> image_embed [1,256,64,64] (with the no-memory
@@ -91,6 +94,33 @@ def sha256(path):
     return h.hexdigest()
 
 
+def entry(out, name):
+    """A manifest entry for graph `name`: its sha256 and, for graphs over 2 GB, its external data.
+
+    torch.onnx writes a model over 2 GB with one external-data file per weight; they are gathered
+    into one `<name>.data` next to the graph (tensors under 1 KiB stay inside it, where shape
+    inference reads them), so the manifest can name and checksum it.
+    """
+    import onnx
+    from onnx.external_data_helper import convert_model_to_external_data, load_external_data_for_model
+
+    path = os.path.join(out, name)
+    graph = onnx.load(path, load_external_data=False)
+    files = {t.external_data[i].value for t in graph.graph.initializer if t.data_location == onnx.TensorProto.EXTERNAL
+             for i in range(len(t.external_data)) if t.external_data[i].key == "location"}
+    result = {"file": name, "sha256": sha256(path)}
+    if not files:
+        return result
+    load_external_data_for_model(graph, out)
+    convert_model_to_external_data(graph, all_tensors_to_one_file=True, location=f"{name}.data", size_threshold=1024)
+    for f in files:
+        os.remove(os.path.join(out, f))
+    onnx.save_model(graph, path)
+    result["sha256"] = sha256(path)
+    result["externalData"] = [{"file": f"{name}.data", "sha256": sha256(os.path.join(out, f"{name}.data"))}]
+    return result
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", required=True)
@@ -149,18 +179,18 @@ def main():
     manifest = {
         "format": "synpo-models/1",
         "dino": {
-            "file": "dinov2.onnx", "sha256": sha256(os.path.join(a.out, "dinov2.onnx")),
+            **entry(a.out, "dinov2.onnx"),
             "input": "pixel_values", "output": "last_hidden_state", "size": s, "patchSize": 14,
             "registerTokens": registers, "channels": channels, "batch": True, "interpolation": "bicubic",
             "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225],
         },
         "samEncoder": {
-            "file": "sam2_encoder.onnx", "sha256": sha256(os.path.join(a.out, "sam2_encoder.onnx")),
+            **entry(a.out, "sam2_encoder.onnx"),
             "input": "image", "size": 1024, "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225],
             "outputs": {"imageEmbed": "image_embed", "highRes0": "high_res_feats_0", "highRes1": "high_res_feats_1"},
         },
         "samDecoder": {
-            "file": "sam2_decoder.onnx", "sha256": sha256(os.path.join(a.out, "sam2_decoder.onnx")),
+            **entry(a.out, "sam2_decoder.onnx"),
             "outputs": {"masks": "low_res_masks", "iou": "iou_predictions"},
         },
     }

@@ -16,6 +16,7 @@ import {
 } from '@synpo/gpu';
 import { CELLS, GRID, PIXELS, ROI, type Backend } from './backend.ts';
 import { phantomPatient } from './phantom.ts';
+import { halfToFloat, packHalf } from './half.ts';
 import { Synpo, type SupportEncoding } from './synpo.ts';
 
 /** Per slice: what crossed between host and GPU, and how often the host submitted and waited. */
@@ -391,43 +392,6 @@ export interface HalfUploadReport {
   maxSynergyError: number;
   /** The fused map's range (max − min) on the same slice, for scale. */
   synergyRange: number;
-}
-
-/** f32 → IEEE half bits, round to nearest even (what pack2x16float computes for normal values). */
-function halfBits(x: number): number {
-  const sign = (x >>> 16) & 0x8000;
-  const e = ((x >>> 23) & 0xff) - 112;
-  let m = x & 0x7fffff;
-  if (e >= 31) return sign | (((x >>> 23) & 0xff) === 0xff && m ? 0x7e00 : 0x7c00);
-  if (e <= 0) {
-    if (e < -10) return sign;
-    m |= 0x800000;
-    const shift = 14 - e;
-    let h = m >>> shift;
-    const rest = m & ((1 << shift) - 1);
-    const half = 1 << (shift - 1);
-    if (rest > half || (rest === half && h & 1)) h++;
-    return sign | h;
-  }
-  let h = (e << 10) | (m >>> 13);
-  const rest = m & 0x1fff;
-  if (rest > 0x1000 || (rest === 0x1000 && h & 1)) h++;
-  return sign | h;
-}
-
-function halfToFloat(h: number): number {
-  const e = (h >>> 10) & 0x1f;
-  const m = h & 0x3ff;
-  const v = e === 0 ? m * 2 ** -24 : e === 31 ? (m ? NaN : Infinity) : (1 + m / 1024) * 2 ** (e - 15);
-  return h & 0x8000 ? -v : v;
-}
-
-/** f32 values packed two to a u32 as f16 (low half first), as WGSL's unpack2x16float reads them. */
-export function packHalf(values: Float32Array): Uint32Array {
-  const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
-  const out = new Uint32Array(Math.ceil(values.length / 2));
-  for (let i = 0, j = 0; i < values.length; i += 2, j++) out[j] = halfBits(bits[i]!) | ((i + 1 < values.length ? halfBits(bits[i + 1]!) : 0) << 16);
-  return out;
 }
 
 /**

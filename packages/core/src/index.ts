@@ -13,4 +13,5 @@ export { evaluate, type EvalReport, type EvalRequest, type OrganSummary, type Sc
 export { segmentVolume, carryRange, type SegmentVolumeRequest, type SegmentVolumeResult } from './segment.ts';
 export { ByteLru, DEFAULT_CACHE_BYTES } from './cache.ts';
 export { phantomPatient, PHANTOM_LABELS, PHANTOM_DEFAULTS, type PhantomOptions } from './phantom.ts';
-export { runPipelineBench, runPostEncoderBench, runHalfUploadBench, packHalf, splitStages, gpuStageTimes, StageTimer, PAPER_SIZES, type PipelineBenchRow, type PipelinePath, type PostEncoderReport, type PostEncoderRow, type PostEncoderSizes, type StageTimes, type TransfersPerSlice, type HalfUploadReport } from './bench.ts';
+export { toHalf, fromHalf, packHalf } from './half.ts';
+export { runPipelineBench, runPostEncoderBench, runHalfUploadBench, splitStages, gpuStageTimes, StageTimer, PAPER_SIZES, type PipelineBenchRow, type PipelinePath, type PostEncoderReport, type PostEncoderRow, type PostEncoderSizes, type StageTimes, type TransfersPerSlice, type HalfUploadReport } from './bench.ts';

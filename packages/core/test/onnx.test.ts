@@ -3,14 +3,14 @@
  * directory, token dropping, grid resizing, the decoder's prompt plumbing, and SynPo end to end,
  * on onnxruntime's cpu and webgpu execution providers.
  */
-import { writeFileSync } from 'node:fs';
+import { rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cpuKernels, gpuKernels, GpuRuntime, NoAdapterError, openGpu } from '@synpo/gpu';
 import { CELLS, phantomPatient, PIXELS, Synpo } from '../src/index.ts';
 import { loadModels, onnxBackend, toModelInput, type ExecutionProvider } from '../src/onnx/index.ts';
 import { availableProviders } from '../src/onnx/ort.node.ts';
-import { fsSource, writeModelDir } from './fixtures/model-dir.ts';
+import { fsSource, pathSource, writeModelDir } from './fixtures/model-dir.ts';
 
 const quiet = () => {};
 const requireGpu = Boolean(process.env.CI) || process.env.SYNPO_REQUIRE_GPU === '1';
@@ -166,3 +166,58 @@ describe('the ONNX backend on the GPU path', () => {
     handle.release();
   }, 120_000);
 });
+
+describe('models the way the paper\'s exports come', () => {
+  const variants: [string, { float16?: boolean; externalData?: boolean }][] = [
+    ['with their weights in external-data files', { externalData: true }],
+    ['with float16 inputs and outputs', { float16: true }],
+    ['in float16 with external data', { float16: true, externalData: true }],
+  ];
+  for (const [name, variant] of variants) {
+    it(`load and run ${name}, from paths (Node) and from bytes (as in the browser)`, async () => {
+      const dir = writeModelDir(undefined, undefined, variant);
+      // The weights really are outside the graph.
+      if (variant.externalData) expect(statSync(join(dir, 'dinov2.onnx')).size).toBeLessThan(statSync(join(dir, 'dinov2.onnx.data')).size);
+      const ref = await loadModels(fsSource(writeModelDir()), 'cpu', quiet);
+      const p = phantomPatient(7, { slices: 6 });
+      const image = p.image.data.subarray(3 * PIXELS, 4 * PIXELS);
+      const want = await onnxBackend(ref.models!).dino.encodeSlices(image, 1);
+      for (const source of [pathSource(dir), fsSource(dir)]) {
+        const { models, report } = await loadModels(source, 'cpu', quiet);
+        expect(report.problems).toEqual([]);
+        if (variant.float16) expect(report.models[0]!.inputs[0]!.type).toBe('float16');
+        const backend = onnxBackend(models!);
+        const got = await backend.dino.encodeSlices(image, 1);
+        // float16 at the edges rounds the input and the tokens: about 3 significant digits.
+        expectCloseArrays(got, want, variant.float16 ? 2e-2 : 1e-6);
+        const [mask] = await backend.decoder.decodeRequests([{ image, points: [{ x: 100, y: 120, label: 1 }] }]);
+        expect(mask![120 * 256 + 100]).toBe(1);
+        const synpo = new Synpo(backend, cpuKernels(), { seed: 2 });
+        const mask3 = Uint8Array.from(p.labels.data.subarray(3 * PIXELS, 4 * PIXELS), (v) => (v === 1 ? 1 : 0));
+        const [r] = await synpo.segment(await synpo.prepareSupport({ image, mask: mask3 }), p.image.data.slice(2 * PIXELS, 3 * PIXELS), 1);
+        expect(r!.final.some((v) => v)).toBe(true);
+      }
+    }, 120_000);
+  }
+
+  it('names a missing or changed external-data file before opening anything', async () => {
+    const dir = writeModelDir(undefined, undefined, { externalData: true });
+    writeFileSync(join(dir, 'sam2_encoder.onnx.data'), 'changed');
+    rmSync(join(dir, 'dinov2.onnx.data'));
+    for (const source of [pathSource(dir), fsSource(dir)]) {
+      const { models, report } = await loadModels(source, 'cpu', quiet);
+      expect(models).toBeNull();
+      const text = report.problems.join('\n');
+      expect(text).toMatch(/dinov2\.onnx\.data: cannot read external data of dinov2\.onnx \(.*\); is the export complete\?/);
+      expect(text).toMatch(/sam2_encoder\.onnx\.data: sha256 is [0-9a-f]{64}, manifest\.json says [0-9a-f]{64}/);
+    }
+  });
+});
+
+function expectCloseArrays(got: Float32Array, want: Float32Array, rtol: number): void {
+  expect(got.length).toBe(want.length);
+  const scale = want.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+  let worst = 0;
+  for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!));
+  expect(worst).toBeLessThanOrEqual(rtol * scale);
+}

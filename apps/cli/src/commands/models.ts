@@ -48,9 +48,12 @@ export function modelsCommand(program: Command, run: Runner): void {
   models
     .command('synthetic <dir>')
     .description('write a synthetic model directory: tiny graphs with the DINOv2 / SAM 2.1 contracts (for trying the ONNX path; not trained models)')
-    .action(run(async (dir: string) => {
+    .option('--float16', 'float16 inputs and outputs, as an fp16 export has')
+    .option('--external-data', 'weights in external-data files next to the graphs, as exports over 2 GB have')
+    .action(run(async (dir: string, opts: { float16?: boolean; externalData?: boolean }) => {
       await mkdir(dir, { recursive: true });
-      for (const [name, bytes] of Object.entries(syntheticModelDir((b) => createHash('sha256').update(b).digest('hex')).files)) {
+      const variant = { ...(opts.float16 && { float16: true }), ...(opts.externalData && { externalData: true }) };
+      for (const [name, bytes] of Object.entries(syntheticModelDir((b) => createHash('sha256').update(b).digest('hex'), undefined, undefined, variant).files)) {
         await writeFileAtomic(join(dir, name), bytes);
       }
       process.stdout.write(`wrote a synthetic model directory to ${dir} (graphs with the real contracts, not trained models)\n`);

@@ -71,9 +71,12 @@ export class DinoEncoder implements FeatureEncoder {
       const tokens = await this.run(slices.subarray(b0 * PIXELS, (b0 + nb) * PIXELS), nb);
       const [, nt, C] = tokens.dims as [number, number, number];
       const g = m.size / m.patchSize;
-      const onDevice = tokens.gpu
+      // float32 tokens on the GPU are taken as they are; float16 ones (an fp16 export) come down
+      // to be converted (the kernels read float32).
+      const onDevice = tokens.gpu && tokens.type !== 'float16'
         ? s.adoptBuffer(tokens.gpu.buffer, tokens.dims, tokens.gpu.dispose)
-        : s.upload(tokens.data, tokens.dims);
+        : s.upload(await hostData(tokens), tokens.dims);
+      if (tokens.gpu && tokens.type === 'float16') tokens.gpu.dispose();
       const grid = s.tokensToGrid(onDevice, { B: nb, T: nt, C, skip: 1 + m.registerTokens, cells: g * g });
       parts.push(g === GRID ? grid : s.upsampleBilinear(grid, { B: nb * C, inH: g, inW: g, outH: GRID, outW: GRID }));
     }
@@ -193,11 +196,11 @@ export class Sam2Encoder implements FeatureEncoder {
       // [1][256][g][g] is channel-first already; the cache owns the buffer (the decoder reads it too),
       // and lets it go only once it has dropped the entry and this stream has ended.
       let embed: T<'f32'>;
-      if (e.imageEmbed.gpu) {
+      if (e.imageEmbed.gpu && e.imageEmbed.type !== 'float16') {
         e.users++;
         embed = s.adoptBuffer(e.imageEmbed.gpu.buffer, [1, 256, g * g], () => { e.users--; settle(e); });
       } else {
-        embed = s.upload(e.imageEmbed.data, [1, 256, g * g]);
+        embed = s.upload(await hostData(e.imageEmbed), [1, 256, g * g]);
       }
       parts.push(g === GRID ? embed : s.upsampleBilinear(embed, { B: 256, inH: g, inW: g, outH: GRID, outW: GRID }));
     }

@@ -8,9 +8,18 @@ export const MANIFEST_FORMAT = 'synpo-models/1';
 export const IMAGENET_MEAN: [number, number, number] = [0.485, 0.456, 0.406];
 export const IMAGENET_STD: [number, number, number] = [0.229, 0.224, 0.225];
 
-export interface DinoManifest {
+/**
+ * A graph file and what it needs: exports over 2 GB (DINOv2 ViT-g/14 in fp32 is about 4.4 GB)
+ * keep their weights in external-data files next to the graph, which ONNX Runtime reads itself.
+ */
+export interface ModelFile {
   file: string;
   sha256?: string;
+  /** External-data files the graph refers to, each checked for presence (and sha256) like the graph. */
+  externalData?: { file: string; sha256?: string }[];
+}
+
+export interface DinoManifest extends ModelFile {
   /** Input tensor name (Hugging Face exports: pixel_values). */
   input: string;
   /** Output tensor of the token sequence [B, 1 + R + N, C] (last_hidden_state). */
@@ -29,9 +38,7 @@ export interface DinoManifest {
   batch: boolean;
 }
 
-export interface SamEncoderManifest {
-  file: string;
-  sha256?: string;
+export interface SamEncoderManifest extends ModelFile {
   input: string;
   size: number;
   outputs: { imageEmbed: string; highRes0: string; highRes1: string };
@@ -40,9 +47,7 @@ export interface SamEncoderManifest {
   batch: boolean;
 }
 
-export interface SamDecoderManifest {
-  file: string;
-  sha256?: string;
+export interface SamDecoderManifest extends ModelFile {
   inputs: {
     imageEmbed: string;
     highRes0: string;
@@ -107,13 +112,25 @@ export function parseManifest(text: string, where: string): ModelManifest {
     const given = (s[key] ?? {}) as Record<string, unknown>;
     return Object.fromEntries(Object.entries(defaults).map(([k, d]) => [k, str(given as Json, k, `${path}.${key}`, d)]));
   };
+  /** file, sha256 and externalData of a section. */
+  const fileOf = (s: Json, path: string): ModelFile => {
+    const out: ModelFile = { file: str(s, 'file', path), ...(typeof s.sha256 === 'string' && { sha256: s.sha256 }) };
+    if (s.externalData !== undefined) {
+      const list = s.externalData;
+      if (!Array.isArray(list) || !list.every((x) => x && typeof x === 'object' && typeof (x as Json).file === 'string' && (x as Json).file && ((x as Json).sha256 === undefined || typeof (x as Json).sha256 === 'string'))) {
+        problems.push(`${path}.externalData must be a list of { "file": "…", "sha256": "…" } (sha256 optional)`);
+      } else {
+        out.externalData = (list as Json[]).map((x) => ({ file: x.file as string, ...(typeof x.sha256 === 'string' && { sha256: x.sha256 }) }));
+      }
+    }
+    return out;
+  };
   if (raw.format !== MANIFEST_FORMAT) problems.push(`"format" must be "${MANIFEST_FORMAT}", got ${JSON.stringify(raw.format)}`);
   const d = section('dino');
   const e = section('samEncoder');
   const q = section('samDecoder');
   const dino: DinoManifest = {
-    file: str(d, 'file', 'dino'),
-    ...(typeof d.sha256 === 'string' && { sha256: d.sha256 }),
+    ...fileOf(d, 'dino'),
     input: str(d, 'input', 'dino', DEFAULT_NAMES.dino.input),
     output: str(d, 'output', 'dino', DEFAULT_NAMES.dino.output),
     size: num(d, 'size', 'dino', 896),
@@ -128,8 +145,7 @@ export function parseManifest(text: string, where: string): ModelManifest {
   if (dino.interpolation !== 'bilinear' && dino.interpolation !== 'bicubic') problems.push('dino.interpolation must be "bilinear" or "bicubic"');
   if (dino.patchSize > 0 && dino.size % dino.patchSize !== 0) problems.push(`dino.size ${dino.size} is not a multiple of dino.patchSize ${dino.patchSize}`);
   const samEncoder: SamEncoderManifest = {
-    file: str(e, 'file', 'samEncoder'),
-    ...(typeof e.sha256 === 'string' && { sha256: e.sha256 }),
+    ...fileOf(e, 'samEncoder'),
     input: str(e, 'input', 'samEncoder', DEFAULT_NAMES.samEncoder.input),
     size: num(e, 'size', 'samEncoder', 1024),
     outputs: names(e, 'outputs', 'samEncoder', DEFAULT_NAMES.samEncoder.outputs) as SamEncoderManifest['outputs'],
@@ -138,8 +154,7 @@ export function parseManifest(text: string, where: string): ModelManifest {
     batch: e.batch === true,
   };
   const samDecoder: SamDecoderManifest = {
-    file: str(q, 'file', 'samDecoder'),
-    ...(typeof q.sha256 === 'string' && { sha256: q.sha256 }),
+    ...fileOf(q, 'samDecoder'),
     inputs: names(q, 'inputs', 'samDecoder', DEFAULT_NAMES.samDecoder.inputs) as SamDecoderManifest['inputs'],
     outputs: names(q, 'outputs', 'samDecoder', DEFAULT_NAMES.samDecoder.outputs) as SamDecoderManifest['outputs'],
   };

@@ -4,9 +4,9 @@
  * of it happens before any volume is processed, and every problem names its file.
  */
 import type { OnnxModels } from './backend.ts';
-import { parseManifest, type ModelManifest } from './manifest.ts';
+import { parseManifest, type ModelFile, type ModelManifest } from './manifest.ts';
 import { providerDevice } from '#ort';
-import { openModel, type ExecutionProvider, type ModelSession, type ValueInfo } from './session.ts';
+import { openModel, type ExecutionProvider, type ModelInput, type ModelSession, type ValueInfo } from './session.ts';
 
 export interface ModelSource {
   /** Where the directory is, for messages. */
@@ -14,6 +14,15 @@ export interface ModelSource {
   read(name: string): Promise<Uint8Array>;
   /** SHA-256 of bytes as lowercase hex (node:crypto or crypto.subtle). */
   sha256(bytes: Uint8Array): Promise<string>;
+  /**
+   * A file's path on disk (Node). With it, sessions open from the path, so ONNX Runtime reads the
+   * graph and its external data itself: no 2 GiB limit, nothing held twice.
+   */
+  path?(name: string): string;
+  /** SHA-256 of a file without holding it whole (with `path`). */
+  hashFile?(name: string): Promise<string>;
+  /** Whether a file is there, without reading it (with `path`). */
+  exists?(name: string): Promise<boolean>;
 }
 
 export interface CheckReport {
@@ -31,7 +40,7 @@ function compare(file: string, kind: 'input' | 'output', actual: ValueInfo[], ex
       problems.push(`${file}: has no ${kind} named "${e.name}" (${kind}s: ${actual.map((v) => v.name).join(', ') || 'none'}); fix the name in manifest.json or re-export`);
       continue;
     }
-    if (a.type && a.type !== 'float32') problems.push(`${file}: ${kind} "${e.name}" is ${a.type}, SynPo feeds and reads float32`);
+    if (a.type && a.type !== 'float32' && a.type !== 'float16') problems.push(`${file}: ${kind} "${e.name}" is ${a.type}, SynPo feeds and reads float32 or float16`);
     if (a.shape) {
       if (a.shape.length !== e.shape.length) {
         problems.push(`${file}: ${kind} "${e.name}" has rank ${a.shape.length} [${a.shape.join(', ')}], expected rank ${e.shape.length} [${e.shape.map((d) => d ?? '?').join(', ')}]`);
@@ -111,19 +120,10 @@ export async function loadModels(
   for (const role of ['dino', 'samEncoder', 'samDecoder'] as const) {
     const entry = manifest[role];
     const path = `${source.where}/${entry.file}`;
-    let bytes: Uint8Array;
+    const model = await modelInput(source, entry, role, problems);
+    if (!model) continue;
     try {
-      bytes = await source.read(entry.file);
-    } catch (error) {
-      problems.push(`${path}: cannot read the ${role} model (${(error as Error).message}); is the export complete?`);
-      continue;
-    }
-    if (entry.sha256) {
-      const digest = await source.sha256(bytes);
-      if (digest !== entry.sha256.toLowerCase()) problems.push(`${path}: sha256 is ${digest}, manifest.json says ${entry.sha256}; the file changed or is corrupt`);
-    }
-    try {
-      const session = await openModel(path, bytes, provider, notify, { gpuOutputs: gpuOutputs[role] });
+      const session = await openModel(path, model, provider, notify, { gpuOutputs: gpuOutputs[role] });
       sessions[role] = session;
       report.models.push({ role, file: path, provider: session.provider, inputs: session.inputs, outputs: session.outputs });
       compare(path, 'input', session.inputs, expected[role].inputs, problems);
@@ -140,4 +140,40 @@ export async function loadModels(
     if (device) models.device = device;
   }
   return { models, report };
+}
+
+/**
+ * The graph of one manifest entry, ready to open, after checking it and its external-data files
+ * are there and match their sha256; every problem goes to `problems`, naming its file.
+ */
+async function modelInput(source: ModelSource, entry: ModelFile, role: string, problems: string[]): Promise<ModelInput | null> {
+  const files = [{ file: entry.file, sha256: entry.sha256, what: `the ${role} model` }, ...(entry.externalData ?? []).map((x) => ({ ...x, what: `external data of ${entry.file}` }))];
+  const fail = (file: string, why: string) => problems.push(`${source.where}/${file}: ${why}`);
+  let ok = true;
+  const external: { path: string; data: Uint8Array }[] = [];
+  let bytes: Uint8Array | null = null;
+  for (const f of files) {
+    try {
+      let digest: string | null = null;
+      if (source.path) {
+        if (source.exists && !(await source.exists(f.file))) throw new Error('no such file');
+        if (f.sha256) digest = source.hashFile ? await source.hashFile(f.file) : await source.sha256(await source.read(f.file));
+      } else {
+        const data = await source.read(f.file);
+        if (f.sha256) digest = await source.sha256(data);
+        if (f.file === entry.file) bytes = data;
+        else external.push({ path: f.file, data });
+      }
+      if (f.sha256 && digest !== f.sha256.toLowerCase()) {
+        fail(f.file, `sha256 is ${digest}, manifest.json says ${f.sha256}; the file changed or is corrupt`);
+        ok = false;
+      }
+    } catch (error) {
+      fail(f.file, `cannot read ${f.what} (${(error as Error).message}); is the export complete?`);
+      ok = false;
+    }
+  }
+  if (!ok) return null;
+  if (source.path) return { path: source.path(entry.file) };
+  return { bytes: bytes!, ...(external.length && { externalData: external }) };
 }

@@ -5,6 +5,7 @@
  * are created once per model file and reused; in the browser they run one at a time.
  */
 import { availableProviders, ort, runtimeName } from '#ort';
+import { fromHalf, toHalf } from '../half.ts';
 
 export type ExecutionProvider = 'cpu' | 'webgpu' | 'cuda';
 
@@ -15,9 +16,11 @@ const PROVIDERS: Readonly<Record<string, Readonly<Record<ExecutionProvider, stri
 });
 
 export interface TensorValue {
-  /** The values on the host (empty when the value lives on the GPU, see `gpu`). */
+  /** The values on the host, float32 whatever the model's type (empty when on the GPU, see `gpu`). */
   data: Float32Array;
   dims: number[];
+  /** The model's own element type for this value (float16 exports: converted at the edges). */
+  type?: 'float32' | 'float16';
   /** An output kept on the GPU (onnxruntime-web, webgpu provider): its buffer, and how to let it go or read it. */
   gpu?: { buffer: GPUBuffer; dispose(): void; download(): Promise<Float32Array> };
 }
@@ -62,10 +65,17 @@ function metadata(list: readonly unknown[] | undefined, names: readonly string[]
 }
 
 /**
- * Opens a model with the asked provider, or the CPU (with `notify`) when this runtime cannot
- * run that provider here.
+ * Where a graph comes from: a path (Node: ONNX Runtime reads the file and its external data
+ * itself, whatever their size), or bytes with the external-data files by name (the browser).
  */
-export async function openModel(file: string, bytes: Uint8Array, provider: ExecutionProvider, notify: (m: string) => void, options: { gpuOutputs?: readonly string[] } = {}): Promise<ModelSession> {
+export type ModelInput = { path: string } | { bytes: Uint8Array; externalData?: { path: string; data: Uint8Array }[] };
+
+/**
+ * Opens a model with the asked provider, or the CPU (with `notify`) when this runtime cannot
+ * run that provider here. float16 inputs and outputs are converted from and to float32 at the
+ * edges of `run`.
+ */
+export async function openModel(file: string, model: ModelInput, provider: ExecutionProvider, notify: (m: string) => void, options: { gpuOutputs?: readonly string[] } = {}): Promise<ModelSession> {
   let chosen = provider;
   if (!availableProviders().has(provider)) {
     notify(`synpo: ${runtimeName} has no ${provider} execution provider here; running ${file} on the CPU`);
@@ -76,21 +86,26 @@ export async function openModel(file: string, bytes: Uint8Array, provider: Execu
   const onGpu = chosen === 'webgpu' && runtimeName === 'onnxruntime-web' ? options.gpuOutputs ?? [] : [];
   let session: ort.InferenceSession;
   try {
-    session = await ort.InferenceSession.create(bytes, {
+    const sessionOptions = {
       executionProviders: [name],
-      graphOptimizationLevel: 'all',
-      logSeverityLevel: 3,
+      graphOptimizationLevel: 'all' as const,
+      logSeverityLevel: 3 as const,
       ...(onGpu.length && { preferredOutputLocation: Object.fromEntries(onGpu.map((n) => [n, 'gpu-buffer' as const])) }),
-    });
+      ...('bytes' in model && model.externalData?.length && { externalData: model.externalData }),
+    };
+    session = 'path' in model
+      ? await ort.InferenceSession.create(model.path, sessionOptions)
+      : await ort.InferenceSession.create(model.bytes, sessionOptions);
   } catch (error) {
     if (chosen !== 'cpu') {
       notify(`synpo: the ${chosen} execution provider failed to load ${file} (${(error as Error).message.split('\n')[0]}); running it on the CPU`);
-      return openModel(file, bytes, 'cpu', notify, options);
+      return openModel(file, model, 'cpu', notify, options);
     }
     throw new ModelError(file, `ONNX Runtime cannot load this model: ${(error as Error).message.split('\n')[0]}`);
   }
   const inputs = metadata((session as { inputMetadata?: readonly unknown[] }).inputMetadata, session.inputNames);
   const outputs = metadata((session as { outputMetadata?: readonly unknown[] }).outputMetadata, session.outputNames);
+  const half = new Set(inputs.filter((v) => v.type === 'float16').map((v) => v.name));
   const serial = runtimeName === 'onnxruntime-web';
   return {
     file,
@@ -100,23 +115,29 @@ export async function openModel(file: string, bytes: Uint8Array, provider: Execu
     async run(feeds) {
       const tensors: Record<string, ort.Tensor> = {};
       for (const [k, v] of Object.entries(feeds)) {
-        tensors[k] = v.gpu
-          ? (ort.Tensor as unknown as { fromGpuBuffer(b: GPUBuffer, o: { dataType: 'float32'; dims: readonly number[] }): ort.Tensor }).fromGpuBuffer(v.gpu.buffer, { dataType: 'float32', dims: v.dims })
-          : new ort.Tensor('float32', v.data, v.dims);
+        const type = half.has(k) ? 'float16' : 'float32';
+        if (v.gpu) {
+          tensors[k] = (ort.Tensor as unknown as { fromGpuBuffer(b: GPUBuffer, o: { dataType: string; dims: readonly number[] }): ort.Tensor }).fromGpuBuffer(v.gpu.buffer, { dataType: v.type ?? type, dims: v.dims });
+        } else {
+          tensors[k] = type === 'float16' ? new ort.Tensor('float16', toHalf(v.data), v.dims) : new ort.Tensor('float32', v.data, v.dims);
+        }
       }
       const go = async () => {
         const out = await session.run(tensors);
         const result: Record<string, TensorValue> = {};
         for (const [k, v] of Object.entries(out)) {
           const t = v as ort.Tensor;
+          const type = t.type === 'float16' ? 'float16' : 'float32';
+          const toFloat = (data: unknown): Float32Array => (type === 'float16' ? fromHalf(data as Uint16Array) : data instanceof Float32Array ? data : Float32Array.from(data as ArrayLike<number>));
           if (t.location === 'gpu-buffer') {
             result[k] = {
               data: new Float32Array(0),
               dims: [...t.dims],
-              gpu: { buffer: t.gpuBuffer as unknown as GPUBuffer, dispose: () => t.dispose(), download: async () => Float32Array.from(await t.getData() as ArrayLike<number>) },
+              type,
+              gpu: { buffer: t.gpuBuffer as unknown as GPUBuffer, dispose: () => t.dispose(), download: async () => toFloat(await t.getData()) },
             };
           } else {
-            result[k] = { data: t.data instanceof Float32Array ? t.data : Float32Array.from(t.data as ArrayLike<number>), dims: [...t.dims] };
+            result[k] = { data: toFloat(t.data), dims: [...t.dims], type };
           }
         }
         return result;
