@@ -1,11 +1,8 @@
 /** The model backend a command asks for: the built-in weight-free one, or ONNX exports in a directory. */
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
 import { Option } from 'commander';
 import { DEFAULT_CACHE_BYTES, weightFreeBackend, type Backend } from '@synpo/core';
-import { loadModels, onnxBackend, type CheckReport, type ExecutionProvider, type ModelSource } from '@synpo/core/onnx';
+import { loadModels, onnxBackend, type CheckReport, type ExecutionProvider } from '@synpo/core/onnx';
+import { directorySource } from '@synpo/core/onnx/node';
 import { CliError, EXIT } from './errors.ts';
 
 export interface BackendOpts {
@@ -32,35 +29,6 @@ export function backendOptions(): Option[] {
     new Option('--ep <provider>', 'ONNX Runtime execution provider (falls back to cpu with a notice)').choices(['cpu', 'webgpu', 'cuda']).default('cpu'),
     new Option('--cache-gb <n>', 'GiB of slice encodings kept for reuse (all caches together; least recently used out first)').argParser(gibibytes).default(DEFAULT_CACHE_BYTES / 2 ** 30),
   ];
-}
-
-const fileError = (error: unknown) => {
-  const code = (error as NodeJS.ErrnoException).code;
-  return new Error(code === 'ENOENT' ? 'no such file' : code ?? (error as Error).message);
-};
-
-/**
- * A model directory on disk. Graphs open from their paths (ONNX Runtime reads them and their
- * external data itself, whatever the size) and are hashed as streams, never read whole.
- */
-export function directorySource(dir: string): ModelSource {
-  return {
-    where: dir,
-    read: async (name) => {
-      try {
-        return new Uint8Array(await readFile(join(dir, name)));
-      } catch (error) {
-        throw fileError(error);
-      }
-    },
-    sha256: async (bytes) => createHash('sha256').update(bytes).digest('hex'),
-    path: (name) => resolve(dir, name),
-    exists: async (name) => (await stat(join(dir, name)).catch(() => null))?.isFile() ?? false,
-    hashFile: (name) => new Promise((done, fail) => {
-      const hash = createHash('sha256');
-      createReadStream(join(dir, name)).on('error', (error) => fail(fileError(error))).on('data', (chunk) => hash.update(chunk)).on('end', () => done(hash.digest('hex')));
-    }),
-  };
 }
 
 export function formatCheck(report: CheckReport): string {

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { PAPER_SIZES, runHalfUploadBench, runPipelineBench, runPostEncoderBench, type HalfUploadReport, weightFreeBackend, type PipelineBenchRow, type PipelinePath, type PostEncoderReport } from '@synpo/core';
 import { runOnnxBench, type OnnxBenchRow } from '@synpo/core/onnx';
 import { syntheticModelDir } from '@synpo/onnx-fixtures';
-import { directorySource } from '../backend.ts';
+import { directorySource } from '@synpo/core/onnx/node';
 import { computeFor } from '../compute.ts';
 import { CliError, EXIT } from '../errors.ts';
 import { writeFileAtomic } from '../files.ts';

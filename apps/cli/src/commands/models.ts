@@ -10,7 +10,8 @@ import { phantomPatient, PIXELS } from '@synpo/core';
 import { loadModels, onnxBackend, type ExecutionProvider } from '@synpo/core/onnx';
 import { syntheticModelDir } from '@synpo/onnx-fixtures';
 import { writeFileAtomic } from '../files.ts';
-import { directorySource, formatCheck } from '../backend.ts';
+import { directorySource } from '@synpo/core/onnx/node';
+import { formatCheck } from '../backend.ts';
 import { CliError, EXIT } from '../errors.ts';
 import type { Runner } from '../main.ts';
 

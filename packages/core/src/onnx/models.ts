@@ -144,7 +144,8 @@ export async function loadModels(
 
 /**
  * The graph of one manifest entry, ready to open, after checking it and its external-data files
- * are there and match their sha256; every problem goes to `problems`, naming its file.
+ * are there and match their sha256; every problem goes to `problems`, naming its file. Null when
+ * a file cannot be read.
  */
 async function modelInput(source: ModelSource, entry: ModelFile, role: string, problems: string[]): Promise<ModelInput | null> {
   const files = [{ file: entry.file, sha256: entry.sha256, what: `the ${role} model` }, ...(entry.externalData ?? []).map((x) => ({ ...x, what: `external data of ${entry.file}` }))];
@@ -164,10 +165,8 @@ async function modelInput(source: ModelSource, entry: ModelFile, role: string, p
         if (f.file === entry.file) bytes = data;
         else external.push({ path: f.file, data });
       }
-      if (f.sha256 && digest !== f.sha256.toLowerCase()) {
-        fail(f.file, `sha256 is ${digest}, manifest.json says ${f.sha256}; the file changed or is corrupt`);
-        ok = false;
-      }
+      // A changed file is reported and still opened: whatever else is wrong with it is said too.
+      if (f.sha256 && digest !== f.sha256.toLowerCase()) fail(f.file, `sha256 is ${digest}, manifest.json says ${f.sha256}; the file changed or is corrupt`);
     } catch (error) {
       fail(f.file, `cannot read ${f.what} (${(error as Error).message}); is the export complete?`);
       ok = false;
