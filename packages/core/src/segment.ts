@@ -7,8 +7,8 @@
  * organ range is carried over by relative position along z (slice z of nz sits at z / (nz − 1)),
  * and split into thirds matched to the support slices at 1/6, 1/2 and 5/6 of the support's range.
  */
-import { ShapeError } from '@synpo/gpu';
-import { PIXELS } from './backend.ts';
+import { ShapeError, upsampleBilinearReference } from '@synpo/gpu';
+import { GRID, PIXELS, ROI } from './backend.ts';
 import type { PreparedVolume } from './preprocess.ts';
 import { organRange, queryPart, supportSlices } from './protocol.ts';
 import { Synpo, type SliceResult, type SupportEncoding } from './synpo.ts';
@@ -43,56 +43,196 @@ export function carryRange([first, last]: [number, number], supportSlicesCount: 
   return [to(rel(first)), to(rel(last))];
 }
 
-export async function segmentVolume(req: SegmentVolumeRequest): Promise<SegmentVolumeResult> {
-  const { synpo, support, query } = req;
-  const range = organRange(req.supportMasks, support.nz);
-  if (!range) throw new ShapeError('segment', `the organ is not in the support label volume ${support.volume.source}`);
+/** One organ of a multi-organ run: its name, the label value it is written with, its support masks. */
+export interface OrganRequest {
+  name: string;
+  value: number;
+  /** [nz][ROI·ROI] the organ's masks on the support volume. */
+  masks: Uint8Array;
+  /** Query slices for this organ, inclusive (default: the support's range carried over). */
+  range?: [number, number];
+}
+
+export interface SegmentOrgansRequest {
+  synpo: Synpo;
+  support: PreparedVolume;
+  organs: readonly OrganRequest[];
+  query: PreparedVolume;
+  /** One support slice for every query slice, instead of the three of the protocol. */
+  supportSlice?: number;
+  /** Read back every intermediate for `onSlice` (the `--dump` files). */
+  detail?: boolean;
+  onSlice?(z: number, organ: string, result: SliceResult, support: SupportEncoding, supportZ: number): Promise<void> | void;
+  progress?(done: number, total: number, label: string): void;
+}
+
+export interface OrganResult {
+  name: string;
+  value: number;
+  /** [nz][ROI·ROI] this organ's own masks (before overlaps are resolved). */
+  masks: Uint8Array;
+  range: [number, number];
+  supportSlices: number[];
+}
+
+export interface SegmentOrgansResult {
+  /** [nz][ROI·ROI] every organ's value where it won; 0 elsewhere. */
+  labels: Uint8Array;
+  organs: OrganResult[];
+  /** The union of the organs' ranges: the query slices that were encoded. */
+  range: [number, number];
+  /** Query slices encoded (once each) against the organ-slices segmented on them. */
+  encodedSlices: number;
+  organSlices: number;
+  /** ROI pixels claimed by more than one organ, each given to the organ of higher fused confidence. */
+  overlapPixels: number;
+}
+
+/** The support slices and query range of one organ, by the protocol unless given. */
+function organPlan(req: SegmentOrgansRequest, organ: OrganRequest): { chosen: number[]; target: [number, number] } {
+  const { support, query } = req;
+  const range = organRange(organ.masks, support.nz);
+  if (!range) throw new ShapeError('segment', `the organ ${organ.name} is not in the support label volume ${support.volume.source}`);
   let chosen: number[];
   if (req.supportSlice !== undefined) {
     const z = req.supportSlice;
     if (!Number.isInteger(z) || z < 0 || z >= support.nz) throw new ShapeError('segment', `support slice ${z} is outside 0..${support.nz - 1}`);
-    if (!req.supportMasks.subarray(z * PIXELS, (z + 1) * PIXELS).some((v) => v)) {
-      throw new ShapeError('segment', `support slice ${z} has none of the organ; it is in slices ${range[0]}..${range[1]}`);
+    if (!organ.masks.subarray(z * PIXELS, (z + 1) * PIXELS).some((v) => v)) {
+      throw new ShapeError('segment', `support slice ${z} has none of the ${organ.name}; it is in slices ${range[0]}..${range[1]}`);
     }
     chosen = [z];
   } else {
     chosen = support.nz === 1 ? [0] : supportSlices(range);
   }
-  const target = req.range ?? (query.nz === 1 ? [0, 0] as [number, number] : carryRange(range, support.nz, query.nz));
+  const target = organ.range ?? (query.nz === 1 ? [0, 0] as [number, number] : carryRange(range, support.nz, query.nz));
   if (target[0] < 0 || target[1] >= query.nz || target[0] > target[1]) {
     throw new ShapeError('segment', `query slice range ${target[0]}..${target[1]} is outside 0..${query.nz - 1}`);
   }
-  const encodings: SupportEncoding[] = [];
-  for (const z of chosen) {
-    encodings.push(await synpo.prepareSupport({
-      image: support.slices.subarray(z * PIXELS, (z + 1) * PIXELS),
-      mask: req.supportMasks.subarray(z * PIXELS, (z + 1) * PIXELS),
-    }, { ...(req.detail && { detail: true }) }));
-  }
-  const masks = new Uint8Array(query.nz * PIXELS);
-  const total = target[1] - target[0] + 1;
-  let done = 0;
+  return { chosen, target };
+}
+
+/**
+ * Several organs of one query volume in one pass: each query slice of the organs' ranges is
+ * encoded once, and every organ runs the post-encoder stages on the shared features with its own
+ * support slices. Where organs overlap, the pixel goes to the organ whose fused confidence
+ * (bilinear from its 64×64 map) is higher there.
+ */
+export async function segmentOrgans(req: SegmentOrgansRequest): Promise<SegmentOrgansResult> {
+  const { synpo, support, query } = req;
+  if (req.organs.length === 0) throw new ShapeError('segment', 'no organ to segment');
+  const plans = req.organs.map((organ) => organPlan(req, organ));
+  const range: [number, number] = [Math.min(...plans.map((p) => p.target[0])), Math.max(...plans.map((p) => p.target[1]))];
+  const nU = range[1] - range[0] + 1;
+  const encodings: SupportEncoding[][] = [];
   try {
-    for (let part = 0; part < encodings.length; part++) {
-      const zs: number[] = [];
-      for (let z = target[0]; z <= target[1]; z++) if (encodings.length === 1 || queryPart(z, target) === part) zs.push(z);
-      const batch = new Float32Array(zs.length * PIXELS);
-      zs.forEach((z, k) => batch.set(query.slices.subarray(z * PIXELS, (z + 1) * PIXELS), k * PIXELS));
-      await synpo.segment(encodings[part]!, batch, zs.length, zs.map((z) => ({ seed: z })), {
-        ...(req.detail && { detail: true }),
-        onBatch: async (first, results) => {
-          for (let k = 0; k < results.length; k++) {
-            const z = zs[first + k]!;
-            masks.set(results[k]!.final, z * PIXELS);
-            await req.onSlice?.(z, results[k]!, encodings[part]!, chosen[part]!);
-            done++;
-            req.progress?.(done, total, `slice ${z}`);
-          }
-        },
-      });
+    for (const [o, plan] of plans.entries()) {
+      const list: SupportEncoding[] = [];
+      encodings.push(list);
+      for (const z of plan.chosen) {
+        list.push(await synpo.prepareSupport({
+          image: support.slices.subarray(z * PIXELS, (z + 1) * PIXELS),
+          mask: req.organs[o]!.masks.subarray(z * PIXELS, (z + 1) * PIXELS),
+        }, { ...(req.detail && { detail: true }) }));
+      }
     }
+    // One job per (organ, support slice): the query slices of that third of the organ's range.
+    const jobs: { organ: number; part: number; slices: number[] }[] = [];
+    plans.forEach((plan, organ) => {
+      for (let part = 0; part < plan.chosen.length; part++) {
+        const slices: number[] = [];
+        for (let z = plan.target[0]; z <= plan.target[1]; z++) if (plan.chosen.length === 1 || queryPart(z, plan.target) === part) slices.push(z - range[0]);
+        if (slices.length) jobs.push({ organ, part, slices });
+      }
+    });
+    const queries = query.slices.subarray(range[0] * PIXELS, (range[1] + 1) * PIXELS);
+    const names = Array.from({ length: nU }, (_, i) => ({ seed: range[0] + i }));
+    const masks = req.organs.map(() => new Uint8Array(query.nz * PIXELS));
+    // Each organ's fused map per slice, for overlaps: 64×64 floats, kept only while organs share a slice.
+    const synmaps = new Map<number, Map<number, Float32Array>>();
+    const multi = req.organs.length > 1;
+    const organSlices = jobs.reduce((n, j) => n + j.slices.length, 0);
+    let done = 0;
+    const encodedBefore = synpo.encoded.slices;
+    await synpo.segmentJobs(queries, nU, jobs.map((j) => ({ support: encodings[j.organ]![j.part]!, slices: j.slices })), names, {
+      ...(req.detail ? { detail: true } : multi ? { detail: ['synmap'] } : {}),
+      onBatch: async (first, perJob) => {
+        for (const [j, results] of perJob.entries()) {
+          const job = jobs[j]!;
+          const inBatch = job.slices.filter((i) => i >= first && i < first + synpo.batchSize);
+          for (const [k, r] of results.entries()) {
+            const z = range[0] + inBatch[k]!;
+            masks[job.organ]!.set(r.final, z * PIXELS);
+            if (multi && r.synmap) {
+              if (!synmaps.has(z)) synmaps.set(z, new Map());
+              synmaps.get(z)!.set(job.organ, r.synmap);
+            }
+            const organ = req.organs[job.organ]!;
+            await req.onSlice?.(z, organ.name, r, encodings[job.organ]![job.part]!, plans[job.organ]!.chosen[job.part]!);
+            done++;
+            req.progress?.(done, organSlices, multi ? `${organ.name} slice ${z}` : `slice ${z}`);
+          }
+        }
+      },
+    });
+    const { labels, overlapPixels } = combineOrgans(req.organs, masks, synmaps, query.nz);
+    return {
+      labels,
+      organs: req.organs.map((organ, o) => ({ name: organ.name, value: organ.value, masks: masks[o]!, range: plans[o]!.target, supportSlices: plans[o]!.chosen })),
+      range,
+      encodedSlices: synpo.encoded.slices - encodedBefore,
+      organSlices,
+      overlapPixels,
+    };
   } finally {
-    for (const e of encodings) await synpo.releaseSupport(e);
+    for (const list of encodings) for (const e of list) await synpo.releaseSupport(e);
   }
-  return { masks, range: target, supportSlices: chosen };
+}
+
+/** One label map from per-organ masks; a pixel two organs claim goes to the higher fused confidence. */
+function combineOrgans(organs: readonly OrganRequest[], masks: Uint8Array[], synmaps: Map<number, Map<number, Float32Array>>, nz: number): { labels: Uint8Array; overlapPixels: number } {
+  const labels = new Uint8Array(nz * PIXELS);
+  let overlapPixels = 0;
+  for (let z = 0; z < nz; z++) {
+    const present = organs.map((_, o) => o).filter((o) => masks[o]!.subarray(z * PIXELS, (z + 1) * PIXELS).some((v) => v));
+    if (present.length === 0) continue;
+    // The organs' confidences at ROI resolution, made only for slices where two organs meet.
+    let up: Map<number, Float32Array> | null = null;
+    for (let i = 0; i < PIXELS; i++) {
+      const t = z * PIXELS + i;
+      let winner = -1;
+      let claims = 0;
+      for (const o of present) {
+        if (!masks[o]![t]) continue;
+        claims++;
+        if (winner < 0) { winner = o; continue; }
+        up ??= new Map(present.map((p) => [p, confidenceAt(synmaps.get(z)?.get(p))]));
+        if (up.get(o)![i]! > up.get(winner)![i]!) winner = o;
+      }
+      if (winner >= 0) labels[t] = organs[winner]!.value;
+      if (claims > 1) overlapPixels++;
+    }
+  }
+  return { labels, overlapPixels };
+}
+
+/** A 64×64 fused map at ROI resolution (bilinear, as the kernels upsample it); −∞ when there is none. */
+function confidenceAt(synmap: Float32Array | undefined): Float32Array {
+  if (!synmap) return new Float32Array(PIXELS).fill(-Infinity);
+  return upsampleBilinearReference(synmap, { B: 1, inH: GRID, inW: GRID, outH: ROI, outW: ROI });
+}
+
+/** One organ of a query volume (the multi-organ run with one organ). */
+export async function segmentVolume(req: SegmentVolumeRequest): Promise<SegmentVolumeResult> {
+  const r = await segmentOrgans({
+    synpo: req.synpo,
+    support: req.support,
+    query: req.query,
+    organs: [{ name: 'organ', value: 1, masks: req.supportMasks, ...(req.range && { range: req.range }) }],
+    ...(req.supportSlice !== undefined && { supportSlice: req.supportSlice }),
+    ...(req.detail && { detail: true }),
+    ...(req.onSlice && { onSlice: (z, _organ, result, support, supportZ) => req.onSlice!(z, result, support, supportZ) }),
+    ...(req.progress && { progress: req.progress }),
+  });
+  const organ = r.organs[0]!;
+  return { masks: organ.masks, range: organ.range, supportSlices: organ.supportSlices };
 }

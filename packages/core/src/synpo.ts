@@ -62,6 +62,17 @@ export interface SliceName {
   key?: string;
 }
 
+/** One support and the query slices (indices into the batch given, rising) it segments. */
+export interface SegmentJob {
+  support: SupportEncoding;
+  slices: readonly number[];
+}
+
+export interface SegmentJobsOptions extends Omit<SegmentOptions, 'onBatch'> {
+  /** Called in order as each batch finishes: per job, its results among the batch's slices. */
+  onBatch?(first: number, perJob: SliceResult[][]): Promise<void> | void;
+}
+
 export interface SegmentOptions {
   /**
    * Read back the intermediates (features, confidences, synergy map, coarse mask): all of them,
@@ -79,6 +90,8 @@ const DEVICE_BYTES_PER_SLICE = 1 << 20;
 
 export class Synpo {
   readonly options: SynpoOptions;
+  /** Query slices encoded so far and the wall time it took (what sharing encodings saves). */
+  readonly encoded = { slices: 0, ms: 0 };
   /** Encodings kept for reuse across supports on the CPU path (one slice is queried for every organ). */
   readonly encodings: ByteLru<{ sam: Float32Array; dino: Float32Array }>;
 
@@ -161,26 +174,46 @@ export class Synpo {
    * the next batch is recorded and uploaded while the previous one computes.
    */
   async segment(support: SupportEncoding, queries: Float32Array, B: number, slices: readonly SliceName[] = [], options: SegmentOptions = {}): Promise<SliceResult[]> {
+    const all = Array.from({ length: B }, (_, i) => i);
+    const { onBatch, ...rest } = options;
+    const [results] = await this.segmentJobs(queries, B, [{ support, slices: all }], slices, {
+      ...rest,
+      ...(onBatch && { onBatch: (first: number, perJob: SliceResult[][]) => onBatch(first, perJob[0]!) }),
+    });
+    return results!;
+  }
+
+  /**
+   * SynPo for several supports on one set of query slices (several organs of one scan): each
+   * query slice is encoded once, and every job runs CMSM, PSM, the decoder and NRM on the shared
+   * features of its own slices. Results come per job, in the order of its `slices`.
+   */
+  async segmentJobs(queries: Float32Array, B: number, jobs: readonly SegmentJob[], slices: readonly SliceName[] = [], options: SegmentJobsOptions = {}): Promise<SliceResult[][]> {
     if (queries.length !== B * PIXELS) throw new ShapeError('synpo', `${B} query slices need ${B * PIXELS} values, got ${queries.length}`);
+    jobs.forEach((job, j) => job.slices.forEach((i, k) => {
+      if (!Number.isInteger(i) || i < 0 || i >= B || (k > 0 && i <= job.slices[k - 1]!)) throw new ShapeError('synpo', `job ${j}: slice indices must rise within 0..${B - 1}, got ${job.slices.join(', ')}`);
+    }));
     const size = this.batchSize;
     const depth = this.kernels.path === 'gpu' ? 2 : 1;
-    const out: SliceResult[] = [];
-    const inFlight: Promise<SliceResult[]>[] = [];
-    const collect = async (results: SliceResult[]) => {
-      const first = out.length;
-      out.push(...results);
-      await options.onBatch?.(first, results);
+    const out: SliceResult[][] = jobs.map(() => []);
+    const inFlight: { first: number; running: Promise<SliceResult[][]> }[] = [];
+    const collect = async ({ first, running }: (typeof inFlight)[number]) => {
+      const perJob = await running;
+      perJob.forEach((r, j) => out[j]!.push(...r));
+      await options.onBatch?.(first, perJob);
     };
     for (let b0 = 0; b0 < B; b0 += size) {
       const nb = Math.min(size, B - b0);
+      const local = jobs.map((job) => job.slices.filter((i) => i >= b0 && i < b0 + nb).map((i) => i - b0));
+      if (local.every((rows) => rows.length === 0)) continue;
       const batch = queries.subarray(b0 * PIXELS, (b0 + nb) * PIXELS);
       const names = Array.from({ length: nb }, (_, i) => slices[b0 + i] ?? { seed: b0 + i });
-      const running = this.segmentBatch(support, batch, nb, names, options);
+      const running = this.jobsBatch(batch, nb, jobs.map((job) => job.support), local, names, options);
       running.catch(() => {}); // awaited below; a failure while an earlier batch is awaited must not go unhandled
-      inFlight.push(running);
-      if (inFlight.length >= depth) await collect(await inFlight.shift()!);
+      inFlight.push({ first: b0, running });
+      if (inFlight.length >= depth) await collect(inFlight.shift()!);
     }
-    for (const p of inFlight) await collect(await p);
+    for (const f of inFlight) await collect(f);
     return out;
   }
 
@@ -225,58 +258,81 @@ export class Synpo {
     if (key !== undefined) this.encodings.set(key, enc);
   }
 
-  private segmentBatch(support: SupportEncoding, queries: Float32Array, B: number, names: SliceName[], options: SegmentOptions): Promise<SliceResult[]> {
+  /** One batch: the slices encoded once, then each job's stages on its own rows of the features. */
+  private jobsBatch(queries: Float32Array, B: number, supports: SupportEncoding[], rows: number[][], names: SliceName[], options: Pick<SegmentOptions, 'detail'>): Promise<SliceResult[][]> {
     return this.kernels.chain('segment', async (s) => {
-      const o = this.options;
-      const Cs = this.backend.sam.channels;
-      const Cd = this.backend.dino.channels;
-      const rows = { B, P: PIXELS };
-      // CMSM, query side: the slices go up once; the prototypes are already there.
+      // CMSM, query side: the slices go up once and are encoded once, whatever the number of jobs.
       s.stage('encoders');
+      const t0 = performance.now();
       const slices = { host: queries, tensor: s.upload(queries, [B, PIXELS]) };
       const { sam, dino } = await this.encodeKeyed(s, slices, B, names.map((n) => n.key));
-      s.stage('confidence');
-      const protoSam = s.resident(support, 'protoSam', () => new HostTensor('f32', [Cs], support.protoSam));
-      const protoDino = s.resident(support, 'protoDino', () => new HostTensor('f32', [Cd], support.protoDino));
-      const confSam = s.confidence(sam, protoSam, { B, C: Cs, N: CELLS });
-      const confDino = s.confidence(dino, protoDino, { B, C: Cd, N: CELLS });
-      const synmap = this.fuse(s, confSam, confDino);
-
-      // PSM: only the points come back to the host.
-      s.stage('points');
-      const { positives, negatives, top } = await this.selectPoints(s, synmap, B, support, names.map((n) => n.seed));
-
-      // The decoder, with the fused confidence as a prior for decoders that take one.
-      s.stage('prior');
-      const up = s.upsampleBilinear(synmap, { B, inH: GRID, inW: GRID, outH: ROI, outW: ROI });
-      const prior = s.prior(up, top, rows, support.mu, o.priorSharpness);
-      const points = Array.from({ length: B }, (_, b) => [...positives[b]!, ...negatives[b]!]);
-      const request = { images: slices, points, prior, extent: support.extent };
-      s.stage('decoder');
-      const coarse = await this.backend.decoder.decode(request, s);
-
-      // NRM.
-      let final = coarse;
-      if (o.refine.enabled) {
-        s.stage('refine');
-        const refined = this.bestComponents(s, coarse, up, B);
-        s.stage('decoder');
-        const second = await this.backend.decoder.decode({ ...request, maskPrompt: refined.mask }, s);
-        s.stage('refine');
-        // An empty refined mask stays empty: there was nothing to prompt the second pass with.
-        final = this.bestComponents(s, s.keepRows(second, refined.found, rows), up, B).mask;
+      this.encoded.slices += B;
+      this.encoded.ms += performance.now() - t0;
+      const out: SliceResult[][] = [];
+      for (let j = 0; j < supports.length; j++) {
+        const r = rows[j]!;
+        if (r.length === 0) { out.push([]); continue; }
+        const everyRow = r.length === B;
+        const host = everyRow ? queries : new Float32Array(r.length * PIXELS);
+        if (!everyRow) r.forEach((i, k) => host.set(queries.subarray(i * PIXELS, (i + 1) * PIXELS), k * PIXELS));
+        out.push(await this.postEncoder(
+          s, supports[j]!,
+          everyRow ? sam : s.take(sam, r), everyRow ? dino : s.take(dino, r),
+          { host, tensor: everyRow ? slices.tensor : s.take(slices.tensor, r) },
+          r.length, everyRow ? names : r.map((i) => names[i]!), options,
+        ));
       }
-      s.stage('read');
-      const wanted = (k: keyof SliceDetail) => options.detail === true || (Array.isArray(options.detail) && options.detail.includes(k));
-      const tensors = { featSam: sam, featDino: dino, confSam, confDino, synmap, coarse } as const;
-      const perSlice = { featSam: Cs * CELLS, featDino: Cd * CELLS, confSam: CELLS, confDino: CELLS, synmap: CELLS, coarse: PIXELS };
-      const keys = (Object.keys(tensors) as (keyof SliceDetail)[]).filter(wanted);
-      const [finalHost, ...detail] = await Promise.all([s.read(final), ...keys.map((k) => s.read(tensors[k] as T<'f32'>))]);
-      return Array.from({ length: B }, (_, b) => {
-        const r: SliceResult = { positives: positives[b]!, negatives: negatives[b]!, final: finalHost.slice(b * PIXELS, (b + 1) * PIXELS) };
-        keys.forEach((k, i) => { (r as unknown as Record<string, unknown>)[k] = detail[i]!.slice(b * perSlice[k], (b + 1) * perSlice[k]); });
-        return r;
-      });
+      return out;
+    });
+  }
+
+  /** Everything after the encoders for B slices against one support: CMSM, PSM, the decoder, NRM. */
+  private async postEncoder(s: TensorStream, support: SupportEncoding, sam: T<'f32'>, dino: T<'f32'>, slices: SliceBatch, B: number, names: SliceName[], options: Pick<SegmentOptions, 'detail'>): Promise<SliceResult[]> {
+    const o = this.options;
+    const Cs = this.backend.sam.channels;
+    const Cd = this.backend.dino.channels;
+    const rows = { B, P: PIXELS };
+    s.stage('confidence');
+    const protoSam = s.resident(support, 'protoSam', () => new HostTensor('f32', [Cs], support.protoSam));
+    const protoDino = s.resident(support, 'protoDino', () => new HostTensor('f32', [Cd], support.protoDino));
+    const confSam = s.confidence(sam, protoSam, { B, C: Cs, N: CELLS });
+    const confDino = s.confidence(dino, protoDino, { B, C: Cd, N: CELLS });
+    const synmap = this.fuse(s, confSam, confDino);
+
+    // PSM: only the points come back to the host.
+    s.stage('points');
+    const { positives, negatives, top } = await this.selectPoints(s, synmap, B, support, names.map((n) => n.seed));
+
+    // The decoder, with the fused confidence as a prior for decoders that take one.
+    s.stage('prior');
+    const up = s.upsampleBilinear(synmap, { B, inH: GRID, inW: GRID, outH: ROI, outW: ROI });
+    const prior = s.prior(up, top, rows, support.mu, o.priorSharpness);
+    const points = Array.from({ length: B }, (_, b) => [...positives[b]!, ...negatives[b]!]);
+    const request = { images: slices, points, prior, extent: support.extent };
+    s.stage('decoder');
+    const coarse = await this.backend.decoder.decode(request, s);
+
+    // NRM.
+    let final = coarse;
+    if (o.refine.enabled) {
+      s.stage('refine');
+      const refined = this.bestComponents(s, coarse, up, B);
+      s.stage('decoder');
+      const second = await this.backend.decoder.decode({ ...request, maskPrompt: refined.mask }, s);
+      s.stage('refine');
+      // An empty refined mask stays empty: there was nothing to prompt the second pass with.
+      final = this.bestComponents(s, s.keepRows(second, refined.found, rows), up, B).mask;
+    }
+    s.stage('read');
+    const wanted = (k: keyof SliceDetail) => options.detail === true || (Array.isArray(options.detail) && options.detail.includes(k));
+    const tensors = { featSam: sam, featDino: dino, confSam, confDino, synmap, coarse } as const;
+    const perSlice = { featSam: Cs * CELLS, featDino: Cd * CELLS, confSam: CELLS, confDino: CELLS, synmap: CELLS, coarse: PIXELS };
+    const keys = (Object.keys(tensors) as (keyof SliceDetail)[]).filter(wanted);
+    const [finalHost, ...detail] = await Promise.all([s.read(final), ...keys.map((k) => s.read(tensors[k] as T<'f32'>))]);
+    return Array.from({ length: B }, (_, b) => {
+      const r: SliceResult = { positives: positives[b]!, negatives: negatives[b]!, final: finalHost.slice(b * PIXELS, (b + 1) * PIXELS) };
+      keys.forEach((k, i) => { (r as unknown as Record<string, unknown>)[k] = detail[i]!.slice(b * perSlice[k], (b + 1) * perSlice[k]); });
+      return r;
     });
   }
 

@@ -3,7 +3,7 @@ import { afterAll, describe, expect, it, type TestContext } from 'vitest';
 import { cpuKernels, fallbackKernels, gpuKernels, GpuRuntime, NoAdapterError, openGpu, ShapeError, type GpuHandle, type Kernels } from '@synpo/gpu';
 import { readNifti } from '@synpo/io/node';
 import {
-  carryRange, CHAOS_T2, dice, labelsToRoi, organRange, overlap, PIXELS, prepareVolume, queryPart, roiToVolume,
+  carryRange, CHAOS_T2, dice, labelsToRoi, organRange, overlap, PIXELS, prepareVolume, queryPart, roiToVolume, segmentOrgans, segmentVolume,
   supportSlices, Synpo, weightFreeBackend, type Backend, type PreparedVolume, type SliceResult,
 } from '../src/index.ts';
 
@@ -265,4 +265,42 @@ describe('bad input and edge cases', () => {
     expect(best![105 * 256 + 105]).toBe(1);
     expect(best![20 * 256 + 20]).toBe(0);
   });
+});
+
+describe('all organs in one pass', () => {
+  it('gives each organ the masks its own run gives, encodes each slice once, and labels overlaps by confidence', async () => {
+    const kernels = cpuKernels();
+    const supportVolume = await readNifti(`${DATA}image_8.nii.gz`);
+    const supportLabels = await readNifti(`${DATA}label_8.nii.gz`);
+    const queryVolume = await readNifti(`${DATA}image_1.nii.gz`);
+    const support = await prepareVolume(supportVolume, kernels);
+    const query = await prepareVolume(queryVolume, kernels);
+    const organs = Object.entries(CHAOS_T2.labels).map(([name, value]) => ({ name, value, masks: labelsToRoi(supportLabels, support.region, value) }));
+    const synpo = new Synpo(weightFreeBackend(), kernels, { points: CHAOS_T2.band });
+    const all = await segmentOrgans({ synpo, support, query, organs });
+    expect(all.organs.map((o) => o.name)).toEqual(['liver', 'right-kidney', 'left-kidney', 'spleen']);
+    // Each query slice of the union of the ranges was encoded once, for all organs.
+    expect(all.encodedSlices).toBe(all.range[1] - all.range[0] + 1);
+    expect(all.organSlices).toBe(all.organs.reduce((n, o) => n + o.range[1] - o.range[0] + 1, 0));
+    expect(all.organSlices).toBeGreaterThan(all.encodedSlices);
+    for (const organ of organs) {
+      const alone = await segmentVolume({ synpo: new Synpo(weightFreeBackend(), kernels, { points: CHAOS_T2.band }), support, supportMasks: organ.masks, query });
+      const mine = all.organs.find((o) => o.name === organ.name)!;
+      expect(mine.range).toEqual(alone.range);
+      expect(Buffer.from(mine.masks).equals(Buffer.from(alone.masks))).toBe(true);
+      // Where no other organ claims a pixel, the label map carries this organ's value exactly there.
+      const others = all.organs.filter((o) => o !== mine);
+      for (let t = 0; t < mine.masks.length; t++) {
+        if (others.some((o) => o.masks[t])) continue;
+        expect(all.labels[t]).toBe(mine.masks[t] ? organ.value : 0);
+      }
+    }
+    // Overlapping pixels went to one of the organs that claimed them.
+    let claimed = 0;
+    for (let t = 0; t < all.labels.length; t++) {
+      const claims = all.organs.filter((o) => o.masks[t]);
+      if (claims.length > 1) { claimed++; expect(claims.map((o) => o.value)).toContain(all.labels[t]); }
+    }
+    expect(claimed).toBe(all.overlapPixels);
+  }, 240_000);
 });

@@ -115,6 +115,8 @@ export interface TensorStream {
   tokensToGrid(tokens: T<'f32'>, shape: TokenShape): T<'f32'>;
   /** Tensors joined along their first axis (batches of grids from several model runs). */
   concat(parts: readonly T<'f32'>[], shape: readonly number[]): T<'f32'>;
+  /** The given rows (first axis) of a tensor, in the given order: [rows.length, …rest]. */
+  take<D extends DType>(tensor: T<D>, rows: readonly number[]): T<D>;
   /** The random walker's probability [B][H·W] in [0, 1] (on the GPU it checks convergence now and then). */
   randomWalker(image: T<'f32'>, seeds: T<'mask'>, prior: T<'f32'>, shape: ImageShape, options: RandomWalkerOptions): Promise<T<'f32'>>;
 }
@@ -339,6 +341,18 @@ export class GpuStream implements TensorStream {
     }
     if (offset !== out.bytes) throw new ShapeError('concat', `the parts hold ${offset / 4} values, the shape [${shape.join(', ')}] ${out.size}`);
     return out as DeviceTensor<'f32'>;
+  }
+
+  take<D extends DType>(tensor: T<D>, rows: readonly number[]): T<D> {
+    const t = this.dev(tensor);
+    const rowBytes = (t.size / t.shape[0]!) * 4;
+    const shape = [rows.length, ...t.shape.slice(1)];
+    const out = this.rec.scratch(rows.length * rowBytes, 'take', false, t.dtype, shape);
+    rows.forEach((r, i) => {
+      if (!(r >= 0 && r < t.shape[0]!)) throw new ShapeError('take', `row ${r} is outside 0..${t.shape[0]! - 1}`);
+      this.rec.copy(t, r * rowBytes, out, i * rowBytes, rowBytes);
+    });
+    return out as DeviceTensor<D>;
   }
 
   /**
@@ -586,6 +600,17 @@ export class CpuStream implements TensorStream {
     }
     if (offset !== out.length) throw new ShapeError('concat', `the parts hold ${offset} values, the shape [${shape.join(', ')}] ${out.length}`);
     return this.t('f32', shape, out);
+  }
+
+  take<D extends DType>(tensor: T<D>, rows: readonly number[]): T<D> {
+    const data = this.h(tensor);
+    const row = data.length / tensor.shape[0]!;
+    const out = new (data.constructor as new (n: number) => HostArrayOf[D])(rows.length * row);
+    rows.forEach((r, i) => {
+      if (!(r >= 0 && r < tensor.shape[0]!)) throw new ShapeError('take', `row ${r} is outside 0..${tensor.shape[0]! - 1}`);
+      out.set(data.subarray(r * row, (r + 1) * row) as never, i * row);
+    });
+    return this.t(tensor.dtype, [rows.length, ...tensor.shape.slice(1)], out);
   }
 
   async randomWalker(image: T<'f32'>, seeds: T<'mask'>, prior: T<'f32'>, s: ImageShape, o: RandomWalkerOptions): Promise<T<'f32'>> {
