@@ -53,6 +53,7 @@ export function formatEvalTable(r: EvalReport): string {
     '',
     `per fold: ${r.folds.map((k) => `fold ${k}: ${organs.map((o) => `${HEADINGS[o]} ${pct(r.organs.find((x) => x.organ === o)!.perFold.find((f) => f.fold === k)?.dice ?? NaN)}`).join(', ')}`).join('; ')}`,
     `${r.scans.length} query scans in ${r.seconds.toFixed(0)} s`,
+    `one pass for all organs: ${r.encoding.encodedSlices} query slices encoded for ${r.encoding.organSlices} organ-slices (${r.encoding.organSlices - r.encoding.encodedSlices} encodings saved${r.encoding.encoderSecondsSaved !== null ? `, about ${r.encoding.encoderSecondsSaved.toFixed(1)} s of encoder time` : ''})`,
   ];
   return lines.join('\n');
 }
