@@ -37,11 +37,12 @@ export class Dumper {
     await mkdir(this.partial, { recursive: true });
   }
 
-  async slice(z: number, result: SliceResult, s: SupportEncoding, supportZ: number): Promise<void> {
+  /** One query slice's files, in `slice-<z>/` (or `<organ>/slice-<z>/` when several organs are dumped). */
+  async slice(z: number, result: SliceResult, s: SupportEncoding, supportZ: number, organ?: string): Promise<void> {
     const r = result as Required<SliceResult>;
     if (!r.featSam || !s.featSam || !s.featDino) throw new Error('the dump needs every intermediate: run segmentVolume with detail: true');
-    const dir = join(this.partial, `slice-${String(z).padStart(4, '0')}`);
-    await mkdir(dir);
+    const dir = join(this.partial, ...(organ ? [organ] : []), `slice-${String(z).padStart(4, '0')}`);
+    await mkdir(dir, { recursive: true });
     const Cs = r.featSam.length / CELLS;
     const Cd = r.featDino.length / CELLS;
     const [nx, ny] = this.query.volume.dims;

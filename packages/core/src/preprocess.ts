@@ -95,8 +95,11 @@ export function labelsToRoi(labels: Volume, region: PreparedVolume['region'], va
   return out;
 }
 
-/** ROI masks [nz][ROI·ROI] back onto the volume's grid (nearest-neighbour), as a uint8 volume. */
-export function roiToVolume(masks: Uint8Array, prepared: PreparedVolume, value = 1): Uint8Array {
+/**
+ * ROI masks [nz][ROI·ROI] back onto the volume's grid (nearest-neighbour), as a uint8 volume:
+ * `value` where a mask is set, or each pixel's own value ('as-is': a label map of several organs).
+ */
+export function roiToVolume(masks: Uint8Array, prepared: PreparedVolume, value: number | 'as-is' = 1): Uint8Array {
   const [nx, ny, nz] = prepared.volume.dims;
   const [x0, y0, w, h] = prepared.region;
   const out = new Uint8Array(nx * ny * nz);
@@ -105,7 +108,8 @@ export function roiToVolume(masks: Uint8Array, prepared: PreparedVolume, value =
       const Y = Math.min(ROI - 1, Math.floor(((y + 0.5) * ROI) / h));
       for (let x = 0; x < w; x++) {
         const X = Math.min(ROI - 1, Math.floor(((x + 0.5) * ROI) / w));
-        if (masks[z * PIXELS + Y * ROI + X]) out[(z * ny + y + y0) * nx + x + x0] = value;
+        const m = masks[z * PIXELS + Y * ROI + X]!;
+        if (m) out[(z * ny + y + y0) * nx + x + x0] = value === 'as-is' ? m : value;
       }
     }
   }

@@ -2,7 +2,7 @@
 import { Option, type Command } from 'commander';
 import { access, constants } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { labelsToRoi, prepareVolume, PIXELS, roiToVolume, segmentVolume, Synpo, LAYOUTS, type PreparedVolume } from '@synpo/core';
+import { labelsToRoi, prepareVolume, PIXELS, roiToVolume, segmentOrgans, Synpo, LAYOUTS, type PreparedVolume } from '@synpo/core';
 import { backendFor, backendOptions, cacheBytes, type BackendOpts } from '../backend.ts';
 import { encodeMaskPng, encodeNiftiMask, type Volume } from '@synpo/io';
 import { ShapeError } from '@synpo/gpu';
@@ -10,7 +10,7 @@ import { computeFor } from '../compute.ts';
 import { Dumper } from '../dump.ts';
 import { CliError, EXIT } from '../errors.ts';
 import { writeFileAtomic } from '../files.ts';
-import { loadVolume, organValue } from '../inputs.ts';
+import { LABEL_MAPS, loadVolume, organValue } from '../inputs.ts';
 import { deviceOption, type Runner } from '../main.ts';
 import { progressLine } from '../progress.ts';
 
@@ -18,13 +18,14 @@ interface SegmentOpts extends BackendOpts {
   supportImage: string;
   supportLabel: string;
   organ?: string;
+  organs?: string;
   labels: string;
   query: string;
   out: string;
   slice?: number;
   supportSlice?: number;
   slices?: string;
-  value: number;
+  value?: string;
   intensity: 'auto' | 'ct' | 'mr';
   band: 'chaos-t2' | 'sabs-ct';
   device: 'auto' | 'gpu' | 'cpu';
@@ -54,6 +55,60 @@ function oneSlice(v: Volume, z: number, what: string): Volume {
   return { ...v, data: v.data.slice(z * nx * ny, (z + 1) * nx * ny), dims: [nx, ny, 1], header: undefined };
 }
 
+/** An organ to segment: its name, its value in the support labels, the value written. */
+interface ChosenOrgan {
+  name: string;
+  value: number;
+  written: number;
+}
+
+/** The organs of `--organ` / `--organs` (and the values `--value` writes), checked against the support. */
+function chooseOrgans(opts: SegmentOpts, supportLabel: Volume): ChosenOrgan[] {
+  if (opts.organ !== undefined && opts.organs !== undefined) throw new CliError('give --organ or --organs, not both', EXIT.usage);
+  const present = [...new Set(Array.from(supportLabel.data).filter((v) => v !== 0))].sort((a, b) => a - b);
+  const names = LABEL_MAPS[opts.labels] ?? {};
+  const nameOf = (value: number) => Object.entries(names).find(([, v]) => v === value)?.[0] ?? `label-${value}`;
+  let chosen: { name: string; value: number }[];
+  if (opts.organs !== undefined) {
+    const list = opts.organs.split(',').map((x) => x.trim()).filter(Boolean);
+    if (list.length === 0) throw new CliError('--organs needs a list of organs, or "all"', EXIT.usage);
+    chosen = list.length === 1 && list[0] === 'all'
+      ? present.map((value) => ({ name: nameOf(value), value }))
+      : list.map((o) => {
+        const value = organValue(o, opts.labels);
+        return { name: /^\d+$/.test(o) ? nameOf(value) : o, value };
+      });
+    if (new Set(chosen.map((c) => c.value)).size !== chosen.length) throw new CliError(`--organs names an organ twice: ${opts.organs}`, EXIT.usage);
+  } else {
+    const binary = present.length <= 1;
+    const value = opts.organ !== undefined ? organValue(opts.organ, opts.labels) : binary ? present[0] ?? 1 : null;
+    if (value === null) throw new CliError(`${opts.supportLabel} has several labels (${present.join(', ')}): name the organ with --organ, or several with --organs`, EXIT.usage);
+    chosen = [{ name: opts.organ !== undefined && !/^\d+$/.test(opts.organ) ? opts.organ : nameOf(value), value }];
+  }
+  for (const c of chosen) {
+    if (!present.includes(c.value)) {
+      throw new CliError(`the support label ${opts.supportLabel} has no voxel with value ${c.value} (${c.name}): the organ is absent from the support (it has ${present.join(', ') || 'no labels'})`);
+    }
+  }
+  // What is written: one organ → --value (default 1); several → the support's values, or name=value pairs.
+  const written = new Map<string, number>();
+  if (opts.value !== undefined) {
+    if (/^\d+$/.test(opts.value)) {
+      if (chosen.length > 1) throw new CliError('--value with --organs takes name=value pairs, e.g. liver=1,spleen=2', EXIT.usage);
+      written.set(chosen[0]!.name, Number.parseInt(opts.value, 10));
+    } else {
+      for (const pair of opts.value.split(',')) {
+        const m = /^\s*([\w-]+)\s*=\s*(\d+)\s*$/.exec(pair);
+        if (!m) throw new CliError(`--value: '${pair}' is not name=value`, EXIT.usage);
+        const organ = chosen.find((c) => c.name === m[1] || String(c.value) === m[1]);
+        if (!organ) throw new CliError(`--value names ${m[1]}, which is not among the organs (${chosen.map((c) => c.name).join(', ')})`, EXIT.usage);
+        written.set(organ.name, Number.parseInt(m[2]!, 10));
+      }
+    }
+  }
+  return chosen.map((c) => ({ ...c, written: written.get(c.name) ?? (chosen.length > 1 ? c.value : 1) }));
+}
+
 export function segmentCommand(program: Command, run: Runner): void {
   program
     .command('segment')
@@ -61,13 +116,14 @@ export function segmentCommand(program: Command, run: Runner): void {
     .requiredOption('--support-image <path>', 'support image: .nii/.nii.gz volume, .png/.jpg slice, or DICOM folder')
     .requiredOption('--support-label <path>', 'support labels (same grid as the support image); for a PNG, any non-zero pixel is the organ')
     .option('--organ <name|value>', 'organ name (see --labels) or label value; not needed for a binary mask')
+    .option('--organs <list>', 'several organs in one pass (each query slice encoded once), into one label volume: names or values, comma-separated, or "all" (every label of the support)')
     .addOption(new Option('--labels <map>', 'label map for organ names').choices(['chaos-t2', 'sabs-ct', 'totalseg']).default('chaos-t2'))
     .requiredOption('--query <path>', 'query: .nii/.nii.gz volume, .png/.jpg slice, or DICOM folder')
     .requiredOption('--out <file>', 'output mask: .nii.gz / .nii (with the query\'s header) or .png (2-D queries)')
     .option('--slice <z>', 'segment only this slice of a query volume', int('--slice'))
     .option('--support-slice <z>', 'use this one support slice (default: the protocol\'s three, at 1/6, 1/2, 5/6 of the organ)', int('--support-slice'))
     .option('--slices <a:b>', 'query slices to segment (default: the support\'s organ range carried over by relative position)')
-    .option('--value <n>', 'label value written for the organ', int('--value'), 1)
+    .option('--value <n|map>', 'label value written: a number for one organ (default 1), or name=value pairs with --organs (default: the support\'s own values)')
     .addOption(new Option('--intensity <mode>', 'intensity preprocessing: auto (HU → ct, else mr), ct (window [-125, 275]), mr (clip the top 0.5 %)').choices(['auto', 'ct', 'mr']).default('auto'))
     .addOption(new Option('--band <set>', 'negative band: the paper\'s best for CHAOS-MRI ([μ, μ+1.5σ]) or Synapse-CT ([μ−σ, μ+0.5σ])').choices(['chaos-t2', 'sabs-ct']).default('chaos-t2'))
     .addOption(deviceOption())
@@ -107,13 +163,8 @@ export function segmentCommand(program: Command, run: Runner): void {
       }
       if (format === 'png' && !queryIs2D) throw new CliError('--out .png needs a 2-D query (a slice, or --slice z); write volumes as .nii.gz', EXIT.usage);
 
-      const first = supportLabel.data.find((v) => v !== 0);
-      const binary = supportLabel.data.every((v) => v === 0 || v === first);
-      const value = opts.organ !== undefined ? organValue(opts.organ, opts.labels) : binary ? first ?? 1 : null;
-      if (value === null) throw new CliError(`${opts.supportLabel} has several labels: name the organ with --organ`, EXIT.usage);
-      if (!supportLabel.data.some((v) => v === value)) {
-        throw new CliError(`the support label ${opts.supportLabel} has no voxel with value ${value}${opts.organ ? ` (${opts.organ})` : ''}: the organ is absent from the support`);
-      }
+      const organs = chooseOrgans(opts, supportLabel);
+      if (format === 'png' && organs.length > 1) throw new CliError('--out .png holds one organ; write several organs as .nii.gz', EXIT.usage);
 
       const compute = await computeFor(opts.device);
       let dump: Dumper | null = null;
@@ -124,33 +175,46 @@ export function segmentCommand(program: Command, run: Runner): void {
         const [sx, sy] = supportImage.dims;
         const [qx, qy] = query.dims;
         if (sx !== qx || sy !== qy) process.stderr.write(`synpo: support is ${sx}×${sy} in-plane, query ${qx}×${qy}: both are resampled to 256×256\n`);
-        const supportMasks = labelsToRoi(supportLabel, support.region, value);
         const synpo = new Synpo(backend, kernels, { seed: opts.seed, points: { ...LAYOUTS[opts.band].band }, cacheBytes: cacheBytes(opts) });
         if (opts.dump) {
           dump = new Dumper(opts.dump, prepared, LAYOUTS[opts.band].band);
           await dump.start();
         }
         const progress = progressLine(opts.progress && !opts.json && !queryIs2D);
-        const result = await segmentVolume({
-          synpo, support, supportMasks, query: prepared,
+        const t0 = performance.now();
+        const several = organs.length > 1;
+        const result = await segmentOrgans({
+          synpo, support, query: prepared,
+          organs: organs.map((o) => ({ name: o.name, value: o.written, masks: labelsToRoi(supportLabel, support.region, o.value), ...(range && { range }) })),
           ...(opts.supportSlice !== undefined && { supportSlice: opts.supportSlice }),
-          ...(range && { range }),
-          ...(dump && { detail: true, onSlice: (z, r, s, supportZ) => dump!.slice(z, r, s, supportZ) }),
+          ...(dump && { detail: true, onSlice: (z, organ, r, s, supportZ) => dump!.slice(z, r, s, supportZ, several ? organ : undefined) }),
           progress,
         });
-        const labels = roiToVolume(result.masks, prepared, opts.value);
+        const seconds = (performance.now() - t0) / 1000;
+        const labels = roiToVolume(result.labels, prepared, 'as-is');
         const bytes = format === 'png' ? encodeMaskPng(labels.map((v) => (v ? 1 : 0)), query.dims[0], query.dims[1]) : encodeNiftiMask(labels, query, format === 'nii.gz');
         await writeFileAtomic(opts.out, bytes);
         await dump?.finish();
         const voxels = labels.reduce((a, v) => a + (v ? 1 : 0), 0);
+        const perOrgan = result.organs.map((o) => {
+          const written = labels.reduce((a, v) => a + (v === o.value ? 1 : 0), 0);
+          const empty = Array.from({ length: o.range[1] - o.range[0] + 1 }, (_, i) => o.range[0] + i).filter((z) => !o.masks.subarray(z * PIXELS, (z + 1) * PIXELS).some((v) => v));
+          return { name: o.name, value: o.value, supportValue: organs.find((x) => x.name === o.name)!.value, voxels: written, range: o.range, supportSlices: o.supportSlices, emptySlices: empty };
+        });
         const summary = {
-          out: opts.out, voxels, range: result.range, supportSlices: result.supportSlices, organValue: value,
+          out: opts.out, voxels, range: result.range,
+          // One organ: its support slices, value and empty slices, as before --organs existed.
+          ...(!several && { supportSlices: perOrgan[0]!.supportSlices, organValue: perOrgan[0]!.supportValue, emptySlices: perOrgan[0]!.emptySlices }),
+          organs: perOrgan,
+          encodedSlices: result.encodedSlices, organSlices: result.organSlices, overlapPixels: result.overlapPixels, seconds,
           device: kernels.path, resampled: prepared.resampled, dump: opts.dump ?? null,
           ...(backend.providers && { providers: backend.providers }),
-          emptySlices: Array.from({ length: result.range[1] - result.range[0] + 1 }, (_, i) => result.range[0] + i)
-            .filter((z) => !result.masks.subarray(z * PIXELS, (z + 1) * PIXELS).some((v) => v)),
         };
-        process.stdout.write(opts.json ? `${JSON.stringify(summary, null, 2)}\n` : `wrote ${opts.out}: ${voxels} voxels in slices ${result.range[0]}..${result.range[1]} (support slices ${result.supportSlices.join(', ')})\n`);
+        const text = several
+          ? [`wrote ${opts.out}: ${perOrgan.map((o) => `${o.name} (${o.value}) ${o.voxels} voxels in slices ${o.range[0]}..${o.range[1]}`).join('; ')}`,
+            `one pass: ${result.encodedSlices} query slices encoded for ${result.organSlices} organ-slices; ${result.overlapPixels} ROI pixels claimed by two organs went to the higher fused confidence`].join('\n')
+          : `wrote ${opts.out}: ${voxels} voxels in slices ${result.range[0]}..${result.range[1]} (support slices ${perOrgan[0]!.supportSlices.join(', ')})`;
+        process.stdout.write(opts.json ? `${JSON.stringify(summary, null, 2)}\n` : `${text}\n`);
         return EXIT.ok;
       } catch (error) {
         await dump?.abandon();
