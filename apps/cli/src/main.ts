@@ -1,5 +1,6 @@
 /** `synpo`: the command-line entry. Each command lives in src/commands/. */
 import { Command, CommanderError, Option } from 'commander';
+import { batchCommand } from './commands/batch.ts';
 import { benchCommand } from './commands/bench.ts';
 import { demoCommand } from './commands/demo.ts';
 import { kernelDemoCommand } from './commands/kernel-demo.ts';
@@ -33,6 +34,7 @@ export async function main(argv: string[]): Promise<number> {
   segmentCommand(program, run);
   evalCommand(program, run);
   modelsCommand(program, run);
+  batchCommand(program, run);
   try {
     await program.parseAsync(argv);
   } catch (error) {

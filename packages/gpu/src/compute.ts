@@ -14,6 +14,8 @@ import { GpuRuntime } from './runtime.ts';
 
 export interface ComputeOptions {
   device?: DeviceChoice | GPUDevice;
+  /** Node: the adapter to open, by name (as `synpo info` prints it); one process per GPU. */
+  adapter?: string;
   /** Time each dispatch with timestamp queries (when available). */
   profile?: boolean;
   /** Where one-line notices go (falling back to the CPU, losing the device). */
@@ -42,7 +44,7 @@ export async function openCompute(options: ComputeOptions = {}): Promise<Compute
     device = choice;
   } else {
     try {
-      const handle = await openGpu();
+      const handle = await openGpu(options.adapter ? { adapter: options.adapter } : {});
       if (choice === 'auto' && handle.adapter?.isFallbackAdapter) {
         notify(`synpo: the only WebGPU adapter is a software one (${handle.adapter.description}); the CPU reference kernels are faster there, running those (--device gpu to use it)`);
         // Dawn must stay referenced until the end of the run (it crashes when collected early).
@@ -52,7 +54,8 @@ export async function openCompute(options: ComputeOptions = {}): Promise<Compute
       adapter = handle.adapter;
       releaseDevice = () => handle.release();
     } catch (error) {
-      if (choice === 'auto' && error instanceof NoAdapterError) {
+      // A named adapter that is not there is an error, not a reason to run elsewhere.
+      if (choice === 'auto' && error instanceof NoAdapterError && !options.adapter) {
         notify(`synpo: ${error.message.split('.')[0]}; running the CPU reference kernels (--device cpu)`);
         return { kernels: cpu, runtime: null, adapter: null, release: () => {} };
       }

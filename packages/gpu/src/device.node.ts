@@ -9,14 +9,23 @@ let globalsInstalled = false;
  * run (it crashed when collected) and keeps Node alive while referenced, so the handle owns it
  * and `release()` lets it go.
  */
-export async function openGpu(options: { powerPreference?: GPUPowerPreference } = {}): Promise<GpuHandle> {
+export async function openGpu(options: { powerPreference?: GPUPowerPreference; adapter?: string } = {}): Promise<GpuHandle> {
   if (!globalsInstalled) {
     // GPUBufferUsage and friends are globals in browsers; install Dawn's for the same code.
     Object.assign(globalThis, globals);
     globalsInstalled = true;
   }
-  let gpu: GPU | null = create([]);
-  const adapter = await gpu.requestAdapter(options.powerPreference ? { powerPreference: options.powerPreference } : {});
+  // `adapter=NAME` picks an adapter by name (one process per GPU on a machine with several).
+  let gpu: GPU | null = create(options.adapter ? [`adapter=${options.adapter}`] : []);
+  let adapter: GPUAdapter | null;
+  try {
+    adapter = await gpu.requestAdapter(options.powerPreference ? { powerPreference: options.powerPreference } : {});
+  } catch (error) {
+    // Dawn lists the adapters it has when the named one is not among them.
+    if (!options.adapter) throw error;
+    gpu = null;
+    throw new NoAdapterError(`no adapter named like "${options.adapter}": ${(error as Error).message.replace(/\s+/g, ' ').trim()}`);
+  }
   if (!adapter) {
     gpu = null;
     throw new NoAdapterError(

@@ -124,5 +124,6 @@ export function encodeNiftiMask(labels: Uint8Array, like: Volume, gzip: boolean)
   const out = new Uint8Array(352 + labels.length);
   out.set(head.subarray(0, 348), 0); // the 4 bytes after the header say "no extension" (zeros)
   out.set(labels, 352);
-  return gzip ? gzipSync(out) : out;
+  // No time in the gzip header: the same mask is the same file (reruns, retried queue jobs).
+  return gzip ? gzipSync(out, { mtime: 0 }) : out;
 }

@@ -1,0 +1,141 @@
+/**
+ * One case of a batch (or a queue job): all its organs in one pass, the label volume written
+ * atomically, then a record of what it was made from beside it (`<out>.synpo.json`: the inputs'
+ * sizes and modification times, and the options). A case whose output and record match its
+ * inputs and options now is skipped, so a batch resumes where it stopped and a job delivered
+ * twice writes its file once. The record is written after the output: a crash between the two
+ * redoes the case, with the same result.
+ */
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { dice, labelsToRoi, overlap, prepareVolume, roiToVolume, segmentOrgans, Synpo, LAYOUTS, type Backend } from '@synpo/core';
+import { ShapeError, type Kernels } from '@synpo/gpu';
+import { encodeNiftiMask } from '@synpo/io';
+import { CliError } from '../errors.ts';
+import { writeFileAtomic } from '../files.ts';
+import { loadVolume } from '../inputs.ts';
+import { chooseOrgans } from '../organs.ts';
+import type { BatchCase } from './manifest.ts';
+
+/** What every case of a run shares: the models, the kernels, the options. */
+export interface CaseContext {
+  backend: Backend;
+  kernels: Kernels;
+  /** Options that change the output; they are part of the record. */
+  options: { seed: number; band: 'chaos-t2' | 'sabs-ct'; intensity: 'auto' | 'ct' | 'mr'; labels: string; backend: string; cacheBytes: number };
+  /** Redo cases whose output and record match. */
+  force: boolean;
+}
+
+export interface OrganOutcome {
+  name: string;
+  value: number;
+  voxels: number;
+  /** 3-D Dice against `query_label`, when the case has one. */
+  dice?: number;
+}
+
+export interface CaseResult {
+  row: number;
+  query: string;
+  out: string;
+  status: 'done' | 'skipped' | 'failed';
+  seconds: number;
+  organs?: OrganOutcome[];
+  error?: string;
+  /** Failures that another try cannot fix (bad input), as opposed to a lost device. */
+  permanent?: boolean;
+}
+
+interface Record {
+  format: 'synpo-case/1';
+  inputs: { path: string; size: number; mtimeMs: number }[];
+  options: CaseContext['options'] & { organs: string };
+  organs: OrganOutcome[];
+}
+
+/** Size and modification time of a file, or of a DICOM folder's files together. */
+async function fingerprint(path: string): Promise<{ path: string; size: number; mtimeMs: number }> {
+  const info = await stat(path);
+  if (!info.isDirectory()) return { path, size: info.size, mtimeMs: info.mtimeMs };
+  let size = 0;
+  let mtimeMs = info.mtimeMs;
+  for (const name of await readdir(path)) {
+    const f = await stat(join(path, name));
+    if (f.isFile()) { size += f.size; mtimeMs = Math.max(mtimeMs, f.mtimeMs); }
+  }
+  return { path, size, mtimeMs };
+}
+
+export const recordPath = (out: string) => `${out}.synpo.json`;
+
+/** The record a case would be written with now, or null if an input is missing. */
+async function currentRecord(c: BatchCase, ctx: CaseContext): Promise<Omit<Record, 'organs'> | null> {
+  try {
+    const inputs = await Promise.all([c.supportImage, c.supportLabel, c.query, ...(c.queryLabel ? [c.queryLabel] : [])].map(fingerprint));
+    return { format: 'synpo-case/1', inputs, options: { ...ctx.options, organs: c.organs } };
+  } catch {
+    return null;
+  }
+}
+
+/** The organs of a done case whose output and record still match, else null. */
+async function upToDate(c: BatchCase, now: Omit<Record, 'organs'> | null): Promise<OrganOutcome[] | null> {
+  if (!now) return null;
+  try {
+    await stat(c.out);
+    const saved = JSON.parse(await readFile(recordPath(c.out), 'utf8')) as Record;
+    const same = JSON.stringify({ inputs: saved.inputs, options: saved.options }) === JSON.stringify({ inputs: now.inputs, options: now.options });
+    return same ? saved.organs : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Runs one case; never throws: a failure is a result with its message. */
+export async function runCase(c: BatchCase, ctx: CaseContext): Promise<CaseResult> {
+  const t0 = performance.now();
+  const base = { row: c.row, query: c.query, out: c.out };
+  const now = await currentRecord(c, ctx);
+  if (!ctx.force) {
+    const organs = await upToDate(c, now);
+    if (organs) return { ...base, status: 'skipped', seconds: (performance.now() - t0) / 1000, organs };
+  }
+  try {
+    const supportImage = await loadVolume(c.supportImage, 'support image');
+    const supportLabel = await loadVolume(c.supportLabel, 'support label');
+    if (supportImage.dims.join() !== supportLabel.dims.join()) {
+      throw new CliError(`support label ${c.supportLabel} is ${supportLabel.dims.join('×')}, the support image ${c.supportImage} is ${supportImage.dims.join('×')}; they must share one grid`);
+    }
+    const query = await loadVolume(c.query, 'query');
+    if ((supportImage.dims[2] === 1) !== (query.dims[2] === 1)) throw new CliError(`the support is ${supportImage.dims.join('×')} and the query ${query.dims.join('×')}: both slices or both volumes`);
+    const truth = c.queryLabel ? await loadVolume(c.queryLabel, 'query label') : null;
+    if (truth && truth.dims.join() !== query.dims.join()) throw new CliError(`query label ${c.queryLabel} is ${truth.dims.join('×')}, the query ${query.dims.join('×')}`);
+    const organs = chooseOrgans({ organs: c.organs, labels: ctx.options.labels, supportValues: true }, c.supportLabel, supportLabel);
+    const support = await prepareVolume(supportImage, ctx.kernels, ctx.options.intensity);
+    const prepared = await prepareVolume(query, ctx.kernels, ctx.options.intensity);
+    const synpo = new Synpo(ctx.backend, ctx.kernels, { seed: ctx.options.seed, points: { ...LAYOUTS[ctx.options.band].band }, cacheBytes: ctx.options.cacheBytes });
+    const result = await segmentOrgans({
+      synpo, support, query: prepared,
+      organs: organs.map((o) => ({ name: o.name, value: o.written, masks: labelsToRoi(supportLabel, support.region, o.value) })),
+    });
+    const labels = roiToVolume(result.labels, prepared, 'as-is');
+    await writeFileAtomic(c.out, encodeNiftiMask(labels, query, /\.gz$/i.test(c.out)));
+    const outcome: OrganOutcome[] = organs.map((o) => {
+      const mine = Uint8Array.from(labels, (v) => (v === o.written ? 1 : 0));
+      return {
+        name: o.name,
+        value: o.written,
+        voxels: mine.reduce((a, v) => a + v, 0),
+        ...(truth && { dice: dice(overlap(mine, Uint8Array.from(truth.data, (v) => (v === o.value ? 1 : 0)))) }),
+      };
+    });
+    if (now) await writeFileAtomic(recordPath(c.out), `${JSON.stringify({ ...now, organs: outcome }, null, 2)}\n`);
+    return { ...base, status: 'done', seconds: (performance.now() - t0) / 1000, organs: outcome };
+  } catch (error) {
+    // Input and shape problems stay problems on another try; anything else (a lost device, a full
+    // disk) may not.
+    const permanent = error instanceof CliError || error instanceof ShapeError;
+    return { ...base, status: 'failed', seconds: (performance.now() - t0) / 1000, error: (error as Error).message, permanent };
+  }
+}

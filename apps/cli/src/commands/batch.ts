@@ -1,0 +1,144 @@
+/**
+ * `synpo batch`: the cases of a manifest with an embedded pool of N jobs in this process (the
+ * models loaded once, the GPU shared), resumable (a case whose output and record match is
+ * skipped), a JSON Lines log line per case, a progress line over cases, a summary table, and exit
+ * 1 if any case failed (the others still run).
+ */
+import { Option, type Command } from 'commander';
+import { appendFile, mkdir, readFile, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { LAYOUTS } from '@synpo/core';
+import { backendFor, backendOptions, cacheBytes, type BackendOpts } from '../backend.ts';
+import { parseManifest, type BatchCase } from '../batch/manifest.ts';
+import { runCase, type CaseContext, type CaseResult } from '../batch/run-case.ts';
+import { computeFor } from '../compute.ts';
+import { CliError, EXIT } from '../errors.ts';
+import { deviceOption, type Runner } from '../main.ts';
+import { progressLine } from '../progress.ts';
+
+export interface RunOpts extends BackendOpts {
+  device: 'auto' | 'gpu' | 'cpu';
+  adapter?: string;
+  seed: number;
+  band: 'chaos-t2' | 'sabs-ct';
+  intensity: 'auto' | 'ct' | 'mr';
+  labels: string;
+  force?: boolean;
+}
+
+const positive = (name: string) => (v: string) => {
+  if (!/^\d+$/.test(v) || Number(v) < 1) throw new CliError(`${name} must be a positive integer, got '${v}'`, EXIT.usage);
+  return Number(v);
+};
+
+/** The options a case runner takes from the command line (shared with `synpo queue worker`). */
+export function caseOptions(cmd: Command): Command {
+  return cmd
+    .addOption(deviceOption())
+    .option('--adapter <name>', 'open the GPU adapter of this name (as `synpo info` prints it): one process per GPU')
+    .addOption(backendOptions()[0]!)
+    .addOption(backendOptions()[1]!)
+    .addOption(backendOptions()[2]!)
+    .addOption(backendOptions()[3]!)
+    .addOption(new Option('--labels <map>', 'label map for organ names').choices(['chaos-t2', 'sabs-ct', 'totalseg']).default('chaos-t2'))
+    .addOption(new Option('--band <set>', 'negative band: the paper\'s best for CHAOS-MRI or Synapse-CT').choices(['chaos-t2', 'sabs-ct']).default('chaos-t2'))
+    .addOption(new Option('--intensity <mode>', 'intensity preprocessing').choices(['auto', 'ct', 'mr']).default('auto'))
+    .option('--seed <n>', 'seed of the random choices', (v) => Number.parseInt(v, 10), 0);
+}
+
+/** Models and kernels for a run of cases: loaded once. */
+export async function caseContext(opts: RunOpts): Promise<{ ctx: CaseContext; release(): void }> {
+  const backend = await backendFor(opts);
+  const compute = await computeFor(opts.device, opts.adapter ? { adapter: opts.adapter } : {});
+  const ctx: CaseContext = {
+    backend,
+    kernels: compute.kernels,
+    options: { seed: opts.seed, band: opts.band, intensity: opts.intensity, labels: opts.labels, backend: opts.backend === 'onnx' ? `onnx:${opts.models}` : 'weight-free', cacheBytes: cacheBytes(opts) },
+    force: Boolean(opts.force),
+  };
+  return { ctx, release: () => compute.release() };
+}
+
+/** Runs `cases` with `jobs` at a time, in order of completion, calling `done` after each. */
+export async function runPool(cases: BatchCase[], jobs: number, ctx: CaseContext, done: (r: CaseResult) => Promise<void>): Promise<CaseResult[]> {
+  const results: CaseResult[] = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < cases.length) {
+      const c = cases[next++]!;
+      const r = await runCase(c, ctx);
+      results.push(r);
+      await done(r);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(jobs, cases.length) }, worker));
+  return results.sort((a, b) => a.row - b.row);
+}
+
+export function formatSummary(results: CaseResult[], seconds: number): string {
+  const count = (s: CaseResult['status']) => results.filter((r) => r.status === s).length;
+  const lines = [
+    `${results.length} cases in ${seconds.toFixed(0)} s: ${count('done')} done, ${count('skipped')} skipped (up to date), ${count('failed')} failed`,
+  ];
+  const organs = [...new Set(results.flatMap((r) => r.organs?.map((o) => o.name) ?? []))];
+  const scored = results.filter((r) => r.organs?.some((o) => o.dice !== undefined));
+  if (scored.length) {
+    lines.push('', `| | ${organs.join(' | ')} |`, `|---|${organs.map(() => '---:').join('|')}|`);
+    const mean = (o: string) => {
+      const d = scored.flatMap((r) => r.organs!.filter((x) => x.name === o && x.dice !== undefined).map((x) => x.dice!));
+      return d.length ? `${(100 * d.reduce((a, v) => a + v, 0) / d.length).toFixed(2)} (${d.length})` : '—';
+    };
+    lines.push(`| mean 3-D Dice % (cases) | ${organs.map(mean).join(' | ')} |`);
+  }
+  for (const r of results.filter((x) => x.status === 'failed')) lines.push(`failed: row ${r.row} ${r.query}: ${r.error}`);
+  return lines.join('\n');
+}
+
+interface BatchOpts extends RunOpts {
+  jobs: number;
+  log?: string;
+  json?: boolean;
+  progress: boolean;
+}
+
+export function batchCommand(program: Command, run: Runner): void {
+  const cmd = program
+    .command('batch <manifest>')
+    .description('segment the cases of a manifest (CSV or JSON Lines: support_image, support_label, query, out[, organs][, query_label]); resumable')
+    .option('--jobs <n>', 'cases at a time in this process (they share the models and the GPU)', positive('--jobs'), 1)
+    .option('--force', 'redo cases whose output is up to date');
+  caseOptions(cmd)
+    .option('--log <file>', 'JSON Lines log, one line per case (default: <manifest>.log.jsonl)')
+    .option('--json', 'print the results as JSON instead of the summary table')
+    .option('--no-progress', 'no progress line on stderr')
+    .action(run(async (manifest: string, opts: BatchOpts) => {
+      let text: string;
+      try {
+        text = await readFile(manifest, 'utf8');
+      } catch (error) {
+        throw new CliError(`cannot read the manifest ${manifest}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+      }
+      const cases = parseManifest(text, manifest);
+      const log = opts.log ?? `${manifest.replace(/\.(csv|jsonl?)$/i, '')}.log.jsonl`;
+      await mkdir(dirname(log), { recursive: true }).catch(() => {});
+      await rm(log, { force: true });
+      for (const c of cases) await mkdir(dirname(c.out), { recursive: true }).catch(() => {});
+      const t0 = performance.now();
+      const { ctx, release } = await caseContext(opts);
+      try {
+        const progress = progressLine(opts.progress && !opts.json);
+        let finished = 0;
+        progress(0, cases.length, `${cases.length} cases, ${opts.jobs} at a time (${LAYOUTS[opts.band].name} band)`);
+        const results = await runPool(cases, opts.jobs, ctx, async (r) => {
+          await appendFile(log, `${JSON.stringify(r)}\n`);
+          finished++;
+          progress(finished, cases.length, `row ${r.row} ${r.status}${r.error ? `: ${r.error.split('\n')[0]}` : ''}`);
+        });
+        const seconds = (performance.now() - t0) / 1000;
+        process.stdout.write(opts.json ? `${JSON.stringify({ results, seconds, log }, null, 2)}\n` : `${formatSummary(results, seconds)}\nlog: ${log}\n`);
+        return results.some((r) => r.status === 'failed') ? EXIT.failure : EXIT.ok;
+      } finally {
+        release();
+      }
+    }));
+}
