@@ -3,6 +3,7 @@
 #   - Mesa's Vulkan drivers from bookworm-backports (lavapipe, a CPU Vulkan that Dawn accepts;
 #     the Mesa 22.3 in plain bookworm is rejected by Dawn),
 #   - Chromium (Debian's), for the demo site's end-to-end test,
+#   - redis-server (Debian's), for `synpo queue` and its tests (which start their own servers),
 #   - pnpm at the version pinned in package.json.
 # Idempotent: every step is skipped when its result is already present. Needs root for apt.
 set -euo pipefail
@@ -49,8 +50,15 @@ if ! command -v chromium >/dev/null 2>&1; then
   need_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 fi
 
+# Debian's Redis (7.0): the job queue's store. Only the binary is needed; the tests start their
+# own servers on free ports, and `synpo queue` talks to whatever Redis the user points it at.
+if ! command -v redis-server >/dev/null 2>&1; then
+  need_root apt-get update -qq
+  need_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server
+fi
+
 want_pnpm=$(node -p "require('$(cd "$(dirname "$0")/.." && pwd)/package.json').packageManager.split('@')[1]")
 if [ "$(pnpm --version 2>/dev/null || true)" != "$want_pnpm" ]; then
   npm install -g --silent "pnpm@$want_pnpm"
 fi
-echo "setup-system: mesa-vulkan-drivers $(dpkg-query -W -f='${Version}' mesa-vulkan-drivers), $(chromium --version 2>/dev/null | head -1), pnpm $(pnpm --version)"
+echo "setup-system: mesa-vulkan-drivers $(dpkg-query -W -f='${Version}' mesa-vulkan-drivers), $(chromium --version 2>/dev/null | head -1), $(redis-server --version | cut -d' ' -f1-3), pnpm $(pnpm --version)"

@@ -5,6 +5,7 @@ import { benchCommand } from './commands/bench.ts';
 import { demoCommand } from './commands/demo.ts';
 import { kernelDemoCommand } from './commands/kernel-demo.ts';
 import { evalCommand } from './commands/eval.ts';
+import { queueCommand } from './commands/queue.ts';
 import { segmentCommand } from './commands/segment.ts';
 import { modelsCommand } from './commands/models.ts';
 import { infoCommand } from './commands/info.ts';
@@ -35,6 +36,7 @@ export async function main(argv: string[]): Promise<number> {
   evalCommand(program, run);
   modelsCommand(program, run);
   batchCommand(program, run);
+  queueCommand(program, run);
   try {
     await program.parseAsync(argv);
   } catch (error) {
