@@ -6,8 +6,8 @@
  * twice writes its file once. The record is written after the output: a crash between the two
  * redoes the case, with the same result.
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { dice, labelsToRoi, overlap, prepareVolume, roiToVolume, segmentOrgans, Synpo, LAYOUTS, type Backend } from '@synpo/core';
 import { ShapeError, type Kernels } from '@synpo/gpu';
 import { encodeNiftiMask } from '@synpo/io';
@@ -42,6 +42,9 @@ export interface CaseResult {
   status: 'done' | 'skipped' | 'failed';
   seconds: number;
   organs?: OrganOutcome[];
+  /** Query slices encoded, and the organ-slices segmented on them (one pass for all organs). */
+  encodedSlices?: number;
+  organSlices?: number;
   error?: string;
   /** Failures that another try cannot fix (bad input), as opposed to a lost device. */
   permanent?: boolean;
@@ -120,6 +123,7 @@ export async function runCase(c: BatchCase, ctx: CaseContext): Promise<CaseResul
       organs: organs.map((o) => ({ name: o.name, value: o.written, masks: labelsToRoi(supportLabel, support.region, o.value) })),
     });
     const labels = roiToVolume(result.labels, prepared, 'as-is');
+    await mkdir(dirname(c.out), { recursive: true });
     await writeFileAtomic(c.out, encodeNiftiMask(labels, query, /\.gz$/i.test(c.out)));
     const outcome: OrganOutcome[] = organs.map((o) => {
       const mine = Uint8Array.from(labels, (v) => (v === o.written ? 1 : 0));
@@ -131,7 +135,7 @@ export async function runCase(c: BatchCase, ctx: CaseContext): Promise<CaseResul
       };
     });
     if (now) await writeFileAtomic(recordPath(c.out), `${JSON.stringify({ ...now, organs: outcome }, null, 2)}\n`);
-    return { ...base, status: 'done', seconds: (performance.now() - t0) / 1000, organs: outcome };
+    return { ...base, status: 'done', seconds: (performance.now() - t0) / 1000, organs: outcome, encodedSlices: result.encodedSlices, organSlices: result.organSlices };
   } catch (error) {
     // Input and shape problems stay problems on another try; anything else (a lost device, a full
     // disk) may not.

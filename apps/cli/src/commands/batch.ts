@@ -122,7 +122,6 @@ export function batchCommand(program: Command, run: Runner): void {
       const log = opts.log ?? `${manifest.replace(/\.(csv|jsonl?)$/i, '')}.log.jsonl`;
       await mkdir(dirname(log), { recursive: true }).catch(() => {});
       await rm(log, { force: true });
-      for (const c of cases) await mkdir(dirname(c.out), { recursive: true }).catch(() => {});
       const t0 = performance.now();
       const { ctx, release } = await caseContext(opts);
       try {

@@ -6,6 +6,8 @@ import { PAPER_SIZES, runHalfUploadBench, runPipelineBench, runPostEncoderBench,
 import { runOnnxBench, type OnnxBenchRow } from '@synpo/core/onnx';
 import { syntheticModelDir } from '@synpo/onnx-fixtures';
 import { directorySource } from '@synpo/core/onnx/node';
+import { runBatchBench, type BatchBenchReport } from '../batch/bench.ts';
+import { defaultDataDir } from '../data.ts';
 import { computeFor } from '../compute.ts';
 import { CliError, EXIT } from '../errors.ts';
 import { writeFileAtomic } from '../files.ts';
@@ -79,6 +81,22 @@ function formatPostEncoder(r: PostEncoderReport | null): string {
   return `${lines.join('\n')}\n`;
 }
 
+function formatBatch(r: BatchBenchReport | null): string {
+  if (!r) return '';
+  const lines = [
+    '',
+    `Whole cases: CHAOS fold 0 (support 8, queries 1, 2, 3, 5), all four organs in one pass, weight-free backend on the ${r.device === 'gpu' ? 'GPU' : 'CPU references'}:`,
+    '',
+    '| how | scans | seconds | scans per minute | query slices per second |',
+    '|---|---:|---:|---:|---:|',
+    ...r.rows.map((x) => `| ${x.how} | ${x.scans} | ${x.seconds.toFixed(1)} | ${x.scansPerMinute.toFixed(1)} | ${x.slicesPerSecond.toFixed(1)} |`),
+    '',
+    `One pass for all organs: ${r.encodedSlices} query slices encoded for ${r.organSlices} organ-slices (one run per organ would encode ${r.organSlices}: ${(100 * (1 - r.encodedSlices / r.organSlices)).toFixed(0)}% of the encoder work saved).`,
+    ...(r.queueSkipped ? [`The queue row is missing: ${r.queueSkipped}.`] : []),
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
 function formatHalf(r: HalfUploadReport | null): string {
   if (!r) return '';
   const lines = [
@@ -103,9 +121,10 @@ export function benchCommand(program: Command, run: Runner): void {
     .option('--out <file>', 'also write the JSON report to this file')
     .option('--quick', 'smaller batches and fewer ratio cases')
     .option('--reps <n>', 'timed runs per case (median reported)', (v) => Number.parseInt(v, 10))
-    .option('--only <parts>', 'comma-separated parts to run: kernel names (e.g. confidence,topk), pipeline, postencoder, f16, onnx')
+    .option('--only <parts>', 'comma-separated parts to run: kernel names (e.g. confidence,topk), pipeline, postencoder, f16, onnx; and batch (whole CHAOS cases, not in the default run)')
+    .option('--data <dir>', 'CHAOS folder for --only batch (default: shared/data/chaos-t2 beside the repository)')
     .option('--models <dir>', 'time this ONNX model directory instead of the synthetic graphs')
-    .action(run(async (opts: { device: 'auto' | 'gpu' | 'cpu'; json?: boolean; out?: string; quick?: boolean; reps?: number; only?: string; models?: string }) => {
+    .action(run(async (opts: { device: 'auto' | 'gpu' | 'cpu'; json?: boolean; out?: string; quick?: boolean; reps?: number; only?: string; models?: string; data?: string }) => {
       // The benchmark compares paths: under auto it takes any adapter, software ones included.
       const compute = await computeFor(opts.device === 'auto' ? 'gpu' : opts.device).catch((error: unknown) => {
         if (opts.device === 'auto' && error instanceof CliError && error.exitCode === EXIT.noGpu) return computeFor('cpu');
@@ -113,7 +132,7 @@ export function benchCommand(program: Command, run: Runner): void {
       });
       try {
         const only = opts.only?.split(',').map((s) => s.trim());
-        const kernelsOnly = only?.filter((o) => !['pipeline', 'onnx', 'postencoder', 'f16'].includes(o));
+        const kernelsOnly = only?.filter((o) => !['pipeline', 'onnx', 'postencoder', 'f16', 'batch'].includes(o));
         const report = await runKernelBench({
           device: compute.runtime?.device ?? null,
           deviceName: compute.adapter?.description ?? 'CPU reference kernels only',
@@ -139,16 +158,23 @@ export function benchCommand(program: Command, run: Runner): void {
           process.stderr.write('bench f16 features on upload\n');
           half = await runHalfUploadBench(compute.runtime, PAPER_SIZES, opts.reps ?? (opts.quick ? 1 : 3));
         }
+        let batch: BatchBenchReport | null = null;
+        if (only?.includes('batch')) {
+          const dataDir = opts.data ?? defaultDataDir('chaos-t2');
+          if (!dataDir) throw new CliError('bench batch needs the CHAOS folder: pass --data DIR', EXIT.usage);
+          // Whole cases run as users run them: --device auto keeps its meaning (the CPU on a software adapter).
+          batch = await runBatchBench(dataDir, { device: opts.device, backend: 'weight-free', ep: 'cpu', cacheGb: 4, seed: 0, band: 'chaos-t2', intensity: 'auto', labels: 'chaos-t2' }, (m) => process.stderr.write(`${m}\n`));
+        }
         let onnx: OnnxBenchRow[] = [];
         if (!only || only.includes('onnx')) {
           process.stderr.write(`bench onnx (${opts.models ?? 'synthetic graphs with the DINOv2 / SAM 2.1 contracts'})\n`);
           const source = opts.models ? directorySource(opts.models) : memorySource();
           onnx = await runOnnxBench(source, ['cpu', 'webgpu'], opts.quick ? 2 : 4, opts.quick ? 1 : 3);
         }
-        const json = JSON.stringify({ ...report, pipeline, postEncoder, halfUpload: half, onnx }, null, 2);
+        const json = JSON.stringify({ ...report, pipeline, postEncoder, halfUpload: half, batch, onnx }, null, 2);
         if (opts.out) await writeFileAtomic(opts.out, `${json}\n`);
         const tables = report.kernels.length || report.confidenceRatio.length ? `${formatBenchReport(report)}\n` : '';
-        process.stdout.write(opts.json ? `${json}\n` : `${tables}${formatPipeline(pipeline)}${formatPostEncoder(postEncoder)}${formatHalf(half)}${formatOnnx(onnx, opts.models)}`);
+        process.stdout.write(opts.json ? `${json}\n` : `${tables}${formatPipeline(pipeline)}${formatPostEncoder(postEncoder)}${formatHalf(half)}${formatBatch(batch)}${formatOnnx(onnx, opts.models)}`);
         return 0;
       } finally {
         compute.release();

@@ -10,8 +10,7 @@
  * file. Bad input fails a job once (UnrecoverableError); anything else is retried with backoff.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import { Queue, UnrecoverableError, Worker, type ConnectionOptions } from 'bullmq';
 import { parseManifest, type BatchCase } from '../batch/manifest.ts';
@@ -135,7 +134,6 @@ export function queueCommand(program: Command, run: Runner): void {
     const w = new Worker<JobData>(opts.queue, async (job) => {
       const { ctx } = await contextFor(job.data.options);
       const options = { ...ctx.options, seed: job.data.options.seed, band: job.data.options.band, intensity: job.data.options.intensity, labels: job.data.options.labels };
-      await mkdir(dirname(job.data.case.out), { recursive: true });
       const r = await runCase(job.data.case, { ...ctx, options });
       const line = { job: job.id, row: r.row, status: r.status, seconds: r.seconds, ...(r.error && { error: r.error }) };
       process.stdout.write(`${JSON.stringify(line)}\n`);
