@@ -154,6 +154,8 @@ export function segmentCommand(program: Command, run: Runner): void {
           ...(!several && { supportSlices: perOrgan[0]!.supportSlices, organValue: perOrgan[0]!.supportValue, emptySlices: perOrgan[0]!.emptySlices }),
           organs: perOrgan,
           encodedSlices: result.encodedSlices, organSlices: result.organSlices, overlapPixels: result.overlapPixels, seconds,
+          // Host time in the encoders (on the GPU their work runs asynchronously, so only the CPU path's is the encoders' whole time).
+          encoderSeconds: synpo.encoded.ms / 1000,
           device: kernels.path, resampled: prepared.resampled, dump: opts.dump ?? null,
           ...(backend.providers && { providers: backend.providers }),
         };
