@@ -21,6 +21,29 @@ export async function synpo(...args: string[]): Promise<Result> {
   }
 }
 
+/**
+ * A float32 NIfTI-1 file with this voxel-to-RAS affine as its sform (and no qform): volumes the
+ * tests reorder (flipped, permuted) while every voxel keeps its world position.
+ */
+export function niftiWithAffine(dims: [number, number, number], data: Float32Array, affine: number[][]): Uint8Array {
+  const h = new nifti.NIFTI1();
+  h.littleEndian = true;
+  h.dims = [3, ...dims, 1, 1, 1, 1];
+  h.pixDims = [1, ...[0, 1, 2].map((j) => Math.hypot(affine[0]![j]!, affine[1]![j]!, affine[2]![j]!)), 1, 1, 1, 1];
+  h.datatypeCode = 16;
+  h.numBitsPerVoxel = 32;
+  h.scl_slope = 1;
+  h.vox_offset = 352;
+  h.magic = 'n+1';
+  h.sform_code = 1;
+  h.qform_code = 0;
+  h.affine = affine.map((r) => [...r]);
+  const out = new Uint8Array(352 + data.byteLength);
+  out.set(new Uint8Array(h.toArrayBuffer()).subarray(0, 348));
+  out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), 352);
+  return out;
+}
+
 /** A float32 NIfTI-1 file for bad-input cases (NaN voxels, 4-D volumes). */
 export function float32Nifti(dims: number[], data: Float32Array): Uint8Array {
   const h = new nifti.NIFTI1();

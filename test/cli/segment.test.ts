@@ -82,7 +82,7 @@ describe('synpo segment', () => {
     expect(mask.data.every((v, i) => v === 0 || (Math.floor(i / 65536) >= 16 && Math.floor(i / 65536) <= 18))).toBe(true);
     expect((2 * tp) / (2 * tp + fp + fn)).toBeGreaterThan(0.4);
 
-    expect(readdirSync(dump)).toEqual(['slice-0016', 'slice-0017', 'slice-0018']);
+    expect(readdirSync(dump).sort()).toEqual(['.synpo-dump', 'slice-0016', 'slice-0017', 'slice-0018']);
     const files = readdirSync(join(dump, 'slice-0017')).sort();
     expect(files).toEqual([
       'coarse.npy', 'conf_dino.npy', 'conf_sam.npy', 'final.npy', 'query_feat_dino.npy', 'query_feat_sam.npy', 'summary.json',
@@ -187,7 +187,7 @@ describe('synpo eval', () => {
   });
 
   it('refuses a fold outside the layout and an unknown organ', async () => {
-    expect((await synpo('eval', '--folds', '7')).stderr).toMatch(/fold 7 is outside 0\.\.4/);
+    expect((await synpo('eval', '--folds', '7')).stderr).toMatch(/--folds must be a whole number from 0 to 4, got '7'/);
     expect((await synpo('eval', '--organs', 'heart')).stderr).toMatch(/unknown organ 'heart'/);
   });
 });

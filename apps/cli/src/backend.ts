@@ -4,6 +4,7 @@ import { DEFAULT_CACHE_BYTES, weightFreeBackend, type Backend } from '@synpo/cor
 import { loadModels, onnxBackend, type CheckReport, type ExecutionProvider } from '@synpo/core/onnx';
 import { directorySource } from '@synpo/core/onnx/node';
 import { CliError, EXIT } from './errors.ts';
+import { decimal } from './numbers.ts';
 
 export interface BackendOpts {
   backend: 'weight-free' | 'onnx';
@@ -16,18 +17,13 @@ export interface BackendOpts {
 /** Bytes of the caches: half for SynPo's encoding cache, half for the ONNX encoders' own. */
 export const cacheBytes = (opts: BackendOpts) => (opts.cacheGb * 2 ** 30) / 2;
 
-const gibibytes = (v: string) => {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < 0) throw new CliError(`--cache-gb must be a number of GiB ≥ 0, got '${v}'`, EXIT.usage);
-  return n;
-};
 
 export function backendOptions(): Option[] {
   return [
     new Option('--backend <name>', 'models: weight-free (built in, no files) or onnx (DINOv2 + SAM 2.1 exports, see --models)').choices(['weight-free', 'onnx']).default('weight-free'),
     new Option('--models <dir>', 'model directory with manifest.json (for --backend onnx; see `synpo models --help`)'),
     new Option('--ep <provider>', 'ONNX Runtime execution provider (falls back to cpu with a notice)').choices(['cpu', 'webgpu', 'cuda']).default('cpu'),
-    new Option('--cache-gb <n>', 'GiB of slice encodings kept for reuse (all caches together; least recently used out first)').argParser(gibibytes).default(DEFAULT_CACHE_BYTES / 2 ** 30),
+    new Option('--cache-gb <n>', 'GiB of slice encodings kept for reuse (all caches together; least recently used out first)').argParser(decimal('--cache-gb', { min: 0, max: 1024 })).default(DEFAULT_CACHE_BYTES / 2 ** 30),
   ];
 }
 

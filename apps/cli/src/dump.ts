@@ -1,12 +1,16 @@
 /**
  * `--dump DIR`: per query slice, a folder of NumPy files with every intermediate SynPo computed,
  * named by the paper's roles whatever the backend. Grids are written channel-last (64×64×C).
- * The whole folder is built under a temporary name and renamed when the run succeeds.
+ * Slices are the canonical ones SynPo processed (LPS+, feet to head; see @synpo/io's orientation),
+ * so `slice-<z>` and the masks and points in it are in that grid.
+ * The whole folder is built under a temporary name and renamed when the run succeeds; it carries
+ * a marker file, so a later `--dump` into it may replace it (with `--force`), and nothing else is.
  */
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CELLS, GRID, PIXELS, ROI, roiToVolume, type PreparedVolume, type SliceResult, type SupportEncoding, type PromptPoint } from '@synpo/core';
-import { encodeNpy } from '@synpo/io';
+import { encodeNpy, identityReorientation } from '@synpo/io';
+import { DUMP_MARKER, temporary } from './files.ts';
 
 /** [C][N] channel-first → [N][C] channel-last. */
 function channelLast(feat: Float32Array, C: number): Float32Array {
@@ -15,10 +19,10 @@ function channelLast(feat: Float32Array, C: number): Float32Array {
   return out;
 }
 
-/** A ROI mask at the query slice's own in-plane resolution (rows × columns). */
+/** A ROI mask at the canonical query slice's own in-plane resolution (rows × columns). */
 function toSlice(mask: Uint8Array, prepared: PreparedVolume): Uint8Array {
-  const single = { ...prepared, nz: 1, volume: { ...prepared.volume, dims: [prepared.volume.dims[0], prepared.volume.dims[1], 1] as [number, number, number] } };
-  return roiToVolume(mask, single);
+  const [nx, ny] = prepared.reorientation.dims;
+  return Uint8Array.from(roiToVolume(mask, { region: prepared.region, reorientation: identityReorientation([nx, ny, 1]) }));
 }
 
 function pointToSlice(p: PromptPoint, prepared: PreparedVolume): { x: number; y: number } {
@@ -28,24 +32,31 @@ function pointToSlice(p: PromptPoint, prepared: PreparedVolume): { x: number; y:
 
 export class Dumper {
   private readonly partial: string;
+  private forget: () => void = () => {};
   constructor(private readonly dir: string, private readonly query: PreparedVolume, private readonly band: { alpha: number; beta: number }) {
     this.partial = `${dir}.partial-${process.pid}`;
   }
 
   async start(): Promise<void> {
+    this.forget = temporary(this.partial);
     await rm(this.partial, { recursive: true, force: true });
     await mkdir(this.partial, { recursive: true });
+    const marker = { written_by: 'synpo segment --dump', query: this.query.volume.source, grid: 'canonical LPS+ (x → left, y → posterior, z → superior)' };
+    await writeFile(join(this.partial, DUMP_MARKER), `${JSON.stringify(marker, null, 2)}\n`);
   }
 
-  /** One query slice's files, in `slice-<z>/` (or `<organ>/slice-<z>/` when several organs are dumped). */
-  async slice(z: number, result: SliceResult, s: SupportEncoding, supportZ: number, organ?: string): Promise<void> {
+  /**
+   * One query slice's files, in `slice-<z>/` (or `<organ>/slice-<z>/` when several organs are
+   * dumped): z and supportZ are the files' own slice indices, canonicalZ the slice SynPo processed.
+   */
+  async slice(z: number, result: SliceResult, s: SupportEncoding, supportZ: number, organ?: string, canonicalZ = z): Promise<void> {
     const r = result as Required<SliceResult>;
     if (!r.featSam || !s.featSam || !s.featDino) throw new Error('the dump needs every intermediate: run segmentVolume with detail: true');
     const dir = join(this.partial, ...(organ ? [organ] : []), `slice-${String(z).padStart(4, '0')}`);
     await mkdir(dir, { recursive: true });
     const Cs = r.featSam.length / CELLS;
     const Cd = r.featDino.length / CELLS;
-    const [nx, ny] = this.query.volume.dims;
+    const [nx, ny] = this.query.reorientation.dims;
     const files: [string, Uint8Array][] = [
       ['support_feat_sam.npy', encodeNpy(channelLast(s.featSam, Cs), [GRID, GRID, Cs])],
       ['query_feat_sam.npy', encodeNpy(channelLast(r.featSam, Cs), [GRID, GRID, Cs])],
@@ -62,13 +73,14 @@ export class Dumper {
     for (const [name, bytes] of files) await writeFile(join(dir, name), bytes);
     const summary = {
       slice: z,
+      canonical_slice: canonicalZ,
       support_slice: supportZ,
       mu: s.mu,
       sigma: s.sigma,
       alpha: this.band.alpha,
       beta: this.band.beta,
       band: [s.mu - this.band.alpha * s.sigma, s.mu - this.band.beta * s.sigma],
-      // Pixel coordinates in the query slice (x = column, y = row), and in the 256×256 ROI.
+      // Pixel coordinates in the canonical query slice (x = column, y = row), and in the 256×256 ROI.
       positives: r.positives.map((p) => pointToSlice(p, this.query)),
       negatives: r.negatives.map((p) => pointToSlice(p, this.query)),
       positives_roi: r.positives.map(({ x, y }) => ({ x, y })),
@@ -80,12 +92,15 @@ export class Dumper {
     await writeFile(join(dir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
   }
 
+  /** Puts the dump in place; an existing DIR was checked (empty, or a dump replaced with --force) before the run. */
   async finish(): Promise<void> {
     await rm(this.dir, { recursive: true, force: true });
     await rename(this.partial, this.dir);
+    this.forget();
   }
 
   async abandon(): Promise<void> {
     await rm(this.partial, { recursive: true, force: true });
+    this.forget();
   }
 }

@@ -5,12 +5,17 @@ import { readDicomSeries, readImage2D, readNifti } from '@synpo/io/node';
 import { LAYOUTS, type Organ } from '@synpo/core';
 import { CliError, EXIT } from './errors.ts';
 
-export async function loadVolume(path: string, what: string): Promise<Volume> {
+/**
+ * Reads an input named on the command line; `what` names its role in errors. `series` picks a
+ * DICOM SeriesInstanceUID in a folder of several. The reader's warnings go to stderr.
+ */
+export async function loadVolume(path: string, what: string, opts: { series?: string | undefined } = {}): Promise<Volume> {
   let volume: Volume;
   try {
     const info = await stat(path).catch(() => null);
     if (!info) throw new ImageFileError(path, 'no such file or folder');
-    if (info.isDirectory()) volume = await readDicomSeries(path);
+    if (info.isDirectory()) volume = await readDicomSeries(path, opts.series !== undefined ? { series: opts.series } : {});
+    else if (!info.isFile()) throw new ImageFileError(path, 'is not a regular file (a FIFO, device or socket); give a file or a DICOM folder');
     else if (/\.nii(\.gz)?$/i.test(path)) volume = await readNifti(path);
     else if (/\.(png|jpe?g)$/i.test(path)) volume = imageAsVolume(await readImage2D(path));
     else throw new ImageFileError(path, 'unknown format: SynPo reads .nii, .nii.gz, .png, .jpg and DICOM series folders');
@@ -18,6 +23,7 @@ export async function loadVolume(path: string, what: string): Promise<Volume> {
     if (error instanceof ImageFileError) throw new CliError(`${what}: ${error.message}`);
     throw error;
   }
+  for (const warning of volume.warnings ?? []) process.stderr.write(`synpo: ${what}: ${warning}\n`);
   for (let i = 0; i < volume.data.length; i++) {
     if (!Number.isFinite(volume.data[i])) {
       const [nx, ny] = volume.dims;

@@ -10,6 +10,7 @@ import { segmentCommand } from './commands/segment.ts';
 import { modelsCommand } from './commands/models.ts';
 import { infoCommand } from './commands/info.ts';
 import { CliError, EXIT } from './errors.ts';
+import { cleanUpOnSignals } from './files.ts';
 
 export function deviceOption(): Option {
   return new Option('--device <path>', 'where the kernels run: auto (a WebGPU adapter if any, else CPU), gpu (fail without one), cpu')
@@ -24,6 +25,8 @@ export async function main(argv: string[]): Promise<number> {
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) })
     .showHelpAfterError('(run synpo --help for usage)');
+  // Ctrl-C or a kill leaves no partial output behind (temporary files and dump folders are removed).
+  cleanUpOnSignals();
   let code: number = EXIT.ok;
   const run: Runner = (action) => async (...args) => {
     code = await action(...args);

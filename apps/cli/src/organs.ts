@@ -1,7 +1,9 @@
 /** Which organs a run segments (`--organ`, `--organs`, a manifest's `organs`) and the values it writes. */
 import type { Volume } from '@synpo/io';
+import { MAX_LABEL } from '@synpo/core';
 import { CliError, EXIT } from './errors.ts';
 import { LABEL_MAPS, organValue } from './inputs.ts';
+import { parseInteger } from './numbers.ts';
 
 export interface OrganOpts {
   organ?: string | undefined;
@@ -45,6 +47,9 @@ export function chooseOrgans(opts: OrganOpts, labelPath: string, supportLabel: V
     chosen = [{ name: opts.organ !== undefined && !/^\d+$/.test(opts.organ) ? opts.organ : nameOf(value), value }];
   }
   for (const c of chosen) {
+    if (c.value === 0) {
+      throw new CliError(`label 0 is the background, not an organ; the support label ${labelPath} has ${present.length ? `labels ${present.join(', ')}` : 'no labels'}`, EXIT.usage);
+    }
     if (!present.includes(c.value)) {
       throw new CliError(`the support label ${labelPath} has no voxel with value ${c.value} (${c.name}): the organ is absent from the support (it has ${present.join(', ') || 'no labels'})`);
     }
@@ -52,19 +57,28 @@ export function chooseOrgans(opts: OrganOpts, labelPath: string, supportLabel: V
   // What is written: one organ → --value (default 1); several → the support's values, or name=value pairs.
   const written = new Map<string, number>();
   if (opts.value !== undefined) {
-    if (/^\d+$/.test(opts.value)) {
+    const label = { min: 1, max: MAX_LABEL };
+    if (/^\s*-?\d+\s*$/.test(opts.value)) {
       if (chosen.length > 1) throw new CliError('--value with --organs takes name=value pairs, e.g. liver=1,spleen=2', EXIT.usage);
-      written.set(chosen[0]!.name, Number.parseInt(opts.value, 10));
+      written.set(chosen[0]!.name, parseInteger('--value', opts.value, label));
     } else {
       for (const pair of opts.value.split(',')) {
-        const m = /^\s*([\w-]+)\s*=\s*(\d+)\s*$/.exec(pair);
+        const m = /^\s*([\w-]+)\s*=\s*(-?\d+)\s*$/.exec(pair);
         if (!m) throw new CliError(`--value: '${pair}' is not name=value`, EXIT.usage);
         const organ = chosen.find((c) => c.name === m[1] || String(c.value) === m[1]);
         if (!organ) throw new CliError(`--value names ${m[1]}, which is not among the organs (${chosen.map((c) => c.name).join(', ')})`, EXIT.usage);
-        written.set(organ.name, Number.parseInt(m[2]!, 10));
+        written.set(organ.name, parseInteger(`--value ${m[1]}`, m[2]!, label));
       }
     }
   }
-  return chosen.map((c) => ({ ...c, written: written.get(c.name) ?? (chosen.length > 1 || opts.supportValues ? c.value : 1) }));
+  const result = chosen.map((c) => ({ ...c, written: written.get(c.name) ?? (chosen.length > 1 || opts.supportValues ? c.value : 1) }));
+  for (const c of result) {
+    if (!Number.isInteger(c.written) || c.written < 1 || c.written > MAX_LABEL) {
+      throw new CliError(`the ${c.name} would be written as ${c.written}: label values run from 1 to ${MAX_LABEL}; give --value`, EXIT.usage);
+    }
+  }
+  const clash = result.find((c, i) => result.findIndex((d) => d.written === c.written) !== i);
+  if (clash) throw new CliError(`two organs would be written with the value ${clash.written}; give each its own with --value name=value`, EXIT.usage);
+  return result;
 }
 

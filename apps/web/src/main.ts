@@ -68,9 +68,9 @@ function organsOf(labels: Volume | null): number[] {
 function setOrgan(value: number): void {
   state.organ = value;
   const s = state.support!;
-  state.supportMasks = s.labels ? labelsToRoi(s.labels, s.prepared.region, value) : new Uint8Array(s.prepared.nz * PIXELS);
+  state.supportMasks = s.labels ? labelsToRoi(s.labels, s.prepared, value) : new Uint8Array(s.prepared.nz * PIXELS);
   const q = state.query!;
-  state.queryTruth = q.labels ? labelsToRoi(q.labels, q.prepared.region, value) : null;
+  state.queryTruth = q.labels ? labelsToRoi(q.labels, q.prepared, value) : null;
   // Start at the support slice with the most organ.
   let best = 0;
   let bestArea = -1;

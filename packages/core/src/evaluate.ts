@@ -88,7 +88,7 @@ export async function evaluate(req: EvalRequest): Promise<EvalReport> {
     try {
       for (const organ of req.organs) {
         const value = req.layout.labels[organ];
-        const supportMasks = labelsToRoi(supportCase.labels, supportCase.prepared.region, value);
+        const supportMasks = labelsToRoi(supportCase.labels, supportCase.prepared, value);
         const range = organRange(supportMasks, supportCase.prepared.nz);
         if (!range) throw new Error(`${req.layout.name} case ${support} has no ${organ} (label ${value}); it cannot be the support of fold ${fold}`);
         const list: SupportEncoding[] = [];
@@ -101,7 +101,7 @@ export async function evaluate(req: EvalRequest): Promise<EvalReport> {
         const q = { id, ...(await loadCase(req, id)) };
         // Per organ: its truth, its range in the query, one job per third; all on one encoding.
         const plans = req.organs.flatMap((organ) => {
-          const truth = labelsToRoi(q.labels, q.prepared.region, req.layout.labels[organ]);
+          const truth = labelsToRoi(q.labels, q.prepared, req.layout.labels[organ]);
           const qRange = organRange(truth, q.prepared.nz);
           return qRange ? [{ organ, truth, qRange }] : [];
         });

@@ -8,9 +8,13 @@
  *  - MR and anything else: scale [min, 99.5th percentile] to [0, 1], clipping the top 0.5 %;
  *  - every slice is resized to 256×256 (bilinear; masks nearest-neighbour).
  * ALPNet's MR resampling to 1.25 mm spacing is not redone: the in-plane resize to 256 stands in.
+ *
+ * Every volume is first brought into the canonical voxel order (LPS+, see @synpo/io's
+ * orientation): the ROI slices, masks and slice indices of a PreparedVolume are canonical, and
+ * `roiToVolume` puts masks back in the file's own order.
  */
-import type { Kernels } from '@synpo/gpu';
-import type { Volume } from '@synpo/io';
+import { ShapeError, type Kernels } from '@synpo/gpu';
+import { canonicalVolume, fromCanonical, toCanonical, type Reorientation, type Volume } from '@synpo/io';
 import { PIXELS, ROI } from './backend.ts';
 
 export type IntensityMode = 'auto' | 'ct' | 'mr';
@@ -21,12 +25,18 @@ export const MR_CLIP_PERCENTILE = 99.5;
 export const CT_CROP = 32;
 
 export interface PreparedVolume {
+  /** The volume as read (its own voxel order and header: what outputs are written against). */
   volume: Volume;
-  /** [nz][ROI][ROI], in [0, 1]. */
+  /** How the file's voxel axes map onto the canonical grid the slices below are cut from. */
+  reorientation: Reorientation;
+  /** The canonical grid's voxel-to-RAS affine. */
+  affine: number[][];
+  /** [nz][ROI][ROI], in [0, 1], canonical slices (feet to head). */
   slices: Float32Array;
+  /** Canonical slices. */
   nz: number;
   intensity: 'ct' | 'mr';
-  /** The in-plane region of the volume that maps onto the ROI: x0, y0, width, height. */
+  /** The in-plane region of the canonical grid that maps onto the ROI: x0, y0, width, height. */
   region: [number, number, number, number];
   /** True when the in-plane size was not already ROI×ROI. */
   resampled: boolean;
@@ -48,7 +58,8 @@ export function detectIntensity(volume: Volume): 'ct' | 'mr' {
   return min < -200 ? 'ct' : 'mr';
 }
 
-export async function prepareVolume(volume: Volume, kernels: Kernels, mode: IntensityMode = 'auto'): Promise<PreparedVolume> {
+export async function prepareVolume(file: Volume, kernels: Kernels, mode: IntensityMode = 'auto'): Promise<PreparedVolume> {
+  const { volume, reorientation } = canonicalVolume(file);
   const [nx, ny, nz] = volume.dims;
   const intensity = mode === 'auto' ? detectIntensity(volume) : mode;
   let lo: number;
@@ -75,13 +86,42 @@ export async function prepareVolume(volume: Volume, kernels: Kernels, mode: Inte
   }
   const resampled = w !== ROI || h !== ROI;
   const slices = resampled ? await kernels.upsampleBilinear(cropped, { B: nz, inH: h, inW: w, outH: ROI, outW: ROI }) : cropped;
-  return { volume, slices, nz, intensity, region, resampled };
+  return { volume: file, reorientation, affine: volume.affine, slices, nz, intensity, region, resampled };
 }
 
-/** A label volume's organ as ROI masks [nz][ROI·ROI], nearest-neighbour onto the same region. */
-export function labelsToRoi(labels: Volume, region: PreparedVolume['region'], value: number): Uint8Array {
+/**
+ * Canonical slice `zc` of a prepared volume as a prepared one-slice volume, for `slice`: that
+ * slice of the file cut out with its geometry (io's sliceVolume). Its intensities are the ones
+ * the whole volume's normalisation gave, so it is segmented as the whole-volume run segments it.
+ */
+export function preparedSlice(prepared: PreparedVolume, zc: number, slice: Volume): PreparedVolume {
+  if (!Number.isInteger(zc) || zc < 0 || zc >= prepared.nz) throw new ShapeError('slice', `slice ${zc} is outside 0..${prepared.nz - 1}`);
+  const { volume: canonical, reorientation } = canonicalVolume(slice);
+  const [nx, ny] = reorientation.dims;
+  if (nx !== prepared.reorientation.dims[0] || ny !== prepared.reorientation.dims[1]) {
+    throw new ShapeError('slice', `${slice.source} is not a slice of ${prepared.volume.source}`);
+  }
+  return { ...prepared, volume: slice, reorientation, affine: canonical.affine, slices: prepared.slices.slice(zc * PIXELS, (zc + 1) * PIXELS), nz: 1 };
+}
+
+/** The largest label value a mask volume can hold (NIfTI uint16, and DICOM SEG segment numbers). */
+export const MAX_LABEL = 65535;
+
+/** What `labelsToRoi` and `roiToVolume` need of a prepared volume. */
+export type RoiGrid = Pick<PreparedVolume, 'region' | 'reorientation'>;
+
+/**
+ * A label volume's organ as canonical ROI masks [nz][ROI·ROI], nearest-neighbour onto the same
+ * region. The labels share the image's grid, so they are reoriented as the image was.
+ */
+export function labelsToRoi(file: Volume, grid: RoiGrid, value: number): Uint8Array {
+  const r = grid.reorientation;
+  if (file.dims.join() !== r.fileDims.join()) {
+    throw new ShapeError('labels', `${file.source} is ${file.dims.join('×')}, its image is ${r.fileDims.join('×')}; labels must share the image's grid`);
+  }
+  const labels = { data: toCanonical(file.data, r), dims: r.dims };
   const [nx, ny, nz] = labels.dims;
-  const [x0, y0, w, h] = region;
+  const [x0, y0, w, h] = grid.region;
   const out = new Uint8Array(nz * PIXELS);
   for (let z = 0; z < nz; z++) {
     for (let Y = 0; Y < ROI; Y++) {
@@ -96,13 +136,19 @@ export function labelsToRoi(labels: Volume, region: PreparedVolume['region'], va
 }
 
 /**
- * ROI masks [nz][ROI·ROI] back onto the volume's grid (nearest-neighbour), as a uint8 volume:
- * `value` where a mask is set, or each pixel's own value ('as-is': a label map of several organs).
+ * Canonical ROI masks [nz][ROI·ROI] back onto the file's own grid and voxel order
+ * (nearest-neighbour): `value` where a mask is set, or each pixel's own value ('as-is': a label
+ * map of several organs), 1…65535. The writers pick uint8 or uint16 storage by the largest value.
  */
-export function roiToVolume(masks: Uint8Array, prepared: PreparedVolume, value: number | 'as-is' = 1): Uint8Array {
-  const [nx, ny, nz] = prepared.volume.dims;
-  const [x0, y0, w, h] = prepared.region;
-  const out = new Uint8Array(nx * ny * nz);
+export function roiToVolume(masks: Uint8Array | Uint16Array, grid: RoiGrid, value: number | 'as-is' = 1): Uint16Array {
+  const r = grid.reorientation;
+  const [nx, ny, nz] = r.dims;
+  const [x0, y0, w, h] = grid.region;
+  let max = 0;
+  if (value === 'as-is') for (const v of masks) max = v > max ? v : max;
+  else max = value;
+  if (!Number.isInteger(max) || max < 0 || max > MAX_LABEL) throw new RangeError(`label value ${max} is outside 1..${MAX_LABEL}`);
+  const out = new Uint16Array(nx * ny * nz);
   for (let z = 0; z < nz; z++) {
     for (let y = 0; y < h; y++) {
       const Y = Math.min(ROI - 1, Math.floor(((y + 0.5) * ROI) / h));
@@ -113,5 +159,5 @@ export function roiToVolume(masks: Uint8Array, prepared: PreparedVolume, value: 
       }
     }
   }
-  return out;
+  return fromCanonical(out, r);
 }

@@ -81,7 +81,7 @@ export interface Overlap {
   fn: number;
 }
 
-export function overlap(pred: Uint8Array, truth: Uint8Array): Overlap {
+export function overlap(pred: ArrayLike<number>, truth: ArrayLike<number>): Overlap {
   let tp = 0;
   let fp = 0;
   let fn = 0;

@@ -4,12 +4,14 @@
  * names none, then SynPo in batches, with a callback per slice (for `--dump`).
  *
  * Without ground truth for the query, its organ range is not known: by default the support's
- * organ range is carried over by relative position along z (slice z of nz sits at z / (nz − 1)),
- * and split into thirds matched to the support slices at 1/6, 1/2 and 5/6 of the support's range.
+ * organ range is carried over by relative position along the body axis, and split into thirds
+ * matched to the support slices at 1/6, 1/2 and 5/6 of the support's range. Slice indices here
+ * are canonical (feet to head, see preprocess.ts), so relative index is relative world position
+ * within each volume's extent along the body axis, whatever order or spacing the files use.
  */
 import { ShapeError, upsampleBilinearReference } from '@synpo/gpu';
 import { GRID, PIXELS, ROI } from './backend.ts';
-import type { PreparedVolume } from './preprocess.ts';
+import { MAX_LABEL, type PreparedVolume } from './preprocess.ts';
 import { organRange, queryPart, supportSlices } from './protocol.ts';
 import { Synpo, type SliceResult, type SupportEncoding } from './synpo.ts';
 
@@ -36,11 +38,28 @@ export interface SegmentVolumeResult {
   supportSlices: number[];
 }
 
-/** Maps the support's organ range onto a query of nz slices by relative position. */
+/**
+ * Maps the support's organ range onto a query of nz canonical slices by relative position along
+ * the body axis: slice z of nz sits at z / (nz − 1) of the volume's superior–inferior extent.
+ */
 export function carryRange([first, last]: [number, number], supportSlicesCount: number, nz: number): [number, number] {
   const rel = (z: number) => (supportSlicesCount > 1 ? z / (supportSlicesCount - 1) : 0.5);
   const to = (t: number) => Math.min(nz - 1, Math.max(0, Math.round(t * (nz - 1))));
   return [to(rel(first)), to(rel(last))];
+}
+
+/**
+ * The protocol's support slice for canonical query slice z of a volume of `queryNz` slices: the
+ * one matched to the third of the carried-over organ range that z falls in (the nearest third
+ * when z lies outside the range). A single query slice cut from a volume uses it.
+ */
+export function supportSliceFor(supportMasks: Uint8Array, supportNz: number, z: number, queryNz: number): number {
+  const range = organRange(supportMasks, supportNz);
+  if (!range) throw new ShapeError('segment', 'the organ is not in the support label volume');
+  const chosen = supportNz === 1 ? [0, 0, 0] : supportSlices(range);
+  const target = carryRange(range, supportNz, queryNz);
+  const inside = Math.min(target[1], Math.max(target[0], z));
+  return chosen[queryPart(inside, target)]!;
 }
 
 /** One organ of a multi-organ run: its name, the label value it is written with, its support masks. */
@@ -60,6 +79,11 @@ export interface SegmentOrgansRequest {
   query: PreparedVolume;
   /** One support slice for every query slice, instead of the three of the protocol. */
   supportSlice?: number;
+  /**
+   * When the query was cut from a larger volume: the index its first slice had there. Slice
+   * seeds follow it, so a slice gets the random choices it gets in the whole-volume run.
+   */
+  sliceOffset?: number;
   /** Read back every intermediate for `onSlice` (the `--dump` files). */
   detail?: boolean;
   onSlice?(z: number, organ: string, result: SliceResult, support: SupportEncoding, supportZ: number): Promise<void> | void;
@@ -76,8 +100,8 @@ export interface OrganResult {
 }
 
 export interface SegmentOrgansResult {
-  /** [nz][ROI·ROI] every organ's value where it won; 0 elsewhere. */
-  labels: Uint8Array;
+  /** [nz][ROI·ROI] every organ's value (1…65535) where it won; 0 elsewhere. */
+  labels: Uint16Array;
   organs: OrganResult[];
   /** The union of the organs' ranges: the query slices that were encoded. */
   range: [number, number];
@@ -86,6 +110,16 @@ export interface SegmentOrgansResult {
   organSlices: number;
   /** ROI pixels claimed by more than one organ, each given to the organ of higher fused confidence. */
   overlapPixels: number;
+  /** Query slices of the range that are blank (one intensity throughout): left empty, not segmented. */
+  blankSlices: number[];
+}
+
+/** A slice of one intensity throughout holds no organ: prompting it would only invent one. */
+function isBlank(slice: Float32Array): boolean {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const v of slice) { if (v < lo) lo = v; if (v > hi) hi = v; }
+  return hi - lo < 1e-6;
 }
 
 /** The support slices and query range of one organ, by the protocol unless given. */
@@ -120,6 +154,11 @@ function organPlan(req: SegmentOrgansRequest, organ: OrganRequest): { chosen: nu
 export async function segmentOrgans(req: SegmentOrgansRequest): Promise<SegmentOrgansResult> {
   const { synpo, support, query } = req;
   if (req.organs.length === 0) throw new ShapeError('segment', 'no organ to segment');
+  for (const organ of req.organs) {
+    if (!Number.isInteger(organ.value) || organ.value < 1 || organ.value > MAX_LABEL) {
+      throw new ShapeError('segment', `the ${organ.name}'s label value ${organ.value} is outside 1..${MAX_LABEL} (0 is the background)`);
+    }
+  }
   const plans = req.organs.map((organ) => organPlan(req, organ));
   const range: [number, number] = [Math.min(...plans.map((p) => p.target[0])), Math.max(...plans.map((p) => p.target[1]))];
   const nU = range[1] - range[0] + 1;
@@ -135,17 +174,19 @@ export async function segmentOrgans(req: SegmentOrgansRequest): Promise<SegmentO
         }, { ...(req.detail && { detail: true }) }));
       }
     }
+    const blank = new Set<number>();
+    for (let z = range[0]; z <= range[1]; z++) if (isBlank(query.slices.subarray(z * PIXELS, (z + 1) * PIXELS))) blank.add(z);
     // One job per (organ, support slice): the query slices of that third of the organ's range.
     const jobs: { organ: number; part: number; slices: number[] }[] = [];
     plans.forEach((plan, organ) => {
       for (let part = 0; part < plan.chosen.length; part++) {
         const slices: number[] = [];
-        for (let z = plan.target[0]; z <= plan.target[1]; z++) if (plan.chosen.length === 1 || queryPart(z, plan.target) === part) slices.push(z - range[0]);
+        for (let z = plan.target[0]; z <= plan.target[1]; z++) if (!blank.has(z) && (plan.chosen.length === 1 || queryPart(z, plan.target) === part)) slices.push(z - range[0]);
         if (slices.length) jobs.push({ organ, part, slices });
       }
     });
     const queries = query.slices.subarray(range[0] * PIXELS, (range[1] + 1) * PIXELS);
-    const names = Array.from({ length: nU }, (_, i) => ({ seed: range[0] + i }));
+    const names = Array.from({ length: nU }, (_, i) => ({ seed: (req.sliceOffset ?? 0) + range[0] + i }));
     const masks = req.organs.map(() => new Uint8Array(query.nz * PIXELS));
     // Each organ's fused map per slice, for overlaps: 64×64 floats, kept only while organs share a slice.
     const synmaps = new Map<number, Map<number, Float32Array>>();
@@ -153,7 +194,7 @@ export async function segmentOrgans(req: SegmentOrgansRequest): Promise<SegmentO
     const organSlices = jobs.reduce((n, j) => n + j.slices.length, 0);
     let done = 0;
     const encodedBefore = synpo.encoded.slices;
-    await synpo.segmentJobs(queries, nU, jobs.map((j) => ({ support: encodings[j.organ]![j.part]!, slices: j.slices })), names, {
+    if (jobs.length) await synpo.segmentJobs(queries, nU, jobs.map((j) => ({ support: encodings[j.organ]![j.part]!, slices: j.slices })), names, {
       ...(req.detail ? { detail: true } : multi ? { detail: ['synmap'] } : {}),
       onBatch: async (first, perJob) => {
         for (const [j, results] of perJob.entries()) {
@@ -182,6 +223,7 @@ export async function segmentOrgans(req: SegmentOrgansRequest): Promise<SegmentO
       encodedSlices: synpo.encoded.slices - encodedBefore,
       organSlices,
       overlapPixels,
+      blankSlices: [...blank],
     };
   } finally {
     for (const list of encodings) for (const e of list) await synpo.releaseSupport(e);
@@ -189,8 +231,8 @@ export async function segmentOrgans(req: SegmentOrgansRequest): Promise<SegmentO
 }
 
 /** One label map from per-organ masks; a pixel two organs claim goes to the higher fused confidence. */
-function combineOrgans(organs: readonly OrganRequest[], masks: Uint8Array[], synmaps: Map<number, Map<number, Float32Array>>, nz: number): { labels: Uint8Array; overlapPixels: number } {
-  const labels = new Uint8Array(nz * PIXELS);
+function combineOrgans(organs: readonly OrganRequest[], masks: Uint8Array[], synmaps: Map<number, Map<number, Float32Array>>, nz: number): { labels: Uint16Array; overlapPixels: number } {
+  const labels = new Uint16Array(nz * PIXELS);
   let overlapPixels = 0;
   for (let z = 0; z < nz; z++) {
     const present = organs.map((_, o) => o).filter((o) => masks[o]!.subarray(z * PIXELS, (z + 1) * PIXELS).some((v) => v));

@@ -12,7 +12,7 @@ const requireGpu = Boolean(process.env.CI) || process.env.SYNPO_REQUIRE_GPU === 
 
 async function chaosCase(id: number, kernels: Kernels, organValue: number): Promise<{ prepared: PreparedVolume; masks: Uint8Array }> {
   const prepared = await prepareVolume(await readNifti(`${DATA}image_${id}.nii.gz`), kernels);
-  const masks = labelsToRoi(await readNifti(`${DATA}label_${id}.nii.gz`), prepared.region, organValue);
+  const masks = labelsToRoi(await readNifti(`${DATA}label_${id}.nii.gz`), prepared, organValue);
   return { prepared, masks };
 }
 
@@ -53,7 +53,7 @@ describe('preprocessing', () => {
     const data = new Float32Array(nx * nx * 2).fill(-1000);
     const labelData = new Float32Array(nx * nx * 2);
     for (let y = 200; y < 300; y++) for (let x = 100; x < 220; x++) { data[y * nx + x] = 60; labelData[y * nx + x] = 6; }
-    const base = { dims: [nx, nx, 2] as [number, number, number], spacing: [0.8, 0.8, 3] as [number, number, number], affine: [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]] };
+    const base = { dims: [nx, nx, 2] as [number, number, number], spacing: [0.8, 0.8, 3] as [number, number, number], affine: [[-0.8, 0, 0, 0], [0, -0.8, 0, 0], [0, 0, 3, 0], [0, 0, 0, 1]] };
     const prepared = await prepareVolume({ ...base, data, source: 'ct' }, cpuKernels());
     expect(prepared.intensity).toBe('ct');
     expect(prepared.region).toEqual([32, 32, 448, 448]);
@@ -61,7 +61,7 @@ describe('preprocessing', () => {
     const roiIndex = Math.round(((250 - 32) * 256) / 448) * 256 + Math.round(((160 - 32) * 256) / 448);
     expect(prepared.slices[roiIndex]).toBeCloseTo(185 / 400, 2);
     expect(prepared.slices[0]).toBe(0);
-    const masks = labelsToRoi({ ...base, data: labelData, source: 'ct-labels' }, prepared.region, 6);
+    const masks = labelsToRoi({ ...base, data: labelData, source: 'ct-labels' }, prepared, 6);
     const back = roiToVolume(masks, prepared);
     const agreement = dice(overlap(back.subarray(0, nx * nx), Uint8Array.from(labelData.subarray(0, nx * nx), (v) => (v ? 1 : 0))));
     expect(agreement).toBeGreaterThan(0.97);
@@ -275,7 +275,7 @@ describe('all organs in one pass', () => {
     const queryVolume = await readNifti(`${DATA}image_1.nii.gz`);
     const support = await prepareVolume(supportVolume, kernels);
     const query = await prepareVolume(queryVolume, kernels);
-    const organs = Object.entries(CHAOS_T2.labels).map(([name, value]) => ({ name, value, masks: labelsToRoi(supportLabels, support.region, value) }));
+    const organs = Object.entries(CHAOS_T2.labels).map(([name, value]) => ({ name, value, masks: labelsToRoi(supportLabels, support, value) }));
     const synpo = new Synpo(weightFreeBackend(), kernels, { points: CHAOS_T2.band });
     const all = await segmentOrgans({ synpo, support, query, organs });
     expect(all.organs.map((o) => o.name)).toEqual(['liver', 'right-kidney', 'left-kidney', 'spleen']);

@@ -1,7 +1,9 @@
 /** @synpo/io: reading and writing what SynPo consumes and produces. */
 export { encodeNpy, decodeNpy, type DecodedNpy } from './npy.ts';
-export { decodeNifti, encodeNiftiMask } from './nifti.ts';
+export { decodeNifti, encodeNiftiMask, niftiSliceHeader } from './nifti.ts';
+export { crc32, gunzipChecked } from './gzip.ts';
 export { ImageFileError } from './errors.ts';
-export { sliceOf, type Volume } from './volume.ts';
+export { sliceOf, sliceVolume, type Volume } from './volume.ts';
 export { decodeImage2D, imageAsVolume, encodePng, encodeMaskPng, type Image2D } from './png.ts';
-export { decodeDicomSlice, stackDicomSlices, type DicomSlice } from './dicom.ts';
+export { decodeDicomSlice, groupSeries, isDicomSeriesInfo, pickSeries, stackDicomSlices, summariseSeries, type DicomSeriesInfo, type DicomSlice, type SeriesSummary } from './dicom.ts';
+export { canonicalAffine, canonicalVolume, fromCanonical, identityReorientation, reorientation, toCanonical, worldOf, CANONICAL_NAME, type Reorientation } from './orientation.ts';

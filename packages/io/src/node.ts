@@ -1,15 +1,31 @@
 /** File-system entry points of @synpo/io (Node only; the browser passes bytes to the decoders). */
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import type { Dirent, Stats } from 'node:fs';
+import { join } from 'node:path';
 import { ImageFileError } from './errors.ts';
 import { decodeNifti } from './nifti.ts';
 import { decodeImage2D } from './png.ts';
-import { decodeDicomSlice, stackDicomSlices } from './dicom.ts';
+import { decodeDicomSlice, pickSeries, stackDicomSlices } from './dicom.ts';
 import type { Volume } from './volume.ts';
 
+/** What a non-regular file is, for messages. */
+function kindOf(info: Stats): string {
+  return info.isDirectory() ? 'a folder' : info.isFIFO() ? 'a FIFO (named pipe)' : info.isCharacterDevice() ? 'a character device'
+    : info.isBlockDevice() ? 'a block device' : info.isSocket() ? 'a socket' : 'not a regular file';
+}
+
+/**
+ * A file's bytes. Only regular files are read (a FIFO or a device would block or never end), and
+ * an empty file is refused by name.
+ */
 export async function readBytes(path: string): Promise<Uint8Array> {
   try {
+    const info = await stat(path);
+    if (!info.isFile()) throw new ImageFileError(path, `is ${kindOf(info)}, not a regular file`);
+    if (info.size === 0) throw new ImageFileError(path, 'is empty (0 bytes)');
     return new Uint8Array(await readFile(path));
   } catch (error) {
+    if (error instanceof ImageFileError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a folder, not a file' : code === 'EACCES' ? 'permission denied' : (error as Error).message;
     throw new ImageFileError(path, why);
@@ -26,17 +42,29 @@ export async function readImage2D(path: string): Promise<import('./png.ts').Imag
   return decodeImage2D(await readBytes(path), path);
 }
 
-/** Reads every DICOM file of a folder (files that are not DICOM are skipped) as one series. */
-export async function readDicomSeries(folder: string): Promise<Volume> {
-  const { readdir } = await import('node:fs/promises');
-  const { join } = await import('node:path');
-  const names = (await readdir(folder)).filter((n) => !n.startsWith('.')).sort();
+/**
+ * Reads the DICOM files of a folder as one series: `series` picks a SeriesInstanceUID when the
+ * folder holds several. Entries that are not regular files (subfolders, FIFOs, devices), empty
+ * files and files without the DICM preamble are skipped.
+ */
+export async function readDicomSeries(folder: string, opts: { series?: string } = {}): Promise<Volume> {
+  let entries: Dirent[];
+  try {
+    entries = await readdir(folder, { withFileTypes: true });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new ImageFileError(folder, code === 'ENOENT' ? 'no such folder' : code === 'ENOTDIR' ? 'is not a folder' : code === 'EACCES' ? 'permission denied' : (error as Error).message);
+  }
+  const names = entries.filter((e) => !e.name.startsWith('.') && (e.isFile() || e.isSymbolicLink())).map((e) => e.name).sort();
   const slices = [];
   for (const name of names) {
-    const bytes = await readBytes(join(folder, name));
+    const path = join(folder, name);
+    const info = await stat(path).catch(() => null);
+    if (!info?.isFile() || info.size < 132) continue;
+    const bytes = await readBytes(path);
     // DICOM part 10 files carry "DICM" at byte 128; anything else in the folder is skipped.
-    if (bytes.length < 132 || String.fromCharCode(...bytes.subarray(128, 132)) !== 'DICM') continue;
-    slices.push(decodeDicomSlice(bytes, join(folder, name)));
+    if (String.fromCharCode(...bytes.subarray(128, 132)) !== 'DICM') continue;
+    slices.push(decodeDicomSlice(bytes, path));
   }
-  return stackDicomSlices(slices, folder);
+  return stackDicomSlices(pickSeries(slices, folder, opts.series), folder);
 }

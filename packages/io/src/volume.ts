@@ -1,3 +1,7 @@
+import * as nifti from 'nifti-reader-js';
+import { isDicomSeriesInfo } from './dicom.ts';
+import { niftiSliceHeader } from './nifti.ts';
+
 /**
  * A 3-D scalar volume in its file's voxel order (x fastest, then y, then z), as floats after
  * the file's scaling. Slices are taken along z: slice z is a ny×nx image (rows y, columns x)
@@ -13,12 +17,28 @@ export interface Volume {
   affine: number[][];
   /** Where it came from (a path, or a name for built-in data). */
   source: string;
-  /** The format's own header, kept so that outputs can reuse it (NIfTI: the NIFTI1 object). */
+  /** The format's own header, kept so that outputs can reuse it (NIfTI: the NIFTI1 object; DICOM: DicomSeriesInfo). */
   header?: unknown;
+  /** What the reader assumed or repaired, for the user to see. */
+  warnings?: string[];
 }
 
 export function sliceOf(volume: Volume, z: number): Float32Array {
   const [nx, ny, nz] = volume.dims;
   if (!Number.isInteger(z) || z < 0 || z >= nz) throw new RangeError(`${volume.source}: slice ${z} is outside 0..${nz - 1}`);
   return volume.data.subarray(nx * ny * z, nx * ny * (z + 1));
+}
+
+/**
+ * Slice z of a volume as a one-slice volume that stays where it was in the world: the affine
+ * (and a NIfTI header's qform and sform) moved to that slice.
+ */
+export function sliceVolume(volume: Volume, z: number): Volume {
+  const [nx, ny] = volume.dims;
+  const data = sliceOf(volume, z).slice();
+  const affine = volume.affine.map((r) => [...r]);
+  for (let i = 0; i < 3; i++) affine[i]![3] = volume.affine[i]![3]! + volume.affine[i]![2]! * z;
+  const header = volume.header instanceof nifti.NIFTI1 ? niftiSliceHeader(volume.header, z)
+    : isDicomSeriesInfo(volume.header) ? { ...volume.header, instances: [volume.header.instances[z]!] } : undefined;
+  return { ...volume, data, dims: [nx, ny, 1], affine, header, source: `${volume.source} slice ${z}` };
 }

@@ -101,6 +101,13 @@ export function parseManifest(text: string, path: string): BatchCase[] {
       ...(str('query_label') && { queryLabel: at(str('query_label')!) }),
     });
   }
+  // No case may write over what any case reads.
+  const inputs = new Map<string, number>();
+  for (const c of cases) for (const p of [c.supportImage, c.supportLabel, c.query, c.queryLabel]) if (p && !inputs.has(p)) inputs.set(p, c.row);
+  for (const c of cases) {
+    const reader = inputs.get(c.out);
+    if (reader !== undefined) problems.push(`row ${c.row}: out ${c.out} is an input of row ${reader}; it would be overwritten`);
+  }
   if (problems.length) throw new CliError(`${path}: the manifest has problems:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
   if (cases.length === 0) throw new CliError(`${path}: the manifest has no cases`);
   return cases;

@@ -120,7 +120,7 @@ export async function runCase(c: BatchCase, ctx: CaseContext): Promise<CaseResul
     const synpo = new Synpo(ctx.backend, ctx.kernels, { seed: ctx.options.seed, points: { ...LAYOUTS[ctx.options.band].band }, cacheBytes: ctx.options.cacheBytes });
     const result = await segmentOrgans({
       synpo, support, query: prepared,
-      organs: organs.map((o) => ({ name: o.name, value: o.written, masks: labelsToRoi(supportLabel, support.region, o.value) })),
+      organs: organs.map((o) => ({ name: o.name, value: o.written, masks: labelsToRoi(supportLabel, support, o.value) })),
     });
     const labels = roiToVolume(result.labels, prepared, 'as-is');
     await mkdir(dirname(c.out), { recursive: true });

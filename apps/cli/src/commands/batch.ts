@@ -13,6 +13,8 @@ import { parseManifest, type BatchCase } from '../batch/manifest.ts';
 import { runCase, type CaseContext, type CaseResult } from '../batch/run-case.ts';
 import { computeFor } from '../compute.ts';
 import { CliError, EXIT } from '../errors.ts';
+import { guardOutputs } from '../files.ts';
+import { integer, SEED } from '../numbers.ts';
 import { deviceOption, type Runner } from '../main.ts';
 import { progressLine } from '../progress.ts';
 
@@ -26,11 +28,6 @@ export interface RunOpts extends BackendOpts {
   force?: boolean;
 }
 
-const positive = (name: string) => (v: string) => {
-  if (!/^\d+$/.test(v) || Number(v) < 1) throw new CliError(`${name} must be a positive integer, got '${v}'`, EXIT.usage);
-  return Number(v);
-};
-
 /** The options a case runner takes from the command line (shared with `synpo queue worker`). */
 export function caseOptions(cmd: Command): Command {
   return cmd
@@ -43,7 +40,7 @@ export function caseOptions(cmd: Command): Command {
     .addOption(new Option('--labels <map>', 'label map for organ names').choices(['chaos-t2', 'sabs-ct', 'totalseg']).default('chaos-t2'))
     .addOption(new Option('--band <set>', 'negative band: the paper\'s best for CHAOS-MRI or Synapse-CT').choices(['chaos-t2', 'sabs-ct']).default('chaos-t2'))
     .addOption(new Option('--intensity <mode>', 'intensity preprocessing').choices(['auto', 'ct', 'mr']).default('auto'))
-    .option('--seed <n>', 'seed of the random choices', (v) => Number.parseInt(v, 10), 0);
+    .option('--seed <n>', 'seed of the random choices', integer('--seed', SEED), 0);
 }
 
 /** Models and kernels for a run of cases: loaded once. */
@@ -105,7 +102,7 @@ export function batchCommand(program: Command, run: Runner): void {
   const cmd = program
     .command('batch <manifest>')
     .description('segment the cases of a manifest (CSV or JSON Lines: support_image, support_label, query, out[, organs][, query_label]); resumable')
-    .option('--jobs <n>', 'cases at a time in this process (they share the models and the GPU)', positive('--jobs'), 1)
+    .option('--jobs <n>', 'cases at a time in this process (they share the models and the GPU)', integer('--jobs', { min: 1, max: 64 }), 1)
     .option('--force', 'redo cases whose output is up to date');
   caseOptions(cmd)
     .option('--log <file>', 'JSON Lines log, one line per case (default: <manifest>.log.jsonl)')
@@ -121,6 +118,11 @@ export function batchCommand(program: Command, run: Runner): void {
       const cases = parseManifest(text, manifest);
       const log = opts.log ?? `${manifest.replace(/\.(csv|jsonl?)$/i, '')}.log.jsonl`;
       await mkdir(dirname(log), { recursive: true }).catch(() => {});
+      const named = (flag: string, paths: (string | undefined)[]) => paths.filter((p): p is string => Boolean(p)).map((path) => ({ flag, path }));
+      await guardOutputs([
+        { flag: 'manifest', path: manifest },
+        ...cases.flatMap((c) => named(`row ${c.row}`, [c.supportImage, c.supportLabel, c.query, c.queryLabel, c.out])),
+      ], [{ flag: '--log', path: log, kind: 'file' }]);
       await rm(log, { force: true });
       const t0 = performance.now();
       const { ctx, release } = await caseContext(opts);

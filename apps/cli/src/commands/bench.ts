@@ -10,7 +10,8 @@ import { runBatchBench, type BatchBenchReport } from '../batch/bench.ts';
 import { defaultDataDir } from '../data.ts';
 import { computeFor } from '../compute.ts';
 import { CliError, EXIT } from '../errors.ts';
-import { writeFileAtomic } from '../files.ts';
+import { integer } from '../numbers.ts';
+import { guardOutputs, writeFileAtomic } from '../files.ts';
 import { deviceOption, type Runner } from '../main.ts';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
@@ -120,11 +121,12 @@ export function benchCommand(program: Command, run: Runner): void {
     .option('--json', 'print the report as JSON instead of tables')
     .option('--out <file>', 'also write the JSON report to this file')
     .option('--quick', 'smaller batches and fewer ratio cases')
-    .option('--reps <n>', 'timed runs per case (median reported)', (v) => Number.parseInt(v, 10))
+    .option('--reps <n>', 'timed runs per case (median reported)', integer('--reps', { min: 1, max: 1000 }))
     .option('--only <parts>', 'comma-separated parts to run: kernel names (e.g. confidence,topk), pipeline, postencoder, f16, onnx; and batch (whole CHAOS cases, not in the default run)')
     .option('--data <dir>', 'CHAOS folder for --only batch (default: shared/data/chaos-t2 beside the repository)')
     .option('--models <dir>', 'time this ONNX model directory instead of the synthetic graphs')
     .action(run(async (opts: { device: 'auto' | 'gpu' | 'cpu'; json?: boolean; out?: string; quick?: boolean; reps?: number; only?: string; models?: string; data?: string }) => {
+      if (opts.out) await guardOutputs([], [{ flag: '--out', path: opts.out, kind: 'file' }]);
       // The benchmark compares paths: under auto it takes any adapter, software ones included.
       const compute = await computeFor(opts.device === 'auto' ? 'gpu' : opts.device).catch((error: unknown) => {
         if (opts.device === 'auto' && error instanceof CliError && error.exitCode === EXIT.noGpu) return computeFor('cpu');

@@ -8,7 +8,8 @@ import { evaluate, GRID, ORGANS, phantomPatient, PHANTOM_LABELS, PIXELS, ROI, we
 import { encodePng, type Volume } from '@synpo/io';
 import { computeFor } from '../compute.ts';
 import { CliError, EXIT } from '../errors.ts';
-import { writeFileAtomic } from '../files.ts';
+import { integer, SEED } from '../numbers.ts';
+import { guardOutputs, writeFileAtomic } from '../files.ts';
 import { deviceOption, type Runner } from '../main.ts';
 import { progressLine } from '../progress.ts';
 
@@ -69,14 +70,14 @@ export function demoCommand(program: Command, run: Runner): void {
     .command('demo')
     .description('segment liver, spleen and kidneys of a built-in phantom (no files needed): Dice per organ and an overlay PNG')
     .addOption(deviceOption())
-    .option('--patients <n>', 'phantom patients: the first is the support, the rest are queries', (v) => Number.parseInt(v, 10), 4)
-    .option('--seed <n>', 'seed of the phantom and of the random choices', (v) => Number.parseInt(v, 10), 1)
+    .option('--patients <n>', 'phantom patients: the first is the support, the rest are queries', integer('--patients', { min: 2, max: 12 }), 4)
+    .option('--seed <n>', 'seed of the phantom and of the random choices', integer('--seed', SEED), 1)
     .option('--out <file>', 'overlay PNG (query patients\' middle slices: truth outlined, prediction filled, points marked)', 'synpo-demo.png')
     .option('--json', 'print a JSON summary')
     .option('--no-progress', 'no progress line on stderr')
     .action(run(async (opts: DemoOpts) => {
-      if (!Number.isInteger(opts.patients) || opts.patients < 2 || opts.patients > 12) throw new CliError('--patients must be 2..12', EXIT.usage);
       if (!/\.png$/i.test(opts.out)) throw new CliError(`--out ${opts.out}: the overlay is a .png`, EXIT.usage);
+      await guardOutputs([], [{ flag: '--out', path: opts.out, kind: 'file' }]);
       const patients = Array.from({ length: opts.patients }, (_, i) => phantomPatient(opts.seed * 1000 + i));
       const layout: DatasetLayout = {
         name: 'phantom' as DatasetLayout['name'],

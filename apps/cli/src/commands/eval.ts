@@ -1,12 +1,15 @@
 /** `synpo eval`: the paper's Table 1 protocol on a chaos-t2 or sabs-ct folder. */
 import { Option, type Command } from 'commander';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { evaluate, LAYOUTS, ORGANS, type EvalReport, type Organ, type SynpoOptionsInput } from '@synpo/core';
 import { backendFor, backendOptions, cacheBytes, type BackendOpts } from '../backend.ts';
 import { readNifti } from '@synpo/io/node';
 import { computeFor } from '../compute.ts';
 import { defaultDataDir } from '../data.ts';
 import { CliError, EXIT } from '../errors.ts';
-import { writeFileAtomic } from '../files.ts';
+import { decimal, integer, parseInteger, SEED } from '../numbers.ts';
+import { guardOutputs, writeFileAtomic, type NamedPath } from '../files.ts';
 import { deviceOption, type Runner } from '../main.ts';
 import { progressLine } from '../progress.ts';
 
@@ -31,12 +34,6 @@ interface EvalOpts extends BackendOpts {
   alpha?: number;
   beta?: number;
 }
-
-const number = (v: string) => {
-  const n = Number(v);
-  if (!Number.isFinite(n)) throw new CliError(`'${v}' is not a number`, EXIT.usage);
-  return n;
-};
 
 export function formatEvalTable(r: EvalReport): string {
   const organs = COLUMNS.filter((c) => r.organs.some((o) => o.organ === c));
@@ -71,13 +68,13 @@ export function evalCommand(program: Command, run: Runner): void {
     .addOption(backendOptions()[1]!)
     .addOption(backendOptions()[2]!)
     .addOption(backendOptions()[3]!)
-    .option('--seed <n>', 'seed of the random choices', (v) => Number.parseInt(v, 10), 0)
+    .option('--seed <n>', 'seed of the random choices', integer('--seed', SEED), 0)
     .addOption(new Option('--encoders <which>', 'ablation: which confidence maps are fused').choices(['both', 'sam', 'dino']).default('both'))
     .addOption(new Option('--fusion <how>', 'ablation: Hadamard synergy or a plain average of the two maps').choices(['synergy', 'sum']).default('synergy'))
     .addOption(new Option('--negatives <source>', 'ablation: band negatives (SynPo), the least similar cells (PerSAM), or none').choices(['band', 'lowest', 'none']).default('band'))
     .option('--no-refine', 'ablation: skip NRM and keep the coarse mask')
-    .option('--alpha <a>', 'band lower bound μ − α·σ (default: the paper\'s value for the layout)', number)
-    .option('--beta <b>', 'band upper bound μ − β·σ (default: the paper\'s value for the layout)', number)
+    .option('--alpha <a>', 'band lower bound μ − α·σ (default: the paper\'s value for the layout)', decimal('--alpha', { min: -10, max: 10 }))
+    .option('--beta <b>', 'band upper bound μ − β·σ (default: the paper\'s value for the layout)', decimal('--beta', { min: -10, max: 10 }))
     .option('--json', 'print the report as JSON')
     .option('--out <file>', 'also write the JSON report to this file')
     .option('--no-progress', 'no progress line on stderr')
@@ -87,8 +84,9 @@ export function evalCommand(program: Command, run: Runner): void {
       if (!dir) throw new CliError(`no data folder for ${opts.layout}: pass --data DIR (or set SYNPO_DATA)`, EXIT.usage);
       const organs = (opts.organs?.split(',').map((s) => s.trim()) ?? [...ORGANS]) as Organ[];
       for (const o of organs) if (!ORGANS.includes(o)) throw new CliError(`unknown organ '${o}' (${ORGANS.join(', ')})`, EXIT.usage);
-      const folds = opts.folds ? opts.folds.split(',').map((s) => Number.parseInt(s, 10)) : availableFolds(opts.layout);
-      for (const k of folds) if (!Number.isInteger(k) || k < 0 || k >= layout.folds) throw new CliError(`fold ${k} is outside 0..${layout.folds - 1}`, EXIT.usage);
+      const folds = opts.folds ? opts.folds.split(',').map((s) => parseInteger('--folds', s, { min: 0, max: layout.folds - 1 })) : availableFolds(opts.layout);
+      // The report is checked before the evaluation: an unwritable --out fails now, not after it.
+      if (opts.out) await guardOutputs(await dataFiles(dir), [{ flag: '--out', path: opts.out, kind: 'file' }]);
       const options: SynpoOptionsInput = {
         seed: opts.seed,
         encoders: opts.encoders,
@@ -118,4 +116,10 @@ export function evalCommand(program: Command, run: Runner): void {
 /** sabs-ct here has only fold 0's scans (0–6); the rest are kept back. */
 function availableFolds(layout: 'chaos-t2' | 'sabs-ct'): number[] {
   return layout === 'sabs-ct' ? [0] : [0, 1, 2, 3, 4];
+}
+
+/** The data folder's files, as inputs an output must not replace. */
+async function dataFiles(dir: string): Promise<NamedPath[]> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  return names.filter((n) => /\.nii(\.gz)?$/i.test(n)).map((n) => ({ flag: '--data', path: join(dir, n) }));
 }

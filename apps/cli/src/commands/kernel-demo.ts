@@ -9,6 +9,7 @@ import type { Command } from 'commander';
 import { createRng, cpuKernels, wrapKernels, type Kernels } from '@synpo/gpu';
 import { dice, overlap } from '@synpo/core';
 import { computeFor } from '../compute.ts';
+import { integer, SEED } from '../numbers.ts';
 import { deviceOption, type Runner } from '../main.ts';
 
 const G = 64; // grid side
@@ -128,7 +129,7 @@ export function kernelDemoCommand(program: Command, run: Runner): void {
     .command('kernel-demo')
     .description('run every SynPo kernel on a built-in synthetic case (no files needed); on the GPU, check every stage against the CPU references')
     .addOption(deviceOption())
-    .option('--seed <n>', 'seed for the random choices', (v) => Number.parseInt(v, 10), 1)
+    .option('--seed <n>', 'seed for the random choices', integer('--seed', SEED), 1)
     .option('--json', 'print one JSON object')
     .action(run(async (opts: { device: 'auto' | 'gpu' | 'cpu'; seed: number; json?: boolean }) => {
       const compute = await computeFor(opts.device);

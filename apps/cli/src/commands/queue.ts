@@ -16,6 +16,8 @@ import { Queue, UnrecoverableError, Worker, type ConnectionOptions } from 'bullm
 import { parseManifest, type BatchCase } from '../batch/manifest.ts';
 import { runCase, type CaseContext } from '../batch/run-case.ts';
 import { CliError, EXIT } from '../errors.ts';
+import { handOverSignals } from '../files.ts';
+import { decimal, integer, parseInteger, SEED } from '../numbers.ts';
 import type { Runner } from '../main.ts';
 import { caseContext, caseOptions, type RunOpts } from './batch.ts';
 
@@ -47,7 +49,7 @@ export function redisConnection(url: string, worker = false): ConnectionOptions 
     host: u.hostname || '127.0.0.1',
     port: u.port ? Number(u.port) : 6379,
     ...(u.password && { password: decodeURIComponent(u.password) }),
-    ...(db && { db: Number(db) }),
+    ...(db && { db: parseInteger('--redis database', db, { min: 0, max: 15 }) }),
     ...(worker
       ? { maxRetriesPerRequest: null }
       : { maxRetriesPerRequest: 1, connectTimeout: 3000, retryStrategy: (times: number) => (times > 3 ? null : 250) }),
@@ -59,11 +61,6 @@ function queueOptions(cmd: Command): Command {
     .requiredOption('--redis <url>', 'the Redis every machine shares, e.g. redis://10.0.0.5:6379')
     .option('--queue <name>', 'queue name (several batches may share one Redis)', 'synpo');
 }
-
-const positive = (name: string) => (v: string) => {
-  if (!/^\d+(\.\d+)?$/.test(v) || Number(v) <= 0) throw new CliError(`${name} must be a positive number, got '${v}'`, EXIT.usage);
-  return Number(v);
-};
 
 async function withQueue<R>(opts: QueueOpts, f: (q: Queue) => Promise<R>): Promise<R> {
   const q = new Queue(opts.queue, { connection: redisConnection(opts.redis) });
@@ -85,7 +82,7 @@ export function queueCommand(program: Command, run: Runner): void {
     .command('submit')
     .description('put one job per case of a manifest; a case already submitted (the same case and options) is not added again')
     .requiredOption('--manifest <file>', 'the cases (CSV or JSON Lines, as for `synpo batch`); paths must be readable by every worker')
-    .option('--attempts <n>', 'tries per job for transient failures (bad input fails at once)', (v) => Number.parseInt(v, 10), 3);
+    .option('--attempts <n>', 'tries per job for transient failures (bad input fails at once)', integer('--attempts', { min: 1, max: 100 }), 3);
   queueOptions(submit)
     .addOption(new Option('--backend <name>', 'models: weight-free or onnx').choices(['weight-free', 'onnx']).default('weight-free'))
     .option('--models <dir>', 'model directory for --backend onnx (a path every worker can read)')
@@ -93,7 +90,7 @@ export function queueCommand(program: Command, run: Runner): void {
     .addOption(new Option('--labels <map>', 'label map for organ names').choices(['chaos-t2', 'sabs-ct', 'totalseg']).default('chaos-t2'))
     .addOption(new Option('--band <set>', 'negative band').choices(['chaos-t2', 'sabs-ct']).default('chaos-t2'))
     .addOption(new Option('--intensity <mode>', 'intensity preprocessing').choices(['auto', 'ct', 'mr']).default('auto'))
-    .option('--seed <n>', 'seed of the random choices', (v) => Number.parseInt(v, 10), 0)
+    .option('--seed <n>', 'seed of the random choices', integer('--seed', SEED), 0)
     .action(run(async (opts: QueueOpts & JobData['options'] & { manifest: string; attempts: number }) => {
       if (opts.backend === 'onnx' && !opts.models) throw new CliError('--backend onnx needs --models DIR', EXIT.usage);
       const cases = parseManifest(await readFile(opts.manifest, 'utf8').catch((e: NodeJS.ErrnoException) => {
@@ -118,8 +115,8 @@ export function queueCommand(program: Command, run: Runner): void {
   const worker = queue
     .command('worker')
     .description('run jobs on this machine until SIGTERM or SIGINT (then finish the jobs in hand and stop)')
-    .option('--concurrency <n>', 'jobs at a time in this process (they share the models and the GPU)', (v) => Number.parseInt(v, 10), 1)
-    .option('--lock-seconds <s>', 'how long a job is held without a heartbeat before another worker may take it (a killed worker\'s job waits this long)', positive('--lock-seconds'), 30)
+    .option('--concurrency <n>', 'jobs at a time in this process (they share the models and the GPU)', integer('--concurrency', { min: 1, max: 64 }), 1)
+    .option('--lock-seconds <s>', 'how long a job is held without a heartbeat before another worker may take it (a killed worker\'s job waits this long)', decimal('--lock-seconds', { min: 1, max: 86400 }), 30)
     .option('--until-empty', 'stop once no job is waiting or running (for scripts and benchmarks)')
     .option('--force', 'redo cases whose output is up to date');
   queueOptions(caseOptions(worker)).action(run(async (opts: QueueOpts & RunOpts & { concurrency: number; lockSeconds: number; untilEmpty?: boolean }) => {
@@ -141,6 +138,8 @@ export function queueCommand(program: Command, run: Runner): void {
       return r;
     }, { connection: redisConnection(opts.redis, true), concurrency: opts.concurrency, lockDuration, stalledInterval: lockDuration, maxStalledCount: 2 });
     w.on('error', (e) => process.stderr.write(`synpo: queue worker: ${e.message}\n`));
+    // This command stops gracefully itself: the jobs in hand finish (and clean up) before it exits.
+    handOverSignals();
     const stop = new Promise<void>((resolve) => {
       const quit = () => resolve();
       process.once('SIGTERM', quit);
@@ -176,7 +175,7 @@ export function queueCommand(program: Command, run: Runner): void {
     })));
 
   queueOptions(queue.command('wait').description('wait until no job is waiting or running; exit 1 if any job failed'))
-    .option('--timeout <s>', 'give up after this many seconds (exit 1)', positive('--timeout'))
+    .option('--timeout <s>', 'give up after this many seconds (exit 1)', decimal('--timeout', { min: 0.1, max: 7 * 86400 }))
     .action(run(async (opts: QueueOpts & { timeout?: number }) => withQueue(opts, async (q) => {
       const t0 = Date.now();
       for (;;) {

@@ -1,25 +1,27 @@
 /** `synpo segment`: one annotated support → the organ's mask on a query volume, slice or folder. */
 import { Option, type Command } from 'commander';
-import { access, constants } from 'node:fs/promises';
-import { dirname } from 'node:path';
-import { labelsToRoi, prepareVolume, PIXELS, roiToVolume, segmentOrgans, Synpo, LAYOUTS, type PreparedVolume } from '@synpo/core';
+import { labelsToRoi, prepareVolume, preparedSlice, PIXELS, roiToVolume, segmentOrgans, supportSliceFor, Synpo, LAYOUTS, type PreparedVolume } from '@synpo/core';
 import { backendFor, backendOptions, cacheBytes, type BackendOpts } from '../backend.ts';
-import { encodeMaskPng, encodeNiftiMask, type Volume } from '@synpo/io';
+import { reorientation, sliceVolume, type Reorientation, type Volume } from '@synpo/io';
 import { ShapeError } from '@synpo/gpu';
 import { computeFor } from '../compute.ts';
 import { Dumper } from '../dump.ts';
 import { CliError, EXIT } from '../errors.ts';
-import { writeFileAtomic } from '../files.ts';
+import { guardOutputs, writeFileAtomic, type OutputPath } from '../files.ts';
+import { encodeMask, FORMAT_HELP, maskFormat } from '../outputs.ts';
 import { loadVolume } from '../inputs.ts';
 import { chooseOrgans } from '../organs.ts';
 import { deviceOption, type Runner } from '../main.ts';
 import { progressLine } from '../progress.ts';
+import { integer, SEED } from '../numbers.ts';
 
 interface SegmentOpts extends BackendOpts {
   supportImage: string;
   supportLabel: string;
   organ?: string;
   organs?: string;
+  series?: string;
+  supportSeries?: string;
   labels: string;
   query: string;
   out: string;
@@ -32,28 +34,31 @@ interface SegmentOpts extends BackendOpts {
   device: 'auto' | 'gpu' | 'cpu';
   seed: number;
   dump?: string;
+  force?: boolean;
   json?: boolean;
   progress: boolean;
 }
 
-const int = (name: string) => (v: string) => {
-  if (!/^\d+$/.test(v)) throw new CliError(`${name} must be a non-negative integer, got '${v}'`, EXIT.usage);
-  return Number.parseInt(v, 10);
-};
-
-async function checkWritable(path: string): Promise<void> {
-  try {
-    await access(dirname(path), constants.W_OK);
-  } catch {
-    throw new CliError(`cannot write ${path}: its folder ${dirname(path)} does not exist or is not writable`);
-  }
+/**
+ * Slice indices on the command line and in reports are the file's own (what a viewer shows);
+ * SynPo works on canonical slices. They differ when the file stores slices head to feet; a
+ * volume stored as sagittal or coronal slices has no axial file index, so canonical ones are
+ * reported for it.
+ */
+function fileSliceOf(r: Reorientation): (zc: number) => number {
+  return r.axes[2] === 2 && r.flip[2] ? (zc) => r.dims[2] - 1 - zc : (zc) => zc;
 }
+const fileRange = (f: (z: number) => number, [a, b]: [number, number]): [number, number] => [Math.min(f(a), f(b)), Math.max(f(a), f(b))];
 
-/** One slice of a volume as a one-slice volume (for `--slice`). */
-function oneSlice(v: Volume, z: number, what: string): Volume {
-  const [nx, ny, nz] = v.dims;
+/** Slice z of a query volume (`--slice`), kept where it sits in the world; only axial slices. */
+function oneSlice(v: Volume, z: number, what: string): { slice: Volume; canonicalZ: number } {
+  const [, , nz] = v.dims;
   if (z >= nz) throw new CliError(`${what}: --slice ${z} is outside 0..${nz - 1} of ${v.source}`, EXIT.usage);
-  return { ...v, data: v.data.slice(z * nx * ny, (z + 1) * nx * ny), dims: [nx, ny, 1], header: undefined };
+  const r = reorientation(v.affine, v.dims);
+  if (r.axes[2] !== 2) {
+    throw new CliError(`${what}: ${v.source} is stored as ${r.fileCode} slices (its third axis is not the body axis), so --slice would cut a ${r.axes[0] === 2 ? 'sagittal' : 'coronal'} slice; segment the whole volume instead (it is reoriented to axial)`, EXIT.usage);
+  }
+  return { slice: sliceVolume(v, z), canonicalZ: r.flip[2] ? nz - 1 - z : z };
 }
 
 export function segmentCommand(program: Command, run: Runner): void {
@@ -66,11 +71,13 @@ export function segmentCommand(program: Command, run: Runner): void {
     .option('--organs <list>', 'several organs in one pass (each query slice encoded once), into one label volume: names or values, comma-separated, or "all" (every label of the support)')
     .addOption(new Option('--labels <map>', 'label map for organ names').choices(['chaos-t2', 'sabs-ct', 'totalseg']).default('chaos-t2'))
     .requiredOption('--query <path>', 'query: .nii/.nii.gz volume, .png/.jpg slice, or DICOM folder')
-    .requiredOption('--out <file>', 'output mask: .nii.gz / .nii (with the query\'s header) or .png (2-D queries)')
-    .option('--slice <z>', 'segment only this slice of a query volume', int('--slice'))
-    .option('--support-slice <z>', 'use this one support slice (default: the protocol\'s three, at 1/6, 1/2, 5/6 of the organ)', int('--support-slice'))
-    .option('--slices <a:b>', 'query slices to segment (default: the support\'s organ range carried over by relative position)')
-    .option('--value <n|map>', 'label value written: a number for one organ (default 1), or name=value pairs with --organs (default: the support\'s own values)')
+    .option('--series <uid>', 'the query series (SeriesInstanceUID) when the query DICOM folder holds several; they are listed when it is missing')
+    .option('--support-series <uid>', 'the same for a support DICOM folder (image and label) that holds several series')
+    .requiredOption('--out <file>', `output mask: ${FORMAT_HELP}; never an input, written whole or not at all`)
+    .option('--slice <z>', 'segment only slice z (the file\'s own index) of a query volume; the mask is that slice, kept where it sits in the volume, and it uses the support slice of the third of the organ z falls in', integer('--slice', { min: 0 }))
+    .option('--support-slice <z>', 'use this one support slice (default: the protocol\'s three, at 1/6, 1/2, 5/6 of the organ)', integer('--support-slice', { min: 0 }))
+    .option('--slices <a:b>', 'query slices to segment, the file\'s own indices (default: the support\'s organ range carried over by relative position along the body axis)')
+    .option('--value <n|map>', 'label value written, 1…65535 (uint8 output up to 255, uint16 above): a number for one organ (default 1), or name=value pairs with --organs (default: the support\'s own values)')
     .addOption(new Option('--intensity <mode>', 'intensity preprocessing: auto (HU → ct, else mr), ct (window [-125, 275]), mr (clip the top 0.5 %)').choices(['auto', 'ct', 'mr']).default('auto'))
     .addOption(new Option('--band <set>', 'negative band: the paper\'s best for CHAOS-MRI ([μ, μ+1.5σ]) or Synapse-CT ([μ−σ, μ+0.5σ])').choices(['chaos-t2', 'sabs-ct']).default('chaos-t2'))
     .addOption(deviceOption())
@@ -78,31 +85,38 @@ export function segmentCommand(program: Command, run: Runner): void {
     .addOption(backendOptions()[1]!)
     .addOption(backendOptions()[2]!)
     .addOption(backendOptions()[3]!)
-    .option('--seed <n>', 'seed of the random choices', int('--seed'), 0)
-    .option('--dump <dir>', 'write every intermediate per query slice as .npy files into DIR/slice-<z>/')
+    .option('--seed <n>', 'seed of the random choices', integer('--seed', SEED), 0)
+    .option('--dump <dir>', 'write every intermediate per canonical query slice as .npy files into DIR/slice-<z>/ (DIR must be new or empty, or a previous dump with --force)')
+    .option('--force', 'let --dump replace a folder holding a previous synpo dump')
     .option('--json', 'print a JSON summary')
     .option('--no-progress', 'no progress line on stderr')
     .action(run(async (opts: SegmentOpts) => {
-      const format = /\.nii\.gz$/i.test(opts.out) ? 'nii.gz' : /\.nii$/i.test(opts.out) ? 'nii' : /\.png$/i.test(opts.out) ? 'png' : null;
-      if (!format) throw new CliError(`--out ${opts.out}: use a .nii.gz, .nii or .png file name`, EXIT.usage);
-      await checkWritable(opts.out);
-      if (opts.dump) await checkWritable(opts.dump);
+      const format = maskFormat('--out', opts.out);
+      const outputs: OutputPath[] = [{ flag: '--out', path: opts.out, kind: 'file' }, ...(opts.dump ? [{ flag: '--dump', path: opts.dump, kind: 'folder' as const }] : [])];
+      await guardOutputs([
+        { flag: '--support-image', path: opts.supportImage },
+        { flag: '--support-label', path: opts.supportLabel },
+        { flag: '--query', path: opts.query },
+      ], outputs, { force: Boolean(opts.force) });
       let range: [number, number] | undefined;
       if (opts.slices) {
         const m = /^(\d+):(\d+)$/.exec(opts.slices);
         if (!m) throw new CliError(`--slices must look like a:b, got '${opts.slices}'`, EXIT.usage);
         range = [Number(m[1]), Number(m[2])];
+        if (range[0] > range[1]) throw new CliError(`--slices ${opts.slices}: the first slice is after the last`, EXIT.usage);
       }
+      if (range && opts.slice !== undefined) throw new CliError('give --slice or --slices, not both', EXIT.usage);
 
       // Models first: a broken model directory fails before any volume is read.
       const backend = await backendFor(opts);
-      const supportImage = await loadVolume(opts.supportImage, 'support image');
-      const supportLabel = await loadVolume(opts.supportLabel, 'support label');
+      const supportImage = await loadVolume(opts.supportImage, 'support image', { series: opts.supportSeries });
+      const supportLabel = await loadVolume(opts.supportLabel, 'support label', { series: opts.supportSeries });
       if (supportImage.dims.join() !== supportLabel.dims.join()) {
         throw new CliError(`support label ${opts.supportLabel} is ${supportLabel.dims.join('×')}, the support image ${opts.supportImage} is ${supportImage.dims.join('×')}; they must share one grid`);
       }
-      let query = await loadVolume(opts.query, 'query');
-      if (opts.slice !== undefined) query = oneSlice(query, opts.slice, 'query');
+      const file = await loadVolume(opts.query, 'query', { series: opts.series });
+      const cut = opts.slice !== undefined ? oneSlice(file, opts.slice, 'query') : null;
+      const query = cut?.slice ?? file;
       const supportIs2D = supportImage.dims[2] === 1;
       const queryIs2D = query.dims[2] === 1;
       if (supportIs2D !== queryIs2D && opts.slice === undefined) {
@@ -118,7 +132,12 @@ export function segmentCommand(program: Command, run: Runner): void {
       try {
         const kernels = compute.kernels;
         const support = await prepareVolume(supportImage, kernels, opts.intensity);
-        const prepared: PreparedVolume = await prepareVolume(query, kernels, opts.intensity);
+        // A slice cut from a volume is normalised with its volume, as a whole-volume run does.
+        const prepared: PreparedVolume = cut ? preparedSlice(await prepareVolume(file, kernels, opts.intensity), cut.canonicalZ, query) : await prepareVolume(query, kernels, opts.intensity);
+        for (const [what, p] of [['support', support], ['query', prepared]] as const) {
+          const r = p.reorientation;
+          if (r.axes[2] !== 2) process.stderr.write(`synpo: the ${what} ${p.volume.source} is stored as ${r.axes[0] === 2 ? 'sagittal' : 'coronal'} slices (${r.fileCode}); it is processed as axial slices (${r.dims.join('×')}) and the mask written back on its own grid\n`);
+        }
         const [sx, sy] = supportImage.dims;
         const [qx, qy] = query.dims;
         if (sx !== qx || sy !== qy) process.stderr.write(`synpo: support is ${sx}×${sy} in-plane, query ${qx}×${qy}: both are resampled to 256×256\n`);
@@ -130,30 +149,51 @@ export function segmentCommand(program: Command, run: Runner): void {
         const progress = progressLine(opts.progress && !opts.json && !queryIs2D);
         const t0 = performance.now();
         const several = organs.length > 1;
+        const qr = prepared.reorientation;
+        const toFile = fileSliceOf(qr);
+        const toFileSupport = fileSliceOf(support.reorientation);
+        if (range && qr.axes[2] !== 2) throw new CliError(`--slices: the query is stored as ${qr.fileCode} slices, not axial ones; segment the whole volume`, EXIT.usage);
+        // --slices a:b names file slices; SynPo takes canonical ones.
+        const canonicalRange = range && fileRange(toFile, range);
+        const organMasks = organs.map((o) => labelsToRoi(supportLabel, support, o.value));
+        // One slice cut from a volume: the support slice of the third of the organ it falls in.
+        const supportSlice = opts.supportSlice !== undefined ? toFileSupport(opts.supportSlice) : (cut && support.nz > 1 && organs.length === 1
+          ? supportSliceFor(organMasks[0]!, support.nz, cut.canonicalZ, file.dims[2]) : undefined);
         const result = await segmentOrgans({
           synpo, support, query: prepared,
-          organs: organs.map((o) => ({ name: o.name, value: o.written, masks: labelsToRoi(supportLabel, support.region, o.value), ...(range && { range }) })),
-          ...(opts.supportSlice !== undefined && { supportSlice: opts.supportSlice }),
-          ...(dump && { detail: true, onSlice: (z, organ, r, s, supportZ) => dump!.slice(z, r, s, supportZ, several ? organ : undefined) }),
+          organs: organs.map((o, i) => ({ name: o.name, value: o.written, masks: organMasks[i]!, ...(canonicalRange && { range: canonicalRange }) })),
+          ...(supportSlice !== undefined && { supportSlice }),
+          ...(cut && { sliceOffset: cut.canonicalZ }),
+          ...(dump && { detail: true, onSlice: (z, organ, r, s, supportZ) => dump!.slice(cut ? opts.slice! : toFile(z), r, s, toFileSupport(supportZ), several ? organ : undefined, z) }),
           progress,
         });
         const seconds = (performance.now() - t0) / 1000;
+        const blank = result.blankSlices.map(cut ? () => opts.slice! : toFile).sort((a, b) => a - b);
+        if (blank.length) {
+          const all = blank.length === result.range[1] - result.range[0] + 1;
+          process.stderr.write(all
+            ? `synpo: warning: the query ${query.source} is blank (one intensity throughout the slices to segment): the mask is empty\n`
+            : `synpo: warning: ${blank.length} query slice${blank.length > 1 ? 's are' : ' is'} blank (one intensity) and left empty: ${blank.join(', ')}\n`);
+        }
         const labels = roiToVolume(result.labels, prepared, 'as-is');
-        const bytes = format === 'png' ? encodeMaskPng(labels.map((v) => (v ? 1 : 0)), query.dims[0], query.dims[1]) : encodeNiftiMask(labels, query, format === 'nii.gz');
-        await writeFileAtomic(opts.out, bytes);
+        await writeFileAtomic(opts.out, encodeMask(format, labels, query));
         await dump?.finish();
         const voxels = labels.reduce((a, v) => a + (v ? 1 : 0), 0);
         const perOrgan = result.organs.map((o) => {
           const written = labels.reduce((a, v) => a + (v === o.value ? 1 : 0), 0);
           const empty = Array.from({ length: o.range[1] - o.range[0] + 1 }, (_, i) => o.range[0] + i).filter((z) => !o.masks.subarray(z * PIXELS, (z + 1) * PIXELS).some((v) => v));
-          return { name: o.name, value: o.value, supportValue: organs.find((x) => x.name === o.name)!.value, voxels: written, range: o.range, supportSlices: o.supportSlices, emptySlices: empty };
+          const slices = cut ? (): [number, number] => [opts.slice!, opts.slice!] : () => fileRange(toFile, o.range);
+          return {
+            name: o.name, value: o.value, supportValue: organs.find((x) => x.name === o.name)!.value, voxels: written,
+            range: slices(), supportSlices: o.supportSlices.map(toFileSupport), emptySlices: (cut ? empty.map(() => opts.slice!) : empty.map(toFile)).sort((a, b) => a - b),
+          };
         });
         const summary = {
-          out: opts.out, voxels, range: result.range,
+          out: opts.out, voxels, range: cut ? [opts.slice!, opts.slice!] : fileRange(toFile, result.range),
           // One organ: its support slices, value and empty slices, as before --organs existed.
           ...(!several && { supportSlices: perOrgan[0]!.supportSlices, organValue: perOrgan[0]!.supportValue, emptySlices: perOrgan[0]!.emptySlices }),
           organs: perOrgan,
-          encodedSlices: result.encodedSlices, organSlices: result.organSlices, overlapPixels: result.overlapPixels, seconds,
+          encodedSlices: result.encodedSlices, organSlices: result.organSlices, overlapPixels: result.overlapPixels, blankSlices: blank, seconds,
           // Host time in the encoders (on the GPU their work runs asynchronously, so only the CPU path's is the encoders' whole time).
           encoderSeconds: synpo.encoded.ms / 1000,
           device: kernels.path, resampled: prepared.resampled, dump: opts.dump ?? null,
@@ -162,7 +202,7 @@ export function segmentCommand(program: Command, run: Runner): void {
         const text = several
           ? [`wrote ${opts.out}: ${perOrgan.map((o) => `${o.name} (${o.value}) ${o.voxels} voxels in slices ${o.range[0]}..${o.range[1]}`).join('; ')}`,
             `one pass: ${result.encodedSlices} query slices encoded for ${result.organSlices} organ-slices; ${result.overlapPixels} ROI pixels claimed by two organs went to the higher fused confidence`].join('\n')
-          : `wrote ${opts.out}: ${voxels} voxels in slices ${result.range[0]}..${result.range[1]} (support slices ${perOrgan[0]!.supportSlices.join(', ')})`;
+          : `wrote ${opts.out}: ${voxels} voxels in slices ${summary.range[0]}..${summary.range[1]} (support slices ${perOrgan[0]!.supportSlices.join(', ')})`;
         process.stdout.write(opts.json ? `${JSON.stringify(summary, null, 2)}\n` : `${text}\n`);
         return EXIT.ok;
       } catch (error) {
