@@ -57,6 +57,13 @@ if ! command -v redis-server >/dev/null 2>&1; then
   need_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server
 fi
 
+# David Clunie's dicom3tools: dciodvfy checks the DICOM SEG objects synpo writes against the
+# standard's module definitions (a test runs it; synpo itself never needs it).
+if ! command -v dciodvfy >/dev/null 2>&1; then
+  need_root apt-get update -qq
+  need_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dicom3tools
+fi
+
 want_pnpm=$(node -p "require('$(cd "$(dirname "$0")/.." && pwd)/package.json').packageManager.split('@')[1]")
 if [ "$(pnpm --version 2>/dev/null || true)" != "$want_pnpm" ]; then
   npm install -g --silent "pnpm@$want_pnpm"

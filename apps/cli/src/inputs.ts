@@ -1,7 +1,7 @@
 /** Loading what the user points the CLI at: a NIfTI volume, a PNG/JPEG slice, or a DICOM folder. */
 import { stat } from 'node:fs/promises';
 import { ImageFileError, imageAsVolume, type Volume } from '@synpo/io';
-import { readDicomSeries, readImage2D, readNifti } from '@synpo/io/node';
+import { readDicomSeries, readImage2D, readNifti, readNrrd } from '@synpo/io/node';
 import { LAYOUTS, type Organ } from '@synpo/core';
 import { CliError, EXIT } from './errors.ts';
 
@@ -17,8 +17,9 @@ export async function loadVolume(path: string, what: string, opts: { series?: st
     if (info.isDirectory()) volume = await readDicomSeries(path, opts.series !== undefined ? { series: opts.series } : {});
     else if (!info.isFile()) throw new ImageFileError(path, 'is not a regular file (a FIFO, device or socket); give a file or a DICOM folder');
     else if (/\.nii(\.gz)?$/i.test(path)) volume = await readNifti(path);
+    else if (/\.nrrd$/i.test(path)) volume = await readNrrd(path);
     else if (/\.(png|jpe?g)$/i.test(path)) volume = imageAsVolume(await readImage2D(path));
-    else throw new ImageFileError(path, 'unknown format: SynPo reads .nii, .nii.gz, .png, .jpg and DICOM series folders');
+    else throw new ImageFileError(path, 'unknown format: SynPo reads .nii, .nii.gz, .nrrd, .png, .jpg and DICOM series folders');
   } catch (error) {
     if (error instanceof ImageFileError) throw new CliError(`${what}: ${error.message}`);
     throw error;

@@ -7,3 +7,4 @@ export { sliceOf, sliceVolume, type Volume } from './volume.ts';
 export { decodeImage2D, imageAsVolume, encodePng, encodeMaskPng, type Image2D } from './png.ts';
 export { decodeDicomSlice, groupSeries, isDicomSeriesInfo, pickSeries, stackDicomSlices, summariseSeries, type DicomSeriesInfo, type DicomSlice, type SeriesSummary } from './dicom.ts';
 export { canonicalAffine, canonicalVolume, fromCanonical, identityReorientation, reorientation, toCanonical, worldOf, CANONICAL_NAME, type Reorientation } from './orientation.ts';
+export { decodeNrrd, encodeNrrdMask } from './nrrd.ts';

@@ -4,6 +4,7 @@ import type { Dirent, Stats } from 'node:fs';
 import { join } from 'node:path';
 import { ImageFileError } from './errors.ts';
 import { decodeNifti } from './nifti.ts';
+import { decodeNrrd } from './nrrd.ts';
 import { decodeImage2D } from './png.ts';
 import { decodeDicomSlice, pickSeries, stackDicomSlices } from './dicom.ts';
 import type { Volume } from './volume.ts';
@@ -35,6 +36,11 @@ export async function readBytes(path: string): Promise<Uint8Array> {
 /** Reads a .nii / .nii.gz volume. */
 export async function readNifti(path: string): Promise<Volume> {
   return decodeNifti(await readBytes(path), path);
+}
+
+/** Reads a .nrrd volume. */
+export async function readNrrd(path: string): Promise<Volume> {
+  return decodeNrrd(await readBytes(path), path);
 }
 
 /** Reads a PNG or JPEG slice. */

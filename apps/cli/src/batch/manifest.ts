@@ -86,7 +86,7 @@ export function parseManifest(text: string, path: string): BatchCase[] {
     const bad = [...REQUIRED, ...OPTIONAL].filter((k) => str(k) === null);
     if (bad.length) { problems.push(`row ${row}: ${bad.join(', ')} must be text`); continue; }
     const out = at(str('out')!);
-    if (!/\.nii(\.gz)?$/i.test(out)) { problems.push(`row ${row}: out ${str('out')} must be a .nii.gz or .nii file`); continue; }
+    if (!/\.(nii(\.gz)?|nrrd|dcm)$/i.test(out)) { problems.push(`row ${row}: out ${str('out')} must be a .nii.gz, .nii, .nrrd or .dcm (DICOM SEG) file`); continue; }
     const earlier = outs.get(out);
     if (earlier !== undefined) { problems.push(`row ${row}: out ${str('out')} is also the output of row ${earlier}`); continue; }
     outs.set(out, row);

@@ -10,11 +10,11 @@ import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { dice, labelsToRoi, overlap, prepareVolume, roiToVolume, segmentOrgans, Synpo, LAYOUTS, type Backend } from '@synpo/core';
 import { ShapeError, type Kernels } from '@synpo/gpu';
-import { encodeNiftiMask } from '@synpo/io';
 import { CliError } from '../errors.ts';
 import { writeFileAtomic } from '../files.ts';
 import { loadVolume } from '../inputs.ts';
 import { chooseOrgans } from '../organs.ts';
+import { checkFormat, encodeMask, maskFormat } from '../outputs.ts';
 import type { BatchCase } from './manifest.ts';
 
 /** What every case of a run shares: the models, the kernels, the options. */
@@ -124,7 +124,9 @@ export async function runCase(c: BatchCase, ctx: CaseContext): Promise<CaseResul
     });
     const labels = roiToVolume(result.labels, prepared, 'as-is');
     await mkdir(dirname(c.out), { recursive: true });
-    await writeFileAtomic(c.out, encodeNiftiMask(labels, query, /\.gz$/i.test(c.out)));
+    const format = maskFormat('out', c.out);
+    checkFormat(format, 'out', c.out, query);
+    await writeFileAtomic(c.out, encodeMask(format, labels, query, organs));
     const outcome: OrganOutcome[] = organs.map((o) => {
       const mine = Uint8Array.from(labels, (v) => (v === o.written ? 1 : 0));
       return {

@@ -8,7 +8,7 @@ import { computeFor } from '../compute.ts';
 import { Dumper } from '../dump.ts';
 import { CliError, EXIT } from '../errors.ts';
 import { guardOutputs, writeFileAtomic, type OutputPath } from '../files.ts';
-import { encodeMask, FORMAT_HELP, maskFormat } from '../outputs.ts';
+import { checkFormat, encodeMask, FORMAT_HELP, maskFormat } from '../outputs.ts';
 import { loadVolume } from '../inputs.ts';
 import { chooseOrgans } from '../organs.ts';
 import { deviceOption, type Runner } from '../main.ts';
@@ -122,7 +122,7 @@ export function segmentCommand(program: Command, run: Runner): void {
       if (supportIs2D !== queryIs2D && opts.slice === undefined) {
         throw new CliError(`the support is ${supportIs2D ? '2-D' : '3-D'} (${supportImage.dims.join('×')}) but the query is ${queryIs2D ? '2-D' : '3-D'} (${query.dims.join('×')}); give both as slices or both as volumes (or pick a query slice with --slice)`);
       }
-      if (format === 'png' && !queryIs2D) throw new CliError('--out .png needs a 2-D query (a slice, or --slice z); write volumes as .nii.gz', EXIT.usage);
+      checkFormat(format, '--out', opts.out, query);
 
       const organs = chooseOrgans(opts, opts.supportLabel, supportLabel);
       if (format === 'png' && organs.length > 1) throw new CliError('--out .png holds one organ; write several organs as .nii.gz', EXIT.usage);
@@ -176,7 +176,7 @@ export function segmentCommand(program: Command, run: Runner): void {
             : `synpo: warning: ${blank.length} query slice${blank.length > 1 ? 's are' : ' is'} blank (one intensity) and left empty: ${blank.join(', ')}\n`);
         }
         const labels = roiToVolume(result.labels, prepared, 'as-is');
-        await writeFileAtomic(opts.out, encodeMask(format, labels, query));
+        await writeFileAtomic(opts.out, encodeMask(format, labels, query, organs));
         await dump?.finish();
         const voxels = labels.reduce((a, v) => a + (v ? 1 : 0), 0);
         const perOrgan = result.organs.map((o) => {
