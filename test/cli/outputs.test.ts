@@ -3,47 +3,18 @@
  * a DICOM SEG that reads back as the mask the NIfTI query gives; NRRD carries the same voxels
  * and geometry as NIfTI.
  */
-/// <reference path="../../packages/io/src/dcmjs.d.ts" />
-import dcmjs from 'dcmjs';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { decodeNifti, decodeNrrd, worldOf, type Volume } from '@synpo/io';
+import { decodeNifti, decodeNrrd, worldOf } from '@synpo/io';
 import { readDicomSeries, readNifti } from '@synpo/io/node';
 import { decodeDicomSeg } from '@synpo/io/seg';
-import { DATA, synpo } from './run.ts';
+import { asDicomSeries, DATA, synpo } from './run.ts';
 
 const CHAOS = `${DATA}chaos-t2/`;
 const tmp = () => mkdtempSync(join(tmpdir(), 'synpo-outputs-'));
 const support = ['--support-image', `${CHAOS}image_8.nii.gz`, '--support-label', `${CHAOS}label_8.nii.gz`];
-
-/** A NIfTI volume (int16 intensities) as a DICOM series with the same voxels at the same world positions. */
-function asDicomSeries(v: Volume, dir: string, seriesUid: string): void {
-  mkdirSync(dir, { recursive: true });
-  const [nx, ny, nz] = v.dims;
-  const A = v.affine;
-  // RAS → LPS, and the directions of voxel x (along a row) and y (down a column).
-  const lps = (c: number[]) => [-c[0]!, -c[1]!, c[2]!];
-  const col = (j: number) => [A[0]![j]!, A[1]![j]!, A[2]![j]!];
-  const unit = (c: number[]) => { const n = Math.hypot(...c); return c.map((x) => x / n); };
-  const orientation = [...unit(lps(col(0))), ...unit(lps(col(1)))];
-  for (let z = 0; z < nz; z++) {
-    const position = lps(worldOf(A, [0, 0, z]));
-    const pixels = Int16Array.from(v.data.subarray(z * nx * ny, (z + 1) * nx * ny));
-    const uid = `${seriesUid}.${z + 1}`;
-    const ds = {
-      _meta: { TransferSyntaxUID: '1.2.840.10008.1.2.1', MediaStorageSOPClassUID: '1.2.840.10008.5.1.4.1.1.4', MediaStorageSOPInstanceUID: uid, ImplementationClassUID: '1.2.3' },
-      SOPClassUID: '1.2.840.10008.5.1.4.1.1.4', SOPInstanceUID: uid, Modality: 'MR',
-      StudyInstanceUID: '1.2.826.1', SeriesInstanceUID: seriesUid, FrameOfReferenceUID: '1.2.826.3', PatientName: 'Chaos^One', PatientID: 'C1',
-      Rows: ny, Columns: nx, BitsAllocated: 16, BitsStored: 16, HighBit: 15, PixelRepresentation: 1, SamplesPerPixel: 1,
-      PhotometricInterpretation: 'MONOCHROME2', PixelSpacing: [Math.hypot(...col(1)), Math.hypot(...col(0))],
-      ImagePositionPatient: position, ImageOrientationPatient: orientation, InstanceNumber: z + 1, SliceThickness: Math.hypot(...col(2)),
-      PixelData: pixels.buffer,
-    };
-    writeFileSync(join(dir, `IM${String(z).padStart(4, '0')}`), new Uint8Array(dcmjs.data.datasetToBuffer(ds)));
-  }
-}
 
 describe('clinical outputs', () => {
   it('a DICOM query gives a DICOM SEG (one segment per organ) that reads back as the NIfTI run\'s mask', async () => {
