@@ -105,6 +105,13 @@ const rows: Row[] = [
   { name: 'a seed that is not a number', code: 2, message: /--seed must be a whole number from 0 to 4294967295, got 'abc'/, setup: (d) => ({ args: segment(d, ['--seed', 'abc']) }) },
   { name: 'a slice index that is not whole', code: 2, message: /--slice must be a whole number ≥ 0, got '1\.5'/, setup: (d) => ({ args: segment(d, ['--slice', '1.5']).filter((a, i, all) => a !== '--slices' && all[i - 1] !== '--slices') }) },
   { name: 'batch --jobs 0', code: 2, message: /--jobs must be a whole number from 1 to 64, got '0'/, setup: (d) => { writeFileSync(join(d, 'm.csv'), 'support_image,support_label,query,out\n'); return { args: ['batch', join(d, 'm.csv'), '--jobs', '0'] }; } },
+  { name: 'a batch case whose output folder cannot be made (checked before the first case)', code: 1, message: /row 1: cannot write .*notes\.txt\/out\/p1\.nii\.gz: .*notes\.txt is not a folder/,
+    setup: (d) => {
+      const { query } = mrCase(d);
+      writeFileSync(join(d, 'notes.txt'), 'keep me');
+      writeFileSync(join(d, 'm.csv'), `support_image,support_label,query,out\nimage.nii.gz,labels.nii.gz,${query},notes.txt/out/p1.nii.gz\n`);
+      return { args: ['batch', join(d, 'm.csv'), '--device', 'cpu', '--labels', 'totalseg'] };
+    } },
   { name: 'eval --out to a folder that does not exist (before the evaluation)', code: 1, message: /cannot write .*nowhere\/report\.json: its folder .*nowhere does not exist or is not writable/,
     setup: (d) => ({ args: ['eval', '--layout', 'chaos-t2', '--device', 'cpu', '--out', join(d, 'nowhere', 'report.json')] }) },
   // DICOM series.

@@ -142,3 +142,19 @@ async function checkWritable(o: OutputPath, opts: { force?: boolean }): Promise<
   }
   if (!opts.force) throw new CliError(`${o.flag} ${o.path} holds a previous dump; pass --force to replace it, or choose a new folder name`, EXIT.usage);
 }
+
+/**
+ * Output files whose folders may not exist yet (a batch creates them): each one's nearest
+ * existing ancestor must be a writable folder. Checked before the first case runs.
+ */
+export async function checkCreatable(outputs: readonly NamedPath[]): Promise<void> {
+  const problems: string[] = [];
+  for (const o of outputs) {
+    let folder = dirname(resolve(o.path));
+    while (!existsSync(folder) && dirname(folder) !== folder) folder = dirname(folder);
+    const info = await stat(folder).catch(() => null);
+    const writable = info?.isDirectory() && (await access(folder, constants.W_OK).then(() => true, () => false));
+    if (!writable) problems.push(`${o.flag}: cannot write ${o.path}: ${folder} is ${info?.isDirectory() ? 'not writable' : 'not a folder'}`);
+  }
+  if (problems.length) throw new CliError(problems.join('\n'));
+}

@@ -13,7 +13,7 @@ import { parseManifest, type BatchCase } from '../batch/manifest.ts';
 import { runCase, type CaseContext, type CaseResult } from '../batch/run-case.ts';
 import { computeFor } from '../compute.ts';
 import { CliError, EXIT } from '../errors.ts';
-import { guardOutputs } from '../files.ts';
+import { checkCreatable, guardOutputs } from '../files.ts';
 import { integer, SEED } from '../numbers.ts';
 import { deviceOption, type Runner } from '../main.ts';
 import { progressLine } from '../progress.ts';
@@ -123,6 +123,7 @@ export function batchCommand(program: Command, run: Runner): void {
         { flag: 'manifest', path: manifest },
         ...cases.flatMap((c) => named(`row ${c.row}`, [c.supportImage, c.supportLabel, c.query, c.queryLabel, c.out])),
       ], [{ flag: '--log', path: log, kind: 'file' }]);
+      await checkCreatable(cases.map((c) => ({ flag: `row ${c.row}`, path: c.out })));
       await rm(log, { force: true });
       const t0 = performance.now();
       const { ctx, release } = await caseContext(opts);
