@@ -69,7 +69,7 @@ describe('synpo batch', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/row 2: query missing/);
     expect(r.stderr).toMatch(/row 3: out out\/q1\.nii\.gz is also the output of row 1/);
-    expect(r.stderr).toMatch(/row 4: out out\/x\.png must be a \.nii\.gz or \.nii file/);
+    expect(r.stderr).toMatch(/row 4: out out\/x\.png must be a \.nii\.gz, \.nii, \.nrrd or \.dcm \(DICOM SEG\) file/);
     expect(r.stderr).toMatch(/row 5: 2 fields, the header has 6/);
     expect(existsSync(join(dir, 'out'))).toBe(false);
     const jsonl = join(dir, 'cases.jsonl');

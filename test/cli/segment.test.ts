@@ -155,7 +155,7 @@ describe('synpo segment', () => {
     ['an unreadable file', [...support, '--organ', 'liver', '--query', join(dir, 'missing.nii.gz')], 1, /missing\.nii\.gz: no such file/],
     ['a truncated .nii.gz', [...support, '--organ', 'liver', '--query', truncated], 1, /cut\.nii\.gz: the gzip stream is corrupt or truncated/],
     ['an unwritable output folder', [...support, '--organ', 'liver', '--query', `${CHAOS}image_1.nii.gz`, '--out-override'], 1, /cannot write \/nonexistent\/out\.nii\.gz/],
-    ['an unknown output format', [...support, '--organ', 'liver', '--query', `${CHAOS}image_1.nii.gz`, '--out-format'], 2, /use a \.nii\.gz, \.nii or \.png file name/],
+    ['an unknown output format', [...support, '--organ', 'liver', '--query', `${CHAOS}image_1.nii.gz`, '--out-format'], 2, /use a \.nii\.gz, \.nii, \.nrrd, \.dcm \(DICOM SEG\) or \.png file name/],
     ['an unknown organ name', [...support, '--organ', 'pancreas', '--query', `${CHAOS}image_1.nii.gz`], 2, /unknown organ 'pancreas'/],
     ['a support slice without the organ', [...support, '--organ', 'liver', '--support-slice', '0', '--query', `${CHAOS}image_1.nii.gz`], 1, /support slice 0 has none of the [a-z-]+; it is in slices/],
   ];
