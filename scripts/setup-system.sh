@@ -57,11 +57,12 @@ if ! command -v redis-server >/dev/null 2>&1; then
   need_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server
 fi
 
-# David Clunie's dicom3tools: dciodvfy checks the DICOM SEG objects synpo writes against the
-# standard's module definitions (a test runs it; synpo itself never needs it).
-if ! command -v dciodvfy >/dev/null 2>&1; then
+# DICOM tools the tests use as independent references (synpo itself needs none of them):
+# dicom3tools' dciodvfy checks the DICOM SEG objects synpo writes against the standard, GDCM's
+# gdcmconv compresses test series into each transfer syntax, DCMTK's dcmdump says which.
+if ! command -v dciodvfy >/dev/null 2>&1 || ! command -v gdcmconv >/dev/null 2>&1 || ! command -v dcmdump >/dev/null 2>&1; then
   need_root apt-get update -qq
-  need_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dicom3tools
+  need_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dicom3tools libgdcm-tools dcmtk
 fi
 
 want_pnpm=$(node -p "require('$(cd "$(dirname "$0")/.." && pwd)/package.json').packageManager.split('@')[1]")

@@ -73,6 +73,12 @@ async function dicomQuery(folder: string, series: string, first = 0): Promise<vo
   asDicomSeries(await readNifti(MR), folder, series, { first });
 }
 
+/** A DICOM folder compressed file by file with GDCM's gdcmconv. */
+function compress(from: string, to: string, flags: string[]): void {
+  mkdirSync(to, { recursive: true });
+  for (const name of readdirSync(from)) execFileSync('gdcmconv', [...flags, join(from, name), join(to, name)], { stdio: 'ignore' });
+}
+
 const rows: Row[] = [
   // Outputs that would destroy data.
   { name: '--dump is a folder holding the user\'s files', code: 2, message: /--dump .*mine exists and holds files synpo did not write \(notes\.txt\); it is never replaced/,
@@ -123,13 +129,16 @@ const rows: Row[] = [
     setup: async (d) => { await dicomQuery(join(d, 'dicom'), '1.2.826.7'); rmSync(join(d, 'dicom', 'IM0007')); return { args: segment(d, [], { query: join(d, 'dicom') }) }; } },
   { name: 'a DICOM series with two slices at one position', code: 1, message: /two slices at one position .*: .*IM0005 and .*IM0005copy/,
     setup: async (d) => { await dicomQuery(join(d, 'dicom'), '1.2.826.7'); copyFileSync(join(d, 'dicom', 'IM0005'), join(d, 'dicom', 'IM0005copy')); return { args: segment(d, [], { query: join(d, 'dicom') }) }; } },
-  { name: 'a compressed DICOM series (refused by name)', code: 1, message: /IM0000: compressed DICOM \(transfer syntax 1\.2\.840\.10008\.1\.2\.5, RLE Lossless\) is not supported/,
+  { name: 'a JPEG-LS compressed DICOM series (decoded)', code: 0, message: /^$/,
+    setup: async (d) => { await dicomQuery(join(d, 'plain'), '1.2.826.7'); compress(join(d, 'plain'), join(d, 'dicom'), ['--jpegls']); return { args: segment(d, [], { query: join(d, 'dicom') }), writes: ['mask.nii.gz'] }; } },
+  { name: 'a DICOM series in a syntax no decoder reads (refused by name)', code: 1, message: /IM0000: compressed DICOM \(transfer syntax 1\.2\.840\.10008\.1\.2\.4\.51, JPEG Extended \(Process 2 & 4\)\) is not supported/,
     setup: async (d) => {
-      await dicomQuery(join(d, 'dicom'), '1.2.826.7');
-      // Relabel one file's transfer syntax as RLE Lossless (a UID of the same length).
+      await dicomQuery(join(d, 'plain'), '1.2.826.7');
+      compress(join(d, 'plain'), join(d, 'dicom'), ['--jpegls']);
+      // Relabel one file as JPEG Extended (a UID of the same length).
       const file = join(d, 'dicom', 'IM0000');
       const bytes = readFileSync(file);
-      bytes.write('1.2.840.10008.1.2.5', bytes.indexOf('1.2.840.10008.1.2.1\0'), 'latin1');
+      bytes.write('1.2.840.10008.1.2.4.51', bytes.indexOf('1.2.840.10008.1.2.4.80'), 'latin1');
       writeFileSync(file, bytes);
       return { args: segment(d, [], { query: join(d, 'dicom') }) };
     } },

@@ -9,17 +9,25 @@
  *
  * Rules, each an error naming the files: slices of different sizes or orientations; two slices
  * at one position; missing slices or irregular spacing (a volume needs one slice spacing).
- * Uncompressed transfer syntaxes only: a compressed series is refused with the syntax's name.
+ * Native and deflated pixel data are read here; compressed frames are decoded in Node by
+ * codecs.ts (readDicomSeries), and what no codec reads is refused with the syntax's name.
  */
 import dicomParser from 'dicom-parser';
+import { inflateSync } from 'fflate';
 import { ImageFileError } from './errors.ts';
 import type { Volume } from './volume.ts';
 
-const UNCOMPRESSED = new Set(['1.2.840.10008.1.2', '1.2.840.10008.1.2.1', '1.2.840.10008.1.2.2']);
-
-/** Compressed transfer syntaxes by name, for the message that refuses them. */
-const COMPRESSED: Record<string, string> = {
+/** Native pixel data (deflated files are inflated whole before their pixel data is read). */
+const NATIVE: Record<string, string> = {
+  '1.2.840.10008.1.2': 'Implicit VR Little Endian',
+  '1.2.840.10008.1.2.1': 'Explicit VR Little Endian',
+  '1.2.840.10008.1.2.2': 'Explicit VR Big Endian',
   '1.2.840.10008.1.2.1.99': 'Deflated Explicit VR Little Endian',
+};
+const UNCOMPRESSED = new Set(Object.keys(NATIVE));
+
+/** Compressed transfer syntaxes by name, for messages. */
+const COMPRESSED: Record<string, string> = {
   '1.2.840.10008.1.2.4.50': 'JPEG Baseline (Process 1)',
   '1.2.840.10008.1.2.4.51': 'JPEG Extended (Process 2 & 4)',
   '1.2.840.10008.1.2.4.57': 'JPEG Lossless (Process 14)',
@@ -78,18 +86,45 @@ function numbers(ds: dicomParser.DataSet, tag: string, count: number): number[] 
   return values.every((v) => v !== undefined && Number.isFinite(v)) ? (values as number[]) : null;
 }
 
-export function decodeDicomSlice(bytes: Uint8Array, file: string): DicomSlice {
+/** The pixel data of one slice, still as stored: what turning it into intensities needs. */
+export interface StoredPixels {
+  syntax: string;
+  /** The syntax's name, for messages. */
+  syntaxName: string;
+  /** Native samples (little- or big-endian) or, when `encapsulated`, the slice's one compressed frame. */
+  bytes: Uint8Array;
+  encapsulated: boolean;
+  rows: number;
+  columns: number;
+  bitsAllocated: number;
+  signed: boolean;
+  littleEndian: boolean;
+  slope: number;
+  intercept: number;
+}
+
+/**
+ * Parses one DICOM slice: its header (everything but the intensities) and its pixel data as
+ * stored. Deflated files are inflated here (fflate); encapsulated (compressed) pixel data is
+ * handed on as its frame, for a codec (@synpo/io/node decodes them; see codecs.ts).
+ */
+export function parseDicomSlice(bytes: Uint8Array, file: string): { slice: Omit<DicomSlice, 'pixels'>; stored: StoredPixels } {
   let ds: dicomParser.DataSet;
   try {
-    ds = dicomParser.parseDicom(bytes);
+    ds = dicomParser.parseDicom(bytes, {
+      inflater: (array: Uint8Array, position: number) => {
+        const inflated = inflateSync(array.subarray(position));
+        const full = new Uint8Array(position + inflated.length);
+        full.set(array.subarray(0, position));
+        full.set(inflated, position);
+        return full;
+      },
+    } as dicomParser.ParseDicomOptions);
   } catch (error) {
     throw new ImageFileError(file, `not a readable DICOM file (${error instanceof Error ? error.message : String(error)})`);
   }
   const syntax = ds.string('x00020010')?.replace(/\0/g, '').trim() ?? '1.2.840.10008.1.2';
-  if (!UNCOMPRESSED.has(syntax)) {
-    const name = COMPRESSED[syntax] ?? 'an unknown transfer syntax';
-    throw new ImageFileError(file, `compressed DICOM (transfer syntax ${syntax}, ${name}) is not supported; decompress the series first (e.g. gdcmconv --raw, or dcmdjpeg / dcmdrle)`);
-  }
+  const syntaxName = NATIVE[syntax] ?? COMPRESSED[syntax] ?? 'an unknown transfer syntax';
   const rows = ds.uint16('x00280010');
   const columns = ds.uint16('x00280011');
   const bits = ds.uint16('x00280100');
@@ -105,43 +140,86 @@ export function decodeDicomSlice(bytes: Uint8Array, file: string): DicomSlice {
   const count = rows * columns;
   const bytesPer = bits / 8;
   if (![1, 2, 4].includes(bytesPer)) throw new ImageFileError(file, `BitsAllocated ${bits} is not supported`);
-  if (pixel.length < count * bytesPer || pixel.dataOffset + count * bytesPer > bytes.length) {
-    throw new ImageFileError(file, `pixel data is truncated: ${Math.min(pixel.length, bytes.length - pixel.dataOffset)} bytes for ${rows}×${columns}×${bytesPer}`);
-  }
-  const little = syntax !== '1.2.840.10008.1.2.2';
-  const view = new DataView(bytes.buffer, bytes.byteOffset + pixel.dataOffset, count * bytesPer);
-  const slope = ds.floatString('x00281053') ?? 1;
-  const intercept = ds.floatString('x00281052') ?? 0;
-  const pixels = new Float32Array(count);
-  for (let i = 0; i < count; i++) {
-    const raw = bytesPer === 1 ? (signed ? view.getInt8(i) : view.getUint8(i))
-      : bytesPer === 2 ? (signed ? view.getInt16(2 * i, little) : view.getUint16(2 * i, little))
-      : (signed ? view.getInt32(4 * i, little) : view.getUint32(4 * i, little));
-    pixels[i] = raw * slope + intercept;
+  const data = ds.byteArray;
+  const encapsulated = Boolean(pixel.encapsulatedPixelData);
+  let stored: Uint8Array;
+  if (encapsulated) {
+    if (UNCOMPRESSED.has(syntax)) throw new ImageFileError(file, `has encapsulated pixel data under the uncompressed transfer syntax ${syntax}`);
+    try {
+      stored = dicomParser.readEncapsulatedPixelDataFromFragments(ds, pixel, 0, pixel.fragments?.length ?? 1);
+    } catch (error) {
+      throw new ImageFileError(file, `the compressed pixel data is truncated or malformed (${error instanceof Error ? error.message : String(error)})`);
+    }
+  } else {
+    if (!UNCOMPRESSED.has(syntax)) throw new ImageFileError(file, `transfer syntax ${syntax} (${syntaxName}) with native pixel data`);
+    if (pixel.length < count * bytesPer || pixel.dataOffset + count * bytesPer > data.length) {
+      throw new ImageFileError(file, `pixel data is truncated: ${Math.min(pixel.length, data.length - pixel.dataOffset)} bytes for ${rows}×${columns}×${bytesPer}`);
+    }
+    stored = data.subarray(pixel.dataOffset, pixel.dataOffset + count * bytesPer);
   }
   const spacing = numbers(ds, 'x00280030', 2) ?? [1, 1];
   const text = (tag: string) => ds.string(tag)?.trim() ?? '';
   return {
-    file,
-    seriesInstanceUid: text('x0020000e'),
-    seriesNumber: ds.intString('x00200011') ?? null,
-    seriesDescription: text('x0008103e'),
-    studyInstanceUid: text('x0020000d'),
-    frameOfReferenceUid: text('x00200052'),
-    sopClassUid: text('x00080016'),
-    sopInstanceUid: text('x00080018'),
-    patient: { name: text('x00100010'), id: text('x00100020'), birthDate: text('x00100030'), sex: text('x00100040') },
-    study: { date: text('x00080020'), time: text('x00080030'), id: text('x00200010'), accessionNumber: text('x00080050'), referringPhysicianName: text('x00080090') },
-    monochrome1: photometric === 'MONOCHROME1',
-    rows,
-    columns,
-    pixels,
-    position: numbers(ds, 'x00200032', 3) as [number, number, number] | null,
-    orientation: numbers(ds, 'x00200037', 6),
-    spacing: [spacing[0]!, spacing[1]!],
-    thickness: ds.floatString('x00180050') ?? 1,
-    instance: ds.intString('x00200013') ?? 0,
+    slice: {
+      file,
+      seriesInstanceUid: text('x0020000e'),
+      seriesNumber: ds.intString('x00200011') ?? null,
+      seriesDescription: text('x0008103e'),
+      studyInstanceUid: text('x0020000d'),
+      frameOfReferenceUid: text('x00200052'),
+      sopClassUid: text('x00080016'),
+      sopInstanceUid: text('x00080018'),
+      patient: { name: text('x00100010'), id: text('x00100020'), birthDate: text('x00100030'), sex: text('x00100040') },
+      study: { date: text('x00080020'), time: text('x00080030'), id: text('x00200010'), accessionNumber: text('x00080050'), referringPhysicianName: text('x00080090') },
+      monochrome1: photometric === 'MONOCHROME1',
+      rows,
+      columns,
+      position: numbers(ds, 'x00200032', 3) as [number, number, number] | null,
+      orientation: numbers(ds, 'x00200037', 6),
+      spacing: [spacing[0]!, spacing[1]!],
+      thickness: ds.floatString('x00180050') ?? 1,
+      instance: ds.intString('x00200013') ?? 0,
+    },
+    stored: {
+      syntax, syntaxName, bytes: stored, encapsulated, rows, columns, bitsAllocated: bits, signed,
+      littleEndian: syntax !== '1.2.840.10008.1.2.2',
+      slope: ds.floatString('x00281053') ?? 1,
+      intercept: ds.floatString('x00281052') ?? 0,
+    },
   };
+}
+
+/** Native samples (or a codec's) as intensities: RescaleSlope · raw + RescaleIntercept. */
+export function intensities(stored: StoredPixels, decoded?: ArrayLike<number>): Float32Array {
+  const count = stored.rows * stored.columns;
+  const out = new Float32Array(count);
+  const { slope, intercept } = stored;
+  if (decoded) {
+    for (let i = 0; i < count; i++) out[i] = decoded[i]! * slope + intercept;
+    return out;
+  }
+  const bytesPer = stored.bitsAllocated / 8;
+  const view = new DataView(stored.bytes.buffer, stored.bytes.byteOffset, count * bytesPer);
+  const { signed, littleEndian: little } = stored;
+  for (let i = 0; i < count; i++) {
+    const raw = bytesPer === 1 ? (signed ? view.getInt8(i) : view.getUint8(i))
+      : bytesPer === 2 ? (signed ? view.getInt16(2 * i, little) : view.getUint16(2 * i, little))
+      : (signed ? view.getInt32(4 * i, little) : view.getUint32(4 * i, little));
+    out[i] = raw * slope + intercept;
+  }
+  return out;
+}
+
+/**
+ * One uncompressed (or deflated) DICOM slice. Compressed pixel data is refused by name here;
+ * `readDicomSeries` (@synpo/io/node) decodes it.
+ */
+export function decodeDicomSlice(bytes: Uint8Array, file: string): DicomSlice {
+  const { slice, stored } = parseDicomSlice(bytes, file);
+  if (stored.encapsulated) {
+    throw new ImageFileError(file, `compressed DICOM (transfer syntax ${stored.syntax}, ${stored.syntaxName}) is decoded only by readDicomSeries in Node (@synpo/io/node); decompress the series first (e.g. gdcmconv --raw)`);
+  }
+  return { ...slice, pixels: intensities(stored) };
 }
 
 const cross = (a: number[], b: number[]) => [a[1]! * b[2]! - a[2]! * b[1]!, a[2]! * b[0]! - a[0]! * b[2]!, a[0]! * b[1]! - a[1]! * b[0]!];

@@ -6,7 +6,8 @@ import { ImageFileError } from './errors.ts';
 import { decodeNifti } from './nifti.ts';
 import { decodeNrrd } from './nrrd.ts';
 import { decodeImage2D } from './png.ts';
-import { decodeDicomSlice, pickSeries, stackDicomSlices } from './dicom.ts';
+import { decodeFrame } from './codecs.ts';
+import { intensities, parseDicomSlice, pickSeries, stackDicomSlices } from './dicom.ts';
 import type { Volume } from './volume.ts';
 
 /** What a non-regular file is, for messages. */
@@ -70,7 +71,9 @@ export async function readDicomSeries(folder: string, opts: { series?: string } 
     const bytes = await readBytes(path);
     // DICOM part 10 files carry "DICM" at byte 128; anything else in the folder is skipped.
     if (String.fromCharCode(...bytes.subarray(128, 132)) !== 'DICM') continue;
-    slices.push(decodeDicomSlice(bytes, path));
+    const { slice, stored } = parseDicomSlice(bytes, path);
+    const decoded = stored.encapsulated ? await decodeFrame(stored.syntax, stored.bytes, stored, path, stored.syntaxName) : undefined;
+    slices.push({ ...slice, pixels: intensities(stored, decoded) });
   }
   return stackDicomSlices(pickSeries(slices, folder, opts.series), folder);
 }

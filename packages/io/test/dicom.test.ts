@@ -43,12 +43,12 @@ describe('DICOM series', () => {
     expect(v.affine[2]!.map((x) => +x.toFixed(6))).toEqual([0, 0, 2.5, 2.5]);
   });
 
-  it('refuses a compressed transfer syntax, naming the file', () => {
+  it('refuses a compressed transfer syntax over native pixel data, naming the file', () => {
     // dcmjs always writes explicit little endian; relabel the file as RLE (a UID of the same length).
     const bytes = dicomSlice(0, 1, 0);
     const at = Buffer.from(bytes).indexOf('1.2.840.10008.1.2.1\0');
     bytes.set(new TextEncoder().encode('1.2.840.10008.1.2.5'), at);
-    expect(() => decodeDicomSlice(bytes, '/s/x.dcm')).toThrow(/\/s\/x\.dcm: compressed DICOM \(transfer syntax 1\.2\.840\.10008\.1\.2\.5, RLE Lossless\)/);
+    expect(() => decodeDicomSlice(bytes, '/s/x.dcm')).toThrow(/\/s\/x\.dcm: transfer syntax 1\.2\.840\.10008\.1\.2\.5 \(RLE Lossless\) with native pixel data/);
   });
 
   it('refuses truncated pixel data', () => {
