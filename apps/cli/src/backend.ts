@@ -1,6 +1,6 @@
 /** The model backend a command asks for: the built-in weight-free one, or ONNX exports in a directory. */
 import { Option } from 'commander';
-import { DEFAULT_CACHE_BYTES, weightFreeBackend, type Backend } from '@synpo/core';
+import { DEFAULT_CACHE_BYTES, WEIGHT_FREE_DEFAULTS, weightFreeBackend, type Backend, type WeightFreeOptions } from '@synpo/core';
 import { loadModels, onnxBackend, type CheckReport, type ExecutionProvider } from '@synpo/core/onnx';
 import { directorySource } from '@synpo/core/onnx/node';
 import { CliError, EXIT } from './errors.ts';
@@ -8,6 +8,8 @@ import { decimal } from './numbers.ts';
 
 export interface BackendOpts {
   backend: 'weight-free' | 'onnx';
+  /** Overrides of the weight-free backend's options (tuning runs). */
+  weightFree?: Partial<WeightFreeOptions>;
   models?: string;
   ep: ExecutionProvider;
   /** GiB of encodings kept for reuse, all caches together. */
@@ -17,12 +19,31 @@ export interface BackendOpts {
 /** Bytes of the caches: half for SynPo's encoding cache, half for the ONNX encoders' own. */
 export const cacheBytes = (opts: BackendOpts) => (opts.cacheGb * 2 ** 30) / 2;
 
+/** `--weight-free '{"gamma": 0.1}'`: a JSON object of WeightFreeOptions, each of its default's type. */
+function weightFreeJson(v: string): Partial<WeightFreeOptions> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(v);
+  } catch {
+    throw new CliError(`--weight-free must be a JSON object, got '${v}'`, EXIT.usage);
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new CliError(`--weight-free must be a JSON object, got '${v}'`, EXIT.usage);
+  for (const [key, value] of Object.entries(parsed)) {
+    const like = (WEIGHT_FREE_DEFAULTS as unknown as Record<string, unknown>)[key];
+    if (like === undefined) throw new CliError(`--weight-free: unknown option '${key}' (${Object.keys(WEIGHT_FREE_DEFAULTS).join(', ')})`, EXIT.usage);
+    const ok = Array.isArray(like) ? Array.isArray(value) && value.every((x) => typeof x === 'number' && Number.isFinite(x))
+      : typeof value === typeof like && (typeof value !== 'number' || Number.isFinite(value));
+    if (!ok) throw new CliError(`--weight-free: '${key}' must be ${Array.isArray(like) ? 'an array of numbers' : `a ${typeof like}`}, like its default ${JSON.stringify(like)}`, EXIT.usage);
+  }
+  return parsed as Partial<WeightFreeOptions>;
+}
 
 export function backendOptions(): Option[] {
   return [
     new Option('--backend <name>', 'models: weight-free (built in, no files) or onnx (DINOv2 + SAM 2.1 exports, see --models)').choices(['weight-free', 'onnx']).default('weight-free'),
     new Option('--models <dir>', 'model directory with manifest.json (for --backend onnx; see `synpo models --help`)'),
     new Option('--ep <provider>', 'ONNX Runtime execution provider (falls back to cpu with a notice)').choices(['cpu', 'webgpu', 'cuda']).default('cpu'),
+    new Option('--weight-free <json>', 'override weight-free backend options, e.g. \'{"gamma": 0.1}\' (tuning; see scripts/tune)').argParser(weightFreeJson),
     new Option('--cache-gb <n>', 'GiB of slice encodings kept for reuse (all caches together; least recently used out first)').argParser(decimal('--cache-gb', { min: 0, max: 1024 })).default(DEFAULT_CACHE_BYTES / 2 ** 30),
   ];
 }
@@ -37,7 +58,7 @@ export function formatCheck(report: CheckReport): string {
  * says where each ONNX model actually runs (a provider ONNX Runtime lacks falls back to cpu).
  */
 export async function backendFor(opts: BackendOpts): Promise<Backend & { providers?: Record<string, string> }> {
-  if (opts.backend === 'weight-free') return weightFreeBackend();
+  if (opts.backend === 'weight-free') return weightFreeBackend(opts.weightFree);
   if (!opts.models) throw new CliError('--backend onnx needs --models DIR (a directory with manifest.json; `synpo models --help` explains)', EXIT.usage);
   const { models, report } = await loadModels(directorySource(opts.models), opts.ep, (m) => process.stderr.write(`${m}\n`));
   if (!models) throw new CliError(`the models in ${opts.models} cannot be used:\n${report.problems.map((p) => `  - ${p}`).join('\n')}\n(run \`synpo models check ${opts.models}\` for the whole report)`);

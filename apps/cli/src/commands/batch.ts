@@ -37,6 +37,7 @@ export function caseOptions(cmd: Command): Command {
     .addOption(backendOptions()[1]!)
     .addOption(backendOptions()[2]!)
     .addOption(backendOptions()[3]!)
+    .addOption(backendOptions()[4]!)
     .addOption(new Option('--labels <map>', 'label map for organ names').choices(['chaos-t2', 'sabs-ct', 'totalseg']).default('chaos-t2'))
     .addOption(new Option('--band <set>', 'negative band: the paper\'s best for CHAOS-MRI or Synapse-CT').choices(['chaos-t2', 'sabs-ct']).default('chaos-t2'))
     .addOption(new Option('--intensity <mode>', 'intensity preprocessing').choices(['auto', 'ct', 'mr']).default('auto'))

@@ -68,6 +68,7 @@ export function evalCommand(program: Command, run: Runner): void {
     .addOption(backendOptions()[1]!)
     .addOption(backendOptions()[2]!)
     .addOption(backendOptions()[3]!)
+    .addOption(backendOptions()[4]!)
     .option('--seed <n>', 'seed of the random choices', integer('--seed', SEED), 0)
     .addOption(new Option('--encoders <which>', 'ablation: which confidence maps are fused').choices(['both', 'sam', 'dino']).default('both'))
     .addOption(new Option('--fusion <how>', 'ablation: Hadamard synergy or a plain average of the two maps').choices(['synergy', 'sum']).default('synergy'))

@@ -85,6 +85,7 @@ export function segmentCommand(program: Command, run: Runner): void {
     .addOption(backendOptions()[1]!)
     .addOption(backendOptions()[2]!)
     .addOption(backendOptions()[3]!)
+    .addOption(backendOptions()[4]!)
     .option('--seed <n>', 'seed of the random choices', integer('--seed', SEED), 0)
     .option('--dump <dir>', 'write every intermediate per canonical query slice as .npy files into DIR/slice-<z>/ (DIR must be new or empty, or a previous dump with --force)')
     .option('--force', 'let --dump replace a folder holding a previous synpo dump')
