@@ -52,10 +52,19 @@ export interface DecodeRequest {
    */
   prior?: Float32Array;
   /**
-   * The support organ's bounding-box size in ROI pixels: how large the target may be. SAM's
-   * decoder ignores it; the weight-free decoder bounds its walk with it.
+   * The support organ's bounding-box size and area in ROI pixels: how large the target may be.
+   * SAM's decoder ignores it; the weight-free decoder bounds its walk with the box and sizes its
+   * mask by the area.
    */
-  extent?: { width: number; height: number };
+  extent?: OrganExtent;
+}
+
+/** A support organ's size on its slice, in ROI pixels. */
+export interface OrganExtent {
+  width: number;
+  height: number;
+  /** Pixels of the organ. */
+  area: number;
 }
 
 /** A batch of decoder prompts; the tensors live on the stream that runs the batch. */
@@ -68,8 +77,8 @@ export interface DecodeBatch {
   prior?: T<'f32'>;
   /** [B][ROI·ROI] NRM's second pass: the refined masks. */
   maskPrompt?: T<'mask'>;
-  /** The support organ's bounding-box size (see DecodeRequest.extent). */
-  extent?: { width: number; height: number };
+  /** The support organ's size (see DecodeRequest.extent). */
+  extent?: OrganExtent;
 }
 
 export interface PromptDecoder {

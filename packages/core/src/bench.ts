@@ -272,7 +272,7 @@ export async function runPostEncoderBench(gpu: { kernels: Kernels; runtime: GpuR
     const pd = s.prototype(dino, g, { B: 1, C: sizes.dino, N: CELLS });
     const fused = s.synergy(s.confidence(sam, ps, { B: 1, C: sizes.sam, N: CELLS }), s.confidence(dino, pd, { B: 1, C: sizes.dino, N: CELLS }), { both: 0.8, sam: 0.1, dino: 0.1 });
     const [protoSam, protoDino, stats] = await Promise.all([s.read(ps), s.read(pd), s.read(s.moments(fused, g, { B: 1, N: CELLS }, true))]);
-    return { image: new Float32Array(PIXELS), maskGrid: grid, protoSam: protoSam.slice(), protoDino: protoDino.slice(), synNeg: new Float32Array(0), mu: stats[1]!, sigma: stats[2]!, extent: { width: 80, height: 80 } };
+    return { image: new Float32Array(PIXELS), maskGrid: grid, protoSam: protoSam.slice(), protoDino: protoDino.slice(), synNeg: new Float32Array(0), mu: stats[1]!, sigma: stats[2]!, extent: { width: 80, height: 80, area: 5000 } };
   });
 
   // Slices per chain: what one binding of the device holds (lavapipe: 128 MiB, a few slices).

@@ -4,7 +4,7 @@
  * importing this loads no ONNX Runtime.
  */
 export { DEFAULT_OPTIONS, PAPER_BANDS, PAPER_SYNERGY, resolveOptions, type PointSelectionOptions, type RefineOptions, type SynergyOptions, type SynpoOptions, type SynpoOptionsInput } from './options.ts';
-export { CELLS, GRID, PIXELS, ROI, type Backend, type DecodeBatch, type DecodeRequest, type EncoderRole, type FeatureEncoder, type PromptDecoder, type PromptPoint, type SliceBatch } from './backend.ts';
+export { CELLS, GRID, PIXELS, ROI, type Backend, type OrganExtent, type DecodeBatch, type DecodeRequest, type EncoderRole, type FeatureEncoder, type PromptDecoder, type PromptPoint, type SliceBatch } from './backend.ts';
 export { weightFreeBackend, WEIGHT_FREE_DEFAULTS, type WeightFreeOptions } from './backends/weight-free.ts';
 export { Synpo, type SegmentJob, type SegmentJobsOptions, type SegmentOptions, type SliceDetail, type SliceName, type SliceResult, type Support, type SupportEncoding } from './synpo.ts';
 export { prepareVolume, preparedSlice, labelsToRoi, roiToVolume, detectIntensity, percentile, CT_WINDOW, MR_CLIP_PERCENTILE, MAX_LABEL, type IntensityMode, type PreparedVolume, type RoiGrid } from './preprocess.ts';

@@ -11,7 +11,7 @@
  * CPU references.
  */
 import { createRng, drawIntegers, HostTensor, KMEANS_DEFAULT_MAX_ITERATIONS, ShapeError, type Kernels, type T, type TensorStream } from '@synpo/gpu';
-import { CELLS, GRID, PIXELS, ROI, type Backend, type PromptPoint, type SliceBatch } from './backend.ts';
+import { CELLS, GRID, PIXELS, ROI, type Backend, type OrganExtent, type PromptPoint, type SliceBatch } from './backend.ts';
 import { ByteLru } from './cache.ts';
 import { resolveOptions, type SynpoOptions, type SynpoOptionsInput } from './options.ts';
 
@@ -32,8 +32,8 @@ export interface SupportEncoding {
   synNeg: Float32Array;
   mu: number;
   sigma: number;
-  /** The support organ's bounding-box size in ROI pixels. */
-  extent: { width: number; height: number };
+  /** The support organ's bounding-box size and area in ROI pixels. */
+  extent: OrganExtent;
   /** The support's feature grids, kept only when asked for (`detail`: the `--dump` files). */
   featSam?: Float32Array;
   featDino?: Float32Array;
@@ -420,14 +420,16 @@ function toPoints(centroids: Float32Array, sizes: Uint32Array, B: number, K: num
   });
 }
 
-/** Width and height of a ROI mask's bounding box. */
-function extentOf(mask: Uint8Array): { width: number; height: number } {
+/** Width and height of a ROI mask's bounding box, and its area. */
+function extentOf(mask: Uint8Array): OrganExtent {
   let [x0, x1, y0, y1] = [ROI, -1, ROI, -1];
+  let area = 0;
   mask.forEach((v, i) => {
     if (!v) return;
+    area++;
     const x = i % ROI;
     const y = (i - x) / ROI;
     x0 = Math.min(x0, x); x1 = Math.max(x1, x); y0 = Math.min(y0, y); y1 = Math.max(y1, y);
   });
-  return x1 < 0 ? { width: 0, height: 0 } : { width: x1 - x0 + 1, height: y1 - y0 + 1 };
+  return x1 < 0 ? { width: 0, height: 0, area: 0 } : { width: x1 - x0 + 1, height: y1 - y0 + 1, area };
 }

@@ -21,6 +21,7 @@ import { seedMapReference, shrinkInputsReference, type DecoderInputOptions } fro
 import { prototypeReference } from './reference/prototype.ts';
 import { randomWalkerReference, type RandomWalkerOptions } from './reference/random-walker.ts';
 import { bestComponentMaskReference, keepRowsReference, thresholdReference } from './reference/refine.ts';
+import { areaThresholdReference, type AreaThresholdOptions } from './reference/area.ts';
 import { downsampleMaskReference, upsampleBilinearReference, type ResizeShape } from './reference/resize.ts';
 import { synergyReference, type SynergyWeights } from './reference/synergy.ts';
 import { topkReference } from './reference/topk.ts';
@@ -36,6 +37,7 @@ import { recordMoments } from './kernels/moments.ts';
 import { recordMorphology } from './kernels/morphology.ts';
 import { recordCellPoints, recordSampleRows } from './kernels/points.ts';
 import { recordPrior } from './kernels/prior.ts';
+import { recordAreaThreshold } from './kernels/area.ts';
 import { recordDecoderInputs } from './kernels/prompt.ts';
 import { recordPrototype } from './kernels/prototype.ts';
 import { solveRandomWalker } from './kernels/random-walker.ts';
@@ -103,6 +105,8 @@ export interface TensorStream {
   /** `masks` where the row's `found` flag names a component, else cleared. */
   keepRows(masks: T<'mask'>, found: T<'u32'>, shape: { B: number; P: number }): T<'mask'>;
   threshold(values: T<'f32'>, t: number): T<'mask'>;
+  /** Per row, value > t with t where the values reach the row's target area ([B] pixels), clamped (see area.wgsl). */
+  areaThreshold(values: T<'f32'>, targets: T<'f32'>, shape: { B: number; P: number }, options: AreaThresholdOptions): T<'mask'>;
   gaussian(maps: T<'f32'>, shape: ImageShape, sigma: number): T<'f32'>;
   appearance(slices: T<'f32'>, shape: ImageShape, spec: AppearanceSpec): T<'f32'>;
   /** [B][C][N] × weight, then the shared [Cp][N] channels: [B][C + Cp][N]. */
@@ -303,6 +307,11 @@ export class GpuStream implements TensorStream {
     const v = this.dev(values);
     const B = v.shape.length > 1 ? v.shape[0]! : 1;
     return this.shaped(recordThreshold(this.rec, v, { B, P: v.size / B }, t), 'mask', v.shape);
+  }
+
+  areaThreshold(values: T<'f32'>, targets: T<'f32'>, s: { B: number; P: number }, o: AreaThresholdOptions): T<'mask'> {
+    if (!(o.lo <= o.hi) || ![o.lo, o.hi, o.fallback].every(Number.isFinite)) throw new ShapeError('area', `the threshold range must be finite with lo ≤ hi, got ${JSON.stringify(o)}`);
+    return recordAreaThreshold(this.rec, this.dev(values), this.dev(targets), s, o) as DeviceTensor<'mask'>;
   }
 
   gaussian(maps: T<'f32'>, s: ImageShape, sigma: number): T<'f32'> {
@@ -547,6 +556,10 @@ export class CpuStream implements TensorStream {
 
   threshold(values: T<'f32'>, t: number): T<'mask'> {
     return this.time(() => this.t('mask', values.shape, thresholdReference(this.h(values), t)));
+  }
+
+  areaThreshold(values: T<'f32'>, targets: T<'f32'>, s: { B: number; P: number }, o: AreaThresholdOptions): T<'mask'> {
+    return this.time(() => this.t('mask', [s.B, s.P], areaThresholdReference(this.h(values), this.h(targets), s.B, s.P, o)));
   }
 
   gaussian(maps: T<'f32'>, s: ImageShape, sigma: number): T<'f32'> {

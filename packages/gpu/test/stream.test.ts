@@ -5,7 +5,7 @@
  */
 import { describe, expect, it, type TestContext } from 'vitest';
 import {
-  bestRootsReference, CpuStream, createRng, drawIntegers, GpuRuntime, GpuStream, HostTensor, kmeansPlusPlusFromDraws, lloydReference,
+  areaThresholdReference, bestRootsReference, CpuStream, createRng, drawIntegers, GpuRuntime, GpuStream, HostTensor, kmeansPlusPlusFromDraws, lloydReference,
   NO_COMPONENT, packBytesReference, recordComponents, recordBestComponent, recordPack, refineSpec, type T, type TensorStream,
 } from '../src/index.ts';
 import { discMask, expectClose, randomArray, randomMask, useGpu } from './gpu.ts';
@@ -100,6 +100,40 @@ describe('stream operations agree with the CPU references', () => {
       if (r) expectClose(r.g, r.c, 1e-6, 1e-5);
     });
   }
+
+  // Rows: no target (the fallback), a target inside the range, one clamped above, one clamped
+  // below, a target larger than the row, values outside [0, 1], and ties on a bin edge.
+  for (const [B, P] of [[1, 1], [6, 65536], [3, 1000]] as const) {
+    it(`areaThreshold B=${B} P=${P}`, async (ctx) => {
+      const values = randomArray(B * P, 40 + P, -0.1, 1.1);
+      values.fill(0.5, 0, Math.min(P, 300)); // many values on the edge of bin 128
+      const targets = Float32Array.from({ length: B }, (_, b) => [0, 0.3 * P, 0.01 * P, 0.95 * P, 2 * P, 7][b % 6]!);
+      const o = { lo: 0.3, hi: 0.7, fallback: 0.5 };
+      const r = await both(ctx, (s) => read(s, s.areaThreshold(s.upload(values, [B, P]), s.upload(targets, [B]), { B, P }, o)));
+      if (!r) return;
+      expect(Array.from(r.g)).toEqual(Array.from(r.c));
+      // The reference's meaning, checked directly: the row's area is the target's, as far as the range lets it.
+      for (let b = 0; b < B; b++) {
+        const row = values.subarray(b * P, (b + 1) * P);
+        const area = r.c.subarray(b * P, (b + 1) * P).reduce((a, v) => a + v, 0);
+        const over = (t: number) => row.reduce((a, v) => a + (v > t ? 1 : 0), 0);
+        if (targets[b] === 0) expect(area).toBe(over(0.5));
+        else {
+          expect(area).toBeLessThanOrEqual(over(0.3));
+          expect(area).toBeGreaterThanOrEqual(over(0.7));
+          if (over(0.7) < targets[b]! && over(0.3) > targets[b]! + P / 100) expect(Math.abs(area - targets[b]!)).toBeLessThanOrEqual(P / 100 + 300);
+        }
+      }
+    });
+  }
+
+  it('areaThreshold refuses a range with lo > hi and mismatched lengths', async (ctx) => {
+    await both(ctx, async (s) => {
+      expect(() => s.areaThreshold(s.upload(new Float32Array(4), [2, 2]), s.upload(new Float32Array(2), [2]), { B: 2, P: 2 }, { lo: 0.7, hi: 0.3, fallback: 0.5 })).toThrow(/lo ≤ hi/);
+      return null;
+    });
+    expect(() => areaThresholdReference(new Float32Array(4), new Float32Array(3), 2, 2, { lo: 0, hi: 1, fallback: 0.5 })).toThrow(/targets/);
+  });
 
   it('threshold over more than 65,535 workgroups (and a mask read packed from as many words)', async (ctx) => {
     const n = 65536 * 64 + 77;

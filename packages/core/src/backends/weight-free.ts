@@ -7,10 +7,14 @@
  *    down, plus absolute-position channels (x, y and Fourier features);
  *  - promptable decoder: a random walker with priors on the slice at half resolution, seeded by
  *    discs at the points, bounded to a box around the positives, with the fused confidence (and
- *    NRM's mask prompt) as the prior.
+ *    NRM's mask prompt) as the prior; its probability becomes a mask whose area follows the
+ *    support organ's (a shape prior: the walker alone under-fills large organs and over-fills
+ *    small ones), within a clamped threshold range.
+ *
+ * The defaults were chosen on the tuning folds only (CHAOS fold 0, SABS fold 0; scripts/tune).
  */
 import { HostTensor, positionChannels, type T, type TensorStream } from '@synpo/gpu';
-import { CELLS, GRID, ROI, type Backend, type DecodeBatch, type FeatureEncoder, type PromptDecoder, type PromptPoint, type SliceBatch } from '../backend.ts';
+import { CELLS, GRID, ROI, type Backend, type OrganExtent, type DecodeBatch, type FeatureEncoder, type PromptDecoder, type PromptPoint, type SliceBatch } from '../backend.ts';
 
 export interface WeightFreeOptions {
   /** Blur scales of the appearance channels, in ROI pixels. */
@@ -45,13 +49,19 @@ export interface WeightFreeOptions {
   maskPromptWeight: number;
   /** Pixels whose prior is below this are background seeds (confidence far under the organ's). */
   backgroundPrior: number;
+  /**
+   * The mask's target area as a multiple of the support organ's area; 0 decides at 0.5 instead.
+   * The threshold that reaches the target is clamped to `areaRange`.
+   */
+  areaFactor: number;
+  areaRange: [number, number];
 }
 
 export const WEIGHT_FREE_DEFAULTS: WeightFreeOptions = {
   sigmas: [1, 2, 4, 8, 16],
   prePool: 2,
   frequencies: [1, 2, 4],
-  positionWeight: 2,
+  positionWeight: 1.5,
   appearanceInPosition: 0.5,
   beta: 130,
   gamma: 0.05,
@@ -63,7 +73,9 @@ export const WEIGHT_FREE_DEFAULTS: WeightFreeOptions = {
   boundMarginFactor: 0.5,
   extentFactor: 1.2,
   maskPromptWeight: 0.5,
-  backgroundPrior: 0.15,
+  backgroundPrior: 0.05,
+  areaFactor: 1.2,
+  areaRange: [0.3, 0.7],
 };
 
 class AppearanceEncoder implements FeatureEncoder {
@@ -130,15 +142,20 @@ class RandomWalkerDecoder implements PromptDecoder {
     const probability = await s.randomWalker(inputs.image, inputs.seeds, inputs.prior, { B, H: side, W: side }, {
       beta: this.o.beta, gamma: this.o.gamma, maxIterations: this.o.maxIterations, tolerance: this.o.tolerance,
     });
-    // Back to the ROI: bilinear, then the 0.5 decision.
-    return s.threshold(s.upsampleBilinear(probability, { B, inH: side, inW: side, outH: ROI, outW: ROI }), 0.5);
+    // Back to the ROI: bilinear, then the decision: the support organ's area (times the factor)
+    // within the threshold range, or 0.5.
+    const up = s.upsampleBilinear(probability, { B, inH: side, inW: side, outH: ROI, outW: ROI });
+    const area = this.o.areaFactor * (batch.extent?.area ?? 0);
+    if (!(area > 0)) return s.threshold(up, 0.5);
+    const [lo, hi] = this.o.areaRange;
+    return s.areaThreshold(up, s.upload(new Float32Array(B).fill(area), [B]), { B, P: ROI * ROI }, { lo, hi, fallback: 0.5 });
   }
 
   /**
    * The walk's bounds in ROI pixels, [x0, x1, y0, y1]: the positives' box, grown to the support
    * organ's extent around their centre and by the margins; none ([1, 0, 0, 0]) without positives.
    */
-  private box(points: PromptPoint[], extent: { width: number; height: number } | undefined): number[] {
+  private box(points: PromptPoint[], extent: OrganExtent | undefined): number[] {
     const positives = points.filter((q) => q.label === 1);
     if (positives.length === 0) return [1, 0, 0, 0];
     const xs = positives.map((q) => q.x);
