@@ -11,6 +11,7 @@ import { PIXELS, type Backend } from './backend.ts';
 import type { SynpoOptionsInput } from './options.ts';
 import { labelsToRoi, prepareVolume, type IntensityMode, type PreparedVolume } from './preprocess.ts';
 import { dice, meanStd, organRange, overlap, queryPart, supportSlices, type DatasetLayout, type Organ, type Overlap } from './protocol.ts';
+import { propagate, type PropagationSlice } from './propagate.ts';
 import { Synpo, type SliceResult, type SupportEncoding } from './synpo.ts';
 
 export interface EvalRequest {
@@ -124,6 +125,16 @@ export async function evaluate(req: EvalRequest): Promise<EvalReport> {
           jobs.map((j) => ({ support: supports.get(j.plan.organ)![j.part]!, slices: j.zs.map((z) => z - z0) })),
           Array.from({ length: z1 - z0 + 1 }, (_, i) => ({ seed: z0 + i, key: `${id}:${z0 + i}` })),
         );
+        if (synpo.options.propagation.enabled) {
+          for (const p of plans) {
+            const items = new Map<number, PropagationSlice>();
+            jobs.forEach((j, k) => {
+              if (j.plan !== p) return;
+              j.zs.forEach((z, i) => items.set(z, { final: results[k]![i]!.final, support: supports.get(p.organ)![j.part]!, name: { seed: z, key: `${id}:${z}` } }));
+            });
+            await propagate(synpo, q.prepared.slices, items);
+          }
+        }
         const line: string[] = [];
         for (const p of plans) {
           const counts: Overlap = { tp: 0, fp: 0, fn: 0 };

@@ -39,6 +39,21 @@ export interface RefineOptions {
   connectivity: 4 | 8;
 }
 
+/**
+ * The propagation pass: after every slice of an organ's range is segmented on its own, the slices
+ * are segmented again in order outward from the one with the largest mask, each guided by its
+ * already-segmented neighbour's mask: the fused confidence is lowered by up to `weight` away from
+ * that mask (blurred by `sigma` grid cells), and the mask prompts the decoder. Query labels are
+ * never used: it stays one-shot. On by default (it gains on the tuning folds: scripts/tune/README.md);
+ * `enabled: false` is the paper's protocol, each slice judged alone. Only volumes propagate
+ * (segmentOrgans, evaluate); Synpo.segment on its own slices never does.
+ */
+export interface PropagationOptions {
+  enabled: boolean;
+  weight: number;
+  sigma: number;
+}
+
 export interface SynpoOptions {
   /** Which confidence maps enter the fusion: both (SynPo), or one encoder only (ablation). */
   encoders: 'both' | 'sam' | 'dino';
@@ -50,6 +65,8 @@ export interface SynpoOptions {
    * negatives' mean μ and the mean of the top-ranked cells, with this many steps across that gap.
    */
   priorSharpness: number;
+  /** The propagation pass along a query volume (on by default; off: the paper's per-slice protocol). */
+  propagation: PropagationOptions;
   /** Seed for k-means++ and the band subset: the same seed gives the same points. */
   seed: number;
   /**
@@ -79,6 +96,7 @@ export const DEFAULT_OPTIONS: SynpoOptions = {
   points: { positives: 4, negatives: 4, positiveCandidates: 32, negativeCandidates: 32, ...PAPER_BANDS['chaos-mri'], negativeSource: 'band' },
   refine: { enabled: true, openingShape: 'disc', openingRadius: 2, connectivity: 8 },
   priorSharpness: 8,
+  propagation: { enabled: true, weight: 0.15, sigma: 4 },
   seed: 0,
   batchSize: 'auto',
   cacheBytes: DEFAULT_CACHE_BYTES / 2,
@@ -94,7 +112,9 @@ export function resolveOptions(input: SynpoOptionsInput = {}): SynpoOptions {
     synergy: { ...DEFAULT_OPTIONS.synergy, ...input.synergy },
     points: { ...DEFAULT_OPTIONS.points, ...input.points },
     refine: { ...DEFAULT_OPTIONS.refine, ...input.refine },
+    propagation: { ...DEFAULT_OPTIONS.propagation, ...input.propagation },
   } as SynpoOptions;
+  if (!(o.propagation.weight >= 0) || !(o.propagation.sigma > 0)) throw new RangeError(`propagation needs weight ≥ 0 and sigma > 0, got ${JSON.stringify(o.propagation)}`);
   const s = o.synergy;
   if (!(o.cacheBytes >= 0)) throw new RangeError(`cacheBytes must be a number of bytes ≥ 0, got ${o.cacheBytes}`);
   if (Math.abs(s.both + s.sam + s.dino - 1) > 1e-6) throw new RangeError(`synergy weights must sum to 1, got ${s.both} + ${s.sam} + ${s.dino}`);

@@ -12,6 +12,7 @@
 import { ShapeError, upsampleBilinearReference } from '@synpo/gpu';
 import { GRID, PIXELS, ROI } from './backend.ts';
 import { MAX_LABEL, type PreparedVolume } from './preprocess.ts';
+import { propagate, type PropagationSlice } from './propagate.ts';
 import { organRange, queryPart, supportSlices } from './protocol.ts';
 import { Synpo, type SliceResult, type SupportEncoding } from './synpo.ts';
 
@@ -36,6 +37,8 @@ export interface SegmentVolumeResult {
   masks: Uint8Array;
   range: [number, number];
   supportSlices: number[];
+  /** Slices segmented again by the propagation pass (0 when it is off). */
+  propagatedSlices: number;
 }
 
 /**
@@ -105,14 +108,23 @@ export interface SegmentOrgansResult {
   organs: OrganResult[];
   /** The union of the organs' ranges: the query slices that were encoded. */
   range: [number, number];
-  /** Query slices encoded (once each) against the organ-slices segmented on them. */
+  /**
+   * Query slices encoded (once each) by the per-slice pass, against the organ-slices segmented on
+   * them. The propagation pass takes the CPU path's encodings from the cache; the GPU path encodes
+   * a propagated slice again.
+   */
   encodedSlices: number;
   organSlices: number;
   /** ROI pixels claimed by more than one organ, each given to the organ of higher fused confidence. */
   overlapPixels: number;
   /** Query slices of the range that are blank (one intensity throughout): left empty, not segmented. */
   blankSlices: number[];
+  /** Slices segmented again by the propagation pass (0 when it is off). */
+  propagatedSlices: number;
 }
+
+/** segmentOrgans calls so far: each one's encoding-cache keys are its own. */
+let calls = 0;
 
 /** A slice of one intensity throughout holds no organ: prompting it would only invent one. */
 function isBlank(slice: Float32Array): boolean {
@@ -186,7 +198,9 @@ export async function segmentOrgans(req: SegmentOrgansRequest): Promise<SegmentO
       }
     });
     const queries = query.slices.subarray(range[0] * PIXELS, (range[1] + 1) * PIXELS);
-    const names = Array.from({ length: nU }, (_, i) => ({ seed: (req.sliceOffset ?? 0) + range[0] + i }));
+    // Keys let the propagation pass reuse the encodings (CPU path); unique to this call.
+    const call = ++calls;
+    const names = Array.from({ length: nU }, (_, i) => ({ seed: (req.sliceOffset ?? 0) + range[0] + i, key: `organs-${call}:${range[0] + i}` }));
     const masks = req.organs.map(() => new Uint8Array(query.nz * PIXELS));
     // Each organ's fused map per slice, for overlaps: 64×64 floats, kept only while organs share a slice.
     const synmaps = new Map<number, Map<number, Float32Array>>();
@@ -215,15 +229,30 @@ export async function segmentOrgans(req: SegmentOrgansRequest): Promise<SegmentO
         }
       },
     });
+    const encodedSlices = synpo.encoded.slices - encodedBefore;
+    let propagated = 0;
+    if (synpo.options.propagation.enabled) {
+      for (const [o, plan] of plans.entries()) {
+        const items = new Map<number, PropagationSlice>();
+        for (let z = plan.target[0]; z <= plan.target[1]; z++) {
+          if (blank.has(z)) continue;
+          const part = plan.chosen.length === 1 ? 0 : queryPart(z, plan.target);
+          items.set(z, { final: masks[o]!.subarray(z * PIXELS, (z + 1) * PIXELS), support: encodings[o]![part]!, name: names[z - range[0]]! });
+        }
+        req.progress?.(done, organSlices, `${req.organs[o]!.name}: propagating`);
+        propagated += await propagate(synpo, query.slices, items);
+      }
+    }
     const { labels, overlapPixels } = combineOrgans(req.organs, masks, synmaps, query.nz);
     return {
       labels,
       organs: req.organs.map((organ, o) => ({ name: organ.name, value: organ.value, masks: masks[o]!, range: plans[o]!.target, supportSlices: plans[o]!.chosen })),
       range,
-      encodedSlices: synpo.encoded.slices - encodedBefore,
+      encodedSlices,
       organSlices,
       overlapPixels,
       blankSlices: [...blank],
+      propagatedSlices: propagated,
     };
   } finally {
     for (const list of encodings) for (const e of list) await synpo.releaseSupport(e);
@@ -276,5 +305,5 @@ export async function segmentVolume(req: SegmentVolumeRequest): Promise<SegmentV
     ...(req.progress && { progress: req.progress }),
   });
   const organ = r.organs[0]!;
-  return { masks: organ.masks, range: organ.range, supportSlices: organ.supportSlices };
+  return { masks: organ.masks, range: organ.range, supportSlices: organ.supportSlices, propagatedSlices: r.propagatedSlices };
 }

@@ -81,6 +81,11 @@ export interface SegmentOptions {
   detail?: boolean | readonly (keyof SliceDetail)[];
   /** Called in order as each batch finishes, with the index of its first slice (progress, dumps). */
   onBatch?(first: number, results: SliceResult[]): Promise<void> | void;
+  /**
+   * One ROI mask per query slice (all or none): a neighbouring slice's mask that guides this one
+   * (the propagation pass; see PropagationOptions).
+   */
+  guides?: readonly Uint8Array[];
 }
 
 /** Largest batch the automatic choice makes; more buys no speed and costs device memory. */
@@ -193,6 +198,9 @@ export class Synpo {
     jobs.forEach((job, j) => job.slices.forEach((i, k) => {
       if (!Number.isInteger(i) || i < 0 || i >= B || (k > 0 && i <= job.slices[k - 1]!)) throw new ShapeError('synpo', `job ${j}: slice indices must rise within 0..${B - 1}, got ${job.slices.join(', ')}`);
     }));
+    if (options.guides && (options.guides.length !== B || options.guides.some((g) => g.length !== PIXELS))) {
+      throw new ShapeError('synpo', `guides: one ${ROI}×${ROI} mask per query slice (${B}), got ${options.guides.length}`);
+    }
     const size = this.batchSize;
     const depth = this.kernels.path === 'gpu' ? 2 : 1;
     const out: SliceResult[][] = jobs.map(() => []);
@@ -208,7 +216,8 @@ export class Synpo {
       if (local.every((rows) => rows.length === 0)) continue;
       const batch = queries.subarray(b0 * PIXELS, (b0 + nb) * PIXELS);
       const names = Array.from({ length: nb }, (_, i) => slices[b0 + i] ?? { seed: b0 + i });
-      const running = this.jobsBatch(batch, nb, jobs.map((job) => job.support), local, names, options);
+      const guides = options.guides?.slice(b0, b0 + nb);
+      const running = this.jobsBatch(batch, nb, jobs.map((job) => job.support), local, names, { ...options, ...(guides && { guides }) });
       running.catch(() => {}); // awaited below; a failure while an earlier batch is awaited must not go unhandled
       inFlight.push({ first: b0, running });
       if (inFlight.length >= depth) await collect(inFlight.shift()!);
@@ -259,7 +268,7 @@ export class Synpo {
   }
 
   /** One batch: the slices encoded once, then each job's stages on its own rows of the features. */
-  private jobsBatch(queries: Float32Array, B: number, supports: SupportEncoding[], rows: number[][], names: SliceName[], options: Pick<SegmentOptions, 'detail'>): Promise<SliceResult[][]> {
+  private jobsBatch(queries: Float32Array, B: number, supports: SupportEncoding[], rows: number[][], names: SliceName[], options: Pick<SegmentOptions, 'detail' | 'guides'>): Promise<SliceResult[][]> {
     return this.kernels.chain('segment', async (s) => {
       // CMSM, query side: the slices go up once and are encoded once, whatever the number of jobs.
       s.stage('encoders');
@@ -279,7 +288,7 @@ export class Synpo {
           s, supports[j]!,
           everyRow ? sam : s.take(sam, r), everyRow ? dino : s.take(dino, r),
           { host, tensor: everyRow ? slices.tensor : s.take(slices.tensor, r) },
-          r.length, everyRow ? names : r.map((i) => names[i]!), options,
+          r.length, everyRow ? names : r.map((i) => names[i]!), { ...options, ...(options.guides && { guides: everyRow ? options.guides : r.map((i) => options.guides![i]!) }) },
         ));
       }
       return out;
@@ -287,7 +296,7 @@ export class Synpo {
   }
 
   /** Everything after the encoders for B slices against one support: CMSM, PSM, the decoder, NRM. */
-  private async postEncoder(s: TensorStream, support: SupportEncoding, sam: T<'f32'>, dino: T<'f32'>, slices: SliceBatch, B: number, names: SliceName[], options: Pick<SegmentOptions, 'detail'>): Promise<SliceResult[]> {
+  private async postEncoder(s: TensorStream, support: SupportEncoding, sam: T<'f32'>, dino: T<'f32'>, slices: SliceBatch, B: number, names: SliceName[], options: Pick<SegmentOptions, 'detail' | 'guides'>): Promise<SliceResult[]> {
     const o = this.options;
     const Cs = this.backend.sam.channels;
     const Cd = this.backend.dino.channels;
@@ -297,7 +306,16 @@ export class Synpo {
     const protoDino = s.resident(support, 'protoDino', () => new HostTensor('f32', [Cd], support.protoDino));
     const confSam = s.confidence(sam, protoSam, { B, C: Cs, N: CELLS });
     const confDino = s.confidence(dino, protoDino, { B, C: Cd, N: CELLS });
-    const synmap = this.fuse(s, confSam, confDino);
+    let synmap = this.fuse(s, confSam, confDino);
+    // Propagation: a neighbour's mask guides where the organ is (the confidence lowered away from it).
+    let guide: T<'mask'> | undefined;
+    if (options.guides) {
+      const all = new Uint8Array(B * PIXELS);
+      options.guides.forEach((g, b) => all.set(g, b * PIXELS));
+      guide = s.upload(all, [B, PIXELS]);
+      const pooled = s.gaussian(s.poolMask(guide, { B, H: ROI, W: ROI, G: GRID }), { B, H: GRID, W: GRID }, o.propagation.sigma);
+      synmap = s.guidePenalty(synmap, pooled, { B, N: CELLS }, o.propagation.weight);
+    }
 
     // PSM: only the points come back to the host.
     s.stage('points');
@@ -310,7 +328,8 @@ export class Synpo {
     const points = Array.from({ length: B }, (_, b) => [...positives[b]!, ...negatives[b]!]);
     const request = { images: slices, points, prior, extent: support.extent };
     s.stage('decoder');
-    const coarse = await this.backend.decoder.decode(request, s);
+    // With a guide, the neighbour's mask also prompts the first decoding.
+    const coarse = await this.backend.decoder.decode(guide ? { ...request, maskPrompt: guide } : request, s);
 
     // NRM.
     let final = coarse;

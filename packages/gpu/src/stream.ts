@@ -22,6 +22,7 @@ import { prototypeReference } from './reference/prototype.ts';
 import { randomWalkerReference, type RandomWalkerOptions } from './reference/random-walker.ts';
 import { bestComponentMaskReference, keepRowsReference, thresholdReference } from './reference/refine.ts';
 import { areaThresholdReference, type AreaThresholdOptions } from './reference/area.ts';
+import { guidePenaltyReference, poolMaskReference, validateGuideShape, type GuideShape } from './reference/guide.ts';
 import { downsampleMaskReference, upsampleBilinearReference, type ResizeShape } from './reference/resize.ts';
 import { synergyReference, type SynergyWeights } from './reference/synergy.ts';
 import { topkReference } from './reference/topk.ts';
@@ -38,6 +39,7 @@ import { recordMorphology } from './kernels/morphology.ts';
 import { recordCellPoints, recordSampleRows } from './kernels/points.ts';
 import { recordPrior } from './kernels/prior.ts';
 import { recordAreaThreshold } from './kernels/area.ts';
+import { recordGuidePenalty, recordPoolMask } from './kernels/guide.ts';
 import { recordDecoderInputs } from './kernels/prompt.ts';
 import { recordPrototype } from './kernels/prototype.ts';
 import { solveRandomWalker } from './kernels/random-walker.ts';
@@ -105,6 +107,10 @@ export interface TensorStream {
   /** `masks` where the row's `found` flag names a component, else cleared. */
   keepRows(masks: T<'mask'>, found: T<'u32'>, shape: { B: number; P: number }): T<'mask'>;
   threshold(values: T<'f32'>, t: number): T<'mask'>;
+  /** The fraction of set pixels per G×G cell of [B][H][W] masks: [B][G·G]. */
+  poolMask(masks: T<'mask'>, shape: GuideShape): T<'f32'>;
+  /** Per row of [B][N] maps: maps − w·(1 − guide / max(guide)); rows with an empty guide unchanged. */
+  guidePenalty(maps: T<'f32'>, guide: T<'f32'>, shape: { B: number; N: number }, w: number): T<'f32'>;
   /** Per row, value > t with t where the values reach the row's target area ([B] pixels), clamped (see area.wgsl). */
   areaThreshold(values: T<'f32'>, targets: T<'f32'>, shape: { B: number; P: number }, options: AreaThresholdOptions): T<'mask'>;
   gaussian(maps: T<'f32'>, shape: ImageShape, sigma: number): T<'f32'>;
@@ -307,6 +313,16 @@ export class GpuStream implements TensorStream {
     const v = this.dev(values);
     const B = v.shape.length > 1 ? v.shape[0]! : 1;
     return this.shaped(recordThreshold(this.rec, v, { B, P: v.size / B }, t), 'mask', v.shape);
+  }
+
+  poolMask(masks: T<'mask'>, s: GuideShape): T<'f32'> {
+    validateGuideShape(s);
+    return recordPoolMask(this.rec, this.dev(masks), s) as DeviceTensor<'f32'>;
+  }
+
+  guidePenalty(maps: T<'f32'>, guide: T<'f32'>, s: { B: number; N: number }, w: number): T<'f32'> {
+    if (!Number.isFinite(w)) throw new ShapeError('guide', `the weight must be finite, got ${w}`);
+    return recordGuidePenalty(this.rec, this.dev(maps), this.dev(guide), s, w) as DeviceTensor<'f32'>;
   }
 
   areaThreshold(values: T<'f32'>, targets: T<'f32'>, s: { B: number; P: number }, o: AreaThresholdOptions): T<'mask'> {
@@ -556,6 +572,14 @@ export class CpuStream implements TensorStream {
 
   threshold(values: T<'f32'>, t: number): T<'mask'> {
     return this.time(() => this.t('mask', values.shape, thresholdReference(this.h(values), t)));
+  }
+
+  poolMask(masks: T<'mask'>, s: GuideShape): T<'f32'> {
+    return this.time(() => this.t('f32', [s.B, s.G * s.G], poolMaskReference(this.h(masks), s)));
+  }
+
+  guidePenalty(maps: T<'f32'>, guide: T<'f32'>, s: { B: number; N: number }, w: number): T<'f32'> {
+    return this.time(() => this.t('f32', [s.B, s.N], guidePenaltyReference(this.h(maps), this.h(guide), s.B, s.N, w)));
   }
 
   areaThreshold(values: T<'f32'>, targets: T<'f32'>, s: { B: number; P: number }, o: AreaThresholdOptions): T<'mask'> {

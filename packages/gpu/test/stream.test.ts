@@ -127,6 +127,26 @@ describe('stream operations agree with the CPU references', () => {
     });
   }
 
+  for (const [B, H, G] of [[1, 4, 1], [2, 256, 64], [3, 36, 12]] as const) {
+    it(`poolMask and guidePenalty B=${B} ${H}×${H} onto ${G}×${G}`, async (ctx) => {
+      const masks = randomMask(B * H * H, 90 + H, 0.3);
+      if (B > 1) masks.fill(0, H * H, 2 * H * H); // an empty guide: the row is copied
+      const maps = randomArray(B * G * G, 91 + G, -0.3, 0.8);
+      const r = await both(ctx, async (s) => {
+        const pooled = s.poolMask(s.upload(masks, [B, H * H]), { B, H, W: H, G });
+        const out = s.guidePenalty(s.upload(maps, [B, G * G]), pooled, { B, N: G * G }, 0.2);
+        return { pooled: await read(s, pooled), out: await read(s, out) };
+      });
+      if (!r) return;
+      expect(Array.from(r.g.pooled)).toEqual(Array.from(r.c.pooled));
+      expectClose(r.g.out, r.c.out, 1e-6, 1e-6);
+      // Meaning: a cell that is all guide keeps its value; an empty guide row is unchanged.
+      const full = Array.from(r.c.pooled.subarray(0, G * G)).indexOf(Math.max(...r.c.pooled.subarray(0, G * G)));
+      expect(r.c.out[full]).toBeCloseTo(maps[full]!, 6);
+      if (B > 1) expect(Array.from(r.c.out.subarray(G * G, 2 * G * G))).toEqual(Array.from(maps.subarray(G * G, 2 * G * G)));
+    });
+  }
+
   it('areaThreshold refuses a range with lo > hi and mismatched lengths', async (ctx) => {
     await both(ctx, async (s) => {
       expect(() => s.areaThreshold(s.upload(new Float32Array(4), [2, 2]), s.upload(new Float32Array(2), [2]), { B: 2, P: 2 }, { lo: 0.7, hi: 0.3, fallback: 0.5 })).toThrow(/lo ≤ hi/);

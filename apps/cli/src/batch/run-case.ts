@@ -22,7 +22,7 @@ export interface CaseContext {
   backend: Backend;
   kernels: Kernels;
   /** Options that change the output; they are part of the record. */
-  options: { seed: number; band: 'chaos-t2' | 'sabs-ct'; intensity: 'auto' | 'ct' | 'mr'; labels: string; backend: string; cacheBytes: number };
+  options: { seed: number; band: 'chaos-t2' | 'sabs-ct'; intensity: 'auto' | 'ct' | 'mr'; labels: string; backend: string; cacheBytes: number; propagate: boolean };
   /** Redo cases whose output and record match. */
   force: boolean;
 }
@@ -117,7 +117,7 @@ export async function runCase(c: BatchCase, ctx: CaseContext): Promise<CaseResul
     const organs = chooseOrgans({ organs: c.organs, labels: ctx.options.labels, supportValues: true }, c.supportLabel, supportLabel);
     const support = await prepareVolume(supportImage, ctx.kernels, ctx.options.intensity);
     const prepared = await prepareVolume(query, ctx.kernels, ctx.options.intensity);
-    const synpo = new Synpo(ctx.backend, ctx.kernels, { seed: ctx.options.seed, points: { ...LAYOUTS[ctx.options.band].band }, cacheBytes: ctx.options.cacheBytes });
+    const synpo = new Synpo(ctx.backend, ctx.kernels, { seed: ctx.options.seed, points: { ...LAYOUTS[ctx.options.band].band }, cacheBytes: ctx.options.cacheBytes, propagation: { enabled: ctx.options.propagate } });
     const result = await segmentOrgans({
       synpo, support, query: prepared,
       organs: organs.map((o) => ({ name: o.name, value: o.written, masks: labelsToRoi(supportLabel, support, o.value) })),

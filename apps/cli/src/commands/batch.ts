@@ -25,6 +25,8 @@ export interface RunOpts extends BackendOpts {
   band: 'chaos-t2' | 'sabs-ct';
   intensity: 'auto' | 'ct' | 'mr';
   labels: string;
+  /** The propagation pass (commander's --no-propagate sets false; absent: on). */
+  propagate?: boolean;
   force?: boolean;
 }
 
@@ -51,7 +53,7 @@ export async function caseContext(opts: RunOpts): Promise<{ ctx: CaseContext; re
   const ctx: CaseContext = {
     backend,
     kernels: compute.kernels,
-    options: { seed: opts.seed, band: opts.band, intensity: opts.intensity, labels: opts.labels, backend: opts.backend === 'onnx' ? `onnx:${opts.models}` : 'weight-free', cacheBytes: cacheBytes(opts) },
+    options: { seed: opts.seed, band: opts.band, intensity: opts.intensity, labels: opts.labels, backend: opts.backend === 'onnx' ? `onnx:${opts.models}` : 'weight-free', cacheBytes: cacheBytes(opts), propagate: opts.propagate ?? true },
     force: Boolean(opts.force),
   };
   return { ctx, release: () => compute.release() };
@@ -104,7 +106,8 @@ export function batchCommand(program: Command, run: Runner): void {
     .command('batch <manifest>')
     .description('segment the cases of a manifest (CSV or JSON Lines: support_image, support_label, query, out[, organs][, query_label]); resumable')
     .option('--jobs <n>', 'cases at a time in this process (they share the models and the GPU)', integer('--jobs', { min: 1, max: 64 }), 1)
-    .option('--force', 'redo cases whose output is up to date');
+    .option('--force', 'redo cases whose output is up to date')
+    .option('--no-propagate', 'skip the propagation pass: each slice judged alone (the paper\'s protocol)');
   caseOptions(cmd)
     .option('--log <file>', 'JSON Lines log, one line per case (default: <manifest>.log.jsonl)')
     .option('--json', 'print the results as JSON instead of the summary table')

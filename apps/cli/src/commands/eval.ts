@@ -31,6 +31,8 @@ interface EvalOpts extends BackendOpts {
   fusion: 'synergy' | 'sum';
   negatives: 'band' | 'lowest' | 'none';
   refine: boolean;
+  propagate: boolean;
+  propagation?: { weight?: number; sigma?: number };
   alpha?: number;
   beta?: number;
 }
@@ -74,6 +76,15 @@ export function evalCommand(program: Command, run: Runner): void {
     .addOption(new Option('--fusion <how>', 'ablation: Hadamard synergy or a plain average of the two maps').choices(['synergy', 'sum']).default('synergy'))
     .addOption(new Option('--negatives <source>', 'ablation: band negatives (SynPo), the least similar cells (PerSAM), or none').choices(['band', 'lowest', 'none']).default('band'))
     .option('--no-refine', 'ablation: skip NRM and keep the coarse mask')
+    .option('--propagation <json>', 'the propagation pass\'s weight and sigma as JSON, e.g. \'{"weight": 0.2}\' (tuning; see scripts/tune)', (v: string) => {
+      let parsed: unknown;
+      try { parsed = JSON.parse(v); } catch { parsed = null; }
+      const ok = parsed && typeof parsed === 'object' && !Array.isArray(parsed)
+        && Object.entries(parsed).every(([k, x]) => ['weight', 'sigma'].includes(k) && typeof x === 'number' && Number.isFinite(x));
+      if (!ok) throw new CliError(`--propagation must be a JSON object of numbers weight and sigma, got '${v}'`, EXIT.usage);
+      return parsed as { weight?: number; sigma?: number };
+    })
+    .option('--no-propagate', 'ablation: skip the propagation pass (each organ\'s slices segmented again outward from the largest mask, each guided by its neighbour\'s) and judge each slice alone, as the paper\'s protocol does')
     .option('--alpha <a>', 'band lower bound μ − α·σ (default: the paper\'s value for the layout)', decimal('--alpha', { min: -10, max: 10 }))
     .option('--beta <b>', 'band upper bound μ − β·σ (default: the paper\'s value for the layout)', decimal('--beta', { min: -10, max: 10 }))
     .option('--json', 'print the report as JSON')
@@ -94,6 +105,7 @@ export function evalCommand(program: Command, run: Runner): void {
         ...(opts.fusion === 'sum' && { synergy: { both: 0, sam: 0.5, dino: 0.5 } }),
         points: { ...layout.band, negativeSource: opts.negatives, ...(opts.alpha !== undefined && { alpha: opts.alpha }), ...(opts.beta !== undefined && { beta: opts.beta }) },
         refine: { enabled: opts.refine },
+        propagation: { ...opts.propagation, enabled: opts.propagate },
         cacheBytes: cacheBytes(opts),
       };
       const backend = await backendFor(opts);

@@ -24,7 +24,7 @@ import { caseContext, caseOptions, type RunOpts } from './batch.ts';
 /** What a job carries: the case and every option that changes its output. */
 interface JobData {
   case: BatchCase;
-  options: Pick<RunOpts, 'backend' | 'models' | 'ep' | 'seed' | 'band' | 'intensity' | 'labels'>;
+  options: Pick<RunOpts, 'backend' | 'models' | 'ep' | 'seed' | 'band' | 'intensity' | 'labels' | 'propagate'>;
 }
 
 interface QueueOpts {
@@ -91,12 +91,13 @@ export function queueCommand(program: Command, run: Runner): void {
     .addOption(new Option('--band <set>', 'negative band').choices(['chaos-t2', 'sabs-ct']).default('chaos-t2'))
     .addOption(new Option('--intensity <mode>', 'intensity preprocessing').choices(['auto', 'ct', 'mr']).default('auto'))
     .option('--seed <n>', 'seed of the random choices', integer('--seed', SEED), 0)
+    .option('--no-propagate', 'skip the propagation pass: each slice judged alone (the paper\'s protocol)')
     .action(run(async (opts: QueueOpts & JobData['options'] & { manifest: string; attempts: number }) => {
       if (opts.backend === 'onnx' && !opts.models) throw new CliError('--backend onnx needs --models DIR', EXIT.usage);
       const cases = parseManifest(await readFile(opts.manifest, 'utf8').catch((e: NodeJS.ErrnoException) => {
         throw new CliError(`cannot read the manifest ${opts.manifest}: ${e.code ?? e.message}`);
       }), opts.manifest);
-      const options: JobData['options'] = { backend: opts.backend, ...(opts.models && { models: opts.models }), ep: opts.ep, seed: opts.seed, band: opts.band, intensity: opts.intensity, labels: opts.labels };
+      const options: JobData['options'] = { backend: opts.backend, ...(opts.models && { models: opts.models }), ep: opts.ep, seed: opts.seed, band: opts.band, intensity: opts.intensity, labels: opts.labels, propagate: opts.propagate ?? true };
       return withQueue(opts, async (q) => {
         const jobs = cases.map((c) => {
           const data: JobData = { case: c, options };
@@ -130,7 +131,7 @@ export function queueCommand(program: Command, run: Runner): void {
     const lockDuration = Math.round(opts.lockSeconds * 1000);
     const w = new Worker<JobData>(opts.queue, async (job) => {
       const { ctx } = await contextFor(job.data.options);
-      const options = { ...ctx.options, seed: job.data.options.seed, band: job.data.options.band, intensity: job.data.options.intensity, labels: job.data.options.labels };
+      const options = { ...ctx.options, seed: job.data.options.seed, band: job.data.options.band, intensity: job.data.options.intensity, labels: job.data.options.labels, propagate: job.data.options.propagate ?? true };
       const r = await runCase(job.data.case, { ...ctx, options });
       const line = { job: job.id, row: r.row, status: r.status, seconds: r.seconds, ...(r.error && { error: r.error }) };
       process.stdout.write(`${JSON.stringify(line)}\n`);

@@ -35,6 +35,7 @@ interface SegmentOpts extends BackendOpts {
   seed: number;
   dump?: string;
   force?: boolean;
+  propagate: boolean;
   json?: boolean;
   progress: boolean;
 }
@@ -74,7 +75,7 @@ export function segmentCommand(program: Command, run: Runner): void {
     .option('--series <uid>', 'the query series (SeriesInstanceUID) when the query DICOM folder holds several; they are listed when it is missing')
     .option('--support-series <uid>', 'the same for a support DICOM folder (image and label) that holds several series')
     .requiredOption('--out <file>', `output mask: ${FORMAT_HELP}; never an input, written whole or not at all`)
-    .option('--slice <z>', 'segment only slice z (the file\'s own index) of a query volume; the mask is that slice, kept where it sits in the volume, and it uses the support slice of the third of the organ z falls in', integer('--slice', { min: 0 }))
+    .option('--slice <z>', 'segment only slice z (the file\'s own index) of a query volume; the mask is that slice, kept where it sits in the volume, and it uses the support slice of the third of the organ z falls in (one slice has no neighbours to propagate from: it equals that slice of a --no-propagate run)', integer('--slice', { min: 0 }))
     .option('--support-slice <z>', 'use this one support slice (default: the protocol\'s three, at 1/6, 1/2, 5/6 of the organ)', integer('--support-slice', { min: 0 }))
     .option('--slices <a:b>', 'query slices to segment, the file\'s own indices (default: the support\'s organ range carried over by relative position along the body axis)')
     .option('--value <n|map>', 'label value written, 1…65535 (uint8 output up to 255, uint16 above): a number for one organ (default 1), or name=value pairs with --organs (default: the support\'s own values)')
@@ -87,8 +88,9 @@ export function segmentCommand(program: Command, run: Runner): void {
     .addOption(backendOptions()[3]!)
     .addOption(backendOptions()[4]!)
     .option('--seed <n>', 'seed of the random choices', integer('--seed', SEED), 0)
-    .option('--dump <dir>', 'write every intermediate per canonical query slice as .npy files into DIR/slice-<z>/ (DIR must be new or empty, or a previous dump with --force)')
+    .option('--dump <dir>', 'write every intermediate per canonical query slice as .npy files into DIR/slice-<z>/ (DIR must be new or empty, or a previous dump with --force); they are the per-slice pass\'s, before propagation')
     .option('--force', 'let --dump replace a folder holding a previous synpo dump')
+    .option('--no-propagate', 'skip the propagation pass (each organ\'s slices segmented again outward from the largest mask, each guided by its neighbour\'s): each slice judged alone, the paper\'s protocol')
     .option('--json', 'print a JSON summary')
     .option('--no-progress', 'no progress line on stderr')
     .action(run(async (opts: SegmentOpts) => {
@@ -142,7 +144,7 @@ export function segmentCommand(program: Command, run: Runner): void {
         const [sx, sy] = supportImage.dims;
         const [qx, qy] = query.dims;
         if (sx !== qx || sy !== qy) process.stderr.write(`synpo: support is ${sx}×${sy} in-plane, query ${qx}×${qy}: both are resampled to 256×256\n`);
-        const synpo = new Synpo(backend, kernels, { seed: opts.seed, points: { ...LAYOUTS[opts.band].band }, cacheBytes: cacheBytes(opts) });
+        const synpo = new Synpo(backend, kernels, { seed: opts.seed, points: { ...LAYOUTS[opts.band].band }, cacheBytes: cacheBytes(opts), propagation: { enabled: opts.propagate } });
         if (opts.dump) {
           dump = new Dumper(opts.dump, prepared, LAYOUTS[opts.band].band);
           await dump.start();
@@ -194,7 +196,7 @@ export function segmentCommand(program: Command, run: Runner): void {
           // One organ: its support slices, value and empty slices, as before --organs existed.
           ...(!several && { supportSlices: perOrgan[0]!.supportSlices, organValue: perOrgan[0]!.supportValue, emptySlices: perOrgan[0]!.emptySlices }),
           organs: perOrgan,
-          encodedSlices: result.encodedSlices, organSlices: result.organSlices, overlapPixels: result.overlapPixels, blankSlices: blank, seconds,
+          encodedSlices: result.encodedSlices, organSlices: result.organSlices, overlapPixels: result.overlapPixels, blankSlices: blank, propagatedSlices: result.propagatedSlices, seconds,
           // Host time in the encoders (on the GPU their work runs asynchronously, so only the CPU path's is the encoders' whole time).
           encoderSeconds: synpo.encoded.ms / 1000,
           device: kernels.path, resampled: prepared.resampled, dump: opts.dump ?? null,
