@@ -109,9 +109,9 @@ export interface SegmentOrgansResult {
   /** The union of the organs' ranges: the query slices that were encoded. */
   range: [number, number];
   /**
-   * Query slices encoded (once each) by the per-slice pass, against the organ-slices segmented on
-   * them. The propagation pass takes the CPU path's encodings from the cache; the GPU path encodes
-   * a propagated slice again.
+   * Query slices encoded, against the organ-slices segmented on them: each slice once on the CPU
+   * path (the propagation pass takes its encodings from the cache); the GPU path encodes a
+   * propagated slice again.
    */
   encodedSlices: number;
   organSlices: number;
@@ -229,7 +229,6 @@ export async function segmentOrgans(req: SegmentOrgansRequest): Promise<SegmentO
         }
       },
     });
-    const encodedSlices = synpo.encoded.slices - encodedBefore;
     let propagated = 0;
     if (synpo.options.propagation.enabled) {
       for (const [o, plan] of plans.entries()) {
@@ -248,7 +247,7 @@ export async function segmentOrgans(req: SegmentOrgansRequest): Promise<SegmentO
       labels,
       organs: req.organs.map((organ, o) => ({ name: organ.name, value: organ.value, masks: masks[o]!, range: plans[o]!.target, supportSlices: plans[o]!.chosen })),
       range,
-      encodedSlices,
+      encodedSlices: synpo.encoded.slices - encodedBefore,
       organSlices,
       overlapPixels,
       blankSlices: [...blank],

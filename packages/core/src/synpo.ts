@@ -231,6 +231,7 @@ export class Synpo {
     const Cs = this.backend.sam.channels * CELLS;
     const Cd = this.backend.dino.channels * CELLS;
     if (s.path !== 'cpu' || keys.every((k) => k === undefined || !this.encodings.has(k))) {
+      this.encoded.slices += B;
       const fresh = await this.encodeOn(s, slices, B);
       if (s.path === 'cpu') {
         const [sam, dino] = await Promise.all([s.read(fresh.sam), s.read(fresh.dino)]);
@@ -242,6 +243,7 @@ export class Synpo {
     const sam = new Float32Array(B * Cs);
     const dino = new Float32Array(B * Cd);
     if (missing.length > 0) {
+      this.encoded.slices += missing.length;
       const host = new Float32Array(missing.length * PIXELS);
       missing.forEach(({ b }, i) => host.set(slices.host.subarray(b * PIXELS, (b + 1) * PIXELS), i * PIXELS));
       const fresh = await this.encodeOn(s, { host, tensor: s.upload(host, [missing.length, PIXELS]) }, missing.length);
@@ -275,7 +277,6 @@ export class Synpo {
       const t0 = performance.now();
       const slices = { host: queries, tensor: s.upload(queries, [B, PIXELS]) };
       const { sam, dino } = await this.encodeKeyed(s, slices, B, names.map((n) => n.key));
-      this.encoded.slices += B;
       this.encoded.ms += performance.now() - t0;
       const out: SliceResult[][] = [];
       for (let j = 0; j < supports.length; j++) {
