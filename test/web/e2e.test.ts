@@ -14,6 +14,7 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeModelDir } from '../../packages/core/test/fixtures/model-dir.ts';
 import { decodeNifti } from '@synpo/io';
+import { DATA, synpo } from '../cli/run.ts';
 
 const WEB = fileURLToPath(new URL('../../apps/web/', import.meta.url));
 const ARTIFACTS = fileURLToPath(new URL('../artifacts/', import.meta.url));
@@ -76,6 +77,8 @@ describe('the demo site', () => {
   it.skipIf(!hasBrowser && !requireBrowser)('segments the phantom on the GPU path, offline', async () => {
     const { context, page, requests } = await open(true);
     try {
+      // SwiftShader is a software adapter: 'auto' would run the CPU references on it.
+      await page.selectOption('#device-choice', 'gpu');
       const result = await segmentMiddleSlice(page);
       expect(result.error).toBe('');
       expect(result.path).toBe('gpu');
@@ -117,11 +120,79 @@ describe('the demo site', () => {
     }
   }, 400_000);
 
+  it.skipIf(!hasBrowser && !requireBrowser)('segments every organ of a real CHAOS volume in one run, as the CLI writes it', async () => {
+    const chaos = join(DATA, 'chaos-t2');
+    const { context, page, requests } = await open(true);
+    try {
+      // Support image_8 with its labels, query image_2 with its labels (for Dice), through the file inputs.
+      await page.setInputFiles('#support-image', join(chaos, 'image_8.nii.gz'));
+      await page.setInputFiles('#support-labels', join(chaos, 'label_8.nii.gz'));
+      await page.setInputFiles('#query-image', join(chaos, 'image_2.nii.gz'));
+      await page.setInputFiles('#query-labels', join(chaos, 'label_2.nii.gz'));
+      await page.waitForFunction(() => (document.querySelector('#status')?.textContent ?? '').startsWith('loaded: support 256×256×34, query 256×256×31'), undefined, { timeout: 120_000 });
+      // The labels are recognised as CHAOS-T2's and the organs named.
+      const names = await page.evaluate(() => (window as unknown as { synpo: { organNames(): string[] } }).synpo.organNames());
+      expect(names).toEqual(['liver', 'right-kidney', 'left-kidney', 'spleen']);
+      await page.click('#run-volume');
+      await page.waitForFunction(() => {
+        const s = (window as unknown as { synpo: { error: string; volume(): unknown } }).synpo;
+        return s.volume() !== null || s.error !== '';
+      }, undefined, { timeout: 300_000, polling: 500 });
+      type Report = { organs: { name: string; range: [number, number]; diceRange: number; diceVolume: number }[]; range: [number, number]; seconds: number };
+      const { error, volume } = await page.evaluate(() => {
+        const s = (window as unknown as { synpo: { error: string; volume(): Report } }).synpo;
+        return { error: s.error, volume: s.volume() };
+      });
+      expect(error).toBe('');
+      // SwiftShader is a software adapter: the page ran the CPU references, as --device auto does, and says so.
+      expect(await page.textContent('#device')).toMatch(/^CPU references \(.*software/);
+      expect(volume.organs.map((o) => o.name)).toEqual(['liver', 'right-kidney', 'left-kidney', 'spleen']);
+      for (const o of volume.organs) {
+        expect(o.diceRange).toBeGreaterThan(0.25);
+        expect(o.diceVolume).toBeGreaterThan(0.25);
+        expect(o.diceVolume).toBeLessThanOrEqual(o.diceRange + 1e-9);
+      }
+      expect(await page.textContent('#volume-summary')).toMatch(/liver \(slices \d+–\d+: Dice [\d.]+ over those slices, [\d.]+ over the whole volume\)/);
+      await page.screenshot({ path: join(ARTIFACTS, 'web-chaos.png'), fullPage: true });
+      // The downloaded NIfTI is what the CLI writes for the same case and seed, voxel for voxel.
+      const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
+      const dir = mkdtempSync(join(tmpdir(), 'synpo-chaos-'));
+      const saved = join(dir, 'page.nii.gz');
+      await download.saveAs(saved);
+      const cliOut = join(dir, 'cli.nii.gz');
+      const cli = await synpo('segment', '--support-image', join(chaos, 'image_8.nii.gz'), '--support-label', join(chaos, 'label_8.nii.gz'), '--organs', 'all',
+        '--query', join(chaos, 'image_2.nii.gz'), '--out', cliOut, '--device', 'cpu', '--json', '--no-progress');
+      expect(cli.code, cli.stderr).toBe(0);
+      const mine = decodeNifti(new Uint8Array(readFileSync(saved)), saved);
+      const theirs = decodeNifti(new Uint8Array(readFileSync(cliOut)), cliOut);
+      expect(mine.dims).toEqual(theirs.dims);
+      expect(mine.data.length).toBe(theirs.data.length);
+      let differing = 0;
+      for (let i = 0; i < mine.data.length; i++) if (mine.data[i] !== theirs.data[i]) differing++;
+      expect(differing).toBe(0);
+      expect(new Set(mine.data)).toEqual(new Set([0, 1, 2, 3, 4]));
+      // Slices outside the organs' range (the file's own indices) are left empty.
+      const summary = JSON.parse(cli.stdout) as { range: [number, number]; seconds: number };
+      const plane = mine.dims[0]! * mine.dims[1]!;
+      for (let z = 0; z < mine.dims[2]!; z++) {
+        if (z >= summary.range[0] && z <= summary.range[1]) continue;
+        expect(mine.data.subarray(z * plane, (z + 1) * plane).some((v) => v !== 0), `slice ${z}`).toBe(false);
+      }
+      expect(summary.range[0] > 0 || summary.range[1] < mine.dims[2]! - 1).toBe(true);
+      // A figure for the README, not an assertion: the page's volume time beside the CLI's.
+      console.log(`demo site, CHAOS image_2 (4 organs): page ${volume.seconds.toFixed(1)} s (CPU references, one worker) vs CLI ${summary.seconds.toFixed(1)} s (--device cpu): ${(volume.seconds / summary.seconds).toFixed(2)}×`);
+      expect(requests.filter((u) => !u.startsWith(origin))).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  }, 900_000);
+
   it.skipIf(!hasBrowser && !requireBrowser)('runs the ONNX backend with picked model files through onnxruntime-web', async () => {
     const dir = writeModelDir();
     const { context, page, requests } = await open(true);
     try {
       const result = await segmentMiddleSlice(page, async () => {
+        await page.selectOption('#device-choice', 'gpu');
         await page.selectOption('#backend', 'onnx');
         await page.setInputFiles('#model-files', ['manifest.json', 'dinov2.onnx', 'sam2_encoder.onnx', 'sam2_decoder.onnx'].map((f) => join(dir, f)));
       });

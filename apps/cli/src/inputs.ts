@@ -2,7 +2,7 @@
 import { stat } from 'node:fs/promises';
 import { ImageFileError, imageAsVolume, type Volume } from '@synpo/io';
 import { readDicomSeries, readImage2D, readNifti, readNrrd } from '@synpo/io/node';
-import { LAYOUTS, type Organ } from '@synpo/core';
+import { LABEL_MAPS, type Organ } from '@synpo/core';
 import { CliError, EXIT } from './errors.ts';
 
 /**
@@ -35,19 +35,10 @@ export async function loadVolume(path: string, what: string, opts: { series?: st
   return volume;
 }
 
-/** The TotalSegmentator v1 ids of the four organs (shared/data/totalseg). */
-const TOTALSEG: Record<Organ, number> = { spleen: 1, 'right-kidney': 2, 'left-kidney': 3, liver: 5 };
-
-export const LABEL_MAPS: Record<string, Record<Organ, number>> = {
-  'chaos-t2': LAYOUTS['chaos-t2'].labels,
-  'sabs-ct': LAYOUTS['sabs-ct'].labels,
-  totalseg: TOTALSEG,
-};
-
 /** An organ name (looked up in a label map) or a label value. */
 export function organValue(organ: string, labels: string): number {
   if (/^\d+$/.test(organ)) return Number.parseInt(organ, 10);
-  const map = LABEL_MAPS[labels];
+  const map = (LABEL_MAPS as Record<string, Record<Organ, number>>)[labels];
   if (!map) throw new CliError(`unknown label map '${labels}' (${Object.keys(LABEL_MAPS).join(', ')})`, EXIT.usage);
   const value = map[organ as Organ];
   if (value === undefined) throw new CliError(`unknown organ '${organ}': one of ${Object.keys(map).join(', ')}, or a label value`, EXIT.usage);

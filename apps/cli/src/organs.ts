@@ -1,8 +1,8 @@
 /** Which organs a run segments (`--organ`, `--organs`, a manifest's `organs`) and the values it writes. */
 import type { Volume } from '@synpo/io';
-import { MAX_LABEL } from '@synpo/core';
+import { LABEL_MAPS, MAX_LABEL, organName, type LabelMapName } from '@synpo/core';
 import { CliError, EXIT } from './errors.ts';
-import { LABEL_MAPS, organValue } from './inputs.ts';
+import { organValue } from './inputs.ts';
 import { parseInteger } from './numbers.ts';
 
 export interface OrganOpts {
@@ -27,8 +27,8 @@ export interface ChosenOrgan {
 export function chooseOrgans(opts: OrganOpts, labelPath: string, supportLabel: Volume): ChosenOrgan[] {
   if (opts.organ !== undefined && opts.organs !== undefined) throw new CliError('give --organ or --organs, not both', EXIT.usage);
   const present = [...new Set(Array.from(supportLabel.data).filter((v) => v !== 0))].sort((a, b) => a - b);
-  const names = LABEL_MAPS[opts.labels] ?? {};
-  const nameOf = (value: number) => Object.entries(names).find(([, v]) => v === value)?.[0] ?? `label-${value}`;
+  const map = opts.labels in LABEL_MAPS ? opts.labels as LabelMapName : null;
+  const nameOf = (value: number) => organName(map, value);
   let chosen: { name: string; value: number }[];
   if (opts.organs !== undefined) {
     const list = opts.organs.split(',').map((x) => x.trim()).filter(Boolean);

@@ -6,8 +6,11 @@
  */
 import { cpuKernels } from '@synpo/gpu';
 import { decodeImage2D, decodeNifti, encodeNiftiMask, imageAsVolume, type Volume } from '@synpo/io';
-import { dice, GRID, labelsToRoi, overlap, PAPER_BANDS, phantomPatient, PHANTOM_LABELS, PIXELS, prepareVolume, ROI, roiToVolume, type Overlap, type PreparedVolume } from '@synpo/core';
-import type { RunRequest, SliceMessage, WorkerMessage } from './protocol.ts';
+import {
+  dice, GRID, labelsToRoi, organName, overlap, PAPER_BANDS, phantomPatient, PHANTOM_LABELS, PIXELS, prepareVolume, recogniseLabelMap, ROI, roiToVolume,
+  type LabelMapName, type Overlap, type PreparedVolume,
+} from '@synpo/core';
+import type { Device, RunRequest, SliceMessage, VolumeMessage, VolumeRequest, WorkerMessage } from './protocol.ts';
 
 interface Case {
   volume: Volume;
@@ -22,10 +25,15 @@ const state = {
   support: null as Case | null,
   query: null as Case | null,
   organ: 0,
-  names: new Map<number, string>(),
+  /** The phantom's own organ names; files are named by the label layout (picked or recognised). */
+  phantomNames: null as Map<number, string> | null,
+  layout: null as LabelMapName | null,
   supportMasks: new Uint8Array(0) as Uint8Array,
   queryTruth: null as Uint8Array | null,
   results: new Map<number, SliceMessage>(),
+  /** The last whole-volume run: every picked organ, as the CLI's `segment --organs` writes it. */
+  volume: null as VolumeMessage | null,
+  started: 0,
   path: '' as '' | 'gpu' | 'cpu',
   device: '',
   running: false,
@@ -42,6 +50,9 @@ const state = {
   get error() { return state.error; },
   get slices() { return state.results.size; },
   dice: () => volumeDice(),
+  /** The whole-volume run: organs with their Dice over the segmented range and the whole volume. */
+  volume: () => volumeReport(),
+  organNames: () => [...$<HTMLSelectElement>('organs').options].map((o) => o.textContent),
 };
 
 // ---------------------------------------------------------------- data
@@ -56,6 +67,10 @@ async function readFile(input: HTMLInputElement): Promise<Volume | null> {
   const bytes = new Uint8Array(await file.arrayBuffer());
   if (/\.nii(\.gz)?$/i.test(file.name)) return decodeNifti(bytes, file.name);
   return imageAsVolume(decodeImage2D(bytes, file.name));
+}
+
+function nameOf(value: number): string {
+  return state.phantomNames?.get(value) ?? organName(state.layout, value);
 }
 
 function organsOf(labels: Volume | null): number[] {
@@ -83,22 +98,32 @@ function setOrgan(value: number): void {
   render();
 }
 
+/** Fills the organ pickers with the support's labels, named by the layout (picked or recognised). */
+function nameOrgans(): void {
+  const organs = organsOf(state.support!.labels);
+  const picked = $<HTMLSelectElement>('layout').value;
+  state.layout = picked === 'auto' ? recogniseLabelMap(organs) : picked === 'none' ? null : picked as LabelMapName;
+  const shown = $<HTMLSelectElement>('organ');
+  const before = shown.value;
+  const many = $<HTMLSelectElement>('organs');
+  shown.innerHTML = '';
+  many.innerHTML = '';
+  for (const v of organs.length ? organs : [1]) {
+    shown.append(new Option(nameOf(v), String(v)));
+    many.append(new Option(nameOf(v), String(v), true, true));
+  }
+  if (before && organs.includes(Number(before))) shown.value = before;
+}
+
 function loaded(): void {
   const s = state.support!;
   const q = state.query!;
   $<HTMLInputElement>('support-z').max = String(s.prepared.nz - 1);
   $<HTMLInputElement>('query-z').max = String(q.prepared.nz - 1);
   $<HTMLInputElement>('query-z').value = String(Math.floor(q.prepared.nz / 2));
-  const organs = organsOf(s.labels);
-  const select = $<HTMLSelectElement>('organ');
-  select.innerHTML = '';
-  for (const v of organs.length ? organs : [1]) {
-    const option = document.createElement('option');
-    option.value = String(v);
-    option.textContent = state.names.get(v) ?? `label ${v}`;
-    select.append(option);
-  }
-  setOrgan(Number(select.value));
+  state.volume = null;
+  nameOrgans();
+  setOrgan(Number($<HTMLSelectElement>('organ').value));
   status(`loaded: support ${s.volume.dims.join('×')}, query ${q.volume.dims.join('×')}`);
 }
 
@@ -107,13 +132,17 @@ async function loadPhantom(): Promise<void> {
   await new Promise((r) => setTimeout(r, 0));
   const a = phantomPatient(1000, { slices: 20 });
   const b = phantomPatient(1001, { slices: 20 });
-  state.names = new Map(Object.entries(PHANTOM_LABELS).map(([name, v]) => [v, name]));
+  state.phantomNames = new Map(Object.entries(PHANTOM_LABELS).map(([name, v]) => [v, name]));
   state.support = await prepare(a.image, a.labels);
   state.query = await prepare(b.image, b.labels);
   loaded();
 }
 
+/** Loads started so far: picking several files fires several loads, and only the latest may land. */
+let loads = 0;
+
 async function loadFiles(): Promise<void> {
+  const load = ++loads;
   try {
     const supportImage = await readFile($('support-image'));
     if (!supportImage) return;
@@ -123,12 +152,15 @@ async function loadFiles(): Promise<void> {
     for (const [img, lab, what] of [[supportImage, supportLabels, 'support'], [queryImage, queryLabels, 'query']] as const) {
       if (img && lab && img.dims.join() !== lab.dims.join()) throw new Error(`the ${what} labels are ${lab.dims.join('×')} but the image is ${img.dims.join('×')}`);
     }
-    state.names = new Map();
-    state.support = await prepare(supportImage, supportLabels);
-    state.query = queryImage ? await prepare(queryImage, queryLabels) : await prepare(supportImage, supportLabels);
+    const support = await prepare(supportImage, supportLabels);
+    const query = queryImage ? await prepare(queryImage, queryLabels) : support;
+    if (load !== loads) return;
+    state.phantomNames = null;
+    state.support = support;
+    state.query = query;
     loaded();
   } catch (error) {
-    status(`cannot load: ${(error as Error).message}`, true);
+    if (load === loads) status(`cannot load: ${(error as Error).message}`, true);
   }
 }
 
@@ -183,7 +215,13 @@ function render(): void {
   const qctx = $<HTMLCanvasElement>('query-view').getContext('2d')!;
   const qimg = drawGrey(qctx, state.query.prepared.slices.subarray(qz * PIXELS, (qz + 1) * PIXELS));
   const r = state.results.get(qz);
+  const v = state.volume;
   if (r) tint(qimg, r.final, [230, 60, 50], 0.5);
+  else if (v) {
+    // The whole-volume run: each organ in its own colour.
+    const labels = v.labels.subarray(qz * PIXELS, (qz + 1) * PIXELS);
+    v.organs.forEach((o, k) => tint(qimg, labels.map((x) => (x === o.value ? 1 : 0)), ORGAN_COLOURS[k % ORGAN_COLOURS.length]!, 0.5));
+  }
   if (state.queryTruth) outline(qimg, state.queryTruth.subarray(qz * PIXELS, (qz + 1) * PIXELS), [60, 230, 90]);
   if (r) for (const p of [...r.positives, ...r.negatives]) mark(qimg, Math.round(p.x), Math.round(p.y), p.label === 1);
   qctx.putImageData(qimg, 0, 0);
@@ -203,15 +241,42 @@ function render(): void {
 
   const dice = sliceDice(qz);
   const total = volumeDice();
+  const outside = v && !r && (qz < v.range[0] || qz > v.range[1]);
   $('dice').textContent = [
+    outside ? `slice ${qz} is not segmented: it lies outside the organs' range ${v.range[0]}–${v.range[1]} carried over from the support` : '',
     dice === null ? '' : `Dice on this slice: ${(100 * dice).toFixed(1)}`,
     total === null ? '' : `Dice over the ${state.results.size} segmented slice(s): ${(100 * total).toFixed(1)}`,
   ].filter(Boolean).join(' · ');
+  $('volume-summary').textContent = v ? volumeReport()!.organs.map((o, k) => `${COLOUR_NAMES[k % COLOUR_NAMES.length]} ${o.name} (slices ${o.range[0]}–${o.range[1]}${o.diceRange === null ? '' : `: Dice ${(100 * o.diceRange).toFixed(1)} over those slices, ${(100 * o.diceVolume!).toFixed(1)} over the whole volume`})`).join(' · ') + ` — ${v.seconds.toFixed(1)} s for ${v.organSlices} organ-slices` : '';
   $('timings').textContent = Object.keys(state.timings).length
     ? `per slice (ms): ${Object.entries(state.timings).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ')} — on ${state.path === 'gpu' ? `WebGPU (${state.device})` : 'the CPU references'}`
     : '';
   $('transfers').textContent = state.traffic;
-  $<HTMLButtonElement>('download').disabled = state.results.size === 0;
+  $<HTMLButtonElement>('download').disabled = state.results.size === 0 && !v;
+}
+
+const ORGAN_COLOURS: [number, number, number][] = [[230, 60, 50], [60, 120, 240], [240, 200, 40], [200, 70, 220], [40, 210, 210], [250, 140, 30]];
+const COLOUR_NAMES = ['red', 'blue', 'yellow', 'purple', 'cyan', 'orange'];
+
+/**
+ * Each organ of the whole-volume run with its Dice against the query's labels (when loaded), over
+ * the organ's own range of slices (what was segmented) and over the whole volume.
+ */
+function volumeReport(): { organs: { name: string; value: number; range: [number, number]; diceRange: number | null; diceVolume: number | null }[]; range: [number, number]; seconds: number } | null {
+  const v = state.volume;
+  const q = state.query;
+  if (!v || !q) return null;
+  return {
+    range: v.range,
+    seconds: v.seconds,
+    organs: v.organs.map((o) => {
+      if (!q.labels) return { ...o, diceRange: null, diceVolume: null };
+      const truth = labelsToRoi(q.labels, q.prepared, o.value);
+      const mine = v.labels.map((x) => (x === o.value ? 1 : 0));
+      const within = (a: Uint8Array | Uint16Array) => a.subarray(o.range[0] * PIXELS, (o.range[1] + 1) * PIXELS);
+      return { ...o, diceRange: dice(overlap(within(mine) as Uint8Array, within(truth) as Uint8Array)), diceVolume: dice(overlap(Uint8Array.from(mine), truth)) };
+    }),
+  };
 }
 
 function sliceOverlap(z: number): Overlap {
@@ -246,6 +311,7 @@ function setRunning(running: boolean): void {
   state.running = running;
   $<HTMLButtonElement>('cancel').disabled = !running;
   for (const id of ['run-slice', 'run-volume', 'load-phantom']) $<HTMLButtonElement>(id).disabled = running;
+  state.started = performance.now();
 }
 
 async function modelFiles(): Promise<Record<string, ArrayBuffer>> {
@@ -255,6 +321,19 @@ async function modelFiles(): Promise<Record<string, ArrayBuffer>> {
   return out;
 }
 
+/** What every run takes from the page: device, backend (and model files), band, seed. */
+async function runSettings(query: PreparedVolume): Promise<Pick<RunRequest, 'device' | 'backend' | 'models' | 'band' | 'seed'>> {
+  const backend = $<HTMLSelectElement>('backend').value as 'weight-free' | 'onnx';
+  return {
+    device: $<HTMLSelectElement>('device-choice').value as Device,
+    backend,
+    ...(backend === 'onnx' && { models: await modelFiles() }),
+    // The paper's best band for the modality (CT in HU, anything else as MR): the CLI's --band sabs-ct / chaos-t2.
+    band: query.intensity === 'ct' ? PAPER_BANDS['synapse-ct'] : PAPER_BANDS['chaos-mri'],
+    seed: 0,
+  };
+}
+
 async function run(zs: number[]): Promise<void> {
   if (!state.support || !state.query) { status('load data first', true); return; }
   const sz = Number($<HTMLInputElement>('support-z').value);
@@ -262,24 +341,61 @@ async function run(zs: number[]): Promise<void> {
   if (!supportMask.some((v) => v)) { status(`support slice ${sz} has no mask: pick another slice or paint one`, true); return; }
   const queries = new Float32Array(zs.length * PIXELS);
   zs.forEach((z, i) => queries.set(state.query!.prepared.slices.subarray(z * PIXELS, (z + 1) * PIXELS), i * PIXELS));
-  const backend = $<HTMLSelectElement>('backend').value as 'weight-free' | 'onnx';
   const req: RunRequest = {
     type: 'run',
-    device: $<HTMLInputElement>('force-cpu').checked ? 'cpu' : 'gpu',
-    backend,
-    ...(backend === 'onnx' && { models: await modelFiles() }),
+    ...(await runSettings(state.query.prepared)),
     supportImage: state.support.prepared.slices.slice(sz * PIXELS, (sz + 1) * PIXELS),
     supportMask,
     zs,
     queries,
-    band: state.query.prepared.intensity === 'ct' ? PAPER_BANDS['synapse-ct'] : PAPER_BANDS['chaos-mri'],
-    seed: 0,
   };
   state.error = '';
+  state.volume = null;
   setRunning(true);
   status(`segmenting ${zs.length} slice(s)…`);
   $<HTMLProgressElement>('progress').value = 0;
   worker.postMessage(req, [req.queries.buffer, req.supportImage.buffer, req.supportMask.buffer]);
+}
+
+/**
+ * The whole query volume, every picked organ in one pass (the CLI's `segment --organs`): the
+ * protocol's support slices from the support labels, or the painted slice when there are none.
+ */
+async function runVolume(): Promise<void> {
+  const s = state.support;
+  const q = state.query;
+  if (!s || !q) { status('load data first', true); return; }
+  const values = [...$<HTMLSelectElement>('organs').selectedOptions].map((o) => Number(o.value));
+  let organs: VolumeRequest['organs'];
+  let supportSlice: number | undefined;
+  if (s.labels) {
+    if (values.length === 0) { status('pick at least one organ for the volume', true); return; }
+    organs = values.map((value) => ({ name: nameOf(value), value, masks: labelsToRoi(s.labels!, s.prepared, value) }));
+  } else {
+    supportSlice = Number($<HTMLInputElement>('support-z').value);
+    if (!state.supportMasks.subarray(supportSlice * PIXELS, (supportSlice + 1) * PIXELS).some((v) => v)) { status(`support slice ${supportSlice} has no mask: paint one`, true); return; }
+    organs = [{ name: 'organ', value: 1, masks: state.supportMasks.slice() }];
+  }
+  const req: VolumeRequest = {
+    type: 'volume',
+    ...(await runSettings(q.prepared)),
+    support: { slices: s.prepared.slices, nz: s.prepared.nz, volume: { source: s.volume.source } },
+    query: { slices: q.prepared.slices, nz: q.prepared.nz, volume: { source: q.volume.source } },
+    organs,
+    ...(supportSlice !== undefined && { supportSlice }),
+  };
+  state.error = '';
+  state.results.clear();
+  state.volume = null;
+  setRunning(true);
+  status(`segmenting ${organs.map((o) => o.name).join(', ')} over the volume…`);
+  $<HTMLProgressElement>('progress').value = 0;
+  try {
+    worker.postMessage(req);
+  } catch (error) {
+    setRunning(false);
+    status(`cannot start the run: ${(error as Error).message}`, true);
+  }
 }
 
 function onMessage(event: MessageEvent<WorkerMessage>): void {
@@ -292,10 +408,17 @@ function onMessage(event: MessageEvent<WorkerMessage>): void {
     badge.className = `badge ${m.path}`;
   } else if (m.type === 'progress') {
     $<HTMLProgressElement>('progress').value = m.done / m.total;
-    status(`segmented ${m.done} of ${m.total} slice(s)`);
+    const elapsed = (performance.now() - state.started) / 1000;
+    const eta = m.done > 0 && m.done < m.total ? `, about ${Math.ceil((elapsed * (m.total - m.done)) / m.done)} s left` : '';
+    status(`segmented ${m.done} of ${m.total} ${m.label === undefined ? 'slice(s)' : `organ-slices (${m.label})`}${eta}`);
   } else if (m.type === 'slice') {
     state.results.set(m.z, m);
     if (Number($<HTMLInputElement>('query-z').value) === m.z || state.results.size === 1) $<HTMLInputElement>('query-z').value = String(m.z);
+    render();
+  } else if (m.type === 'volume') {
+    state.volume = m;
+    setRunning(false);
+    status(`done: ${m.organs.map((o) => o.name).join(', ')} over slices ${m.range[0]}–${m.range[1]} in ${m.seconds.toFixed(1)} s`);
     render();
   } else if (m.type === 'done') {
     state.timings = Object.fromEntries(Object.entries(m.timings).map(([k, v]) => [k, v / m.slices]));
@@ -324,9 +447,15 @@ function cancel(): void {
 
 function download(): void {
   const q = state.query!;
-  const masks = new Uint8Array(q.prepared.nz * PIXELS);
-  for (const [z, r] of state.results) masks.set(r.final, z * PIXELS);
-  const labels = roiToVolume(masks, q.prepared, state.organ || 1);
+  let labels: Uint16Array;
+  if (state.volume) {
+    // The labels mapped back to the query's own grid and header, as `synpo segment --organs` writes them.
+    labels = roiToVolume(state.volume.labels, q.prepared, 'as-is');
+  } else {
+    const masks = new Uint8Array(q.prepared.nz * PIXELS);
+    for (const [z, r] of state.results) masks.set(r.final, z * PIXELS);
+    labels = roiToVolume(masks, q.prepared, state.organ || 1);
+  }
   const bytes = encodeNiftiMask(labels, q.volume, true);
   const url = URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'application/gzip' }));
   const a = Object.assign(document.createElement('a'), { href: url, download: 'synpo-mask.nii.gz' });
@@ -377,7 +506,8 @@ $('query-view').addEventListener('wheel', (event) => {
 $('support-view').addEventListener('mousedown', paintAt);
 $('support-view').addEventListener('mousemove', paintAt);
 $('run-slice').addEventListener('click', () => void run([Number($<HTMLInputElement>('query-z').value)]));
-$('run-volume').addEventListener('click', () => void run(Array.from({ length: state.query?.prepared.nz ?? 0 }, (_, z) => z)));
+$('run-volume').addEventListener('click', () => void runVolume());
+$('layout').addEventListener('change', () => { if (state.support) { nameOrgans(); render(); } });
 $('cancel').addEventListener('click', cancel);
 $('download').addEventListener('click', download);
 

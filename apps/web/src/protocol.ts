@@ -1,10 +1,14 @@
 /** Messages between the page and the SynPo worker. Arrays travel as transferables. */
-import type { PromptPoint } from '@synpo/core';
+import type { PromptPoint, SliceStack } from '@synpo/core';
 
 export interface RunRequest {
   type: 'run';
-  /** 'gpu' uses any WebGPU adapter (falling back to the CPU with a notice), 'cpu' forces the references. */
-  device: 'gpu' | 'cpu';
+  /**
+   * 'auto' uses a hardware WebGPU adapter and the CPU references on a software one (as the CLI's
+   * --device auto); 'gpu' uses any WebGPU adapter (falling back to the CPU with a notice); 'cpu'
+   * forces the references.
+   */
+  device: Device;
   backend: 'weight-free' | 'onnx';
   /** For the ONNX backend: the picked files by name (manifest.json and the graphs). */
   models?: Record<string, ArrayBuffer>;
@@ -15,6 +19,41 @@ export interface RunRequest {
   queries: Float32Array;
   band: { alpha: number; beta: number };
   seed: number;
+}
+
+export type Device = 'auto' | 'gpu' | 'cpu';
+
+/**
+ * The whole query volume, every picked organ in one pass: segmentOrgans as `synpo segment
+ * --organs` runs it (the protocol's support slices, the organ ranges carried over, the
+ * propagation pass, overlaps to the higher confidence).
+ */
+export interface VolumeRequest {
+  type: 'volume';
+  device: Device;
+  backend: 'weight-free' | 'onnx';
+  models?: Record<string, ArrayBuffer>;
+  /** The prepared volumes' canonical slices (what clones: a decoded file's header does not). */
+  support: SliceStack;
+  query: SliceStack;
+  /** Each organ's name, the value written and its support masks ([nz][ROI·ROI]). */
+  organs: { name: string; value: number; masks: Uint8Array }[];
+  /** One painted support slice for every query slice, instead of the protocol's three. */
+  supportSlice?: number;
+  band: { alpha: number; beta: number };
+  seed: number;
+}
+
+export interface VolumeMessage {
+  type: 'volume';
+  /** [nz][ROI·ROI] every organ's value where it won, canonical slices. */
+  labels: Uint16Array;
+  organs: { name: string; value: number; range: [number, number]; supportSlices: number[] }[];
+  /** The union of the organs' ranges: slices outside it are not segmented. */
+  range: [number, number];
+  organSlices: number;
+  propagatedSlices: number;
+  seconds: number;
 }
 
 export interface SliceMessage {
@@ -28,8 +67,9 @@ export interface SliceMessage {
 
 export type WorkerMessage =
   | { type: 'device'; path: 'gpu' | 'cpu'; description: string; notice?: string }
-  | { type: 'progress'; done: number; total: number }
+  | { type: 'progress'; done: number; total: number; label?: string }
   | SliceMessage
+  | VolumeMessage
   | {
     type: 'done';
     timings: Record<string, number>;

@@ -3,17 +3,17 @@
  * worker too) or on the CPU references. One run at a time; the page cancels a run by
  * terminating the worker.
  */
-import { StageTimer, Synpo, weightFreeBackend, PIXELS, type Backend } from '@synpo/core';
+import { segmentOrgans, StageTimer, Synpo, weightFreeBackend, PIXELS, type Backend } from '@synpo/core';
 import { loadModels, onnxBackend } from '@synpo/core/onnx';
 import { NoAdapterError, openCompute, type Compute } from '@synpo/gpu';
-import type { RunRequest, WorkerMessage } from './protocol.ts';
+import type { Device, RunRequest, VolumeRequest, WorkerMessage } from './protocol.ts';
 
 const post = (m: WorkerMessage, transfer: Transferable[] = []) => (self as unknown as Worker).postMessage(m, transfer);
 
 let compute: Compute | null = null;
-let computePath: 'gpu' | 'cpu' | null = null;
+let computePath: Device | null = null;
 
-async function computeFor(device: 'gpu' | 'cpu'): Promise<Compute> {
+async function computeFor(device: Device): Promise<Compute> {
   if (compute && computePath === device) return compute;
   compute?.release();
   let notice: string | undefined;
@@ -39,7 +39,7 @@ async function sha256(bytes: Uint8Array): Promise<string> {
  * The backend. On the GPU path the ONNX models keep their encoders' outputs on the webgpu
  * provider's device, and the kernels then run on that device too (see `computeOn`).
  */
-async function backendFor(req: RunRequest, gpu: boolean): Promise<{ backend: Backend; providers: string; device?: GPUDevice }> {
+async function backendFor(req: RunRequest | VolumeRequest, gpu: boolean): Promise<{ backend: Backend; providers: string; device?: GPUDevice }> {
   if (req.backend === 'weight-free') return { backend: weightFreeBackend(), providers: '' };
   const files = req.models ?? {};
   const { models, report } = await loadModels({
@@ -63,7 +63,36 @@ async function computeOn(device: GPUDevice): Promise<Compute> {
   return shared.compute;
 }
 
-self.onmessage = async (event: MessageEvent<RunRequest>) => {
+/** The whole volume, every picked organ in one pass, as `synpo segment --organs` runs it. */
+async function segmentWholeVolume(req: VolumeRequest): Promise<void> {
+  const path = await computeFor(req.device);
+  const { backend, device } = await backendFor(req, path.kernels.path === 'gpu');
+  const c = device ? await computeOn(device) : path;
+  const synpo = new Synpo(backend, c.kernels, { seed: req.seed, points: req.band });
+  const t0 = performance.now();
+  const result = await segmentOrgans({
+    synpo, support: req.support, query: req.query, organs: req.organs,
+    ...(req.supportSlice !== undefined && { supportSlice: req.supportSlice }),
+    progress: (done, total, label) => post({ type: 'progress', done, total, label }),
+  });
+  const labels = result.labels;
+  post({
+    type: 'volume', labels,
+    organs: result.organs.map((o) => ({ name: o.name, value: o.value, range: o.range, supportSlices: o.supportSlices })),
+    range: result.range, organSlices: result.organSlices, propagatedSlices: result.propagatedSlices,
+    seconds: (performance.now() - t0) / 1000,
+  }, [labels.buffer]);
+}
+
+self.onmessage = async (event: MessageEvent<RunRequest | VolumeRequest>) => {
+  if (event.data.type === 'volume') {
+    try {
+      await segmentWholeVolume(event.data);
+    } catch (error) {
+      post({ type: 'error', message: error instanceof Error ? error.message : String(error) });
+    }
+    return;
+  }
   const req = event.data;
   try {
     const path = await computeFor(req.device);

@@ -8,10 +8,10 @@ export { CELLS, GRID, PIXELS, ROI, type Backend, type OrganExtent, type DecodeBa
 export { weightFreeBackend, WEIGHT_FREE_DEFAULTS, type WeightFreeOptions } from './backends/weight-free.ts';
 export { Synpo, type SegmentJob, type SegmentJobsOptions, type SegmentOptions, type SliceDetail, type SliceName, type SliceResult, type Support, type SupportEncoding } from './synpo.ts';
 export { prepareVolume, preparedSlice, labelsToRoi, roiToVolume, detectIntensity, percentile, CT_WINDOW, MR_CLIP_PERCENTILE, MAX_LABEL, type IntensityMode, type PreparedVolume, type RoiGrid } from './preprocess.ts';
-export { CHAOS_T2, SABS_CT, LAYOUTS, ORGANS, dice, overlap, organRange, supportSlices, queryPart, meanStd, type DatasetLayout, type Organ, type Overlap } from './protocol.ts';
+export { CHAOS_T2, SABS_CT, LAYOUTS, ORGANS, LABEL_MAPS, TOTALSEG_LABELS, organName, recogniseLabelMap, type LabelMapName, dice, overlap, organRange, supportSlices, queryPart, meanStd, type DatasetLayout, type Organ, type Overlap } from './protocol.ts';
 export { evaluate, type EvalReport, type EvalRequest, type OrganSummary, type ScanResult } from './evaluate.ts';
 export { propagate, type PropagationSlice } from './propagate.ts';
-export { segmentVolume, segmentOrgans, carryRange, supportSliceFor, type SegmentVolumeRequest, type SegmentVolumeResult, type OrganRequest, type OrganResult, type SegmentOrgansRequest, type SegmentOrgansResult } from './segment.ts';
+export { segmentVolume, segmentOrgans, carryRange, supportSliceFor, type SegmentVolumeRequest, type SegmentVolumeResult, type OrganRequest, type OrganResult, type SegmentOrgansRequest, type SegmentOrgansResult, type SliceStack } from './segment.ts';
 export { ByteLru, DEFAULT_CACHE_BYTES } from './cache.ts';
 export { phantomPatient, PHANTOM_LABELS, PHANTOM_DEFAULTS, type PhantomOptions } from './phantom.ts';
 export { toHalf, fromHalf, packHalf } from './half.ts';

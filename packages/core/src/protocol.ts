@@ -49,6 +49,39 @@ export const SABS_CT: DatasetLayout = {
 
 export const LAYOUTS = { 'chaos-t2': CHAOS_T2, 'sabs-ct': SABS_CT } as const;
 
+/** The TotalSegmentator v1 ids of the four organs (shared/data/totalseg). */
+export const TOTALSEG_LABELS: Record<Organ, number> = { spleen: 1, 'right-kidney': 2, 'left-kidney': 3, liver: 5 };
+
+/** Organ names by label value for the known label layouts (the CLI's `--labels`, the demo's picker). */
+export const LABEL_MAPS = {
+  'chaos-t2': CHAOS_T2.labels,
+  'sabs-ct': SABS_CT.labels,
+  totalseg: TOTALSEG_LABELS,
+} as const satisfies Record<string, Record<Organ, number>>;
+export type LabelMapName = keyof typeof LABEL_MAPS;
+
+/** The organ name of a label value in a layout, or `label-N` for a value it does not name. */
+export function organName(map: LabelMapName | null, value: number): string {
+  const names = map ? LABEL_MAPS[map] : {};
+  return Object.entries(names).find(([, v]) => v === value)?.[0] ?? `label-${value}`;
+}
+
+/**
+ * The layout a label volume most likely follows, from the values present: CHAOS-T2 has exactly
+ * 1–4; Synapse has up to 13 labels (liver 6); TotalSegmentator has more than 13. Null when the
+ * values fit none of them (the labels are then named `label-N`).
+ */
+export function recogniseLabelMap(values: readonly number[]): LabelMapName | null {
+  const present = new Set(values.filter((v) => v > 0));
+  if (present.size === 0) return null;
+  const max = Math.max(...present);
+  const covers = (map: LabelMapName) => Object.values(LABEL_MAPS[map]).every((v) => present.has(v));
+  if (max <= 4 && covers('chaos-t2')) return 'chaos-t2';
+  if (max <= 13 && covers('sabs-ct')) return 'sabs-ct';
+  if (max > 13 && covers('totalseg')) return 'totalseg';
+  return null;
+}
+
 /** First and last slice (z) whose mask is non-empty, or null. */
 export function organRange(masks: Uint8Array, nz: number): [number, number] | null {
   const plane = masks.length / nz;

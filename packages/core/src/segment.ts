@@ -18,10 +18,10 @@ import { Synpo, type SliceResult, type SupportEncoding } from './synpo.ts';
 
 export interface SegmentVolumeRequest {
   synpo: Synpo;
-  support: PreparedVolume;
+  support: SliceStack;
   /** [nz][ROI·ROI] organ masks of the support volume. */
   supportMasks: Uint8Array;
-  query: PreparedVolume;
+  query: SliceStack;
   /** One support slice for every query slice, instead of the three of the protocol. */
   supportSlice?: number;
   /** Query slices to segment, inclusive; others stay empty. */
@@ -31,6 +31,12 @@ export interface SegmentVolumeRequest {
   onSlice?(z: number, result: SliceResult, support: SupportEncoding, supportZ: number): Promise<void> | void;
   progress?(done: number, total: number, label: string): void;
 }
+
+/**
+ * What segmenting needs of a prepared volume: its canonical ROI slices, and the file's name for
+ * messages. A PreparedVolume is one; a worker can be sent just these (they clone and transfer).
+ */
+export type SliceStack = Pick<PreparedVolume, 'slices' | 'nz'> & { volume?: { source?: string } };
 
 export interface SegmentVolumeResult {
   /** [nz][ROI·ROI] predicted masks of the query. */
@@ -77,9 +83,9 @@ export interface OrganRequest {
 
 export interface SegmentOrgansRequest {
   synpo: Synpo;
-  support: PreparedVolume;
+  support: SliceStack;
   organs: readonly OrganRequest[];
-  query: PreparedVolume;
+  query: SliceStack;
   /** One support slice for every query slice, instead of the three of the protocol. */
   supportSlice?: number;
   /**
@@ -138,7 +144,7 @@ function isBlank(slice: Float32Array): boolean {
 function organPlan(req: SegmentOrgansRequest, organ: OrganRequest): { chosen: number[]; target: [number, number] } {
   const { support, query } = req;
   const range = organRange(organ.masks, support.nz);
-  if (!range) throw new ShapeError('segment', `the organ ${organ.name} is not in the support label volume ${support.volume.source}`);
+  if (!range) throw new ShapeError('segment', `the organ ${organ.name} is not in the support label volume${support.volume?.source ? ` ${support.volume.source}` : ''}`);
   let chosen: number[];
   if (req.supportSlice !== undefined) {
     const z = req.supportSlice;
