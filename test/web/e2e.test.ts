@@ -2,7 +2,9 @@
  * The demo site end to end in Debian's Chromium (headless, driven by playwright-core): build it,
  * serve it on 127.0.0.1, load the phantom, segment a slice on the GPU path (SwiftShader's WebGPU
  * adapter with --enable-unsafe-webgpu) and on the CPU fallback (WebGPU off), check Dice, the path
- * used, that no request left 127.0.0.1, and that a long run can be cancelled; save screenshots.
+ * used, that no request left 127.0.0.1, and that a long run can be cancelled; load real CHAOS
+ * volumes through the file inputs, segment every organ in one run and compare the download with
+ * the CLI's output and NiiVue's rendering with what it should show; save screenshots.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
@@ -14,6 +16,7 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeModelDir } from '../../packages/core/test/fixtures/model-dir.ts';
 import { decodeNifti } from '@synpo/io';
+import { decode as decodePng } from 'fast-png';
 import { DATA, synpo } from '../cli/run.ts';
 
 const WEB = fileURLToPath(new URL('../../apps/web/', import.meta.url));
@@ -45,6 +48,8 @@ afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 async function open(webgpu: boolean): Promise<{ context: BrowserContext; page: Page; requests: string[] }> {
   const args = ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-dev-shm-usage'];
   if (webgpu) args.push('--enable-unsafe-webgpu');
+  // NiiVue draws with WebGL2: SwiftShader's, in a headless browser with no GPU.
+  args.push('--enable-unsafe-swiftshader');
   const context = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'synpo-chromium-')), { executablePath: CHROMIUM, headless: true, args });
   const page = context.pages()[0] ?? (await context.newPage());
   const requests: string[] = [];
@@ -153,6 +158,24 @@ describe('the demo site', () => {
         expect(o.diceVolume).toBeLessThanOrEqual(o.diceRange + 1e-9);
       }
       expect(await page.textContent('#volume-summary')).toMatch(/liver \(slices \d+–\d+: Dice [\d.]+ over those slices, [\d.]+ over the whole volume\)/);
+      // NiiVue shows the query with two overlays (the truth, the prediction) and drew them: the
+      // WebGL canvas holds many grey levels and the organs' colours.
+      await page.waitForFunction(() => (window as unknown as { synpo: { viewerVolumes: number } }).synpo.viewerVolumes === 3, undefined, { timeout: 60_000 });
+      await page.waitForTimeout(1000);
+      const shot = decodePng(await page.locator('#niivue').screenshot({ path: join(ARTIFACTS, 'web-niivue.png') }));
+      const channels = shot.channels;
+      const greys = new Set<number>();
+      let red = 0;
+      let purple = 0;
+      for (let i = 0; i < shot.width * shot.height; i++) {
+        const [r, g, b] = [shot.data[i * channels]!, shot.data[i * channels + 1]!, shot.data[i * channels + 2]!];
+        if (Math.abs(r - g) < 4 && Math.abs(g - b) < 4) greys.add(r);
+        if (r > 150 && g < 110 && b < 110) red++;
+        if (r > 150 && b > 150 && g < 120) purple++;
+      }
+      expect(greys.size).toBeGreaterThan(64);
+      expect(red).toBeGreaterThan(2000);
+      expect(purple).toBeGreaterThan(500);
       await page.screenshot({ path: join(ARTIFACTS, 'web-chaos.png'), fullPage: true });
       // The downloaded NIfTI is what the CLI writes for the same case and seed, voxel for voxel.
       const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);

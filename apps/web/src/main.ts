@@ -11,11 +11,21 @@ import {
   type LabelMapName, type Overlap, type PreparedVolume,
 } from '@synpo/core';
 import type { Device, RunRequest, SliceMessage, VolumeMessage, VolumeRequest, WorkerMessage } from './protocol.ts';
+import { VolumeViewer, type OverlayOrgan } from './viewer.ts';
 
 interface Case {
   volume: Volume;
   prepared: PreparedVolume;
   labels: Volume | null;
+  /** The files' own bytes when they are NIfTI (what the viewer shows). */
+  niftiBytes: Uint8Array | null;
+  labelNiftiBytes: Uint8Array | null;
+}
+
+/** A picked file: decoded, and its bytes when it is NIfTI. */
+interface Picked {
+  volume: Volume;
+  nifti: Uint8Array | null;
 }
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -33,6 +43,8 @@ const state = {
   results: new Map<number, SliceMessage>(),
   /** The last whole-volume run: every picked organ, as the CLI's `segment --organs` writes it. */
   volume: null as VolumeMessage | null,
+  /** The whole-volume run's labels as the NIfTI the page downloads (and the viewer shows). */
+  maskBytes: null as Uint8Array | null,
   started: 0,
   path: '' as '' | 'gpu' | 'cpu',
   device: '',
@@ -53,20 +65,27 @@ const state = {
   /** The whole-volume run: organs with their Dice over the segmented range and the whole volume. */
   volume: () => volumeReport(),
   organNames: () => [...$<HTMLSelectElement>('organs').options].map((o) => o.textContent),
+  /** Volumes NiiVue holds: the query, then its overlays. */
+  get viewerVolumes() { return viewer.volumes; },
 };
+const viewer = new VolumeViewer($<HTMLCanvasElement>('niivue'));
 
 // ---------------------------------------------------------------- data
 
-async function prepare(volume: Volume, labels: Volume | null): Promise<Case> {
-  return { volume, labels, prepared: await prepareVolume(volume, kernels) };
+async function prepare(image: Picked | Volume, labels: Picked | null): Promise<Case> {
+  const picked = 'volume' in image ? image : { volume: image, nifti: null };
+  return {
+    volume: picked.volume, labels: labels?.volume ?? null, prepared: await prepareVolume(picked.volume, kernels),
+    niftiBytes: picked.nifti, labelNiftiBytes: labels?.nifti ?? null,
+  };
 }
 
-async function readFile(input: HTMLInputElement): Promise<Volume | null> {
+async function readFile(input: HTMLInputElement): Promise<Picked | null> {
   const file = input.files?.[0];
   if (!file) return null;
   const bytes = new Uint8Array(await file.arrayBuffer());
-  if (/\.nii(\.gz)?$/i.test(file.name)) return decodeNifti(bytes, file.name);
-  return imageAsVolume(decodeImage2D(bytes, file.name));
+  if (/\.nii(\.gz)?$/i.test(file.name)) return { volume: decodeNifti(bytes, file.name), nifti: bytes };
+  return { volume: imageAsVolume(decodeImage2D(bytes, file.name)), nifti: null };
 }
 
 function nameOf(value: number): string {
@@ -98,6 +117,39 @@ function setOrgan(value: number): void {
   render();
 }
 
+/** Each label value's colour: by its place among the support's labels, the same in every view. */
+function colourOf(value: number): number {
+  const k = organsOf(state.support?.labels ?? null).indexOf(value);
+  return (k < 0 ? 0 : k) % ORGAN_COLOURS.length;
+}
+
+function overlayOrgans(values: readonly number[]): OverlayOrgan[] {
+  return values.map((value) => ({ value, name: nameOf(value), rgb: ORGAN_COLOURS[colourOf(value)]! }));
+}
+
+/** The query in NiiVue (NIfTI files only), with its labels as the truth overlay when loaded. */
+async function showQuery(): Promise<void> {
+  const q = state.query!;
+  try {
+    if (!q.niftiBytes) { await viewer.clear(); return; }
+    await viewer.showVolume(q.niftiBytes, 'query.nii.gz');
+    await showOverlays();
+  } catch (error) {
+    status(`the viewer cannot show the query: ${(error as Error).message}`, true);
+  }
+}
+
+async function showOverlays(): Promise<void> {
+  const q = state.query;
+  if (!q?.niftiBytes) return;
+  const truth = $<HTMLInputElement>('show-truth').checked ? q.labelNiftiBytes : null;
+  // The truth in one colour (green, as the outline in the slice view), the prediction per organ.
+  await viewer.setOverlay('truth', truth, organsOf(q.labels).map((value) => ({ value, name: nameOf(value), rgb: [60, 230, 90] })), 0.35);
+  const v = state.volume;
+  const prediction = $<HTMLInputElement>('show-prediction').checked ? state.maskBytes : null;
+  await viewer.setOverlay('prediction', prediction, overlayOrgans(v ? v.organs.map((o) => o.value) : []), 0.6);
+}
+
 /** Fills the organ pickers with the support's labels, named by the layout (picked or recognised). */
 function nameOrgans(): void {
   const organs = organsOf(state.support!.labels);
@@ -122,8 +174,10 @@ function loaded(): void {
   $<HTMLInputElement>('query-z').max = String(q.prepared.nz - 1);
   $<HTMLInputElement>('query-z').value = String(Math.floor(q.prepared.nz / 2));
   state.volume = null;
+  state.maskBytes = null;
   nameOrgans();
   setOrgan(Number($<HTMLSelectElement>('organ').value));
+  void showQuery();
   status(`loaded: support ${s.volume.dims.join('×')}, query ${q.volume.dims.join('×')}`);
 }
 
@@ -133,8 +187,8 @@ async function loadPhantom(): Promise<void> {
   const a = phantomPatient(1000, { slices: 20 });
   const b = phantomPatient(1001, { slices: 20 });
   state.phantomNames = new Map(Object.entries(PHANTOM_LABELS).map(([name, v]) => [v, name]));
-  state.support = await prepare(a.image, a.labels);
-  state.query = await prepare(b.image, b.labels);
+  state.support = await prepare(a.image, { volume: a.labels, nifti: null });
+  state.query = await prepare(b.image, { volume: b.labels, nifti: null });
   loaded();
 }
 
@@ -150,7 +204,7 @@ async function loadFiles(): Promise<void> {
     const queryImage = await readFile($('query-image'));
     const queryLabels = await readFile($('query-labels'));
     for (const [img, lab, what] of [[supportImage, supportLabels, 'support'], [queryImage, queryLabels, 'query']] as const) {
-      if (img && lab && img.dims.join() !== lab.dims.join()) throw new Error(`the ${what} labels are ${lab.dims.join('×')} but the image is ${img.dims.join('×')}`);
+      if (img && lab && img.volume.dims.join() !== lab.volume.dims.join()) throw new Error(`the ${what} labels are ${lab.volume.dims.join('×')} but the image is ${img.volume.dims.join('×')}`);
     }
     const support = await prepare(supportImage, supportLabels);
     const query = queryImage ? await prepare(queryImage, queryLabels) : support;
@@ -220,7 +274,7 @@ function render(): void {
   else if (v) {
     // The whole-volume run: each organ in its own colour.
     const labels = v.labels.subarray(qz * PIXELS, (qz + 1) * PIXELS);
-    v.organs.forEach((o, k) => tint(qimg, labels.map((x) => (x === o.value ? 1 : 0)), ORGAN_COLOURS[k % ORGAN_COLOURS.length]!, 0.5));
+    v.organs.forEach((o) => tint(qimg, labels.map((x) => (x === o.value ? 1 : 0)), ORGAN_COLOURS[colourOf(o.value)]!, 0.5));
   }
   if (state.queryTruth) outline(qimg, state.queryTruth.subarray(qz * PIXELS, (qz + 1) * PIXELS), [60, 230, 90]);
   if (r) for (const p of [...r.positives, ...r.negatives]) mark(qimg, Math.round(p.x), Math.round(p.y), p.label === 1);
@@ -247,7 +301,7 @@ function render(): void {
     dice === null ? '' : `Dice on this slice: ${(100 * dice).toFixed(1)}`,
     total === null ? '' : `Dice over the ${state.results.size} segmented slice(s): ${(100 * total).toFixed(1)}`,
   ].filter(Boolean).join(' · ');
-  $('volume-summary').textContent = v ? volumeReport()!.organs.map((o, k) => `${COLOUR_NAMES[k % COLOUR_NAMES.length]} ${o.name} (slices ${o.range[0]}–${o.range[1]}${o.diceRange === null ? '' : `: Dice ${(100 * o.diceRange).toFixed(1)} over those slices, ${(100 * o.diceVolume!).toFixed(1)} over the whole volume`})`).join(' · ') + ` — ${v.seconds.toFixed(1)} s for ${v.organSlices} organ-slices` : '';
+  $('volume-summary').textContent = v ? volumeReport()!.organs.map((o) => `${COLOUR_NAMES[colourOf(o.value)]} ${o.name} (slices ${o.range[0]}–${o.range[1]}${o.diceRange === null ? '' : `: Dice ${(100 * o.diceRange).toFixed(1)} over those slices, ${(100 * o.diceVolume!).toFixed(1)} over the whole volume`})`).join(' · ') + ` — ${v.seconds.toFixed(1)} s for ${v.organSlices} organ-slices` : '';
   $('timings').textContent = Object.keys(state.timings).length
     ? `per slice (ms): ${Object.entries(state.timings).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ')} — on ${state.path === 'gpu' ? `WebGPU (${state.device})` : 'the CPU references'}`
     : '';
@@ -351,6 +405,8 @@ async function run(zs: number[]): Promise<void> {
   };
   state.error = '';
   state.volume = null;
+  state.maskBytes = null;
+  void showOverlays();
   setRunning(true);
   status(`segmenting ${zs.length} slice(s)…`);
   $<HTMLProgressElement>('progress').value = 0;
@@ -387,6 +443,8 @@ async function runVolume(): Promise<void> {
   state.error = '';
   state.results.clear();
   state.volume = null;
+  state.maskBytes = null;
+  void showOverlays();
   setRunning(true);
   status(`segmenting ${organs.map((o) => o.name).join(', ')} over the volume…`);
   $<HTMLProgressElement>('progress').value = 0;
@@ -417,6 +475,10 @@ function onMessage(event: MessageEvent<WorkerMessage>): void {
     render();
   } else if (m.type === 'volume') {
     state.volume = m;
+    // The labels on the query's own grid and header, as `synpo segment --organs` writes them: what
+    // the page downloads is exactly what the viewer shows.
+    state.maskBytes = encodeNiftiMask(roiToVolume(m.labels, state.query!.prepared, 'as-is'), state.query!.volume, true);
+    void showOverlays();
     setRunning(false);
     status(`done: ${m.organs.map((o) => o.name).join(', ')} over slices ${m.range[0]}–${m.range[1]} in ${m.seconds.toFixed(1)} s`);
     render();
@@ -447,16 +509,12 @@ function cancel(): void {
 
 function download(): void {
   const q = state.query!;
-  let labels: Uint16Array;
-  if (state.volume) {
-    // The labels mapped back to the query's own grid and header, as `synpo segment --organs` writes them.
-    labels = roiToVolume(state.volume.labels, q.prepared, 'as-is');
-  } else {
+  let bytes = state.volume ? state.maskBytes! : null;
+  if (!bytes) {
     const masks = new Uint8Array(q.prepared.nz * PIXELS);
     for (const [z, r] of state.results) masks.set(r.final, z * PIXELS);
-    labels = roiToVolume(masks, q.prepared, state.organ || 1);
+    bytes = encodeNiftiMask(roiToVolume(masks, q.prepared, state.organ || 1), q.volume, true);
   }
-  const bytes = encodeNiftiMask(labels, q.volume, true);
   const url = URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'application/gzip' }));
   const a = Object.assign(document.createElement('a'), { href: url, download: 'synpo-mask.nii.gz' });
   a.click();
@@ -507,7 +565,8 @@ $('support-view').addEventListener('mousedown', paintAt);
 $('support-view').addEventListener('mousemove', paintAt);
 $('run-slice').addEventListener('click', () => void run([Number($<HTMLInputElement>('query-z').value)]));
 $('run-volume').addEventListener('click', () => void runVolume());
-$('layout').addEventListener('change', () => { if (state.support) { nameOrgans(); render(); } });
+$('layout').addEventListener('change', () => { if (state.support) { nameOrgans(); render(); void showOverlays(); } });
+for (const id of ['show-truth', 'show-prediction']) $(id).addEventListener('change', () => void showOverlays());
 $('cancel').addEventListener('click', cancel);
 $('download').addEventListener('click', download);
 
