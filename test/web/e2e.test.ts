@@ -204,6 +204,36 @@ describe('the demo site', () => {
       expect(summary.range[0] > 0 || summary.range[1] < mine.dims[2]! - 1).toBe(true);
       // A figure for the README, not an assertion: the page's volume time beside the CLI's.
       console.log(`demo site, CHAOS image_2 (4 organs): page ${volume.seconds.toFixed(1)} s (CPU references, one worker) vs CLI ${summary.seconds.toFixed(1)} s (--device cpu): ${(volume.seconds / summary.seconds).toFixed(2)}×`);
+      // The support mask painted with NiiVue's pen on the support volume (starting from the
+      // liver's mask) comes back on the support's grid and is the organ of the next run.
+      type Paint = { painting: boolean; supportVoxels: number; error: string };
+      const paintState = () => page.evaluate(() => { const s = (window as unknown as { synpo: Paint }).synpo; return { painting: s.painting, supportVoxels: s.supportVoxels, error: s.error }; });
+      const before = (await paintState()).supportVoxels;
+      await page.click('#paint-viewer');
+      await page.waitForFunction(() => (window as unknown as { synpo: Paint }).synpo.painting, undefined, { timeout: 60_000 });
+      await page.locator('#niivue').scrollIntoViewIfNeeded();
+      const box = (await page.locator('#niivue').boundingBox())!;
+      const drawn = () => page.evaluate(() => (window as unknown as { synpo: { drawnVoxels: number } }).synpo.drawnVoxels);
+      const drawnBefore = await drawn();
+      expect(drawnBefore).toBeGreaterThan(0);
+      // A stroke across the top of the axial view (the middle slice), where the liver is not.
+      await page.mouse.move(box.x + box.width * 0.4, box.y + box.height * 0.12);
+      await page.mouse.down();
+      for (let i = 1; i <= 10; i++) await page.mouse.move(box.x + box.width * (0.4 + 0.02 * i), box.y + box.height * 0.12, { steps: 2 });
+      await page.mouse.up();
+      expect(await drawn()).toBeGreaterThan(drawnBefore);
+      await page.screenshot({ path: join(ARTIFACTS, 'web-paint.png'), fullPage: true });
+      await page.click('#use-painting');
+      await page.waitForFunction(() => !(window as unknown as { synpo: Paint }).synpo.painting, undefined, { timeout: 60_000 });
+      const after = await paintState();
+      expect(after.error).toBe('');
+      expect(after.supportVoxels).toBeGreaterThan(before);
+      await page.click('#run-volume');
+      await page.waitForFunction(() => {
+        const s = (window as unknown as { synpo: { error: string; volume(): { organs: { name: string }[] } | null } }).synpo;
+        return s.volume()?.organs[0]?.name === 'painted organ' || s.error !== '';
+      }, undefined, { timeout: 300_000, polling: 500 });
+      expect((await paintState()).error).toBe('');
       expect(requests.filter((u) => !u.startsWith(origin))).toEqual([]);
     } finally {
       await context.close();

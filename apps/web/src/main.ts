@@ -4,7 +4,7 @@
  * CPU references), and look at the result: the mask over the query, the fused confidence, the
  * points, Dice against the truth, per-stage timings; download the mask as NIfTI.
  */
-import { cpuKernels } from '@synpo/gpu';
+import { cpuKernels, upsampleBilinearReference } from '@synpo/gpu';
 import { decodeImage2D, decodeNifti, encodeNiftiMask, imageAsVolume, type Volume } from '@synpo/io';
 import {
   dice, GRID, labelsToRoi, organName, overlap, PAPER_BANDS, phantomPatient, PHANTOM_LABELS, PIXELS, prepareVolume, recogniseLabelMap, ROI, roiToVolume,
@@ -43,6 +43,9 @@ const state = {
   results: new Map<number, SliceMessage>(),
   /** The last whole-volume run: every picked organ, as the CLI's `segment --organs` writes it. */
   volume: null as VolumeMessage | null,
+  /** A support mask painted in the viewer ([nz][ROI·ROI]): the organ of the next volume run. */
+  painted: null as Uint8Array | null,
+  painting: false,
   /** The whole-volume run's labels as the NIfTI the page downloads (and the viewer shows). */
   maskBytes: null as Uint8Array | null,
   started: 0,
@@ -67,6 +70,10 @@ const state = {
   organNames: () => [...$<HTMLSelectElement>('organs').options].map((o) => o.textContent),
   /** Volumes NiiVue holds: the query, then its overlays. */
   get viewerVolumes() { return viewer.volumes; },
+  get painting() { return state.painting; },
+  get drawnVoxels() { return viewer.drawnVoxels; },
+  /** Voxels of the support mask (ROI grid) the next run uses. */
+  get supportVoxels() { return state.supportMasks.reduce((a, v) => a + v, 0); },
 };
 const viewer = new VolumeViewer($<HTMLCanvasElement>('niivue'));
 
@@ -103,6 +110,7 @@ function setOrgan(value: number): void {
   state.organ = value;
   const s = state.support!;
   state.supportMasks = s.labels ? labelsToRoi(s.labels, s.prepared, value) : new Uint8Array(s.prepared.nz * PIXELS);
+  state.painted = null;
   const q = state.query!;
   state.queryTruth = q.labels ? labelsToRoi(q.labels, q.prepared, value) : null;
   // Start at the support slice with the most organ.
@@ -144,10 +152,60 @@ async function showOverlays(): Promise<void> {
   if (!q?.niftiBytes) return;
   const truth = $<HTMLInputElement>('show-truth').checked ? q.labelNiftiBytes : null;
   // The truth in one colour (green, as the outline in the slice view), the prediction per organ.
-  await viewer.setOverlay('truth', truth, organsOf(q.labels).map((value) => ({ value, name: nameOf(value), rgb: [60, 230, 90] })), 0.35);
+  await viewer.setOverlay('truth', truth, { organs: organsOf(q.labels).map((value) => ({ value, name: nameOf(value), rgb: [60, 230, 90] })) }, 0.35);
   const v = state.volume;
-  const prediction = $<HTMLInputElement>('show-prediction').checked ? state.maskBytes : null;
-  await viewer.setOverlay('prediction', prediction, overlayOrgans(v ? v.organs.map((o) => o.value) : []), 0.6);
+  const prediction = $<HTMLInputElement>('show-prediction').checked ? predictionBytes() : null;
+  await viewer.setOverlay('prediction', prediction, { organs: v ? overlayOrgans(v.organs.map((o) => o.value)) : [{ value: state.organ || 1, name: nameOf(state.organ || 1), rgb: ORGAN_COLOURS[colourOf(state.organ)]! }] }, 0.6);
+  const layers = sliceLayers();
+  await viewer.setOverlay('heat', $<HTMLInputElement>('show-heat').checked ? layers?.heat ?? null : null, { heat: { max: HEAT_LEVELS } }, 0.5);
+  await viewer.setOverlay('points', $<HTMLInputElement>('show-points').checked ? layers?.points ?? null : null, {
+    organs: [{ value: 1, name: 'positive point', rgb: [255, 255, 255] }, { value: 2, name: 'negative point', rgb: [20, 20, 20] }],
+  }, 1);
+}
+
+/** The NIfTI the page downloads: the whole-volume run's labels, or the single-slice runs' masks. */
+function predictionBytes(): Uint8Array | null {
+  if (state.volume) return state.maskBytes;
+  if (state.results.size === 0) return null;
+  const q = state.query!;
+  const masks = new Uint8Array(q.prepared.nz * PIXELS);
+  for (const [z, r] of state.results) masks.set(r.final, z * PIXELS);
+  return encodeNiftiMask(roiToVolume(masks, q.prepared, state.organ || 1), q.volume, true);
+}
+
+const HEAT_LEVELS = 1000;
+
+/**
+ * The single-slice runs' fused confidence (bilinear to the ROI, scaled to 1…HEAT_LEVELS per
+ * slice) and prompt points (discs: 1 positive, 2 negative), on the query's grid as NIfTI: NiiVue
+ * layers on the slices that were segmented alone.
+ */
+function sliceLayers(): { heat: Uint8Array; points: Uint8Array } | null {
+  const q = state.query;
+  if (!q || state.results.size === 0) return null;
+  const heat = new Uint16Array(q.prepared.nz * PIXELS);
+  const points = new Uint8Array(q.prepared.nz * PIXELS);
+  for (const [z, r] of state.results) {
+    const up = upsampleBilinearReference(r.synmap, { B: 1, inH: GRID, inW: GRID, outH: ROI, outW: ROI });
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (const v of up) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
+    for (let i = 0; i < PIXELS; i++) heat[z * PIXELS + i] = 1 + Math.round(((HEAT_LEVELS - 1) * (up[i]! - lo)) / Math.max(hi - lo, 1e-6));
+    for (const p of [...r.positives, ...r.negatives]) {
+      for (let dy = -3; dy <= 3; dy++) {
+        for (let dx = -3; dx <= 3; dx++) {
+          const x = Math.round(p.x) + dx;
+          const y = Math.round(p.y) + dy;
+          if (dx * dx + dy * dy > 9 || x < 0 || y < 0 || x >= ROI || y >= ROI) continue;
+          points[z * PIXELS + y * ROI + x] = p.label === 1 ? 1 : 2;
+        }
+      }
+    }
+  }
+  return {
+    heat: encodeNiftiMask(roiToVolume(heat, q.prepared, 'as-is'), q.volume, true),
+    points: encodeNiftiMask(roiToVolume(points, q.prepared, 'as-is'), q.volume, true),
+  };
 }
 
 /** Fills the organ pickers with the support's labels, named by the layout (picked or recognised). */
@@ -424,7 +482,10 @@ async function runVolume(): Promise<void> {
   const values = [...$<HTMLSelectElement>('organs').selectedOptions].map((o) => Number(o.value));
   let organs: VolumeRequest['organs'];
   let supportSlice: number | undefined;
-  if (s.labels) {
+  if (state.painted) {
+    // A mask painted in the viewer: the protocol's support slices over its own range.
+    organs = [{ name: 'painted organ', value: 1, masks: state.painted }];
+  } else if (s.labels) {
     if (values.length === 0) { status('pick at least one organ for the volume', true); return; }
     organs = values.map((value) => ({ name: nameOf(value), value, masks: labelsToRoi(s.labels!, s.prepared, value) }));
   } else {
@@ -492,6 +553,7 @@ function onMessage(event: MessageEvent<WorkerMessage>): void {
     setRunning(false);
     status(`done: ${m.slices} slice(s)`);
     render();
+    void showOverlays();
   } else {
     setRunning(false);
     status(`error: ${m.message}`, true);
@@ -508,13 +570,8 @@ function cancel(): void {
 }
 
 function download(): void {
-  const q = state.query!;
-  let bytes = state.volume ? state.maskBytes! : null;
-  if (!bytes) {
-    const masks = new Uint8Array(q.prepared.nz * PIXELS);
-    for (const [z, r] of state.results) masks.set(r.final, z * PIXELS);
-    bytes = encodeNiftiMask(roiToVolume(masks, q.prepared, state.organ || 1), q.volume, true);
-  }
+  const bytes = predictionBytes();
+  if (!bytes) return;
   const url = URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'application/gzip' }));
   const a = Object.assign(document.createElement('a'), { href: url, download: 'synpo-mask.nii.gz' });
   a.click();
@@ -522,6 +579,47 @@ function download(): void {
 }
 
 // ---------------------------------------------------------------- painting
+
+/**
+ * Painting the support in the viewer (NIfTI supports): NiiVue's pen and eraser on the support
+ * volume, starting from the organ's mask; the drawing comes back on the support's own grid and
+ * becomes the support mask through the same mapping as label files.
+ */
+async function startPainting(): Promise<void> {
+  const s = state.support;
+  if (!s?.niftiBytes) { status('painting in the viewer needs a NIfTI support volume; paint on the support slice instead', true); return; }
+  const mask = state.supportMasks.some((v) => v) ? encodeNiftiMask(roiToVolume(state.supportMasks, s.prepared, 1), s.volume, true) : null;
+  await viewer.paint(s.niftiBytes, mask);
+  setPainting(true);
+  status('painting the support in the viewer: pen or eraser, then "Use the painted mask"');
+}
+
+async function finishPainting(keep: boolean): Promise<void> {
+  const s = state.support!;
+  try {
+    if (keep) {
+      const bytes = await viewer.finishPainting();
+      const drawn = decodeNifti(bytes, 'the painted mask');
+      state.supportMasks = labelsToRoi(drawn, s.prepared, 1);
+      state.painted = state.supportMasks;
+      status(`painted support mask: ${state.supportMasks.reduce((a, v) => a + v, 0)} pixels over the support's slices; "Segment the volume" uses it`);
+    } else {
+      viewer.cancelPainting();
+      status('painting cancelled');
+    }
+  } catch (error) {
+    status(`cannot use the painting: ${(error as Error).message}`, true);
+  }
+  setPainting(false);
+  render();
+  await showQuery();
+}
+
+function setPainting(on: boolean): void {
+  state.painting = on;
+  $<HTMLButtonElement>('paint-viewer').disabled = on;
+  for (const id of ['pen', 'eraser', 'use-painting', 'cancel-painting']) $<HTMLInputElement>(id).disabled = !on;
+}
 
 function paintAt(event: MouseEvent): void {
   if (!$<HTMLInputElement>('paint').checked || !(event.buttons & 1) || !state.support) return;
@@ -539,6 +637,8 @@ function paintAt(event: MouseEvent): void {
       state.supportMasks[z * PIXELS + py * ROI + px] = value;
     }
   }
+  // The painted mask is the organ of the next volume run too.
+  state.painted = state.supportMasks;
   render();
 }
 
@@ -552,6 +652,7 @@ $('query-z').addEventListener('input', render);
 $('clear-mask').addEventListener('click', () => {
   const z = Number($<HTMLInputElement>('support-z').value);
   state.supportMasks.fill(0, z * PIXELS, (z + 1) * PIXELS);
+  state.painted = state.supportMasks;
   render();
 });
 // The mouse wheel over the query scrolls through its slices.
@@ -561,12 +662,16 @@ $('query-view').addEventListener('wheel', (event) => {
   input.value = String(Math.min(Number(input.max), Math.max(0, Number(input.value) + Math.sign(event.deltaY))));
   render();
 }, { passive: false });
+$('paint-viewer').addEventListener('click', () => void startPainting());
+$('use-painting').addEventListener('click', () => void finishPainting(true));
+$('cancel-painting').addEventListener('click', () => void finishPainting(false));
+for (const id of ['pen', 'eraser']) $(id).addEventListener('change', () => viewer.setEraser($<HTMLInputElement>('eraser').checked));
 $('support-view').addEventListener('mousedown', paintAt);
 $('support-view').addEventListener('mousemove', paintAt);
 $('run-slice').addEventListener('click', () => void run([Number($<HTMLInputElement>('query-z').value)]));
 $('run-volume').addEventListener('click', () => void runVolume());
 $('layout').addEventListener('change', () => { if (state.support) { nameOrgans(); render(); void showOverlays(); } });
-for (const id of ['show-truth', 'show-prediction']) $(id).addEventListener('change', () => void showOverlays());
+for (const id of ['show-truth', 'show-prediction', 'show-heat', 'show-points']) $(id).addEventListener('change', () => void showOverlays());
 $('cancel').addEventListener('click', cancel);
 $('download').addEventListener('click', download);
 
