@@ -4,10 +4,10 @@
  * CPU references), and look at the result: the mask over the query, the fused confidence, the
  * points, Dice against the truth, per-stage timings; download the mask as NIfTI.
  */
-import { cpuKernels, upsampleBilinearReference } from '@synpo/gpu';
+import { cpuKernels, summarizeAdapter, upsampleBilinearReference } from '@synpo/gpu';
 import { decodeImage2D, decodeNifti, encodeNiftiMask, imageAsVolume, type Volume } from '@synpo/io';
 import {
-  dice, GRID, labelsToRoi, organName, overlap, PAPER_BANDS, phantomPatient, PHANTOM_LABELS, PIXELS, prepareVolume, recogniseLabelMap, ROI, roiToVolume,
+  combineOrgans, dice, GRID, labelsToRoi, organName, overlap, PAPER_BANDS, phantomPatient, PHANTOM_LABELS, PIXELS, prepareVolume, recogniseLabelMap, ROI, roiToVolume,
   type LabelMapName, type Overlap, type PreparedVolume,
 } from '@synpo/core';
 import type { Device, RunRequest, SliceMessage, VolumeMessage, VolumeRequest, WorkerMessage } from './protocol.ts';
@@ -46,6 +46,10 @@ const state = {
   /** A support mask painted in the viewer ([nz][ROI·ROI]): the organ of the next volume run. */
   painted: null as Uint8Array | null,
   painting: false,
+  /** No hardware WebGPU adapter (none, or only a software one): "auto" runs the CPU references. */
+  softwareOnly: true,
+  /** Workers the last volume run was spread over. */
+  workers: 1,
   /** The whole-volume run's labels as the NIfTI the page downloads (and the viewer shows). */
   maskBytes: null as Uint8Array | null,
   started: 0,
@@ -71,6 +75,7 @@ const state = {
   /** Volumes NiiVue holds: the query, then its overlays. */
   get viewerVolumes() { return viewer.volumes; },
   get painting() { return state.painting; },
+  get workers() { return state.workers; },
   get drawnVoxels() { return viewer.drawnVoxels; },
   /** Voxels of the support mask (ROI grid) the next run uses. */
   get supportVoxels() { return state.supportMasks.reduce((a, v) => a + v, 0); },
@@ -509,16 +514,65 @@ async function runVolume(): Promise<void> {
   setRunning(true);
   status(`segmenting ${organs.map((o) => o.name).join(', ')} over the volume…`);
   $<HTMLProgressElement>('progress').value = 0;
+  // On the CPU references, organs are spread over workers (one core each); the page combines
+  // their masks as one call would (combineOrgans), so the result is the same.
+  const cpu = req.device === 'cpu' || (req.device === 'auto' && state.softwareOnly);
+  const count = cpu && req.backend === 'weight-free' ? Math.min(organs.length, Math.max(1, navigator.hardwareConcurrency || 1)) : 1;
+  state.workers = count;
   try {
-    worker.postMessage(req);
+    if (count === 1) { worker.postMessage(req); return; }
+    split = { parts: new Array(count).fill(null), progress: Array.from({ length: count }, () => ({ done: 0, total: 0 })), values: organs.map((o) => o.value), t0: performance.now() };
+    for (let k = 0; k < count; k++) {
+      const mine = organs.filter((_, i) => i % count === k);
+      const target = k === 0 ? worker : (helpers[k - 1] ??= spawn(k));
+      target.postMessage({ ...req, organs: mine, part: true } satisfies VolumeRequest);
+    }
   } catch (error) {
     setRunning(false);
     status(`cannot start the run: ${(error as Error).message}`, true);
   }
 }
 
-function onMessage(event: MessageEvent<WorkerMessage>): void {
-  const m = event.data;
+/** A volume run spread over workers: each one's organs, progress, and results as they come. */
+let split: { parts: (VolumeMessage | null)[]; progress: { done: number; total: number }[]; values: number[]; t0: number } | null = null;
+/** Workers beside `worker` for spread runs (index k − 1 for part k). */
+let helpers: Worker[] = [];
+
+function spawn(k: number): Worker {
+  const w = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' });
+  w.onmessage = (event: MessageEvent<WorkerMessage>) => onMessage(event, k);
+  return w;
+}
+
+/** The parts of a spread run combined into the one-call result. */
+function combineParts(parts: VolumeMessage[], values: number[], t0: number): VolumeMessage {
+  const order = (v: number) => values.indexOf(v);
+  const own = parts.flatMap((p) => p.parts!).sort((a, b) => order(a.value) - order(b.value));
+  const organs = parts.flatMap((p) => p.organs).sort((a, b) => order(a.value) - order(b.value));
+  const { labels } = combineOrgans(own, state.query!.prepared.nz);
+  return {
+    type: 'volume', labels, organs,
+    range: [Math.min(...organs.map((o) => o.range[0])), Math.max(...organs.map((o) => o.range[1]))],
+    organSlices: parts.reduce((n, p) => n + p.organSlices, 0),
+    propagatedSlices: parts.reduce((n, p) => n + p.propagatedSlices, 0),
+    seconds: (performance.now() - t0) / 1000,
+  };
+}
+
+function onMessage(event: MessageEvent<WorkerMessage>, from = 0): void {
+  let m = event.data;
+  if (split && m.type === 'progress') {
+    split.progress[from] = { done: m.done, total: m.total };
+    const done = split.progress.reduce((n, p) => n + p.done, 0);
+    m = { type: 'progress', done, total: split.progress.reduce((n, p) => n + p.total, 0), label: `${split.parts.length} workers` };
+  } else if (split && m.type === 'volume') {
+    split.parts[from] = m;
+    if (split.parts.some((p) => !p)) return;
+    m = combineParts(split.parts as VolumeMessage[], split.values, split.t0);
+    split = null;
+  } else if (split && m.type === 'error') {
+    cancel();
+  }
   if (m.type === 'device') {
     state.path = m.path;
     state.device = m.description;
@@ -526,6 +580,7 @@ function onMessage(event: MessageEvent<WorkerMessage>): void {
     badge.textContent = m.path === 'gpu' ? `WebGPU: ${m.description}` : `CPU references${m.notice ? ` (${m.notice})` : ''}`;
     badge.className = `badge ${m.path}`;
   } else if (m.type === 'progress') {
+    if (m.total === 0) return;
     $<HTMLProgressElement>('progress').value = m.done / m.total;
     const elapsed = (performance.now() - state.started) / 1000;
     const eta = m.done > 0 && m.done < m.total ? `, about ${Math.ceil((elapsed * (m.total - m.done)) / m.done)} s left` : '';
@@ -541,7 +596,7 @@ function onMessage(event: MessageEvent<WorkerMessage>): void {
     state.maskBytes = encodeNiftiMask(roiToVolume(m.labels, state.query!.prepared, 'as-is'), state.query!.volume, true);
     void showOverlays();
     setRunning(false);
-    status(`done: ${m.organs.map((o) => o.name).join(', ')} over slices ${m.range[0]}–${m.range[1]} in ${m.seconds.toFixed(1)} s`);
+    status(`done: ${m.organs.map((o) => o.name).join(', ')} over slices ${m.range[0]}–${m.range[1]} in ${m.seconds.toFixed(1)} s${state.workers > 1 ? ` (${state.workers} workers)` : ''}`);
     render();
   } else if (m.type === 'done') {
     state.timings = Object.fromEntries(Object.entries(m.timings).map(([k, v]) => [k, v / m.slices]));
@@ -559,12 +614,15 @@ function onMessage(event: MessageEvent<WorkerMessage>): void {
     status(`error: ${m.message}`, true);
   }
 }
-worker.onmessage = onMessage;
+worker.onmessage = (event: MessageEvent<WorkerMessage>) => onMessage(event, 0);
 
 function cancel(): void {
   worker.terminate();
+  for (const h of helpers) h.terminate();
+  helpers = [];
+  split = null;
   worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' });
-  worker.onmessage = onMessage;
+  worker.onmessage = (event: MessageEvent<WorkerMessage>) => onMessage(event, 0);
   setRunning(false);
   status('cancelled');
 }
@@ -678,6 +736,7 @@ $('download').addEventListener('click', download);
 void (async () => {
   const gpu = (navigator as Navigator & { gpu?: GPU }).gpu;
   const adapter = gpu ? await gpu.requestAdapter().catch(() => null) : null;
+  state.softwareOnly = !adapter || summarizeAdapter(adapter).isFallbackAdapter;
   const badge = $('device');
   badge.textContent = adapter ? 'WebGPU available' : 'no WebGPU adapter: SynPo will run on the CPU references';
   badge.className = `badge ${adapter ? 'gpu' : 'cpu'}`;

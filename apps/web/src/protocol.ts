@@ -42,6 +42,8 @@ export interface VolumeRequest {
   supportSlice?: number;
   band: { alpha: number; beta: number };
   seed: number;
+  /** One of several workers: send back each organ's masks and fused maps, for the page to combine. */
+  part?: boolean;
 }
 
 export interface VolumeMessage {
@@ -54,6 +56,8 @@ export interface VolumeMessage {
   organSlices: number;
   propagatedSlices: number;
   seconds: number;
+  /** With `part`: each organ's own masks and fused maps (slice → 64×64), for combineOrgans. */
+  parts?: { value: number; masks: Uint8Array; confidence: Map<number, Float32Array> }[];
 }
 
 export interface SliceMessage {

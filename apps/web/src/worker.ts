@@ -73,15 +73,18 @@ async function segmentWholeVolume(req: VolumeRequest): Promise<void> {
   const result = await segmentOrgans({
     synpo, support: req.support, query: req.query, organs: req.organs,
     ...(req.supportSlice !== undefined && { supportSlice: req.supportSlice }),
+    ...(req.part && { keepConfidence: true }),
     progress: (done, total, label) => post({ type: 'progress', done, total, label }),
   });
   const labels = result.labels;
+  const parts = req.part ? result.organs.map((o) => ({ value: o.value, masks: o.masks, confidence: o.confidence! })) : undefined;
   post({
     type: 'volume', labels,
     organs: result.organs.map((o) => ({ name: o.name, value: o.value, range: o.range, supportSlices: o.supportSlices })),
     range: result.range, organSlices: result.organSlices, propagatedSlices: result.propagatedSlices,
     seconds: (performance.now() - t0) / 1000,
-  }, [labels.buffer]);
+    ...(parts && { parts }),
+  }, [labels.buffer, ...(parts ?? []).map((p) => p.masks.buffer)]);
 }
 
 self.onmessage = async (event: MessageEvent<RunRequest | VolumeRequest>) => {

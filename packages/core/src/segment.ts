@@ -97,6 +97,12 @@ export interface SegmentOrgansRequest {
   detail?: boolean;
   onSlice?(z: number, organ: string, result: SliceResult, support: SupportEncoding, supportZ: number): Promise<void> | void;
   progress?(done: number, total: number, label: string): void;
+  /**
+   * Keep each organ's fused confidence per slice in the result (`OrganResult.confidence`), so
+   * organs segmented in separate calls (workers) can be combined with `combineOrgans` exactly as
+   * one call combines them.
+   */
+  keepConfidence?: boolean;
 }
 
 export interface OrganResult {
@@ -106,6 +112,8 @@ export interface OrganResult {
   masks: Uint8Array;
   range: [number, number];
   supportSlices: number[];
+  /** Slice → its 64×64 fused confidence (first pass), with `keepConfidence`. */
+  confidence?: Map<number, Float32Array>;
 }
 
 export interface SegmentOrgansResult {
@@ -208,14 +216,15 @@ export async function segmentOrgans(req: SegmentOrgansRequest): Promise<SegmentO
     const call = ++calls;
     const names = Array.from({ length: nU }, (_, i) => ({ seed: (req.sliceOffset ?? 0) + range[0] + i, key: `organs-${call}:${range[0] + i}` }));
     const masks = req.organs.map(() => new Uint8Array(query.nz * PIXELS));
-    // Each organ's fused map per slice, for overlaps: 64×64 floats, kept only while organs share a slice.
-    const synmaps = new Map<number, Map<number, Float32Array>>();
     const multi = req.organs.length > 1;
+    // Each organ's fused map per slice, for overlaps (64×64 floats a slice): with several organs, or when asked for.
+    const confidence = req.organs.map(() => new Map<number, Float32Array>());
+    const keep = multi || Boolean(req.keepConfidence);
     const organSlices = jobs.reduce((n, j) => n + j.slices.length, 0);
     let done = 0;
     const encodedBefore = synpo.encoded.slices;
     if (jobs.length) await synpo.segmentJobs(queries, nU, jobs.map((j) => ({ support: encodings[j.organ]![j.part]!, slices: j.slices })), names, {
-      ...(req.detail ? { detail: true } : multi ? { detail: ['synmap'] } : {}),
+      ...(req.detail ? { detail: true } : keep ? { detail: ['synmap'] } : {}),
       onBatch: async (first, perJob) => {
         for (const [j, results] of perJob.entries()) {
           const job = jobs[j]!;
@@ -223,10 +232,7 @@ export async function segmentOrgans(req: SegmentOrgansRequest): Promise<SegmentO
           for (const [k, r] of results.entries()) {
             const z = range[0] + inBatch[k]!;
             masks[job.organ]!.set(r.final, z * PIXELS);
-            if (multi && r.synmap) {
-              if (!synmaps.has(z)) synmaps.set(z, new Map());
-              synmaps.get(z)!.set(job.organ, r.synmap);
-            }
+            if (keep && r.synmap) confidence[job.organ]!.set(z, r.synmap);
             const organ = req.organs[job.organ]!;
             await req.onSlice?.(z, organ.name, r, encodings[job.organ]![job.part]!, plans[job.organ]!.chosen[job.part]!);
             done++;
@@ -248,10 +254,13 @@ export async function segmentOrgans(req: SegmentOrgansRequest): Promise<SegmentO
         propagated += await propagate(synpo, query.slices, items);
       }
     }
-    const { labels, overlapPixels } = combineOrgans(req.organs, masks, synmaps, query.nz);
+    const { labels, overlapPixels } = combineOrgans(req.organs.map((o, i) => ({ value: o.value, masks: masks[i]!, confidence: confidence[i]! })), query.nz);
     return {
       labels,
-      organs: req.organs.map((organ, o) => ({ name: organ.name, value: organ.value, masks: masks[o]!, range: plans[o]!.target, supportSlices: plans[o]!.chosen })),
+      organs: req.organs.map((organ, o) => ({
+        name: organ.name, value: organ.value, masks: masks[o]!, range: plans[o]!.target, supportSlices: plans[o]!.chosen,
+        ...(req.keepConfidence && { confidence: confidence[o]! }),
+      })),
       range,
       encodedSlices: synpo.encoded.slices - encodedBefore,
       organSlices,
@@ -265,7 +274,13 @@ export async function segmentOrgans(req: SegmentOrgansRequest): Promise<SegmentO
 }
 
 /** One label map from per-organ masks; a pixel two organs claim goes to the higher fused confidence. */
-function combineOrgans(organs: readonly OrganRequest[], masks: Uint8Array[], synmaps: Map<number, Map<number, Float32Array>>, nz: number): { labels: Uint16Array; overlapPixels: number } {
+/**
+ * One label map from per-organ masks ([nz][ROI·ROI] each): a pixel two organs claim goes to the
+ * higher fused confidence there (bilinear from each organ's 64×64 map; an organ without a map for
+ * that slice loses). In order: an exact tie goes to the earlier organ.
+ */
+export function combineOrgans(organs: readonly Pick<OrganResult, 'value' | 'masks' | 'confidence'>[], nz: number): { labels: Uint16Array; overlapPixels: number } {
+  const masks = organs.map((o) => o.masks);
   const labels = new Uint16Array(nz * PIXELS);
   let overlapPixels = 0;
   for (let z = 0; z < nz; z++) {
@@ -281,7 +296,7 @@ function combineOrgans(organs: readonly OrganRequest[], masks: Uint8Array[], syn
         if (!masks[o]![t]) continue;
         claims++;
         if (winner < 0) { winner = o; continue; }
-        up ??= new Map(present.map((p) => [p, confidenceAt(synmaps.get(z)?.get(p))]));
+        up ??= new Map(present.map((p) => [p, confidenceAt(organs[p]!.confidence?.get(z))]));
         if (up.get(o)![i]! > up.get(winner)![i]!) winner = o;
       }
       if (winner >= 0) labels[t] = organs[winner]!.value;

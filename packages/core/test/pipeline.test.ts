@@ -3,7 +3,7 @@ import { afterAll, describe, expect, it, type TestContext } from 'vitest';
 import { cpuKernels, fallbackKernels, gpuKernels, GpuRuntime, NoAdapterError, openGpu, ShapeError, type GpuHandle, type Kernels } from '@synpo/gpu';
 import { readNifti } from '@synpo/io/node';
 import {
-  carryRange, CHAOS_T2, dice, labelsToRoi, organRange, overlap, PIXELS, prepareVolume, queryPart, roiToVolume, segmentOrgans, segmentVolume,
+  carryRange, CHAOS_T2, combineOrgans, dice, labelsToRoi, organRange, overlap, PIXELS, prepareVolume, queryPart, roiToVolume, segmentOrgans, segmentVolume,
   supportSlices, Synpo, weightFreeBackend, type Backend, type PreparedVolume, type SliceResult,
 } from '../src/index.ts';
 
@@ -302,6 +302,16 @@ describe('all organs in one pass', () => {
       if (claims.length > 1) { claimed++; expect(claims.map((o) => o.value)).toContain(all.labels[t]); }
     }
     expect(claimed).toBe(all.overlapPixels);
+    // Organs segmented in separate calls (as workers do), combined afterwards: the same label map.
+    const apart = [];
+    for (const organ of organs) {
+      const one = await segmentOrgans({ synpo: new Synpo(weightFreeBackend(), kernels, { points: CHAOS_T2.band }), support, query, organs: [organ], keepConfidence: true });
+      expect(one.organs[0]!.confidence!.size).toBe(one.organs[0]!.range[1] - one.organs[0]!.range[0] + 1);
+      apart.push(one.organs[0]!);
+    }
+    const combined = combineOrgans(apart, query.nz);
+    expect(combined.overlapPixels).toBe(all.overlapPixels);
+    expect(Buffer.from(combined.labels.buffer).equals(Buffer.from(all.labels.buffer))).toBe(true);
   }, 240_000);
 });
 
