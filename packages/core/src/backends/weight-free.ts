@@ -74,8 +74,8 @@ export const WEIGHT_FREE_DEFAULTS: WeightFreeOptions = {
   extentFactor: 1.2,
   maskPromptWeight: 0.5,
   backgroundPrior: 0.05,
-  areaFactor: 1.2,
-  areaRange: [0.3, 0.7],
+  areaFactor: 1.3,
+  areaRange: [0.2, 0.7],
 };
 
 class AppearanceEncoder implements FeatureEncoder {
