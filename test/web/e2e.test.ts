@@ -152,7 +152,7 @@ describe('the demo site', () => {
       expect(workers).toBe(Math.min(4, await page.evaluate(() => navigator.hardwareConcurrency)));
       expect(error).toBe('');
       // SwiftShader is a software adapter: the page ran the CPU references, as --device auto does, and says so.
-      expect(await page.textContent('#device')).toMatch(/^CPU references \(.*software/);
+      expect(await page.textContent('#device')).toMatch(/^CPU references \(.*software.*the "GPU" device choice to use it/);
       expect(volume.organs.map((o) => o.name)).toEqual(['liver', 'right-kidney', 'left-kidney', 'spleen']);
       for (const o of volume.organs) {
         expect(o.diceRange).toBeGreaterThan(0.25);

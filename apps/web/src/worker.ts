@@ -18,7 +18,7 @@ async function computeFor(device: Device): Promise<Compute> {
   compute?.release();
   let notice: string | undefined;
   try {
-    compute = await openCompute({ device, notify: (m) => { notice = m; } });
+    compute = await openCompute({ device, notify: (m) => { notice = m; }, hints: { gpu: 'the "GPU" device choice', cpu: 'the "CPU references" choice' } });
   } catch (error) {
     if (!(error instanceof NoAdapterError)) throw error;
     notice = `${error.message}: running the CPU reference kernels`;

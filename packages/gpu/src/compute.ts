@@ -20,6 +20,8 @@ export interface ComputeOptions {
   profile?: boolean;
   /** Where one-line notices go (falling back to the CPU, losing the device). */
   notify?: (message: string) => void;
+  /** How notices name the way to force the GPU and the CPU (the CLI's flags by default; a page names its controls). */
+  hints?: { gpu: string; cpu: string };
 }
 
 export interface Compute {
@@ -34,6 +36,7 @@ export interface Compute {
 export async function openCompute(options: ComputeOptions = {}): Promise<Compute> {
   const choice = options.device ?? 'auto';
   const notify = options.notify ?? ((m: string) => console.warn(m));
+  const hints = options.hints ?? { gpu: '--device gpu', cpu: '--device cpu' };
   const cpu = cpuKernels();
   if (choice === 'cpu') return { kernels: cpu, runtime: null, adapter: null, release: () => {} };
 
@@ -46,7 +49,7 @@ export async function openCompute(options: ComputeOptions = {}): Promise<Compute
     try {
       const handle = await openGpu(options.adapter ? { adapter: options.adapter } : {});
       if (choice === 'auto' && handle.adapter?.isFallbackAdapter) {
-        notify(`synpo: the only WebGPU adapter is a software one (${handle.adapter.description}); the CPU reference kernels are faster there, running those (--device gpu to use it)`);
+        notify(`synpo: the only WebGPU adapter is a software one (${handle.adapter.description}); the CPU reference kernels are faster there, running those (${hints.gpu} to use it)`);
         // Dawn must stay referenced until the end of the run (it crashes when collected early).
         return { kernels: cpu, runtime: null, adapter: null, release: () => handle.release() };
       }
@@ -56,7 +59,7 @@ export async function openCompute(options: ComputeOptions = {}): Promise<Compute
     } catch (error) {
       // A named adapter that is not there is an error, not a reason to run elsewhere.
       if (choice === 'auto' && error instanceof NoAdapterError && !options.adapter) {
-        notify(`synpo: ${error.message.split('.')[0]}; running the CPU reference kernels (--device cpu)`);
+        notify(`synpo: ${error.message.split('.')[0]}; running the CPU reference kernels (${hints.cpu})`);
         return { kernels: cpu, runtime: null, adapter: null, release: () => {} };
       }
       throw error;
