@@ -4,7 +4,7 @@ import { DEFAULT_CACHE_BYTES, WEIGHT_FREE_DEFAULTS, weightFreeBackend, type Back
 import { loadModels, onnxBackend, type CheckReport, type ExecutionProvider } from '@synpo/core/onnx';
 import { directorySource } from '@synpo/core/onnx/node';
 import { CliError, EXIT } from './errors.ts';
-import { decimal } from './numbers.ts';
+import { decimal, jsonOverrides } from './numbers.ts';
 
 export interface BackendOpts {
   backend: 'weight-free' | 'onnx';
@@ -19,31 +19,12 @@ export interface BackendOpts {
 /** Bytes of the caches: half for SynPo's encoding cache, half for the ONNX encoders' own. */
 export const cacheBytes = (opts: BackendOpts) => (opts.cacheGb * 2 ** 30) / 2;
 
-/** `--weight-free '{"gamma": 0.1}'`: a JSON object of WeightFreeOptions, each of its default's type. */
-function weightFreeJson(v: string): Partial<WeightFreeOptions> {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(v);
-  } catch {
-    throw new CliError(`--weight-free must be a JSON object, got '${v}'`, EXIT.usage);
-  }
-  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new CliError(`--weight-free must be a JSON object, got '${v}'`, EXIT.usage);
-  for (const [key, value] of Object.entries(parsed)) {
-    const like = (WEIGHT_FREE_DEFAULTS as unknown as Record<string, unknown>)[key];
-    if (like === undefined) throw new CliError(`--weight-free: unknown option '${key}' (${Object.keys(WEIGHT_FREE_DEFAULTS).join(', ')})`, EXIT.usage);
-    const ok = Array.isArray(like) ? Array.isArray(value) && value.every((x) => typeof x === 'number' && Number.isFinite(x))
-      : typeof value === typeof like && (typeof value !== 'number' || Number.isFinite(value));
-    if (!ok) throw new CliError(`--weight-free: '${key}' must be ${Array.isArray(like) ? 'an array of numbers' : `a ${typeof like}`}, like its default ${JSON.stringify(like)}`, EXIT.usage);
-  }
-  return parsed as Partial<WeightFreeOptions>;
-}
-
 export function backendOptions(): Option[] {
   return [
     new Option('--backend <name>', 'models: weight-free (built in, no files) or onnx (DINOv2 + SAM 2.1 exports, see --models)').choices(['weight-free', 'onnx']).default('weight-free'),
     new Option('--models <dir>', 'model directory with manifest.json (for --backend onnx; see `synpo models --help`)'),
     new Option('--ep <provider>', 'ONNX Runtime execution provider (falls back to cpu with a notice)').choices(['cpu', 'webgpu', 'cuda']).default('cpu'),
-    new Option('--weight-free <json>', 'override weight-free backend options, e.g. \'{"gamma": 0.1}\' (tuning; see scripts/tune)').argParser(weightFreeJson),
+    new Option('--weight-free <json>', 'override weight-free backend options, e.g. \'{"gamma": 0.1}\' (tuning; see scripts/tune)').argParser(jsonOverrides('--weight-free', WEIGHT_FREE_DEFAULTS)),
     new Option('--cache-gb <n>', 'GiB of slice encodings kept for reuse (all caches together; least recently used out first)').argParser(decimal('--cache-gb', { min: 0, max: 1024 })).default(DEFAULT_CACHE_BYTES / 2 ** 30),
   ];
 }

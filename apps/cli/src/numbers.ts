@@ -41,3 +41,28 @@ export const decimal = (name: string, range: Range = {}) => (v: string) => parse
 
 /** Seeds are 32-bit: the random generators take them modulo 2³². */
 export const SEED = { min: 0, max: 2 ** 32 - 1 } as const;
+
+/**
+ * A JSON object of option overrides (`--weight-free '{"gamma": 0.1}'`): only keys of `like`, each
+ * of its default's type (numbers finite, arrays of finite numbers).
+ */
+export function jsonOverrides<T extends object>(name: string, like: T): (v: string) => Partial<T> {
+  const defaults = like as Record<string, unknown>;
+  return (v: string) => {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(v);
+    } catch {
+      throw new CliError(`${name} must be a JSON object, got '${v}'`, EXIT.usage);
+    }
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new CliError(`${name} must be a JSON object, got '${v}'`, EXIT.usage);
+    for (const [key, value] of Object.entries(parsed)) {
+      const base = defaults[key];
+      if (base === undefined) throw new CliError(`${name}: unknown option '${key}' (${Object.keys(defaults).join(', ')})`, EXIT.usage);
+      const ok = Array.isArray(base) ? Array.isArray(value) && value.every((x) => typeof x === 'number' && Number.isFinite(x))
+        : typeof value === typeof base && (typeof value !== 'number' || Number.isFinite(value));
+      if (!ok) throw new CliError(`${name}: '${key}' must be ${Array.isArray(base) ? 'an array of numbers' : `a ${typeof base}`}, like its default ${JSON.stringify(base)}`, EXIT.usage);
+    }
+    return parsed as Partial<T>;
+  };
+}

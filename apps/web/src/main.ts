@@ -17,6 +17,8 @@ interface Case {
   volume: Volume;
   prepared: PreparedVolume;
   labels: Volume | null;
+  /** The label values present (0 left out), rising: read once, the views ask for them often. */
+  values: number[];
   /** The files' own bytes when they are NIfTI (what the viewer shows). */
   niftiBytes: Uint8Array | null;
   labelNiftiBytes: Uint8Array | null;
@@ -87,7 +89,7 @@ const viewer = new VolumeViewer($<HTMLCanvasElement>('niivue'));
 async function prepare(image: Picked | Volume, labels: Picked | null): Promise<Case> {
   const picked = 'volume' in image ? image : { volume: image, nifti: null };
   return {
-    volume: picked.volume, labels: labels?.volume ?? null, prepared: await prepareVolume(picked.volume, kernels),
+    volume: picked.volume, labels: labels?.volume ?? null, values: valuesOf(labels?.volume ?? null), prepared: await prepareVolume(picked.volume, kernels),
     niftiBytes: picked.nifti, labelNiftiBytes: labels?.nifti ?? null,
   };
 }
@@ -104,7 +106,7 @@ function nameOf(value: number): string {
   return state.phantomNames?.get(value) ?? organName(state.layout, value);
 }
 
-function organsOf(labels: Volume | null): number[] {
+function valuesOf(labels: Volume | null): number[] {
   if (!labels) return [];
   const values = new Set<number>();
   for (const v of labels.data) if (v > 0) values.add(v);
@@ -132,7 +134,7 @@ function setOrgan(value: number): void {
 
 /** Each label value's colour: by its place among the support's labels, the same in every view. */
 function colourOf(value: number): number {
-  const k = organsOf(state.support?.labels ?? null).indexOf(value);
+  const k = (state.support?.values ?? []).indexOf(value);
   return (k < 0 ? 0 : k) % ORGAN_COLOURS.length;
 }
 
@@ -157,7 +159,7 @@ async function showOverlays(): Promise<void> {
   if (!q?.niftiBytes) return;
   const truth = $<HTMLInputElement>('show-truth').checked ? q.labelNiftiBytes : null;
   // The truth in one colour (green, as the outline in the slice view), the prediction per organ.
-  await viewer.setOverlay('truth', truth, { organs: organsOf(q.labels).map((value) => ({ value, name: nameOf(value), rgb: [60, 230, 90] })) }, 0.35);
+  await viewer.setOverlay('truth', truth, { organs: q.values.map((value) => ({ value, name: nameOf(value), rgb: [60, 230, 90] })) }, 0.35);
   const v = state.volume;
   const prediction = $<HTMLInputElement>('show-prediction').checked ? predictionBytes() : null;
   await viewer.setOverlay('prediction', prediction, { organs: v ? overlayOrgans(v.organs.map((o) => o.value)) : [{ value: state.organ || 1, name: nameOf(state.organ || 1), rgb: ORGAN_COLOURS[colourOf(state.organ)]! }] }, 0.6);
@@ -215,7 +217,7 @@ function sliceLayers(): { heat: Uint8Array; points: Uint8Array } | null {
 
 /** Fills the organ pickers with the support's labels, named by the layout (picked or recognised). */
 function nameOrgans(): void {
-  const organs = organsOf(state.support!.labels);
+  const organs = state.support!.values;
   const picked = $<HTMLSelectElement>('layout').value;
   state.layout = picked === 'auto' ? recogniseLabelMap(organs) : picked === 'none' ? null : picked as LabelMapName;
   const shown = $<HTMLSelectElement>('organ');
@@ -379,10 +381,24 @@ const COLOUR_NAMES = ['red', 'blue', 'yellow', 'purple', 'cyan', 'orange'];
  * Each organ of the whole-volume run with its Dice against the query's labels (when loaded), over
  * the organ's own range of slices (what was segmented) and over the whole volume.
  */
-function volumeReport(): { organs: { name: string; value: number; range: [number, number]; diceRange: number | null; diceVolume: number | null }[]; range: [number, number]; seconds: number } | null {
+interface VolumeReport {
+  organs: { name: string; value: number; range: [number, number]; diceRange: number | null; diceVolume: number | null }[];
+  range: [number, number];
+  seconds: number;
+}
+
+/** The report of the volume run it was made for: render asks on every slider step. */
+let reported: { volume: VolumeMessage; report: VolumeReport } | null = null;
+
+function volumeReport(): VolumeReport | null {
   const v = state.volume;
   const q = state.query;
   if (!v || !q) return null;
+  if (reported?.volume !== v) reported = { volume: v, report: reportOf(v, q) };
+  return reported.report;
+}
+
+function reportOf(v: VolumeMessage, q: Case): VolumeReport {
   return {
     range: v.range,
     seconds: v.seconds,

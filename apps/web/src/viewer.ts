@@ -45,8 +45,7 @@ export class VolumeViewer {
   async showVolume(bytes: Uint8Array, name: string): Promise<void> {
     await this.ready();
     const image = await NVImage.loadFromUrl({ url: bytes.slice().buffer, name, colormap: 'gray' });
-    for (const v of [...this.nv.volumes]) this.nv.removeVolume(v);
-    this.overlays.clear();
+    await this.clear();
     this.nv.addVolume(image);
     this.nv.setSliceType(this.nv.sliceTypeMultiplanar);
   }

@@ -120,17 +120,18 @@ export async function evaluate(req: EvalRequest): Promise<EvalReport> {
           return { plan: p, part, zs };
         })).filter((j) => j.zs.length > 0);
         organSlices += jobs.reduce((n, j) => n + j.zs.length, 0);
+        const names = Array.from({ length: z1 - z0 + 1 }, (_, i) => ({ seed: z0 + i, key: `${id}:${z0 + i}` }));
         const results = await synpo.segmentJobs(
           q.prepared.slices.subarray(z0 * PIXELS, (z1 + 1) * PIXELS), z1 - z0 + 1,
           jobs.map((j) => ({ support: supports.get(j.plan.organ)![j.part]!, slices: j.zs.map((z) => z - z0) })),
-          Array.from({ length: z1 - z0 + 1 }, (_, i) => ({ seed: z0 + i, key: `${id}:${z0 + i}` })),
+          names,
         );
         if (synpo.options.propagation.enabled) {
           for (const p of plans) {
             const items = new Map<number, PropagationSlice>();
             jobs.forEach((j, k) => {
               if (j.plan !== p) return;
-              j.zs.forEach((z, i) => items.set(z, { final: results[k]![i]!.final, support: supports.get(p.organ)![j.part]!, name: { seed: z, key: `${id}:${z}` } }));
+              j.zs.forEach((z, i) => items.set(z, { final: results[k]![i]!.final, support: supports.get(p.organ)![j.part]!, name: names[z - z0]! }));
             });
             await propagate(synpo, q.prepared.slices, items);
           }

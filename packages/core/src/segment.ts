@@ -148,8 +148,17 @@ function isBlank(slice: Float32Array): boolean {
   return hi - lo < 1e-6;
 }
 
+/** The support slices of one organ and its query range. */
+interface OrganPlan {
+  chosen: number[];
+  target: [number, number];
+}
+
+/** Which of the plan's support slices query slice z (inside the target range) is matched to. */
+const partOf = (plan: OrganPlan, z: number) => (plan.chosen.length === 1 ? 0 : queryPart(z, plan.target));
+
 /** The support slices and query range of one organ, by the protocol unless given. */
-function organPlan(req: SegmentOrgansRequest, organ: OrganRequest): { chosen: number[]; target: [number, number] } {
+function organPlan(req: SegmentOrgansRequest, organ: OrganRequest): OrganPlan {
   const { support, query } = req;
   const range = organRange(organ.masks, support.nz);
   if (!range) throw new ShapeError('segment', `the organ ${organ.name} is not in the support label volume${support.volume?.source ? ` ${support.volume.source}` : ''}`);
@@ -207,7 +216,7 @@ export async function segmentOrgans(req: SegmentOrgansRequest): Promise<SegmentO
     plans.forEach((plan, organ) => {
       for (let part = 0; part < plan.chosen.length; part++) {
         const slices: number[] = [];
-        for (let z = plan.target[0]; z <= plan.target[1]; z++) if (!blank.has(z) && (plan.chosen.length === 1 || queryPart(z, plan.target) === part)) slices.push(z - range[0]);
+        for (let z = plan.target[0]; z <= plan.target[1]; z++) if (!blank.has(z) && partOf(plan, z) === part) slices.push(z - range[0]);
         if (slices.length) jobs.push({ organ, part, slices });
       }
     });
@@ -246,9 +255,7 @@ export async function segmentOrgans(req: SegmentOrgansRequest): Promise<SegmentO
       for (const [o, plan] of plans.entries()) {
         const items = new Map<number, PropagationSlice>();
         for (let z = plan.target[0]; z <= plan.target[1]; z++) {
-          if (blank.has(z)) continue;
-          const part = plan.chosen.length === 1 ? 0 : queryPart(z, plan.target);
-          items.set(z, { final: masks[o]!.subarray(z * PIXELS, (z + 1) * PIXELS), support: encodings[o]![part]!, name: names[z - range[0]]! });
+          if (!blank.has(z)) items.set(z, { final: masks[o]!.subarray(z * PIXELS, (z + 1) * PIXELS), support: encodings[o]![partOf(plan, z)]!, name: names[z - range[0]]! });
         }
         req.progress?.(done, organSlices, `${req.organs[o]!.name}: propagating`);
         propagated += await propagate(synpo, query.slices, items);
@@ -273,18 +280,16 @@ export async function segmentOrgans(req: SegmentOrgansRequest): Promise<SegmentO
   }
 }
 
-/** One label map from per-organ masks; a pixel two organs claim goes to the higher fused confidence. */
 /**
  * One label map from per-organ masks ([nz][ROI·ROI] each): a pixel two organs claim goes to the
  * higher fused confidence there (bilinear from each organ's 64×64 map; an organ without a map for
  * that slice loses). In order: an exact tie goes to the earlier organ.
  */
 export function combineOrgans(organs: readonly Pick<OrganResult, 'value' | 'masks' | 'confidence'>[], nz: number): { labels: Uint16Array; overlapPixels: number } {
-  const masks = organs.map((o) => o.masks);
   const labels = new Uint16Array(nz * PIXELS);
   let overlapPixels = 0;
   for (let z = 0; z < nz; z++) {
-    const present = organs.map((_, o) => o).filter((o) => masks[o]!.subarray(z * PIXELS, (z + 1) * PIXELS).some((v) => v));
+    const present = organs.map((_, o) => o).filter((o) => organs[o]!.masks.subarray(z * PIXELS, (z + 1) * PIXELS).some((v) => v));
     if (present.length === 0) continue;
     // The organs' confidences at ROI resolution, made only for slices where two organs meet.
     let up: Map<number, Float32Array> | null = null;
@@ -293,7 +298,7 @@ export function combineOrgans(organs: readonly Pick<OrganResult, 'value' | 'mask
       let winner = -1;
       let claims = 0;
       for (const o of present) {
-        if (!masks[o]![t]) continue;
+        if (!organs[o]!.masks[t]) continue;
         claims++;
         if (winner < 0) { winner = o; continue; }
         up ??= new Map(present.map((p) => [p, confidenceAt(organs[p]!.confidence?.get(z))]));

@@ -2,13 +2,13 @@
 import { Option, type Command } from 'commander';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { evaluate, LAYOUTS, ORGANS, type EvalReport, type Organ, type SynpoOptionsInput } from '@synpo/core';
+import { DEFAULT_OPTIONS, evaluate, LAYOUTS, ORGANS, type EvalReport, type Organ, type SynpoOptionsInput } from '@synpo/core';
 import { backendFor, backendOptions, cacheBytes, type BackendOpts } from '../backend.ts';
 import { readNifti } from '@synpo/io/node';
 import { computeFor } from '../compute.ts';
 import { defaultDataDir } from '../data.ts';
 import { CliError, EXIT } from '../errors.ts';
-import { decimal, integer, parseInteger, SEED } from '../numbers.ts';
+import { decimal, integer, jsonOverrides, parseInteger, SEED } from '../numbers.ts';
 import { guardOutputs, writeFileAtomic, type NamedPath } from '../files.ts';
 import { deviceOption, type Runner } from '../main.ts';
 import { progressLine } from '../progress.ts';
@@ -76,14 +76,7 @@ export function evalCommand(program: Command, run: Runner): void {
     .addOption(new Option('--fusion <how>', 'ablation: Hadamard synergy or a plain average of the two maps').choices(['synergy', 'sum']).default('synergy'))
     .addOption(new Option('--negatives <source>', 'ablation: band negatives (SynPo), the least similar cells (PerSAM), or none').choices(['band', 'lowest', 'none']).default('band'))
     .option('--no-refine', 'ablation: skip NRM and keep the coarse mask')
-    .option('--propagation <json>', 'the propagation pass\'s weight and sigma as JSON, e.g. \'{"weight": 0.2}\' (tuning; see scripts/tune)', (v: string) => {
-      let parsed: unknown;
-      try { parsed = JSON.parse(v); } catch { parsed = null; }
-      const ok = parsed && typeof parsed === 'object' && !Array.isArray(parsed)
-        && Object.entries(parsed).every(([k, x]) => ['weight', 'sigma'].includes(k) && typeof x === 'number' && Number.isFinite(x));
-      if (!ok) throw new CliError(`--propagation must be a JSON object of numbers weight and sigma, got '${v}'`, EXIT.usage);
-      return parsed as { weight?: number; sigma?: number };
-    })
+    .option('--propagation <json>', 'the propagation pass\'s weight and sigma as JSON, e.g. \'{"weight": 0.2}\' (tuning; see scripts/tune)', jsonOverrides('--propagation', { weight: DEFAULT_OPTIONS.propagation.weight, sigma: DEFAULT_OPTIONS.propagation.sigma }))
     .option('--no-propagate', 'ablation: skip the propagation pass (each organ\'s slices segmented again outward from the largest mask, each guided by its neighbour\'s) and judge each slice alone, as the paper\'s protocol does')
     .option('--alpha <a>', 'band lower bound μ − α·σ (default: the paper\'s value for the layout)', decimal('--alpha', { min: -10, max: 10 }))
     .option('--beta <b>', 'band upper bound μ − β·σ (default: the paper\'s value for the layout)', decimal('--beta', { min: -10, max: 10 }))
