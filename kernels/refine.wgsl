@@ -8,6 +8,8 @@
 //                     mask stays empty through NRM's second pass)
 //   mask_to_f32:      a 0/1 mask as f32 0.0/1.0 bits (for kernels that read masks as f32)
 //   pack:             values 0…255 (masks, seeds), four per u32 word, for a compact readback
+//   pack_bits:        0/1 masks, 32 per u32 word (bit k of word w: value 32·w + k is not 0), for
+//                     the final masks' readback at an eighth of the bytes of `pack`
 
 override WG: u32 = 64;
 
@@ -101,6 +103,19 @@ fn pack(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   for (var k = 0u; k < 4u; k++) {
     let t = 4u * w + k;
     if (t < total) { word |= (roots[t] & 0xffu) << (8u * k); }
+  }
+  out[w] = word;
+}
+
+@compute @workgroup_size(WG)
+fn pack_bits(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let w = index(gid, nwg);
+  let total = p.B * p.P;
+  if (32u * w >= total) { return; }
+  var word = 0u;
+  for (var k = 0u; k < 32u; k++) {
+    let t = 32u * w + k;
+    if (t < total && roots[t] != 0u) { word |= 1u << k; }
   }
   out[w] = word;
 }

@@ -32,7 +32,7 @@ import { gaussianGpu } from './kernels/gaussian.ts';
 import { createRng } from './random.ts';
 import { DeviceLostError, type GpuRuntime } from './runtime.ts';
 import type { FeatureShape, ImageShape } from './shapes.ts';
-import { CpuStream, GpuStream, type TensorStream } from './stream.ts';
+import { CpuStream, GpuStream, type GpuStreamOptions, type TensorStream } from './stream.ts';
 
 export interface KMeansRequest {
   k: number;
@@ -70,8 +70,9 @@ export interface Kernels {
    * Runs a chain of kernels on one tensor stream (on the GPU: one command encoder, data kept on
    * the device between kernels) and releases what the stream made when `run` settles. A lost
    * device re-runs the whole chain on the CPU references (through `fallbackKernels`).
+   * `options.speculative` records random-walker solves ahead of their checks (GpuStreamOptions).
    */
-  chain<R>(label: string, run: (stream: TensorStream) => Promise<R>): Promise<R>;
+  chain<R>(label: string, run: (stream: TensorStream) => Promise<R>, options?: GpuStreamOptions): Promise<R>;
 }
 
 /** Validates and seeds k-means on the host: both paths start from the same centres. */
@@ -126,8 +127,8 @@ export function gpuKernels(rt: GpuRuntime): Kernels {
     gaussian: (...a) => gaussianGpu(rt, ...a),
     appearance: (...a) => appearanceGpu(rt, ...a),
     randomWalker: (...a) => randomWalkerGpu(rt, ...a),
-    chain: async (label, run) => {
-      const stream = new GpuStream(rt, label);
+    chain: async (label, run, options) => {
+      const stream = new GpuStream(rt, label, options);
       try {
         return await run(stream);
       } finally {

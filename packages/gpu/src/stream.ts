@@ -22,12 +22,14 @@ import { prototypeReference } from './reference/prototype.ts';
 import { randomWalkerReference, type RandomWalkerOptions } from './reference/random-walker.ts';
 import { bestComponentMaskReference, keepRowsReference, thresholdReference } from './reference/refine.ts';
 import { areaThresholdReference, type AreaThresholdOptions } from './reference/area.ts';
-import { guidePenaltyReference, poolMaskReference, validateGuideShape, type GuideShape } from './reference/guide.ts';
+import { guidePenaltyReference, keepGuidedReference, poolMaskReference, validateGuideShape, type GuideShape } from './reference/guide.ts';
 import { downsampleMaskReference, upsampleBilinearReference, type ResizeShape } from './reference/resize.ts';
 import { synergyReference, type SynergyWeights } from './reference/synergy.ts';
 import { topkReference } from './reference/topk.ts';
 import { tokensToGridReference, type TokenShape } from './reference/tokens.ts';
 import { bandReference } from './reference/band.ts';
+import { promptRowsReference, validatePromptRows, type PromptRowsOptions, type PromptRowsShape } from './reference/box.ts';
+import { recordPromptRows } from './kernels/box.ts';
 import { recordBand } from './kernels/band.ts';
 import { recordComponents } from './kernels/components.ts';
 import { recordConfidence, recordConfidenceNaive } from './kernels/confidence.ts';
@@ -39,18 +41,19 @@ import { recordMorphology } from './kernels/morphology.ts';
 import { recordCellPoints, recordSampleRows } from './kernels/points.ts';
 import { recordPrior } from './kernels/prior.ts';
 import { recordAreaThreshold } from './kernels/area.ts';
-import { recordGuidePenalty, recordPoolMask } from './kernels/guide.ts';
+import { recordGuidePenalty, recordKeepGuided, recordPoolMask } from './kernels/guide.ts';
 import { recordDecoderInputs } from './kernels/prompt.ts';
 import { recordPrototype } from './kernels/prototype.ts';
-import { solveRandomWalker } from './kernels/random-walker.ts';
-import { recordBestComponent, recordKeepRows, recordMaskToF32, recordPack, recordThreshold } from './kernels/refine.ts';
+import { RANDOM_WALKER_CHECKS, solveRandomWalker } from './kernels/random-walker.ts';
+import { recordBestComponent, recordKeepRows, recordMaskToF32, recordPack, recordPackBits, recordThreshold } from './kernels/refine.ts';
+import { unpackBits } from './reference/refine.ts';
 import { recordDownsampleMask, recordUpsampleBilinear } from './kernels/resize.ts';
 import { recordSynergy } from './kernels/synergy.ts';
 import { recordTopK } from './kernels/topk.ts';
 import { recordTokensToGrid } from './kernels/tokens.ts';
 import { maskIndices } from './kernels/upload.ts';
 import type { ComputePath } from './kernels.ts';
-import type { GpuRuntime, Recorder } from './runtime.ts';
+import type { GpuRuntime, Readback, Recorder } from './runtime.ts';
 import { ShapeError, type FeatureShape, type ImageShape } from './shapes.ts';
 import { DeviceTensor, elementCount, HostTensor, type DType, type HostArrayOf, type Tensor } from './tensor.ts';
 
@@ -72,6 +75,19 @@ export interface TensorStream {
   upload(data: Uint8Array, shape: readonly number[]): T<'mask'>;
   /** The tensor's values on the host (on the GPU: one submission shared by the reads of a task). */
   read<D extends DType>(tensor: T<D>): Promise<HostArrayOf[D]>;
+  /** A mask's values as 0/1 (not 0 → 1); on the GPU they cross as bits, 32 to a word. */
+  readMask(tensor: T<'mask'>): Promise<Uint8Array>;
+  /**
+   * Submits what is recorded and waits for it and its reads (on the GPU; a no-op on the CPU). The
+   * tensors stay usable: work recorded after it goes into the next submission.
+   */
+  sync(): Promise<void>;
+  /**
+   * Whether every random-walker solve recorded ahead of its convergence check (a speculative
+   * stream, see GpuStreamOptions) converged within the iterations recorded. Read it after a
+   * `sync` or a read that followed the solves; always true on the CPU and on a checked stream.
+   */
+  settled(): boolean;
   /** A tensor that lives as long as `owner` on this path, made once from `make()`. */
   resident<D extends DType>(owner: object, key: string, make: () => HostTensor<D>): T<D>;
   /** Releases the resident tensors of `owner` on this stream's device. */
@@ -109,6 +125,8 @@ export interface TensorStream {
   threshold(values: T<'f32'>, t: number): T<'mask'>;
   /** The fraction of set pixels per G×G cell of [B][H][W] masks: [B][G·G]. */
   poolMask(masks: T<'mask'>, shape: GuideShape): T<'f32'>;
+  /** Per row, `masks` where the pooled guide ([B][G·G]) is non-empty, else `previous` ([B][H·W] each). */
+  keepGuided(masks: T<'mask'>, previous: T<'mask'>, guide: T<'f32'>, shape: GuideShape): T<'mask'>;
   /** Per row of [B][N] maps: maps − w·(1 − guide / max(guide)); rows with an empty guide unchanged. */
   guidePenalty(maps: T<'f32'>, guide: T<'f32'>, shape: { B: number; N: number }, w: number): T<'f32'>;
   /** Per row, value > t with t where the values reach the row's target area ([B] pixels), clamped (see area.wgsl). */
@@ -117,8 +135,13 @@ export interface TensorStream {
   appearance(slices: T<'f32'>, shape: ImageShape, spec: AppearanceSpec): T<'f32'>;
   /** [B][C][N] × weight, then the shared [Cp][N] channels: [B][C + Cp][N]. */
   stackPosition(appearance: T<'f32'>, position: T<'f32'>, shape: FeatureShape, Cp: number, weight: number): T<'f32'>;
-  /** The logistic prior of [B][P] maps from each row's top-cell moments ([B][3]). */
-  prior(maps: T<'f32'>, top: T<'f32'>, shape: { B: number; P: number }, mu: number, sharpness: number): T<'f32'>;
+  /** The logistic prior of [B][P] maps from each row's top-cell moments ([B][3]) and its support's μ ([B]). */
+  prior(maps: T<'f32'>, top: T<'f32'>, shape: { B: number; P: number }, mus: T<'f32'>, sharpness: number): T<'f32'>;
+  /**
+   * The weight-free decoder's prompt rows [B][1 + Kn + Kp][4] (the walk's box, then the points)
+   * from PSM's k-means centres; `extents` [B][2] the rows' support-organ width and height, or null.
+   */
+  promptRows(pos: { centroids: T<'f32'>; sizes: T<'u32'> }, neg: { centroids: T<'f32'>; sizes: T<'u32'> } | null, extents: T<'f32'> | null, shape: PromptRowsShape, options: PromptRowsOptions): T<'f32'>;
   /** The weight-free decoder's shrunk slice, prior and seeds; `prompts` [B][1 + P][4]. */
   decoderInputs(image: T<'f32'>, prior: T<'f32'> | null, maskPrompt: T<'mask'> | null, prompts: T<'f32'>, shape: ImageShape, P: number, options: DecoderInputOptions): { image: T<'f32'>; prior: T<'f32'>; seeds: T<'mask'> };
   /** ViT tokens [B][T][C] → channel-first grids [B][C][cells], the leading `skip` tokens dropped. */
@@ -150,12 +173,27 @@ export function releaseResident(runtime: GpuRuntime, owner: object): void {
   residentStores.get(runtime)!.delete(owner);
 }
 
+export interface GpuStreamOptions {
+  /**
+   * Record each random-walker solve's first RANDOM_WALKER_CHECKS.first iterations with no host
+   * check, and read the convergence flags with the stream's next submission instead: a chain then
+   * needs no submission between its start and its reads. `settled()` says afterwards whether
+   * every solve converged in time; when one did not, the caller runs the chain again on a checked
+   * stream (solves are deterministic, so the results are the same as a checked run's).
+   */
+  speculative?: boolean;
+}
+
 export class GpuStream implements TensorStream {
   readonly path = 'gpu' as const;
   readonly rec: Recorder;
+  private readonly speculative: boolean;
+  /** The convergence flags of the solves recorded ahead of their checks. */
+  private readonly checks: Readback<Float32Array>[] = [];
 
-  constructor(readonly runtime: GpuRuntime, label: string) {
+  constructor(readonly runtime: GpuRuntime, label: string, options: GpuStreamOptions = {}) {
     this.rec = runtime.recorder(label);
+    this.speculative = Boolean(options.speculative);
   }
 
   get maxTensorBytes(): number {
@@ -196,6 +234,23 @@ export class GpuStream implements TensorStream {
     }
     const values = t.dtype === 'f32' ? await this.rec.download(t, Float32Array, n * 4) : await this.rec.download(t, Uint32Array, n * 4);
     return values as HostArrayOf[D];
+  }
+
+  async readMask(tensor: T<'mask'>): Promise<Uint8Array> {
+    const t = this.dev(tensor);
+    return unpackBits(await this.rec.download(recordPackBits(this.rec, t, t.size), Uint32Array), t.size);
+  }
+
+  sync(): Promise<void> {
+    return this.rec.flush();
+  }
+
+  settled(): boolean {
+    // The flags are [B][8] per solve; index 6 is a slice's done flag.
+    return this.checks.every((c) => {
+      if (!c.value) throw new Error(`${this.rec.label}: settled() asked before the solves' flags were read (sync first)`);
+      return c.value.every((v, i) => i % 8 !== 6 || v !== 0);
+    });
   }
 
   resident<D extends DType>(owner: object, key: string, make: () => HostTensor<D>): T<D> {
@@ -320,6 +375,17 @@ export class GpuStream implements TensorStream {
     return recordPoolMask(this.rec, this.dev(masks), s) as DeviceTensor<'f32'>;
   }
 
+  keepGuided(masks: T<'mask'>, previous: T<'mask'>, guide: T<'f32'>, s: GuideShape): T<'mask'> {
+    validateGuideShape(s);
+    return recordKeepGuided(this.rec, this.dev(masks), this.dev(previous), this.dev(guide), s) as DeviceTensor<'mask'>;
+  }
+
+  promptRows(pos: { centroids: T<'f32'>; sizes: T<'u32'> }, neg: { centroids: T<'f32'>; sizes: T<'u32'> } | null, extents: T<'f32'> | null, s: PromptRowsShape, o: PromptRowsOptions): T<'f32'> {
+    validatePromptRows(s, o);
+    const out = recordPromptRows(this.rec, { centres: this.dev(pos.centroids), sizes: this.dev(pos.sizes) }, neg && { centres: this.dev(neg.centroids), sizes: this.dev(neg.sizes) }, extents && this.dev(extents), s, o);
+    return out as DeviceTensor<'f32'>;
+  }
+
   guidePenalty(maps: T<'f32'>, guide: T<'f32'>, s: { B: number; N: number }, w: number): T<'f32'> {
     if (!Number.isFinite(w)) throw new ShapeError('guide', `the weight must be finite, got ${w}`);
     return recordGuidePenalty(this.rec, this.dev(maps), this.dev(guide), s, w) as DeviceTensor<'f32'>;
@@ -343,8 +409,8 @@ export class GpuStream implements TensorStream {
     return recordStackPosition(this.rec, this.dev(appearance), this.dev(position), s, Cp, weight) as DeviceTensor<'f32'>;
   }
 
-  prior(maps: T<'f32'>, top: T<'f32'>, s: { B: number; P: number }, mu: number, sharpness: number): T<'f32'> {
-    return recordPrior(this.rec, this.dev(maps), this.dev(top), s, mu, sharpness) as DeviceTensor<'f32'>;
+  prior(maps: T<'f32'>, top: T<'f32'>, s: { B: number; P: number }, mus: T<'f32'>, sharpness: number): T<'f32'> {
+    return recordPrior(this.rec, this.dev(maps), this.dev(top), this.dev(mus), s, sharpness) as DeviceTensor<'f32'>;
   }
 
   decoderInputs(image: T<'f32'>, prior: T<'f32'> | null, maskPrompt: T<'mask'> | null, prompts: T<'f32'>, s: ImageShape, P: number, o: DecoderInputOptions): { image: T<'f32'>; prior: T<'f32'>; seeds: T<'mask'> } {
@@ -390,6 +456,12 @@ export class GpuStream implements TensorStream {
   }
 
   async randomWalker(image: T<'f32'>, seeds: T<'mask'>, prior: T<'f32'>, s: ImageShape, o: RandomWalkerOptions): Promise<T<'f32'>> {
+    if (this.speculative) {
+      // The first chunk only, its flags read with the next submission (see GpuStreamOptions).
+      const solve = await solveRandomWalker(this.rec, this.dev(image), this.dev(seeds), this.dev(prior), s, o, RANDOM_WALKER_CHECKS, 'ahead');
+      this.checks.push(solve.flags!);
+      return this.rec.adopt(solve.probability) as DeviceTensor<'f32'>;
+    }
     const solve = await solveRandomWalker(this.rec, this.dev(image), this.dev(seeds), this.dev(prior), s, o);
     return this.rec.adopt(solve.probability) as DeviceTensor<'f32'>;
   }
@@ -443,6 +515,16 @@ export class CpuStream implements TensorStream {
 
   async read<D extends DType>(tensor: T<D>): Promise<HostArrayOf[D]> {
     return this.h(tensor);
+  }
+
+  async readMask(tensor: T<'mask'>): Promise<Uint8Array> {
+    return this.h(tensor).map((v) => (v ? 1 : 0));
+  }
+
+  async sync(): Promise<void> {}
+
+  settled(): boolean {
+    return true;
   }
 
   resident<D extends DType>(owner: object, key: string, make: () => HostTensor<D>): T<D> {
@@ -578,6 +660,16 @@ export class CpuStream implements TensorStream {
     return this.time(() => this.t('f32', [s.B, s.G * s.G], poolMaskReference(this.h(masks), s)));
   }
 
+  keepGuided(masks: T<'mask'>, previous: T<'mask'>, guide: T<'f32'>, s: GuideShape): T<'mask'> {
+    return this.time(() => this.t('mask', [s.B, s.H * s.W], keepGuidedReference(this.h(masks), this.h(previous), this.h(guide), s)));
+  }
+
+  promptRows(pos: { centroids: T<'f32'>; sizes: T<'u32'> }, neg: { centroids: T<'f32'>; sizes: T<'u32'> } | null, extents: T<'f32'> | null, s: PromptRowsShape, o: PromptRowsOptions): T<'f32'> {
+    return this.time(() => this.t('f32', [s.B, 1 + s.Kn + s.Kp, 4], promptRowsReference(
+      this.h(pos.centroids), this.h(pos.sizes), neg && this.h(neg.centroids), neg && this.h(neg.sizes), extents && this.h(extents), s, o,
+    )));
+  }
+
   guidePenalty(maps: T<'f32'>, guide: T<'f32'>, s: { B: number; N: number }, w: number): T<'f32'> {
     return this.time(() => this.t('f32', [s.B, s.N], guidePenaltyReference(this.h(maps), this.h(guide), s.B, s.N, w)));
   }
@@ -611,8 +703,8 @@ export class CpuStream implements TensorStream {
     });
   }
 
-  prior(maps: T<'f32'>, top: T<'f32'>, s: { B: number; P: number }, mu: number, sharpness: number): T<'f32'> {
-    return this.time(() => this.t('f32', [s.B, s.P], priorReference(this.h(maps), this.h(top), s.B, s.P, mu, sharpness)));
+  prior(maps: T<'f32'>, top: T<'f32'>, s: { B: number; P: number }, mus: T<'f32'>, sharpness: number): T<'f32'> {
+    return this.time(() => this.t('f32', [s.B, s.P], priorReference(this.h(maps), this.h(top), s.B, s.P, this.h(mus), sharpness)));
   }
 
   decoderInputs(image: T<'f32'>, prior: T<'f32'> | null, maskPrompt: T<'mask'> | null, prompts: T<'f32'>, s: ImageShape, P: number, o: DecoderInputOptions): { image: T<'f32'>; prior: T<'f32'>; seeds: T<'mask'> } {

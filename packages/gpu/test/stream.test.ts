@@ -6,7 +6,7 @@
 import { describe, expect, it, type TestContext } from 'vitest';
 import {
   areaThresholdReference, bestRootsReference, CpuStream, createRng, drawIntegers, GpuRuntime, GpuStream, HostTensor, kmeansPlusPlusFromDraws, lloydReference,
-  NO_COMPONENT, packBytesReference, recordComponents, recordBestComponent, recordPack, refineSpec, type T, type TensorStream,
+  NO_COMPONENT, RANDOM_WALKER_CHECKS, packBitsReference, packBytesReference, recordComponents, recordBestComponent, recordPack, refineSpec, type T, type TensorStream,
 } from '../src/index.ts';
 import { discMask, expectClose, randomArray, randomMask, useGpu } from './gpu.ts';
 
@@ -96,7 +96,8 @@ describe('stream operations agree with the CPU references', () => {
     it(`prior B=${B} P=${P}`, async (ctx) => {
       const maps = randomArray(B * P, P, -0.5, 1);
       const top = Float32Array.from({ length: 3 * B }, (_, i) => (i % 3 === 1 ? 0.6 + 0.1 * i : 32));
-      const r = await both(ctx, (s) => read(s, s.prior(s.upload(maps, [B, P]), s.upload(top, [B, 3]), { B, P }, 0.1, 8)));
+      const mus = Float32Array.from({ length: B }, (_, b) => 0.1 + 0.05 * b); // rows of different supports
+      const r = await both(ctx, (s) => read(s, s.prior(s.upload(maps, [B, P]), s.upload(top, [B, 3]), { B, P }, s.upload(mus, [B]), 8)));
       if (r) expectClose(r.g, r.c, 1e-6, 1e-5);
     });
   }
@@ -210,6 +211,62 @@ describe('stream operations agree with the CPU references', () => {
     }
   });
 
+  // Rows: several live centres, empty clusters, centres on a half (rounds up, as Math.round), no
+  // positives at all (no box), and no negatives (Kn = 0), with and without extents.
+  for (const [B, Kp, Kn, withExtents] of [[1, 1, 0, false], [4, 4, 4, true], [3, 2, 5, false], [70, 4, 4, true]] as const) {
+    it(`promptRows B=${B} Kp=${Kp} Kn=${Kn}${withExtents ? ' with extents' : ''}`, async (ctx) => {
+      const rng = createRng(B * 100 + Kp * 10 + Kn);
+      const centre = () => [0.5, 2.5, 63, 17.49999, 31.5][Math.floor(rng() * 5)]! + Math.floor(rng() * 30);
+      const posC = Float32Array.from({ length: B * Kp * 2 }, centre);
+      // Row 0's first slot is live; row 1 has none.
+      const posS = Uint32Array.from({ length: B * Kp }, (_, i) => (i === 0 ? 5 : Math.floor(i / Kp) === 1 ? 0 : rng() < 0.2 ? 0 : 1 + Math.floor(rng() * 9)));
+      const negC = Float32Array.from({ length: B * Kn * 2 }, centre);
+      const negS = Uint32Array.from({ length: B * Kn }, () => (rng() < 0.3 ? 0 : 3));
+      const extents = Float32Array.from({ length: B * 2 }, () => 1 + Math.floor(rng() * 120));
+      const o = { cell: 4, margin: 12, marginFactor: 0.5, extentFactor: 1.2 };
+      const r = await both(ctx, async (s) => Array.from(await read(s, s.promptRows(
+        { centroids: s.upload(posC, [B, Kp, 2]), sizes: s.upload(posS, [B, Kp]) },
+        Kn ? { centroids: s.upload(negC, [B, Kn, 2]), sizes: s.upload(negS, [B, Kn]) } : null,
+        withExtents ? s.upload(extents, [B, 2]) : null, { B, Kp, Kn }, o,
+      ))));
+      if (!r) return;
+      // Points are exact (cell centres); the box is f32 on the device and f64 → f32 here.
+      expectClose(r.g, r.c, 1e-4, 1e-6);
+      const row = 4 * (1 + Kn + Kp);
+      if (B > 1) expect(r.c.slice(row, row + 4)).toEqual([1, 0, 0, 0]); // row 1 has no live positive
+      expect(r.c[4 * (1 + Kn) + 2]).toBe(1); // the positives' label
+      // 17.49999 rounds down and 2.5 up, as the host's Math.round did.
+      expect(r.c[4 * (1 + Kn)]).toBe(Math.round(posC[0]!) * 4 + 2);
+    });
+  }
+
+  it('keepGuided: the new mask where the guide has anything, else the previous one', async (ctx) => {
+    const B = 3, H = 256, W = 256, G = 64;
+    const masks = randomMask(B * H * W, 31, 0.4);
+    const previous = randomMask(B * H * W, 32, 0.6);
+    const guide = new Float32Array(B * G * G);
+    guide[5] = 0.25; // row 0 guided by one cell
+    guide[2 * G * G + 4095] = 1; // row 2 by its last cell; row 1 empty
+    const r = await both(ctx, async (s) => Array.from(await read(s, s.keepGuided(s.upload(masks, [B, H * W]), s.upload(previous, [B, H * W]), s.upload(guide, [B, G * G]), { B, H, W, G }))));
+    if (!r) return;
+    expect(r.g).toEqual(r.c);
+    const P = H * W;
+    expect(r.c.slice(0, P)).toEqual(Array.from(masks.subarray(0, P)));
+    expect(r.c.slice(P, 2 * P)).toEqual(Array.from(previous.subarray(P, 2 * P)));
+    expect(r.c.slice(2 * P)).toEqual(Array.from(masks.subarray(2 * P)));
+  });
+
+  for (const n of [1, 31, 32, 33, 65536 * 3 + 7]) {
+    it(`readMask crosses as bits: ${n} values`, async (ctx) => {
+      const values = Uint8Array.from(randomMask(n, n, 0.5), (v, i) => (v ? 1 + (i % 2) : 0)); // seeds hold 2s too
+      const r = await both(ctx, async (s) => s.readMask(s.upload(values, [n])));
+      if (!r) return;
+      expect(Array.from(r.g)).toEqual(Array.from(r.c));
+      expect(Array.from(r.c)).toEqual(Array.from(values, (v) => (v ? 1 : 0)));
+      expect(Array.from(packBitsReference(values)).length).toBe(Math.ceil(n / 32));
+    });
+  }
+
   it('stackPosition, moments of a mask\'s complement, downsampleMask', async (ctx) => {
     const B = 3, C = 10, Cp = 14, N = 4096;
     const a = randomArray(B * C * N, 21);
@@ -281,6 +338,61 @@ describe('stream operations agree with the CPU references', () => {
     const o = { beta: 130, gamma: 0.05, maxIterations: 300, tolerance: 1e-3 };
     const r = await both(ctx, async (s) => read(s, await s.randomWalker(s.upload(image, [B, H * W]), s.upload(seeds, [B, H * W]), s.upload(prior, [B, H * W]), { B, H, W }, o)));
     if (r) expectClose(r.g, r.c, 2e-3, 1e-2);
+  });
+});
+
+describe('speculative streams', () => {
+  const walk = (B: number, H: number, W: number, tolerance: number) => {
+    const image = new Float32Array(B * H * W);
+    const disc = discMask(H, W, W / 2, H / 2, H / 4);
+    for (let b = 0; b < B; b++) disc.forEach((v, i) => { image[b * H * W + i] = (v ? 0.8 : 0.2) + 0.01 * ((i * 7 + b) % 5); });
+    const seeds = new Uint8Array(B * H * W);
+    for (let b = 0; b < B; b++) { seeds[b * H * W + (H / 2) * W + W / 2] = 1; seeds[b * H * W + 2 * W + 2] = 2; }
+    const prior = new Float32Array(B * H * W).fill(0.5);
+    return { image, seeds, prior, o: { beta: 130, gamma: 0.05, maxIterations: 300, tolerance } };
+  };
+
+  it('a solve recorded ahead gives the checked result with no submission before the read', async (ctx) => {
+    if (!gpu.current) return ctx.skip(gpu.skipReason);
+    const B = 3, H = 64, W = 64;
+    const { image, seeds, prior, o } = walk(B, H, W, 1e-3);
+    const run = async (s: TensorStream) => {
+      const x = await s.randomWalker(s.upload(image, [B, H * W]), s.upload(seeds, [B, H * W]), s.upload(prior, [B, H * W]), { B, H, W }, o);
+      return s.readMask(s.threshold(x, 0.5));
+    };
+    const rt = gpu.current.runtime;
+    const checked = new GpuStream(rt, 'checked');
+    const ahead = new GpuStream(rt, 'ahead', { speculative: true });
+    try {
+      const want = await run(checked);
+      const before = rt.snapshotTransfers().submits;
+      const got = await run(ahead);
+      expect(rt.snapshotTransfers().submits - before).toBe(1);
+      expect(ahead.settled()).toBe(true);
+      expect(Array.from(got)).toEqual(Array.from(want));
+      expect(checked.settled()).toBe(true);
+    } finally {
+      checked.end();
+      ahead.end();
+    }
+  });
+
+  it('says when a solve needed more iterations than were recorded ahead', async (ctx) => {
+    if (!gpu.current) return ctx.skip(gpu.skipReason);
+    const B = 1, H = 128, W = 128;
+    const { image, seeds, prior, o } = walk(B, H, W, 1e-7);
+    const s = new GpuStream(gpu.current.runtime, 'ahead', { speculative: true });
+    try {
+      const x = await s.randomWalker(s.upload(image, [B, H * W]), s.upload(seeds, [B, H * W]), s.upload(prior, [B, H * W]), { B, H, W }, o);
+      expect(() => s.settled()).toThrow(/sync first/);
+      await s.read(x);
+      expect(s.settled()).toBe(false);
+      // The CPU needs more than the iterations recorded ahead on this system, too.
+      const { randomWalkerReference } = await import('../src/index.ts');
+      expect(randomWalkerReference(image, seeds, prior, { B, H, W }, o).iterations[0]).toBeGreaterThan(RANDOM_WALKER_CHECKS.first);
+    } finally {
+      s.end();
+    }
   });
 });
 
@@ -428,7 +540,7 @@ describe('two chains in flight at once', () => {
     a.stage('alpha');
     b.stage('beta');
     const ta = a.threshold(a.upload(randomArray(5000, 1), [5000]), 0);
-    const tb = b.prior(b.upload(randomArray(5000, 2), [1, 5000]), b.upload(Float32Array.of(1, 0.5, 0), [1, 3]), { B: 1, P: 5000 }, 0, 8);
+    const tb = b.prior(b.upload(randomArray(5000, 2), [1, 5000]), b.upload(Float32Array.of(1, 0.5, 0), [1, 3]), { B: 1, P: 5000 }, b.upload(Float32Array.of(0), [1]), 8);
     const tc = a.threshold(a.upload(randomArray(300, 3), [300]), 0.5);
     await Promise.all([b.read(tb), a.read(tc), a.read(ta)]);
     a.end();

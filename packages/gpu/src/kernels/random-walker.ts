@@ -6,7 +6,7 @@
 import { validateRandomWalker, type RandomWalkerOptions, type RandomWalkerResult } from '../reference/random-walker.ts';
 import type { Slot } from '../buffer-pool.ts';
 import type { KernelSpec } from '../pipeline-cache.ts';
-import type { GpuRuntime, Recorder } from '../runtime.ts';
+import type { GpuRuntime, Readback, Recorder } from '../runtime.ts';
 import type { ImageShape } from '../shapes.ts';
 import type { DeviceTensor } from '../tensor.ts';
 import { f32, u32 } from '../uniforms.ts';
@@ -29,13 +29,18 @@ export const RANDOM_WALKER_CHECKS = { first: 40, every: 20 } as const;
 export interface RandomWalkerSolve {
   /** [B][H·W] foreground probability in [0, 1] (the first plane of the solver's vectors). */
   probability: DeviceTensor;
-  /** CG iterations per slice. */
+  /** CG iterations per slice (checked solves; empty for a solve recorded ahead). */
   iterations: number[];
+  /** A solve recorded ahead: its [B][8] scalars, read with the next flush (index 6: done). */
+  flags?: Readback<Float32Array>;
 }
 
 /**
  * Records the solve on `rec` and flushes it at the checks until every slice has
  * converged (or `maxIterations`). `seeds` are u32 (0 none, 1 foreground, 2 background).
+ * `mode` 'ahead' records only the first `checks.first` iterations, flushes nothing, and returns
+ * the scalars as a readback the next flush fills: the caller learns then whether every slice
+ * converged (the stream's speculative mode).
  */
 export async function solveRandomWalker(
   rec: Recorder,
@@ -45,6 +50,7 @@ export async function solveRandomWalker(
   { B, H, W }: ImageShape,
   o: RandomWalkerOptions,
   checks: { first: number; every: number } = RANDOM_WALKER_CHECKS,
+  mode: 'checked' | 'ahead' = 'checked',
 ): Promise<RandomWalkerSolve> {
   const plane = H * W;
   const wg = randomWalkerSpec.workgroupSize;
@@ -77,8 +83,15 @@ export async function solveRandomWalker(
       run('reduce', 3);
       run('update_p');
     }
+    if (mode === 'ahead') break;
     state = await rec.download(scalars, Float32Array);
     if (state.every((v, i) => i % 8 !== 6 || v !== 0)) break;
+  }
+  if (mode === 'ahead') {
+    // Converged slices skip every update, so the flags are read after the clamp with no harm;
+    // a chain whose solve did not converge is run again checked (see GpuStreamOptions).
+    run('clamp_x');
+    return { probability: rec.keep(vectors, 'f32', [B, plane]), iterations: [], flags: rec.read(scalars, Float32Array) };
   }
   run('clamp_x');
   return {

@@ -55,6 +55,15 @@ export function recordPack(rec: Recorder, values: Slot, count: number): DeviceTe
   return out;
 }
 
+/** Masks (u32) as bits, 32 to a word (bit k of word w: value 32·w + k is not 0): the smallest readback. */
+export function recordPackBits(rec: Recorder, values: Slot, count: number): DeviceTensor {
+  const words = Math.ceil(count / 32);
+  const out = rec.scratch(words * 4, 'refine:bits', false, 'u32', [words]);
+  const [u, w] = placeholders(rec);
+  rec.dispatch(refineSpec, 'pack_bits', [u, values, u, u, out, w], grid(words, refineSpec.workgroupSize), params(1, count));
+  return out;
+}
+
 /** A 0/1 mask (u32) as f32 0/1 for kernels that read masks as values (the mask resize). */
 export function recordMaskToF32(rec: Recorder, masks: DeviceTensor): DeviceTensor {
   const out = rec.scratch(masks.size * 4, 'refine:mask-f32', false, 'f32', masks.shape);

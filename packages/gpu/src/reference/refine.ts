@@ -65,3 +65,17 @@ export function packBytesReference(values: ArrayLike<number>): Uint32Array {
   for (let t = 0; t < values.length; t++) out[t >> 2]! |= (values[t]! & 0xff) << (8 * (t & 3));
   return out;
 }
+
+/** CPU reference of refine.wgsl `pack_bits`: bit k of word w is set where value 32·w + k is not 0. */
+export function packBitsReference(values: ArrayLike<number>): Uint32Array {
+  const out = new Uint32Array(Math.ceil(values.length / 32));
+  for (let t = 0; t < values.length; t++) if (values[t]) out[t >> 5]! |= 1 << (t & 31);
+  return out;
+}
+
+/** The inverse of `packBitsReference`: `count` 0/1 values. */
+export function unpackBits(words: Uint32Array, count: number): Uint8Array {
+  const out = new Uint8Array(count);
+  for (let t = 0; t < count; t++) out[t] = (words[t >> 5]! >>> (t & 31)) & 1;
+  return out;
+}
