@@ -4,9 +4,6 @@
 //             (cells of (H/G)×(W/G) pixels)
 //   penalise: per row (one workgroup; N = H·W values), out = synmap − w·(1 − g / max(g)) where
 //             g is the row's (blurred) guide; a row whose guide is empty (max ≤ 0) is copied
-//   keep:     per row (one workgroup; P = H·W mask pixels, N = G·G guide cells), the row's new
-//             mask where its guide is non-empty, else its previous mask (a slice whose neighbour
-//             found nothing keeps its own mask: the propagation pass decides this on the device)
 
 override WG: u32 = 256;
 
@@ -17,8 +14,6 @@ struct Params { H: u32, W: u32, G: u32, B: u32, w: f32, _a: u32, _b: u32, _c: u3
 @group(0) @binding(2) var<storage, read> maps: array<f32>;       // penalise: synmap [B][G·G]
 @group(0) @binding(3) var<storage, read> guide: array<f32>;      // penalise: [B][G·G]
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;  // [B][G·G]
-@group(0) @binding(5) var<storage, read> previous: array<u32>;   // keep: [B][H·W] masks
-@group(0) @binding(6) var<storage, read_write> kept: array<u32>; // keep: [B][H·W] masks
 
 var<workgroup> partial: array<f32, WG>;
 
@@ -40,8 +35,12 @@ fn pool(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   out[t] = f32(n) / f32(fy * fx);
 }
 
-// The row's largest guide value, the same in every invocation of the workgroup.
-fn row_max(row: u32, N: u32, lid: u32) -> f32 {
+@compute @workgroup_size(WG)
+fn penalise(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u) {
+  let b = wid.x;
+  if (b >= p.B) { return; }
+  let N = p.H * p.W;
+  let row = b * N;
   var m = 0.0;
   for (var i = lid; i < N; i += WG) { m = max(m, guide[row + i]); }
   partial[lid] = m;
@@ -50,28 +49,8 @@ fn row_max(row: u32, N: u32, lid: u32) -> f32 {
     if (lid < stride) { partial[lid] = max(partial[lid], partial[lid + stride]); }
     workgroupBarrier();
   }
-  return workgroupUniformLoad(&partial[0]);
-}
-
-@compute @workgroup_size(WG)
-fn penalise(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u) {
-  let b = wid.x;
-  if (b >= p.B) { return; }
-  let N = p.H * p.W;
-  let row = b * N;
-  let top = row_max(row, N, lid);
+  let top = workgroupUniformLoad(&partial[0]);
   for (var i = lid; i < N; i += WG) {
     out[row + i] = select(maps[row + i], maps[row + i] - p.w * (1.0 - guide[row + i] / top), top > 0.0);
-  }
-}
-
-@compute @workgroup_size(WG)
-fn keep(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u) {
-  let b = wid.x;
-  if (b >= p.B) { return; }
-  let P = p.H * p.W;
-  let guided = row_max(b * p.G * p.G, p.G * p.G, lid) > 0.0;
-  for (var i = b * P + lid; i < (b + 1u) * P; i += WG) {
-    kept[i] = select(previous[i], masks[i], guided);
   }
 }

@@ -67,18 +67,32 @@ export interface OrganExtent {
   area: number;
 }
 
-/** A batch of decoder prompts; the tensors live on the stream that runs the batch. */
+/** One k-means result of PSM on the stream: centres [B][k][2] in grid cells, sizes [B][k] (0: no cluster). */
+export interface PointClusters {
+  centroids: T<'f32'>;
+  sizes: T<'u32'>;
+  k: number;
+}
+
+/**
+ * A batch of decoder prompts; the tensors live on the stream that runs the batch. Rows may come
+ * from different supports (several organs, or both directions of the propagation pass).
+ */
 export interface DecodeBatch {
+  /** Rows in the batch. */
+  B: number;
   /** The B ROI slices. */
   images: SliceBatch;
-  /** Per slice, its prompt points. */
-  points: PromptPoint[][];
+  /** The prompt points as PSM left them on the stream: a decoder that runs on kernels reads them there. */
+  clusters: { positives: PointClusters; negatives: PointClusters | null };
+  /** The same points per row on the host (a decoder that runs elsewhere asks; on the GPU it is a readback). */
+  points(): Promise<PromptPoint[][]>;
   /** [B][ROI·ROI] the fused confidence as a foreground probability (see DecodeRequest.prior). */
   prior?: T<'f32'>;
   /** [B][ROI·ROI] NRM's second pass: the refined masks. */
   maskPrompt?: T<'mask'>;
-  /** The support organ's size (see DecodeRequest.extent). */
-  extent?: OrganExtent;
+  /** Per row, its support organ's size (see DecodeRequest.extent). */
+  extents?: readonly OrganExtent[];
 }
 
 export interface PromptDecoder {

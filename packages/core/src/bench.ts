@@ -83,7 +83,7 @@ export class StageTimer {
       ...base,
       path: base.path,
       maxTensorBytes: base.maxTensorBytes,
-      chain: (label, run) => (base.path === 'cpu' ? run(this.stream) : base.chain(label, run)),
+      chain: (label, run, options) => (base.path === 'cpu' ? run(this.stream) : base.chain(label, run, options)),
     } as Kernels;
   }
 
@@ -236,15 +236,15 @@ async function postEncoderChain(synpo: Synpo, s: TensorStream, support: SupportE
     synpo.options.synergy,
   );
   s.stage('points');
-  const { positives, top } = await synpo.selectPoints(s, synmap, B, support, Array.from({ length: B }, (_, b) => z0 + b));
+  const { positives, top } = synpo.selectPoints(s, synmap, B, Array.from({ length: B }, () => support), Array.from({ length: B }, (_, b) => z0 + b));
   s.stage('prior');
   const up = s.upsampleBilinear(synmap, { B, inH: GRID, inW: GRID, outH: ROI, outW: ROI });
-  const prior = s.prior(up, top, { B, P: PIXELS }, support.mu, synpo.options.priorSharpness);
+  const prior = s.prior(up, top, { B, P: PIXELS }, s.upload(new Float32Array(B).fill(support.mu), [B]), synpo.options.priorSharpness);
   s.stage('refine');
   const best = synpo.bestComponents(s, s.threshold(prior, 0.5), up, B);
   s.stage('read');
-  const masks = await s.read(best.mask);
-  return masks.length + positives.length;
+  const [masks, centres] = await Promise.all([s.readMask(best.mask), s.read(positives.centroids)]);
+  return masks.length + centres.length;
 }
 
 /**

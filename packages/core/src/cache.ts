@@ -52,6 +52,16 @@ export class ByteLru<V> {
     this.held += bytes;
   }
 
+  /** Lets go of one entry (what it holds is handed to `evicted`); false when it was not there. */
+  delete(key: string): boolean {
+    const hit = this.map.get(key);
+    if (!hit) return false;
+    this.map.delete(key);
+    this.held -= hit.bytes;
+    this.evicted(hit.value);
+    return true;
+  }
+
   /** Bytes held now (never more than `maxBytes`). */
   get bytes(): number {
     return this.held;

@@ -11,7 +11,6 @@ import { PIXELS, type Backend } from './backend.ts';
 import type { SynpoOptionsInput } from './options.ts';
 import { labelsToRoi, prepareVolume, type IntensityMode, type PreparedVolume } from './preprocess.ts';
 import { dice, meanStd, organRange, overlap, queryPart, supportSlices, type DatasetLayout, type Organ, type Overlap } from './protocol.ts';
-import { propagate, type PropagationSlice } from './propagate.ts';
 import { Synpo, type SliceResult, type SupportEncoding } from './synpo.ts';
 
 export interface EvalRequest {
@@ -121,20 +120,16 @@ export async function evaluate(req: EvalRequest): Promise<EvalReport> {
         })).filter((j) => j.zs.length > 0);
         organSlices += jobs.reduce((n, j) => n + j.zs.length, 0);
         const names = Array.from({ length: z1 - z0 + 1 }, (_, i) => ({ seed: z0 + i, key: `${id}:${z0 + i}` }));
-        const results = await synpo.segmentJobs(
-          q.prepared.slices.subarray(z0 * PIXELS, (z1 + 1) * PIXELS), z1 - z0 + 1,
-          jobs.map((j) => ({ support: supports.get(j.plan.organ)![j.part]!, slices: j.zs.map((z) => z - z0) })),
-          names,
-        );
-        if (synpo.options.propagation.enabled) {
-          for (const p of plans) {
-            const items = new Map<number, PropagationSlice>();
-            jobs.forEach((j, k) => {
-              if (j.plan !== p) return;
-              j.zs.forEach((z, i) => items.set(z, { final: results[k]![i]!.final, support: supports.get(p.organ)![j.part]!, name: names[z - z0]! }));
-            });
-            await propagate(synpo, q.prepared.slices, items);
-          }
+        let results: SliceResult[][];
+        try {
+          results = await synpo.segmentJobs(
+            q.prepared.slices.subarray(z0 * PIXELS, (z1 + 1) * PIXELS), z1 - z0 + 1,
+            jobs.map((j) => ({ support: supports.get(j.plan.organ)![j.part]!, slices: j.zs.map((z) => z - z0), organ: plans.indexOf(j.plan) })),
+            names,
+            { propagate: true },
+          );
+        } finally {
+          synpo.forgetEncodings(names.map((n) => n.key));
         }
         const line: string[] = [];
         for (const p of plans) {

@@ -1,49 +1,102 @@
 /**
- * The optional propagation pass along a query volume (PropagationOptions): after each slice of an
- * organ's range was segmented on its own, the slices are segmented again one after another,
- * outward in both directions from the slice with the largest mask, each guided by the mask its
+ * The propagation pass along a query volume (PropagationOptions): after each slice of an organ's
+ * range was segmented on its own, the slices are segmented again one after another, outward in
+ * both directions from the slice with the largest mask, each guided by the mask its
  * already-propagated neighbour got (the fused confidence lowered away from it, and the decoder
  * prompted with it). No query labels are used. On by default; `propagation.enabled: false` is the
  * paper's protocol, each slice judged alone.
+ *
+ * It runs as a wavefront: every organ and both directions advance together, one step a chain
+ * (Synpo.propagationStep), so a step's rows share their dispatches and, on the GPU, its one
+ * submission. A neighbour's mask stays a tensor on the stream and guides the next step from
+ * there; only each step's mask areas come back (to know which neighbours found nothing), and the
+ * final masks are read once at the end. The results are those of the slice-by-slice order: each
+ * direction of each organ is its own chain of slices, and a slice's result does not depend on the
+ * rows it shares a batch with.
  */
-import { PIXELS } from './backend.ts';
-import type { SliceName, SupportEncoding, Synpo } from './synpo.ts';
+import type { Tensor, T } from '@synpo/gpu';
+import type { PropagationRow, QueryVolume, SegmentJob, SliceName, Synpo } from './synpo.ts';
 
-export interface PropagationSlice {
-  /** The slice's mask from the first pass; replaced in place by the propagated one. */
-  final: Uint8Array;
-  /** The support it is segmented against (its third's). */
-  support: SupportEncoding;
-  /** Its name (seed and cache key), as in the first pass. */
-  name: SliceName;
+/** A mask on the stream: row `row` of a tensor kept from an earlier chain. */
+export interface MaskSource {
+  tensor: T<'mask'>;
+  row: number;
 }
 
-const area = (mask: Uint8Array) => mask.reduce((a, v) => a + (v ? 1 : 0), 0);
+/** One direction of one organ: its slices outward from the anchor, and where it has got to. */
+interface Chain {
+  /** (job, index in the job) of each slice, in order. */
+  slices: { j: number; k: number; z: number }[];
+  /** The mask of the slice before the next one, and its area. */
+  previous: MaskSource;
+  previousArea: number;
+}
 
 /**
- * Propagates through `items` (canonical slice index → slice) of one organ; `slices` are the
- * volume's canonical ROI slices ([nz][ROI·ROI]). Returns how many slices were segmented again.
- * A neighbour with an empty mask guides nothing: the slice keeps its first-pass mask.
+ * Propagates through the slices of every organ of `jobs` (jobs of one organ: its thirds), starting
+ * from the per-slice pass's masks and areas (`firstPass[j][k]` for slice k of job j). Returns the
+ * final mask of every slice (the per-slice pass's where it was not segmented again); the tensors
+ * it keeps are added to `kept` for the caller to release.
  */
-export async function propagate(synpo: Synpo, slices: Float32Array, items: ReadonlyMap<number, PropagationSlice>): Promise<number> {
-  if (items.size < 2) return 0;
-  let anchor = -1;
-  let best = -1;
-  for (const [z, item] of [...items].sort(([a], [b]) => a - b)) {
-    const n = area(item.final);
-    if (n > best) [anchor, best] = [z, n];
-  }
-  if (best <= 0) return 0;
-  let redone = 0;
-  for (const step of [1, -1]) {
-    for (let z = anchor + step; items.has(z); z += step) {
-      const guide = items.get(z - step)!.final;
-      if (!guide.some((v) => v)) continue;
-      const item = items.get(z)!;
-      const [result] = await synpo.segment(item.support, slices.subarray(z * PIXELS, (z + 1) * PIXELS), 1, [item.name], { guides: [guide] });
-      item.final.set(result!.final);
-      redone++;
+export async function propagateJobs(
+  synpo: Synpo, volume: QueryVolume, jobs: readonly SegmentJob[], names: readonly SliceName[],
+  firstPass: readonly (readonly { mask: MaskSource; area: number }[])[],
+  options: { progress?: (step: number, steps: number) => void; kept: Tensor[] },
+): Promise<MaskSource[][]> {
+  const finals = firstPass.map((rows) => rows.map((r) => r.mask));
+  // Each organ's slices by index, from the union of its jobs.
+  const organs = new Map<number, Map<number, { j: number; k: number }>>();
+  jobs.forEach((job, j) => {
+    const organ = job.organ ?? j;
+    let items = organs.get(organ);
+    if (!items) organs.set(organ, (items = new Map()));
+    job.slices.forEach((z, k) => items!.set(z, { j, k }));
+  });
+  const chains: Chain[] = [];
+  for (const items of organs.values()) {
+    if (items.size < 2) continue;
+    let anchor = -1;
+    let best = -1;
+    for (const [z, { j, k }] of [...items].sort(([a], [b]) => a - b)) {
+      const area = firstPass[j]![k]!.area;
+      if (area > best) [anchor, best] = [z, area];
+    }
+    if (best <= 0) continue;
+    const start = items.get(anchor)!;
+    for (const step of [1, -1]) {
+      const slices: Chain['slices'] = [];
+      for (let z = anchor + step; items.has(z); z += step) slices.push({ ...items.get(z)!, z });
+      if (slices.length) chains.push({ slices, previous: firstPass[start.j]![start.k]!.mask, previousArea: best });
     }
   }
-  return redone;
+  const steps = Math.max(0, ...chains.map((c) => c.slices.length));
+  for (let t = 0; t < steps; t++) {
+    options.progress?.(t + 1, steps);
+    const rows: PropagationRow[] = [];
+    const owners: Chain[] = [];
+    for (const chain of chains) {
+      const slice = chain.slices[t];
+      if (!slice) continue;
+      if (chain.previousArea <= 0) {
+        // A neighbour that found nothing guides nothing: the slice keeps its own mask.
+        chain.previous = firstPass[slice.j]![slice.k]!.mask;
+        chain.previousArea = firstPass[slice.j]![slice.k]!.area;
+        continue;
+      }
+      rows.push({ z: slice.z, support: jobs[slice.j]!.support, guide: chain.previous });
+      owners.push(chain);
+    }
+    if (rows.length === 0) continue;
+    const out = await synpo.propagationStep(volume, rows, names);
+    options.kept.push(...out.kept);
+    synpo.propagation.steps++;
+    synpo.propagation.slices += rows.length;
+    owners.forEach((chain, i) => {
+      const slice = chain.slices[t]!;
+      finals[slice.j]![slice.k] = out.masks[i]!;
+      chain.previous = out.masks[i]!;
+      chain.previousArea = out.areas[i]!;
+    });
+  }
+  return finals;
 }

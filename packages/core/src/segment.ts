@@ -9,10 +9,9 @@
  * are canonical (feet to head, see preprocess.ts), so relative index is relative world position
  * within each volume's extent along the body axis, whatever order or spacing the files use.
  */
-import { ShapeError, upsampleBilinearReference } from '@synpo/gpu';
+import { ShapeError, upsampleBilinearReference, type TransferCounts } from '@synpo/gpu';
 import { GRID, PIXELS, ROI } from './backend.ts';
 import { MAX_LABEL, type PreparedVolume } from './preprocess.ts';
-import { propagate, type PropagationSlice } from './propagate.ts';
 import { organRange, queryPart, supportSlices } from './protocol.ts';
 import { Synpo, type SliceResult, type SupportEncoding } from './synpo.ts';
 
@@ -123,9 +122,8 @@ export interface SegmentOrgansResult {
   /** The union of the organs' ranges: the query slices that were encoded. */
   range: [number, number];
   /**
-   * Query slices encoded, against the organ-slices segmented on them: each slice once on the CPU
-   * path (the propagation pass takes its encodings from the cache); the GPU path encodes a
-   * propagated slice again.
+   * Query slices encoded, against the organ-slices segmented on them: each slice once, whatever
+   * the number of organs and passes (the propagation pass takes its encodings from the caches).
    */
   encodedSlices: number;
   organSlices: number;
@@ -133,8 +131,15 @@ export interface SegmentOrgansResult {
   overlapPixels: number;
   /** Query slices of the range that are blank (one intensity throughout): left empty, not segmented. */
   blankSlices: number[];
-  /** Slices segmented again by the propagation pass (0 when it is off). */
+  /** Slices segmented again by the propagation pass (0 when it is off), and its steps (chains). */
   propagatedSlices: number;
+  propagationSteps: number;
+  /**
+   * What crossed between host and GPU for this volume (GPU path; null on the CPU), and the chains
+   * that ran speculatively (one submission each) and had to run again checked.
+   */
+  transfers: TransferCounts | null;
+  speculation: { chains: number; rerun: number };
 }
 
 /** segmentOrgans calls so far: each one's encoding-cache keys are its own. */
@@ -221,7 +226,7 @@ export async function segmentOrgans(req: SegmentOrgansRequest): Promise<SegmentO
       }
     });
     const queries = query.slices.subarray(range[0] * PIXELS, (range[1] + 1) * PIXELS);
-    // Keys let the propagation pass reuse the encodings (CPU path); unique to this call.
+    // Keys let every organ and the propagation pass reuse a slice's encodings; unique to this call.
     const call = ++calls;
     const names = Array.from({ length: nU }, (_, i) => ({ seed: (req.sliceOffset ?? 0) + range[0] + i, key: `organs-${call}:${range[0] + i}` }));
     const masks = req.organs.map(() => new Uint8Array(query.nz * PIXELS));
@@ -230,37 +235,39 @@ export async function segmentOrgans(req: SegmentOrgansRequest): Promise<SegmentO
     const confidence = req.organs.map(() => new Map<number, Float32Array>());
     const keep = multi || Boolean(req.keepConfidence);
     const organSlices = jobs.reduce((n, j) => n + j.slices.length, 0);
-    let done = 0;
-    const encodedBefore = synpo.encoded.slices;
-    if (jobs.length) await synpo.segmentJobs(queries, nU, jobs.map((j) => ({ support: encodings[j.organ]![j.part]!, slices: j.slices })), names, {
-      ...(req.detail ? { detail: true } : keep ? { detail: ['synmap'] } : {}),
-      onBatch: async (first, perJob) => {
-        for (const [j, results] of perJob.entries()) {
-          const job = jobs[j]!;
-          const inBatch = job.slices.filter((i) => i >= first && i < first + synpo.batchSize);
-          for (const [k, r] of results.entries()) {
-            const z = range[0] + inBatch[k]!;
-            masks[job.organ]!.set(r.final, z * PIXELS);
-            if (keep && r.synmap) confidence[job.organ]!.set(z, r.synmap);
-            const organ = req.organs[job.organ]!;
-            await req.onSlice?.(z, organ.name, r, encodings[job.organ]![job.part]!, plans[job.organ]!.chosen[job.part]!);
-            done++;
-            req.progress?.(done, organSlices, multi ? `${organ.name} slice ${z}` : `slice ${z}`);
-          }
-        }
-      },
-    });
-    let propagated = 0;
-    if (synpo.options.propagation.enabled) {
-      for (const [o, plan] of plans.entries()) {
-        const items = new Map<number, PropagationSlice>();
-        for (let z = plan.target[0]; z <= plan.target[1]; z++) {
-          if (!blank.has(z)) items.set(z, { final: masks[o]!.subarray(z * PIXELS, (z + 1) * PIXELS), support: encodings[o]![partOf(plan, z)]!, name: names[z - range[0]]! });
-        }
-        req.progress?.(done, organSlices, `${req.organs[o]!.name}: propagating`);
-        propagated += await propagate(synpo, query.slices, items);
-      }
+    const before = { encoded: synpo.encoded.slices, propagated: { ...synpo.propagation }, speculation: { ...synpo.speculation }, transfers: synpo.kernels.transfers() };
+    const propagate = synpo.options.propagation.enabled;
+    const zOf = (job: (typeof jobs)[number], k: number) => range[0] + job.slices[k]!;
+    try {
+      const results = jobs.length === 0 ? [] : await synpo.segmentJobs(queries, nU, jobs.map((j) => ({ support: encodings[j.organ]![j.part]!, slices: j.slices, organ: j.organ })), names, {
+        ...(req.detail ? { detail: true } : keep ? { detail: ['synmap'] } : {}),
+        propagate,
+        ...(req.progress && { progress: (done: number, total: number, what: string) => req.progress!(Math.min(done, organSlices), organSlices, what) }),
+        // The dumps: every slice's per-slice results as its batch finishes.
+        ...(req.onSlice && {
+          onBatch: async (first: number, perJob: SliceResult[][]) => {
+            for (const [j, rows] of perJob.entries()) {
+              const job = jobs[j]!;
+              const inBatch = job.slices.filter((i) => i >= first && i < first + synpo.batchSize);
+              for (const [k, r] of rows.entries()) {
+                await req.onSlice!(range[0] + inBatch[k]!, req.organs[job.organ]!.name, r, encodings[job.organ]![job.part]!, plans[job.organ]!.chosen[job.part]!);
+              }
+            }
+          },
+        }),
+      });
+      results.forEach((rows, j) => {
+        const job = jobs[j]!;
+        rows.forEach((r, k) => {
+          const z = zOf(job, k);
+          masks[job.organ]!.set(r.final, z * PIXELS);
+          if (keep && r.synmap) confidence[job.organ]!.set(z, r.synmap);
+        });
+      });
+    } finally {
+      synpo.forgetEncodings(names.map((n) => n.key));
     }
+    const after = synpo.kernels.transfers();
     const { labels, overlapPixels } = combineOrgans(req.organs.map((o, i) => ({ value: o.value, masks: masks[i]!, confidence: confidence[i]! })), query.nz);
     return {
       labels,
@@ -269,11 +276,19 @@ export async function segmentOrgans(req: SegmentOrgansRequest): Promise<SegmentO
         ...(req.keepConfidence && { confidence: confidence[o]! }),
       })),
       range,
-      encodedSlices: synpo.encoded.slices - encodedBefore,
+      encodedSlices: synpo.encoded.slices - before.encoded,
       organSlices,
       overlapPixels,
       blankSlices: [...blank],
-      propagatedSlices: propagated,
+      propagatedSlices: synpo.propagation.slices - before.propagated.slices,
+      propagationSteps: synpo.propagation.steps - before.propagated.steps,
+      transfers: after && before.transfers ? {
+        uploadBytes: after.uploadBytes - before.transfers.uploadBytes,
+        readbackBytes: after.readbackBytes - before.transfers.readbackBytes,
+        submits: after.submits - before.transfers.submits,
+        maps: after.maps - before.transfers.maps,
+      } : null,
+      speculation: { chains: synpo.speculation.chains - before.speculation.chains, rerun: synpo.speculation.rerun - before.speculation.rerun },
     };
   } finally {
     for (const list of encodings) for (const e of list) await synpo.releaseSupport(e);

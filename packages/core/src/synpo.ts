@@ -4,14 +4,19 @@
  * the band [μ − α·σ, μ − β·σ]), the decoder, and NRM (opening, best component by confidence,
  * a second decoder pass with the mask prompt, opening and best component again).
  *
- * Each batch of query slices is one chain of kernels on one tensor stream, so on the GPU it
- * stays on the GPU: the slices go up once, the prompt points come back (a few hundred bytes a
- * slice: the host turns them into the decoder's prompts), and the final masks come back once, as
- * bytes. Intermediates are read back only when asked for (`detail`). The same code runs on the
- * CPU references.
+ * Each batch is one chain of kernels on one tensor stream, written once for both paths. A batch
+ * is a set of rows, each a query slice against one support, so several organs (and both
+ * directions of the propagation pass) share its dispatches. On the GPU it stays on the device:
+ * the volume's slices go up once and stay there while it is segmented, each slice is encoded once
+ * (a device cache of encodings, bounded in bytes), PSM's points become the decoder's prompts on
+ * the device, the random walker's convergence flags come back with the batch's one readback (a
+ * speculative stream; a batch whose solve needed longer runs again, checked), and what comes
+ * back is the masks as bits, the points, and what was asked for (`detail`). The same code runs
+ * on the CPU references.
  */
-import { createRng, drawIntegers, HostTensor, KMEANS_DEFAULT_MAX_ITERATIONS, ShapeError, type Kernels, type T, type TensorStream } from '@synpo/gpu';
-import { CELLS, GRID, PIXELS, ROI, type Backend, type OrganExtent, type PromptPoint, type SliceBatch } from './backend.ts';
+import { createRng, DeviceTensor, drawIntegers, HostTensor, KMEANS_DEFAULT_MAX_ITERATIONS, ShapeError, type Kernels, type T, type Tensor, type TensorStream } from '@synpo/gpu';
+import { CELLS, GRID, PIXELS, ROI, type Backend, type OrganExtent, type PointClusters, type PromptPoint, type SliceBatch } from './backend.ts';
+import { propagateJobs, type MaskSource } from './propagate.ts';
 import { ByteLru } from './cache.ts';
 import { resolveOptions, type SynpoOptions, type SynpoOptionsInput } from './options.ts';
 
@@ -66,11 +71,28 @@ export interface SliceName {
 export interface SegmentJob {
   support: SupportEncoding;
   slices: readonly number[];
+  /**
+   * The organ the job's slices belong to (the propagation pass runs over an organ's slices, the
+   * union of its jobs: one per third of its range); default: the job's own index.
+   */
+  organ?: number;
 }
 
 export interface SegmentJobsOptions extends Omit<SegmentOptions, 'onBatch'> {
-  /** Called in order as each batch finishes: per job, its results among the batch's slices. */
+  /**
+   * Called in order as each batch of the per-slice pass finishes: per job, its results among the
+   * batch's slices. With `propagate` it is called only when `detail` is asked (the dumps), and its
+   * masks are the per-slice pass's; the masks returned are the propagated ones.
+   */
   onBatch?(first: number, perJob: SliceResult[][]): Promise<void> | void;
+  /**
+   * The propagation pass (PropagationOptions) over each organ's slices after the per-slice pass:
+   * the returned `final` masks are then the propagated ones (the points and `detail` stay the
+   * per-slice pass's). Slices of an organ must be consecutive indices to propagate across.
+   */
+  propagate?: boolean;
+  /** Organ-slices done of the total, with what is being done. */
+  progress?(done: number, total: number, label: string): void;
 }
 
 export interface SegmentOptions {
@@ -83,26 +105,86 @@ export interface SegmentOptions {
   onBatch?(first: number, results: SliceResult[]): Promise<void> | void;
   /**
    * One ROI mask per query slice (all or none): a neighbouring slice's mask that guides this one
-   * (the propagation pass; see PropagationOptions).
+   * (what the propagation pass does; see PropagationOptions).
    */
   guides?: readonly Uint8Array[];
 }
 
 /** Largest batch the automatic choice makes; more buys no speed and costs device memory. */
 const MAX_AUTO_BATCH = 32;
-/** Device bytes per slice besides the feature grids (decoder vectors, components), roughly. */
-const DEVICE_BYTES_PER_SLICE = 1 << 20;
+/** Device bytes per row of a batch besides the feature grids (decoder vectors, components), roughly. */
+const DEVICE_BYTES_PER_ROW = 1 << 20;
+/** A mask's area is read as the fractions of AREA_GRID² cells (exact: each is k / cell pixels). */
+const AREA_GRID = 4;
+
+/** A query volume being segmented: [nz][ROI·ROI] slices; on the GPU they go up once and stay while it is. */
+export interface QueryVolume {
+  slices: Float32Array;
+  nz: number;
+}
+
+/** Some slices of a volume on a stream, encoded: row b of every tensor is slice b. */
+interface EncodedSlices {
+  B: number;
+  images: SliceBatch;
+  sam: T<'f32'>;
+  dino: T<'f32'>;
+  /** Each row's random-choice seed. */
+  seeds: number[];
+}
+
+/** Rows of a batch that share a support: indices into the batch's encoded slices. */
+interface RowGroup {
+  support: SupportEncoding;
+  slices: readonly number[];
+}
+
+/** What the post-encoder stages leave on the stream for R rows (the groups' rows, in order). */
+interface RowOutputs {
+  R: number;
+  /** Row → encoded slice. */
+  slices: number[];
+  final: T<'mask'>;
+  synmap: T<'f32'>;
+  confSam?: T<'f32'>;
+  confDino?: T<'f32'>;
+  coarse: T<'mask'>;
+  positives: PointClusters;
+  negatives: PointClusters | null;
+}
+
+/** A row's results on the host: points and what was asked for; `final` once read. */
+type RowResult = Omit<SliceResult, 'final'> & { final?: Uint8Array };
+
+/** One row of a propagation step: a slice, the support it is segmented against, its neighbour's mask. */
+export interface PropagationRow {
+  z: number;
+  support: SupportEncoding;
+  guide: MaskSource;
+}
+
+const releaseTensor = (t: Tensor) => { if (t instanceof DeviceTensor) t.release(); };
 
 export class Synpo {
   readonly options: SynpoOptions;
   /** Query slices encoded so far and the wall time it took (what sharing encodings saves). */
   readonly encoded = { slices: 0, ms: 0 };
-  /** Encodings kept for reuse across supports on the CPU path (one slice is queried for every organ). */
+  /**
+   * Speculative chains so far (GPU) and how many had to run again checked (a random-walker
+   * solve that needed more iterations than were recorded ahead).
+   */
+  readonly speculation = { chains: 0, rerun: 0 };
+  /** Slices segmented again by the propagation pass so far, and its steps. */
+  readonly propagation = { slices: 0, steps: 0 };
+  /** Encodings kept for reuse on the CPU path (one slice is queried for every organ and pass). */
   readonly encodings: ByteLru<{ sam: Float32Array; dino: Float32Array }>;
+  /** The same on the GPU path, in device memory: a slice's grids stay there for every organ and pass. */
+  readonly deviceEncodings: ByteLru<{ sam: DeviceTensor<'f32'>; dino: DeviceTensor<'f32'> }>;
 
   constructor(readonly backend: Backend, readonly kernels: Kernels, options: SynpoOptionsInput = {}) {
     this.options = resolveOptions(options);
     this.encodings = new ByteLru(this.options.cacheBytes, (e) => e.sam.byteLength + e.dino.byteLength);
+    this.deviceEncodings = new ByteLru(this.options.cacheBytes, (e) => (e.sam.size + e.dino.size) * 4, (e) => { e.sam.release(); e.dino.release(); });
   }
 
   /**
@@ -112,14 +194,44 @@ export class Synpo {
   get batchSize(): number {
     if (this.options.batchSize !== 'auto') return this.options.batchSize;
     if (this.kernels.path === 'cpu') return 8;
-    const perSlice = Math.max(this.backend.sam.channels, this.backend.dino.channels) * CELLS * 4 + DEVICE_BYTES_PER_SLICE;
+    const perSlice = Math.max(this.backend.sam.channels, this.backend.dino.channels) * CELLS * 4 + DEVICE_BYTES_PER_ROW;
     return Math.max(1, Math.min(MAX_AUTO_BATCH, Math.floor(this.kernels.maxTensorBytes / perSlice)));
+  }
+
+  /** Rows (slice × support) one post-encoder pass takes at most: what one binding holds of a row's decoder tensors. */
+  private get maxRows(): number {
+    return Math.max(1, Math.floor(this.kernels.maxTensorBytes / DEVICE_BYTES_PER_ROW));
+  }
+
+  /** Lets go of the kept encodings of these keys (host and device): a volume that is done. */
+  forgetEncodings(keys: Iterable<string>): void {
+    for (const k of keys) {
+      this.encodings.delete(k);
+      this.deviceEncodings.delete(k);
+    }
   }
 
   private async encodeOn(s: TensorStream, slices: SliceBatch, B: number): Promise<{ sam: T<'f32'>; dino: T<'f32'> }> {
     const sam = await this.backend.sam.encode(slices, B, s);
     const dino = await this.backend.dino.encode(slices, B, s);
     return { sam, dino };
+  }
+
+  /**
+   * Runs a chain on a speculative stream (GPU: random-walker solves recorded ahead of their
+   * checks, one submission for the whole chain); `run` returns null when the stream did not
+   * settle, and the chain runs again on a checked stream. Results are the same either way.
+   */
+  private async speculate<R>(label: string, run: (s: TensorStream) => Promise<R | null>): Promise<R> {
+    if (this.kernels.path === 'gpu') {
+      this.speculation.chains++;
+      const r = await this.kernels.chain(label, run, { speculative: true });
+      if (r !== null) return r;
+      this.speculation.rerun++;
+    }
+    const r = await this.kernels.chain(label, run);
+    if (r === null) throw new Error(`${label}: a checked stream did not settle`);
+    return r;
   }
 
   /** CMSM's support side: the grid mask, both prototypes, the negatives' μ and σ. */
@@ -174,9 +286,9 @@ export class Synpo {
   /**
    * Runs SynPo on B query slices ([B][ROI·ROI], in [0, 1]) against one prepared support.
    * `slices` names each query slice: it seeds that slice's random choices (so a slice gets the
-   * same points and mask whatever batch it is in) and, when given, keys an encoding cache on the
-   * CPU path, so a slice queried again (for another organ) is not encoded twice. On the GPU path
-   * the next batch is recorded and uploaded while the previous one computes.
+   * same points and mask whatever batch it is in) and, when given, keys the encoding caches, so a
+   * slice queried again (for another organ) is not encoded twice. On the GPU path the next batch
+   * is recorded and uploaded while the previous one computes.
    */
   async segment(support: SupportEncoding, queries: Float32Array, B: number, slices: readonly SliceName[] = [], options: SegmentOptions = {}): Promise<SliceResult[]> {
     const all = Array.from({ length: B }, (_, i) => i);
@@ -191,7 +303,8 @@ export class Synpo {
   /**
    * SynPo for several supports on one set of query slices (several organs of one scan): each
    * query slice is encoded once, and every job runs CMSM, PSM, the decoder and NRM on the shared
-   * features of its own slices. Results come per job, in the order of its `slices`.
+   * features of its own slices, all jobs' rows in the same dispatches. With `propagate`, the
+   * propagation pass follows (propagate.ts). Results come per job, in the order of its `slices`.
    */
   async segmentJobs(queries: Float32Array, B: number, jobs: readonly SegmentJob[], slices: readonly SliceName[] = [], options: SegmentJobsOptions = {}): Promise<SliceResult[][]> {
     if (queries.length !== B * PIXELS) throw new ShapeError('synpo', `${B} query slices need ${B * PIXELS} values, got ${queries.length}`);
@@ -201,42 +314,141 @@ export class Synpo {
     if (options.guides && (options.guides.length !== B || options.guides.some((g) => g.length !== PIXELS))) {
       throw new ShapeError('synpo', `guides: one ${ROI}×${ROI} mask per query slice (${B}), got ${options.guides.length}`);
     }
-    const size = this.batchSize;
-    const depth = this.kernels.path === 'gpu' ? 2 : 1;
-    const out: SliceResult[][] = jobs.map(() => []);
-    const inFlight: { first: number; running: Promise<SliceResult[][]> }[] = [];
-    const collect = async ({ first, running }: (typeof inFlight)[number]) => {
-      const perJob = await running;
-      perJob.forEach((r, j) => out[j]!.push(...r));
-      await options.onBatch?.(first, perJob);
-    };
-    for (let b0 = 0; b0 < B; b0 += size) {
-      const nb = Math.min(size, B - b0);
-      const local = jobs.map((job) => job.slices.filter((i) => i >= b0 && i < b0 + nb).map((i) => i - b0));
-      if (local.every((rows) => rows.length === 0)) continue;
-      const batch = queries.subarray(b0 * PIXELS, (b0 + nb) * PIXELS);
-      const names = Array.from({ length: nb }, (_, i) => slices[b0 + i] ?? { seed: b0 + i });
-      const guides = options.guides?.slice(b0, b0 + nb);
-      const running = this.jobsBatch(batch, nb, jobs.map((job) => job.support), local, names, { ...options, ...(guides && { guides }) });
-      running.catch(() => {}); // awaited below; a failure while an earlier batch is awaited must not go unhandled
-      inFlight.push({ first: b0, running });
-      if (inFlight.length >= depth) await collect(inFlight.shift()!);
+    if (options.guides && options.propagate) throw new ShapeError('synpo', 'guides and the propagation pass exclude each other: the pass makes its own guides');
+    const path = this.kernels.path;
+    try {
+      return await this.segmentVolume({ slices: queries, nz: B }, jobs, Array.from({ length: B }, (_, i) => slices[i] ?? { seed: i }), options);
+    } catch (error) {
+      // A device lost mid-volume leaves tensors of the lost device behind: start again on the CPU.
+      if (path === 'gpu' && this.kernels.path === 'cpu') return this.segmentVolume({ slices: queries, nz: B }, jobs, Array.from({ length: B }, (_, i) => slices[i] ?? { seed: i }), options);
+      throw error;
     }
-    for (const f of inFlight) await collect(f);
-    return out;
   }
 
-  /** Both encodings of B slices; on the CPU path from the cache where their keys are known. */
+  private async segmentVolume(volume: QueryVolume, jobs: readonly SegmentJob[], names: SliceName[], options: SegmentJobsOptions): Promise<SliceResult[][]> {
+    const B = volume.nz;
+    const propagating = Boolean(options.propagate && this.options.propagation.enabled);
+    const readMasks = !propagating || Boolean(options.detail);
+    const size = this.batchSize;
+    const depth = this.kernels.path === 'gpu' ? 2 : 1;
+    const total = jobs.reduce((n, j) => n + j.slices.length, 0);
+    const rows: RowResult[][] = jobs.map(() => []);
+    // The per-slice pass's masks on the stream and their areas (the propagation pass starts from them).
+    const firstPass: { mask: MaskSource; area: number }[][] = jobs.map(() => []);
+    const kept: Tensor[] = [];
+    let done = 0;
+    const inFlight: { first: number; running: Promise<BatchOut> }[] = [];
+    const collect = async ({ first, running }: (typeof inFlight)[number]) => {
+      const out = await running;
+      kept.push(...out.kept);
+      out.perJob.forEach((r, j) => {
+        rows[j]!.push(...r);
+        firstPass[j]!.push(...out.masks[j]!);
+      });
+      if (readMasks) await options.onBatch?.(first, out.perJob as SliceResult[][]);
+      done += out.perJob.reduce((n, r) => n + r.length, 0);
+      options.progress?.(done, total, 'per-slice pass');
+    };
+    try {
+      for (let b0 = 0; b0 < B; b0 += size) {
+        const nb = Math.min(size, B - b0);
+        const local = jobs.map((job) => job.slices.filter((i) => i >= b0 && i < b0 + nb).map((i) => i - b0));
+        if (local.every((r) => r.length === 0)) continue;
+        const running = this.firstPassBatch(volume, b0, nb, jobs, local, names, { ...options, readMasks, keepMasks: propagating });
+        running.catch(() => {}); // awaited below; a failure while an earlier batch is awaited must not go unhandled
+        inFlight.push({ first: b0, running });
+        if (inFlight.length >= depth) await collect(inFlight.shift()!);
+      }
+      for (const f of inFlight.splice(0)) await collect(f);
+      if (propagating) {
+        const finals = await propagateJobs(this, volume, jobs, names, firstPass, {
+          ...(options.progress && { progress: (step: number, steps: number) => options.progress!(total, total, `propagating, step ${step} of ${steps}`) }),
+          kept,
+        });
+        const masks = await this.readMasks(finals.flat());
+        let i = 0;
+        for (const r of rows) for (const row of r) row.final = masks[i++]!;
+      }
+      return rows as SliceResult[][];
+    } finally {
+      for (const f of inFlight) await f.running.then((out) => kept.push(...out.kept), () => {});
+      for (const t of kept) releaseTensor(t);
+      await this.kernels.chain('release', async (s) => s.releaseResident(volume.slices));
+    }
+  }
+
+  /** The final masks of many rows on the host: one chain, the masks crossing as bits. */
+  private async readMasks(sources: readonly MaskSource[]): Promise<Uint8Array[]> {
+    if (sources.length === 0) return [];
+    const perChunk = Math.max(1, Math.floor(this.kernels.maxTensorBytes / (PIXELS * 4)));
+    return this.kernels.chain('read', async (s) => {
+      s.stage('read');
+      const chunks: Promise<Uint8Array>[] = [];
+      for (let i = 0; i < sources.length; i += perChunk) chunks.push(s.readMask(s.gather(sources.slice(i, i + perChunk))));
+      const out: Uint8Array[] = [];
+      for (const bits of await Promise.all(chunks)) for (let r = 0; r < bits.length / PIXELS; r++) out.push(bits.slice(r * PIXELS, (r + 1) * PIXELS));
+      return out;
+    });
+  }
+
+  /** The volume's slices on the stream's device, uploaded once per volume (null: it does not fit one binding). */
+  private volumeTensor(s: TensorStream, volume: QueryVolume): T<'f32'> | null {
+    if (volume.nz * PIXELS * 4 > s.maxTensorBytes) return null;
+    return s.resident(volume.slices, 'slices', () => new HostTensor('f32', [volume.nz, PIXELS], volume.slices));
+  }
+
+  /**
+   * Slices `zs` of a volume on the stream, encoded: the images from the volume on the device (GPU)
+   * and the encodings from the caches where their names' keys are known.
+   */
+  private async encodeSlices(s: TensorStream, volume: QueryVolume, zs: readonly number[], names: readonly SliceName[]): Promise<EncodedSlices> {
+    const B = zs.length;
+    const contiguous = zs.every((z, i) => z === zs[0]! + i);
+    const host = contiguous ? volume.slices.subarray(zs[0]! * PIXELS, (zs[0]! + B) * PIXELS) : rowsOf(volume.slices, zs);
+    let tensor: T<'f32'> | null = null;
+    if (s.path === 'gpu') {
+      const whole = this.volumeTensor(s, volume);
+      if (whole) tensor = contiguous && B === volume.nz ? whole : s.take(whole, zs);
+    }
+    const images = { host, tensor: tensor ?? s.upload(host, [B, PIXELS]) };
+    const keys = zs.map((z) => names[z]?.key);
+    s.stage('encoders');
+    const t0 = performance.now();
+    const { sam, dino } = s.path === 'cpu' ? await this.encodeKeyed(s, images, B, keys) : await this.encodeOnDevice(s, images, B, keys);
+    this.encoded.ms += performance.now() - t0;
+    return { B, images, sam, dino, seeds: zs.map((z) => names[z]?.seed ?? z) };
+  }
+
+  /** Both encodings of B slices on the GPU, from the device cache where their keys are known. */
+  private async encodeOnDevice(s: TensorStream, images: SliceBatch, B: number, keys: (string | undefined)[]): Promise<{ sam: T<'f32'>; dino: T<'f32'> }> {
+    const hits = keys.map((k) => (k === undefined ? undefined : this.deviceEncodings.get(k)));
+    const missing = hits.flatMap((h, b) => (h ? [] : [b]));
+    let fresh: { sam: T<'f32'>; dino: T<'f32'> } | null = null;
+    if (missing.length > 0) {
+      this.encoded.slices += missing.length;
+      const sub = missing.length === B ? images : { host: rowsOf(images.host, missing), tensor: s.take(images.tensor, missing) };
+      fresh = await this.encodeOn(s, sub, missing.length);
+      missing.forEach((b, i) => {
+        const key = keys[b];
+        if (key === undefined) return;
+        const one = (t: T<'f32'>) => s.keep(s.take(t, [i])) as DeviceTensor<'f32'>;
+        this.deviceEncodings.set(key, { sam: one(fresh!.sam), dino: one(fresh!.dino) });
+      });
+      if (missing.length === B) return fresh;
+    }
+    const rows = (part: 'sam' | 'dino') => hits.map((h, b) => (h ? { tensor: h[part] as T<'f32'>, row: 0 } : { tensor: fresh![part], row: missing.indexOf(b) }));
+    return { sam: s.gather(rows('sam')), dino: s.gather(rows('dino')) };
+  }
+
+  /** Both encodings of B slices on the CPU path, from the host cache where their keys are known. */
   private async encodeKeyed(s: TensorStream, slices: SliceBatch, B: number, keys: (string | undefined)[]): Promise<{ sam: T<'f32'>; dino: T<'f32'> }> {
     const Cs = this.backend.sam.channels * CELLS;
     const Cd = this.backend.dino.channels * CELLS;
-    if (s.path !== 'cpu' || keys.every((k) => k === undefined || !this.encodings.has(k))) {
+    if (keys.every((k) => k === undefined || !this.encodings.has(k))) {
       this.encoded.slices += B;
       const fresh = await this.encodeOn(s, slices, B);
-      if (s.path === 'cpu') {
-        const [sam, dino] = await Promise.all([s.read(fresh.sam), s.read(fresh.dino)]);
-        keys.forEach((key, b) => this.remember(key, { sam: sam.slice(b * Cs, (b + 1) * Cs), dino: dino.slice(b * Cd, (b + 1) * Cd) }));
-      }
+      const [sam, dino] = await Promise.all([s.read(fresh.sam), s.read(fresh.dino)]);
+      keys.forEach((key, b) => this.remember(key, { sam: sam.slice(b * Cs, (b + 1) * Cs), dino: dino.slice(b * Cd, (b + 1) * Cd) }));
       return fresh;
     }
     const missing = keys.map((key, b) => ({ key, b })).filter(({ key }) => key === undefined || !this.encodings.has(key));
@@ -244,8 +456,7 @@ export class Synpo {
     const dino = new Float32Array(B * Cd);
     if (missing.length > 0) {
       this.encoded.slices += missing.length;
-      const host = new Float32Array(missing.length * PIXELS);
-      missing.forEach(({ b }, i) => host.set(slices.host.subarray(b * PIXELS, (b + 1) * PIXELS), i * PIXELS));
+      const host = rowsOf(slices.host, missing.map((m) => m.b));
       const fresh = await this.encodeOn(s, { host, tensor: s.upload(host, [missing.length, PIXELS]) }, missing.length);
       const [fs, fd] = await Promise.all([s.read(fresh.sam), s.read(fresh.dino)]);
       missing.forEach(({ key, b }, i) => {
@@ -269,65 +480,153 @@ export class Synpo {
     if (key !== undefined) this.encodings.set(key, enc);
   }
 
-  /** One batch: the slices encoded once, then each job's stages on its own rows of the features. */
-  private jobsBatch(queries: Float32Array, B: number, supports: SupportEncoding[], rows: number[][], names: SliceName[], options: Pick<SegmentOptions, 'detail' | 'guides'>): Promise<SliceResult[][]> {
-    return this.kernels.chain('segment', async (s) => {
-      // CMSM, query side: the slices go up once and are encoded once, whatever the number of jobs.
-      s.stage('encoders');
-      const t0 = performance.now();
-      const slices = { host: queries, tensor: s.upload(queries, [B, PIXELS]) };
-      const { sam, dino } = await this.encodeKeyed(s, slices, B, names.map((n) => n.key));
-      this.encoded.ms += performance.now() - t0;
-      const out: SliceResult[][] = [];
-      for (let j = 0; j < supports.length; j++) {
-        const r = rows[j]!;
-        if (r.length === 0) { out.push([]); continue; }
-        const everyRow = r.length === B;
-        const host = everyRow ? queries : new Float32Array(r.length * PIXELS);
-        if (!everyRow) r.forEach((i, k) => host.set(queries.subarray(i * PIXELS, (i + 1) * PIXELS), k * PIXELS));
-        out.push(await this.postEncoder(
-          s, supports[j]!,
-          everyRow ? sam : s.take(sam, r), everyRow ? dino : s.take(dino, r),
-          { host, tensor: everyRow ? slices.tensor : s.take(slices.tensor, r) },
-          r.length, everyRow ? names : r.map((i) => names[i]!), { ...options, ...(options.guides && { guides: everyRow ? options.guides : r.map((i) => options.guides![i]!) }) },
-        ));
+  /** The rows of groups, cut so that no post-encoder pass takes more than `maxRows`. */
+  private chunkRows(groups: RowGroup[]): RowGroup[][] {
+    const max = this.maxRows;
+    const chunks: RowGroup[][] = [[]];
+    let n = 0;
+    for (const g of groups) {
+      for (let i = 0; i < g.slices.length;) {
+        if (n === max) { chunks.push([]); n = 0; }
+        const take = Math.min(max - n, g.slices.length - i);
+        chunks[chunks.length - 1]!.push({ support: g.support, slices: g.slices.slice(i, i + take) });
+        i += take;
+        n += take;
       }
-      return out;
+    }
+    return chunks.filter((c) => c.length > 0);
+  }
+
+  /** One batch of the per-slice pass: its slices encoded once, then every job's rows together. */
+  private firstPassBatch(
+    volume: QueryVolume, b0: number, nb: number, jobs: readonly SegmentJob[], local: number[][], names: readonly SliceName[],
+    options: Pick<SegmentJobsOptions, 'detail' | 'guides'> & { readMasks: boolean; keepMasks: boolean },
+  ): Promise<BatchOut> {
+    const zs = Array.from({ length: nb }, (_, i) => b0 + i);
+    const groups = jobs.flatMap((job, j) => (local[j]!.length ? [{ j, support: job.support, slices: local[j]! }] : []));
+    return this.speculate('segment', async (s) => {
+      const enc = await this.encodeSlices(s, volume, zs, names);
+      const chunks = this.chunkRows(groups);
+      const outs: RowOutputs[] = [];
+      for (const chunk of chunks) {
+        const guides = options.guides && s.upload(concatRows(chunk.flatMap((g) => g.slices.map((i) => options.guides![b0 + i]!))), [chunk.reduce((n, g) => n + g.slices.length, 0), PIXELS]);
+        outs.push(await this.postEncoder(s, enc, chunk, { ...(options.detail !== undefined && { detail: options.detail }), ...(guides && { guides }) }));
+      }
+      // Every read is scheduled after everything is recorded: the batch is one submission.
+      const reads = await Promise.all(outs.map((out) => this.readRows(s, out, enc, { masks: options.readMasks, areas: options.keepMasks, detail: options.detail })));
+      if (!s.settled()) return null;
+      const keptFinals = options.keepMasks ? outs.map((out) => s.keep(out.final)) : [];
+      // Back to jobs: the chunks hold the groups' rows in order.
+      const jobOfRow = groups.flatMap((g) => g.slices.map(() => g.j));
+      const perJob: RowResult[][] = jobs.map(() => []);
+      const masks: { mask: MaskSource; area: number }[][] = jobs.map(() => []);
+      let k = 0;
+      outs.forEach((out, c) => {
+        for (let r = 0; r < out.R; r++, k++) {
+          const j = jobOfRow[k]!;
+          perJob[j]!.push(reads[c]!.rows[r]!);
+          if (options.keepMasks) masks[j]!.push({ mask: { tensor: keptFinals[c]!, row: r }, area: reads[c]!.areas![r]! });
+        }
+      });
+      return { perJob, masks, kept: keptFinals };
     });
   }
 
-  /** Everything after the encoders for B slices against one support: CMSM, PSM, the decoder, NRM. */
-  private async postEncoder(s: TensorStream, support: SupportEncoding, sam: T<'f32'>, dino: T<'f32'>, slices: SliceBatch, B: number, names: SliceName[], options: Pick<SegmentOptions, 'detail' | 'guides'>): Promise<SliceResult[]> {
+  /**
+   * One step of the propagation pass: every row's slice segmented against its support, guided by
+   * its neighbour's mask (a tensor of an earlier step, never on the host). Returns the new masks
+   * on the stream (kept: the caller releases them) with their areas, one per row in order.
+   */
+  async propagationStep(volume: QueryVolume, rows: readonly PropagationRow[], names: readonly SliceName[]): Promise<{ masks: MaskSource[]; areas: number[]; kept: Tensor[] }> {
+    const zs = [...new Set(rows.map((r) => r.z))];
+    // Rows sharing a support are one group; the output rows come group by group.
+    const bySupport = new Map<SupportEncoding, number[]>();
+    rows.forEach((r, i) => { const list = bySupport.get(r.support); if (list) list.push(i); else bySupport.set(r.support, [i]); });
+    const order = [...bySupport.values()].flat();
+    const groups = [...bySupport].map(([support, list]) => ({ support, slices: list.map((i) => zs.indexOf(rows[i]!.z)) }));
+    return this.speculate('propagate', async (s) => {
+      const enc = await this.encodeSlices(s, volume, zs, names);
+      const chunks = this.chunkRows(groups);
+      const outs: RowOutputs[] = [];
+      let first = 0;
+      for (const chunk of chunks) {
+        const n = chunk.reduce((a, g) => a + g.slices.length, 0);
+        const guides = s.gather(order.slice(first, first + n).map((i) => rows[i]!.guide));
+        outs.push(await this.postEncoder(s, enc, chunk, { guides }));
+        first += n;
+      }
+      const areas = await Promise.all(outs.map((out) => this.readArea(s, out.final, out.R)));
+      if (!s.settled()) return null;
+      const kept = outs.map((out) => s.keep(out.final));
+      const masks: MaskSource[] = new Array(rows.length);
+      const area: number[] = new Array(rows.length);
+      let k = 0;
+      outs.forEach((out, c) => {
+        for (let r = 0; r < out.R; r++, k++) {
+          masks[order[k]!] = { tensor: kept[c]!, row: r };
+          area[order[k]!] = areas[c]![r]!;
+        }
+      });
+      return { masks, areas: area, kept };
+    });
+  }
+
+  /** Each row's mask area in pixels, read as the fractions of a coarse grid of cells (exact). */
+  private async readArea(s: TensorStream, masks: T<'mask'>, R: number): Promise<number[]> {
+    const cells = AREA_GRID * AREA_GRID;
+    const f = await s.read(s.poolMask(masks, { B: R, H: ROI, W: ROI, G: AREA_GRID }));
+    return Array.from({ length: R }, (_, r) => {
+      let a = 0;
+      for (let c = 0; c < cells; c++) a += f[r * cells + c]! * (PIXELS / cells);
+      return Math.round(a);
+    });
+  }
+
+  /**
+   * Everything after the encoders for the rows of `groups` (each group a support and some of the
+   * encoded slices): CMSM per support, then PSM, the decoder and NRM on all rows at once, each
+   * row with its own support's μ, σ and extent. `guides` ([R][ROI·ROI]) are neighbours' masks.
+   */
+  private async postEncoder(s: TensorStream, enc: EncodedSlices, groups: readonly RowGroup[], options: Pick<SegmentOptions, 'detail'> & { guides?: T<'mask'> }): Promise<RowOutputs> {
     const o = this.options;
     const Cs = this.backend.sam.channels;
     const Cd = this.backend.dino.channels;
-    const rows = { B, P: PIXELS };
+    const slices = groups.flatMap((g) => [...g.slices]);
+    const supports = groups.flatMap((g) => g.slices.map(() => g.support));
+    const R = slices.length;
+    const identity = (list: readonly number[]) => list.length === enc.B && list.every((v, i) => v === i);
     s.stage('confidence');
-    const protoSam = s.resident(support, 'protoSam', () => new HostTensor('f32', [Cs], support.protoSam));
-    const protoDino = s.resident(support, 'protoDino', () => new HostTensor('f32', [Cd], support.protoDino));
-    const confSam = s.confidence(sam, protoSam, { B, C: Cs, N: CELLS });
-    const confDino = s.confidence(dino, protoDino, { B, C: Cd, N: CELLS });
-    let synmap = this.fuse(s, confSam, confDino);
+    const parts = groups.map((g) => {
+      const every = identity(g.slices);
+      const n = g.slices.length;
+      const protoSam = s.resident(g.support, 'protoSam', () => new HostTensor('f32', [Cs], g.support.protoSam));
+      const protoDino = s.resident(g.support, 'protoDino', () => new HostTensor('f32', [Cd], g.support.protoDino));
+      const confSam = s.confidence(every ? enc.sam : s.take(enc.sam, g.slices), protoSam, { B: n, C: Cs, N: CELLS });
+      const confDino = s.confidence(every ? enc.dino : s.take(enc.dino, g.slices), protoDino, { B: n, C: Cd, N: CELLS });
+      return { confSam, confDino, synmap: this.fuse(s, confSam, confDino) };
+    });
+    const join = (k: 'confSam' | 'confDino' | 'synmap') => (parts.length === 1 ? parts[0]![k] : s.concat(parts.map((p) => p[k]), [R, CELLS]));
+    const wanted = (k: keyof SliceDetail) => options.detail === true || (Array.isArray(options.detail) && options.detail.includes(k));
+    let synmap = join('synmap');
+    const conf = { ...(wanted('confSam') && { confSam: join('confSam') }), ...(wanted('confDino') && { confDino: join('confDino') }) };
     // Propagation: a neighbour's mask guides where the organ is (the confidence lowered away from it).
-    let guide: T<'mask'> | undefined;
-    if (options.guides) {
-      const all = new Uint8Array(B * PIXELS);
-      options.guides.forEach((g, b) => all.set(g, b * PIXELS));
-      guide = s.upload(all, [B, PIXELS]);
-      const pooled = s.gaussian(s.poolMask(guide, { B, H: ROI, W: ROI, G: GRID }), { B, H: GRID, W: GRID }, o.propagation.sigma);
-      synmap = s.guidePenalty(synmap, pooled, { B, N: CELLS }, o.propagation.weight);
+    const guide = options.guides;
+    if (guide) {
+      const pooled = s.gaussian(s.poolMask(guide, { B: R, H: ROI, W: ROI, G: GRID }), { B: R, H: GRID, W: GRID }, o.propagation.sigma);
+      synmap = s.guidePenalty(synmap, pooled, { B: R, N: CELLS }, o.propagation.weight);
     }
 
-    // PSM: only the points come back to the host.
+    // PSM: the points stay on the stream; the decoder's prompts are made from them there.
     s.stage('points');
-    const { positives, negatives, top } = await this.selectPoints(s, synmap, B, support, names.map((n) => n.seed));
+    const points = this.selectPoints(s, synmap, R, supports, slices.map((i) => enc.seeds[i]!));
 
     // The decoder, with the fused confidence as a prior for decoders that take one.
     s.stage('prior');
-    const up = s.upsampleBilinear(synmap, { B, inH: GRID, inW: GRID, outH: ROI, outW: ROI });
-    const prior = s.prior(up, top, rows, support.mu, o.priorSharpness);
-    const points = Array.from({ length: B }, (_, b) => [...positives[b]!, ...negatives[b]!]);
-    const request = { images: slices, points, prior, extent: support.extent };
+    const up = s.upsampleBilinear(synmap, { B: R, inH: GRID, inW: GRID, outH: ROI, outW: ROI });
+    const prior = s.prior(up, points.top, { B: R, P: PIXELS }, s.upload(Float32Array.from(supports, (e) => e.mu), [R]), o.priorSharpness);
+    const images = identity(slices) ? enc.images : { host: rowsOf(enc.images.host, slices), tensor: s.take(enc.images.tensor, slices) };
+    const clusters = { positives: points.positives, negatives: points.negatives };
+    const request = { B: R, images, clusters, points: async () => (await readPoints(s, clusters, R)).map((p) => [...p.positives, ...p.negatives]), prior, extents: supports.map((e) => e.extent) };
     s.stage('decoder');
     // With a guide, the neighbour's mask also prompts the first decoding.
     const coarse = await this.backend.decoder.decode(guide ? { ...request, maskPrompt: guide } : request, s);
@@ -336,37 +635,55 @@ export class Synpo {
     let final = coarse;
     if (o.refine.enabled) {
       s.stage('refine');
-      const refined = this.bestComponents(s, coarse, up, B);
+      const refined = this.bestComponents(s, coarse, up, R);
       s.stage('decoder');
       const second = await this.backend.decoder.decode({ ...request, maskPrompt: refined.mask }, s);
       s.stage('refine');
       // An empty refined mask stays empty: there was nothing to prompt the second pass with.
-      final = this.bestComponents(s, s.keepRows(second, refined.found, rows), up, B).mask;
+      final = this.bestComponents(s, s.keepRows(second, refined.found, { B: R, P: PIXELS }), up, R).mask;
     }
+    return { R, slices, final, synmap, coarse, ...conf, positives: points.positives, negatives: points.negatives };
+  }
+
+  /** The host side of R rows: points, masks (as bits) and areas when asked for, the intermediates asked for. */
+  private async readRows(s: TensorStream, out: RowOutputs, enc: EncodedSlices, want: { masks: boolean; areas: boolean; detail: SegmentOptions['detail'] }): Promise<{ rows: RowResult[]; areas?: number[] }> {
     s.stage('read');
-    const wanted = (k: keyof SliceDetail) => options.detail === true || (Array.isArray(options.detail) && options.detail.includes(k));
-    const tensors = { featSam: sam, featDino: dino, confSam, confDino, synmap, coarse } as const;
-    const perSlice = { featSam: Cs * CELLS, featDino: Cd * CELLS, confSam: CELLS, confDino: CELLS, synmap: CELLS, coarse: PIXELS };
+    const Cs = this.backend.sam.channels;
+    const Cd = this.backend.dino.channels;
+    const wanted = (k: keyof SliceDetail) => want.detail === true || (Array.isArray(want.detail) && want.detail.includes(k));
+    const rowsOfEnc = (t: T<'f32'>) => (out.slices.length === enc.B && out.slices.every((v, i) => v === i) ? t : s.take(t, out.slices));
+    const tensors: Partial<Record<keyof SliceDetail, () => T>> = {
+      featSam: () => rowsOfEnc(enc.sam), featDino: () => rowsOfEnc(enc.dino),
+      confSam: () => out.confSam!, confDino: () => out.confDino!, synmap: () => out.synmap, coarse: () => out.coarse,
+    };
+    const perRow = { featSam: Cs * CELLS, featDino: Cd * CELLS, confSam: CELLS, confDino: CELLS, synmap: CELLS, coarse: PIXELS };
     const keys = (Object.keys(tensors) as (keyof SliceDetail)[]).filter(wanted);
-    const [finalHost, ...detail] = await Promise.all([s.read(final), ...keys.map((k) => s.read(tensors[k] as T<'f32'>))]);
-    return Array.from({ length: B }, (_, b) => {
-      const r: SliceResult = { positives: positives[b]!, negatives: negatives[b]!, final: finalHost.slice(b * PIXELS, (b + 1) * PIXELS) };
-      keys.forEach((k, i) => { (r as unknown as Record<string, unknown>)[k] = detail[i]!.slice(b * perSlice[k], (b + 1) * perSlice[k]); });
-      return r;
+    const [points, masks, areas, ...detail] = await Promise.all([
+      readPoints(s, { positives: out.positives, negatives: out.negatives }, out.R),
+      want.masks ? s.readMask(out.final) : null,
+      want.areas ? this.readArea(s, out.final, out.R) : null,
+      ...keys.map((k) => s.read(tensors[k]!() as T<'f32'>)),
+    ]);
+    const rows = Array.from({ length: out.R }, (_, r) => {
+      const row: RowResult = { positives: points[r]!.positives, negatives: points[r]!.negatives, ...(masks && { final: masks.slice(r * PIXELS, (r + 1) * PIXELS) }) };
+      keys.forEach((k, i) => { (row as Record<string, unknown>)[k] = detail[i]!.slice(r * perRow[k], (r + 1) * perRow[k]); });
+      return row;
     });
+    return { rows, ...(areas && { areas }) };
   }
 
   /**
    * PSM on the 64×64 grid: the top γ1·Kp cells clustered into Kp positives; the band cells (a
-   * seeded random γ2·Kn of them when there are more) clustered into Kn negatives. Points are
-   * cell centres in ROI pixels. Returns also the moments of each row's top cells (the prior's
-   * upper anchor), which stay on the stream.
+   * seeded random γ2·Kn of them when there are more) clustered into Kn negatives, each row's band
+   * from its own support's μ and σ. The centres stay on the stream (`readPoints` brings them to
+   * the host as prompt points at their cells' centres), with the moments of each row's top cells
+   * (the prior's upper anchor).
    *
    * Random choices per slice: k-means++ of the positives draws from stream 3·seed, the band
    * subset from 3·seed + 1, k-means++ of the negatives from 3·seed + 2 (each seeded by
    * `options.seed`), so a slice's points do not depend on its batch.
    */
-  async selectPoints(s: TensorStream, synmap: T<'f32'>, B: number, support: SupportEncoding, sliceSeeds: number[]): Promise<{ positives: PromptPoint[][]; negatives: PromptPoint[][]; top: T<'f32'> }> {
+  selectPoints(s: TensorStream, synmap: T<'f32'>, B: number, supports: readonly Pick<SupportEncoding, 'mu' | 'sigma'>[], sliceSeeds: readonly number[]): { positives: PointClusters; negatives: PointClusters | null; top: T<'f32'> } {
     const o = this.options.points;
     const seed = this.options.seed;
     const draws = (count: number, offset: number) => {
@@ -382,9 +699,7 @@ export class Synpo {
 
     let neg: { centroids: T<'f32'>; sizes: T<'u32'> } | null = null;
     if (o.negativeSource === 'band') {
-      const lo = support.mu - o.alpha * support.sigma;
-      const hi = support.mu - o.beta * support.sigma;
-      const bounds = s.upload(Float32Array.from({ length: 2 * B }, (_, i) => (i % 2 ? hi : lo)), [B, 2]);
+      const bounds = s.upload(Float32Array.from(supports.flatMap((e) => [e.mu - o.alpha * e.sigma, e.mu - o.beta * e.sigma])), [B, 2]);
       const band = s.band(synmap, bounds, { B, N: CELLS });
       const sample = s.sampleRows(band.indices, band.counts, { B, n: CELLS, m: o.negativeCandidates }, draws(o.negativeCandidates, 1));
       const cells = s.cellPoints(sample.indices, sample.counts, { B, n: CELLS, G: GRID });
@@ -394,10 +709,7 @@ export class Synpo {
       const cells = s.cellPoints(lowest.indices, null, { B, n: o.negativeCandidates, G: GRID });
       neg = s.kmeans(cells.points, cells.counts, { B, n: o.negativeCandidates, k: o.negatives }, draws(o.negatives, 2), KMEANS_DEFAULT_MAX_ITERATIONS);
     }
-    const [pc, ps, nc, ns] = await Promise.all([s.read(pos.centroids), s.read(pos.sizes), neg ? s.read(neg.centroids) : null, neg ? s.read(neg.sizes) : null]);
-    const positives = toPoints(pc, ps, B, o.positives, 1);
-    const negatives = nc && ns ? toPoints(nc, ns, B, o.negatives, 0) : Array.from({ length: B }, () => []);
-    return { positives, negatives, top: topStats };
+    return { positives: { ...pos, k: o.positives }, negatives: neg && { ...neg, k: o.negatives }, top: topStats };
   }
 
   /** NRM steps 1–2: opening, then the component with the best mean confidence. */
@@ -414,13 +726,40 @@ export class Synpo {
     const B = masks.length;
     if (B === 0) return [];
     return this.kernels.chain('refine', async (s) => {
-      const all = new Uint8Array(B * PIXELS);
-      masks.forEach((m, b) => all.set(m, b * PIXELS));
-      const best = this.bestComponents(s, s.upload(all, [B, PIXELS]), s.upload(confidence256.subarray(0, B * PIXELS), [B, PIXELS]), B);
+      const best = this.bestComponents(s, s.upload(concatRows(masks), [B, PIXELS]), s.upload(confidence256.subarray(0, B * PIXELS), [B, PIXELS]), B);
       const host = await s.read(best.mask);
       return masks.map((_, b) => host.slice(b * PIXELS, (b + 1) * PIXELS));
     });
   }
+}
+
+/** What one batch of the per-slice pass gives back, per job. */
+interface BatchOut {
+  perJob: RowResult[][];
+  masks: { mask: MaskSource; area: number }[][];
+  kept: Tensor[];
+}
+
+/** Rows `rows` of [n][ROI·ROI] slices, copied in order. */
+function rowsOf<A extends Float32Array | Uint8Array>(data: A, rows: readonly number[]): A {
+  const out = new (data.constructor as new (n: number) => A)(rows.length * PIXELS);
+  rows.forEach((r, i) => out.set(data.subarray(r * PIXELS, (r + 1) * PIXELS), i * PIXELS));
+  return out;
+}
+
+/** ROI masks one after another. */
+function concatRows(masks: readonly Uint8Array[]): Uint8Array {
+  const all = new Uint8Array(masks.length * PIXELS);
+  masks.forEach((m, b) => all.set(m, b * PIXELS));
+  return all;
+}
+
+/** PSM's centres on the host, as each row's positive and negative prompt points. */
+async function readPoints(s: TensorStream, c: { positives: PointClusters; negatives: PointClusters | null }, B: number): Promise<{ positives: PromptPoint[]; negatives: PromptPoint[] }[]> {
+  const [pc, ps, nc, ns] = await Promise.all([s.read(c.positives.centroids), s.read(c.positives.sizes), c.negatives ? s.read(c.negatives.centroids) : null, c.negatives ? s.read(c.negatives.sizes) : null]);
+  const positives = toPoints(pc, ps, B, c.positives.k, 1);
+  const negatives = nc && ns ? toPoints(nc, ns, B, c.negatives!.k, 0) : null;
+  return positives.map((p, b) => ({ positives: p, negatives: negatives?.[b] ?? [] }));
 }
 
 /** Live k-means centres ([B][K][2], sizes [B][K]) as prompt points at their grid cells' centres. */

@@ -243,7 +243,7 @@ describe('bad input and edge cases', () => {
 
   it('an empty coarse mask gives an empty final mask, not a crash (NRM)', async () => {
     const base = weightFreeBackend();
-    const emptyDecoder: Backend = { ...base, decoder: { name: 'empty', decode: async (batch, s) => s.upload(new Uint8Array(batch.points.length * PIXELS), [batch.points.length, PIXELS]) } };
+    const emptyDecoder: Backend = { ...base, decoder: { name: 'empty', decode: async (batch, s) => s.upload(new Uint8Array(batch.B * PIXELS), [batch.B, PIXELS]) } };
     const kernels = cpuKernels();
     const synpo = new Synpo(emptyDecoder, kernels);
     const image = Float32Array.from({ length: PIXELS }, (_, i) => (i % 97) / 97);

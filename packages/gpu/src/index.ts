@@ -46,7 +46,7 @@ export { recordAppearance, featuresSpec } from './kernels/features.ts';
 export { sampleSubsetFromDraws, sampleRowsReference, cellPointsReference } from './reference/points.ts';
 export { priorReference } from './reference/prior.ts';
 export { areaThresholdReference, AREA_BINS, type AreaThresholdOptions } from './reference/area.ts';
-export { guidePenaltyReference, keepGuidedReference, poolMaskReference, type GuideShape } from './reference/guide.ts';
+export { guidePenaltyReference, poolMaskReference, type GuideShape } from './reference/guide.ts';
 export { promptRowsReference, type PromptRowsOptions, type PromptRowsShape } from './reference/box.ts';
 export { recordPromptRows, boxSpec } from './kernels/box.ts';
 export { thresholdReference, bestComponentMaskReference, bestRootsReference, keepRowsReference, packBitsReference, packBytesReference, unpackBits } from './reference/refine.ts';
@@ -54,7 +54,7 @@ export { shrinkInputsReference, seedMapReference, type DecoderInputOptions } fro
 export { recordSampleRows, recordCellPoints, pointsSpec } from './kernels/points.ts';
 export { recordPrior, priorSpec } from './kernels/prior.ts';
 export { recordAreaThreshold, areaSpec } from './kernels/area.ts';
-export { recordGuidePenalty, recordKeepGuided, recordPoolMask, guideSpec } from './kernels/guide.ts';
+export { recordGuidePenalty, recordPoolMask, guideSpec } from './kernels/guide.ts';
 export { recordThreshold, recordBestComponent, recordKeepRows, recordPack, recordPackBits, recordMaskToF32, refineSpec } from './kernels/refine.ts';
 export { recordDecoderInputs, promptSpec } from './kernels/prompt.ts';
 export { recordStackPosition, recordShrink } from './kernels/features.ts';

@@ -30,7 +30,7 @@ import { randomWalkerReference, type RandomWalkerOptions, type RandomWalkerResul
 import { appearanceGpu } from './kernels/features.ts';
 import { gaussianGpu } from './kernels/gaussian.ts';
 import { createRng } from './random.ts';
-import { DeviceLostError, type GpuRuntime } from './runtime.ts';
+import { DeviceLostError, type GpuRuntime, type TransferCounts } from './runtime.ts';
 import type { FeatureShape, ImageShape } from './shapes.ts';
 import { CpuStream, GpuStream, type GpuStreamOptions, type TensorStream } from './stream.ts';
 
@@ -48,6 +48,8 @@ export interface Kernels {
   readonly path: ComputePath;
   /** Largest tensor one binding can hold on this path, in bytes (batch sizes are chosen from it). */
   readonly maxTensorBytes: number;
+  /** What has crossed between host and GPU so far (the GPU path's running totals; none on the CPU). */
+  transfers(): TransferCounts | null;
   prototype(feats: Float32Array, masks: Uint8Array, shape: FeatureShape): Promise<Float32Array>;
   confidence(feats: Float32Array, protos: Float32Array, shape: FeatureShape): Promise<Float32Array>;
   confidenceNaive(query: Float32Array, support: Float32Array, supportMask: Uint8Array, shape: FeatureShape): Promise<Float32Array>;
@@ -86,6 +88,7 @@ export function cpuKernels(): Kernels {
   return {
     path: 'cpu',
     maxTensorBytes: Infinity,
+    transfers: () => null,
     prototype: wrap(prototypeReference),
     confidence: wrap(confidenceReference),
     confidenceNaive: wrap(confidenceNaiveReference),
@@ -112,6 +115,7 @@ export function gpuKernels(rt: GpuRuntime): Kernels {
   return {
     path: 'gpu',
     maxTensorBytes: rt.maxBindingBytes,
+    transfers: () => rt.snapshotTransfers(),
     prototype: (...a) => prototypeGpu(rt, ...a),
     confidence: (...a) => confidenceGpu(rt, ...a),
     confidenceNaive: (...a) => confidenceNaiveGpu(rt, ...a),
@@ -138,7 +142,7 @@ export function gpuKernels(rt: GpuRuntime): Kernels {
   };
 }
 
-export type KernelName = Exclude<keyof Kernels, 'path' | 'maxTensorBytes'>;
+export type KernelName = Exclude<keyof Kernels, 'path' | 'maxTensorBytes' | 'transfers'>;
 
 /**
  * A `Kernels` whose every method calls `wrap` with the method's name and a function that runs
@@ -153,9 +157,10 @@ export function wrapKernels(
   const kernels = {
     get path() { return current().path; },
     get maxTensorBytes() { return current().maxTensorBytes; },
+    transfers: () => current().transfers(),
   } as Kernels;
   for (const name of Object.keys(cpuKernels()) as (keyof Kernels)[]) {
-    if (name === 'path' || name === 'maxTensorBytes') continue;
+    if (name === 'path' || name === 'maxTensorBytes' || name === 'transfers') continue;
     Object.defineProperty(kernels, name, {
       enumerable: true,
       value: (...args: unknown[]) => wrap(name, (k) => (k[name] as (...a: unknown[]) => Promise<unknown>)(...args)),

@@ -22,7 +22,7 @@ import { prototypeReference } from './reference/prototype.ts';
 import { randomWalkerReference, type RandomWalkerOptions } from './reference/random-walker.ts';
 import { bestComponentMaskReference, keepRowsReference, thresholdReference } from './reference/refine.ts';
 import { areaThresholdReference, type AreaThresholdOptions } from './reference/area.ts';
-import { guidePenaltyReference, keepGuidedReference, poolMaskReference, validateGuideShape, type GuideShape } from './reference/guide.ts';
+import { guidePenaltyReference, poolMaskReference, validateGuideShape, type GuideShape } from './reference/guide.ts';
 import { downsampleMaskReference, upsampleBilinearReference, type ResizeShape } from './reference/resize.ts';
 import { synergyReference, type SynergyWeights } from './reference/synergy.ts';
 import { topkReference } from './reference/topk.ts';
@@ -41,7 +41,7 @@ import { recordMorphology } from './kernels/morphology.ts';
 import { recordCellPoints, recordSampleRows } from './kernels/points.ts';
 import { recordPrior } from './kernels/prior.ts';
 import { recordAreaThreshold } from './kernels/area.ts';
-import { recordGuidePenalty, recordKeepGuided, recordPoolMask } from './kernels/guide.ts';
+import { recordGuidePenalty, recordPoolMask } from './kernels/guide.ts';
 import { recordDecoderInputs } from './kernels/prompt.ts';
 import { recordPrototype } from './kernels/prototype.ts';
 import { RANDOM_WALKER_CHECKS, solveRandomWalker } from './kernels/random-walker.ts';
@@ -125,8 +125,6 @@ export interface TensorStream {
   threshold(values: T<'f32'>, t: number): T<'mask'>;
   /** The fraction of set pixels per G×G cell of [B][H][W] masks: [B][G·G]. */
   poolMask(masks: T<'mask'>, shape: GuideShape): T<'f32'>;
-  /** Per row, `masks` where the pooled guide ([B][G·G]) is non-empty, else `previous` ([B][H·W] each). */
-  keepGuided(masks: T<'mask'>, previous: T<'mask'>, guide: T<'f32'>, shape: GuideShape): T<'mask'>;
   /** Per row of [B][N] maps: maps − w·(1 − guide / max(guide)); rows with an empty guide unchanged. */
   guidePenalty(maps: T<'f32'>, guide: T<'f32'>, shape: { B: number; N: number }, w: number): T<'f32'>;
   /** Per row, value > t with t where the values reach the row's target area ([B] pixels), clamped (see area.wgsl). */
@@ -150,6 +148,8 @@ export interface TensorStream {
   concat(parts: readonly T<'f32'>[], shape: readonly number[]): T<'f32'>;
   /** The given rows (first axis) of a tensor, in the given order: [rows.length, …rest]. */
   take<D extends DType>(tensor: T<D>, rows: readonly number[]): T<D>;
+  /** Rows of several tensors of one row size, in the given order (take over many tensors). */
+  gather<D extends DType>(rows: readonly { tensor: T<D>; row: number }[]): T<D>;
   /** The random walker's probability [B][H·W] in [0, 1] (on the GPU it checks convergence now and then). */
   randomWalker(image: T<'f32'>, seeds: T<'mask'>, prior: T<'f32'>, shape: ImageShape, options: RandomWalkerOptions): Promise<T<'f32'>>;
 }
@@ -375,11 +375,6 @@ export class GpuStream implements TensorStream {
     return recordPoolMask(this.rec, this.dev(masks), s) as DeviceTensor<'f32'>;
   }
 
-  keepGuided(masks: T<'mask'>, previous: T<'mask'>, guide: T<'f32'>, s: GuideShape): T<'mask'> {
-    validateGuideShape(s);
-    return recordKeepGuided(this.rec, this.dev(masks), this.dev(previous), this.dev(guide), s) as DeviceTensor<'mask'>;
-  }
-
   promptRows(pos: { centroids: T<'f32'>; sizes: T<'u32'> }, neg: { centroids: T<'f32'>; sizes: T<'u32'> } | null, extents: T<'f32'> | null, s: PromptRowsShape, o: PromptRowsOptions): T<'f32'> {
     validatePromptRows(s, o);
     const out = recordPromptRows(this.rec, { centres: this.dev(pos.centroids), sizes: this.dev(pos.sizes) }, neg && { centres: this.dev(neg.centroids), sizes: this.dev(neg.sizes) }, extents && this.dev(extents), s, o);
@@ -442,6 +437,20 @@ export class GpuStream implements TensorStream {
     rows.forEach((r, i) => {
       if (!(r >= 0 && r < t.shape[0]!)) throw new ShapeError('take', `row ${r} is outside 0..${t.shape[0]! - 1}`);
       this.rec.copy(t, r * rowBytes, out, i * rowBytes, rowBytes);
+    });
+    return out as DeviceTensor<D>;
+  }
+
+  gather<D extends DType>(rows: readonly { tensor: T<D>; row: number }[]): T<D> {
+    if (rows.length === 0) throw new ShapeError('gather', 'no rows to gather');
+    const first = this.dev(rows[0]!.tensor);
+    const rowBytes = (first.size / first.shape[0]!) * 4;
+    const out = this.rec.scratch(rows.length * rowBytes, 'gather', false, first.dtype, [rows.length, ...first.shape.slice(1)]);
+    rows.forEach(({ tensor, row }, i) => {
+      const t = this.dev(tensor);
+      if ((t.size / t.shape[0]!) * 4 !== rowBytes || t.dtype !== first.dtype) throw new ShapeError('gather', `row ${i} is from a tensor of another row size or dtype`);
+      if (!(row >= 0 && row < t.shape[0]!)) throw new ShapeError('gather', `row ${row} is outside 0..${t.shape[0]! - 1}`);
+      this.rec.copy(t, row * rowBytes, out, i * rowBytes, rowBytes);
     });
     return out as DeviceTensor<D>;
   }
@@ -660,10 +669,6 @@ export class CpuStream implements TensorStream {
     return this.time(() => this.t('f32', [s.B, s.G * s.G], poolMaskReference(this.h(masks), s)));
   }
 
-  keepGuided(masks: T<'mask'>, previous: T<'mask'>, guide: T<'f32'>, s: GuideShape): T<'mask'> {
-    return this.time(() => this.t('mask', [s.B, s.H * s.W], keepGuidedReference(this.h(masks), this.h(previous), this.h(guide), s)));
-  }
-
   promptRows(pos: { centroids: T<'f32'>; sizes: T<'u32'> }, neg: { centroids: T<'f32'>; sizes: T<'u32'> } | null, extents: T<'f32'> | null, s: PromptRowsShape, o: PromptRowsOptions): T<'f32'> {
     return this.time(() => this.t('f32', [s.B, 1 + s.Kn + s.Kp, 4], promptRowsReference(
       this.h(pos.centroids), this.h(pos.sizes), neg && this.h(neg.centroids), neg && this.h(neg.sizes), extents && this.h(extents), s, o,
@@ -740,6 +745,20 @@ export class CpuStream implements TensorStream {
       out.set(data.subarray(r * row, (r + 1) * row) as never, i * row);
     });
     return this.t(tensor.dtype, [rows.length, ...tensor.shape.slice(1)], out);
+  }
+
+  gather<D extends DType>(rows: readonly { tensor: T<D>; row: number }[]): T<D> {
+    if (rows.length === 0) throw new ShapeError('gather', 'no rows to gather');
+    const first = rows[0]!.tensor;
+    const size = this.h(first).length / first.shape[0]!;
+    const out = new (this.h(first).constructor as new (n: number) => HostArrayOf[D])(rows.length * size);
+    rows.forEach(({ tensor, row }, i) => {
+      const data = this.h(tensor);
+      if (data.length / tensor.shape[0]! !== size || tensor.dtype !== first.dtype) throw new ShapeError('gather', `row ${i} is from a tensor of another row size or dtype`);
+      if (!(row >= 0 && row < tensor.shape[0]!)) throw new ShapeError('gather', `row ${row} is outside 0..${tensor.shape[0]! - 1}`);
+      out.set(data.subarray(row * size, (row + 1) * size) as never, i * size);
+    });
+    return this.t(first.dtype, [rows.length, ...first.shape.slice(1)], out);
   }
 
   async randomWalker(image: T<'f32'>, seeds: T<'mask'>, prior: T<'f32'>, s: ImageShape, o: RandomWalkerOptions): Promise<T<'f32'>> {

@@ -240,20 +240,23 @@ describe('stream operations agree with the CPU references', () => {
     });
   }
 
-  it('keepGuided: the new mask where the guide has anything, else the previous one', async (ctx) => {
-    const B = 3, H = 256, W = 256, G = 64;
-    const masks = randomMask(B * H * W, 31, 0.4);
-    const previous = randomMask(B * H * W, 32, 0.6);
-    const guide = new Float32Array(B * G * G);
-    guide[5] = 0.25; // row 0 guided by one cell
-    guide[2 * G * G + 4095] = 1; // row 2 by its last cell; row 1 empty
-    const r = await both(ctx, async (s) => Array.from(await read(s, s.keepGuided(s.upload(masks, [B, H * W]), s.upload(previous, [B, H * W]), s.upload(guide, [B, G * G]), { B, H, W, G }))));
+  it('gather takes rows from several tensors in any order', async (ctx) => {
+    const a = randomArray(3 * 5, 41);
+    const b = randomArray(2 * 5, 42);
+    const m = randomMask(2 * 9, 43);
+    const r = await both(ctx, async (s) => {
+      const ta = s.upload(a, [3, 5]);
+      const tb = s.upload(b, [2, 5]);
+      const tm = s.upload(m, [2, 9]);
+      return [
+        Array.from(await read(s, s.gather([{ tensor: tb, row: 1 }, { tensor: ta, row: 2 }, { tensor: ta, row: 0 }, { tensor: tb, row: 1 }]))),
+        Array.from(await read(s, s.gather([{ tensor: tm, row: 1 }, { tensor: tm, row: 0 }]))),
+      ];
+    });
     if (!r) return;
     expect(r.g).toEqual(r.c);
-    const P = H * W;
-    expect(r.c.slice(0, P)).toEqual(Array.from(masks.subarray(0, P)));
-    expect(r.c.slice(P, 2 * P)).toEqual(Array.from(previous.subarray(P, 2 * P)));
-    expect(r.c.slice(2 * P)).toEqual(Array.from(masks.subarray(2 * P)));
+    expect(r.c[0]!.slice(0, 10)).toEqual([...Array.from(b.subarray(5, 10)), ...Array.from(a.subarray(10, 15))]);
+    expect(r.c[1]).toEqual([...Array.from(m.subarray(9, 18)), ...Array.from(m.subarray(0, 9))]);
   });
 
   for (const n of [1, 31, 32, 33, 65536 * 3 + 7]) {

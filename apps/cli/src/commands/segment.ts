@@ -196,7 +196,11 @@ export function segmentCommand(program: Command, run: Runner): void {
           // One organ: its support slices, value and empty slices, as before --organs existed.
           ...(!several && { supportSlices: perOrgan[0]!.supportSlices, organValue: perOrgan[0]!.supportValue, emptySlices: perOrgan[0]!.emptySlices }),
           organs: perOrgan,
-          encodedSlices: result.encodedSlices, organSlices: result.organSlices, overlapPixels: result.overlapPixels, blankSlices: blank, propagatedSlices: result.propagatedSlices, seconds,
+          encodedSlices: result.encodedSlices, organSlices: result.organSlices, overlapPixels: result.overlapPixels, blankSlices: blank, propagatedSlices: result.propagatedSlices,
+          propagationSteps: result.propagationSteps, seconds,
+          // What crossed between host and device for this volume (null on the CPU path), and how many
+          // speculatively recorded random-walker chains had to be re-run after their check.
+          transfers: result.transfers, speculation: result.speculation,
           // Host time in the encoders (on the GPU their work runs asynchronously, so only the CPU path's is the encoders' whole time).
           encoderSeconds: synpo.encoded.ms / 1000,
           device: kernels.path, resampled: prepared.resampled, dump: opts.dump ?? null,

@@ -14,7 +14,7 @@
  * The defaults were chosen on the tuning folds only (CHAOS fold 0, SABS fold 0; scripts/tune).
  */
 import { HostTensor, positionChannels, type T, type TensorStream } from '@synpo/gpu';
-import { CELLS, GRID, ROI, type Backend, type OrganExtent, type DecodeBatch, type FeatureEncoder, type PromptDecoder, type PromptPoint, type SliceBatch } from '../backend.ts';
+import { CELLS, GRID, ROI, type Backend, type DecodeBatch, type FeatureEncoder, type PromptDecoder, type SliceBatch } from '../backend.ts';
 
 export interface WeightFreeOptions {
   /** Blur scales of the appearance channels, in ROI pixels. */
@@ -126,51 +126,29 @@ class RandomWalkerDecoder implements PromptDecoder {
   async decode(batch: DecodeBatch, s: TensorStream): Promise<T<'mask'>> {
     const f = this.o.decoderScale;
     const side = ROI / f;
-    const B = batch.points.length;
-    // Per slice: the box that bounds the walk, then the points (negatives first, so a positive
-    // sharing a pixel with a negative wins): a few hundred bytes, built on the host.
-    const P = Math.max(1, ...batch.points.map((p) => p.length));
-    const prompts = new Float32Array(B * (1 + P) * 4);
-    batch.points.forEach((points, b) => {
-      const row = b * (1 + P) * 4;
-      prompts.set(this.box(points, batch.extent), row);
-      [...points].sort((a, c) => a.label - c.label).forEach((q, k) => prompts.set([q.x, q.y, q.label, 1], row + 4 * (1 + k)));
+    const { B, clusters, extents } = batch;
+    // Per row: the box that bounds the walk, then the points, built on the stream from PSM's
+    // centres (box.wgsl), so the points never visit the host on the way to the walk.
+    const Kp = clusters.positives.k;
+    const Kn = clusters.negatives?.k ?? 0;
+    const sizes = extents && s.upload(Float32Array.from(extents.flatMap((e) => [e.width, e.height])), [B, 2]);
+    const prompts = s.promptRows(clusters.positives, Kn ? clusters.negatives : null, sizes ?? null, { B, Kp, Kn }, {
+      cell: ROI / GRID, margin: this.o.boundMargin, marginFactor: this.o.boundMarginFactor, extentFactor: this.o.extentFactor,
     });
-    const inputs = s.decoderInputs(batch.images.tensor, batch.prior ?? null, batch.maskPrompt ?? null, s.upload(prompts, [B, 1 + P, 4]), { B, H: ROI, W: ROI }, P, {
+    const P = Kn + Kp;
+    const inputs = s.decoderInputs(batch.images.tensor, batch.prior ?? null, batch.maskPrompt ?? null, prompts, { B, H: ROI, W: ROI }, P, {
       factor: f, maskWeight: this.o.maskPromptWeight, background: this.o.backgroundPrior, radius: this.o.seedRadius,
     });
     const probability = await s.randomWalker(inputs.image, inputs.seeds, inputs.prior, { B, H: side, W: side }, {
       beta: this.o.beta, gamma: this.o.gamma, maxIterations: this.o.maxIterations, tolerance: this.o.tolerance,
     });
-    // Back to the ROI: bilinear, then the decision: the support organ's area (times the factor)
-    // within the threshold range, or 0.5.
+    // Back to the ROI: bilinear, then the decision: each row's support organ's area (times the
+    // factor) within the threshold range, or 0.5 where no area is known.
     const up = s.upsampleBilinear(probability, { B, inH: side, inW: side, outH: ROI, outW: ROI });
-    const area = this.o.areaFactor * (batch.extent?.area ?? 0);
-    if (!(area > 0)) return s.threshold(up, 0.5);
+    const areas = Float32Array.from({ length: B }, (_, b) => this.o.areaFactor * (extents?.[b]?.area ?? 0));
+    if (!areas.some((a) => a > 0)) return s.threshold(up, 0.5);
     const [lo, hi] = this.o.areaRange;
-    return s.areaThreshold(up, s.upload(new Float32Array(B).fill(area), [B]), { B, P: ROI * ROI }, { lo, hi, fallback: 0.5 });
-  }
-
-  /**
-   * The walk's bounds in ROI pixels, [x0, x1, y0, y1]: the positives' box, grown to the support
-   * organ's extent around their centre and by the margins; none ([1, 0, 0, 0]) without positives.
-   */
-  private box(points: PromptPoint[], extent: OrganExtent | undefined): number[] {
-    const positives = points.filter((q) => q.label === 1);
-    if (positives.length === 0) return [1, 0, 0, 0];
-    const xs = positives.map((q) => q.x);
-    const ys = positives.map((q) => q.y);
-    let [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
-    const mx = this.o.boundMargin + this.o.boundMarginFactor * (x1 - x0);
-    const my = this.o.boundMargin + this.o.boundMarginFactor * (y1 - y0);
-    if (extent && this.o.extentFactor > 0) {
-      const cx = xs.reduce((a, v) => a + v, 0) / xs.length;
-      const cy = ys.reduce((a, v) => a + v, 0) / ys.length;
-      const hw = (this.o.extentFactor * extent.width) / 2;
-      const hh = (this.o.extentFactor * extent.height) / 2;
-      [x0, x1, y0, y1] = [Math.min(x0, cx - hw), Math.max(x1, cx + hw), Math.min(y0, cy - hh), Math.max(y1, cy + hh)];
-    }
-    return [x0 - mx, x1 + mx, y0 - my, y1 + my];
+    return s.areaThreshold(up, s.upload(areas, [B]), { B, P: ROI * ROI }, { lo, hi, fallback: 0.5 });
   }
 }
 

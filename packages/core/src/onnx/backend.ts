@@ -228,14 +228,15 @@ export class Sam2Decoder implements PromptDecoder {
    * A slice whose mask prompt is empty is not decoded again (NRM keeps it empty).
    */
   async decode(batch: DecodeBatch, s: TensorStream): Promise<T<'mask'>> {
-    const B = batch.points.length;
+    const B = batch.B;
+    const points = await batch.points();
     const prompts = batch.maskPrompt ? await s.read(batch.maskPrompt) : null;
     const out = new Uint8Array(B * PIXELS);
     const requests: { b: number; req: DecodeRequest }[] = [];
     for (let b = 0; b < B; b++) {
       const maskPrompt = prompts?.subarray(b * PIXELS, (b + 1) * PIXELS);
       if (maskPrompt && !maskPrompt.some((v) => v)) continue;
-      requests.push({ b, req: { image: batch.images.host.subarray(b * PIXELS, (b + 1) * PIXELS), points: batch.points[b]!, ...(maskPrompt && { maskPrompt }) } });
+      requests.push({ b, req: { image: batch.images.host.subarray(b * PIXELS, (b + 1) * PIXELS), points: points[b]!, ...(maskPrompt && { maskPrompt }) } });
     }
     const masks = await this.decodeRequests(requests.map((r) => r.req));
     requests.forEach(({ b }, i) => out.set(masks[i]!, b * PIXELS));

@@ -53,19 +53,3 @@ export function guidePenaltyReference(maps: Float32Array, guide: Float32Array, B
   }
   return out;
 }
-
-/** Per row: `masks` where the row's pooled guide ([B][G·G]) has any value > 0, else `previous`. */
-export function keepGuidedReference(masks: Uint8Array, previous: Uint8Array, guide: Float32Array, s: GuideShape): Uint8Array {
-  validateGuideShape(s);
-  const P = s.H * s.W;
-  const N = s.G * s.G;
-  length('guide', 'masks', masks, s.B * P);
-  length('guide', 'previous masks', previous, s.B * P);
-  length('guide', 'guide', guide, s.B * N);
-  const out = new Uint8Array(s.B * P);
-  for (let b = 0; b < s.B; b++) {
-    const guided = guide.subarray(b * N, (b + 1) * N).some((v) => v > 0);
-    out.set((guided ? masks : previous).subarray(b * P, (b + 1) * P), b * P);
-  }
-  return out;
-}
