@@ -7,7 +7,7 @@
 import { cpuKernels, summarizeAdapter, upsampleBilinearReference } from '@synpo/gpu';
 import { decodeImage2D, decodeNifti, encodeNiftiMask, imageAsVolume, type Volume } from '@synpo/io';
 import {
-  combineOrgans, dice, GRID, labelsToRoi, organName, overlap, PAPER_BANDS, phantomPatient, PHANTOM_LABELS, PIXELS, prepareVolume, recogniseLabelMap, ROI, roiToVolume,
+  combineOrgans, dice, GRID, labelsToRoi, organName, overlap, PAPER_BANDS, phantomPatient, PHANTOM_LABELS, PIXELS, prepareVolume, recogniseLabelMap, ROI, roiToVolume, splitOrgans,
   type LabelMapName, type Overlap, type PreparedVolume,
 } from '@synpo/core';
 import type { Device, RunRequest, SliceMessage, VolumeMessage, VolumeRequest, WorkerMessage } from './protocol.ts';
@@ -538,8 +538,10 @@ async function runVolume(): Promise<void> {
   try {
     if (count === 1) { worker.postMessage(req); return; }
     split = { parts: new Array(count).fill(null), progress: Array.from({ length: count }, () => ({ done: 0, total: 0 })), values: organs.map((o) => o.value), t0: performance.now() };
+    // Dealt by range length (splitOrgans), so the workers' organ-slices are about even.
+    const dealt = splitOrgans({ support: req.support, query: req.query, organs, ...(supportSlice !== undefined && { supportSlice }) }, count);
     for (let k = 0; k < count; k++) {
-      const mine = organs.filter((_, i) => i % count === k);
+      const mine = dealt[k]!.map((i) => organs[i]!);
       const target = k === 0 ? worker : (helpers[k - 1] ??= spawn(k));
       target.postMessage({ ...req, organs: mine, part: true } satisfies VolumeRequest);
     }

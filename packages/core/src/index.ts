@@ -11,7 +11,7 @@ export { prepareVolume, preparedSlice, labelsToRoi, roiToVolume, detectIntensity
 export { CHAOS_T2, SABS_CT, LAYOUTS, ORGANS, LABEL_MAPS, TOTALSEG_LABELS, organName, recogniseLabelMap, type LabelMapName, dice, overlap, organRange, supportSlices, queryPart, meanStd, type DatasetLayout, type Organ, type Overlap } from './protocol.ts';
 export { evaluate, type EvalReport, type EvalRequest, type OrganSummary, type ScanResult } from './evaluate.ts';
 export { propagateJobs, type MaskSource } from './propagate.ts';
-export { segmentVolume, segmentOrgans, combineOrgans, carryRange, supportSliceFor, type SegmentVolumeRequest, type SegmentVolumeResult, type OrganRequest, type OrganResult, type SegmentOrgansRequest, type SegmentOrgansResult, type SliceStack } from './segment.ts';
+export { segmentVolume, segmentOrgans, combineOrgans, splitOrgans, mergeOrganParts, transferBounds, carryRange, supportSliceFor, type SegmentVolumeRequest, type SegmentVolumeResult, type OrganRequest, type OrganResult, type SegmentOrgansRequest, type SegmentOrgansResult, type SliceStack } from './segment.ts';
 export { ByteLru, DEFAULT_CACHE_BYTES } from './cache.ts';
 export { phantomPatient, PHANTOM_LABELS, PHANTOM_DEFAULTS, type PhantomOptions } from './phantom.ts';
 export { toHalf, fromHalf, packHalf } from './half.ts';

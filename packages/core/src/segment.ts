@@ -14,6 +14,7 @@ import { GRID, PIXELS, ROI } from './backend.ts';
 import { MAX_LABEL, type PreparedVolume } from './preprocess.ts';
 import { organRange, queryPart, supportSlices } from './protocol.ts';
 import { Synpo, type SliceResult, type SupportEncoding } from './synpo.ts';
+import type { PointSelectionOptions } from './options.ts';
 
 export interface SegmentVolumeRequest {
   synpo: Synpo;
@@ -44,6 +45,8 @@ export interface SegmentVolumeResult {
   supportSlices: number[];
   /** Slices segmented again by the propagation pass (0 when it is off). */
   propagatedSlices: number;
+  /** Query slices encoded (each once, with or without the propagation pass). */
+  encodedSlices: number;
 }
 
 /**
@@ -163,7 +166,7 @@ interface OrganPlan {
 const partOf = (plan: OrganPlan, z: number) => (plan.chosen.length === 1 ? 0 : queryPart(z, plan.target));
 
 /** The support slices and query range of one organ, by the protocol unless given. */
-function organPlan(req: SegmentOrgansRequest, organ: OrganRequest): OrganPlan {
+function organPlan(req: Pick<SegmentOrgansRequest, 'support' | 'query' | 'supportSlice'>, organ: OrganRequest): OrganPlan {
   const { support, query } = req;
   const range = organRange(organ.masks, support.nz);
   if (!range) throw new ShapeError('segment', `the organ ${organ.name} is not in the support label volume${support.volume?.source ? ` ${support.volume.source}` : ''}`);
@@ -240,7 +243,9 @@ export async function segmentOrgans(req: SegmentOrgansRequest): Promise<SegmentO
     const zOf = (job: (typeof jobs)[number], k: number) => range[0] + job.slices[k]!;
     try {
       const results = jobs.length === 0 ? [] : await synpo.segmentJobs(queries, nU, jobs.map((j) => ({ support: encodings[j.organ]![j.part]!, slices: j.slices, organ: j.organ })), names, {
-        ...(req.detail ? { detail: true } : keep ? { detail: ['synmap'] } : {}),
+        // Several organs need their fused maps where their masks meet (combineOrgans): read only
+        // there, unless every map is asked for (keepConfidence: parts combined elsewhere).
+        ...(req.detail ? { detail: true } : req.keepConfidence ? { detail: ['synmap'] } : multi ? { overlapConfidence: true } : {}),
         propagate,
         ...(req.progress && { progress: (done: number, total: number, what: string) => req.progress!(Math.min(done, organSlices), organSlices, what) }),
         // The dumps: every slice's per-slice results as its batch finishes.
@@ -345,5 +350,67 @@ export async function segmentVolume(req: SegmentVolumeRequest): Promise<SegmentV
     ...(req.progress && { progress: req.progress }),
   });
   const organ = r.organs[0]!;
-  return { masks: organ.masks, range: organ.range, supportSlices: organ.supportSlices, propagatedSlices: r.propagatedSlices };
+  return { masks: organ.masks, range: organ.range, supportSlices: organ.supportSlices, propagatedSlices: r.propagatedSlices, encodedSlices: r.encodedSlices };
+}
+
+/**
+ * The organs of a request dealt over `count` parts (threads, web workers) so that the parts'
+ * organ-slices are about even: the longest query range first, each to the lightest part so far.
+ * Returns each part's organ indices, in request order; parts that would get nothing are dropped.
+ */
+export function splitOrgans(req: Omit<SegmentOrgansRequest, 'synpo'>, count: number): number[][] {
+  const sizes = req.organs.map((organ) => {
+    const [a, b] = organPlan(req, organ).target;
+    return b - a + 1;
+  });
+  const parts: { organs: number[]; load: number }[] = Array.from({ length: Math.max(1, Math.min(count, req.organs.length)) }, () => ({ organs: [], load: 0 }));
+  for (const o of sizes.map((_, i) => i).sort((a, b) => sizes[b]! - sizes[a]! || a - b)) {
+    const lightest = parts.reduce((best, p) => (p.load < best.load ? p : best));
+    lightest.organs.push(o);
+    lightest.load += sizes[o]!;
+  }
+  return parts.map((p) => p.organs.sort((a, b) => a - b));
+}
+
+/**
+ * The results of segmentOrgans on parts of one request's organs (each run with `keepConfidence`)
+ * as the one call gives them: organs in request order, overlaps resolved by combineOrgans. The
+ * counters add up (each part encodes the slices of its own organs' ranges); the blank slices
+ * are those of the whole range, as the one call finds them.
+ */
+export function mergeOrganParts(parts: readonly SegmentOrgansResult[], order: readonly string[], query: SliceStack): SegmentOrgansResult {
+  const organs = parts.flatMap((p) => p.organs).sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
+  const { labels, overlapPixels } = combineOrgans(organs, query.nz);
+  const sum = (f: (p: SegmentOrgansResult) => number) => parts.reduce((n, p) => n + f(p), 0);
+  const range: [number, number] = [Math.min(...parts.map((p) => p.range[0])), Math.max(...parts.map((p) => p.range[1]))];
+  const blankSlices: number[] = [];
+  for (let z = range[0]; z <= range[1]; z++) if (isBlank(query.slices.subarray(z * PIXELS, (z + 1) * PIXELS))) blankSlices.push(z);
+  return {
+    labels, organs, overlapPixels, range, blankSlices,
+    encodedSlices: sum((p) => p.encodedSlices),
+    organSlices: sum((p) => p.organSlices),
+    propagatedSlices: sum((p) => p.propagatedSlices),
+    propagationSteps: Math.max(...parts.map((p) => p.propagationSteps)),
+    transfers: null,
+    speculation: { chains: sum((p) => p.speculation.chains), rerun: sum((p) => p.speculation.rerun) },
+  };
+}
+
+/**
+ * The bounds a volume's host ↔ GPU traffic is held to (the GPU path keeps the hot path on the
+ * device): uploads ≤ 1.1 × the float32 bytes of the query slices segmented (the union of the
+ * organs' ranges); readback ≤ the final masks as bits, plus every row's prompt points (a
+ * cluster's centre, 2 × f32, and size, u32), mask area (a 4×4 grid of f32) and the convergence
+ * flags of its two random-walker solves (8 × u32 each: what a speculative chain checks);
+ * submissions ≤ 2 × the longest organ range + 10.
+ */
+export function transferBounds(points: Pick<PointSelectionOptions, 'positives' | 'negatives'>, r: SegmentOrgansResult): { uploadBytes: number; readbackBytes: number; submits: number } {
+  const slices = r.range[1] - r.range[0] + 1;
+  const perRow = (points.positives + points.negatives) * 12 + 16 * 4 + 2 * 8 * 4;
+  const longest = Math.max(...r.organs.map((o) => o.range[1] - o.range[0] + 1));
+  return {
+    uploadBytes: 1.1 * slices * PIXELS * 4,
+    readbackBytes: (r.organSlices * PIXELS) / 8 + (r.organSlices + r.propagatedSlices) * perRow,
+    submits: 2 * longest + 10,
+  };
 }

@@ -93,6 +93,12 @@ export interface SegmentJobsOptions extends Omit<SegmentOptions, 'onBatch'> {
   propagate?: boolean;
   /** Organ-slices done of the total, with what is being done. */
   progress?(done: number, total: number, label: string): void;
+  /**
+   * Read a row's fused confidence (`synmap`) only where combineOrgans needs it: on the slices
+   * where final masks of two organs (jobs' `organ`) share a pixel, for every organ with a mask
+   * there. The other rows' maps never leave the device.
+   */
+  overlapConfidence?: boolean;
 }
 
 export interface SegmentOptions {
@@ -335,6 +341,8 @@ export class Synpo {
     const rows: RowResult[][] = jobs.map(() => []);
     // The per-slice pass's masks on the stream and their areas (the propagation pass starts from them).
     const firstPass: { mask: MaskSource; area: number }[][] = jobs.map(() => []);
+    const synmaps: { tensor: T<'f32'>; row: number }[][] = jobs.map(() => []);
+    const keepSynmaps = Boolean(options.overlapConfidence) && !wantsSynmap(options.detail);
     const kept: Tensor[] = [];
     let done = 0;
     const inFlight: { first: number; running: Promise<BatchOut> }[] = [];
@@ -344,6 +352,7 @@ export class Synpo {
       out.perJob.forEach((r, j) => {
         rows[j]!.push(...r);
         firstPass[j]!.push(...out.masks[j]!);
+        synmaps[j]!.push(...out.synmaps[j]!);
       });
       if (readMasks) await options.onBatch?.(first, out.perJob as SliceResult[][]);
       done += out.perJob.reduce((n, r) => n + r.length, 0);
@@ -354,7 +363,7 @@ export class Synpo {
         const nb = Math.min(size, B - b0);
         const local = jobs.map((job) => job.slices.filter((i) => i >= b0 && i < b0 + nb).map((i) => i - b0));
         if (local.every((r) => r.length === 0)) continue;
-        const running = this.firstPassBatch(volume, b0, nb, jobs, local, names, { ...options, readMasks, keepMasks: propagating });
+        const running = this.firstPassBatch(volume, b0, nb, jobs, local, names, { ...options, readMasks, keepMasks: propagating, keepSynmaps });
         running.catch(() => {}); // awaited below; a failure while an earlier batch is awaited must not go unhandled
         inFlight.push({ first: b0, running });
         if (inFlight.length >= depth) await collect(inFlight.shift()!);
@@ -369,12 +378,42 @@ export class Synpo {
         let i = 0;
         for (const r of rows) for (const row of r) row.final = masks[i++]!;
       }
+      if (keepSynmaps) await this.readOverlapConfidence(jobs, rows as SliceResult[][], synmaps);
       return rows as SliceResult[][];
     } finally {
       for (const f of inFlight) await f.running.then((out) => kept.push(...out.kept), () => {});
       for (const t of kept) releaseTensor(t);
       await this.kernels.chain('release', async (s) => s.releaseResident(volume.slices));
     }
+  }
+
+  /**
+   * `overlapConfidence`: the fused confidences of the rows on slices where two organs' final
+   * masks share a pixel (every organ with a mask there), read in one chain into `row.synmap`.
+   */
+  private async readOverlapConfidence(jobs: readonly SegmentJob[], rows: SliceResult[][], synmaps: readonly { tensor: T<'f32'>; row: number }[][]): Promise<void> {
+    const bySlice = new Map<number, { j: number; k: number; organ: number }[]>();
+    jobs.forEach((job, j) => job.slices.forEach((z, k) => {
+      if (!rows[j]![k]!.final.some((v) => v)) return;
+      const list = bySlice.get(z) ?? [];
+      list.push({ j, k, organ: job.organ ?? j });
+      bySlice.set(z, list);
+    }));
+    const wanted: { j: number; k: number }[] = [];
+    for (const list of bySlice.values()) {
+      if (new Set(list.map((x) => x.organ)).size < 2) continue;
+      const meet = list.some((a, i) => list.slice(i + 1).some((b) => b.organ !== a.organ && rows[a.j]![a.k]!.final.some((v, p) => v && rows[b.j]![b.k]!.final[p])));
+      if (meet) wanted.push(...list);
+    }
+    if (wanted.length === 0) return;
+    const perChunk = Math.max(1, Math.floor(this.kernels.maxTensorBytes / (CELLS * 4)));
+    const maps = await this.kernels.chain('read', async (s) => {
+      s.stage('read');
+      const chunks: Promise<Float32Array>[] = [];
+      for (let i = 0; i < wanted.length; i += perChunk) chunks.push(s.read(s.gather(wanted.slice(i, i + perChunk).map(({ j, k }) => synmaps[j]![k]!))));
+      return (await Promise.all(chunks)).flatMap((m) => Array.from({ length: m.length / CELLS }, (_, r) => m.slice(r * CELLS, (r + 1) * CELLS)));
+    });
+    wanted.forEach(({ j, k }, i) => { rows[j]![k]!.synmap = maps[i]!; });
   }
 
   /** The final masks of many rows on the host: one chain, the masks crossing as bits. */
@@ -500,7 +539,7 @@ export class Synpo {
   /** One batch of the per-slice pass: its slices encoded once, then every job's rows together. */
   private firstPassBatch(
     volume: QueryVolume, b0: number, nb: number, jobs: readonly SegmentJob[], local: number[][], names: readonly SliceName[],
-    options: Pick<SegmentJobsOptions, 'detail' | 'guides'> & { readMasks: boolean; keepMasks: boolean },
+    options: Pick<SegmentJobsOptions, 'detail' | 'guides'> & { readMasks: boolean; keepMasks: boolean; keepSynmaps: boolean },
   ): Promise<BatchOut> {
     const zs = Array.from({ length: nb }, (_, i) => b0 + i);
     const groups = jobs.flatMap((job, j) => (local[j]!.length ? [{ j, support: job.support, slices: local[j]! }] : []));
@@ -516,19 +555,22 @@ export class Synpo {
       const reads = await Promise.all(outs.map((out) => this.readRows(s, out, enc, { masks: options.readMasks, areas: options.keepMasks, detail: options.detail })));
       if (!s.settled()) return null;
       const keptFinals = options.keepMasks ? outs.map((out) => s.keep(out.final)) : [];
+      const keptSynmaps = options.keepSynmaps ? outs.map((out) => s.keep(out.synmap)) : [];
       // Back to jobs: the chunks hold the groups' rows in order.
       const jobOfRow = groups.flatMap((g) => g.slices.map(() => g.j));
       const perJob: RowResult[][] = jobs.map(() => []);
       const masks: { mask: MaskSource; area: number }[][] = jobs.map(() => []);
+      const synmaps: { tensor: T<'f32'>; row: number }[][] = jobs.map(() => []);
       let k = 0;
       outs.forEach((out, c) => {
         for (let r = 0; r < out.R; r++, k++) {
           const j = jobOfRow[k]!;
           perJob[j]!.push(reads[c]!.rows[r]!);
           if (options.keepMasks) masks[j]!.push({ mask: { tensor: keptFinals[c]!, row: r }, area: reads[c]!.areas![r]! });
+          if (options.keepSynmaps) synmaps[j]!.push({ tensor: keptSynmaps[c]!, row: r });
         }
       });
-      return { perJob, masks, kept: keptFinals };
+      return { perJob, masks, synmaps, kept: [...keptFinals, ...keptSynmaps] };
     });
   }
 
@@ -737,7 +779,14 @@ export class Synpo {
 interface BatchOut {
   perJob: RowResult[][];
   masks: { mask: MaskSource; area: number }[][];
+  /** Per job, each row's fused confidence on the stream (with `keepSynmaps`). */
+  synmaps: { tensor: T<'f32'>; row: number }[][];
   kept: Tensor[];
+}
+
+/** Whether a `detail` option reads the synergy map of every row anyway. */
+function wantsSynmap(detail: SegmentOptions['detail']): boolean {
+  return detail === true || (Array.isArray(detail) && detail.includes('synmap'));
 }
 
 /** Rows `rows` of [n][ROI·ROI] slices, copied in order. */

@@ -4,8 +4,9 @@ import { cpuKernels, fallbackKernels, gpuKernels, GpuRuntime, NoAdapterError, op
 import { readNifti } from '@synpo/io/node';
 import {
   carryRange, CHAOS_T2, combineOrgans, dice, labelsToRoi, organRange, overlap, PIXELS, prepareVolume, queryPart, roiToVolume, segmentOrgans, segmentVolume,
-  supportSlices, Synpo, weightFreeBackend, type Backend, type PreparedVolume, type SliceResult,
+  resolveOptions, splitOrgans, supportSlices, Synpo, transferBounds, weightFreeBackend, type Backend, type PreparedVolume, type SliceResult,
 } from '../src/index.ts';
+import { segmentOrgansOnThreads } from '../src/node/index.ts';
 
 const DATA = new URL('../../../../shared/data/chaos-t2/', import.meta.url).pathname;
 const requireGpu = Boolean(process.env.CI) || process.env.SYNPO_REQUIRE_GPU === '1';
@@ -343,13 +344,21 @@ describe('the propagation pass (on by default, a switch turns it off)', () => {
     const anchor = off.range[0] + areas.indexOf(Math.max(...areas));
     expect(on.propagatedSlices).toBe(off.range[1] - off.range[0]);
     expect(Buffer.from(slice(on.masks, anchor)).equals(Buffer.from(slice(off.masks, anchor)))).toBe(true);
-    // … guided by its already-propagated neighbour: the next slice out is Synpo.segment with that guide.
+    // … each guided by its already-propagated neighbour, as if the slices ran one after another:
+    // every slice out is Synpo.segment with its neighbour's final mask as the guide (a neighbour
+    // that found nothing guides nothing: the slice keeps its own mask). The wavefront runs all of
+    // them in steps of several rows; this walks them one by one.
     for (const step of [1, -1]) {
-      const z = anchor + step;
-      if (z < on.range[0] || z > on.range[1]) continue;
-      const [guided] = await alone.segment(await encodingFor(z), slice(query.prepared.slices, z) as Float32Array, 1, [{ seed: z }], { guides: [slice(on.masks, anchor) as Uint8Array] });
-      expect(Buffer.from(guided!.final).equals(Buffer.from(slice(on.masks, z)))).toBe(true);
+      for (let z = anchor + step; z >= on.range[0] && z <= on.range[1]; z += step) {
+        const previous = slice(on.masks, z - step) as Uint8Array;
+        const want = previous.some((v) => v)
+          ? (await alone.segment(await encodingFor(z), slice(query.prepared.slices, z) as Float32Array, 1, [{ seed: z }], { guides: [previous] }))[0]!.final
+          : slice(off.masks, z);
+        expect(Buffer.from(slice(on.masks, z)).equals(Buffer.from(want)), `slice ${z}`).toBe(true);
+      }
     }
+    // The pass takes its encodings from the cache: no slice is encoded twice.
+    expect(on.encodedSlices).toBe(off.encodedSlices);
     // The guide changes masks (whether for the better is measured by eval, not asserted here).
     expect(Buffer.from(on.masks).equals(Buffer.from(off.masks))).toBe(false);
     for (const e of encodings.values()) await alone.releaseSupport(e);
@@ -363,5 +372,84 @@ describe('the propagation pass (on by default, a switch turns it off)', () => {
     const enc = await synpo.prepareSupport({ image: slice(support.prepared.slices, sz) as Float32Array, mask: slice(support.masks, sz) as Uint8Array });
     await expect(synpo.segment(enc, slice(support.prepared.slices, sz) as Float32Array, 1, undefined, { guides: [] })).rejects.toThrow(ShapeError);
     await expect(synpo.segment(enc, slice(support.prepared.slices, sz) as Float32Array, 1, undefined, { guides: [new Uint8Array(10)] })).rejects.toThrow(/one 256×256 mask per query slice/);
+  });
+});
+
+describe('whole volumes', () => {
+  /** CHAOS support 8 and query 1, prepared, with the support's masks of the named organs. */
+  async function volumePair(kernels: Kernels, names: readonly (keyof typeof CHAOS_T2.labels)[]) {
+    const supportLabels = await readNifti(`${DATA}label_8.nii.gz`);
+    const support = await prepareVolume(await readNifti(`${DATA}image_8.nii.gz`), kernels);
+    const query = await prepareVolume(await readNifti(`${DATA}image_1.nii.gz`), kernels);
+    const organs = names.map((name) => ({ name, value: CHAOS_T2.labels[name], masks: labelsToRoi(supportLabels, support, CHAOS_T2.labels[name]) }));
+    return { support, query, organs };
+  }
+
+  it('the CPU path on worker threads gives the one-thread labels and masks, byte for byte', async () => {
+    const kernels = cpuKernels();
+    const { support, query, organs } = await volumePair(kernels, ['liver', 'right-kidney', 'left-kidney', 'spleen']);
+    // The organs are dealt by range length, every organ to one part.
+    const parts = splitOrgans({ support, query, organs }, 2);
+    expect(parts).toHaveLength(2);
+    expect(parts.flat().sort()).toEqual([0, 1, 2, 3]);
+    const options = { points: CHAOS_T2.band };
+    const one = await segmentOrgans({ synpo: new Synpo(weightFreeBackend(), kernels, options), support, query, organs });
+    const progress: number[] = [];
+    const threaded = await segmentOrgansOnThreads({ support, query, organs, options, threads: 2, progress: (done) => progress.push(done) });
+    expect(Buffer.from(threaded.labels.buffer).equals(Buffer.from(one.labels.buffer))).toBe(true);
+    expect(threaded.organs.map((o) => o.name)).toEqual(one.organs.map((o) => o.name));
+    threaded.organs.forEach((o, i) => {
+      expect(o.range).toEqual(one.organs[i]!.range);
+      expect(Buffer.from(o.masks).equals(Buffer.from(one.organs[i]!.masks))).toBe(true);
+    });
+    expect(threaded.overlapPixels).toBe(one.overlapPixels);
+    expect(threaded.organSlices).toBe(one.organSlices);
+    expect(threaded.propagatedSlices).toBe(one.propagatedSlices);
+    expect(threaded.blankSlices).toEqual(one.blankSlices);
+    expect(Math.max(...progress)).toBe(one.organSlices);
+  }, 240_000);
+
+  it('a bad organ is refused before any thread starts, with the one-thread error', async () => {
+    const kernels = cpuKernels();
+    const { support, query, organs } = await volumePair(kernels, ['liver', 'spleen']);
+    const missing = [...organs, { name: 'nothing', value: 9, masks: new Uint8Array(support.nz * PIXELS) }];
+    await expect(segmentOrgansOnThreads({ support, query, organs: missing, threads: 2 })).rejects.toThrow(ShapeError);
+    await expect(segmentOrgansOnThreads({ support, query, organs: missing, threads: 2 })).rejects.toThrow(/the organ nothing is not in the support label volume/);
+  });
+
+  describe('on the GPU', () => {
+    let handle: GpuHandle | null = null;
+    afterAll(() => handle?.release());
+
+    it('propagation on the device: each slice encoded once, one upload of the slices, traffic and submissions within their bounds, the CPU\'s masks', async (ctx: TestContext) => {
+      try {
+        handle ??= await openGpu();
+      } catch (error) {
+        if (requireGpu || !(error instanceof NoAdapterError)) throw error;
+        ctx.skip(`no WebGPU adapter here (${(error as Error).message}); CI requires one`);
+        return;
+      }
+      const runtime = new GpuRuntime(handle.device);
+      const { support, query, organs } = await volumePair(cpuKernels(), ['right-kidney', 'left-kidney']);
+      const run = (kernels: Kernels, enabled: boolean) => segmentOrgans({ synpo: new Synpo(weightFreeBackend(), kernels, { points: CHAOS_T2.band, propagation: { enabled } }), support, query, organs });
+      const off = await run(gpuKernels(runtime), false);
+      const on = await run(gpuKernels(runtime), true);
+      const cpu = await run(cpuKernels(), true);
+      expect(on.propagatedSlices).toBeGreaterThan(0);
+      expect(on.propagationSteps).toBeLessThan(on.propagatedSlices); // several rows a step
+      expect(on.encodedSlices).toBe(off.encodedSlices);
+      expect(on.encodedSlices).toBe(on.range[1] - on.range[0] + 1);
+      for (const r of [on, off]) {
+        const bounds = transferBounds(resolveOptions({ points: CHAOS_T2.band }).points, r);
+        expect(r.transfers!.uploadBytes).toBeGreaterThanOrEqual(r.encodedSlices * PIXELS * 4);
+        expect(r.transfers!.uploadBytes).toBeLessThanOrEqual(bounds.uploadBytes);
+        expect(r.transfers!.readbackBytes).toBeLessThanOrEqual(bounds.readbackBytes);
+        expect(r.transfers!.submits).toBeLessThanOrEqual(bounds.submits);
+      }
+      // The wavefront: a few submissions for the whole pass, not one a slice.
+      expect(on.transfers!.submits).toBeLessThanOrEqual(off.transfers!.submits + on.propagationSteps + 2);
+      on.organs.forEach((o, i) => expect(dice(overlap(o.masks, cpu.organs[i]!.masks))).toBeGreaterThan(0.9));
+      runtime.destroy();
+    }, 600_000);
   });
 });

@@ -7,6 +7,7 @@ import { runOnnxBench, type OnnxBenchRow } from '@synpo/core/onnx';
 import { syntheticModelDir } from '@synpo/onnx-fixtures';
 import { directorySource } from '@synpo/core/onnx/node';
 import { runBatchBench, type BatchBenchReport } from '../batch/bench.ts';
+import { runVolumeBench, type VolumeBenchReport } from '../volume-bench.ts';
 import { defaultDataDir } from '../data.ts';
 import { computeFor } from '../compute.ts';
 import { CliError, EXIT } from '../errors.ts';
@@ -98,6 +99,37 @@ function formatBatch(r: BatchBenchReport | null): string {
   return `${lines.join('\n')}\n`;
 }
 
+const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(2)} MiB`;
+
+function formatVolume(r: VolumeBenchReport | null): string {
+  if (!r) return '';
+  const gpu = r.rows.filter((x) => x.transfers);
+  const lines = [
+    '',
+    `One whole volume: CHAOS support 8 → query 2, ${r.organs.length} organs in one pass, weight-free backend:`,
+    '',
+    '| path | propagation | seconds | organ-slices per second | organ-slices | slices encoded | slices propagated | steps |',
+    '|---|---|---:|---:|---:|---:|---:|---:|',
+    ...r.rows.map((x) => `| ${x.path} | ${x.propagation ? 'on' : 'off'} | ${x.seconds.toFixed(2)} | ${x.organSlicesPerSecond.toFixed(1)} | ${x.organSlices} | ${x.encodedSlices} | ${x.propagatedSlices} | ${x.propagationSteps} |`),
+    '',
+    `Propagation costs (seconds on / off): ${r.propagationRatio.map((p) => `${p.path} ${p.ratio.toFixed(2)}×`).join('; ')}.`,
+  ];
+  if (gpu.length) {
+    const t = (x: (typeof gpu)[number]) => x.transfers!;
+    lines.push(
+      '',
+      'Host ↔ GPU traffic per volume (measured / bound):',
+      '',
+      '| propagation | uploaded | bound (1.1 × the slices) | read back | bound (final masks as bits + points + areas) | submissions | bound (2 × longest range + 10) | buffer maps |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|',
+      ...gpu.map((x) => `| ${x.propagation ? 'on' : 'off'} | ${mb(t(x).uploadBytes)} | ${mb(t(x).uploadLimit)} | ${mb(t(x).readbackBytes)} | ${mb(t(x).readbackLimit)} | ${t(x).submits} | ${t(x).submitsLimit} | ${t(x).maps} |`),
+    );
+  }
+  if (r.gpuVsCpuDice) lines.push('', `GPU path against the CPU references, 3-D Dice per organ: ${r.gpuVsCpuDice.map((d) => `${d.organ} ${d.dice.toFixed(4)}`).join(', ')}.`);
+  if (r.threadsIdentical !== null) lines.push('', `Threaded CPU labels ${r.threadsIdentical ? 'equal' : 'DIFFER FROM'} the one-thread labels byte for byte.`);
+  return `${lines.join('\n')}\n`;
+}
+
 function formatHalf(r: HalfUploadReport | null): string {
   if (!r) return '';
   const lines = [
@@ -122,8 +154,8 @@ export function benchCommand(program: Command, run: Runner): void {
     .option('--out <file>', 'also write the JSON report to this file')
     .option('--quick', 'smaller batches and fewer ratio cases')
     .option('--reps <n>', 'timed runs per case (median reported)', integer('--reps', { min: 1, max: 1000 }))
-    .option('--only <parts>', 'comma-separated parts to run: kernel names (e.g. confidence,topk), pipeline, postencoder, f16, onnx; and batch (whole CHAOS cases, not in the default run)')
-    .option('--data <dir>', 'CHAOS folder for --only batch (default: shared/data/chaos-t2 beside the repository)')
+    .option('--only <parts>', 'comma-separated parts to run: kernel names (e.g. confidence,topk), pipeline, postencoder, f16, onnx; and batch (whole CHAOS cases) and volume (one whole CHAOS volume, propagation on and off, GPU and CPU, with its host↔GPU traffic), not in the default run')
+    .option('--data <dir>', 'CHAOS folder for --only batch and volume (default: shared/data/chaos-t2 beside the repository)')
     .option('--models <dir>', 'time this ONNX model directory instead of the synthetic graphs')
     .action(run(async (opts: { device: 'auto' | 'gpu' | 'cpu'; json?: boolean; out?: string; quick?: boolean; reps?: number; only?: string; models?: string; data?: string }) => {
       if (opts.out) await guardOutputs([], [{ flag: '--out', path: opts.out, kind: 'file' }]);
@@ -134,7 +166,7 @@ export function benchCommand(program: Command, run: Runner): void {
       });
       try {
         const only = opts.only?.split(',').map((s) => s.trim());
-        const kernelsOnly = only?.filter((o) => !['pipeline', 'onnx', 'postencoder', 'f16', 'batch'].includes(o));
+        const kernelsOnly = only?.filter((o) => !['pipeline', 'onnx', 'postencoder', 'f16', 'batch', 'volume'].includes(o));
         const report = await runKernelBench({
           device: compute.runtime?.device ?? null,
           deviceName: compute.adapter?.description ?? 'CPU reference kernels only',
@@ -167,16 +199,22 @@ export function benchCommand(program: Command, run: Runner): void {
           // Whole cases run as users run them: --device auto keeps its meaning (the CPU on a software adapter).
           batch = await runBatchBench(dataDir, { device: opts.device, backend: 'weight-free', ep: 'cpu', cacheGb: 4, seed: 0, band: 'chaos-t2', intensity: 'auto', labels: 'chaos-t2' }, (m) => process.stderr.write(`${m}\n`));
         }
+        let volume: VolumeBenchReport | null = null;
+        if (only?.includes('volume')) {
+          const dataDir = opts.data ?? defaultDataDir('chaos-t2');
+          if (!dataDir) throw new CliError('bench volume needs the CHAOS folder: pass --data DIR', EXIT.usage);
+          volume = await runVolumeBench(dataDir, compute.runtime ? compute.kernels : null, (m) => process.stderr.write(`${m}\n`));
+        }
         let onnx: OnnxBenchRow[] = [];
         if (!only || only.includes('onnx')) {
           process.stderr.write(`bench onnx (${opts.models ?? 'synthetic graphs with the DINOv2 / SAM 2.1 contracts'})\n`);
           const source = opts.models ? directorySource(opts.models) : memorySource();
           onnx = await runOnnxBench(source, ['cpu', 'webgpu'], opts.quick ? 2 : 4, opts.quick ? 1 : 3);
         }
-        const json = JSON.stringify({ ...report, pipeline, postEncoder, halfUpload: half, batch, onnx }, null, 2);
+        const json = JSON.stringify({ ...report, pipeline, postEncoder, halfUpload: half, batch, volume, onnx }, null, 2);
         if (opts.out) await writeFileAtomic(opts.out, `${json}\n`);
         const tables = report.kernels.length || report.confidenceRatio.length ? `${formatBenchReport(report)}\n` : '';
-        process.stdout.write(opts.json ? `${json}\n` : `${tables}${formatPipeline(pipeline)}${formatPostEncoder(postEncoder)}${formatHalf(half)}${formatBatch(batch)}${formatOnnx(onnx, opts.models)}`);
+        process.stdout.write(opts.json ? `${json}\n` : `${tables}${formatPipeline(pipeline)}${formatPostEncoder(postEncoder)}${formatHalf(half)}${formatBatch(batch)}${formatVolume(volume)}${formatOnnx(onnx, opts.models)}`);
         return 0;
       } finally {
         compute.release();

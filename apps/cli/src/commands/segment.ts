@@ -1,5 +1,7 @@
 /** `synpo segment`: one annotated support → the organ's mask on a query volume, slice or folder. */
 import { Option, type Command } from 'commander';
+import { segmentOrgansOnThreads, warmThreads } from '@synpo/core/node';
+import { availableParallelism } from 'node:os';
 import { labelsToRoi, prepareVolume, preparedSlice, PIXELS, roiToVolume, segmentOrgans, supportSliceFor, Synpo, LAYOUTS, type PreparedVolume } from '@synpo/core';
 import { backendFor, backendOptions, cacheBytes, type BackendOpts } from '../backend.ts';
 import { reorientation, sliceVolume, type Reorientation, type Volume } from '@synpo/io';
@@ -36,6 +38,7 @@ interface SegmentOpts extends BackendOpts {
   dump?: string;
   force?: boolean;
   propagate: boolean;
+  threads: number;
   json?: boolean;
   progress: boolean;
 }
@@ -91,6 +94,7 @@ export function segmentCommand(program: Command, run: Runner): void {
     .option('--dump <dir>', 'write every intermediate per canonical query slice as .npy files into DIR/slice-<z>/ (DIR must be new or empty, or a previous dump with --force); they are the per-slice pass\'s, before propagation')
     .option('--force', 'let --dump replace a folder holding a previous synpo dump')
     .option('--no-propagate', 'skip the propagation pass (each organ\'s slices segmented again outward from the largest mask, each guided by its neighbour\'s): each slice judged alone, the paper\'s protocol')
+    .option('--threads <n>', `CPU path with the weight-free backend: organs of --organs spread over this many worker threads (default: the machine's ${availableParallelism()}); the masks are those of one thread, byte for byte`, integer('--threads', { min: 1, max: 256 }), availableParallelism())
     .option('--json', 'print a JSON summary')
     .option('--no-progress', 'no progress line on stderr')
     .action(run(async (opts: SegmentOpts) => {
@@ -110,6 +114,9 @@ export function segmentCommand(program: Command, run: Runner): void {
       }
       if (range && opts.slice !== undefined) throw new CliError('give --slice or --slices, not both', EXIT.usage);
 
+      // Threads for the organs start while the volumes are read (only what the CPU path can use).
+      const threadsWanted = opts.organs !== undefined && opts.device === 'cpu' && opts.backend === 'weight-free' && !opts.dump ? opts.threads : 1;
+      if (threadsWanted > 1) warmThreads(Math.min(threadsWanted, 8));
       // Models first: a broken model directory fails before any volume is read.
       const backend = await backendFor(opts);
       const supportImage = await loadVolume(opts.supportImage, 'support image', { series: opts.supportSeries });
@@ -162,14 +169,21 @@ export function segmentCommand(program: Command, run: Runner): void {
         // One slice cut from a volume: the support slice of the third of the organ it falls in.
         const supportSlice = opts.supportSlice !== undefined ? toFileSupport(opts.supportSlice) : (cut && support.nz > 1 && organs.length === 1
           ? supportSliceFor(organMasks[0]!, support.nz, cut.canonicalZ, file.dims[2]) : undefined);
-        const result = await segmentOrgans({
-          synpo, support, query: prepared,
+        const request = {
+          support, query: prepared,
           organs: organs.map((o, i) => ({ name: o.name, value: o.written, masks: organMasks[i]!, ...(canonicalRange && { range: canonicalRange }) })),
           ...(supportSlice !== undefined && { supportSlice }),
           ...(cut && { sliceOffset: cut.canonicalZ }),
-          ...(dump && { detail: true, onSlice: (z, organ, r, s, supportZ) => dump!.slice(cut ? opts.slice! : toFile(z), r, s, toFileSupport(supportZ), several ? organ : undefined, z) }),
           progress,
-        });
+        };
+        // The CPU path spreads the organs over threads (the weight-free backend; dumps stay in one thread).
+        const threads = kernels.path === 'cpu' && opts.backend === 'weight-free' && !dump ? Math.min(opts.threads, organs.length) : 1;
+        const result = threads > 1
+          ? await segmentOrgansOnThreads({ ...request, threads, options: synpo.options, ...(opts.weightFree && { weightFree: opts.weightFree }) })
+          : await segmentOrgans({
+            ...request, synpo,
+            ...(dump && { detail: true, onSlice: (z, organ, r, s, supportZ) => dump!.slice(cut ? opts.slice! : toFile(z), r, s, toFileSupport(supportZ), several ? organ : undefined, z) }),
+          });
         const seconds = (performance.now() - t0) / 1000;
         const blank = result.blankSlices.map(cut ? () => opts.slice! : toFile).sort((a, b) => a - b);
         if (blank.length) {
@@ -201,8 +215,8 @@ export function segmentCommand(program: Command, run: Runner): void {
           // What crossed between host and device for this volume (null on the CPU path), and how many
           // speculatively recorded random-walker chains had to be re-run after their check.
           transfers: result.transfers, speculation: result.speculation,
-          // Host time in the encoders (on the GPU their work runs asynchronously, so only the CPU path's is the encoders' whole time).
-          encoderSeconds: synpo.encoded.ms / 1000,
+          // Host time in the encoders (on the GPU their work runs asynchronously, so only the CPU path's is the encoders' whole time; null when threads ran them).
+          encoderSeconds: threads > 1 ? null : synpo.encoded.ms / 1000, threads,
           device: kernels.path, resampled: prepared.resampled, dump: opts.dump ?? null,
           ...(backend.providers && { providers: backend.providers }),
         };

@@ -89,7 +89,6 @@ export function randomWalkerReference(image: Float32Array, seeds: Uint8Array, pr
   const iterations: number[] = [];
   const x = new Float64Array(plane);
   const r = new Float64Array(plane);
-  const z = new Float64Array(plane);
   const p = new Float64Array(plane);
   const q = new Float64Array(plane);
   const diag = new Float64Array(plane);
@@ -99,6 +98,11 @@ export function randomWalkerReference(image: Float32Array, seeds: Uint8Array, pr
   const wu = new Float64Array(plane);
   const wd = new Float64Array(plane);
   const freeMask = new Uint8Array(plane);
+  // The same to unseeded neighbours only, as float32 (the weights are float32 values already).
+  const fl = new Float32Array(plane);
+  const fr = new Float32Array(plane);
+  const fu = new Float32Array(plane);
+  const fd = new Float32Array(plane);
   for (let b = 0; b < B; b++) {
     const off = b * plane;
     for (let i = 0; i < plane; i++) {
@@ -109,14 +113,29 @@ export function randomWalkerReference(image: Float32Array, seeds: Uint8Array, pr
       wd[i] = i + W < plane ? down[off + i]! : 0;
       freeMask[i] = seeds[off + i] === SEED_NONE ? 1 : 0;
     }
-    const at = (v: Float64Array, j: number) => (j >= 0 && j < plane && freeMask[j] ? v[j]! : 0);
-    // A·v on the unseeded pixels (0 on seeds).
-    const apply = (v: Float64Array, out: Float64Array) => {
+    // The weights to unseeded neighbours only (a seed's value is in the right-hand side).
+    for (let i = 0; i < plane; i++) {
+      fl[i] = i > 0 && freeMask[i - 1] ? wl[i]! : 0;
+      fr[i] = i + 1 < plane && freeMask[i + 1] ? wr[i]! : 0;
+      fu[i] = i >= W && freeMask[i - W] ? wu[i]! : 0;
+      fd[i] = i + W < plane && freeMask[i + W] ? wd[i]! : 0;
+    }
+    // out = A·v on the unseeded pixels (0 on seeds); returns v·out.
+    const apply = (v: Float64Array, out: Float64Array): number => {
+      let dot = 0;
       for (let i = 0; i < plane; i++) {
-        out[i] = freeMask[i]
-          ? diag[i]! * v[i]! - wl[i]! * at(v, i - 1) - wr[i]! * at(v, i + 1) - wu[i]! * at(v, i - W) - wd[i]! * at(v, i + W)
-          : 0;
+        let acc = 0;
+        if (freeMask[i]) {
+          acc = diag[i]! * v[i]!;
+          if (i > 0) acc -= fl[i]! * v[i - 1]!;
+          if (i + 1 < plane) acc -= fr[i]! * v[i + 1]!;
+          if (i >= W) acc -= fu[i]! * v[i - W]!;
+          if (i + W < plane) acc -= fd[i]! * v[i + W]!;
+        }
+        out[i] = acc;
+        dot += v[i]! * acc;
       }
+      return dot;
     };
     const fg = (j: number) => (j >= 0 && j < plane && seeds[off + j] === SEED_FOREGROUND ? 1 : 0);
     let bnorm = 0;
@@ -131,33 +150,34 @@ export function randomWalkerReference(image: Float32Array, seeds: Uint8Array, pr
     bnorm = Math.sqrt(bnorm);
     // r = b − A·x
     apply(x, q);
+    // z = r / diag (Jacobi) is recomputed where it is needed rather than stored; ‖r‖² is summed
+    // in the loop that updates r. The sums run in pixel order, so they are those of separate loops.
     let rz = 0;
+    let rr = 0;
     for (let i = 0; i < plane; i++) {
       r[i] = freeMask[i] ? r[i]! - q[i]! : 0;
-      z[i] = r[i]! / diag[i]!;
-      p[i] = z[i]!;
-      rz += r[i]! * z[i]!;
+      const zi = r[i]! / diag[i]!;
+      p[i] = zi;
+      rz += r[i]! * zi;
+      rr += r[i]! * r[i]!;
     }
     let it = 0;
     for (; it < o.maxIterations; it++) {
-      let rr = 0;
-      for (let i = 0; i < plane; i++) rr += r[i]! * r[i]!;
       if (Math.sqrt(rr) <= o.tolerance * Math.max(bnorm, 1e-30)) break;
-      apply(p, q);
-      let pq = 0;
-      for (let i = 0; i < plane; i++) pq += p[i]! * q[i]!;
+      const pq = apply(p, q);
       if (pq <= 0) break;
       const alpha = rz / pq;
       let rzNext = 0;
+      rr = 0;
       for (let i = 0; i < plane; i++) {
         x[i]! += alpha * p[i]!;
         r[i]! -= alpha * q[i]!;
-        z[i] = r[i]! / diag[i]!;
-        rzNext += r[i]! * z[i]!;
+        rzNext += r[i]! * (r[i]! / diag[i]!);
+        rr += r[i]! * r[i]!;
       }
       const betaCg = rzNext / rz;
       rz = rzNext;
-      for (let i = 0; i < plane; i++) p[i] = z[i]! + betaCg * p[i]!;
+      for (let i = 0; i < plane; i++) p[i] = r[i]! / diag[i]! + betaCg * p[i]!;
     }
     iterations.push(it);
     for (let i = 0; i < plane; i++) probability[off + i] = Math.min(1, Math.max(0, x[i]!));

@@ -25,6 +25,16 @@ export function upsampleBilinearReference(maps: Float32Array, s: ResizeShape): F
   const { B, inH, inW, outH, outW } = s;
   const out = new Float32Array(B * outH * outW);
   const f = Math.fround;
+  // Each output column's source columns and weight (the same for every row and map).
+  const xs0 = new Int32Array(outW);
+  const xs1 = new Int32Array(outW);
+  const fxs = new Float64Array(outW);
+  for (let x = 0; x < outW; x++) {
+    const sx = Math.min(Math.max(f(f(f(x + 0.5) * inW) / outW) - 0.5, 0), inW - 1);
+    xs0[x] = Math.floor(sx);
+    xs1[x] = Math.min(xs0[x]! + 1, inW - 1);
+    fxs[x] = sx - xs0[x]!;
+  }
   for (let b = 0; b < B; b++) {
     const base = b * inH * inW;
     for (let y = 0; y < outH; y++) {
@@ -34,10 +44,9 @@ export function upsampleBilinearReference(maps: Float32Array, s: ResizeShape): F
       const y1 = Math.min(y0 + 1, inH - 1);
       const fy = sy - y0;
       for (let x = 0; x < outW; x++) {
-        const sx = Math.min(Math.max(f(f(f(x + 0.5) * inW) / outW) - 0.5, 0), inW - 1);
-        const x0 = Math.floor(sx);
-        const x1 = Math.min(x0 + 1, inW - 1);
-        const fx = sx - x0;
+        const x0 = xs0[x]!;
+        const x1 = xs1[x]!;
+        const fx = fxs[x]!;
         const top = maps[base + y0 * inW + x0]! * (1 - fx) + maps[base + y0 * inW + x1]! * fx;
         const bottom = maps[base + y1 * inW + x0]! * (1 - fx) + maps[base + y1 * inW + x1]! * fx;
         out[(b * outH + y) * outW + x] = top * (1 - fy) + bottom * fy;

@@ -1,0 +1,98 @@
+/**
+ * `synpo bench --only volume`: one whole CHAOS volume (support scan 8, query scan 2), all four
+ * organs in one pass, as `synpo segment --organs all` runs it, with the propagation pass on and
+ * off: on the GPU path (when there is an adapter), the CPU references in one thread, and the
+ * CPU references on worker threads. Per run: seconds, organ-slices per second, slices encoded,
+ * and on the GPU what crossed between host and device against the limits the pipeline keeps.
+ */
+import { availableParallelism } from 'node:os';
+import { CHAOS_T2, dice, labelsToRoi, overlap, prepareVolume, segmentOrgans, Synpo, transferBounds, weightFreeBackend, type PreparedVolume } from '@synpo/core';
+import { segmentOrgansOnThreads } from '@synpo/core/node';
+import { cpuKernels, type Kernels } from '@synpo/gpu';
+import { readNifti } from '@synpo/io/node';
+
+export interface VolumeBenchRow {
+  path: string;
+  propagation: boolean;
+  threads: number;
+  seconds: number;
+  organSlices: number;
+  organSlicesPerSecond: number;
+  encodedSlices: number;
+  propagatedSlices: number;
+  propagationSteps: number;
+  /** GPU path: what crossed, and the bounds it is held to. */
+  transfers: null | {
+    uploadBytes: number; readbackBytes: number; submits: number; maps: number;
+    /** The bounds of transferBounds (@synpo/core). */
+    uploadLimit: number;
+    readbackLimit: number;
+    submitsLimit: number;
+  };
+}
+
+export interface VolumeBenchReport {
+  support: string;
+  query: string;
+  organs: string[];
+  rows: VolumeBenchRow[];
+  /** Propagation's cost: seconds on / off, per path. */
+  propagationRatio: { path: string; ratio: number }[];
+  /** Per organ, the 3-D Dice of the GPU path's labels against the CPU's (propagation on); null without a GPU. */
+  gpuVsCpuDice: { organ: string; dice: number }[] | null;
+  /** Whether the threaded CPU runs gave the one-thread labels byte for byte. */
+  threadsIdentical: boolean | null;
+}
+
+function organDice(a: Uint16Array, b: Uint16Array, value: number): number {
+  return dice(overlap(a.map((v) => (v === value ? 1 : 0)), b.map((v) => (v === value ? 1 : 0))));
+}
+
+export async function runVolumeBench(dataDir: string, gpu: Kernels | null, log: (m: string) => void): Promise<VolumeBenchReport> {
+  const cpu = cpuKernels();
+  const supportImage = await readNifti(`${dataDir}/image_8.nii.gz`);
+  const supportLabel = await readNifti(`${dataDir}/label_8.nii.gz`);
+  const queryImage = await readNifti(`${dataDir}/image_2.nii.gz`);
+  const support = await prepareVolume(supportImage, cpu);
+  const query: PreparedVolume = await prepareVolume(queryImage, cpu);
+  const organs = Object.entries(CHAOS_T2.labels).map(([name, value]) => ({ name, value, masks: labelsToRoi(supportLabel, support, value) }));
+  const threads = Math.min(availableParallelism(), organs.length);
+  const paths: { name: string; kernels: Kernels; threads: number }[] = [
+    ...(gpu ? [{ name: `GPU (${gpu.path === 'gpu' ? 'WebGPU' : 'CPU'})`, kernels: gpu, threads: 1 }] : []),
+    { name: 'CPU references, 1 thread', kernels: cpu, threads: 1 },
+    ...(threads > 1 ? [{ name: `CPU references, ${threads} threads`, kernels: cpu, threads }] : []),
+  ];
+  const rows: VolumeBenchRow[] = [];
+  const labels = new Map<string, Uint16Array>();
+  for (const path of paths) {
+    for (const propagation of [true, false]) {
+      log(`bench volume: ${path.name}, propagation ${propagation ? 'on' : 'off'}`);
+      const options = { points: CHAOS_T2.band, propagation: { enabled: propagation } };
+      const synpo = new Synpo(weightFreeBackend(), path.kernels, options);
+      const t0 = performance.now();
+      const r = path.threads > 1
+        ? await segmentOrgansOnThreads({ support, query, organs, options: synpo.options, threads: path.threads })
+        : await segmentOrgans({ synpo, support, query, organs });
+      const seconds = (performance.now() - t0) / 1000;
+      if (propagation) labels.set(path.name, r.labels);
+      rows.push({
+        path: path.name, propagation, threads: path.threads, seconds,
+        organSlices: r.organSlices, organSlicesPerSecond: r.organSlices / seconds,
+        encodedSlices: r.encodedSlices, propagatedSlices: r.propagatedSlices, propagationSteps: r.propagationSteps,
+        transfers: r.transfers && (({ uploadBytes, readbackBytes, submits }) => ({ ...r.transfers!, uploadLimit: uploadBytes, readbackLimit: readbackBytes, submitsLimit: submits }))(transferBounds(synpo.options.points, r)),
+      });
+    }
+  }
+  const one = labels.get('CPU references, 1 thread')!;
+  const threaded = paths.find((p) => p.threads > 1);
+  const gpuLabels = gpu ? labels.get(paths[0]!.name)! : null;
+  return {
+    support: `${dataDir}/image_8.nii.gz`, query: `${dataDir}/image_2.nii.gz`, organs: organs.map((o) => o.name), rows,
+    propagationRatio: paths.map((p) => {
+      const [on, off] = [true, false].map((v) => rows.find((r) => r.path === p.name && r.propagation === v)!.seconds);
+      return { path: p.name, ratio: on! / off! };
+    }),
+    gpuVsCpuDice: gpuLabels && organs.map((o) => ({ organ: o.name, dice: organDice(gpuLabels, one, o.value) })),
+    threadsIdentical: threaded ? Buffer.from(labels.get(threaded.name)!.buffer).equals(Buffer.from(one.buffer)) : null,
+  };
+}
