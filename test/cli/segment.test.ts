@@ -23,6 +23,12 @@ describe('synpo segment --organs', () => {
     expect(summary.encodedSlices).toBe(4);
     expect(summary.organSlices).toBe(16);
     const labels = decodeNifti(new Uint8Array(readFileSync(out)), out);
+    // Organs dealt over two worker threads: the same labels, each thread encoding its own slices.
+    const threaded = join(dir, 'threads.nii.gz');
+    const t = await synpo('segment', ...support, '--organs', 'all', '--threads', '2', '--out', threaded, ...args);
+    expect(t.code, t.stderr).toBe(0);
+    expect((JSON.parse(t.stdout) as { threads: number }).threads).toBe(2);
+    expect(decodeNifti(new Uint8Array(readFileSync(threaded)), threaded).data).toEqual(labels.data);
     for (const organ of ['liver', 'spleen']) {
       const single = join(dir, `${organ}.nii.gz`);
       expect((await synpo('segment', ...support, '--organ', organ, '--out', single, ...args)).code).toBe(0);

@@ -57,10 +57,12 @@ export async function runVolumeBench(dataDir: string, gpu: Kernels | null, log: 
   const query: PreparedVolume = await prepareVolume(queryImage, cpu);
   const organs = Object.entries(CHAOS_T2.labels).map(([name, value]) => ({ name, value, masks: labelsToRoi(supportLabel, support, value) }));
   const threads = Math.min(availableParallelism(), organs.length);
+  // The CPU paths first: on a software adapter the GPU runs leave the process's heap and the
+  // driver's threads behind them.
   const paths: { name: string; kernels: Kernels; threads: number }[] = [
-    ...(gpu ? [{ name: `GPU (${gpu.path === 'gpu' ? 'WebGPU' : 'CPU'})`, kernels: gpu, threads: 1 }] : []),
     { name: 'CPU references, 1 thread', kernels: cpu, threads: 1 },
     ...(threads > 1 ? [{ name: `CPU references, ${threads} threads`, kernels: cpu, threads }] : []),
+    ...(gpu ? [{ name: `GPU (${gpu.path === 'gpu' ? 'WebGPU' : 'CPU'})`, kernels: gpu, threads: 1 }] : []),
   ];
   const rows: VolumeBenchRow[] = [];
   const labels = new Map<string, Uint16Array>();
@@ -85,7 +87,7 @@ export async function runVolumeBench(dataDir: string, gpu: Kernels | null, log: 
   }
   const one = labels.get('CPU references, 1 thread')!;
   const threaded = paths.find((p) => p.threads > 1);
-  const gpuLabels = gpu ? labels.get(paths[0]!.name)! : null;
+  const gpuLabels = gpu ? labels.get(paths[paths.length - 1]!.name)! : null;
   return {
     support: `${dataDir}/image_8.nii.gz`, query: `${dataDir}/image_2.nii.gz`, organs: organs.map((o) => o.name), rows,
     propagationRatio: paths.map((p) => {

@@ -120,7 +120,7 @@ function formatVolume(r: VolumeBenchReport | null): string {
       '',
       'Host ↔ GPU traffic per volume (measured / bound):',
       '',
-      '| propagation | uploaded | bound (1.1 × the slices) | read back | bound (final masks as bits + points + areas) | submissions | bound (2 × longest range + 10) | buffer maps |',
+      '| propagation | uploaded | bound (1.1 × the slices) | read back | bound (final masks as bits + points, areas, solver flags) | submissions | bound (2 × longest range + 10) | buffer maps |',
       '|---|---:|---:|---:|---:|---:|---:|---:|',
       ...gpu.map((x) => `| ${x.propagation ? 'on' : 'off'} | ${mb(t(x).uploadBytes)} | ${mb(t(x).uploadLimit)} | ${mb(t(x).readbackBytes)} | ${mb(t(x).readbackLimit)} | ${t(x).submits} | ${t(x).submitsLimit} | ${t(x).maps} |`),
     );

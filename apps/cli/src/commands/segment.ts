@@ -94,7 +94,7 @@ export function segmentCommand(program: Command, run: Runner): void {
     .option('--dump <dir>', 'write every intermediate per canonical query slice as .npy files into DIR/slice-<z>/ (DIR must be new or empty, or a previous dump with --force); they are the per-slice pass\'s, before propagation')
     .option('--force', 'let --dump replace a folder holding a previous synpo dump')
     .option('--no-propagate', 'skip the propagation pass (each organ\'s slices segmented again outward from the largest mask, each guided by its neighbour\'s): each slice judged alone, the paper\'s protocol')
-    .option('--threads <n>', `CPU path with the weight-free backend: organs of --organs spread over this many worker threads (default: the machine's ${availableParallelism()}); the masks are those of one thread, byte for byte`, integer('--threads', { min: 1, max: 256 }), availableParallelism())
+    .option('--threads <n>', `CPU path with the weight-free backend: organs of --organs spread over this many worker threads (default 1; this machine has ${availableParallelism()} cores); the masks are those of one thread, byte for byte; each thread encodes its own organs' slices`, integer('--threads', { min: 1, max: 256 }), 1)
     .option('--json', 'print a JSON summary')
     .option('--no-progress', 'no progress line on stderr')
     .action(run(async (opts: SegmentOpts) => {
