@@ -16,6 +16,7 @@ import { describe, expect, it } from 'vitest';
 import { decodeImage2D, decodeNifti } from '@synpo/io';
 import { readNifti } from '@synpo/io/node';
 import { asDicomSeries, DATA, niftiWithAffine, synpo } from './run.ts';
+import { describeWithData, itWithData, type DataSet } from '../support/data.ts';
 
 const MR = `${DATA}totalseg/example_mr_sm.nii.gz`;
 const MR_LABELS = `${DATA}totalseg/example_seg_mr.nii.gz`;
@@ -51,6 +52,8 @@ interface Row {
   message: RegExp;
   /** More checks on the folder afterwards. */
   after?(dir: string, stdout: string): void | Promise<void>;
+  /** The data sets the row reads (default: TotalSegmentator's MR, which `segment` copies). */
+  data?: DataSet[];
 }
 
 /** The small TotalSegmentator MR as support and query, copied into the row's folder (inputs the test can watch). */
@@ -110,7 +113,7 @@ const rows: Row[] = [
   { name: 'an organ absent from the support', code: 1, message: /has no voxel with value 200 .*it has 1, 2, 3, 4, 5, /, setup: (d) => ({ args: segment(d, [], { organ: '200' }) }) },
   { name: 'a seed that is not a number', code: 2, message: /--seed must be a whole number from 0 to 4294967295, got 'abc'/, setup: (d) => ({ args: segment(d, ['--seed', 'abc']) }) },
   { name: 'a slice index that is not whole', code: 2, message: /--slice must be a whole number ≥ 0, got '1\.5'/, setup: (d) => ({ args: segment(d, ['--slice', '1.5']).filter((a, i, all) => a !== '--slices' && all[i - 1] !== '--slices') }) },
-  { name: 'batch --jobs 0', code: 2, message: /--jobs must be a whole number from 1 to 64, got '0'/, setup: (d) => { writeFileSync(join(d, 'm.csv'), 'support_image,support_label,query,out\n'); return { args: ['batch', join(d, 'm.csv'), '--jobs', '0'] }; } },
+  { name: 'batch --jobs 0', code: 2, data: [], message: /--jobs must be a whole number from 1 to 64, got '0'/, setup: (d) => { writeFileSync(join(d, 'm.csv'), 'support_image,support_label,query,out\n'); return { args: ['batch', join(d, 'm.csv'), '--jobs', '0'] }; } },
   { name: 'a batch case whose output folder cannot be made (checked before the first case)', code: 1, message: /row 1: cannot write .*notes\.txt\/out\/p1\.nii\.gz: .*notes\.txt is not a folder/,
     setup: (d) => {
       const { query } = mrCase(d);
@@ -118,7 +121,7 @@ const rows: Row[] = [
       writeFileSync(join(d, 'm.csv'), `support_image,support_label,query,out\nimage.nii.gz,labels.nii.gz,${query},notes.txt/out/p1.nii.gz\n`);
       return { args: ['batch', join(d, 'm.csv'), '--device', 'cpu', '--labels', 'totalseg'] };
     } },
-  { name: 'eval --out to a folder that does not exist (before the evaluation)', code: 1, message: /cannot write .*nowhere\/report\.json: its folder .*nowhere does not exist or is not writable/,
+  { name: 'eval --out to a folder that does not exist (before the evaluation)', code: 1, data: ['chaos-t2'], message: /cannot write .*nowhere\/report\.json: its folder .*nowhere does not exist or is not writable/,
     setup: (d) => ({ args: ['eval', '--layout', 'chaos-t2', '--device', 'cpu', '--out', join(d, 'nowhere', 'report.json')] }) },
   // DICOM series.
   { name: 'a DICOM folder holding two series', code: 1, message: /holds 2 series; pick one with --series UID:\n {2}1\.2\.826\.7: series .*20 slices of 117×91\n {2}1\.2\.826\.8: series .*20 slices/,
@@ -156,7 +159,7 @@ const rows: Row[] = [
   { name: 'a missing folder', code: 1, message: /query: .*gone: no such file or folder/, setup: (d) => ({ args: segment(d, [], { query: join(d, 'gone') }) }) },
   { name: 'a FIFO (refused without reading it)', code: 1, message: /query: .*pipe\.nii: is not a regular file \(a FIFO, device or socket\)/,
     setup: (d) => { execFileSync('mkfifo', [join(d, 'pipe.nii')]); return { args: segment(d, [], { query: join(d, 'pipe.nii') }) }; } },
-  { name: 'a palette PNG label (read through its palette)', code: 0, message: /^$/,
+  { name: 'a palette PNG label (read through its palette)', code: 0, data: ['amos-2d'], message: /^$/,
     setup: (d) => {
       // The AMOS liver mask with index 0 → white and 1 → black: read as indices it would be inverted.
       const grey = decodeImage2D(readFileSync(`${AMOS}masks/amos_0004_75_liver_000.png`), 'grey');
@@ -184,7 +187,7 @@ const rows: Row[] = [
 
 describe('bad input: exit code, message, and the files afterwards', () => {
   for (const row of rows) {
-    it(`${row.name}: exit ${row.code}`, async () => {
+    itWithData(row.data ?? ['totalseg'], `${row.name}: exit ${row.code}`, async () => {
       const dir = mkdtempSync(join(tmpdir(), 'synpo-bad-'));
       const { args, writes = [] } = await row.setup(dir);
       const before = snapshot(dir);
@@ -205,7 +208,7 @@ describe('bad input: exit code, message, and the files afterwards', () => {
 
 const bin = fileURLToPath(new URL('../../apps/cli/bin/synpo.js', import.meta.url));
 
-describe('interrupted runs leave nothing behind', () => {
+describeWithData(['chaos-t2'], 'interrupted runs leave nothing behind', () => {
   for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
     it(`${signal} during a volume run with --dump: exit ${code}, no partial dump, no output, no temporary file`, async () => {
       const dir = mkdtempSync(join(tmpdir(), 'synpo-signal-'));

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decodeNifti } from '@synpo/io';
 import { DATA, requireGpu, synpo } from './run.ts';
+import { describeWithData } from '../support/data.ts';
 
 const CHAOS = `${DATA}chaos-t2/`;
 
@@ -22,7 +23,7 @@ const row = (q: number, organs: string) => `image_8.nii.gz,label_8.nii.gz,${CHAO
 type Log = { row: number; status: string; error?: string; organs?: { name: string; dice?: number }[] };
 const readLog = (path: string) => readFileSync(path, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Log).sort((a, b) => a.row - b.row);
 
-describe('synpo batch', () => {
+describeWithData(['chaos-t2'], 'synpo batch', () => {
   it('runs every case, records each in the log, finishes the others when one fails, and exits 1', async () => {
     const { dir, manifest } = project([row(1, 'liver;spleen'), `image_8.nii.gz,label_8.nii.gz,${join(dir0(), 'missing.nii.gz')},out/bad.nii.gz,liver,`, row(2, 'right-kidney')]);
     const r = await synpo('batch', manifest, '--device', 'cpu', '--jobs', '2', '--no-progress');

@@ -12,6 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { decodeNifti, worldOf, type Volume } from '@synpo/io';
 import { readNifti } from '@synpo/io/node';
 import { DATA, niftiWithAffine, synpo } from './run.ts';
+import { describeWithData } from '../support/data.ts';
 
 const CHAOS = `${DATA}chaos-t2/`;
 const tmp = () => mkdtempSync(join(tmpdir(), 'synpo-geometry-'));
@@ -64,7 +65,7 @@ function dice(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return tp + fp + fn === 0 ? 1 : (2 * tp) / (2 * tp + fp + fn);
 }
 
-describe('world geometry', () => {
+describeWithData(['chaos-t2'], 'world geometry', () => {
   it('the same query stored flipped (z, x, y) or as sagittal slices gives the same mask in world space', async () => {
     const dir = tmp();
     const query = await readNifti(`${CHAOS}image_1.nii.gz`);

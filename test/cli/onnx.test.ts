@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { decodeNifti } from '@synpo/io';
 import { writeModelDir } from '../../packages/core/test/fixtures/model-dir.ts';
 import { DATA, requireGpu, synpo } from './run.ts';
+import { itWithData } from '../support/data.ts';
 
 const CHAOS = `${DATA}chaos-t2/`;
 const models = writeModelDir();
@@ -22,7 +23,7 @@ describe('synpo models synthetic', () => {
 
 describe('models the way the paper\'s exports come, through the command', () => {
   for (const flags of [['--external-data'], ['--float16'], ['--float16', '--external-data']]) {
-    it(`models synthetic ${flags.join(' ')}: models check accepts it and segment runs on it`, async () => {
+    itWithData(['chaos-t2'], `models synthetic ${flags.join(' ')}: models check accepts it and segment runs on it`, async () => {
       const dir = join(mkdtempSync(join(tmpdir(), 'synpo-synthetic-')), 'models');
       expect((await synpo('models', 'synthetic', dir, ...flags)).code).toBe(0);
       if (flags.includes('--external-data')) expect(existsSync(join(dir, 'dinov2.onnx.data'))).toBe(true);
@@ -87,7 +88,7 @@ describe.each(['cpu', 'webgpu'])('segment and eval with --backend onnx (%s)', (e
     return (JSON.parse(r.stdout) as { models: { provider: string }[] }).models.every((m) => m.provider === ep);
   };
 
-  it('segment writes a mask through the ONNX encoders and decoder', async (ctx) => {
+  itWithData(['chaos-t2'], 'segment writes a mask through the ONNX encoders and decoder', async (ctx) => {
     if (!(await runsHere()) && !requireGpu) return ctx.skip(`onnxruntime-node here has no ${ep} execution provider`);
     const out = join(mkdtempSync(join(tmpdir(), 'synpo-onnx-')), 'rk.nii.gz');
     const r = await synpo('segment', '--backend', 'onnx', '--models', models, '--ep', ep,
@@ -100,7 +101,7 @@ describe.each(['cpu', 'webgpu'])('segment and eval with --backend onnx (%s)', (e
     expect(mask.data.some((v) => v > 0)).toBe(true);
   });
 
-  it('eval runs one fold and organ', async (ctx) => {
+  itWithData(['chaos-t2'], 'eval runs one fold and organ', async (ctx) => {
     if (!(await runsHere()) && !requireGpu) return ctx.skip(`onnxruntime-node here has no ${ep} execution provider`);
     const out = join(mkdtempSync(join(tmpdir(), 'synpo-onnx-')), 'report.json');
     const r = await synpo('eval', '--backend', 'onnx', '--models', models, '--ep', ep, '--folds', '0', '--organs', 'spleen', '--device', 'cpu', '--out', out, '--no-progress');

@@ -11,12 +11,13 @@ import { decodeNifti, decodeNrrd, worldOf } from '@synpo/io';
 import { readDicomSeries, readNifti } from '@synpo/io/node';
 import { decodeDicomSeg } from '@synpo/io/seg';
 import { asDicomSeries, DATA, synpo } from './run.ts';
+import { describeWithData } from '../support/data.ts';
 
 const CHAOS = `${DATA}chaos-t2/`;
 const tmp = () => mkdtempSync(join(tmpdir(), 'synpo-outputs-'));
 const support = ['--support-image', `${CHAOS}image_8.nii.gz`, '--support-label', `${CHAOS}label_8.nii.gz`];
 
-describe('clinical outputs', () => {
+describeWithData(['chaos-t2'], 'clinical outputs', () => {
   it('a DICOM query gives a DICOM SEG (one segment per organ) that reads back as the NIfTI run\'s mask', async () => {
     const dir = tmp();
     const image = await readNifti(`${CHAOS}image_1.nii.gz`);

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DATA, synpo } from './run.ts';
+import { itWithData } from '../support/data.ts';
 
 const CHAOS = `${DATA}chaos-t2/`;
 const BIN = fileURLToPath(new URL('../../apps/cli/bin/synpo.js', import.meta.url));
@@ -58,7 +59,7 @@ type Status = { counts: Record<string, number>; failed: { row: number; error: st
 const status = async (queue: string) => JSON.parse((await synpo('queue', 'status', '--redis', url, '--queue', queue, '--json')).stdout) as Status;
 
 describe('synpo queue on redis-server', () => {
-  it('two workers, one killed mid-case: every case written once, as the embedded batch writes it; the poison case fails once', async () => {
+  itWithData(['chaos-t2'], 'two workers, one killed mid-case: every case written once, as the embedded batch writes it; the poison case fails once', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'synpo-queue-'));
     const queries = [1, 2, 3, 5, 10, 13];
     const manifest = (out: string) => [

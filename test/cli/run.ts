@@ -10,7 +10,7 @@ import * as nifti from 'nifti-reader-js';
 import { worldOf, type Volume } from '@synpo/io';
 
 const synpoBin = fileURLToPath(new URL('../../apps/cli/bin/synpo.js', import.meta.url));
-export const DATA = fileURLToPath(new URL('../../../shared/data/', import.meta.url));
+export { DATA } from '../support/data.ts';
 export const requireGpu = Boolean(process.env.CI) || process.env.SYNPO_REQUIRE_GPU === '1';
 
 export interface Result { code: number; stdout: string; stderr: string }

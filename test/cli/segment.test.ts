@@ -5,13 +5,15 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decodeImage2D, decodeNifti, decodeNpy } from '@synpo/io';
 import { readNifti } from '@synpo/io/node';
+import { gzipSync } from 'node:zlib';
 import { DATA, float32Nifti, synpo } from './run.ts';
+import { dataIn, describeWithData, itWithData } from '../support/data.ts';
 
 const CHAOS = `${DATA}chaos-t2/`;
 const tmp = () => mkdtempSync(join(tmpdir(), 'synpo-cli-'));
 const support = ['--support-image', `${CHAOS}image_8.nii.gz`, '--support-label', `${CHAOS}label_8.nii.gz`];
 
-describe('synpo segment --organs', () => {
+describeWithData(['chaos-t2'], 'synpo segment --organs', () => {
   it('writes every organ into one label volume in one pass, each as its own run writes it', async () => {
     const dir = tmp();
     const out = join(dir, 'all.nii.gz');
@@ -64,7 +66,7 @@ describe('synpo segment --organs', () => {
   });
 });
 
-describe('synpo segment', () => {
+describeWithData(['chaos-t2'], 'synpo segment', () => {
   it('writes a NIfTI mask with the query header, and --dump writes every intermediate', async () => {
     const dir = tmp();
     const out = join(dir, 'liver.nii.gz');
@@ -108,7 +110,7 @@ describe('synpo segment', () => {
     expect(readdirSync(dir).sort()).toEqual(['dump', 'liver.nii.gz']);
   });
 
-  it('segments a PNG slice from a PNG support (AMOS CT, liver), and a volume slice to PNG', async () => {
+  itWithData(['amos-2d'], 'segments a PNG slice from a PNG support (AMOS CT, liver), and a volume slice to PNG', async () => {
     const dir = tmp();
     const out = join(dir, 'liver.png');
     const amos = `${DATA}amos-2d/`;
@@ -136,7 +138,7 @@ describe('synpo segment', () => {
     expect(readFileSync(join(dir, 'a.nii')).equals(readFileSync(join(dir, 'b.nii')))).toBe(true);
   });
 
-  it('resamples a query of another in-plane size, and says so', async () => {
+  itWithData(['totalseg'], 'resamples a query of another in-plane size, and says so', async () => {
     const out = join(tmp(), 'mr.nii.gz');
     const r = await synpo('segment', ...support, '--organ', 'liver', '--query', `${DATA}totalseg/example_mr_sm.nii.gz`, '--slices', '8:9', '--out', out, '--device', 'cpu');
     expect(r.code, r.stderr).toBe(0);
@@ -152,7 +154,9 @@ describe('synpo segment', () => {
   const fourD = join(dir, 'four.nii');
   writeFileSync(fourD, float32Nifti([4, 4, 2, 3], new Float32Array(96)));
   const truncated = join(dir, 'cut.nii.gz');
-  writeFileSync(truncated, readFileSync(`${CHAOS}image_1.nii.gz`).subarray(0, 5000));
+  // A gzip stream cut short (a real volume's first kilobytes; a synthetic one, so no data set is needed).
+  const whole = gzipSync(float32Nifti([64, 64, 8], Float32Array.from({ length: 64 * 64 * 8 }, (_, i) => (i * 7919) % 251)));
+  writeFileSync(truncated, whole.subarray(0, whole.length >> 1));
   const bad: [string, string[], number, RegExp][] = [
     ['the organ is absent from the support label', [...support, '--organ', '7', '--query', `${CHAOS}image_1.nii.gz`], 1, /has no voxel with value 7/],
     ['support and query of different dimensionality', ['--support-image', `${DATA}amos-2d/images/amos_0004_75.png`, '--support-label', `${DATA}amos-2d/masks/amos_0004_75_liver_000.png`, '--query', `${CHAOS}image_1.nii.gz`], 1, /the support is 2-D .* but the query is 3-D/],
@@ -166,7 +170,7 @@ describe('synpo segment', () => {
     ['a support slice without the organ', [...support, '--organ', 'liver', '--support-slice', '0', '--query', `${CHAOS}image_1.nii.gz`], 1, /support slice 0 has none of the [a-z-]+; it is in slices/],
   ];
   for (const [name, args, code, message] of bad) {
-    it(`refuses ${name} (exit ${code}) and leaves no output file`, async () => {
+    itWithData(dataIn(args), `refuses ${name} (exit ${code}) and leaves no output file`, async () => {
       const outDir = tmp();
       let out = join(outDir, 'mask.nii.gz');
       const a = args.filter((x) => !x.startsWith('--out-'));
@@ -181,7 +185,7 @@ describe('synpo segment', () => {
 });
 
 describe('synpo eval', () => {
-  it('runs the protocol on one fold and organ and writes the JSON report', async () => {
+  itWithData(['chaos-t2'], 'runs the protocol on one fold and organ and writes the JSON report', async () => {
     const out = join(tmp(), 'report.json');
     const r = await synpo('eval', '--layout', 'chaos-t2', '--folds', '0', '--organs', 'right-kidney', '--device', 'cpu', '--out', out, '--no-progress');
     expect(r.code, r.stderr).toBe(0);

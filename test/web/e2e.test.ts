@@ -18,6 +18,7 @@ import { writeModelDir } from '../../packages/core/test/fixtures/model-dir.ts';
 import { decodeNifti } from '@synpo/io';
 import { decode as decodePng } from 'fast-png';
 import { DATA, synpo } from '../cli/run.ts';
+import { itWithData } from '../support/data.ts';
 
 const WEB = fileURLToPath(new URL('../../apps/web/', import.meta.url));
 const ARTIFACTS = fileURLToPath(new URL('../artifacts/', import.meta.url));
@@ -125,7 +126,7 @@ describe('the demo site', () => {
     }
   }, 400_000);
 
-  it.skipIf(!hasBrowser && !requireBrowser)('segments every organ of a real CHAOS volume in one run, as the CLI writes it', async () => {
+  itWithData.skipIf(!hasBrowser && !requireBrowser)(['chaos-t2'], 'segments every organ of a real CHAOS volume in one run, as the CLI writes it', async () => {
     const chaos = join(DATA, 'chaos-t2');
     const { context, page, requests } = await open(true);
     try {
@@ -230,7 +231,7 @@ describe('the demo site', () => {
       const after = await paintState();
       expect(after.error).toBe('');
       expect(after.supportVoxels).toBeGreaterThan(before);
-      await page.click('#run-volume');
+      await page.click('#run-volume', { timeout: 120_000 });
       await page.waitForFunction(() => {
         const s = (window as unknown as { synpo: { error: string; volume(): { organs: { name: string }[] } | null } }).synpo;
         return s.volume()?.organs[0]?.name === 'painted organ' || s.error !== '';

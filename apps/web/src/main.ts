@@ -686,9 +686,14 @@ async function finishPainting(keep: boolean): Promise<void> {
   } catch (error) {
     status(`cannot use the painting: ${(error as Error).message}`, true);
   }
-  setPainting(false);
   render();
-  await showQuery();
+  // Painting ends once the viewer shows the query again: until then NiiVue is busy on the page's
+  // thread (software WebGL is slow), and a click would wait on it.
+  try {
+    await showQuery();
+  } finally {
+    setPainting(false);
+  }
 }
 
 function setPainting(on: boolean): void {

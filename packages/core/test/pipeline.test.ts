@@ -7,13 +7,14 @@ import {
   resolveOptions, splitOrgans, supportSlices, Synpo, transferBounds, weightFreeBackend, type Backend, type PreparedVolume, type SliceResult,
 } from '../src/index.ts';
 import { segmentOrgansOnThreads } from '../src/node/index.ts';
+import { DATA, describeWithData, itWithData } from '../../../test/support/data.ts';
 
-const DATA = new URL('../../../../shared/data/chaos-t2/', import.meta.url).pathname;
+const CHAOS = `${DATA}chaos-t2/`;
 const requireGpu = Boolean(process.env.CI) || process.env.SYNPO_REQUIRE_GPU === '1';
 
 async function chaosCase(id: number, kernels: Kernels, organValue: number): Promise<{ prepared: PreparedVolume; masks: Uint8Array }> {
-  const prepared = await prepareVolume(await readNifti(`${DATA}image_${id}.nii.gz`), kernels);
-  const masks = labelsToRoi(await readNifti(`${DATA}label_${id}.nii.gz`), prepared, organValue);
+  const prepared = await prepareVolume(await readNifti(`${CHAOS}image_${id}.nii.gz`), kernels);
+  const masks = labelsToRoi(await readNifti(`${CHAOS}label_${id}.nii.gz`), prepared, organValue);
   return { prepared, masks };
 }
 
@@ -38,13 +39,13 @@ describe('protocol', () => {
 });
 
 describe('preprocessing', () => {
-  it('ALPNet-preprocessed MR stays 256×256, maps to [0, 1], and masks round-trip to the volume grid', async () => {
+  itWithData(['chaos-t2'], 'ALPNet-preprocessed MR stays 256×256, maps to [0, 1], and masks round-trip to the volume grid', async () => {
     const { prepared, masks } = await chaosCase(2, cpuKernels(), 1);
     expect(prepared.resampled).toBe(false);
     expect(prepared.intensity).toBe('mr');
     expect(prepared.slices.every((v) => v >= 0 && v <= 1)).toBe(true);
     expect(prepared.slices.some((v) => v === 1)).toBe(true);
-    const labels = await readNifti(`${DATA}label_2.nii.gz`);
+    const labels = await readNifti(`${CHAOS}label_2.nii.gz`);
     const back = roiToVolume(masks, prepared);
     expect(back.every((v, i) => v === (labels.data[i] === 1 ? 1 : 0))).toBe(true);
   });
@@ -69,7 +70,7 @@ describe('preprocessing', () => {
   });
 });
 
-describe('SynPo on CHAOS T2 (weight-free backend, CPU references)', () => {
+describeWithData(['chaos-t2'], 'SynPo on CHAOS T2 (weight-free backend, CPU references)', () => {
   it('segments the liver and a kidney of a query scan from another patient', async () => {
     const kernels = cpuKernels();
     const synpo = new Synpo(weightFreeBackend(), kernels, { points: CHAOS_T2.band });
@@ -113,7 +114,7 @@ describe('SynPo on CHAOS T2 (weight-free backend, CPU references)', () => {
   });
 });
 
-describe('SynPo on the GPU kernels agrees with the CPU references', () => {
+describeWithData(['chaos-t2'], 'SynPo on the GPU kernels agrees with the CPU references', () => {
   let handle: GpuHandle | null = null;
   const open = async (ctx: TestContext): Promise<GpuHandle | null> => {
     try {
@@ -268,12 +269,12 @@ describe('bad input and edge cases', () => {
   });
 });
 
-describe('all organs in one pass', () => {
+describeWithData(['chaos-t2'], 'all organs in one pass', () => {
   it('gives each organ the masks its own run gives, encodes each slice once, and labels overlaps by confidence', async () => {
     const kernels = cpuKernels();
-    const supportVolume = await readNifti(`${DATA}image_8.nii.gz`);
-    const supportLabels = await readNifti(`${DATA}label_8.nii.gz`);
-    const queryVolume = await readNifti(`${DATA}image_1.nii.gz`);
+    const supportVolume = await readNifti(`${CHAOS}image_8.nii.gz`);
+    const supportLabels = await readNifti(`${CHAOS}label_8.nii.gz`);
+    const queryVolume = await readNifti(`${CHAOS}image_1.nii.gz`);
     const support = await prepareVolume(supportVolume, kernels);
     const query = await prepareVolume(queryVolume, kernels);
     const organs = Object.entries(CHAOS_T2.labels).map(([name, value]) => ({ name, value, masks: labelsToRoi(supportLabels, support, value) }));
@@ -316,7 +317,7 @@ describe('all organs in one pass', () => {
   }, 240_000);
 });
 
-describe('the propagation pass (on by default, a switch turns it off)', () => {
+describeWithData(['chaos-t2'], 'the propagation pass (on by default, a switch turns it off)', () => {
   it('off: each slice is its own per-slice segmentation; on: slices are segmented again outward from the largest mask, each guided by its neighbour', async () => {
     const kernels = cpuKernels();
     const support = await chaosCase(8, kernels, 2);
@@ -375,12 +376,12 @@ describe('the propagation pass (on by default, a switch turns it off)', () => {
   });
 });
 
-describe('whole volumes', () => {
+describeWithData(['chaos-t2'], 'whole volumes', () => {
   /** CHAOS support 8 and query 1, prepared, with the support's masks of the named organs. */
   async function volumePair(kernels: Kernels, names: readonly (keyof typeof CHAOS_T2.labels)[]) {
-    const supportLabels = await readNifti(`${DATA}label_8.nii.gz`);
-    const support = await prepareVolume(await readNifti(`${DATA}image_8.nii.gz`), kernels);
-    const query = await prepareVolume(await readNifti(`${DATA}image_1.nii.gz`), kernels);
+    const supportLabels = await readNifti(`${CHAOS}label_8.nii.gz`);
+    const support = await prepareVolume(await readNifti(`${CHAOS}image_8.nii.gz`), kernels);
+    const query = await prepareVolume(await readNifti(`${CHAOS}image_1.nii.gz`), kernels);
     const organs = names.map((name) => ({ name, value: CHAOS_T2.labels[name], masks: labelsToRoi(supportLabels, support, CHAOS_T2.labels[name]) }));
     return { support, query, organs };
   }

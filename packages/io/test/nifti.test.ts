@@ -3,8 +3,8 @@ import * as nifti from 'nifti-reader-js';
 import { describe, expect, it } from 'vitest';
 import { decodeNifti, encodeNiftiMask, ImageFileError, sliceOf } from '../src/index.ts';
 import { readBytes, readNifti } from '../src/node.ts';
+import { DATA, itWithData } from '../../../test/support/data.ts';
 
-const DATA = new URL('../../../../shared/data/', import.meta.url).pathname;
 
 /** A NIfTI-1 file built by hand: dims, datatype, raw voxel bytes, optional scaling. */
 function makeNifti(dims: number[], datatype: number, bits: number, voxels: Uint8Array, slope = 1, inter = 0, littleEndian = true): Uint8Array {
@@ -28,7 +28,7 @@ function makeNifti(dims: number[], datatype: number, bits: number, voxels: Uint8
 }
 
 describe('NIfTI read', () => {
-  it('reads a CHAOS T2 volume with its geometry', async () => {
+  itWithData(['chaos-t2'], 'reads a CHAOS T2 volume with its geometry', async () => {
     const v = await readNifti(`${DATA}chaos-t2/image_1.nii.gz`);
     expect(v.dims).toEqual([256, 256, 37]);
     expect(v.spacing.map((s) => +s.toFixed(2))).toEqual([1.25, 1.25, 7.7]);
@@ -78,7 +78,7 @@ describe('NIfTI read', () => {
 });
 
 describe('NIfTI mask write', () => {
-  it('keeps the source header and affine, gzipped or not, and round-trips the labels', async () => {
+  itWithData(['chaos-t2'], 'keeps the source header and affine, gzipped or not, and round-trips the labels', async () => {
     const source = await readNifti(`${DATA}chaos-t2/image_2.nii.gz`);
     const labels = new Uint8Array(source.data.length);
     for (let i = 0; i < labels.length; i += 97) labels[i] = 1;
@@ -95,7 +95,7 @@ describe('NIfTI mask write', () => {
     }
   });
 
-  it('refuses a mask of the wrong size', async () => {
+  itWithData(['totalseg'], 'refuses a mask of the wrong size', async () => {
     const source = await readNifti(`${DATA}totalseg/example_mr_sm.nii.gz`);
     expect(() => encodeNiftiMask(new Uint8Array(5), source, true)).toThrow(/mask has 5 voxels/);
   });

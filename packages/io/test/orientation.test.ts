@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { canonicalAffine, canonicalVolume, fromCanonical, reorientation, toCanonical, worldOf, type Volume } from '../src/index.ts';
 import { readNifti } from '../src/node.ts';
+import { DATA, itWithData } from '../../../test/support/data.ts';
 
-const DATA = new URL('../../../../shared/data/', import.meta.url).pathname;
 
 /** A volume whose voxel value is its index, with this affine. */
 function indexed(dims: [number, number, number], affine: number[][]): Volume {
@@ -13,7 +13,7 @@ function indexed(dims: [number, number, number], affine: number[][]): Volume {
 const LPS = [[-1, 0, 0, 0], [0, -1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]];
 
 describe('orientation', () => {
-  it('names the axes of the shared data as nibabel would, and finds LPS+ canonical', async () => {
+  itWithData(['chaos-t2', 'sabs-ct'], 'names the axes of the shared data as nibabel would, and finds LPS+ canonical', async () => {
     const chaos = await readNifti(`${DATA}chaos-t2/image_1.nii.gz`);
     expect(reorientation(chaos.affine, chaos.dims).fileCode).toBe('LAS');
     const sabs = await readNifti(`${DATA}sabs-ct/image_0.nii.gz`);

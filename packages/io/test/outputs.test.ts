@@ -9,11 +9,11 @@ import { describe, expect, it } from 'vitest';
 import { decodeNrrd, encodeNrrdMask, ImageFileError, worldOf, type DicomSeriesInfo } from '../src/index.ts';
 import { readDicomSeries, readNifti } from '../src/node.ts';
 import { decodeDicomSeg, encodeDicomSeg } from '../src/seg.ts';
+import { DATA, itWithData } from '../../../test/support/data.ts';
 
-const DATA = new URL('../../../../shared/data/', import.meta.url).pathname;
 
 describe('NRRD', () => {
-  it('round-trips a mask with the volume\'s geometry (CHAOS image_2, an oblique LAS affine)', async () => {
+  itWithData(['chaos-t2'], 'round-trips a mask with the volume\'s geometry (CHAOS image_2, an oblique LAS affine)', async () => {
     const v = await readNifti(`${DATA}chaos-t2/image_2.nii.gz`);
     const labels = new Uint8Array(v.data.length);
     for (let i = 0; i < labels.length; i += 101) labels[i] = 1 + (i % 4);
@@ -34,7 +34,7 @@ describe('NRRD', () => {
     expect(Buffer.from(encodeNrrdMask(labels, v)).equals(Buffer.from(bytes))).toBe(true);
   });
 
-  it('writes uint16 when a label is above 255, and raw when asked', async () => {
+  itWithData(['totalseg'], 'writes uint16 when a label is above 255, and raw when asked', async () => {
     const v = await readNifti(`${DATA}totalseg/example_ct_sm.nii.gz`);
     const labels = new Uint16Array(v.data.length);
     labels[7] = 300;
@@ -116,7 +116,7 @@ describe('DICOM SEG', () => {
     expect(report).not.toMatch(/Error|Warning/);
   });
 
-  it('an empty mask is one empty frame; a volume not read from DICOM is refused', async () => {
+  itWithData(['totalseg'], 'an empty mask is one empty frame; a volume not read from DICOM is refused', async () => {
     const v = await readDicomSeries(await series());
     const back = decodeDicomSeg(encodeDicomSeg(new Uint8Array(36), v, [{ number: 1, label: 'liver', value: 1 }]), v);
     expect(back.labels.every((x) => x === 0)).toBe(true);

@@ -2,11 +2,12 @@ import { encode as encodePng } from 'fast-png';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { decodeImage2D, encodeMaskPng, ImageFileError } from '../src/index.ts';
+import { DATA, itWithData } from '../../../test/support/data.ts';
 
-const AMOS = new URL('../../../../shared/data/amos-2d/', import.meta.url).pathname;
+const AMOS = `${DATA}amos-2d/`;
 
 describe('PNG / JPEG slices', () => {
-  it('reads the AMOS CT slice and its liver mask', () => {
+  itWithData(['amos-2d'], 'reads the AMOS CT slice and its liver mask', () => {
     const image = decodeImage2D(readFileSync(`${AMOS}images/amos_0004_75.png`), 'amos_0004_75.png');
     expect([image.width, image.height]).toEqual([512, 512]);
     const mask = decodeImage2D(readFileSync(`${AMOS}masks/amos_0004_75_liver_000.png`), 'liver.png');

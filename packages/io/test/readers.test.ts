@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { crc32, decodeImage2D, decodeNifti, encodeNiftiMask, ImageFileError, sliceVolume, worldOf, type DicomSeriesInfo } from '../src/index.ts';
 import { readBytes, readDicomSeries, readNifti } from '../src/node.ts';
+import { DATA, itWithData } from '../../../test/support/data.ts';
 
-const DATA = new URL('../../../../shared/data/', import.meta.url).pathname;
 const tmp = () => mkdtempSync(join(tmpdir(), 'readers-'));
 
 function niftiBytes(opts: { voxOffset?: number; magic?: string; sform?: number[][]; sformCode?: number; qformCode?: number } = {}): Uint8Array {
@@ -90,7 +90,7 @@ describe('NIfTI reader', () => {
     expect(Array.from(a.subarray(4, 8))).toEqual([0, 0, 0, 0]);
   });
 
-  it('a slice of a volume keeps its place: affine, qform and sform moved to it (CHAOS image_2, slice 20)', async () => {
+  itWithData(['chaos-t2'], 'a slice of a volume keeps its place: affine, qform and sform moved to it (CHAOS image_2, slice 20)', async () => {
     const v = await readNifti(`${DATA}chaos-t2/image_2.nii.gz`);
     const s = sliceVolume(v, 20);
     expect(s.dims).toEqual([256, 256, 1]);
