@@ -2,4 +2,6 @@ import { defineConfig } from 'vitest/config';
 import { sourceConditions } from '../../vitest.shared.ts';
 
 export default defineConfig({
-  ...sourceConditions, test: { testTimeout: 60_000 } });
+  ...sourceConditions,
+  test: { testTimeout: 60_000 },
+});

@@ -19,7 +19,10 @@ const device = args.includes('--device') ? [] : ['--device', 'cpu'];
 const only = process.env.ABLATION_DATASETS?.split(',') ?? ['chaos-t2', 'sabs-ct'];
 
 function run(layout, folds) {
-  const out = execFileSync(process.execPath, [bin, 'eval', '--layout', layout, '--folds', folds, ...device, '--json', '--no-progress', ...args], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const out = execFileSync(process.execPath, [bin, 'eval', '--layout', layout, '--folds', folds, ...device, '--json', '--no-progress', ...args], {
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+  });
   return JSON.parse(out);
 }
 
@@ -47,6 +50,8 @@ if (only.includes('chaos-t2')) {
 }
 if (only.includes('sabs-ct')) {
   const r = run('sabs-ct', '0');
-  lines.push(`sabs-ct tuning fold 0: mean ${pct(r.mean)} (${r.organs.map((o) => `${o.organ} ${pct(o.mean)}`).join(', ')}); ${((1000 * r.seconds) / r.encoding.organSlices).toFixed(1)} ms per organ-slice`);
+  lines.push(
+    `sabs-ct tuning fold 0: mean ${pct(r.mean)} (${r.organs.map((o) => `${o.organ} ${pct(o.mean)}`).join(', ')}); ${((1000 * r.seconds) / r.encoding.organSlices).toFixed(1)} ms per organ-slice`,
+  );
 }
 process.stdout.write(`${lines.join('\n  ')}\n`);

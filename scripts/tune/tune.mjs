@@ -17,7 +17,11 @@ const [options = '{}', ...rest] = process.argv.slice(2);
 const only = process.env.TUNE_DATASETS?.split(',') ?? ['chaos-t2', 'sabs-ct'];
 const lines = [`${options}${rest.length ? ` ${rest.join(' ')}` : ''}`];
 for (const layout of only) {
-  const out = execFileSync(process.execPath, [bin, 'eval', '--layout', layout, '--folds', '0', '--device', 'cpu', '--json', '--no-progress', '--weight-free', options, ...rest], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const out = execFileSync(
+    process.execPath,
+    [bin, 'eval', '--layout', layout, '--folds', '0', '--device', 'cpu', '--json', '--no-progress', '--weight-free', options, ...rest],
+    { encoding: 'utf8', maxBuffer: 64 << 20 },
+  );
   const r = JSON.parse(out);
   const organs = r.organs.map((o) => `${o.organ} ${(100 * o.mean).toFixed(2)}`).join(', ');
   lines.push(`${layout} fold 0: mean ${(100 * r.mean).toFixed(2)} (${organs}); ${((1000 * r.seconds) / r.encoding.organSlices).toFixed(1)} ms per organ-slice`);

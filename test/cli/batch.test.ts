@@ -21,11 +21,20 @@ function project(rows: string[]): { dir: string; manifest: string } {
 const row = (q: number, organs: string) => `image_8.nii.gz,label_8.nii.gz,${CHAOS}image_${q}.nii.gz,out/q${q}.nii.gz,"${organs}",${CHAOS}label_${q}.nii.gz`;
 
 type Log = { row: number; status: string; error?: string; organs?: { name: string; dice?: number }[] };
-const readLog = (path: string) => readFileSync(path, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Log).sort((a, b) => a.row - b.row);
+const readLog = (path: string) =>
+  readFileSync(path, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Log)
+    .sort((a, b) => a.row - b.row);
 
 describeWithData(['chaos-t2'], 'synpo batch', () => {
   it('runs every case, records each in the log, finishes the others when one fails, and exits 1', async () => {
-    const { dir, manifest } = project([row(1, 'liver;spleen'), `image_8.nii.gz,label_8.nii.gz,${join(dir0(), 'missing.nii.gz')},out/bad.nii.gz,liver,`, row(2, 'right-kidney')]);
+    const { dir, manifest } = project([
+      row(1, 'liver;spleen'),
+      `image_8.nii.gz,label_8.nii.gz,${join(dir0(), 'missing.nii.gz')},out/bad.nii.gz,liver,`,
+      row(2, 'right-kidney'),
+    ]);
     const r = await synpo('batch', manifest, '--device', 'cpu', '--jobs', '2', '--no-progress');
     expect(r.code, r.stderr).toBe(1);
     expect(r.stdout).toMatch(/3 cases in \d+ s: 2 done, 0 skipped \(up to date\), 1 failed/);

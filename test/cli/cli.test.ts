@@ -27,7 +27,10 @@ describe('synpo', () => {
   it('info reports the adapter and the path auto takes, then exits', async () => {
     const r = await synpo('info', '--json');
     expect(r.code).toBe(0);
-    const info = JSON.parse(r.stdout) as { autoPath: string; adapter: { description: string; isFallbackAdapter: boolean; limits: Record<string, number> } | null };
+    const info = JSON.parse(r.stdout) as {
+      autoPath: string;
+      adapter: { description: string; isFallbackAdapter: boolean; limits: Record<string, number> } | null;
+    };
     if (requireGpu) {
       // auto prefers the CPU references to a software adapter such as CI's lavapipe.
       expect(info.autoPath).toBe(info.adapter!.isFallbackAdapter ? 'cpu' : 'gpu');
@@ -40,12 +43,28 @@ describe('synpo', () => {
   it('kernel-demo on the GPU matches the CPU references and finds the organ', async () => {
     const r = await synpo('kernel-demo', '--json', '--device', requireGpu ? 'gpu' : 'auto');
     expect(r.code).toBe(0);
-    const out = JSON.parse(r.stdout) as { path: string; dice: number; maxAbsDiffVsCpu: number | null; positives: number[]; checks: { stage: string; ok: boolean }[] };
+    const out = JSON.parse(r.stdout) as {
+      path: string;
+      dice: number;
+      maxAbsDiffVsCpu: number | null;
+      positives: number[];
+      checks: { stage: string; ok: boolean }[];
+    };
     if (requireGpu) expect(out.path).toBe('gpu');
     if (out.path === 'gpu') {
       expect(out.maxAbsDiffVsCpu).toBeLessThan(1e-5);
       // Every kernel of the walk was checked, and agreed.
-      expect([...new Set(out.checks.map((c) => c.stage))]).toEqual(['prototype', 'confidence', 'synergy', 'moments', 'band', 'topk', 'kmeans', 'morphology', 'components']);
+      expect([...new Set(out.checks.map((c) => c.stage))]).toEqual([
+        'prototype',
+        'confidence',
+        'synergy',
+        'moments',
+        'band',
+        'topk',
+        'kmeans',
+        'morphology',
+        'components',
+      ]);
       expect(out.checks.filter((c) => !c.ok)).toEqual([]);
     }
     expect(out.dice).toBeGreaterThan(0.8);

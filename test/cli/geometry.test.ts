@@ -29,12 +29,14 @@ function restore(v: Volume, dims: Ijk, from: (ijk: Ijk) => Ijk): { bytes: Uint8A
   const [mx, my, mz] = dims;
   const data = new Float32Array(mx * my * mz);
   const index = new Int32Array(mx * my * mz);
-  for (let k = 0; k < mz; k++) for (let j = 0; j < my; j++) for (let i = 0; i < mx; i++) {
-    const [a, b, c] = from([i, j, k]);
-    const n = i + mx * (j + my * k);
-    index[n] = a + nx * (b + ny * c);
-    data[n] = v.data[index[n]!]!;
-  }
+  for (let k = 0; k < mz; k++)
+    for (let j = 0; j < my; j++)
+      for (let i = 0; i < mx; i++) {
+        const [a, b, c] = from([i, j, k]);
+        const n = i + mx * (j + my * k);
+        index[n] = a + nx * (b + ny * c);
+        data[n] = v.data[index[n]!]!;
+      }
   // Affine: world(new ijk) = A · from(ijk), and `from` is affine in ijk: solve column by column.
   const o = worldOf(v.affine, from([0, 0, 0]));
   const cols = [0, 1, 2].map((d) => {
@@ -56,11 +58,15 @@ function restore(v: Volume, dims: Ijk, from: (ijk: Ijk) => Ijk): { bytes: Uint8A
 }
 
 function dice(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let tp = 0, fp = 0, fn = 0;
+  let tp = 0,
+    fp = 0,
+    fn = 0;
   for (let i = 0; i < a.length; i++) {
     const p = a[i] !== 0;
     const t = b[i] !== 0;
-    if (p && t) tp++; else if (p) fp++; else if (t) fn++;
+    if (p && t) tp++;
+    else if (p) fp++;
+    else if (t) fn++;
   }
   return tp + fp + fn === 0 ? 1 : (2 * tp) / (2 * tp + fp + fn);
 }
@@ -72,7 +78,19 @@ describeWithData(['chaos-t2'], 'world geometry', () => {
     const truth = await readNifti(`${CHAOS}label_1.nii.gz`);
     const [nx, ny, nz] = query.dims;
     const reference = join(dir, 'reference.nii.gz');
-    const r0 = await synpo('segment', ...support, '--organ', 'right-kidney', '--query', `${CHAOS}image_1.nii.gz`, '--out', reference, '--device', 'cpu', '--json');
+    const r0 = await synpo(
+      'segment',
+      ...support,
+      '--organ',
+      'right-kidney',
+      '--query',
+      `${CHAOS}image_1.nii.gz`,
+      '--out',
+      reference,
+      '--device',
+      'cpu',
+      '--json',
+    );
     expect(r0.code, r0.stderr).toBe(0);
     const expected = decodeNifti(new Uint8Array(readFileSync(reference)), reference).data;
     const kidney = Float32Array.from(truth.data, (v) => (v === 2 ? 1 : 0));
@@ -99,7 +117,7 @@ describeWithData(['chaos-t2'], 'world geometry', () => {
     }
   });
 
-  it('--slice z keeps the slice\'s place (qform and sform) and uses the support slice of the third z falls in', async () => {
+  it("--slice z keeps the slice's place (qform and sform) and uses the support slice of the third z falls in", async () => {
     const dir = tmp();
     const volumeOut = join(dir, 'volume.nii.gz');
     const args = [...support, '--organ', 'right-kidney', '--query', `${CHAOS}image_2.nii.gz`, '--device', 'cpu', '--json'];

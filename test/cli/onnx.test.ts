@@ -21,7 +21,7 @@ describe('synpo models synthetic', () => {
   });
 });
 
-describe('models the way the paper\'s exports come, through the command', () => {
+describe("models the way the paper's exports come, through the command", () => {
   for (const flags of [['--external-data'], ['--float16'], ['--float16', '--external-data']]) {
     itWithData(['chaos-t2'], `models synthetic ${flags.join(' ')}: models check accepts it and segment runs on it`, async () => {
       const dir = join(mkdtempSync(join(tmpdir(), 'synpo-synthetic-')), 'models');
@@ -33,9 +33,27 @@ describe('models the way the paper\'s exports come, through the command', () => 
       expect(report.ok).toBe(true);
       if (flags.includes('--float16')) expect(report.models.every((m) => m.inputs.every((i) => i.type === 'float16'))).toBe(true);
       const out = join(mkdtempSync(join(tmpdir(), 'synpo-onnx-')), 'rk.nii.gz');
-      const r = await synpo('segment', '--backend', 'onnx', '--models', dir,
-        '--support-image', `${CHAOS}image_8.nii.gz`, '--support-label', `${CHAOS}label_8.nii.gz`, '--organ', 'right-kidney',
-        '--query', `${CHAOS}image_1.nii.gz`, '--slices', '14:15', '--out', out, '--device', 'cpu');
+      const r = await synpo(
+        'segment',
+        '--backend',
+        'onnx',
+        '--models',
+        dir,
+        '--support-image',
+        `${CHAOS}image_8.nii.gz`,
+        '--support-label',
+        `${CHAOS}label_8.nii.gz`,
+        '--organ',
+        'right-kidney',
+        '--query',
+        `${CHAOS}image_1.nii.gz`,
+        '--slices',
+        '14:15',
+        '--out',
+        out,
+        '--device',
+        'cpu',
+      );
       expect(r.code, r.stderr).toBe(0);
       expect(decodeNifti(new Uint8Array(readFileSync(out)), out).data.some((v) => v > 0)).toBe(true);
     });
@@ -60,7 +78,9 @@ describe('synpo models check', () => {
   });
 
   it('names the file and the problem in a broken directory, and exits 1', async () => {
-    const broken = writeModelDir(undefined, (m) => { m.samDecoder.outputs = { masks: 'masks', iou: 'iou_predictions' }; });
+    const broken = writeModelDir(undefined, (m) => {
+      m.samDecoder.outputs = { masks: 'masks', iou: 'iou_predictions' };
+    });
     const r = await synpo('models', 'check', broken);
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/sam2_decoder\.onnx: has no output named "masks"/);
@@ -68,7 +88,23 @@ describe('synpo models check', () => {
 
   it('segment refuses a broken directory before reading any volume', async () => {
     const empty = mkdtempSync(join(tmpdir(), 'synpo-nomodels-'));
-    const r = await synpo('segment', '--backend', 'onnx', '--models', empty, '--support-image', '/nonexistent.nii.gz', '--support-label', '/nonexistent.nii.gz', '--organ', 'liver', '--query', '/nonexistent.nii.gz', '--out', join(empty, 'm.nii.gz'));
+    const r = await synpo(
+      'segment',
+      '--backend',
+      'onnx',
+      '--models',
+      empty,
+      '--support-image',
+      '/nonexistent.nii.gz',
+      '--support-label',
+      '/nonexistent.nii.gz',
+      '--organ',
+      'liver',
+      '--query',
+      '/nonexistent.nii.gz',
+      '--out',
+      join(empty, 'm.nii.gz'),
+    );
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/manifest\.json: cannot read|no such file/);
     expect(r.stderr).not.toMatch(/support image/);
@@ -91,9 +127,30 @@ describe.each(['cpu', 'webgpu'])('segment and eval with --backend onnx (%s)', (e
   itWithData(['chaos-t2'], 'segment writes a mask through the ONNX encoders and decoder', async (ctx) => {
     if (!(await runsHere()) && !requireGpu) return ctx.skip(`onnxruntime-node here has no ${ep} execution provider`);
     const out = join(mkdtempSync(join(tmpdir(), 'synpo-onnx-')), 'rk.nii.gz');
-    const r = await synpo('segment', '--backend', 'onnx', '--models', models, '--ep', ep,
-      '--support-image', `${CHAOS}image_8.nii.gz`, '--support-label', `${CHAOS}label_8.nii.gz`, '--organ', 'right-kidney',
-      '--query', `${CHAOS}image_1.nii.gz`, '--slices', '14:15', '--out', out, '--json', '--device', 'cpu');
+    const r = await synpo(
+      'segment',
+      '--backend',
+      'onnx',
+      '--models',
+      models,
+      '--ep',
+      ep,
+      '--support-image',
+      `${CHAOS}image_8.nii.gz`,
+      '--support-label',
+      `${CHAOS}label_8.nii.gz`,
+      '--organ',
+      'right-kidney',
+      '--query',
+      `${CHAOS}image_1.nii.gz`,
+      '--slices',
+      '14:15',
+      '--out',
+      out,
+      '--json',
+      '--device',
+      'cpu',
+    );
     expect(r.code, r.stderr).toBe(0);
     expect((JSON.parse(r.stdout) as { providers: Record<string, string> }).providers).toEqual({ dino: ep, samEncoder: ep, samDecoder: ep });
     const mask = decodeNifti(new Uint8Array(readFileSync(out)), out);
@@ -104,7 +161,24 @@ describe.each(['cpu', 'webgpu'])('segment and eval with --backend onnx (%s)', (e
   itWithData(['chaos-t2'], 'eval runs one fold and organ', async (ctx) => {
     if (!(await runsHere()) && !requireGpu) return ctx.skip(`onnxruntime-node here has no ${ep} execution provider`);
     const out = join(mkdtempSync(join(tmpdir(), 'synpo-onnx-')), 'report.json');
-    const r = await synpo('eval', '--backend', 'onnx', '--models', models, '--ep', ep, '--folds', '0', '--organs', 'spleen', '--device', 'cpu', '--out', out, '--no-progress');
+    const r = await synpo(
+      'eval',
+      '--backend',
+      'onnx',
+      '--models',
+      models,
+      '--ep',
+      ep,
+      '--folds',
+      '0',
+      '--organs',
+      'spleen',
+      '--device',
+      'cpu',
+      '--out',
+      out,
+      '--no-progress',
+    );
     expect(r.code, r.stderr).toBe(0);
     const report = JSON.parse(readFileSync(out, 'utf8')) as { backend: string; scans: unknown[]; providers: Record<string, string> };
     expect(report.backend).toBe('onnx');

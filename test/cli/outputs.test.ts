@@ -18,7 +18,7 @@ const tmp = () => mkdtempSync(join(tmpdir(), 'synpo-outputs-'));
 const support = ['--support-image', `${CHAOS}image_8.nii.gz`, '--support-label', `${CHAOS}label_8.nii.gz`];
 
 describeWithData(['chaos-t2'], 'clinical outputs', () => {
-  it('a DICOM query gives a DICOM SEG (one segment per organ) that reads back as the NIfTI run\'s mask', async () => {
+  it("a DICOM query gives a DICOM SEG (one segment per organ) that reads back as the NIfTI run's mask", async () => {
     const dir = tmp();
     const image = await readNifti(`${CHAOS}image_1.nii.gz`);
     const series = join(dir, 'series');
@@ -34,7 +34,10 @@ describeWithData(['chaos-t2'], 'clinical outputs', () => {
     const source = await readDicomSeries(series);
     const back = decodeDicomSeg(new Uint8Array(readFileSync(seg)), source, seg);
     expect(back.referencedSeriesInstanceUid).toBe('1.2.826.2');
-    expect(back.segments).toEqual([{ number: 1, label: 'liver' }, { number: 2, label: 'right-kidney' }]);
+    expect(back.segments).toEqual([
+      { number: 1, label: 'liver' },
+      { number: 2, label: 'right-kidney' },
+    ]);
     const mask = decodeNifti(new Uint8Array(readFileSync(nii)), nii);
     // The series' slices run along its normal (here head to feet): match slices by world position.
     const plane = image.dims[0] * image.dims[1];
@@ -69,7 +72,10 @@ describeWithData(['chaos-t2'], 'clinical outputs', () => {
     expect(nrrd.dims).toEqual(nii.dims);
     expect(Array.from(nrrd.data)).toEqual(Array.from(nii.data));
     expect(new Set(nii.data)).toEqual(new Set([0, 300]));
-    for (const ijk of [[0, 0, 0], [200, 10, 30]]) {
+    for (const ijk of [
+      [0, 0, 0],
+      [200, 10, 30],
+    ]) {
       const a = worldOf(nrrd.affine, ijk);
       worldOf(nii.affine, ijk).forEach((x, i) => expect(a[i]).toBeCloseTo(x, 3));
     }

@@ -13,7 +13,11 @@ const synpoBin = fileURLToPath(new URL('../../apps/cli/bin/synpo.js', import.met
 export { DATA } from '../support/data.ts';
 export const requireGpu = Boolean(process.env.CI) || process.env.SYNPO_REQUIRE_GPU === '1';
 
-export interface Result { code: number; stdout: string; stderr: string }
+export interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 
 export async function synpo(...args: string[]): Promise<Result> {
   try {
@@ -60,7 +64,12 @@ export function float32Nifti(dims: number[], data: Float32Array): Uint8Array {
   h.scl_slope = 1;
   h.vox_offset = 352;
   h.magic = 'n+1';
-  h.affine = [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]];
+  h.affine = [
+    [1, 0, 0, 0],
+    [0, 1, 0, 0],
+    [0, 0, 1, 0],
+    [0, 0, 0, 1],
+  ];
   const out = new Uint8Array(352 + data.byteLength);
   out.set(new Uint8Array(h.toArrayBuffer()).subarray(0, 348));
   out.set(new Uint8Array(data.buffer), 352);
@@ -75,19 +84,43 @@ export function asDicomSeries(v: Volume, dir: string, seriesUid: string, opts: {
   // RAS → LPS, and the directions of voxel x (along a row) and y (down a column).
   const lps = (c: number[]) => [-c[0]!, -c[1]!, c[2]!];
   const col = (j: number) => [A[0]![j]!, A[1]![j]!, A[2]![j]!];
-  const unit = (c: number[]) => { const n = Math.hypot(...c); return c.map((x) => x / n); };
+  const unit = (c: number[]) => {
+    const n = Math.hypot(...c);
+    return c.map((x) => x / n);
+  };
   const orientation = [...unit(lps(col(0))), ...unit(lps(col(1)))];
   for (let z = 0; z < nz; z++) {
     const position = lps(worldOf(A, [0, 0, z]));
     const pixels = Int16Array.from(v.data.subarray(z * nx * ny, (z + 1) * nx * ny));
     const uid = `${seriesUid}.${z + 1}`;
     const ds = {
-      _meta: { TransferSyntaxUID: '1.2.840.10008.1.2.1', MediaStorageSOPClassUID: '1.2.840.10008.5.1.4.1.1.4', MediaStorageSOPInstanceUID: uid, ImplementationClassUID: '1.2.3' },
-      SOPClassUID: '1.2.840.10008.5.1.4.1.1.4', SOPInstanceUID: uid, Modality: 'MR',
-      StudyInstanceUID: '1.2.826.1', SeriesInstanceUID: seriesUid, FrameOfReferenceUID: '1.2.826.3', PatientName: 'Chaos^One', PatientID: 'C1',
-      Rows: ny, Columns: nx, BitsAllocated: 16, BitsStored: 16, HighBit: 15, PixelRepresentation: 1, SamplesPerPixel: 1,
-      PhotometricInterpretation: 'MONOCHROME2', PixelSpacing: [Math.hypot(...col(1)), Math.hypot(...col(0))],
-      ImagePositionPatient: position, ImageOrientationPatient: orientation, InstanceNumber: z + 1, SliceThickness: Math.hypot(...col(2)),
+      _meta: {
+        TransferSyntaxUID: '1.2.840.10008.1.2.1',
+        MediaStorageSOPClassUID: '1.2.840.10008.5.1.4.1.1.4',
+        MediaStorageSOPInstanceUID: uid,
+        ImplementationClassUID: '1.2.3',
+      },
+      SOPClassUID: '1.2.840.10008.5.1.4.1.1.4',
+      SOPInstanceUID: uid,
+      Modality: 'MR',
+      StudyInstanceUID: '1.2.826.1',
+      SeriesInstanceUID: seriesUid,
+      FrameOfReferenceUID: '1.2.826.3',
+      PatientName: 'Chaos^One',
+      PatientID: 'C1',
+      Rows: ny,
+      Columns: nx,
+      BitsAllocated: 16,
+      BitsStored: 16,
+      HighBit: 15,
+      PixelRepresentation: 1,
+      SamplesPerPixel: 1,
+      PhotometricInterpretation: 'MONOCHROME2',
+      PixelSpacing: [Math.hypot(...col(1)), Math.hypot(...col(0))],
+      ImagePositionPatient: position,
+      ImageOrientationPatient: orientation,
+      InstanceNumber: z + 1,
+      SliceThickness: Math.hypot(...col(2)),
       PixelData: pixels.buffer,
     };
     writeFileSync(join(dir, `IM${String((opts.first ?? 0) + z).padStart(4, '0')}`), new Uint8Array(dcmjs.data.datasetToBuffer(ds)));

@@ -20,8 +20,18 @@ describeWithData(['chaos-t2'], 'synpo segment --organs', () => {
     const args = ['--query', `${CHAOS}image_1.nii.gz`, '--slices', '14:17', '--device', 'cpu', '--json'];
     const r = await synpo('segment', ...support, '--organs', 'all', '--out', out, ...args);
     expect(r.code, r.stderr).toBe(0);
-    const summary = JSON.parse(r.stdout) as { organs: { name: string; value: number; voxels: number }[]; encodedSlices: number; organSlices: number; overlapPixels: number };
-    expect(summary.organs.map((o) => [o.name, o.value])).toEqual([['liver', 1], ['right-kidney', 2], ['left-kidney', 3], ['spleen', 4]]);
+    const summary = JSON.parse(r.stdout) as {
+      organs: { name: string; value: number; voxels: number }[];
+      encodedSlices: number;
+      organSlices: number;
+      overlapPixels: number;
+    };
+    expect(summary.organs.map((o) => [o.name, o.value])).toEqual([
+      ['liver', 1],
+      ['right-kidney', 2],
+      ['left-kidney', 3],
+      ['spleen', 4],
+    ]);
     expect(summary.encodedSlices).toBe(4);
     expect(summary.organSlices).toBe(16);
     const labels = decodeNifti(new Uint8Array(readFileSync(out)), out);
@@ -38,7 +48,9 @@ describeWithData(['chaos-t2'], 'synpo segment --organs', () => {
       const value = summary.organs.find((o) => o.name === organ)!.value;
       // Same voxels, but where another organ won an overlap.
       let differ = 0;
-      alone.data.forEach((v, i) => { if ((v !== 0) !== (labels.data[i] === value) && !(v !== 0 && labels.data[i] !== 0)) differ++; });
+      alone.data.forEach((v, i) => {
+        if ((v !== 0) !== (labels.data[i] === value) && !(v !== 0 && labels.data[i] !== 0)) differ++;
+      });
       expect(differ).toBe(0);
       expect(alone.data.some((v) => v)).toBe(true);
     }
@@ -71,7 +83,23 @@ describeWithData(['chaos-t2'], 'synpo segment', () => {
     const dir = tmp();
     const out = join(dir, 'liver.nii.gz');
     const dump = join(dir, 'dump');
-    const r = await synpo('segment', ...support, '--organ', 'liver', '--query', `${CHAOS}image_1.nii.gz`, '--slices', '16:18', '--out', out, '--dump', dump, '--json', '--device', 'cpu');
+    const r = await synpo(
+      'segment',
+      ...support,
+      '--organ',
+      'liver',
+      '--query',
+      `${CHAOS}image_1.nii.gz`,
+      '--slices',
+      '16:18',
+      '--out',
+      out,
+      '--dump',
+      dump,
+      '--json',
+      '--device',
+      'cpu',
+    );
     expect(r.code, r.stderr).toBe(0);
     const summary = JSON.parse(r.stdout) as { voxels: number; range: number[]; supportSlices: number[] };
     expect(summary.range).toEqual([16, 18]);
@@ -82,10 +110,14 @@ describeWithData(['chaos-t2'], 'synpo segment', () => {
     const truth = await readNifti(`${CHAOS}label_1.nii.gz`);
     expect(mask.dims).toEqual(query.dims);
     expect(mask.affine).toEqual(query.affine);
-    let tp = 0, fp = 0, fn = 0;
+    let tp = 0,
+      fp = 0,
+      fn = 0;
     mask.data.forEach((v, i) => {
       const t = truth.data[i] === 1;
-      if (v && t) tp++; else if (v) fp++; else if (t && Math.floor(i / 65536) >= 16 && Math.floor(i / 65536) <= 18) fn++;
+      if (v && t) tp++;
+      else if (v) fp++;
+      else if (t && Math.floor(i / 65536) >= 16 && Math.floor(i / 65536) <= 18) fn++;
     });
     expect(mask.data.every((v, i) => v === 0 || (Math.floor(i / 65536) >= 16 && Math.floor(i / 65536) <= 18))).toBe(true);
     expect((2 * tp) / (2 * tp + fp + fn)).toBeGreaterThan(0.4);
@@ -93,8 +125,18 @@ describeWithData(['chaos-t2'], 'synpo segment', () => {
     expect(readdirSync(dump).sort()).toEqual(['.synpo-dump', 'slice-0016', 'slice-0017', 'slice-0018']);
     const files = readdirSync(join(dump, 'slice-0017')).sort();
     expect(files).toEqual([
-      'coarse.npy', 'conf_dino.npy', 'conf_sam.npy', 'final.npy', 'query_feat_dino.npy', 'query_feat_sam.npy', 'summary.json',
-      'support_feat_dino.npy', 'support_feat_sam.npy', 'support_mask_grid.npy', 'synmap.npy', 'synmap_neg.npy',
+      'coarse.npy',
+      'conf_dino.npy',
+      'conf_sam.npy',
+      'final.npy',
+      'query_feat_dino.npy',
+      'query_feat_sam.npy',
+      'summary.json',
+      'support_feat_dino.npy',
+      'support_feat_sam.npy',
+      'support_mask_grid.npy',
+      'synmap.npy',
+      'synmap_neg.npy',
     ]);
     const npy = (name: string) => decodeNpy(new Uint8Array(readFileSync(join(dump, 'slice-0017', name))));
     expect(npy('query_feat_sam.npy').shape.slice(0, 2)).toEqual([64, 64]);
@@ -114,18 +156,53 @@ describeWithData(['chaos-t2'], 'synpo segment', () => {
     const dir = tmp();
     const out = join(dir, 'liver.png');
     const amos = `${DATA}amos-2d/`;
-    const r = await synpo('segment', '--support-image', `${amos}images/amos_0004_75.png`, '--support-label', `${amos}masks/amos_0004_75_liver_000.png`,
-      '--query', `${amos}images/amos_0006_90.png`, '--out', out, '--band', 'sabs-ct', '--device', 'cpu');
+    const r = await synpo(
+      'segment',
+      '--support-image',
+      `${amos}images/amos_0004_75.png`,
+      '--support-label',
+      `${amos}masks/amos_0004_75_liver_000.png`,
+      '--query',
+      `${amos}images/amos_0006_90.png`,
+      '--out',
+      out,
+      '--band',
+      'sabs-ct',
+      '--device',
+      'cpu',
+    );
     expect(r.code, r.stderr).toBe(0);
     const mask = decodeImage2D(readFileSync(out), out);
     const truth = decodeImage2D(readFileSync(`${amos}masks/amos_0006_90_liver_000.png`), 'truth');
     expect([mask.width, mask.height]).toEqual([truth.width, truth.height]);
-    let tp = 0, fp = 0, fn = 0;
-    mask.data.forEach((v, i) => { const t = truth.data[i]! > 0; if (v && t) tp++; else if (v) fp++; else if (t) fn++; });
+    let tp = 0,
+      fp = 0,
+      fn = 0;
+    mask.data.forEach((v, i) => {
+      const t = truth.data[i]! > 0;
+      if (v && t) tp++;
+      else if (v) fp++;
+      else if (t) fn++;
+    });
     expect((2 * tp) / (2 * tp + fp + fn)).toBeGreaterThan(0.3);
 
     const one = join(dir, 'slice.png');
-    const r2 = await synpo('segment', ...support, '--organ', 'spleen', '--query', `${CHAOS}image_1.nii.gz`, '--slice', '20', '--support-slice', '17', '--out', one, '--device', 'cpu');
+    const r2 = await synpo(
+      'segment',
+      ...support,
+      '--organ',
+      'spleen',
+      '--query',
+      `${CHAOS}image_1.nii.gz`,
+      '--slice',
+      '20',
+      '--support-slice',
+      '17',
+      '--out',
+      one,
+      '--device',
+      'cpu',
+    );
     expect(r2.code, r2.stderr).toBe(0);
     expect(decodeImage2D(readFileSync(one), one).width).toBe(256);
   });
@@ -140,7 +217,20 @@ describeWithData(['chaos-t2'], 'synpo segment', () => {
 
   itWithData(['totalseg'], 'resamples a query of another in-plane size, and says so', async () => {
     const out = join(tmp(), 'mr.nii.gz');
-    const r = await synpo('segment', ...support, '--organ', 'liver', '--query', `${DATA}totalseg/example_mr_sm.nii.gz`, '--slices', '8:9', '--out', out, '--device', 'cpu');
+    const r = await synpo(
+      'segment',
+      ...support,
+      '--organ',
+      'liver',
+      '--query',
+      `${DATA}totalseg/example_mr_sm.nii.gz`,
+      '--slices',
+      '8:9',
+      '--out',
+      out,
+      '--device',
+      'cpu',
+    );
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/support is 256×256 in-plane, query 117×91: both are resampled to 256×256/);
     expect(decodeNifti(new Uint8Array(readFileSync(out)), out).dims).toEqual([117, 91, 20]);
@@ -155,19 +245,51 @@ describeWithData(['chaos-t2'], 'synpo segment', () => {
   writeFileSync(fourD, float32Nifti([4, 4, 2, 3], new Float32Array(96)));
   const truncated = join(dir, 'cut.nii.gz');
   // A gzip stream cut short (a real volume's first kilobytes; a synthetic one, so no data set is needed).
-  const whole = gzipSync(float32Nifti([64, 64, 8], Float32Array.from({ length: 64 * 64 * 8 }, (_, i) => (i * 7919) % 251)));
+  const whole = gzipSync(
+    float32Nifti(
+      [64, 64, 8],
+      Float32Array.from({ length: 64 * 64 * 8 }, (_, i) => (i * 7919) % 251),
+    ),
+  );
   writeFileSync(truncated, whole.subarray(0, whole.length >> 1));
   const bad: [string, string[], number, RegExp][] = [
     ['the organ is absent from the support label', [...support, '--organ', '7', '--query', `${CHAOS}image_1.nii.gz`], 1, /has no voxel with value 7/],
-    ['support and query of different dimensionality', ['--support-image', `${DATA}amos-2d/images/amos_0004_75.png`, '--support-label', `${DATA}amos-2d/masks/amos_0004_75_liver_000.png`, '--query', `${CHAOS}image_1.nii.gz`], 1, /the support is 2-D .* but the query is 3-D/],
+    [
+      'support and query of different dimensionality',
+      [
+        '--support-image',
+        `${DATA}amos-2d/images/amos_0004_75.png`,
+        '--support-label',
+        `${DATA}amos-2d/masks/amos_0004_75_liver_000.png`,
+        '--query',
+        `${CHAOS}image_1.nii.gz`,
+      ],
+      1,
+      /the support is 2-D .* but the query is 3-D/,
+    ],
     ['NaN voxels', [...support, '--organ', 'liver', '--query', nanFile], 1, /nan\.nii: voxel 70 \(x 6, y 0, z 1\) is NaN/],
     ['a 4-D volume', [...support, '--organ', 'liver', '--query', fourD], 1, /four\.nii: is a 4-D volume/],
     ['an unreadable file', [...support, '--organ', 'liver', '--query', join(dir, 'missing.nii.gz')], 1, /missing\.nii\.gz: no such file/],
     ['a truncated .nii.gz', [...support, '--organ', 'liver', '--query', truncated], 1, /cut\.nii\.gz: the gzip stream is corrupt or truncated/],
-    ['an unwritable output folder', [...support, '--organ', 'liver', '--query', `${CHAOS}image_1.nii.gz`, '--out-override'], 1, /cannot write \/nonexistent\/out\.nii\.gz/],
-    ['an unknown output format', [...support, '--organ', 'liver', '--query', `${CHAOS}image_1.nii.gz`, '--out-format'], 2, /use a \.nii\.gz, \.nii, \.nrrd, \.dcm \(DICOM SEG\) or \.png file name/],
+    [
+      'an unwritable output folder',
+      [...support, '--organ', 'liver', '--query', `${CHAOS}image_1.nii.gz`, '--out-override'],
+      1,
+      /cannot write \/nonexistent\/out\.nii\.gz/,
+    ],
+    [
+      'an unknown output format',
+      [...support, '--organ', 'liver', '--query', `${CHAOS}image_1.nii.gz`, '--out-format'],
+      2,
+      /use a \.nii\.gz, \.nii, \.nrrd, \.dcm \(DICOM SEG\) or \.png file name/,
+    ],
     ['an unknown organ name', [...support, '--organ', 'pancreas', '--query', `${CHAOS}image_1.nii.gz`], 2, /unknown organ 'pancreas'/],
-    ['a support slice without the organ', [...support, '--organ', 'liver', '--support-slice', '0', '--query', `${CHAOS}image_1.nii.gz`], 1, /support slice 0 has none of the [a-z-]+; it is in slices/],
+    [
+      'a support slice without the organ',
+      [...support, '--organ', 'liver', '--support-slice', '0', '--query', `${CHAOS}image_1.nii.gz`],
+      1,
+      /support slice 0 has none of the [a-z-]+; it is in slices/,
+    ],
   ];
   for (const [name, args, code, message] of bad) {
     itWithData(dataIn(args), `refuses ${name} (exit ${code}) and leaves no output file`, async () => {

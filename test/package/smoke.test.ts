@@ -25,16 +25,21 @@ beforeAll(async () => {
   for (const p of PACKAGES) await run('pnpm', ['pack', '--pack-destination', tarballs], { cwd: join(ROOT, p) });
   project = mkdtempSync(join(tmpdir(), 'synpo-user-'));
   writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'synpo-user', private: true, type: 'module' }));
-  const files = readdirSync(tarballs).filter((f) => f.endsWith('.tgz')).map((f) => join(tarballs, f));
+  const files = readdirSync(tarballs)
+    .filter((f) => f.endsWith('.tgz'))
+    .map((f) => join(tarballs, f));
   expect(files).toHaveLength(PACKAGES.length);
   // npm, not pnpm, and no workspace in sight: the tarballs and the registry only.
   await run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', ...files, 'esbuild@0.28.2'], {
-    cwd: project, env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' }, maxBuffer: 16 << 20, timeout: 540_000,
+    cwd: project,
+    env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' },
+    maxBuffer: 16 << 20,
+    timeout: 540_000,
   });
 }, 600_000);
 
 describe('the packed packages', () => {
-  it('carry built JavaScript, types and the kernels, not the repository\'s paths', () => {
+  it("carry built JavaScript, types and the kernels, not the repository's paths", () => {
     const gpu = JSON.parse(readFileSync(join(project, 'node_modules/@synpo/gpu/package.json'), 'utf8')) as { exports: Record<string, Record<string, string>> };
     expect(gpu.exports['.']!.default).toBe('./dist/index.js');
     expect(gpu.exports['.']!.types).toBe('./dist/index.d.ts');
@@ -82,17 +87,24 @@ describe('the packed packages', () => {
   }, 300_000);
 
   it('an esbuild browser bundle of a page importing them builds, with the WGSL and without ONNX Runtime', async () => {
-    writeFileSync(join(project, 'page.js'), `
+    writeFileSync(
+      join(project, 'page.js'),
+      `
       import { openCompute } from '@synpo/gpu';
       import { Synpo, weightFreeBackend } from '@synpo/core';
       const compute = await openCompute({ device: 'auto' });
       globalThis.synpo = new Synpo(weightFreeBackend(), compute.kernels);
-    `);
-    await run(join(project, 'node_modules/.bin/esbuild'), ['page.js', '--bundle', '--platform=browser', '--format=esm', '--outfile=bundle.js', '--log-level=error'], { cwd: project });
+    `,
+    );
+    await run(
+      join(project, 'node_modules/.bin/esbuild'),
+      ['page.js', '--bundle', '--platform=browser', '--format=esm', '--outfile=bundle.js', '--log-level=error'],
+      { cwd: project },
+    );
     const bundle = readFileSync(join(project, 'bundle.js'), 'utf8');
-    expect(bundle).toContain('fn solve(');          // kernels/kmeans.wgsl
+    expect(bundle).toContain('fn solve('); // kernels/kmeans.wgsl
     expect(bundle).toContain('fn best_component('); // kernels/refine.wgsl
-    expect(bundle).toContain('navigator.gpu');      // the browser half of the device seam
+    expect(bundle).toContain('navigator.gpu'); // the browser half of the device seam
     expect(bundle).not.toContain('onnxruntime');
     expect(bundle).not.toMatch(/from\s*["']webgpu["']|require\(["']webgpu["']\)/);
   }, 120_000);

@@ -54,10 +54,12 @@ export function itWithData(sets: readonly DataSet[], name: string, fn: TestFunct
 }
 
 /** `itWithData`, skipped also when `condition` holds (a browser or a device that is not here). */
-itWithData.skipIf = (condition: boolean) => (sets: readonly DataSet[], name: string, fn: TestFunction, timeout?: number): void => {
-  if (condition) it.skip(name, fn, timeout);
-  else itWithData(sets, name, fn, timeout);
-};
+itWithData.skipIf =
+  (condition: boolean) =>
+  (sets: readonly DataSet[], name: string, fn: TestFunction, timeout?: number): void => {
+    if (condition) it.skip(name, fn, timeout);
+    else itWithData(sets, name, fn, timeout);
+  };
 
 /** The data sets that these command-line arguments name (paths under DATA). */
 export function dataIn(args: readonly string[]): DataSet[] {
@@ -68,7 +70,12 @@ export function dataIn(args: readonly string[]): DataSet[] {
 /** A group of tests that all read these data sets. */
 export function describeWithData(sets: readonly DataSet[], name: string, fn: () => void): void {
   if (requireData && missing(sets).length > 0) {
-    describe(name, () => it('has its data', guarded(sets, () => undefined)));
+    describe(name, () =>
+      it(
+        'has its data',
+        guarded(sets, () => undefined),
+      ),
+    );
     return;
   }
   describe.skipIf(skip(sets))(name, fn);

@@ -21,16 +21,25 @@ export const cacheBytes = (opts: BackendOpts) => (opts.cacheGb * 2 ** 30) / 2;
 
 export function backendOptions(): Option[] {
   return [
-    new Option('--backend <name>', 'models: weight-free (built in, no files) or onnx (DINOv2 + SAM 2.1 exports, see --models)').choices(['weight-free', 'onnx']).default('weight-free'),
+    new Option('--backend <name>', 'models: weight-free (built in, no files) or onnx (DINOv2 + SAM 2.1 exports, see --models)')
+      .choices(['weight-free', 'onnx'])
+      .default('weight-free'),
     new Option('--models <dir>', 'model directory with manifest.json (for --backend onnx; see `synpo models --help`)'),
     new Option('--ep <provider>', 'ONNX Runtime execution provider (falls back to cpu with a notice)').choices(['cpu', 'webgpu', 'cuda']).default('cpu'),
-    new Option('--weight-free <json>', 'override weight-free backend options, e.g. \'{"gamma": 0.1}\' (tuning; see scripts/tune)').argParser(jsonOverrides('--weight-free', WEIGHT_FREE_DEFAULTS)),
-    new Option('--cache-gb <n>', 'GiB of slice encodings kept for reuse (all caches together; least recently used out first)').argParser(decimal('--cache-gb', { min: 0, max: 1024 })).default(DEFAULT_CACHE_BYTES / 2 ** 30),
+    new Option('--weight-free <json>', 'override weight-free backend options, e.g. \'{"gamma": 0.1}\' (tuning; see scripts/tune)').argParser(
+      jsonOverrides('--weight-free', WEIGHT_FREE_DEFAULTS),
+    ),
+    new Option('--cache-gb <n>', 'GiB of slice encodings kept for reuse (all caches together; least recently used out first)')
+      .argParser(decimal('--cache-gb', { min: 0, max: 1024 }))
+      .default(DEFAULT_CACHE_BYTES / 2 ** 30),
   ];
 }
 
 export function formatCheck(report: CheckReport): string {
-  const lines = report.models.map((m) => `  ${m.role}: ${m.file} on ${m.provider}; inputs ${m.inputs.map((v) => `${v.name}[${v.shape?.join(',') ?? '?'}]`).join(' ')}; outputs ${m.outputs.map((v) => `${v.name}[${v.shape?.join(',') ?? '?'}]`).join(' ')}`);
+  const lines = report.models.map(
+    (m) =>
+      `  ${m.role}: ${m.file} on ${m.provider}; inputs ${m.inputs.map((v) => `${v.name}[${v.shape?.join(',') ?? '?'}]`).join(' ')}; outputs ${m.outputs.map((v) => `${v.name}[${v.shape?.join(',') ?? '?'}]`).join(' ')}`,
+  );
   return [...lines, ...(report.ok ? ['all models load and match the manifest'] : report.problems.map((p) => `problem: ${p}`))].join('\n');
 }
 
@@ -42,6 +51,11 @@ export async function backendFor(opts: BackendOpts): Promise<Backend & { provide
   if (opts.backend === 'weight-free') return weightFreeBackend(opts.weightFree);
   if (!opts.models) throw new CliError('--backend onnx needs --models DIR (a directory with manifest.json; `synpo models --help` explains)', EXIT.usage);
   const { models, report } = await loadModels(directorySource(opts.models), opts.ep, (m) => process.stderr.write(`${m}\n`));
-  if (!models) throw new CliError(`the models in ${opts.models} cannot be used:\n${report.problems.map((p) => `  - ${p}`).join('\n')}\n(run \`synpo models check ${opts.models}\` for the whole report)`);
-  return Object.assign(onnxBackend(models, { cacheBytes: cacheBytes(opts) }), { providers: Object.fromEntries(report.models.map((m) => [m.role, m.provider])) });
+  if (!models)
+    throw new CliError(
+      `the models in ${opts.models} cannot be used:\n${report.problems.map((p) => `  - ${p}`).join('\n')}\n(run \`synpo models check ${opts.models}\` for the whole report)`,
+    );
+  return Object.assign(onnxBackend(models, { cacheBytes: cacheBytes(opts) }), {
+    providers: Object.fromEntries(report.models.map((m) => [m.role, m.provider])),
+  });
 }

@@ -7,7 +7,10 @@ export async function computeFor(device: DeviceChoice, options: { profile?: bool
     return await openCompute({ device, ...options, notify: (m) => process.stderr.write(`${m}\n`) });
   } catch (error) {
     if (error instanceof NoAdapterError) {
-      throw new CliError(`${error.message}\n(${options.adapter ? '--adapter names an adapter this machine does not have' : '--device gpu needs a WebGPU adapter; use --device auto or cpu to run on the CPU'})`, EXIT.noGpu);
+      throw new CliError(
+        `${error.message}\n(${options.adapter ? '--adapter names an adapter this machine does not have' : '--device gpu needs a WebGPU adapter; use --device auto or cpu to run on the CPU'})`,
+        EXIT.noGpu,
+      );
     }
     throw error;
   }

@@ -33,7 +33,11 @@ function pointToSlice(p: PromptPoint, prepared: PreparedVolume): { x: number; y:
 export class Dumper {
   private readonly partial: string;
   private forget: () => void = () => {};
-  constructor(private readonly dir: string, private readonly query: PreparedVolume, private readonly band: { alpha: number; beta: number }) {
+  constructor(
+    private readonly dir: string,
+    private readonly query: PreparedVolume,
+    private readonly band: { alpha: number; beta: number },
+  ) {
     this.partial = `${dir}.partial-${process.pid}`;
   }
 

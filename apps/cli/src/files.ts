@@ -19,7 +19,9 @@ function onSignal(signal: NodeJS.Signals): void {
   for (const path of pending) rmSync(path, { recursive: true, force: true });
   const removed = pending.size;
   pending.clear();
-  process.stderr.write(`synpo: ${signal === 'SIGINT' ? 'interrupted' : 'terminated'}${removed ? `; removed ${removed} partial output${removed > 1 ? 's' : ''}` : ''}\n`);
+  process.stderr.write(
+    `synpo: ${signal === 'SIGINT' ? 'interrupted' : 'terminated'}${removed ? `; removed ${removed} partial output${removed > 1 ? 's' : ''}` : ''}\n`,
+  );
   process.exit(signal === 'SIGINT' ? 130 : 143);
 }
 
@@ -109,12 +111,19 @@ export async function guardOutputs(inputs: readonly NamedPath[], outputs: readon
     for (const i of ins) {
       const destroys = o.id === i.id || (await sameFile(o.path, i.path)) || (o.kind === 'folder' && inside(i.id, o.id));
       if (destroys) {
-        throw new CliError(`${o.flag} ${o.path} would overwrite the input ${i.flag} ${i.path}; write the ${o.kind === 'folder' ? 'dump' : 'output'} somewhere else`, EXIT.usage);
+        throw new CliError(
+          `${o.flag} ${o.path} would overwrite the input ${i.flag} ${i.path}; write the ${o.kind === 'folder' ? 'dump' : 'output'} somewhere else`,
+          EXIT.usage,
+        );
       }
     }
     for (const other of outs.slice(k + 1)) {
       const clash = o.id === other.id || (o.kind === 'folder' && inside(other.id, o.id)) || (other.kind === 'folder' && inside(o.id, other.id));
-      if (clash) throw new CliError(`${o.flag} ${o.path} and ${other.flag} ${other.path} are the same place (one would destroy the other); give them different paths`, EXIT.usage);
+      if (clash)
+        throw new CliError(
+          `${o.flag} ${o.path} and ${other.flag} ${other.path} are the same place (one would destroy the other); give them different paths`,
+          EXIT.usage,
+        );
     }
     await checkWritable(o, opts);
   }
@@ -134,11 +143,15 @@ async function checkWritable(o: OutputPath, opts: { force?: boolean }): Promise<
     if (!info.isFile()) throw new CliError(`${o.flag} ${o.path} exists and is not a regular file; give another name`, EXIT.usage);
     return;
   }
-  if (!info.isDirectory()) throw new CliError(`${o.flag} ${o.path} exists and is a file; synpo replaces only folders it made: choose a new folder name`, EXIT.usage);
+  if (!info.isDirectory())
+    throw new CliError(`${o.flag} ${o.path} exists and is a file; synpo replaces only folders it made: choose a new folder name`, EXIT.usage);
   const entries = await readdir(o.path);
   if (entries.length === 0) return;
   if (!existsSync(join(o.path, DUMP_MARKER))) {
-    throw new CliError(`${o.flag} ${o.path} exists and holds files synpo did not write (${entries.slice(0, 3).join(', ')}${entries.length > 3 ? ', …' : ''}); it is never replaced: choose a new folder name`, EXIT.usage);
+    throw new CliError(
+      `${o.flag} ${o.path} exists and holds files synpo did not write (${entries.slice(0, 3).join(', ')}${entries.length > 3 ? ', …' : ''}); it is never replaced: choose a new folder name`,
+      EXIT.usage,
+    );
   }
   if (!opts.force) throw new CliError(`${o.flag} ${o.path} holds a previous dump; pass --force to replace it, or choose a new folder name`, EXIT.usage);
 }
@@ -153,7 +166,12 @@ export async function checkCreatable(outputs: readonly NamedPath[]): Promise<voi
     let folder = dirname(resolve(o.path));
     while (!existsSync(folder) && dirname(folder) !== folder) folder = dirname(folder);
     const info = await stat(folder).catch(() => null);
-    const writable = info?.isDirectory() && (await access(folder, constants.W_OK).then(() => true, () => false));
+    const writable =
+      info?.isDirectory() &&
+      (await access(folder, constants.W_OK).then(
+        () => true,
+        () => false,
+      ));
     if (!writable) problems.push(`${o.flag}: cannot write ${o.path}: ${folder} is ${info?.isDirectory() ? 'not writable' : 'not a folder'}`);
   }
   if (problems.length) throw new CliError(problems.join('\n'));

@@ -29,7 +29,9 @@ export async function loadVolume(path: string, what: string, opts: { series?: st
     if (!Number.isFinite(volume.data[i])) {
       const [nx, ny] = volume.dims;
       const z = Math.floor(i / (nx * ny));
-      throw new CliError(`${what}: ${path}: voxel ${i} (x ${i % nx}, y ${Math.floor(i / nx) % ny}, z ${z}) is ${volume.data[i]}; SynPo needs finite intensities`);
+      throw new CliError(
+        `${what}: ${path}: voxel ${i} (x ${i % nx}, y ${Math.floor(i / nx) % ny}, z ${z}) is ${volume.data[i]}; SynPo needs finite intensities`,
+      );
     }
   }
   return volume;

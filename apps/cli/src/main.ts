@@ -28,9 +28,11 @@ export async function main(argv: string[]): Promise<number> {
   // Ctrl-C or a kill leaves no partial output behind (temporary files and dump folders are removed).
   cleanUpOnSignals();
   let code: number = EXIT.ok;
-  const run: Runner = (action) => async (...args) => {
-    code = await action(...args);
-  };
+  const run: Runner =
+    (action) =>
+    async (...args) => {
+      code = await action(...args);
+    };
   infoCommand(program, run);
   benchCommand(program, run);
   demoCommand(program, run);

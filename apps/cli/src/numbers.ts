@@ -36,8 +36,14 @@ export function parseNumber(name: string, v: string, range: Range = {}): number 
 }
 
 /** Commander argument parsers. */
-export const integer = (name: string, range: Range = {}) => (v: string) => parseInteger(name, v, range);
-export const decimal = (name: string, range: Range = {}) => (v: string) => parseNumber(name, v, range);
+export const integer =
+  (name: string, range: Range = {}) =>
+  (v: string) =>
+    parseInteger(name, v, range);
+export const decimal =
+  (name: string, range: Range = {}) =>
+  (v: string) =>
+    parseNumber(name, v, range);
 
 /** Seeds are 32-bit: the random generators take them modulo 2³². */
 export const SEED = { min: 0, max: 2 ** 32 - 1 } as const;
@@ -59,9 +65,14 @@ export function jsonOverrides<T extends object>(name: string, like: T): (v: stri
     for (const [key, value] of Object.entries(parsed)) {
       const base = defaults[key];
       if (base === undefined) throw new CliError(`${name}: unknown option '${key}' (${Object.keys(defaults).join(', ')})`, EXIT.usage);
-      const ok = Array.isArray(base) ? Array.isArray(value) && value.every((x) => typeof x === 'number' && Number.isFinite(x))
+      const ok = Array.isArray(base)
+        ? Array.isArray(value) && value.every((x) => typeof x === 'number' && Number.isFinite(x))
         : typeof value === typeof base && (typeof value !== 'number' || Number.isFinite(value));
-      if (!ok) throw new CliError(`${name}: '${key}' must be ${Array.isArray(base) ? 'an array of numbers' : `a ${typeof base}`}, like its default ${JSON.stringify(base)}`, EXIT.usage);
+      if (!ok)
+        throw new CliError(
+          `${name}: '${key}' must be ${Array.isArray(base) ? 'an array of numbers' : `a ${typeof base}`}, like its default ${JSON.stringify(base)}`,
+          EXIT.usage,
+        );
     }
     return parsed as Partial<T>;
   };

@@ -27,31 +27,41 @@ export interface ChosenOrgan {
 export function chooseOrgans(opts: OrganOpts, labelPath: string, supportLabel: Volume): ChosenOrgan[] {
   if (opts.organ !== undefined && opts.organs !== undefined) throw new CliError('give --organ or --organs, not both', EXIT.usage);
   const present = [...new Set(Array.from(supportLabel.data).filter((v) => v !== 0))].sort((a, b) => a - b);
-  const map = opts.labels in LABEL_MAPS ? opts.labels as LabelMapName : null;
+  const map = opts.labels in LABEL_MAPS ? (opts.labels as LabelMapName) : null;
   const nameOf = (value: number) => organName(map, value);
   let chosen: { name: string; value: number }[];
   if (opts.organs !== undefined) {
-    const list = opts.organs.split(',').map((x) => x.trim()).filter(Boolean);
+    const list = opts.organs
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean);
     if (list.length === 0) throw new CliError('--organs needs a list of organs, or "all"', EXIT.usage);
-    chosen = list.length === 1 && list[0] === 'all'
-      ? present.map((value) => ({ name: nameOf(value), value }))
-      : list.map((o) => {
-        const value = organValue(o, opts.labels);
-        return { name: /^\d+$/.test(o) ? nameOf(value) : o, value };
-      });
+    chosen =
+      list.length === 1 && list[0] === 'all'
+        ? present.map((value) => ({ name: nameOf(value), value }))
+        : list.map((o) => {
+            const value = organValue(o, opts.labels);
+            return { name: /^\d+$/.test(o) ? nameOf(value) : o, value };
+          });
     if (new Set(chosen.map((c) => c.value)).size !== chosen.length) throw new CliError(`--organs names an organ twice: ${opts.organs}`, EXIT.usage);
   } else {
     const binary = present.length <= 1;
-    const value = opts.organ !== undefined ? organValue(opts.organ, opts.labels) : binary ? present[0] ?? 1 : null;
-    if (value === null) throw new CliError(`${labelPath} has several labels (${present.join(', ')}): name the organ with --organ, or several with --organs`, EXIT.usage);
+    const value = opts.organ !== undefined ? organValue(opts.organ, opts.labels) : binary ? (present[0] ?? 1) : null;
+    if (value === null)
+      throw new CliError(`${labelPath} has several labels (${present.join(', ')}): name the organ with --organ, or several with --organs`, EXIT.usage);
     chosen = [{ name: opts.organ !== undefined && !/^\d+$/.test(opts.organ) ? opts.organ : nameOf(value), value }];
   }
   for (const c of chosen) {
     if (c.value === 0) {
-      throw new CliError(`label 0 is the background, not an organ; the support label ${labelPath} has ${present.length ? `labels ${present.join(', ')}` : 'no labels'}`, EXIT.usage);
+      throw new CliError(
+        `label 0 is the background, not an organ; the support label ${labelPath} has ${present.length ? `labels ${present.join(', ')}` : 'no labels'}`,
+        EXIT.usage,
+      );
     }
     if (!present.includes(c.value)) {
-      throw new CliError(`the support label ${labelPath} has no voxel with value ${c.value} (${c.name}): the organ is absent from the support (it has ${present.join(', ') || 'no labels'})`);
+      throw new CliError(
+        `the support label ${labelPath} has no voxel with value ${c.value} (${c.name}): the organ is absent from the support (it has ${present.join(', ') || 'no labels'})`,
+      );
     }
   }
   // What is written: one organ → --value (default 1); several → the support's values, or name=value pairs.
@@ -81,4 +91,3 @@ export function chooseOrgans(opts: OrganOpts, labelPath: string, supportLabel: V
   if (clash) throw new CliError(`two organs would be written with the value ${clash.written}; give each its own with --value name=value`, EXIT.usage);
   return result;
 }
-

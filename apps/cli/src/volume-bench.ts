@@ -23,7 +23,10 @@ export interface VolumeBenchRow {
   propagationSteps: number;
   /** GPU path: what crossed, and the bounds it is held to. */
   transfers: null | {
-    uploadBytes: number; readbackBytes: number; submits: number; maps: number;
+    uploadBytes: number;
+    readbackBytes: number;
+    submits: number;
+    maps: number;
     /** The bounds of transferBounds (@synpo/core). */
     uploadLimit: number;
     readbackLimit: number;
@@ -45,7 +48,12 @@ export interface VolumeBenchReport {
 }
 
 function organDice(a: Uint16Array, b: Uint16Array, value: number): number {
-  return dice(overlap(a.map((v) => (v === value ? 1 : 0)), b.map((v) => (v === value ? 1 : 0))));
+  return dice(
+    overlap(
+      a.map((v) => (v === value ? 1 : 0)),
+      b.map((v) => (v === value ? 1 : 0)),
+    ),
+  );
 }
 
 export async function runVolumeBench(dataDir: string, gpu: Kernels | null, log: (m: string) => void): Promise<VolumeBenchReport> {
@@ -72,16 +80,27 @@ export async function runVolumeBench(dataDir: string, gpu: Kernels | null, log: 
       const options = { points: CHAOS_T2.band, propagation: { enabled: propagation } };
       const synpo = new Synpo(weightFreeBackend(), path.kernels, options);
       const t0 = performance.now();
-      const r = path.threads > 1
-        ? await segmentOrgansOnThreads({ support, query, organs, options: synpo.options, threads: path.threads })
-        : await segmentOrgans({ synpo, support, query, organs });
+      const r =
+        path.threads > 1
+          ? await segmentOrgansOnThreads({ support, query, organs, options: synpo.options, threads: path.threads })
+          : await segmentOrgans({ synpo, support, query, organs });
       const seconds = (performance.now() - t0) / 1000;
       if (propagation) labels.set(path.name, r.labels);
       rows.push({
-        path: path.name, propagation, threads: path.threads, seconds,
-        organSlices: r.organSlices, organSlicesPerSecond: r.organSlices / seconds,
-        encodedSlices: r.encodedSlices, propagatedSlices: r.propagatedSlices, propagationSteps: r.propagationSteps,
-        transfers: r.transfers && (({ uploadBytes, readbackBytes, submits }) => ({ ...r.transfers!, uploadLimit: uploadBytes, readbackLimit: readbackBytes, submitsLimit: submits }))(transferBounds(synpo.options.points, r)),
+        path: path.name,
+        propagation,
+        threads: path.threads,
+        seconds,
+        organSlices: r.organSlices,
+        organSlicesPerSecond: r.organSlices / seconds,
+        encodedSlices: r.encodedSlices,
+        propagatedSlices: r.propagatedSlices,
+        propagationSteps: r.propagationSteps,
+        transfers:
+          r.transfers &&
+          (({ uploadBytes, readbackBytes, submits }) => ({ ...r.transfers!, uploadLimit: uploadBytes, readbackLimit: readbackBytes, submitsLimit: submits }))(
+            transferBounds(synpo.options.points, r),
+          ),
       });
     }
   }
@@ -89,7 +108,10 @@ export async function runVolumeBench(dataDir: string, gpu: Kernels | null, log: 
   const threaded = paths.find((p) => p.threads > 1);
   const gpuLabels = gpu ? labels.get(paths[paths.length - 1]!.name)! : null;
   return {
-    support: `${dataDir}/image_8.nii.gz`, query: `${dataDir}/image_2.nii.gz`, organs: organs.map((o) => o.name), rows,
+    support: `${dataDir}/image_8.nii.gz`,
+    query: `${dataDir}/image_2.nii.gz`,
+    organs: organs.map((o) => o.name),
+    rows,
     propagationRatio: paths.map((p) => {
       const [on, off] = [true, false].map((v) => rows.find((r) => r.path === p.name && r.propagation === v)!.seconds);
       return { path: p.name, ratio: on! / off! };

@@ -7,8 +7,24 @@
 import { cpuKernels, summarizeAdapter, upsampleBilinearReference } from '@synpo/gpu';
 import { decodeImage2D, decodeNifti, encodeNiftiMask, imageAsVolume, type Volume } from '@synpo/io';
 import {
-  combineOrgans, dice, GRID, labelsToRoi, organName, overlap, PAPER_BANDS, phantomPatient, PHANTOM_LABELS, PIXELS, prepareVolume, recogniseLabelMap, ROI, roiToVolume, splitOrgans,
-  type LabelMapName, type Overlap, type PreparedVolume,
+  combineOrgans,
+  dice,
+  GRID,
+  labelsToRoi,
+  organName,
+  overlap,
+  PAPER_BANDS,
+  phantomPatient,
+  PHANTOM_LABELS,
+  PIXELS,
+  prepareVolume,
+  recogniseLabelMap,
+  ROI,
+  roiToVolume,
+  splitOrgans,
+  type LabelMapName,
+  type Overlap,
+  type PreparedVolume,
 } from '@synpo/core';
 import type { Device, RunRequest, SliceMessage, VolumeMessage, VolumeRequest, WorkerMessage } from './protocol.ts';
 import { VolumeViewer, type OverlayOrgan } from './viewer.ts';
@@ -65,22 +81,42 @@ const state = {
 };
 // For people and for the end-to-end test: what the page shows, as data.
 (window as unknown as { synpo: unknown }).synpo = {
-  get path() { return state.path; },
-  get device() { return state.device; },
-  get running() { return state.running; },
-  get error() { return state.error; },
-  get slices() { return state.results.size; },
+  get path() {
+    return state.path;
+  },
+  get device() {
+    return state.device;
+  },
+  get running() {
+    return state.running;
+  },
+  get error() {
+    return state.error;
+  },
+  get slices() {
+    return state.results.size;
+  },
   dice: () => volumeDice(),
   /** The whole-volume run: organs with their Dice over the segmented range and the whole volume. */
   volume: () => volumeReport(),
   organNames: () => [...$<HTMLSelectElement>('organs').options].map((o) => o.textContent),
   /** Volumes NiiVue holds: the query, then its overlays. */
-  get viewerVolumes() { return viewer.volumes; },
-  get painting() { return state.painting; },
-  get workers() { return state.workers; },
-  get drawnVoxels() { return viewer.drawnVoxels; },
+  get viewerVolumes() {
+    return viewer.volumes;
+  },
+  get painting() {
+    return state.painting;
+  },
+  get workers() {
+    return state.workers;
+  },
+  get drawnVoxels() {
+    return viewer.drawnVoxels;
+  },
   /** Voxels of the support mask (ROI grid) the next run uses. */
-  get supportVoxels() { return state.supportMasks.reduce((a, v) => a + v, 0); },
+  get supportVoxels() {
+    return state.supportMasks.reduce((a, v) => a + v, 0);
+  },
 };
 const viewer = new VolumeViewer($<HTMLCanvasElement>('niivue'));
 
@@ -89,8 +125,12 @@ const viewer = new VolumeViewer($<HTMLCanvasElement>('niivue'));
 async function prepare(image: Picked | Volume, labels: Picked | null): Promise<Case> {
   const picked = 'volume' in image ? image : { volume: image, nifti: null };
   return {
-    volume: picked.volume, labels: labels?.volume ?? null, values: valuesOf(labels?.volume ?? null), prepared: await prepareVolume(picked.volume, kernels),
-    niftiBytes: picked.nifti, labelNiftiBytes: labels?.nifti ?? null,
+    volume: picked.volume,
+    labels: labels?.volume ?? null,
+    values: valuesOf(labels?.volume ?? null),
+    prepared: await prepareVolume(picked.volume, kernels),
+    niftiBytes: picked.nifti,
+    labelNiftiBytes: labels?.nifti ?? null,
   };
 }
 
@@ -125,7 +165,10 @@ function setOrgan(value: number): void {
   let bestArea = -1;
   for (let z = 0; z < s.prepared.nz; z++) {
     const area = state.supportMasks.subarray(z * PIXELS, (z + 1) * PIXELS).reduce((a, v) => a + v, 0);
-    if (area > bestArea) { best = z; bestArea = area; }
+    if (area > bestArea) {
+      best = z;
+      bestArea = area;
+    }
   }
   $<HTMLInputElement>('support-z').value = String(best);
   state.results.clear();
@@ -146,7 +189,10 @@ function overlayOrgans(values: readonly number[]): OverlayOrgan[] {
 async function showQuery(): Promise<void> {
   const q = state.query!;
   try {
-    if (!q.niftiBytes) { await viewer.clear(); return; }
+    if (!q.niftiBytes) {
+      await viewer.clear();
+      return;
+    }
     await viewer.showVolume(q.niftiBytes, 'query.nii.gz');
     await showOverlays();
   } catch (error) {
@@ -162,12 +208,29 @@ async function showOverlays(): Promise<void> {
   await viewer.setOverlay('truth', truth, { organs: q.values.map((value) => ({ value, name: nameOf(value), rgb: [60, 230, 90] })) }, 0.35);
   const v = state.volume;
   const prediction = $<HTMLInputElement>('show-prediction').checked ? predictionBytes() : null;
-  await viewer.setOverlay('prediction', prediction, { organs: v ? overlayOrgans(v.organs.map((o) => o.value)) : [{ value: state.organ || 1, name: nameOf(state.organ || 1), rgb: ORGAN_COLOURS[colourOf(state.organ)]! }] }, 0.6);
+  await viewer.setOverlay(
+    'prediction',
+    prediction,
+    {
+      organs: v
+        ? overlayOrgans(v.organs.map((o) => o.value))
+        : [{ value: state.organ || 1, name: nameOf(state.organ || 1), rgb: ORGAN_COLOURS[colourOf(state.organ)]! }],
+    },
+    0.6,
+  );
   const layers = sliceLayers();
-  await viewer.setOverlay('heat', $<HTMLInputElement>('show-heat').checked ? layers?.heat ?? null : null, { heat: { max: HEAT_LEVELS } }, 0.5);
-  await viewer.setOverlay('points', $<HTMLInputElement>('show-points').checked ? layers?.points ?? null : null, {
-    organs: [{ value: 1, name: 'positive point', rgb: [255, 255, 255] }, { value: 2, name: 'negative point', rgb: [20, 20, 20] }],
-  }, 1);
+  await viewer.setOverlay('heat', $<HTMLInputElement>('show-heat').checked ? (layers?.heat ?? null) : null, { heat: { max: HEAT_LEVELS } }, 0.5);
+  await viewer.setOverlay(
+    'points',
+    $<HTMLInputElement>('show-points').checked ? (layers?.points ?? null) : null,
+    {
+      organs: [
+        { value: 1, name: 'positive point', rgb: [255, 255, 255] },
+        { value: 2, name: 'negative point', rgb: [20, 20, 20] },
+      ],
+    },
+    1,
+  );
 }
 
 /** The NIfTI the page downloads: the whole-volume run's labels, or the single-slice runs' masks. */
@@ -196,7 +259,10 @@ function sliceLayers(): { heat: Uint8Array; points: Uint8Array } | null {
     const up = upsampleBilinearReference(r.synmap, { B: 1, inH: GRID, inW: GRID, outH: ROI, outW: ROI });
     let lo = Infinity;
     let hi = -Infinity;
-    for (const v of up) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
+    for (const v of up) {
+      lo = Math.min(lo, v);
+      hi = Math.max(hi, v);
+    }
     for (let i = 0; i < PIXELS; i++) heat[z * PIXELS + i] = 1 + Math.round(((HEAT_LEVELS - 1) * (up[i]! - lo)) / Math.max(hi - lo, 1e-6));
     for (const p of [...r.positives, ...r.negatives]) {
       for (let dy = -3; dy <= 3; dy++) {
@@ -219,7 +285,7 @@ function sliceLayers(): { heat: Uint8Array; points: Uint8Array } | null {
 function nameOrgans(): void {
   const organs = state.support!.values;
   const picked = $<HTMLSelectElement>('layout').value;
-  state.layout = picked === 'auto' ? recogniseLabelMap(organs) : picked === 'none' ? null : picked as LabelMapName;
+  state.layout = picked === 'auto' ? recogniseLabelMap(organs) : picked === 'none' ? null : (picked as LabelMapName);
   const shown = $<HTMLSelectElement>('organ');
   const before = shown.value;
   const many = $<HTMLSelectElement>('organs');
@@ -268,8 +334,12 @@ async function loadFiles(): Promise<void> {
     const supportLabels = await readFile($('support-labels'));
     const queryImage = await readFile($('query-image'));
     const queryLabels = await readFile($('query-labels'));
-    for (const [img, lab, what] of [[supportImage, supportLabels, 'support'], [queryImage, queryLabels, 'query']] as const) {
-      if (img && lab && img.volume.dims.join() !== lab.volume.dims.join()) throw new Error(`the ${what} labels are ${lab.volume.dims.join('×')} but the image is ${img.volume.dims.join('×')}`);
+    for (const [img, lab, what] of [
+      [supportImage, supportLabels, 'support'],
+      [queryImage, queryLabels, 'query'],
+    ] as const) {
+      if (img && lab && img.volume.dims.join() !== lab.volume.dims.join())
+        throw new Error(`the ${what} labels are ${lab.volume.dims.join('×')} but the image is ${img.volume.dims.join('×')}`);
     }
     const support = await prepare(supportImage, supportLabels);
     const query = queryImage ? await prepare(queryImage, queryLabels) : support;
@@ -312,7 +382,15 @@ function outline(img: ImageData, mask: ArrayLike<number>, rgb: [number, number, 
 
 function mark(img: ImageData, x: number, y: number, positive: boolean): void {
   for (let d = -3; d <= 3; d++) {
-    const points = positive ? [[x + d, y], [x, y + d]] : [[x + d, y + d], [x + d, y - d]];
+    const points = positive
+      ? [
+          [x + d, y],
+          [x, y + d],
+        ]
+      : [
+          [x + d, y + d],
+          [x + d, y - d],
+        ];
     for (const [px, py] of points) {
       if (px! < 0 || py! < 0 || px! >= ROI || py! >= ROI) continue;
       img.data.set(positive ? [255, 255, 255, 255] : [0, 0, 0, 255], 4 * (py! * ROI + px!));
@@ -339,7 +417,14 @@ function render(): void {
   else if (v) {
     // The whole-volume run: each organ in its own colour.
     const labels = v.labels.subarray(qz * PIXELS, (qz + 1) * PIXELS);
-    v.organs.forEach((o) => tint(qimg, labels.map((x) => (x === o.value ? 1 : 0)), ORGAN_COLOURS[colourOf(o.value)]!, 0.5));
+    v.organs.forEach((o) =>
+      tint(
+        qimg,
+        labels.map((x) => (x === o.value ? 1 : 0)),
+        ORGAN_COLOURS[colourOf(o.value)]!,
+        0.5,
+      ),
+    );
   }
   if (state.queryTruth) outline(qimg, state.queryTruth.subarray(qz * PIXELS, (qz + 1) * PIXELS), [60, 230, 90]);
   if (r) for (const p of [...r.positives, ...r.negatives]) mark(qimg, Math.round(p.x), Math.round(p.y), p.label === 1);
@@ -350,7 +435,10 @@ function render(): void {
   if (r) {
     let lo = Infinity;
     let hi = -Infinity;
-    for (const v of r.synmap) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
+    for (const v of r.synmap) {
+      lo = Math.min(lo, v);
+      hi = Math.max(hi, v);
+    }
     for (let i = 0; i < PIXELS; i++) {
       const v = (r.synmap[Math.floor(i / ROI / 4) * GRID + Math.floor((i % ROI) / 4)]! - lo) / Math.max(hi - lo, 1e-6);
       himg.data.set([Math.round(255 * v), Math.round(160 * v), Math.round(255 * (1 - v)), 255], 4 * i);
@@ -365,16 +453,34 @@ function render(): void {
     outside ? `slice ${qz} is not segmented: it lies outside the organs' range ${v.range[0]}–${v.range[1]} carried over from the support` : '',
     dice === null ? '' : `Dice on this slice: ${(100 * dice).toFixed(1)}`,
     total === null ? '' : `Dice over the ${state.results.size} segmented slice(s): ${(100 * total).toFixed(1)}`,
-  ].filter(Boolean).join(' · ');
-  $('volume-summary').textContent = v ? volumeReport()!.organs.map((o) => `${COLOUR_NAMES[colourOf(o.value)]} ${o.name} (slices ${o.range[0]}–${o.range[1]}${o.diceRange === null ? '' : `: Dice ${(100 * o.diceRange).toFixed(1)} over those slices, ${(100 * o.diceVolume!).toFixed(1)} over the whole volume`})`).join(' · ') + ` — ${v.seconds.toFixed(1)} s for ${v.organSlices} organ-slices` : '';
+  ]
+    .filter(Boolean)
+    .join(' · ');
+  $('volume-summary').textContent = v
+    ? volumeReport()!
+        .organs.map(
+          (o) =>
+            `${COLOUR_NAMES[colourOf(o.value)]} ${o.name} (slices ${o.range[0]}–${o.range[1]}${o.diceRange === null ? '' : `: Dice ${(100 * o.diceRange).toFixed(1)} over those slices, ${(100 * o.diceVolume!).toFixed(1)} over the whole volume`})`,
+        )
+        .join(' · ') + ` — ${v.seconds.toFixed(1)} s for ${v.organSlices} organ-slices`
+    : '';
   $('timings').textContent = Object.keys(state.timings).length
-    ? `per slice (ms): ${Object.entries(state.timings).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ')} — on ${state.path === 'gpu' ? `WebGPU (${state.device})` : 'the CPU references'}`
+    ? `per slice (ms): ${Object.entries(state.timings)
+        .map(([k, v]) => `${k} ${v.toFixed(0)}`)
+        .join(', ')} — on ${state.path === 'gpu' ? `WebGPU (${state.device})` : 'the CPU references'}`
     : '';
   $('transfers').textContent = state.traffic;
   $<HTMLButtonElement>('download').disabled = state.results.size === 0 && !v;
 }
 
-const ORGAN_COLOURS: [number, number, number][] = [[230, 60, 50], [60, 120, 240], [240, 200, 40], [200, 70, 220], [40, 210, 210], [250, 140, 30]];
+const ORGAN_COLOURS: [number, number, number][] = [
+  [230, 60, 50],
+  [60, 120, 240],
+  [240, 200, 40],
+  [200, 70, 220],
+  [40, 210, 210],
+  [250, 140, 30],
+];
 const COLOUR_NAMES = ['red', 'blue', 'yellow', 'purple', 'cyan', 'orange'];
 
 /**
@@ -407,7 +513,11 @@ function reportOf(v: VolumeMessage, q: Case): VolumeReport {
       const truth = labelsToRoi(q.labels, q.prepared, o.value);
       const mine = v.labels.map((x) => (x === o.value ? 1 : 0));
       const within = (a: Uint8Array | Uint16Array) => a.subarray(o.range[0] * PIXELS, (o.range[1] + 1) * PIXELS);
-      return { ...o, diceRange: dice(overlap(within(mine) as Uint8Array, within(truth) as Uint8Array)), diceVolume: dice(overlap(Uint8Array.from(mine), truth)) };
+      return {
+        ...o,
+        diceRange: dice(overlap(within(mine) as Uint8Array, within(truth) as Uint8Array)),
+        diceVolume: dice(overlap(Uint8Array.from(mine), truth)),
+      };
     }),
   };
 }
@@ -426,7 +536,9 @@ function volumeDice(): number | null {
   const sum: Overlap = { tp: 0, fp: 0, fn: 0 };
   for (const z of state.results.keys()) {
     const c = sliceOverlap(z);
-    sum.tp += c.tp; sum.fp += c.fp; sum.fn += c.fn;
+    sum.tp += c.tp;
+    sum.fp += c.fp;
+    sum.fn += c.fn;
   }
   return dice(sum);
 }
@@ -468,10 +580,16 @@ async function runSettings(query: PreparedVolume): Promise<Pick<RunRequest, 'dev
 }
 
 async function run(zs: number[]): Promise<void> {
-  if (!state.support || !state.query) { status('load data first', true); return; }
+  if (!state.support || !state.query) {
+    status('load data first', true);
+    return;
+  }
   const sz = Number($<HTMLInputElement>('support-z').value);
   const supportMask = state.supportMasks.slice(sz * PIXELS, (sz + 1) * PIXELS);
-  if (!supportMask.some((v) => v)) { status(`support slice ${sz} has no mask: pick another slice or paint one`, true); return; }
+  if (!supportMask.some((v) => v)) {
+    status(`support slice ${sz} has no mask: pick another slice or paint one`, true);
+    return;
+  }
   const queries = new Float32Array(zs.length * PIXELS);
   zs.forEach((z, i) => queries.set(state.query!.prepared.slices.subarray(z * PIXELS, (z + 1) * PIXELS), i * PIXELS));
   const req: RunRequest = {
@@ -499,7 +617,10 @@ async function run(zs: number[]): Promise<void> {
 async function runVolume(): Promise<void> {
   const s = state.support;
   const q = state.query;
-  if (!s || !q) { status('load data first', true); return; }
+  if (!s || !q) {
+    status('load data first', true);
+    return;
+  }
   const values = [...$<HTMLSelectElement>('organs').selectedOptions].map((o) => Number(o.value));
   let organs: VolumeRequest['organs'];
   let supportSlice: number | undefined;
@@ -507,11 +628,17 @@ async function runVolume(): Promise<void> {
     // A mask painted in the viewer: the protocol's support slices over its own range.
     organs = [{ name: 'painted organ', value: 1, masks: state.painted }];
   } else if (s.labels) {
-    if (values.length === 0) { status('pick at least one organ for the volume', true); return; }
+    if (values.length === 0) {
+      status('pick at least one organ for the volume', true);
+      return;
+    }
     organs = values.map((value) => ({ name: nameOf(value), value, masks: labelsToRoi(s.labels!, s.prepared, value) }));
   } else {
     supportSlice = Number($<HTMLInputElement>('support-z').value);
-    if (!state.supportMasks.subarray(supportSlice * PIXELS, (supportSlice + 1) * PIXELS).some((v) => v)) { status(`support slice ${supportSlice} has no mask: paint one`, true); return; }
+    if (!state.supportMasks.subarray(supportSlice * PIXELS, (supportSlice + 1) * PIXELS).some((v) => v)) {
+      status(`support slice ${supportSlice} has no mask: paint one`, true);
+      return;
+    }
     organs = [{ name: 'organ', value: 1, masks: state.supportMasks.slice() }];
   }
   const req: VolumeRequest = {
@@ -536,8 +663,16 @@ async function runVolume(): Promise<void> {
   const count = cpu && req.backend === 'weight-free' ? Math.min(organs.length, Math.max(1, navigator.hardwareConcurrency || 1)) : 1;
   state.workers = count;
   try {
-    if (count === 1) { worker.postMessage(req); return; }
-    split = { parts: new Array(count).fill(null), progress: Array.from({ length: count }, () => ({ done: 0, total: 0 })), values: organs.map((o) => o.value), t0: performance.now() };
+    if (count === 1) {
+      worker.postMessage(req);
+      return;
+    }
+    split = {
+      parts: new Array(count).fill(null),
+      progress: Array.from({ length: count }, () => ({ done: 0, total: 0 })),
+      values: organs.map((o) => o.value),
+      t0: performance.now(),
+    };
     // Dealt by range length (splitOrgans), so the workers' organ-slices are about even.
     const dealt = splitOrgans({ support: req.support, query: req.query, organs, ...(supportSlice !== undefined && { supportSlice }) }, count);
     for (let k = 0; k < count; k++) {
@@ -569,7 +704,9 @@ function combineParts(parts: VolumeMessage[], values: number[], t0: number): Vol
   const organs = parts.flatMap((p) => p.organs).sort((a, b) => order(a.value) - order(b.value));
   const { labels } = combineOrgans(own, state.query!.prepared.nz);
   return {
-    type: 'volume', labels, organs,
+    type: 'volume',
+    labels,
+    organs,
     range: [Math.min(...organs.map((o) => o.range[0])), Math.max(...organs.map((o) => o.range[1]))],
     organSlices: parts.reduce((n, p) => n + p.organSlices, 0),
     propagatedSlices: parts.reduce((n, p) => n + p.propagatedSlices, 0),
@@ -614,7 +751,9 @@ function onMessage(event: MessageEvent<WorkerMessage>, from = 0): void {
     state.maskBytes = encodeNiftiMask(roiToVolume(m.labels, state.query!.prepared, 'as-is'), state.query!.volume, true);
     void showOverlays();
     setRunning(false);
-    status(`done: ${m.organs.map((o) => o.name).join(', ')} over slices ${m.range[0]}–${m.range[1]} in ${m.seconds.toFixed(1)} s${state.workers > 1 ? ` (${state.workers} workers)` : ''}`);
+    status(
+      `done: ${m.organs.map((o) => o.name).join(', ')} over slices ${m.range[0]}–${m.range[1]} in ${m.seconds.toFixed(1)} s${state.workers > 1 ? ` (${state.workers} workers)` : ''}`,
+    );
     render();
   } else if (m.type === 'done') {
     state.timings = Object.fromEntries(Object.entries(m.timings).map(([k, v]) => [k, v / m.slices]));
@@ -622,7 +761,9 @@ function onMessage(event: MessageEvent<WorkerMessage>, from = 0): void {
     state.traffic = [
       m.transfers ? `to the GPU ${kib(m.transfers.uploadBytes)}, back ${kib(m.transfers.readbackBytes)} per slice, ${m.transfers.submits} submissions` : '',
       m.providers ? `ONNX models on ${m.providers}` : '',
-    ].filter(Boolean).join(' · ');
+    ]
+      .filter(Boolean)
+      .join(' · ');
     setRunning(false);
     status(`done: ${m.slices} slice(s)`);
     render();
@@ -663,7 +804,10 @@ function download(): void {
  */
 async function startPainting(): Promise<void> {
   const s = state.support;
-  if (!s?.niftiBytes) { status('painting in the viewer needs a NIfTI support volume; paint on the support slice instead', true); return; }
+  if (!s?.niftiBytes) {
+    status('painting in the viewer needs a NIfTI support volume; paint on the support slice instead', true);
+    return;
+  }
   const mask = state.supportMasks.some((v) => v) ? encodeNiftiMask(roiToVolume(state.supportMasks, s.prepared, 1), s.volume, true) : null;
   await viewer.paint(s.niftiBytes, mask);
   setPainting(true);
@@ -737,12 +881,16 @@ $('clear-mask').addEventListener('click', () => {
   render();
 });
 // The mouse wheel over the query scrolls through its slices.
-$('query-view').addEventListener('wheel', (event) => {
-  event.preventDefault();
-  const input = $<HTMLInputElement>('query-z');
-  input.value = String(Math.min(Number(input.max), Math.max(0, Number(input.value) + Math.sign(event.deltaY))));
-  render();
-}, { passive: false });
+$('query-view').addEventListener(
+  'wheel',
+  (event) => {
+    event.preventDefault();
+    const input = $<HTMLInputElement>('query-z');
+    input.value = String(Math.min(Number(input.max), Math.max(0, Number(input.value) + Math.sign(event.deltaY))));
+    render();
+  },
+  { passive: false },
+);
 $('paint-viewer').addEventListener('click', () => void startPainting());
 $('use-painting').addEventListener('click', () => void finishPainting(true));
 $('cancel-painting').addEventListener('click', () => void finishPainting(false));
@@ -751,7 +899,13 @@ $('support-view').addEventListener('mousedown', paintAt);
 $('support-view').addEventListener('mousemove', paintAt);
 $('run-slice').addEventListener('click', () => void run([Number($<HTMLInputElement>('query-z').value)]));
 $('run-volume').addEventListener('click', () => void runVolume());
-$('layout').addEventListener('change', () => { if (state.support) { nameOrgans(); render(); void showOverlays(); } });
+$('layout').addEventListener('change', () => {
+  if (state.support) {
+    nameOrgans();
+    render();
+    void showOverlays();
+  }
+});
 for (const id of ['show-truth', 'show-prediction', 'show-heat', 'show-points']) $(id).addEventListener('change', () => void showOverlays());
 $('cancel').addEventListener('click', cancel);
 $('download').addEventListener('click', download);

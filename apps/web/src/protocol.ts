@@ -75,12 +75,12 @@ export type WorkerMessage =
   | SliceMessage
   | VolumeMessage
   | {
-    type: 'done';
-    timings: Record<string, number>;
-    slices: number;
-    /** GPU path: what crossed between the worker and the GPU during the run (support included). */
-    transfers?: { uploadBytes: number; readbackBytes: number; submits: number };
-    /** ONNX backend: the execution provider of each model, and whether outputs stayed on the GPU. */
-    providers?: string;
-  }
+      type: 'done';
+      timings: Record<string, number>;
+      slices: number;
+      /** GPU path: what crossed between the worker and the GPU during the run (support included). */
+      transfers?: { uploadBytes: number; readbackBytes: number; submits: number };
+      /** ONNX backend: the execution provider of each model, and whether outputs stayed on the GPU. */
+      providers?: string;
+    }
   | { type: 'error'; message: string };

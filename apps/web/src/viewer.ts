@@ -66,7 +66,14 @@ export class VolumeViewer {
     if (!bytes || this.nv.volumes.length === 0) return;
     if ('heat' in style) {
       // Zero stays transparent: the heat map is shifted to start at 1 where it exists.
-      const image = await NVImage.loadFromUrl({ url: bytes.slice().buffer, name: `${which}.nii.gz`, opacity, colormap: 'warm', cal_min: 1, cal_max: style.heat.max });
+      const image = await NVImage.loadFromUrl({
+        url: bytes.slice().buffer,
+        name: `${which}.nii.gz`,
+        opacity,
+        colormap: 'warm',
+        cal_min: 1,
+        cal_max: style.heat.max,
+      });
       this.place(which, image);
       return;
     }

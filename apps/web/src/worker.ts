@@ -18,7 +18,13 @@ async function computeFor(device: Device): Promise<Compute> {
   compute?.release();
   let notice: string | undefined;
   try {
-    compute = await openCompute({ device, notify: (m) => { notice = m; }, hints: { gpu: 'the "GPU" device choice', cpu: 'the "CPU references" choice' } });
+    compute = await openCompute({
+      device,
+      notify: (m) => {
+        notice = m;
+      },
+      hints: { gpu: 'the "GPU" device choice', cpu: 'the "CPU references" choice' },
+    });
   } catch (error) {
     if (!(error instanceof NoAdapterError)) throw error;
     notice = `${error.message}: running the CPU reference kernels`;
@@ -26,7 +32,12 @@ async function computeFor(device: Device): Promise<Compute> {
   }
   computePath = device;
   const path = compute.kernels.path;
-  post({ type: 'device', path, description: path === 'gpu' ? (compute.adapter?.description || 'WebGPU adapter') : 'CPU reference kernels', ...(notice && { notice }) });
+  post({
+    type: 'device',
+    path,
+    description: path === 'gpu' ? compute.adapter?.description || 'WebGPU adapter' : 'CPU reference kernels',
+    ...(notice && { notice }),
+  });
   return compute;
 }
 
@@ -42,17 +53,22 @@ async function sha256(bytes: Uint8Array): Promise<string> {
 async function backendFor(req: RunRequest | VolumeRequest, gpu: boolean): Promise<{ backend: Backend; providers: string; device?: GPUDevice }> {
   if (req.backend === 'weight-free') return { backend: weightFreeBackend(), providers: '' };
   const files = req.models ?? {};
-  const { models, report } = await loadModels({
-    where: 'the picked model files',
-    read: async (name) => {
-      const f = files[name];
-      if (!f) throw new Error('not among the picked files');
-      return new Uint8Array(f);
+  const { models, report } = await loadModels(
+    {
+      where: 'the picked model files',
+      read: async (name) => {
+        const f = files[name];
+        if (!f) throw new Error('not among the picked files');
+        return new Uint8Array(f);
+      },
+      sha256,
     },
-    sha256,
-  }, 'webgpu', () => {}, { gpuOutputs: gpu });
+    'webgpu',
+    () => {},
+    { gpuOutputs: gpu },
+  );
   if (!models) throw new Error(report.problems.join('\n'));
-  const providers = `${report.models.map((m) => m.provider).join('/')}${models.device ? ', outputs on the kernels\' GPU device' : ''}`;
+  const providers = `${report.models.map((m) => m.provider).join('/')}${models.device ? ", outputs on the kernels' GPU device" : ''}`;
   return { backend: onnxBackend(models), providers, ...(models.device && { device: models.device }) };
 }
 
@@ -71,20 +87,29 @@ async function segmentWholeVolume(req: VolumeRequest): Promise<void> {
   const synpo = new Synpo(backend, c.kernels, { seed: req.seed, points: req.band });
   const t0 = performance.now();
   const result = await segmentOrgans({
-    synpo, support: req.support, query: req.query, organs: req.organs,
+    synpo,
+    support: req.support,
+    query: req.query,
+    organs: req.organs,
     ...(req.supportSlice !== undefined && { supportSlice: req.supportSlice }),
     ...(req.part && { keepConfidence: true }),
     progress: (done, total, label) => post({ type: 'progress', done, total, label }),
   });
   const labels = result.labels;
   const parts = req.part ? result.organs.map((o) => ({ value: o.value, masks: o.masks, confidence: o.confidence! })) : undefined;
-  post({
-    type: 'volume', labels,
-    organs: result.organs.map((o) => ({ name: o.name, value: o.value, range: o.range, supportSlices: o.supportSlices })),
-    range: result.range, organSlices: result.organSlices, propagatedSlices: result.propagatedSlices,
-    seconds: (performance.now() - t0) / 1000,
-    ...(parts && { parts }),
-  }, [labels.buffer, ...(parts ?? []).map((p) => p.masks.buffer)]);
+  post(
+    {
+      type: 'volume',
+      labels,
+      organs: result.organs.map((o) => ({ name: o.name, value: o.value, range: o.range, supportSlices: o.supportSlices })),
+      range: result.range,
+      organSlices: result.organSlices,
+      propagatedSlices: result.propagatedSlices,
+      seconds: (performance.now() - t0) / 1000,
+      ...(parts && { parts }),
+    },
+    [labels.buffer, ...(parts ?? []).map((p) => p.masks.buffer)],
+  );
 }
 
 self.onmessage = async (event: MessageEvent<RunRequest | VolumeRequest>) => {
@@ -107,24 +132,37 @@ self.onmessage = async (event: MessageEvent<RunRequest | VolumeRequest>) => {
     const t0 = performance.now();
     const support = await synpo.prepareSupport({ image: req.supportImage, mask: req.supportMask });
     const total = req.zs.length;
-    await synpo.segment(support, req.queries.subarray(0, total * PIXELS), total, req.zs.map((z) => ({ seed: z })), {
-      // The heat map is the one intermediate the page shows.
-      detail: ['synmap'],
-      onBatch: (first, results) => {
-        results.forEach((r, k) => {
-          const final = r.final;
-          const synmap = r.synmap!;
-          post({ type: 'slice', z: req.zs[first + k]!, final, synmap, positives: r.positives, negatives: r.negatives }, [final.buffer, synmap.buffer]);
-        });
-        post({ type: 'progress', done: first + results.length, total });
+    await synpo.segment(
+      support,
+      req.queries.subarray(0, total * PIXELS),
+      total,
+      req.zs.map((z) => ({ seed: z })),
+      {
+        // The heat map is the one intermediate the page shows.
+        detail: ['synmap'],
+        onBatch: (first, results) => {
+          results.forEach((r, k) => {
+            const final = r.final;
+            const synmap = r.synmap!;
+            post({ type: 'slice', z: req.zs[first + k]!, final, synmap, positives: r.positives, negatives: r.negatives }, [final.buffer, synmap.buffer]);
+          });
+          post({ type: 'progress', done: first + results.length, total });
+        },
       },
-    });
+    );
     await synpo.releaseSupport(support);
     const ms = performance.now() - t0;
     // On the CPU the stages run one after another and are timed; on the GPU they overlap, and only the total is meaningful.
     const t = timer.stages(ms);
     const after = c.runtime?.snapshotTransfers();
-    const transfers = before && after ? { uploadBytes: after.uploadBytes - before.uploadBytes, readbackBytes: after.readbackBytes - before.readbackBytes, submits: after.submits - before.submits } : undefined;
+    const transfers =
+      before && after
+        ? {
+            uploadBytes: after.uploadBytes - before.uploadBytes,
+            readbackBytes: after.readbackBytes - before.readbackBytes,
+            submits: after.submits - before.submits,
+          }
+        : undefined;
     post({
       type: 'done',
       slices: total,

@@ -12,7 +12,17 @@
  * run the totals come from).
  */
 import {
-  cpuKernels, CpuStream, createRng, GpuRuntime, gpuKernels, HostTensor, median, type Kernels, type T, type TensorStream, type TransferCounts,
+  cpuKernels,
+  CpuStream,
+  createRng,
+  GpuRuntime,
+  gpuKernels,
+  HostTensor,
+  median,
+  type Kernels,
+  type T,
+  type TensorStream,
+  type TransferCounts,
 } from '@synpo/gpu';
 import { CELLS, GRID, PIXELS, ROI, type Backend } from './backend.ts';
 import { phantomPatient } from './phantom.ts';
@@ -226,7 +236,16 @@ function randomFeatures(n: number, seed: number): Float32Array {
 }
 
 /** The post-encoder chain of one batch on `s`: CMSM, PSM, the prior, NRM's mask steps, the masks read. */
-async function postEncoderChain(synpo: Synpo, s: TensorStream, support: SupportEncoding, sam: T<'f32'>, dino: T<'f32'>, B: number, sizes: PostEncoderSizes, z0: number): Promise<number> {
+async function postEncoderChain(
+  synpo: Synpo,
+  s: TensorStream,
+  support: SupportEncoding,
+  sam: T<'f32'>,
+  dino: T<'f32'>,
+  B: number,
+  sizes: PostEncoderSizes,
+  z0: number,
+): Promise<number> {
   s.stage('confidence');
   const protoSam = s.resident(support, 'protoSam', () => new HostTensor('f32', [sizes.sam], support.protoSam));
   const protoDino = s.resident(support, 'protoDino', () => new HostTensor('f32', [sizes.dino], support.protoDino));
@@ -236,7 +255,13 @@ async function postEncoderChain(synpo: Synpo, s: TensorStream, support: SupportE
     synpo.options.synergy,
   );
   s.stage('points');
-  const { positives, top } = synpo.selectPoints(s, synmap, B, Array.from({ length: B }, () => support), Array.from({ length: B }, (_, b) => z0 + b));
+  const { positives, top } = synpo.selectPoints(
+    s,
+    synmap,
+    B,
+    Array.from({ length: B }, () => support),
+    Array.from({ length: B }, (_, b) => z0 + b),
+  );
   s.stage('prior');
   const up = s.upsampleBilinear(synmap, { B, inH: GRID, inW: GRID, outH: ROI, outW: ROI });
   const prior = s.prior(up, top, { B, P: PIXELS }, s.upload(new Float32Array(B).fill(support.mu), [B]), synpo.options.priorSharpness);
@@ -252,7 +277,12 @@ async function postEncoderChain(synpo: Synpo, s: TensorStream, support: SupportE
  * with their upload) and on the CPU references. Features are random (the stages' cost does not
  * depend on their values); the support is one slice with a `supportSide`² block of organ.
  */
-export async function runPostEncoderBench(gpu: { kernels: Kernels; runtime: GpuRuntime } | null, sizes: PostEncoderSizes = PAPER_SIZES, reps = 3, log: (m: string) => void = () => {}): Promise<PostEncoderReport> {
+export async function runPostEncoderBench(
+  gpu: { kernels: Kernels; runtime: GpuRuntime } | null,
+  sizes: PostEncoderSizes = PAPER_SIZES,
+  reps = 3,
+  log: (m: string) => void = () => {},
+): Promise<PostEncoderReport> {
   const { B } = sizes;
   const supportSam = randomFeatures(sizes.sam * CELLS, 1);
   const supportDino = randomFeatures(sizes.dino * CELLS, 2);
@@ -264,23 +294,43 @@ export async function runPostEncoderBench(gpu: { kernels: Kernels; runtime: GpuR
   const rows: PostEncoderRow[] = [];
 
   /** The support side, computed on `kernels` like prepareSupport does. */
-  const supportOn = (kernels: Kernels) => kernels.chain('support', async (s): Promise<SupportEncoding> => {
-    const g = s.upload(grid, [1, CELLS]);
-    const sam = s.upload(supportSam, [1, sizes.sam, CELLS]);
-    const dino = s.upload(supportDino, [1, sizes.dino, CELLS]);
-    const ps = s.prototype(sam, g, { B: 1, C: sizes.sam, N: CELLS });
-    const pd = s.prototype(dino, g, { B: 1, C: sizes.dino, N: CELLS });
-    const fused = s.synergy(s.confidence(sam, ps, { B: 1, C: sizes.sam, N: CELLS }), s.confidence(dino, pd, { B: 1, C: sizes.dino, N: CELLS }), { both: 0.8, sam: 0.1, dino: 0.1 });
-    const [protoSam, protoDino, stats] = await Promise.all([s.read(ps), s.read(pd), s.read(s.moments(fused, g, { B: 1, N: CELLS }, true))]);
-    return { image: new Float32Array(PIXELS), maskGrid: grid, protoSam: protoSam.slice(), protoDino: protoDino.slice(), synNeg: new Float32Array(0), mu: stats[1]!, sigma: stats[2]!, extent: { width: 80, height: 80, area: 5000 } };
-  });
+  const supportOn = (kernels: Kernels) =>
+    kernels.chain('support', async (s): Promise<SupportEncoding> => {
+      const g = s.upload(grid, [1, CELLS]);
+      const sam = s.upload(supportSam, [1, sizes.sam, CELLS]);
+      const dino = s.upload(supportDino, [1, sizes.dino, CELLS]);
+      const ps = s.prototype(sam, g, { B: 1, C: sizes.sam, N: CELLS });
+      const pd = s.prototype(dino, g, { B: 1, C: sizes.dino, N: CELLS });
+      const fused = s.synergy(s.confidence(sam, ps, { B: 1, C: sizes.sam, N: CELLS }), s.confidence(dino, pd, { B: 1, C: sizes.dino, N: CELLS }), {
+        both: 0.8,
+        sam: 0.1,
+        dino: 0.1,
+      });
+      const [protoSam, protoDino, stats] = await Promise.all([s.read(ps), s.read(pd), s.read(s.moments(fused, g, { B: 1, N: CELLS }, true))]);
+      return {
+        image: new Float32Array(PIXELS),
+        maskGrid: grid,
+        protoSam: protoSam.slice(),
+        protoDino: protoDino.slice(),
+        synNeg: new Float32Array(0),
+        mu: stats[1]!,
+        sigma: stats[2]!,
+        extent: { width: 80, height: 80, area: 5000 },
+      };
+    });
 
   // Slices per chain: what one binding of the device holds (lavapipe: 128 MiB, a few slices).
   const sliceBytes = sizes.dino * CELLS * 4;
   const chunkFor = (kernels: Kernels) => Math.max(1, Math.min(B, Math.floor(kernels.maxTensorBytes / sliceBytes)));
   const slicesOf = (host: Float32Array, C: number, b0: number, nb: number) => host.subarray(b0 * C * CELLS, (b0 + nb) * C * CELLS);
 
-  const measure = async (label: string, path: PostEncoderRow['path'], kernels: Kernels, runtime: GpuRuntime | null, resident: boolean): Promise<PostEncoderRow> => {
+  const measure = async (
+    label: string,
+    path: PostEncoderRow['path'],
+    kernels: Kernels,
+    runtime: GpuRuntime | null,
+    resident: boolean,
+  ): Promise<PostEncoderRow> => {
     log(`bench postencoder: ${label}`);
     const synpo = new Synpo(backendShape(sizes), kernels, { points: { alpha: 0, beta: -1.5 } });
     const support = await supportOn(kernels);
@@ -288,8 +338,12 @@ export async function runPostEncoderBench(gpu: { kernels: Kernels; runtime: GpuR
     const owner = {};
     // Features on the device before the clock starts (kept as resident tensors), or uploaded inside it.
     const inputs = (s: TensorStream, b0: number, nb: number) => ({
-      sam: resident ? s.resident(owner, `sam${b0}`, () => new HostTensor('f32', [nb, sizes.sam, CELLS], slicesOf(querySam, sizes.sam, b0, nb))) : s.upload(slicesOf(querySam, sizes.sam, b0, nb), [nb, sizes.sam, CELLS]),
-      dino: resident ? s.resident(owner, `dino${b0}`, () => new HostTensor('f32', [nb, sizes.dino, CELLS], slicesOf(queryDino, sizes.dino, b0, nb))) : s.upload(slicesOf(queryDino, sizes.dino, b0, nb), [nb, sizes.dino, CELLS]),
+      sam: resident
+        ? s.resident(owner, `sam${b0}`, () => new HostTensor('f32', [nb, sizes.sam, CELLS], slicesOf(querySam, sizes.sam, b0, nb)))
+        : s.upload(slicesOf(querySam, sizes.sam, b0, nb), [nb, sizes.sam, CELLS]),
+      dino: resident
+        ? s.resident(owner, `dino${b0}`, () => new HostTensor('f32', [nb, sizes.dino, CELLS], slicesOf(queryDino, sizes.dino, b0, nb)))
+        : s.upload(slicesOf(queryDino, sizes.dino, b0, nb), [nb, sizes.dino, CELLS]),
     });
     /** The batch in chunks, each one chain, on kernels `k` (SynPo and the support made on them). */
     const runOn = async (k: Kernels, on: Synpo, sup: SupportEncoding) => {
@@ -360,7 +414,9 @@ export async function runPostEncoderBench(gpu: { kernels: Kernels; runtime: GpuR
 
 /** A backend shape (channel counts only): the post-encoder bench never encodes or decodes. */
 function backendShape(sizes: PostEncoderSizes): Backend {
-  const never = async (): Promise<never> => { throw new Error('the post-encoder benchmark has no encoders or decoder'); };
+  const never = async (): Promise<never> => {
+    throw new Error('the post-encoder benchmark has no encoders or decoder');
+  };
   return {
     name: 'features',
     dino: { name: 'given features', role: 'dino', channels: sizes.dino, encode: never },

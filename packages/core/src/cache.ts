@@ -13,7 +13,11 @@ export class ByteLru<V> {
    * `sizeOf` gives an entry's bytes; `evicted` lets go of what an entry holds (GPU outputs) when
    * it leaves. An entry larger than the whole bound is not kept.
    */
-  constructor(readonly maxBytes: number, private readonly sizeOf: (value: V) => number, private readonly evicted: (value: V) => void = () => {}) {
+  constructor(
+    readonly maxBytes: number,
+    private readonly sizeOf: (value: V) => number,
+    private readonly evicted: (value: V) => void = () => {},
+  ) {
     if (!(maxBytes >= 0)) throw new RangeError(`a cache bound must be a number of bytes ≥ 0, got ${maxBytes}`);
   }
 

@@ -113,17 +113,22 @@ export async function evaluate(req: EvalRequest): Promise<EvalReport> {
         }
         const z0 = Math.min(...plans.map((p) => p.qRange[0]));
         const z1 = Math.max(...plans.map((p) => p.qRange[1]));
-        const jobs = plans.flatMap((p) => [0, 1, 2].map((part) => {
-          const zs: number[] = [];
-          for (let z = p.qRange[0]; z <= p.qRange[1]; z++) if (queryPart(z, p.qRange) === part) zs.push(z);
-          return { plan: p, part, zs };
-        })).filter((j) => j.zs.length > 0);
+        const jobs = plans
+          .flatMap((p) =>
+            [0, 1, 2].map((part) => {
+              const zs: number[] = [];
+              for (let z = p.qRange[0]; z <= p.qRange[1]; z++) if (queryPart(z, p.qRange) === part) zs.push(z);
+              return { plan: p, part, zs };
+            }),
+          )
+          .filter((j) => j.zs.length > 0);
         organSlices += jobs.reduce((n, j) => n + j.zs.length, 0);
         const names = Array.from({ length: z1 - z0 + 1 }, (_, i) => ({ seed: z0 + i, key: `${id}:${z0 + i}` }));
         let results: SliceResult[][];
         try {
           results = await synpo.segmentJobs(
-            q.prepared.slices.subarray(z0 * PIXELS, (z1 + 1) * PIXELS), z1 - z0 + 1,
+            q.prepared.slices.subarray(z0 * PIXELS, (z1 + 1) * PIXELS),
+            z1 - z0 + 1,
             jobs.map((j) => ({ support: supports.get(j.plan.organ)![j.part]!, slices: j.zs.map((z) => z - z0), organ: plans.indexOf(j.plan) })),
             names,
             { propagate: true },
@@ -147,8 +152,14 @@ export async function evaluate(req: EvalRequest): Promise<EvalReport> {
             });
           });
           const result: ScanResult = {
-            fold, organ: p.organ, scan: id, support, dice: dice(counts), dice2d: meanStd(dice2d).mean,
-            slices: p.qRange[1] - p.qRange[0] + 1, counts,
+            fold,
+            organ: p.organ,
+            scan: id,
+            support,
+            dice: dice(counts),
+            dice2d: meanStd(dice2d).mean,
+            slices: p.qRange[1] - p.qRange[0] + 1,
+            counts,
           };
           scans.push(result);
           line.push(`${p.organ} ${(100 * result.dice).toFixed(1)}`);
@@ -160,10 +171,12 @@ export async function evaluate(req: EvalRequest): Promise<EvalReport> {
     }
   }
   const organs = req.organs.map((organ) => {
-    const perFold = req.folds.map((fold) => {
-      const mine = scans.filter((s) => s.fold === fold && s.organ === organ);
-      return { fold, dice: meanStd(mine.map((s) => s.dice)).mean, dice2d: meanStd(mine.map((s) => s.dice2d)).mean };
-    }).filter((f) => Number.isFinite(f.dice));
+    const perFold = req.folds
+      .map((fold) => {
+        const mine = scans.filter((s) => s.fold === fold && s.organ === organ);
+        return { fold, dice: meanStd(mine.map((s) => s.dice)).mean, dice2d: meanStd(mine.map((s) => s.dice2d)).mean };
+      })
+      .filter((f) => Number.isFinite(f.dice));
     const { mean, std } = meanStd(perFold.map((f) => f.dice));
     return { organ, perFold, mean, std, mean2d: meanStd(perFold.map((f) => f.dice2d)).mean };
   });
@@ -199,4 +212,3 @@ async function loadCase(req: EvalRequest, id: number): Promise<{ prepared: Prepa
   }
   return { prepared: await prepareVolume(image, req.kernels, req.intensity ?? 'auto'), labels };
 }
-

@@ -40,7 +40,6 @@ export function packHalf(values: Float32Array): Uint32Array {
   return out;
 }
 
-
 /** float32 values → float16 bits. */
 export function toHalf(values: Float32Array): Uint16Array {
   const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);

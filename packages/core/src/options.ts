@@ -114,11 +114,18 @@ export function resolveOptions(input: SynpoOptionsInput = {}): SynpoOptions {
     refine: { ...DEFAULT_OPTIONS.refine, ...input.refine },
     propagation: { ...DEFAULT_OPTIONS.propagation, ...input.propagation },
   } as SynpoOptions;
-  if (!(o.propagation.weight >= 0) || !(o.propagation.sigma > 0)) throw new RangeError(`propagation needs weight ≥ 0 and sigma > 0, got ${JSON.stringify(o.propagation)}`);
+  if (!(o.propagation.weight >= 0) || !(o.propagation.sigma > 0))
+    throw new RangeError(`propagation needs weight ≥ 0 and sigma > 0, got ${JSON.stringify(o.propagation)}`);
   const s = o.synergy;
   if (!(o.cacheBytes >= 0)) throw new RangeError(`cacheBytes must be a number of bytes ≥ 0, got ${o.cacheBytes}`);
   if (Math.abs(s.both + s.sam + s.dino - 1) > 1e-6) throw new RangeError(`synergy weights must sum to 1, got ${s.both} + ${s.sam} + ${s.dino}`);
-  for (const [k, v] of Object.entries({ positives: o.points.positives, negatives: o.points.negatives, positiveCandidates: o.points.positiveCandidates, negativeCandidates: o.points.negativeCandidates, ...(o.batchSize !== 'auto' && { batchSize: o.batchSize }) })) {
+  for (const [k, v] of Object.entries({
+    positives: o.points.positives,
+    negatives: o.points.negatives,
+    positiveCandidates: o.points.positiveCandidates,
+    negativeCandidates: o.points.negativeCandidates,
+    ...(o.batchSize !== 'auto' && { batchSize: o.batchSize }),
+  })) {
     if (!Number.isInteger(v) || v < 1) throw new RangeError(`${k} must be a positive integer, got ${v}`);
   }
   return o;

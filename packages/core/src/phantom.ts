@@ -19,11 +19,16 @@ export interface PhantomOptions {
 export const PHANTOM_DEFAULTS: PhantomOptions = { size: 256, slices: 28, noise: 0.04 };
 
 interface Blob {
-  cx: number; cy: number; cz: number;
-  rx: number; ry: number; rz: number;
+  cx: number;
+  cy: number;
+  cz: number;
+  rx: number;
+  ry: number;
+  rz: number;
   angle: number;
   /** Lobulation: radius modulation amplitude and phase. */
-  wobble: number; phase: number;
+  wobble: number;
+  phase: number;
   value: number;
   label: number;
 }
@@ -55,12 +60,60 @@ export function phantomPatient(seed: number, options: Partial<PhantomOptions> = 
   const dy = jitter(rng, 0, 8) * k;
   const organs: Blob[] = [
     // Liver: large, patient's right (image left), upper abdomen.
-    { cx: 88 * k + dx, cy: 118 * k + dy, cz: Z * jitter(rng, 0.58, 0.05), rx: jitter(rng, 62, 8) * k, ry: jitter(rng, 54, 6) * k, rz: Z * jitter(rng, 0.36, 0.04), angle: jitter(rng, 0.3, 0.15), wobble: jitter(rng, 0.08, 0.04), phase: rng() * 6, value: 0.55 * contrast, label: 1 },
+    {
+      cx: 88 * k + dx,
+      cy: 118 * k + dy,
+      cz: Z * jitter(rng, 0.58, 0.05),
+      rx: jitter(rng, 62, 8) * k,
+      ry: jitter(rng, 54, 6) * k,
+      rz: Z * jitter(rng, 0.36, 0.04),
+      angle: jitter(rng, 0.3, 0.15),
+      wobble: jitter(rng, 0.08, 0.04),
+      phase: rng() * 6,
+      value: 0.55 * contrast,
+      label: 1,
+    },
     // Spleen: patient's left (image right), posterior.
-    { cx: 190 * k + dx, cy: 128 * k + dy, cz: Z * jitter(rng, 0.62, 0.05), rx: jitter(rng, 22, 4) * k, ry: jitter(rng, 34, 5) * k, rz: Z * jitter(rng, 0.22, 0.03), angle: jitter(rng, -0.5, 0.2), wobble: jitter(rng, 0.06, 0.03), phase: rng() * 6, value: 0.68 * contrast, label: 4 },
+    {
+      cx: 190 * k + dx,
+      cy: 128 * k + dy,
+      cz: Z * jitter(rng, 0.62, 0.05),
+      rx: jitter(rng, 22, 4) * k,
+      ry: jitter(rng, 34, 5) * k,
+      rz: Z * jitter(rng, 0.22, 0.03),
+      angle: jitter(rng, -0.5, 0.2),
+      wobble: jitter(rng, 0.06, 0.03),
+      phase: rng() * 6,
+      value: 0.68 * contrast,
+      label: 4,
+    },
     // Kidneys: beside the spine, lower.
-    { cx: 96 * k + dx, cy: 172 * k + dy, cz: Z * jitter(rng, 0.38, 0.05), rx: jitter(rng, 17, 3) * k, ry: jitter(rng, 25, 3) * k, rz: Z * jitter(rng, 0.2, 0.03), angle: jitter(rng, 0.35, 0.15), wobble: 0.04, phase: rng() * 6, value: 0.78 * contrast, label: 2 },
-    { cx: 160 * k + dx, cy: 172 * k + dy, cz: Z * jitter(rng, 0.4, 0.05), rx: jitter(rng, 17, 3) * k, ry: jitter(rng, 25, 3) * k, rz: Z * jitter(rng, 0.2, 0.03), angle: jitter(rng, -0.35, 0.15), wobble: 0.04, phase: rng() * 6, value: 0.78 * contrast, label: 3 },
+    {
+      cx: 96 * k + dx,
+      cy: 172 * k + dy,
+      cz: Z * jitter(rng, 0.38, 0.05),
+      rx: jitter(rng, 17, 3) * k,
+      ry: jitter(rng, 25, 3) * k,
+      rz: Z * jitter(rng, 0.2, 0.03),
+      angle: jitter(rng, 0.35, 0.15),
+      wobble: 0.04,
+      phase: rng() * 6,
+      value: 0.78 * contrast,
+      label: 2,
+    },
+    {
+      cx: 160 * k + dx,
+      cy: 172 * k + dy,
+      cz: Z * jitter(rng, 0.4, 0.05),
+      rx: jitter(rng, 17, 3) * k,
+      ry: jitter(rng, 25, 3) * k,
+      rz: Z * jitter(rng, 0.2, 0.03),
+      angle: jitter(rng, -0.35, 0.15),
+      wobble: 0.04,
+      phase: rng() * 6,
+      value: 0.78 * contrast,
+      label: 3,
+    },
   ];
   const distractors: Blob[] = [
     // Spine and aorta: bright, unlabelled.
@@ -68,9 +121,17 @@ export function phantomPatient(seed: number, options: Partial<PhantomOptions> = 
     { cx: 136 * k + dx, cy: 156 * k + dy, cz: Z / 2, rx: 7 * k, ry: 7 * k, rz: Z, angle: 0, wobble: 0, phase: 0, value: 0.85, label: 0 },
     // Bowel loops: random bright and dark blobs in the lower middle.
     ...Array.from({ length: 5 }, (): Blob => ({
-      cx: jitter(rng, 140, 30) * k + dx, cy: jitter(rng, 110, 25) * k + dy, cz: Z * jitter(rng, 0.3, 0.2),
-      rx: jitter(rng, 12, 4) * k, ry: jitter(rng, 10, 4) * k, rz: Z * 0.15, angle: rng() * 3, wobble: 0.1, phase: rng() * 6,
-      value: rng() < 0.5 ? 0.25 : 0.72, label: 0,
+      cx: jitter(rng, 140, 30) * k + dx,
+      cy: jitter(rng, 110, 25) * k + dy,
+      cz: Z * jitter(rng, 0.3, 0.2),
+      rx: jitter(rng, 12, 4) * k,
+      ry: jitter(rng, 10, 4) * k,
+      rz: Z * 0.15,
+      angle: rng() * 3,
+      wobble: 0.1,
+      phase: rng() * 6,
+      value: rng() < 0.5 ? 0.25 : 0.72,
+      label: 0,
     })),
   ];
   const body = { rx: jitter(rng, 112, 6) * k, ry: jitter(rng, 86, 5) * k, cx: 128 * k + dx / 2, cy: 132 * k + dy / 2 };
@@ -103,7 +164,12 @@ export function phantomPatient(seed: number, options: Partial<PhantomOptions> = 
       }
     }
   }
-  const affine = [[-1.5, 0, 0, 190], [0, -1.5, 0, 190], [0, 0, 5, 0], [0, 0, 0, 1]];
+  const affine = [
+    [-1.5, 0, 0, 190],
+    [0, -1.5, 0, 190],
+    [0, 0, 5, 0],
+    [0, 0, 0, 1],
+  ];
   const base = { dims: [N, N, Z] as [number, number, number], spacing: [1.5, 1.5, 5] as [number, number, number], affine };
   return {
     image: { ...base, data: image, source: `phantom-${seed}-image` },

@@ -39,7 +39,10 @@ interface Chain {
  * it keeps are added to `kept` for the caller to release.
  */
 export async function propagateJobs(
-  synpo: Synpo, volume: QueryVolume, jobs: readonly SegmentJob[], names: readonly SliceName[],
+  synpo: Synpo,
+  volume: QueryVolume,
+  jobs: readonly SegmentJob[],
+  names: readonly SliceName[],
   firstPass: readonly (readonly { mask: MaskSource; area: number }[])[],
   options: { progress?: (step: number, steps: number) => void; kept: Tensor[] },
 ): Promise<MaskSource[][]> {

@@ -152,7 +152,10 @@ let calls = 0;
 function isBlank(slice: Float32Array): boolean {
   let lo = Infinity;
   let hi = -Infinity;
-  for (const v of slice) { if (v < lo) lo = v; if (v > hi) hi = v; }
+  for (const v of slice) {
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
   return hi - lo < 1e-6;
 }
 
@@ -169,7 +172,8 @@ const partOf = (plan: OrganPlan, z: number) => (plan.chosen.length === 1 ? 0 : q
 function organPlan(req: Pick<SegmentOrgansRequest, 'support' | 'query' | 'supportSlice'>, organ: OrganRequest): OrganPlan {
   const { support, query } = req;
   const range = organRange(organ.masks, support.nz);
-  if (!range) throw new ShapeError('segment', `the organ ${organ.name} is not in the support label volume${support.volume?.source ? ` ${support.volume.source}` : ''}`);
+  if (!range)
+    throw new ShapeError('segment', `the organ ${organ.name} is not in the support label volume${support.volume?.source ? ` ${support.volume.source}` : ''}`);
   let chosen: number[];
   if (req.supportSlice !== undefined) {
     const z = req.supportSlice;
@@ -181,7 +185,7 @@ function organPlan(req: Pick<SegmentOrgansRequest, 'support' | 'query' | 'suppor
   } else {
     chosen = support.nz === 1 ? [0] : supportSlices(range);
   }
-  const target = organ.range ?? (query.nz === 1 ? [0, 0] as [number, number] : carryRange(range, support.nz, query.nz));
+  const target = organ.range ?? (query.nz === 1 ? ([0, 0] as [number, number]) : carryRange(range, support.nz, query.nz));
   if (target[0] < 0 || target[1] >= query.nz || target[0] > target[1]) {
     throw new ShapeError('segment', `query slice range ${target[0]}..${target[1]} is outside 0..${query.nz - 1}`);
   }
@@ -211,10 +215,15 @@ export async function segmentOrgans(req: SegmentOrgansRequest): Promise<SegmentO
       const list: SupportEncoding[] = [];
       encodings.push(list);
       for (const z of plan.chosen) {
-        list.push(await synpo.prepareSupport({
-          image: support.slices.subarray(z * PIXELS, (z + 1) * PIXELS),
-          mask: req.organs[o]!.masks.subarray(z * PIXELS, (z + 1) * PIXELS),
-        }, { ...(req.detail && { detail: true }) }));
+        list.push(
+          await synpo.prepareSupport(
+            {
+              image: support.slices.subarray(z * PIXELS, (z + 1) * PIXELS),
+              mask: req.organs[o]!.masks.subarray(z * PIXELS, (z + 1) * PIXELS),
+            },
+            { ...(req.detail && { detail: true }) },
+          ),
+        );
       }
     }
     const blank = new Set<number>();
@@ -238,29 +247,49 @@ export async function segmentOrgans(req: SegmentOrgansRequest): Promise<SegmentO
     const confidence = req.organs.map(() => new Map<number, Float32Array>());
     const keep = multi || Boolean(req.keepConfidence);
     const organSlices = jobs.reduce((n, j) => n + j.slices.length, 0);
-    const before = { encoded: synpo.encoded.slices, propagated: { ...synpo.propagation }, speculation: { ...synpo.speculation }, transfers: synpo.kernels.transfers() };
+    const before = {
+      encoded: synpo.encoded.slices,
+      propagated: { ...synpo.propagation },
+      speculation: { ...synpo.speculation },
+      transfers: synpo.kernels.transfers(),
+    };
     const propagate = synpo.options.propagation.enabled;
     const zOf = (job: (typeof jobs)[number], k: number) => range[0] + job.slices[k]!;
     try {
-      const results = jobs.length === 0 ? [] : await synpo.segmentJobs(queries, nU, jobs.map((j) => ({ support: encodings[j.organ]![j.part]!, slices: j.slices, organ: j.organ })), names, {
-        // Several organs need their fused maps where their masks meet (combineOrgans): read only
-        // there, unless every map is asked for (keepConfidence: parts combined elsewhere).
-        ...(req.detail ? { detail: true } : req.keepConfidence ? { detail: ['synmap'] } : multi ? { overlapConfidence: true } : {}),
-        propagate,
-        ...(req.progress && { progress: (done: number, total: number, what: string) => req.progress!(Math.min(done, organSlices), organSlices, what) }),
-        // The dumps: every slice's per-slice results as its batch finishes.
-        ...(req.onSlice && {
-          onBatch: async (first: number, perJob: SliceResult[][]) => {
-            for (const [j, rows] of perJob.entries()) {
-              const job = jobs[j]!;
-              const inBatch = job.slices.filter((i) => i >= first && i < first + synpo.batchSize);
-              for (const [k, r] of rows.entries()) {
-                await req.onSlice!(range[0] + inBatch[k]!, req.organs[job.organ]!.name, r, encodings[job.organ]![job.part]!, plans[job.organ]!.chosen[job.part]!);
-              }
-            }
-          },
-        }),
-      });
+      const results =
+        jobs.length === 0
+          ? []
+          : await synpo.segmentJobs(
+              queries,
+              nU,
+              jobs.map((j) => ({ support: encodings[j.organ]![j.part]!, slices: j.slices, organ: j.organ })),
+              names,
+              {
+                // Several organs need their fused maps where their masks meet (combineOrgans): read only
+                // there, unless every map is asked for (keepConfidence: parts combined elsewhere).
+                ...(req.detail ? { detail: true } : req.keepConfidence ? { detail: ['synmap'] } : multi ? { overlapConfidence: true } : {}),
+                propagate,
+                ...(req.progress && { progress: (done: number, _total: number, what: string) => req.progress!(Math.min(done, organSlices), organSlices, what) }),
+                // The dumps: every slice's per-slice results as its batch finishes.
+                ...(req.onSlice && {
+                  onBatch: async (first: number, perJob: SliceResult[][]) => {
+                    for (const [j, rows] of perJob.entries()) {
+                      const job = jobs[j]!;
+                      const inBatch = job.slices.filter((i) => i >= first && i < first + synpo.batchSize);
+                      for (const [k, r] of rows.entries()) {
+                        await req.onSlice!(
+                          range[0] + inBatch[k]!,
+                          req.organs[job.organ]!.name,
+                          r,
+                          encodings[job.organ]![job.part]!,
+                          plans[job.organ]!.chosen[job.part]!,
+                        );
+                      }
+                    }
+                  },
+                }),
+              },
+            );
       results.forEach((rows, j) => {
         const job = jobs[j]!;
         rows.forEach((r, k) => {
@@ -273,11 +302,18 @@ export async function segmentOrgans(req: SegmentOrgansRequest): Promise<SegmentO
       synpo.forgetEncodings(names.map((n) => n.key));
     }
     const after = synpo.kernels.transfers();
-    const { labels, overlapPixels } = combineOrgans(req.organs.map((o, i) => ({ value: o.value, masks: masks[i]!, confidence: confidence[i]! })), query.nz);
+    const { labels, overlapPixels } = combineOrgans(
+      req.organs.map((o, i) => ({ value: o.value, masks: masks[i]!, confidence: confidence[i]! })),
+      query.nz,
+    );
     return {
       labels,
       organs: req.organs.map((organ, o) => ({
-        name: organ.name, value: organ.value, masks: masks[o]!, range: plans[o]!.target, supportSlices: plans[o]!.chosen,
+        name: organ.name,
+        value: organ.value,
+        masks: masks[o]!,
+        range: plans[o]!.target,
+        supportSlices: plans[o]!.chosen,
         ...(req.keepConfidence && { confidence: confidence[o]! }),
       })),
       range,
@@ -287,12 +323,15 @@ export async function segmentOrgans(req: SegmentOrgansRequest): Promise<SegmentO
       blankSlices: [...blank],
       propagatedSlices: synpo.propagation.slices - before.propagated.slices,
       propagationSteps: synpo.propagation.steps - before.propagated.steps,
-      transfers: after && before.transfers ? {
-        uploadBytes: after.uploadBytes - before.transfers.uploadBytes,
-        readbackBytes: after.readbackBytes - before.transfers.readbackBytes,
-        submits: after.submits - before.transfers.submits,
-        maps: after.maps - before.transfers.maps,
-      } : null,
+      transfers:
+        after && before.transfers
+          ? {
+              uploadBytes: after.uploadBytes - before.transfers.uploadBytes,
+              readbackBytes: after.readbackBytes - before.transfers.readbackBytes,
+              submits: after.submits - before.transfers.submits,
+              maps: after.maps - before.transfers.maps,
+            }
+          : null,
       speculation: { chains: synpo.speculation.chains - before.speculation.chains, rerun: synpo.speculation.rerun - before.speculation.rerun },
     };
   } finally {
@@ -305,7 +344,10 @@ export async function segmentOrgans(req: SegmentOrgansRequest): Promise<SegmentO
  * higher fused confidence there (bilinear from each organ's 64×64 map; an organ without a map for
  * that slice loses). In order: an exact tie goes to the earlier organ.
  */
-export function combineOrgans(organs: readonly Pick<OrganResult, 'value' | 'masks' | 'confidence'>[], nz: number): { labels: Uint16Array; overlapPixels: number } {
+export function combineOrgans(
+  organs: readonly Pick<OrganResult, 'value' | 'masks' | 'confidence'>[],
+  nz: number,
+): { labels: Uint16Array; overlapPixels: number } {
   const labels = new Uint16Array(nz * PIXELS);
   let overlapPixels = 0;
   for (let z = 0; z < nz; z++) {
@@ -320,7 +362,10 @@ export function combineOrgans(organs: readonly Pick<OrganResult, 'value' | 'mask
       for (const o of present) {
         if (!organs[o]!.masks[t]) continue;
         claims++;
-        if (winner < 0) { winner = o; continue; }
+        if (winner < 0) {
+          winner = o;
+          continue;
+        }
         up ??= new Map(present.map((p) => [p, confidenceAt(organs[p]!.confidence?.get(z))]));
         if (up.get(o)![i]! > up.get(winner)![i]!) winner = o;
       }
@@ -386,7 +431,11 @@ export function mergeOrganParts(parts: readonly SegmentOrgansResult[], order: re
   const blankSlices: number[] = [];
   for (let z = range[0]; z <= range[1]; z++) if (isBlank(query.slices.subarray(z * PIXELS, (z + 1) * PIXELS))) blankSlices.push(z);
   return {
-    labels, organs, overlapPixels, range, blankSlices,
+    labels,
+    organs,
+    overlapPixels,
+    range,
+    blankSlices,
     encodedSlices: sum((p) => p.encodedSlices),
     organSlices: sum((p) => p.organSlices),
     propagatedSlices: sum((p) => p.propagatedSlices),
@@ -404,7 +453,10 @@ export function mergeOrganParts(parts: readonly SegmentOrgansResult[], order: re
  * flags of its two random-walker solves (8 × u32 each: what a speculative chain checks);
  * submissions ≤ 2 × the longest organ range + 10.
  */
-export function transferBounds(points: Pick<PointSelectionOptions, 'positives' | 'negatives'>, r: SegmentOrgansResult): { uploadBytes: number; readbackBytes: number; submits: number } {
+export function transferBounds(
+  points: Pick<PointSelectionOptions, 'positives' | 'negatives'>,
+  r: SegmentOrgansResult,
+): { uploadBytes: number; readbackBytes: number; submits: number } {
   const slices = r.range[1] - r.range[0] + 1;
   const perRow = (points.positives + points.negatives) * 12 + 16 * 4 + 2 * 8 * 4;
   const longest = Math.max(...r.organs.map((o) => o.range[1] - o.range[0] + 1));

@@ -14,7 +14,18 @@
  * back is the masks as bits, the points, and what was asked for (`detail`). The same code runs
  * on the CPU references.
  */
-import { createRng, DeviceTensor, drawIntegers, HostTensor, KMEANS_DEFAULT_MAX_ITERATIONS, ShapeError, type Kernels, type T, type Tensor, type TensorStream } from '@synpo/gpu';
+import {
+  createRng,
+  DeviceTensor,
+  drawIntegers,
+  HostTensor,
+  KMEANS_DEFAULT_MAX_ITERATIONS,
+  ShapeError,
+  type Kernels,
+  type T,
+  type Tensor,
+  type TensorStream,
+} from '@synpo/gpu';
 import { CELLS, GRID, PIXELS, ROI, type Backend, type OrganExtent, type PointClusters, type PromptPoint, type SliceBatch } from './backend.ts';
 import { propagateJobs, type MaskSource } from './propagate.ts';
 import { ByteLru } from './cache.ts';
@@ -169,7 +180,9 @@ export interface PropagationRow {
   guide: MaskSource;
 }
 
-const releaseTensor = (t: Tensor) => { if (t instanceof DeviceTensor) t.release(); };
+const releaseTensor = (t: Tensor) => {
+  if (t instanceof DeviceTensor) t.release();
+};
 
 export class Synpo {
   readonly options: SynpoOptions;
@@ -187,10 +200,21 @@ export class Synpo {
   /** The same on the GPU path, in device memory: a slice's grids stay there for every organ and pass. */
   readonly deviceEncodings: ByteLru<{ sam: DeviceTensor<'f32'>; dino: DeviceTensor<'f32'> }>;
 
-  constructor(readonly backend: Backend, readonly kernels: Kernels, options: SynpoOptionsInput = {}) {
+  constructor(
+    readonly backend: Backend,
+    readonly kernels: Kernels,
+    options: SynpoOptionsInput = {},
+  ) {
     this.options = resolveOptions(options);
     this.encodings = new ByteLru(this.options.cacheBytes, (e) => e.sam.byteLength + e.dino.byteLength);
-    this.deviceEncodings = new ByteLru(this.options.cacheBytes, (e) => (e.sam.size + e.dino.size) * 4, (e) => { e.sam.release(); e.dino.release(); });
+    this.deviceEncodings = new ByteLru(
+      this.options.cacheBytes,
+      (e) => (e.sam.size + e.dino.size) * 4,
+      (e) => {
+        e.sam.release();
+        e.dino.release();
+      },
+    );
   }
 
   /**
@@ -251,7 +275,13 @@ export class Synpo {
     return this.kernels.chain('support', async (s) => {
       s.stage('encoders');
       const slices = { host: support.image, tensor: s.upload(support.image, [1, PIXELS]) };
-      const maskGrid = s.downsampleMask(s.upload(Uint8Array.from(support.mask, (v) => (v ? 1 : 0)), [1, PIXELS]), { B: 1, inH: ROI, inW: ROI, outH: GRID, outW: GRID });
+      const maskGrid = s.downsampleMask(
+        s.upload(
+          Uint8Array.from(support.mask, (v) => (v ? 1 : 0)),
+          [1, PIXELS],
+        ),
+        { B: 1, inH: ROI, inW: ROI, outH: GRID, outW: GRID },
+      );
       const { sam, dino } = await this.encodeOn(s, slices, 1);
       s.stage('confidence');
       const protoSam = s.prototype(sam, maskGrid, { B: 1, C: Cs, N: CELLS });
@@ -259,8 +289,13 @@ export class Synpo {
       const fusedAll = this.fuse(s, s.confidence(sam, protoSam, { B: 1, C: Cs, N: CELLS }), s.confidence(dino, protoDino, { B: 1, C: Cd, N: CELLS }));
       const stats = s.moments(fusedAll, maskGrid, { B: 1, N: CELLS }, true);
       const [grid, ps, pd, fused, st, featSam, featDino] = await Promise.all([
-        s.read(maskGrid), s.read(protoSam), s.read(protoDino), s.read(fusedAll), s.read(stats),
-        options.detail ? s.read(sam) : null, options.detail ? s.read(dino) : null,
+        s.read(maskGrid),
+        s.read(protoSam),
+        s.read(protoDino),
+        s.read(fusedAll),
+        s.read(stats),
+        options.detail ? s.read(sam) : null,
+        options.detail ? s.read(dino) : null,
       ]);
       return {
         image: support.image,
@@ -296,7 +331,13 @@ export class Synpo {
    * slice queried again (for another organ) is not encoded twice. On the GPU path the next batch
    * is recorded and uploaded while the previous one computes.
    */
-  async segment(support: SupportEncoding, queries: Float32Array, B: number, slices: readonly SliceName[] = [], options: SegmentOptions = {}): Promise<SliceResult[]> {
+  async segment(
+    support: SupportEncoding,
+    queries: Float32Array,
+    B: number,
+    slices: readonly SliceName[] = [],
+    options: SegmentOptions = {},
+  ): Promise<SliceResult[]> {
     const all = Array.from({ length: B }, (_, i) => i);
     const { onBatch, ...rest } = options;
     const [results] = await this.segmentJobs(queries, B, [{ support, slices: all }], slices, {
@@ -312,21 +353,41 @@ export class Synpo {
    * features of its own slices, all jobs' rows in the same dispatches. With `propagate`, the
    * propagation pass follows (propagate.ts). Results come per job, in the order of its `slices`.
    */
-  async segmentJobs(queries: Float32Array, B: number, jobs: readonly SegmentJob[], slices: readonly SliceName[] = [], options: SegmentJobsOptions = {}): Promise<SliceResult[][]> {
+  async segmentJobs(
+    queries: Float32Array,
+    B: number,
+    jobs: readonly SegmentJob[],
+    slices: readonly SliceName[] = [],
+    options: SegmentJobsOptions = {},
+  ): Promise<SliceResult[][]> {
     if (queries.length !== B * PIXELS) throw new ShapeError('synpo', `${B} query slices need ${B * PIXELS} values, got ${queries.length}`);
-    jobs.forEach((job, j) => job.slices.forEach((i, k) => {
-      if (!Number.isInteger(i) || i < 0 || i >= B || (k > 0 && i <= job.slices[k - 1]!)) throw new ShapeError('synpo', `job ${j}: slice indices must rise within 0..${B - 1}, got ${job.slices.join(', ')}`);
-    }));
+    jobs.forEach((job, j) =>
+      job.slices.forEach((i, k) => {
+        if (!Number.isInteger(i) || i < 0 || i >= B || (k > 0 && i <= job.slices[k - 1]!))
+          throw new ShapeError('synpo', `job ${j}: slice indices must rise within 0..${B - 1}, got ${job.slices.join(', ')}`);
+      }),
+    );
     if (options.guides && (options.guides.length !== B || options.guides.some((g) => g.length !== PIXELS))) {
       throw new ShapeError('synpo', `guides: one ${ROI}×${ROI} mask per query slice (${B}), got ${options.guides.length}`);
     }
     if (options.guides && options.propagate) throw new ShapeError('synpo', 'guides and the propagation pass exclude each other: the pass makes its own guides');
     const path = this.kernels.path;
     try {
-      return await this.segmentVolume({ slices: queries, nz: B }, jobs, Array.from({ length: B }, (_, i) => slices[i] ?? { seed: i }), options);
+      return await this.segmentVolume(
+        { slices: queries, nz: B },
+        jobs,
+        Array.from({ length: B }, (_, i) => slices[i] ?? { seed: i }),
+        options,
+      );
     } catch (error) {
       // A device lost mid-volume leaves tensors of the lost device behind: start again on the CPU.
-      if (path === 'gpu' && this.kernels.path === 'cpu') return this.segmentVolume({ slices: queries, nz: B }, jobs, Array.from({ length: B }, (_, i) => slices[i] ?? { seed: i }), options);
+      if (path === 'gpu' && this.kernels.path === 'cpu')
+        return this.segmentVolume(
+          { slices: queries, nz: B },
+          jobs,
+          Array.from({ length: B }, (_, i) => slices[i] ?? { seed: i }),
+          options,
+        );
       throw error;
     }
   }
@@ -381,7 +442,11 @@ export class Synpo {
       if (keepSynmaps) await this.readOverlapConfidence(jobs, rows as SliceResult[][], synmaps);
       return rows as SliceResult[][];
     } finally {
-      for (const f of inFlight) await f.running.then((out) => kept.push(...out.kept), () => {});
+      for (const f of inFlight)
+        await f.running.then(
+          (out) => kept.push(...out.kept),
+          () => {},
+        );
       for (const t of kept) releaseTensor(t);
       await this.kernels.chain('release', async (s) => s.releaseResident(volume.slices));
     }
@@ -391,18 +456,26 @@ export class Synpo {
    * `overlapConfidence`: the fused confidences of the rows on slices where two organs' final
    * masks share a pixel (every organ with a mask there), read in one chain into `row.synmap`.
    */
-  private async readOverlapConfidence(jobs: readonly SegmentJob[], rows: SliceResult[][], synmaps: readonly { tensor: T<'f32'>; row: number }[][]): Promise<void> {
+  private async readOverlapConfidence(
+    jobs: readonly SegmentJob[],
+    rows: SliceResult[][],
+    synmaps: readonly { tensor: T<'f32'>; row: number }[][],
+  ): Promise<void> {
     const bySlice = new Map<number, { j: number; k: number; organ: number }[]>();
-    jobs.forEach((job, j) => job.slices.forEach((z, k) => {
-      if (!rows[j]![k]!.final.some((v) => v)) return;
-      const list = bySlice.get(z) ?? [];
-      list.push({ j, k, organ: job.organ ?? j });
-      bySlice.set(z, list);
-    }));
+    jobs.forEach((job, j) =>
+      job.slices.forEach((z, k) => {
+        if (!rows[j]![k]!.final.some((v) => v)) return;
+        const list = bySlice.get(z) ?? [];
+        list.push({ j, k, organ: job.organ ?? j });
+        bySlice.set(z, list);
+      }),
+    );
     const wanted: { j: number; k: number }[] = [];
     for (const list of bySlice.values()) {
       if (new Set(list.map((x) => x.organ)).size < 2) continue;
-      const meet = list.some((a, i) => list.slice(i + 1).some((b) => b.organ !== a.organ && rows[a.j]![a.k]!.final.some((v, p) => v && rows[b.j]![b.k]!.final[p])));
+      const meet = list.some((a, i) =>
+        list.slice(i + 1).some((b) => b.organ !== a.organ && rows[a.j]![a.k]!.final.some((v, p) => v && rows[b.j]![b.k]!.final[p])),
+      );
       if (meet) wanted.push(...list);
     }
     if (wanted.length === 0) return;
@@ -413,7 +486,9 @@ export class Synpo {
       for (let i = 0; i < wanted.length; i += perChunk) chunks.push(s.read(s.gather(wanted.slice(i, i + perChunk).map(({ j, k }) => synmaps[j]![k]!))));
       return (await Promise.all(chunks)).flatMap((m) => Array.from({ length: m.length / CELLS }, (_, r) => m.slice(r * CELLS, (r + 1) * CELLS)));
     });
-    wanted.forEach(({ j, k }, i) => { rows[j]![k]!.synmap = maps[i]!; });
+    wanted.forEach(({ j, k }, i) => {
+      rows[j]![k]!.synmap = maps[i]!;
+    });
   }
 
   /** The final masks of many rows on the host: one chain, the masks crossing as bits. */
@@ -475,7 +550,8 @@ export class Synpo {
       });
       if (missing.length === B) return fresh;
     }
-    const rows = (part: 'sam' | 'dino') => hits.map((h, b) => (h ? { tensor: h[part] as T<'f32'>, row: 0 } : { tensor: fresh![part], row: missing.indexOf(b) }));
+    const rows = (part: 'sam' | 'dino') =>
+      hits.map((h, b) => (h ? { tensor: h[part] as T<'f32'>, row: 0 } : { tensor: fresh![part], row: missing.indexOf(b) }));
     return { sam: s.gather(rows('sam')), dino: s.gather(rows('dino')) };
   }
 
@@ -495,7 +571,10 @@ export class Synpo {
     const dino = new Float32Array(B * Cd);
     if (missing.length > 0) {
       this.encoded.slices += missing.length;
-      const host = rowsOf(slices.host, missing.map((m) => m.b));
+      const host = rowsOf(
+        slices.host,
+        missing.map((m) => m.b),
+      );
       const fresh = await this.encodeOn(s, { host, tensor: s.upload(host, [missing.length, PIXELS]) }, missing.length);
       const [fs, fd] = await Promise.all([s.read(fresh.sam), s.read(fresh.dino)]);
       missing.forEach(({ key, b }, i) => {
@@ -526,7 +605,10 @@ export class Synpo {
     let n = 0;
     for (const g of groups) {
       for (let i = 0; i < g.slices.length;) {
-        if (n === max) { chunks.push([]); n = 0; }
+        if (n === max) {
+          chunks.push([]);
+          n = 0;
+        }
         const take = Math.min(max - n, g.slices.length - i);
         chunks[chunks.length - 1]!.push({ support: g.support, slices: g.slices.slice(i, i + take) });
         i += take;
@@ -538,7 +620,12 @@ export class Synpo {
 
   /** One batch of the per-slice pass: its slices encoded once, then every job's rows together. */
   private firstPassBatch(
-    volume: QueryVolume, b0: number, nb: number, jobs: readonly SegmentJob[], local: number[][], names: readonly SliceName[],
+    volume: QueryVolume,
+    b0: number,
+    nb: number,
+    jobs: readonly SegmentJob[],
+    local: number[][],
+    names: readonly SliceName[],
     options: Pick<SegmentJobsOptions, 'detail' | 'guides'> & { readMasks: boolean; keepMasks: boolean; keepSynmaps: boolean },
   ): Promise<BatchOut> {
     const zs = Array.from({ length: nb }, (_, i) => b0 + i);
@@ -548,11 +635,15 @@ export class Synpo {
       const chunks = this.chunkRows(groups);
       const outs: RowOutputs[] = [];
       for (const chunk of chunks) {
-        const guides = options.guides && s.upload(concatRows(chunk.flatMap((g) => g.slices.map((i) => options.guides![b0 + i]!))), [chunk.reduce((n, g) => n + g.slices.length, 0), PIXELS]);
+        const guides =
+          options.guides &&
+          s.upload(concatRows(chunk.flatMap((g) => g.slices.map((i) => options.guides![b0 + i]!))), [chunk.reduce((n, g) => n + g.slices.length, 0), PIXELS]);
         outs.push(await this.postEncoder(s, enc, chunk, { ...(options.detail !== undefined && { detail: options.detail }), ...(guides && { guides }) }));
       }
       // Every read is scheduled after everything is recorded: the batch is one submission.
-      const reads = await Promise.all(outs.map((out) => this.readRows(s, out, enc, { masks: options.readMasks, areas: options.keepMasks, detail: options.detail })));
+      const reads = await Promise.all(
+        outs.map((out) => this.readRows(s, out, enc, { masks: options.readMasks, areas: options.keepMasks, detail: options.detail })),
+      );
       if (!s.settled()) return null;
       const keptFinals = options.keepMasks ? outs.map((out) => s.keep(out.final)) : [];
       const keptSynmaps = options.keepSynmaps ? outs.map((out) => s.keep(out.synmap)) : [];
@@ -579,11 +670,19 @@ export class Synpo {
    * its neighbour's mask (a tensor of an earlier step, never on the host). Returns the new masks
    * on the stream (kept: the caller releases them) with their areas, one per row in order.
    */
-  async propagationStep(volume: QueryVolume, rows: readonly PropagationRow[], names: readonly SliceName[]): Promise<{ masks: MaskSource[]; areas: number[]; kept: Tensor[] }> {
+  async propagationStep(
+    volume: QueryVolume,
+    rows: readonly PropagationRow[],
+    names: readonly SliceName[],
+  ): Promise<{ masks: MaskSource[]; areas: number[]; kept: Tensor[] }> {
     const zs = [...new Set(rows.map((r) => r.z))];
     // Rows sharing a support are one group; the output rows come group by group.
     const bySupport = new Map<SupportEncoding, number[]>();
-    rows.forEach((r, i) => { const list = bySupport.get(r.support); if (list) list.push(i); else bySupport.set(r.support, [i]); });
+    rows.forEach((r, i) => {
+      const list = bySupport.get(r.support);
+      if (list) list.push(i);
+      else bySupport.set(r.support, [i]);
+    });
     const order = [...bySupport.values()].flat();
     const groups = [...bySupport].map(([support, list]) => ({ support, slices: list.map((i) => zs.indexOf(rows[i]!.z)) }));
     return this.speculate('propagate', async (s) => {
@@ -629,7 +728,12 @@ export class Synpo {
    * encoded slices): CMSM per support, then PSM, the decoder and NRM on all rows at once, each
    * row with its own support's μ, σ and extent. `guides` ([R][ROI·ROI]) are neighbours' masks.
    */
-  private async postEncoder(s: TensorStream, enc: EncodedSlices, groups: readonly RowGroup[], options: Pick<SegmentOptions, 'detail'> & { guides?: T<'mask'> }): Promise<RowOutputs> {
+  private async postEncoder(
+    s: TensorStream,
+    enc: EncodedSlices,
+    groups: readonly RowGroup[],
+    options: Pick<SegmentOptions, 'detail'> & { guides?: T<'mask'> },
+  ): Promise<RowOutputs> {
     const o = this.options;
     const Cs = this.backend.sam.channels;
     const Cd = this.backend.dino.channels;
@@ -647,7 +751,13 @@ export class Synpo {
       const confDino = s.confidence(every ? enc.dino : s.take(enc.dino, g.slices), protoDino, { B: n, C: Cd, N: CELLS });
       return { confSam, confDino, synmap: this.fuse(s, confSam, confDino) };
     });
-    const join = (k: 'confSam' | 'confDino' | 'synmap') => (parts.length === 1 ? parts[0]![k] : s.concat(parts.map((p) => p[k]), [R, CELLS]));
+    const join = (k: 'confSam' | 'confDino' | 'synmap') =>
+      parts.length === 1
+        ? parts[0]![k]
+        : s.concat(
+            parts.map((p) => p[k]),
+            [R, CELLS],
+          );
     const wanted = (k: keyof SliceDetail) => options.detail === true || (Array.isArray(options.detail) && options.detail.includes(k));
     let synmap = join('synmap');
     const conf = { ...(wanted('confSam') && { confSam: join('confSam') }), ...(wanted('confDino') && { confDino: join('confDino') }) };
@@ -660,15 +770,37 @@ export class Synpo {
 
     // PSM: the points stay on the stream; the decoder's prompts are made from them there.
     s.stage('points');
-    const points = this.selectPoints(s, synmap, R, supports, slices.map((i) => enc.seeds[i]!));
+    const points = this.selectPoints(
+      s,
+      synmap,
+      R,
+      supports,
+      slices.map((i) => enc.seeds[i]!),
+    );
 
     // The decoder, with the fused confidence as a prior for decoders that take one.
     s.stage('prior');
     const up = s.upsampleBilinear(synmap, { B: R, inH: GRID, inW: GRID, outH: ROI, outW: ROI });
-    const prior = s.prior(up, points.top, { B: R, P: PIXELS }, s.upload(Float32Array.from(supports, (e) => e.mu), [R]), o.priorSharpness);
+    const prior = s.prior(
+      up,
+      points.top,
+      { B: R, P: PIXELS },
+      s.upload(
+        Float32Array.from(supports, (e) => e.mu),
+        [R],
+      ),
+      o.priorSharpness,
+    );
     const images = identity(slices) ? enc.images : { host: rowsOf(enc.images.host, slices), tensor: s.take(enc.images.tensor, slices) };
     const clusters = { positives: points.positives, negatives: points.negatives };
-    const request = { B: R, images, clusters, points: async () => (await readPoints(s, clusters, R)).map((p) => [...p.positives, ...p.negatives]), prior, extents: supports.map((e) => e.extent) };
+    const request = {
+      B: R,
+      images,
+      clusters,
+      points: async () => (await readPoints(s, clusters, R)).map((p) => [...p.positives, ...p.negatives]),
+      prior,
+      extents: supports.map((e) => e.extent),
+    };
     s.stage('decoder');
     // With a guide, the neighbour's mask also prompts the first decoding.
     const coarse = await this.backend.decoder.decode(guide ? { ...request, maskPrompt: guide } : request, s);
@@ -688,15 +820,24 @@ export class Synpo {
   }
 
   /** The host side of R rows: points, masks (as bits) and areas when asked for, the intermediates asked for. */
-  private async readRows(s: TensorStream, out: RowOutputs, enc: EncodedSlices, want: { masks: boolean; areas: boolean; detail: SegmentOptions['detail'] }): Promise<{ rows: RowResult[]; areas?: number[] }> {
+  private async readRows(
+    s: TensorStream,
+    out: RowOutputs,
+    enc: EncodedSlices,
+    want: { masks: boolean; areas: boolean; detail: SegmentOptions['detail'] },
+  ): Promise<{ rows: RowResult[]; areas?: number[] }> {
     s.stage('read');
     const Cs = this.backend.sam.channels;
     const Cd = this.backend.dino.channels;
     const wanted = (k: keyof SliceDetail) => want.detail === true || (Array.isArray(want.detail) && want.detail.includes(k));
     const rowsOfEnc = (t: T<'f32'>) => (out.slices.length === enc.B && out.slices.every((v, i) => v === i) ? t : s.take(t, out.slices));
     const tensors: Partial<Record<keyof SliceDetail, () => T>> = {
-      featSam: () => rowsOfEnc(enc.sam), featDino: () => rowsOfEnc(enc.dino),
-      confSam: () => out.confSam!, confDino: () => out.confDino!, synmap: () => out.synmap, coarse: () => out.coarse,
+      featSam: () => rowsOfEnc(enc.sam),
+      featDino: () => rowsOfEnc(enc.dino),
+      confSam: () => out.confSam!,
+      confDino: () => out.confDino!,
+      synmap: () => out.synmap,
+      coarse: () => out.coarse,
     };
     const perRow = { featSam: Cs * CELLS, featDino: Cd * CELLS, confSam: CELLS, confDino: CELLS, synmap: CELLS, coarse: PIXELS };
     const keys = (Object.keys(tensors) as (keyof SliceDetail)[]).filter(wanted);
@@ -707,8 +848,14 @@ export class Synpo {
       ...keys.map((k) => s.read(tensors[k]!() as T<'f32'>)),
     ]);
     const rows = Array.from({ length: out.R }, (_, r) => {
-      const row: RowResult = { positives: points[r]!.positives, negatives: points[r]!.negatives, ...(masks && { final: masks.slice(r * PIXELS, (r + 1) * PIXELS) }) };
-      keys.forEach((k, i) => { (row as Record<string, unknown>)[k] = detail[i]!.slice(r * perRow[k], (r + 1) * perRow[k]); });
+      const row: RowResult = {
+        positives: points[r]!.positives,
+        negatives: points[r]!.negatives,
+        ...(masks && { final: masks.slice(r * PIXELS, (r + 1) * PIXELS) }),
+      };
+      keys.forEach((k, i) => {
+        (row as Record<string, unknown>)[k] = detail[i]!.slice(r * perRow[k], (r + 1) * perRow[k]);
+      });
       return row;
     });
     return { rows, ...(areas && { areas }) };
@@ -725,7 +872,13 @@ export class Synpo {
    * subset from 3·seed + 1, k-means++ of the negatives from 3·seed + 2 (each seeded by
    * `options.seed`), so a slice's points do not depend on its batch.
    */
-  selectPoints(s: TensorStream, synmap: T<'f32'>, B: number, supports: readonly Pick<SupportEncoding, 'mu' | 'sigma'>[], sliceSeeds: readonly number[]): { positives: PointClusters; negatives: PointClusters | null; top: T<'f32'> } {
+  selectPoints(
+    s: TensorStream,
+    synmap: T<'f32'>,
+    B: number,
+    supports: readonly Pick<SupportEncoding, 'mu' | 'sigma'>[],
+    sliceSeeds: readonly number[],
+  ): { positives: PointClusters; negatives: PointClusters | null; top: T<'f32'> } {
     const o = this.options.points;
     const seed = this.options.seed;
     const draws = (count: number, offset: number) => {
@@ -804,8 +957,17 @@ function concatRows(masks: readonly Uint8Array[]): Uint8Array {
 }
 
 /** PSM's centres on the host, as each row's positive and negative prompt points. */
-async function readPoints(s: TensorStream, c: { positives: PointClusters; negatives: PointClusters | null }, B: number): Promise<{ positives: PromptPoint[]; negatives: PromptPoint[] }[]> {
-  const [pc, ps, nc, ns] = await Promise.all([s.read(c.positives.centroids), s.read(c.positives.sizes), c.negatives ? s.read(c.negatives.centroids) : null, c.negatives ? s.read(c.negatives.sizes) : null]);
+async function readPoints(
+  s: TensorStream,
+  c: { positives: PointClusters; negatives: PointClusters | null },
+  B: number,
+): Promise<{ positives: PromptPoint[]; negatives: PromptPoint[] }[]> {
+  const [pc, ps, nc, ns] = await Promise.all([
+    s.read(c.positives.centroids),
+    s.read(c.positives.sizes),
+    c.negatives ? s.read(c.negatives.centroids) : null,
+    c.negatives ? s.read(c.negatives.sizes) : null,
+  ]);
   const positives = toPoints(pc, ps, B, c.positives.k, 1);
   const negatives = nc && ns ? toPoints(nc, ns, B, c.negatives!.k, 0) : null;
   return positives.map((p, b) => ({ positives: p, negatives: negatives?.[b] ?? [] }));
@@ -837,7 +999,10 @@ function extentOf(mask: Uint8Array): OrganExtent {
     area++;
     const x = i % ROI;
     const y = (i - x) / ROI;
-    x0 = Math.min(x0, x); x1 = Math.max(x1, x); y0 = Math.min(y0, y); y1 = Math.max(y1, y);
+    x0 = Math.min(x0, x);
+    x1 = Math.max(x1, x);
+    y0 = Math.min(y0, y);
+    y1 = Math.max(y1, y);
   });
   return x1 < 0 ? { width: 0, height: 0, area: 0 } : { width: x1 - x0 + 1, height: y1 - y0 + 1, area };
 }

@@ -8,7 +8,11 @@ import { fsSource, writeModelDir } from './fixtures/model-dir.ts';
 describe('ByteLru', () => {
   it('evicts the least recently used entries to stay under its bound, and lets them go', () => {
     const gone: string[] = [];
-    const lru = new ByteLru<{ name: string; bytes: number }>(100, (v) => v.bytes, (v) => gone.push(v.name));
+    const lru = new ByteLru<{ name: string; bytes: number }>(
+      100,
+      (v) => v.bytes,
+      (v) => gone.push(v.name),
+    );
     lru.set('a', { name: 'a', bytes: 40 });
     lru.set('b', { name: 'b', bytes: 40 });
     lru.get('a'); // a is now the most recent
@@ -26,7 +30,7 @@ describe('ByteLru', () => {
 });
 
 describe('a long run stays under its cache bound', () => {
-  it('SynPo\'s encoding cache (CPU path)', async () => {
+  it("SynPo's encoding cache (CPU path)", async () => {
     const p = phantomPatient(3);
     const z = 14;
     const mask = Uint8Array.from(p.labels.data.subarray(z * PIXELS, (z + 1) * PIXELS), (v) => (v === 1 ? 1 : 0));
@@ -37,7 +41,12 @@ describe('a long run stays under its cache bound', () => {
     const support = await synpo.prepareSupport({ image: p.image.data.subarray(z * PIXELS, (z + 1) * PIXELS), mask });
     const seen: number[] = [];
     for (let z0 = 4; z0 < 24; z0 += 4) {
-      await synpo.segment(support, p.image.data.slice(z0 * PIXELS, (z0 + 4) * PIXELS), 4, [0, 1, 2, 3].map((i) => ({ seed: z0 + i, key: `q:${z0 + i}` })));
+      await synpo.segment(
+        support,
+        p.image.data.slice(z0 * PIXELS, (z0 + 4) * PIXELS),
+        4,
+        [0, 1, 2, 3].map((i) => ({ seed: z0 + i, key: `q:${z0 + i}` })),
+      );
       seen.push(synpo.encodings.bytes);
     }
     expect(Math.max(...seen)).toBeLessThanOrEqual(bound);
@@ -45,7 +54,7 @@ describe('a long run stays under its cache bound', () => {
     expect(synpo.encodings.evictions).toBe(20 - 5);
   });
 
-  it('the ONNX encoders\' caches', async () => {
+  it("the ONNX encoders' caches", async () => {
     const { models } = await loadModels(fsSource(writeModelDir()), 'cpu', () => {});
     // SAM 2.1's embedding and high-resolution features: (256·64² + 32·256² + 64·128²)·4 bytes a slice.
     const samSlice = (256 * 64 * 64 + 32 * 256 * 256 + 64 * 128 * 128) * 4;

@@ -8,7 +8,11 @@ describe('prompt coordinates', () => {
     expect(samToRoi({ x: 40, y: 1000 })).toEqual({ x: 10, y: 250 });
   });
   it('slice → ROI → SAM and back round-trip, both ways', () => {
-    for (const p of [{ x: 32, y: 32 }, { x: 100.5, y: 400.25 }, { x: 479.9, y: 33 }]) {
+    for (const p of [
+      { x: 32, y: 32 },
+      { x: 100.5, y: 400.25 },
+      { x: 479.9, y: 33 },
+    ]) {
       const s = sliceToSam(p, region);
       const back = samToSlice(s, region);
       expect(back.x).toBeCloseTo(p.x, 9);

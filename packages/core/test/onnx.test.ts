@@ -24,13 +24,70 @@ describe('model directory', () => {
   });
 
   const bad: [string, (dir: string) => string, RegExp][] = [
-    ['a missing model file', (dir) => { writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ format: 'synpo-models/1', dino: { file: 'nope.onnx', channels: 16, size: 112 }, samEncoder: { file: 'sam2_encoder.onnx' }, samDecoder: { file: 'sam2_decoder.onnx' } })); return dir; }, /nope\.onnx: cannot read the dino model/],
-    ['a manifest with a wrong input name', () => writeModelDir(undefined, (m) => { m.dino.input = 'pixels'; }), /dinov2\.onnx: has no input named "pixels" \(inputs: pixel_values\)/],
-    ['a manifest whose token count does not match the graph', () => writeModelDir(undefined, (m) => { m.dino.registerTokens = 0; }), /output "last_hidden_state" dimension 1 is 69, expected 65/],
-    ['a changed file (sha256)', () => writeModelDir(undefined, (m) => { m.samEncoder.sha256 = '0'.repeat(64); }), /sam2_encoder\.onnx: sha256 is [0-9a-f]{64}, manifest\.json says 0{64}/],
-    ['a manifest that is not JSON', (dir) => { writeFileSync(join(dir, 'manifest.json'), '{ nope'); return dir; }, /manifest\.json: not valid JSON/],
-    ['a manifest without a section', (dir) => { writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ format: 'synpo-models/1', dino: { file: 'dinov2.onnx', channels: 16, size: 112 } })); return dir; }, /"samEncoder" is missing/],
-    ['a file that is not an ONNX graph', (dir) => { writeFileSync(join(dir, 'sam2_decoder.onnx'), 'garbage'); return dir; }, /sam2_decoder\.onnx: ONNX Runtime cannot load this model/],
+    [
+      'a missing model file',
+      (dir) => {
+        writeFileSync(
+          join(dir, 'manifest.json'),
+          JSON.stringify({
+            format: 'synpo-models/1',
+            dino: { file: 'nope.onnx', channels: 16, size: 112 },
+            samEncoder: { file: 'sam2_encoder.onnx' },
+            samDecoder: { file: 'sam2_decoder.onnx' },
+          }),
+        );
+        return dir;
+      },
+      /nope\.onnx: cannot read the dino model/,
+    ],
+    [
+      'a manifest with a wrong input name',
+      () =>
+        writeModelDir(undefined, (m) => {
+          m.dino.input = 'pixels';
+        }),
+      /dinov2\.onnx: has no input named "pixels" \(inputs: pixel_values\)/,
+    ],
+    [
+      'a manifest whose token count does not match the graph',
+      () =>
+        writeModelDir(undefined, (m) => {
+          m.dino.registerTokens = 0;
+        }),
+      /output "last_hidden_state" dimension 1 is 69, expected 65/,
+    ],
+    [
+      'a changed file (sha256)',
+      () =>
+        writeModelDir(undefined, (m) => {
+          m.samEncoder.sha256 = '0'.repeat(64);
+        }),
+      /sam2_encoder\.onnx: sha256 is [0-9a-f]{64}, manifest\.json says 0{64}/,
+    ],
+    [
+      'a manifest that is not JSON',
+      (dir) => {
+        writeFileSync(join(dir, 'manifest.json'), '{ nope');
+        return dir;
+      },
+      /manifest\.json: not valid JSON/,
+    ],
+    [
+      'a manifest without a section',
+      (dir) => {
+        writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ format: 'synpo-models/1', dino: { file: 'dinov2.onnx', channels: 16, size: 112 } }));
+        return dir;
+      },
+      /"samEncoder" is missing/,
+    ],
+    [
+      'a file that is not an ONNX graph',
+      (dir) => {
+        writeFileSync(join(dir, 'sam2_decoder.onnx'), 'garbage');
+        return dir;
+      },
+      /sam2_decoder\.onnx: ONNX Runtime cannot load this model/,
+    ],
   ];
   for (const [name, make, message] of bad) {
     it(`reports ${name}, naming the file`, async () => {
@@ -49,7 +106,9 @@ describe('DINOv2 tokens and the execution-provider table', () => {
     const image = phantomPatient(9, { slices: 1 }).image.data.subarray(0, PIXELS);
     const enc = await onnxBackend(models!).dino.encodeSlices(image, 1);
     // The raw tokens, straight from the graph: [1, 1 + 4 + 64·64, 8].
-    const raw = await models!.dino.run({ pixel_values: { data: toModelInput(image, 1, 896, [0.485, 0.456, 0.406], [0.229, 0.224, 0.225], 'bicubic'), dims: [1, 3, 896, 896] } });
+    const raw = await models!.dino.run({
+      pixel_values: { data: toModelInput(image, 1, 896, [0.485, 0.456, 0.406], [0.229, 0.224, 0.225], 'bicubic'), dims: [1, 3, 896, 896] },
+    });
     const tokens = raw.last_hidden_state!;
     expect(tokens.dims).toEqual([1, 5 + 4096, 8]);
     for (const cell of [0, 1, 64, 4095]) {
@@ -70,7 +129,9 @@ describe('DINOv2 tokens and the execution-provider table', () => {
   it('a model that outputs NaN is reported with its file', async () => {
     const { models } = await loadModels(fsSource(writeModelDir({ size: 112, patch: 14, channels: 8, registers: 0, batch: true, poison: true })), 'cpu', quiet);
     const image = phantomPatient(9, { slices: 1 }).image.data.subarray(0, PIXELS);
-    await expect(onnxBackend(models!).dino.encodeSlices(image, 1)).rejects.toThrow(/dinov2\.onnx: output last_hidden_state holds NaN at index 0; the model produced non-finite values/);
+    await expect(onnxBackend(models!).dino.encodeSlices(image, 1)).rejects.toThrow(
+      /dinov2\.onnx: output last_hidden_state holds NaN at index 0; the model produced non-finite values/,
+    );
   });
 });
 
@@ -98,13 +159,27 @@ describe.each(['cpu', 'webgpu'] as ExecutionProvider[])('SynPo through the ONNX 
     const raw = await models!.dino.run({ [m.input]: { data: toModelInput(image, 1, m.size, m.mean, m.std, m.interpolation), dims: [1, 3, m.size, m.size] } });
     const tokens = raw[m.output]!;
     const skip = 1 + m.registerTokens;
-    for (const [cell, patch] of [[0, 0], [63, 7], [63 * 64, 56], [4095, 63]] as const) {
+    for (const [cell, patch] of [
+      [0, 0],
+      [63, 7],
+      [63 * 64, 56],
+      [4095, 63],
+    ] as const) {
       for (let c = 0; c < 16; c++) expect(dino[c * CELLS + cell]).toBeCloseTo(tokens.data[(skip + patch) * 16 + c]!, 5);
     }
     const sam = await backend.sam.encodeSlices(image, 1);
     expect(sam.length).toBe(256 * CELLS);
     // The decoder fixture draws a disc of radius 30 (256 grid) around the positives' mean.
-    const [mask] = await backend.decoder.decodeRequests([{ image, points: [{ x: 100, y: 120, label: 1 }, { x: 120, y: 120, label: 1 }, { x: 10, y: 10, label: 0 }] }]);
+    const [mask] = await backend.decoder.decodeRequests([
+      {
+        image,
+        points: [
+          { x: 100, y: 120, label: 1 },
+          { x: 120, y: 120, label: 1 },
+          { x: 10, y: 10, label: 0 },
+        ],
+      },
+    ]);
     expect(mask![120 * 256 + 110]).toBe(1);
     expect(mask![120 * 256 + 150]).toBe(0);
     const area = mask!.reduce((a, v) => a + v, 0);
@@ -167,7 +242,7 @@ describe('the ONNX backend on the GPU path', () => {
   }, 120_000);
 });
 
-describe('models the way the paper\'s exports come', () => {
+describe("models the way the paper's exports come", () => {
   const variants: [string, { float16?: boolean; externalData?: boolean }][] = [
     ['with their weights in external-data files', { externalData: true }],
     ['with float16 inputs and outputs', { float16: true }],

@@ -3,8 +3,28 @@ import { afterAll, describe, expect, it, type TestContext } from 'vitest';
 import { cpuKernels, fallbackKernels, gpuKernels, GpuRuntime, NoAdapterError, openGpu, ShapeError, type GpuHandle, type Kernels } from '@synpo/gpu';
 import { readNifti } from '@synpo/io/node';
 import {
-  carryRange, CHAOS_T2, combineOrgans, dice, labelsToRoi, organRange, overlap, PIXELS, prepareVolume, queryPart, roiToVolume, segmentOrgans, segmentVolume,
-  resolveOptions, splitOrgans, supportSlices, Synpo, transferBounds, weightFreeBackend, type Backend, type PreparedVolume, type SliceResult,
+  carryRange,
+  CHAOS_T2,
+  combineOrgans,
+  dice,
+  labelsToRoi,
+  organRange,
+  overlap,
+  PIXELS,
+  prepareVolume,
+  queryPart,
+  roiToVolume,
+  segmentOrgans,
+  segmentVolume,
+  resolveOptions,
+  splitOrgans,
+  supportSlices,
+  Synpo,
+  transferBounds,
+  weightFreeBackend,
+  type Backend,
+  type PreparedVolume,
+  type SliceResult,
 } from '../src/index.ts';
 import { segmentOrgansOnThreads } from '../src/node/index.ts';
 import { DATA, describeWithData, itWithData } from '../../../test/support/data.ts';
@@ -54,8 +74,21 @@ describe('preprocessing', () => {
     const nx = 512;
     const data = new Float32Array(nx * nx * 2).fill(-1000);
     const labelData = new Float32Array(nx * nx * 2);
-    for (let y = 200; y < 300; y++) for (let x = 100; x < 220; x++) { data[y * nx + x] = 60; labelData[y * nx + x] = 6; }
-    const base = { dims: [nx, nx, 2] as [number, number, number], spacing: [0.8, 0.8, 3] as [number, number, number], affine: [[-0.8, 0, 0, 0], [0, -0.8, 0, 0], [0, 0, 3, 0], [0, 0, 0, 1]] };
+    for (let y = 200; y < 300; y++)
+      for (let x = 100; x < 220; x++) {
+        data[y * nx + x] = 60;
+        labelData[y * nx + x] = 6;
+      }
+    const base = {
+      dims: [nx, nx, 2] as [number, number, number],
+      spacing: [0.8, 0.8, 3] as [number, number, number],
+      affine: [
+        [-0.8, 0, 0, 0],
+        [0, -0.8, 0, 0],
+        [0, 0, 3, 0],
+        [0, 0, 0, 1],
+      ],
+    };
     const prepared = await prepareVolume({ ...base, data, source: 'ct' }, cpuKernels());
     expect(prepared.intensity).toBe('ct');
     expect(prepared.region).toEqual([32, 32, 448, 448]);
@@ -65,7 +98,12 @@ describe('preprocessing', () => {
     expect(prepared.slices[0]).toBe(0);
     const masks = labelsToRoi({ ...base, data: labelData, source: 'ct-labels' }, prepared, 6);
     const back = roiToVolume(masks, prepared);
-    const agreement = dice(overlap(back.subarray(0, nx * nx), Uint8Array.from(labelData.subarray(0, nx * nx), (v) => (v ? 1 : 0))));
+    const agreement = dice(
+      overlap(
+        back.subarray(0, nx * nx),
+        Uint8Array.from(labelData.subarray(0, nx * nx), (v) => (v ? 1 : 0)),
+      ),
+    );
     expect(agreement).toBeGreaterThan(0.97);
   });
 });
@@ -74,7 +112,10 @@ describeWithData(['chaos-t2'], 'SynPo on CHAOS T2 (weight-free backend, CPU refe
   it('segments the liver and a kidney of a query scan from another patient', async () => {
     const kernels = cpuKernels();
     const synpo = new Synpo(weightFreeBackend(), kernels, { points: CHAOS_T2.band });
-    for (const [organ, minimum] of [[1, 0.45], [2, 0.45]] as const) {
+    for (const [organ, minimum] of [
+      [1, 0.45],
+      [2, 0.45],
+    ] as const) {
       const support = await chaosCase(8, kernels, organ);
       const query = await chaosCase(1, kernels, organ);
       const sRange = organRange(support.masks, support.prepared.nz)!;
@@ -89,7 +130,9 @@ describeWithData(['chaos-t2'], 'SynPo on CHAOS T2 (weight-free backend, CPU refe
       const counts = { tp: 0, fp: 0, fn: 0 };
       results.forEach((r, i) => {
         const c = overlap(r.final, slice(query.masks, zs[i]!) as Uint8Array);
-        counts.tp += c.tp; counts.fp += c.fp; counts.fn += c.fn;
+        counts.tp += c.tp;
+        counts.fp += c.fp;
+        counts.fn += c.fn;
         expect(r.positives).toHaveLength(4);
         expect(r.negatives.length).toBeGreaterThan(0);
       });
@@ -150,14 +193,24 @@ describeWithData(['chaos-t2'], 'SynPo on the GPU kernels agrees with the CPU ref
     for (const kernels of [cpuKernels(), gpuKernels(runtime), gpuKernels(runtime)]) {
       const synpo = new Synpo(weightFreeBackend(), kernels, { points: CHAOS_T2.band, batchSize: 4 });
       const enc = await synpo.prepareSupport(support);
-      results.push(await synpo.segment(enc, batch, zs.length, zs.map((z) => ({ seed: z })), { detail: true }));
+      results.push(
+        await synpo.segment(
+          enc,
+          batch,
+          zs.length,
+          zs.map((z) => ({ seed: z })),
+          { detail: true },
+        ),
+      );
       await synpo.releaseSupport(enc);
       inUse.push(runtime.pool.snapshot().inUse);
     }
     const [c, g] = results as [SliceResult[], SliceResult[]];
     for (let i = 0; i < zs.length; i++) {
       let maxDiff = 0;
-      c[i]!.synmap!.forEach((v, k) => { maxDiff = Math.max(maxDiff, Math.abs(v - g[i]!.synmap![k]!)); });
+      c[i]!.synmap!.forEach((v, k) => {
+        maxDiff = Math.max(maxDiff, Math.abs(v - g[i]!.synmap![k]!));
+      });
       expect(maxDiff).toBeLessThan(1e-4);
       expect(g[i]!.positives).toEqual(c[i]!.positives);
       expect(g[i]!.negatives).toEqual(c[i]!.negatives);
@@ -200,7 +253,14 @@ describeWithData(['chaos-t2'], 'SynPo on the GPU kernels agrees with the CPU ref
     const synpo = new Synpo(weightFreeBackend(), gpuKernels(runtime), { points: CHAOS_T2.band, batchSize: 2 });
     const run = async (c: typeof liver) => {
       const enc = await synpo.prepareSupport(c.support);
-      return (await synpo.segment(enc, c.batch, c.zs.length, c.zs.map((z) => ({ seed: z })))).map((r) => [r.positives, r.negatives, Buffer.from(r.final).toString('base64')]);
+      return (
+        await synpo.segment(
+          enc,
+          c.batch,
+          c.zs.length,
+          c.zs.map((z) => ({ seed: z })),
+        )
+      ).map((r) => [r.positives, r.negatives, Buffer.from(r.final).toString('base64')]);
     };
     const alone = [await run(liver), await run(kidney)];
     const together = await Promise.all([run(liver), run(kidney)]);
@@ -208,7 +268,7 @@ describeWithData(['chaos-t2'], 'SynPo on the GPU kernels agrees with the CPU ref
     runtime.destroy();
   });
 
-  it('a device lost mid-run finishes on the CPU with the CPU\'s answer', async (ctx: TestContext) => {
+  it("a device lost mid-run finishes on the CPU with the CPU's answer", async (ctx: TestContext) => {
     if (!(await open(ctx))) return;
     const own = await openGpu();
     const notices: string[] = [];
@@ -217,10 +277,20 @@ describeWithData(['chaos-t2'], 'SynPo on the GPU kernels agrees with the CPU ref
     const { support, zs, batch } = await chaosBatch(1, 4);
     const synpo = new Synpo(weightFreeBackend(), kernels, { points: CHAOS_T2.band, batchSize: 2 });
     const enc = await synpo.prepareSupport(support);
-    const first = synpo.segment(enc, batch, zs.length, zs.map((z) => ({ seed: z })));
+    const first = synpo.segment(
+      enc,
+      batch,
+      zs.length,
+      zs.map((z) => ({ seed: z })),
+    );
     setTimeout(() => own.device.destroy(), 5); // while the batches run
     const got = await first;
-    const want = await new Synpo(weightFreeBackend(), cpuKernels(), { points: CHAOS_T2.band }).segment(enc, batch, zs.length, zs.map((z) => ({ seed: z })));
+    const want = await new Synpo(weightFreeBackend(), cpuKernels(), { points: CHAOS_T2.band }).segment(
+      enc,
+      batch,
+      zs.length,
+      zs.map((z) => ({ seed: z })),
+    );
     expect(kernels.path).toBe('cpu');
     expect(notices).toHaveLength(1);
     got.forEach((r, i) => expect(dice(overlap(r.final, want[i]!.final))).toBeGreaterThan(0.97));
@@ -245,7 +315,10 @@ describe('bad input and edge cases', () => {
 
   it('an empty coarse mask gives an empty final mask, not a crash (NRM)', async () => {
     const base = weightFreeBackend();
-    const emptyDecoder: Backend = { ...base, decoder: { name: 'empty', decode: async (batch, s) => s.upload(new Uint8Array(batch.B * PIXELS), [batch.B, PIXELS]) } };
+    const emptyDecoder: Backend = {
+      ...base,
+      decoder: { name: 'empty', decode: async (batch, s) => s.upload(new Uint8Array(batch.B * PIXELS), [batch.B, PIXELS]) },
+    };
     const kernels = cpuKernels();
     const synpo = new Synpo(emptyDecoder, kernels);
     const image = Float32Array.from({ length: PIXELS }, (_, i) => (i % 97) / 97);
@@ -286,7 +359,12 @@ describeWithData(['chaos-t2'], 'all organs in one pass', () => {
     expect(all.organSlices).toBe(all.organs.reduce((n, o) => n + o.range[1] - o.range[0] + 1, 0));
     expect(all.organSlices).toBeGreaterThan(all.encodedSlices);
     for (const organ of organs) {
-      const alone = await segmentVolume({ synpo: new Synpo(weightFreeBackend(), kernels, { points: CHAOS_T2.band }), support, supportMasks: organ.masks, query });
+      const alone = await segmentVolume({
+        synpo: new Synpo(weightFreeBackend(), kernels, { points: CHAOS_T2.band }),
+        support,
+        supportMasks: organ.masks,
+        query,
+      });
       const mine = all.organs.find((o) => o.name === organ.name)!;
       expect(mine.range).toEqual(alone.range);
       expect(Buffer.from(mine.masks).equals(Buffer.from(alone.masks))).toBe(true);
@@ -301,13 +379,22 @@ describeWithData(['chaos-t2'], 'all organs in one pass', () => {
     let claimed = 0;
     for (let t = 0; t < all.labels.length; t++) {
       const claims = all.organs.filter((o) => o.masks[t]);
-      if (claims.length > 1) { claimed++; expect(claims.map((o) => o.value)).toContain(all.labels[t]); }
+      if (claims.length > 1) {
+        claimed++;
+        expect(claims.map((o) => o.value)).toContain(all.labels[t]);
+      }
     }
     expect(claimed).toBe(all.overlapPixels);
     // Organs segmented in separate calls (as workers do), combined afterwards: the same label map.
     const apart = [];
     for (const organ of organs) {
-      const one = await segmentOrgans({ synpo: new Synpo(weightFreeBackend(), kernels, { points: CHAOS_T2.band }), support, query, organs: [organ], keepConfidence: true });
+      const one = await segmentOrgans({
+        synpo: new Synpo(weightFreeBackend(), kernels, { points: CHAOS_T2.band }),
+        support,
+        query,
+        organs: [organ],
+        keepConfidence: true,
+      });
       expect(one.organs[0]!.confidence!.size).toBe(one.organs[0]!.range[1] - one.organs[0]!.range[0] + 1);
       apart.push(one.organs[0]!);
     }
@@ -330,7 +417,11 @@ describeWithData(['chaos-t2'], 'the propagation pass (on by default, a switch tu
     const encodings = new Map<number, Awaited<ReturnType<Synpo['prepareSupport']>>>();
     const encodingFor = async (z: number) => {
       const sz = off.supportSlices[queryPart(z, off.range)]!;
-      if (!encodings.has(sz)) encodings.set(sz, await alone.prepareSupport({ image: slice(support.prepared.slices, sz) as Float32Array, mask: slice(support.masks, sz) as Uint8Array }));
+      if (!encodings.has(sz))
+        encodings.set(
+          sz,
+          await alone.prepareSupport({ image: slice(support.prepared.slices, sz) as Float32Array, mask: slice(support.masks, sz) as Uint8Array }),
+        );
       return encodings.get(sz)!;
     };
     const areas: number[] = [];
@@ -372,7 +463,9 @@ describeWithData(['chaos-t2'], 'the propagation pass (on by default, a switch tu
     const sz = supportSlices(organRange(support.masks, support.prepared.nz)!)[1]!;
     const enc = await synpo.prepareSupport({ image: slice(support.prepared.slices, sz) as Float32Array, mask: slice(support.masks, sz) as Uint8Array });
     await expect(synpo.segment(enc, slice(support.prepared.slices, sz) as Float32Array, 1, undefined, { guides: [] })).rejects.toThrow(ShapeError);
-    await expect(synpo.segment(enc, slice(support.prepared.slices, sz) as Float32Array, 1, undefined, { guides: [new Uint8Array(10)] })).rejects.toThrow(/one 256×256 mask per query slice/);
+    await expect(synpo.segment(enc, slice(support.prepared.slices, sz) as Float32Array, 1, undefined, { guides: [new Uint8Array(10)] })).rejects.toThrow(
+      /one 256×256 mask per query slice/,
+    );
   });
 });
 
@@ -415,14 +508,16 @@ describeWithData(['chaos-t2'], 'whole volumes', () => {
     const { support, query, organs } = await volumePair(kernels, ['liver', 'spleen']);
     const missing = [...organs, { name: 'nothing', value: 9, masks: new Uint8Array(support.nz * PIXELS) }];
     await expect(segmentOrgansOnThreads({ support, query, organs: missing, threads: 2 })).rejects.toThrow(ShapeError);
-    await expect(segmentOrgansOnThreads({ support, query, organs: missing, threads: 2 })).rejects.toThrow(/the organ nothing is not in the support label volume/);
+    await expect(segmentOrgansOnThreads({ support, query, organs: missing, threads: 2 })).rejects.toThrow(
+      /the organ nothing is not in the support label volume/,
+    );
   });
 
   describe('on the GPU', () => {
     let handle: GpuHandle | null = null;
     afterAll(() => handle?.release());
 
-    it('propagation on the device: each slice encoded once, one upload of the slices, traffic and submissions within their bounds, the CPU\'s masks', async (ctx: TestContext) => {
+    it("propagation on the device: each slice encoded once, one upload of the slices, traffic and submissions within their bounds, the CPU's masks", async (ctx: TestContext) => {
       try {
         handle ??= await openGpu();
       } catch (error) {
@@ -432,7 +527,8 @@ describeWithData(['chaos-t2'], 'whole volumes', () => {
       }
       const runtime = new GpuRuntime(handle.device);
       const { support, query, organs } = await volumePair(cpuKernels(), ['right-kidney', 'left-kidney']);
-      const run = (kernels: Kernels, enabled: boolean) => segmentOrgans({ synpo: new Synpo(weightFreeBackend(), kernels, { points: CHAOS_T2.band, propagation: { enabled } }), support, query, organs });
+      const run = (kernels: Kernels, enabled: boolean) =>
+        segmentOrgans({ synpo: new Synpo(weightFreeBackend(), kernels, { points: CHAOS_T2.band, propagation: { enabled } }), support, query, organs });
       const off = await run(gpuKernels(runtime), false);
       const on = await run(gpuKernels(runtime), true);
       const cpu = await run(cpuKernels(), true);

@@ -100,16 +100,37 @@ function cases(quick: boolean): Case[] {
   const down = { B: 3, inH: 256, inW: 256, outH: 64, outW: 64 };
   return [
     { kernel: 'prototype', shape: `B=3 C=${C} N=${N}`, run: (k) => k.prototype(support, supportMask, { B: 3, C, N }), bytes: 4 * (3 * C * N * 2 + 3 * N) },
-    { kernel: 'confidence', shape: `B=${B} C=${C} N=${N}`, run: (k) => k.confidence(feats, proto, { B, C, N }), flops: 4 * B * C * N, bytes: 4 * (B * C * N + B * N) },
+    {
+      kernel: 'confidence',
+      shape: `B=${B} C=${C} N=${N}`,
+      run: (k) => k.confidence(feats, proto, { B, C, N }),
+      flops: 4 * B * C * N,
+      bytes: 4 * (B * C * N + B * N),
+    },
     { kernel: 'synergy', shape: `${B}×64×64`, run: (k) => k.synergy(maps, mapsB, w), bytes: 12 * B * N },
     { kernel: 'resize (bilinear)', shape: `B=${B} 64→256`, run: (k) => k.upsampleBilinear(maps, up), bytes: 4 * (B * N + B * 65536) },
     { kernel: 'resize (mask area)', shape: 'B=3 256→64', run: (k) => k.downsampleMask(masks256.subarray(0, 3 * 65536), down), bytes: 4 * 3 * (65536 + 4096) },
     { kernel: 'moments', shape: 'B=1 N=65536', run: (k) => k.moments(big.subarray(0, 65536), null, { B: 1, N: 65536 }), bytes: 4 * 65536 * 2 },
-    { kernel: 'band', shape: `B=${B} N=65536`, run: (k) => k.band(big, Array.from({ length: B }, () => [0, 0.5] as [number, number]), { B, N: 65536 }), bytes: 4 * B * 65536 * 3 },
+    {
+      kernel: 'band',
+      shape: `B=${B} N=65536`,
+      run: (k) =>
+        k.band(
+          big,
+          Array.from({ length: B }, () => [0, 0.5] as [number, number]),
+          { B, N: 65536 },
+        ),
+      bytes: 4 * B * 65536 * 3,
+    },
     { kernel: 'topk', shape: `B=${B} N=4096 k=32`, run: (k) => k.topk(maps, { B, N }, 32), bytes: 4 * B * N * 2 },
     { kernel: 'topk', shape: 'B=1 N=65536 k=1024', run: (k) => k.topk(big.subarray(0, 65536), { B: 1, N: 65536 }, 1024), bytes: 4 * 65536 * 2 },
     { kernel: 'kmeans', shape: `B=${B} 32 points k=4`, run: (k) => k.kmeans(points, { k: 4, seed: 1 }), bytes: 4 * B * 32 * 2 },
-    { kernel: 'morphology', shape: `B=${B} 256×256 disc r=2`, run: (k) => k.morphology(masks256, { B, H: 256, W: 256 }, 'erode', { shape: 'disc', radius: 2 }), bytes: 8 * B * 65536 },
+    {
+      kernel: 'morphology',
+      shape: `B=${B} 256×256 disc r=2`,
+      run: (k) => k.morphology(masks256, { B, H: 256, W: 256 }, 'erode', { shape: 'disc', radius: 2 }),
+      bytes: 8 * B * 65536,
+    },
     { kernel: 'components', shape: `B=${B} 256×256 8-conn`, run: (k) => k.components(masks256, big, { B, H: 256, W: 256 }, 8), bytes: 4 * B * 65536 * 5 },
   ];
 }
@@ -160,8 +181,14 @@ export async function runKernelBench(options: BenchOptions): Promise<BenchReport
     const ms = gpuMs ?? cpuMs;
     const rate = c.flops ? c.flops / ms / 1e6 : (c.bytes ?? 0) / ms / 1e6;
     rows.push({
-      kernel: c.kernel, shape: c.shape, gpuMs, gpuTiming: gpuMs === null ? null : stamps ? 'timestamp' : 'wall',
-      gpuWallMs, cpuMs, rate, unit: c.flops ? 'GFLOP/s' : 'GB/s',
+      kernel: c.kernel,
+      shape: c.shape,
+      gpuMs,
+      gpuTiming: gpuMs === null ? null : stamps ? 'timestamp' : 'wall',
+      gpuWallMs,
+      cpuMs,
+      rate,
+      unit: c.flops ? 'GFLOP/s' : 'GB/s',
     });
   }
 
@@ -228,7 +255,10 @@ export function formatBenchReport(r: BenchReport): string {
     '',
     `| kernel | shape | ${gpuHead} | GPU ms (wall, incl. upload+readback) | CPU reference ms | rate |`,
     '|---|---|---:|---:|---:|---:|',
-    ...r.kernels.map((k) => `| ${k.kernel} | ${k.shape} | ${fmt(k.gpuMs)} | ${fmt(k.gpuWallMs)} | ${fmt(k.cpuMs)} | ${fmt(k.rate)} ${k.unit}${k.gpuMs === null ? ' (CPU)' : ''} |`),
+    ...r.kernels.map(
+      (k) =>
+        `| ${k.kernel} | ${k.shape} | ${fmt(k.gpuMs)} | ${fmt(k.gpuWallMs)} | ${fmt(k.cpuMs)} | ${fmt(k.rate)} ${k.unit}${k.gpuMs === null ? ' (CPU)' : ''} |`,
+    ),
   ];
   if (r.confidenceRatio.length) {
     lines.push(
@@ -237,8 +267,10 @@ export function formatBenchReport(r: BenchReport): string {
       '',
       '| n | C | B | fused ms | naive ms | naive / fused |',
       '|---:|---:|---:|---:|---:|---:|',
-      ...r.confidenceRatio.map((c) =>
-        `| ${c.n} | ${c.C} | ${c.B} | ${fmt(c.fusedMs)} | ${fmt(c.naiveMs)}${c.naiveCellsMeasured < c.B * 4096 ? ` (scaled from ${c.naiveCellsMeasured} cells)` : ''} | ${fmt(c.ratio)}× |`),
+      ...r.confidenceRatio.map(
+        (c) =>
+          `| ${c.n} | ${c.C} | ${c.B} | ${fmt(c.fusedMs)} | ${fmt(c.naiveMs)}${c.naiveCellsMeasured < c.B * 4096 ? ` (scaled from ${c.naiveCellsMeasured} cells)` : ''} | ${fmt(c.ratio)}× |`,
+      ),
     );
   }
   return lines.join('\n');

@@ -49,7 +49,9 @@ export async function openCompute(options: ComputeOptions = {}): Promise<Compute
     try {
       const handle = await openGpu(options.adapter ? { adapter: options.adapter } : {});
       if (choice === 'auto' && handle.adapter?.isFallbackAdapter) {
-        notify(`synpo: the only WebGPU adapter is a software one (${handle.adapter.description}); the CPU reference kernels are faster there, running those (${hints.gpu} to use it)`);
+        notify(
+          `synpo: the only WebGPU adapter is a software one (${handle.adapter.description}); the CPU reference kernels are faster there, running those (${hints.gpu} to use it)`,
+        );
         // Dawn must stay referenced until the end of the run (it crashes when collected early).
         return { kernels: cpu, runtime: null, adapter: null, release: () => handle.release() };
       }
@@ -66,9 +68,7 @@ export async function openCompute(options: ComputeOptions = {}): Promise<Compute
     }
   }
   const runtime = new GpuRuntime(device, options.profile ? { profile: true } : {});
-  const kernels = fallbackKernels(gpuKernels(runtime), cpu, (error) =>
-    notify(`synpo: ${error.message}; continuing on the CPU reference kernels`),
-  );
+  const kernels = fallbackKernels(gpuKernels(runtime), cpu, (error) => notify(`synpo: ${error.message}; continuing on the CPU reference kernels`));
   return {
     kernels,
     runtime,

@@ -56,8 +56,7 @@ export function summarizeAdapter(adapter: GPUAdapter): AdapterSummary {
     const value = (adapter.limits as unknown as Record<string, unknown>)[key];
     if (typeof value === 'number') limits[key] = value;
   }
-  const fallback = (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter ??
-    (info as { isFallbackAdapter?: boolean }).isFallbackAdapter ?? false;
+  const fallback = (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter ?? (info as { isFallbackAdapter?: boolean }).isFallbackAdapter ?? false;
   const description = info.description || [info.vendor, info.architecture, info.device].filter(Boolean).join(' ');
   return {
     vendor: info.vendor,

@@ -23,7 +23,16 @@ export { upsampleBilinearReference, downsampleMaskReference, type ResizeShape } 
 export { momentsReference, type Moments, type RowsShape } from './reference/moments.ts';
 export { bandReference, type Bounds } from './reference/band.ts';
 export { topkReference, TOPK_MAX_K, type TopK } from './reference/topk.ts';
-export { kmeansReference, lloydReference, kmeansPlusPlus, kmeansPlusPlusFromDraws, drawIntegers, DRAW_RANGE, KMEANS_DEFAULT_MAX_ITERATIONS, type KMeansResult } from './reference/kmeans.ts';
+export {
+  kmeansReference,
+  lloydReference,
+  kmeansPlusPlus,
+  kmeansPlusPlusFromDraws,
+  drawIntegers,
+  DRAW_RANGE,
+  KMEANS_DEFAULT_MAX_ITERATIONS,
+  type KMeansResult,
+} from './reference/kmeans.ts';
 export { morphologyReference, openingReference, type MorphologyOp, type StructuringElement } from './reference/morphology.ts';
 export { componentsReference, type Component, type Components, type Connectivity } from './reference/components.ts';
 
@@ -40,7 +49,16 @@ export { recordComponents, componentsSpec } from './kernels/components.ts';
 export { runKernelBench, formatBenchReport, median, type BenchReport, type BenchOptions, type KernelBenchRow, type ConfidenceRatioRow } from './bench.ts';
 export { gaussianReference, gaussianRadius } from './reference/gaussian.ts';
 export { appearanceReference, positionChannels, shrinkReference, type AppearanceSpec } from './reference/features.ts';
-export { randomWalkerReference, edgeWeightsReference, RANDOM_WALKER_DEFAULTS, SEED_NONE, SEED_FOREGROUND, SEED_BACKGROUND, type RandomWalkerOptions, type RandomWalkerResult } from './reference/random-walker.ts';
+export {
+  randomWalkerReference,
+  edgeWeightsReference,
+  RANDOM_WALKER_DEFAULTS,
+  SEED_NONE,
+  SEED_FOREGROUND,
+  SEED_BACKGROUND,
+  type RandomWalkerOptions,
+  type RandomWalkerResult,
+} from './reference/random-walker.ts';
 export { recordGaussian, gaussianSpec } from './kernels/gaussian.ts';
 export { recordAppearance, featuresSpec } from './kernels/features.ts';
 export { sampleSubsetFromDraws, sampleRowsReference, cellPointsReference } from './reference/points.ts';
@@ -49,7 +67,15 @@ export { areaThresholdReference, AREA_BINS, type AreaThresholdOptions } from './
 export { guidePenaltyReference, poolMaskReference, type GuideShape } from './reference/guide.ts';
 export { promptRowsReference, type PromptRowsOptions, type PromptRowsShape } from './reference/box.ts';
 export { recordPromptRows, boxSpec } from './kernels/box.ts';
-export { thresholdReference, bestComponentMaskReference, bestRootsReference, keepRowsReference, packBitsReference, packBytesReference, unpackBits } from './reference/refine.ts';
+export {
+  thresholdReference,
+  bestComponentMaskReference,
+  bestRootsReference,
+  keepRowsReference,
+  packBitsReference,
+  packBytesReference,
+  unpackBits,
+} from './reference/refine.ts';
 export { shrinkInputsReference, seedMapReference, type DecoderInputOptions } from './reference/prompt.ts';
 export { recordSampleRows, recordCellPoints, pointsSpec } from './kernels/points.ts';
 export { recordPrior, priorSpec } from './kernels/prior.ts';

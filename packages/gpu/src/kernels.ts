@@ -84,7 +84,10 @@ function seedKMeans(rows: readonly Float32Array[], request: KMeansRequest): Floa
 }
 
 export function cpuKernels(): Kernels {
-  const wrap = <A extends unknown[], R>(f: (...args: A) => R) => async (...args: A): Promise<R> => f(...args);
+  const wrap =
+    <A extends unknown[], R>(f: (...args: A) => R) =>
+    async (...args: A): Promise<R> =>
+      f(...args);
   return {
     path: 'cpu',
     maxTensorBytes: Infinity,
@@ -150,13 +153,14 @@ export type KernelName = Exclude<keyof Kernels, 'path' | 'maxTensorBytes' | 'tra
  * The one place that knows how to decorate all kernel methods at once (fallback on device loss,
  * timing).
  */
-export function wrapKernels(
-  current: () => Kernels,
-  wrap: (name: KernelName, run: (k: Kernels) => Promise<unknown>) => Promise<unknown>,
-): Kernels {
+export function wrapKernels(current: () => Kernels, wrap: (name: KernelName, run: (k: Kernels) => Promise<unknown>) => Promise<unknown>): Kernels {
   const kernels = {
-    get path() { return current().path; },
-    get maxTensorBytes() { return current().maxTensorBytes; },
+    get path() {
+      return current().path;
+    },
+    get maxTensorBytes() {
+      return current().maxTensorBytes;
+    },
     transfers: () => current().transfers(),
   } as Kernels;
   for (const name of Object.keys(cpuKernels()) as (keyof Kernels)[]) {
@@ -176,16 +180,19 @@ export function wrapKernels(
  */
 export function fallbackKernels(gpu: Kernels, cpu: Kernels, onLost: (error: DeviceLostError) => void): Kernels {
   let active = gpu;
-  return wrapKernels(() => active, async (_name, call) => {
-    if (active === cpu) return call(cpu);
-    try {
-      return await call(gpu);
-    } catch (error) {
-      if (!(error instanceof DeviceLostError)) throw error;
-      // Calls in flight together all meet the loss; say it once.
-      if (active !== cpu) onLost(error);
-      active = cpu;
-      return call(cpu);
-    }
-  });
+  return wrapKernels(
+    () => active,
+    async (_name, call) => {
+      if (active === cpu) return call(cpu);
+      try {
+        return await call(gpu);
+      } catch (error) {
+        if (!(error instanceof DeviceLostError)) throw error;
+        // Calls in flight together all meet the loss; say it once.
+        if (active !== cpu) onLost(error);
+        active = cpu;
+        return call(cpu);
+      }
+    },
+  );
 }

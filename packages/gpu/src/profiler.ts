@@ -83,7 +83,11 @@ export class ProfileSession {
   resolve(device: GPUDevice, encoder: GPUCommandEncoder): PendingTimings | null {
     if (this.labels.length === 0 || !this.set) return null;
     const count = this.labels.length * 2;
-    const resolveBuffer = device.createBuffer({ label: 'synpo-profiler-resolve', size: count * 8, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+    const resolveBuffer = device.createBuffer({
+      label: 'synpo-profiler-resolve',
+      size: count * 8,
+      usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+    });
     const readBuffer = device.createBuffer({ label: 'synpo-profiler-read', size: count * 8, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     encoder.resolveQuerySet(this.set, 0, count, resolveBuffer, 0);
     encoder.copyBufferToBuffer(resolveBuffer, 0, readBuffer, 0, count * 8);

@@ -74,7 +74,10 @@ export class GpuRuntime {
   private readonly bufferIds = new WeakMap<GPUBuffer, number>();
   private nextBufferId = 1;
 
-  constructor(readonly device: GPUDevice, options: RuntimeOptions = {}) {
+  constructor(
+    readonly device: GPUDevice,
+    options: RuntimeOptions = {},
+  ) {
     this.pool = new BufferPool(device);
     this.maxBindingBytes = Math.min(options.maxBindingBytes ?? Infinity, device.limits.maxStorageBufferBindingSize);
     this.profiler = options.profile && Profiler.supported(device) ? new Profiler(device) : null;
@@ -128,11 +131,13 @@ export class GpuRuntime {
     let group = this.bindGroups.get(key);
     if (!group) {
       if (this.bindGroups.size >= BIND_GROUP_CACHE) this.bindGroups.clear();
-      group = guard(() => this.device.createBindGroup({
-        label: spec.name,
-        layout: kernelLayout(this.device, spec),
-        entries: entries.map((e, binding) => ({ binding, resource: { buffer: e.buffer, size: e.size } })),
-      }));
+      group = guard(() =>
+        this.device.createBindGroup({
+          label: spec.name,
+          layout: kernelLayout(this.device, spec),
+          entries: entries.map((e, binding) => ({ binding, resource: { buffer: e.buffer, size: e.size } })),
+        }),
+      );
       this.bindGroups.set(key, group);
     }
     return group;
@@ -189,7 +194,10 @@ export class Recorder {
   /** Prefixes profiler labels (the pipeline's stage names: `confidence`, `refine`, …). */
   stage = '';
 
-  constructor(readonly runtime: GpuRuntime, readonly label: string) {
+  constructor(
+    readonly runtime: GpuRuntime,
+    readonly label: string,
+  ) {
     this.profile = runtime.profiler?.session() ?? null;
   }
 
@@ -216,7 +224,12 @@ export class Recorder {
   }
 
   /** A device tensor holding `data` (written now, ahead of this recorder's commands). */
-  upload<T extends Float32Array | Uint32Array | Int32Array>(data: T, label: string, dtype: DType = data instanceof Float32Array ? 'f32' : 'u32', shape: readonly number[] = [data.length]): DeviceTensor {
+  upload<T extends Float32Array | Uint32Array | Int32Array>(
+    data: T,
+    label: string,
+    dtype: DType = data instanceof Float32Array ? 'f32' : 'u32',
+    shape: readonly number[] = [data.length],
+  ): DeviceTensor {
     const tensor = this.scratch(data.byteLength, label, false, dtype, shape);
     if (data.byteLength > 0) {
       this.guard(() => this.runtime.device.queue.writeBuffer(tensor.buffer, 0, data.buffer, data.byteOffset, data.byteLength));
@@ -229,15 +242,9 @@ export class Recorder {
   scratch(bytes: number, label: string, zero = false, dtype: DType = 'f32', shape: readonly number[] = [Math.ceil(bytes / 4)]): DeviceTensor {
     const max = this.runtime.maxBindingBytes;
     if (bytes > max) {
-      throw new RangeError(
-        `${label} needs ${bytes} bytes, over the ${max}-byte storage binding limit of this device; split the batch`,
-      );
+      throw new RangeError(`${label} needs ${bytes} bytes, over the ${max}-byte storage binding limit of this device; split the batch`);
     }
-    const slot = this.guard(() => this.runtime.pool.acquire(
-      bytes,
-      GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC,
-      label,
-    ));
+    const slot = this.guard(() => this.runtime.pool.acquire(bytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC, label));
     const tensor = new DeviceTensor(this.runtime, slot, dtype, shape, label);
     this.owned.add(tensor);
     if (zero) {

@@ -116,7 +116,13 @@ export interface TensorStream {
   /** Cell indices of a G-wide grid → (x, y) points ([B][n][2]), with each row's count. */
   cellPoints(indices: T<'u32'>, counts: T<'u32'> | null, shape: { B: number; n: number; G: number }): { points: T<'f32'>; counts: T<'u32'> };
   /** k-means++ from [B][k] 24-bit draws, then Lloyd: centres [B][k][2] and sizes [B][k] (0: dropped). */
-  kmeans(points: T<'f32'>, counts: T<'u32'>, shape: { B: number; n: number; k: number }, draws: T<'u32'>, maxIterations: number): { centroids: T<'f32'>; sizes: T<'u32'> };
+  kmeans(
+    points: T<'f32'>,
+    counts: T<'u32'>,
+    shape: { B: number; n: number; k: number },
+    draws: T<'u32'>,
+    maxIterations: number,
+  ): { centroids: T<'f32'>; sizes: T<'u32'> };
   morphology(masks: T<'mask'>, shape: ImageShape, op: MorphologyOp, element: StructuringElement): T<'mask'>;
   /** Per slice, the component with the best mean of `values`; `found` [B] its root, or NO_COMPONENT. */
   bestComponent(masks: T<'mask'>, values: T<'f32'>, shape: ImageShape, connectivity: Connectivity): { mask: T<'mask'>; found: T<'u32'> };
@@ -139,9 +145,23 @@ export interface TensorStream {
    * The weight-free decoder's prompt rows [B][1 + Kn + Kp][4] (the walk's box, then the points)
    * from PSM's k-means centres; `extents` [B][2] the rows' support-organ width and height, or null.
    */
-  promptRows(pos: { centroids: T<'f32'>; sizes: T<'u32'> }, neg: { centroids: T<'f32'>; sizes: T<'u32'> } | null, extents: T<'f32'> | null, shape: PromptRowsShape, options: PromptRowsOptions): T<'f32'>;
+  promptRows(
+    pos: { centroids: T<'f32'>; sizes: T<'u32'> },
+    neg: { centroids: T<'f32'>; sizes: T<'u32'> } | null,
+    extents: T<'f32'> | null,
+    shape: PromptRowsShape,
+    options: PromptRowsOptions,
+  ): T<'f32'>;
   /** The weight-free decoder's shrunk slice, prior and seeds; `prompts` [B][1 + P][4]. */
-  decoderInputs(image: T<'f32'>, prior: T<'f32'> | null, maskPrompt: T<'mask'> | null, prompts: T<'f32'>, shape: ImageShape, P: number, options: DecoderInputOptions): { image: T<'f32'>; prior: T<'f32'>; seeds: T<'mask'> };
+  decoderInputs(
+    image: T<'f32'>,
+    prior: T<'f32'> | null,
+    maskPrompt: T<'mask'> | null,
+    prompts: T<'f32'>,
+    shape: ImageShape,
+    P: number,
+    options: DecoderInputOptions,
+  ): { image: T<'f32'>; prior: T<'f32'>; seeds: T<'mask'> };
   /** ViT tokens [B][T][C] → channel-first grids [B][C][cells], the leading `skip` tokens dropped. */
   tokensToGrid(tokens: T<'f32'>, shape: TokenShape): T<'f32'>;
   /** Tensors joined along their first axis (batches of grids from several model runs). */
@@ -191,7 +211,11 @@ export class GpuStream implements TensorStream {
   /** The convergence flags of the solves recorded ahead of their checks. */
   private readonly checks: Readback<Float32Array>[] = [];
 
-  constructor(readonly runtime: GpuRuntime, label: string, options: GpuStreamOptions = {}) {
+  constructor(
+    readonly runtime: GpuRuntime,
+    label: string,
+    options: GpuStreamOptions = {},
+  ) {
     this.rec = runtime.recorder(label);
     this.speculative = Boolean(options.speculative);
   }
@@ -295,7 +319,15 @@ export class GpuStream implements TensorStream {
 
   confidenceNaive(query: T<'f32'>, support: T<'f32'>, supportMask: Uint8Array, s: FeatureShape): T<'f32'> {
     const fg = maskIndices(supportMask);
-    const out = recordConfidenceNaive(this.rec, this.dev(query), this.dev(support), this.rec.upload(fg, 'confidence-naive:fg'), fg.length, s, supportMask.length);
+    const out = recordConfidenceNaive(
+      this.rec,
+      this.dev(query),
+      this.dev(support),
+      this.rec.upload(fg, 'confidence-naive:fg'),
+      fg.length,
+      s,
+      supportMask.length,
+    );
     return this.shaped(out as DeviceTensor, 'f32', [s.B, s.N]);
   }
 
@@ -345,7 +377,13 @@ export class GpuStream implements TensorStream {
     return { points: r.points as DeviceTensor<'f32'>, counts: r.counts as DeviceTensor<'u32'> };
   }
 
-  kmeans(points: T<'f32'>, counts: T<'u32'>, s: { B: number; n: number; k: number }, draws: T<'u32'>, maxIterations: number): { centroids: T<'f32'>; sizes: T<'u32'> } {
+  kmeans(
+    points: T<'f32'>,
+    counts: T<'u32'>,
+    s: { B: number; n: number; k: number },
+    draws: T<'u32'>,
+    maxIterations: number,
+  ): { centroids: T<'f32'>; sizes: T<'u32'> } {
     const r = recordKMeans(this.rec, this.dev(points), this.dev(counts), { draws: this.dev(draws) }, { B: s.B, K: s.k, nMax: s.n, maxIterations });
     return { centroids: this.shaped(r.centroids, 'f32', [s.B, s.k, 2]), sizes: this.shaped(r.sizes, 'u32', [s.B, s.k]) };
   }
@@ -375,9 +413,22 @@ export class GpuStream implements TensorStream {
     return recordPoolMask(this.rec, this.dev(masks), s) as DeviceTensor<'f32'>;
   }
 
-  promptRows(pos: { centroids: T<'f32'>; sizes: T<'u32'> }, neg: { centroids: T<'f32'>; sizes: T<'u32'> } | null, extents: T<'f32'> | null, s: PromptRowsShape, o: PromptRowsOptions): T<'f32'> {
+  promptRows(
+    pos: { centroids: T<'f32'>; sizes: T<'u32'> },
+    neg: { centroids: T<'f32'>; sizes: T<'u32'> } | null,
+    extents: T<'f32'> | null,
+    s: PromptRowsShape,
+    o: PromptRowsOptions,
+  ): T<'f32'> {
     validatePromptRows(s, o);
-    const out = recordPromptRows(this.rec, { centres: this.dev(pos.centroids), sizes: this.dev(pos.sizes) }, neg && { centres: this.dev(neg.centroids), sizes: this.dev(neg.sizes) }, extents && this.dev(extents), s, o);
+    const out = recordPromptRows(
+      this.rec,
+      { centres: this.dev(pos.centroids), sizes: this.dev(pos.sizes) },
+      neg && { centres: this.dev(neg.centroids), sizes: this.dev(neg.sizes) },
+      extents && this.dev(extents),
+      s,
+      o,
+    );
     return out as DeviceTensor<'f32'>;
   }
 
@@ -387,7 +438,8 @@ export class GpuStream implements TensorStream {
   }
 
   areaThreshold(values: T<'f32'>, targets: T<'f32'>, s: { B: number; P: number }, o: AreaThresholdOptions): T<'mask'> {
-    if (!(o.lo <= o.hi) || ![o.lo, o.hi, o.fallback].every(Number.isFinite)) throw new ShapeError('area', `the threshold range must be finite with lo ≤ hi, got ${JSON.stringify(o)}`);
+    if (!(o.lo <= o.hi) || ![o.lo, o.hi, o.fallback].every(Number.isFinite))
+      throw new ShapeError('area', `the threshold range must be finite with lo ≤ hi, got ${JSON.stringify(o)}`);
     return recordAreaThreshold(this.rec, this.dev(values), this.dev(targets), s, o) as DeviceTensor<'mask'>;
   }
 
@@ -408,8 +460,25 @@ export class GpuStream implements TensorStream {
     return recordPrior(this.rec, this.dev(maps), this.dev(top), this.dev(mus), s, sharpness) as DeviceTensor<'f32'>;
   }
 
-  decoderInputs(image: T<'f32'>, prior: T<'f32'> | null, maskPrompt: T<'mask'> | null, prompts: T<'f32'>, s: ImageShape, P: number, o: DecoderInputOptions): { image: T<'f32'>; prior: T<'f32'>; seeds: T<'mask'> } {
-    const r = recordDecoderInputs(this.rec, this.dev(image), prior ? this.dev(prior) : null, maskPrompt ? this.dev(maskPrompt) : null, this.dev(prompts), s, P, o);
+  decoderInputs(
+    image: T<'f32'>,
+    prior: T<'f32'> | null,
+    maskPrompt: T<'mask'> | null,
+    prompts: T<'f32'>,
+    s: ImageShape,
+    P: number,
+    o: DecoderInputOptions,
+  ): { image: T<'f32'>; prior: T<'f32'>; seeds: T<'mask'> } {
+    const r = recordDecoderInputs(
+      this.rec,
+      this.dev(image),
+      prior ? this.dev(prior) : null,
+      maskPrompt ? this.dev(maskPrompt) : null,
+      this.dev(prompts),
+      s,
+      P,
+      o,
+    );
     return { image: r.image as DeviceTensor<'f32'>, prior: r.prior as DeviceTensor<'f32'>, seeds: r.seeds as DeviceTensor<'mask'> };
   }
 
@@ -448,7 +517,8 @@ export class GpuStream implements TensorStream {
     const out = this.rec.scratch(rows.length * rowBytes, 'gather', false, first.dtype, [rows.length, ...first.shape.slice(1)]);
     rows.forEach(({ tensor, row }, i) => {
       const t = this.dev(tensor);
-      if ((t.size / t.shape[0]!) * 4 !== rowBytes || t.dtype !== first.dtype) throw new ShapeError('gather', `row ${i} is from a tensor of another row size or dtype`);
+      if ((t.size / t.shape[0]!) * 4 !== rowBytes || t.dtype !== first.dtype)
+        throw new ShapeError('gather', `row ${i} is from a tensor of another row size or dtype`);
       if (!(row >= 0 && row < t.shape[0]!)) throw new ShapeError('gather', `row ${row} is outside 0..${t.shape[0]! - 1}`);
       this.rec.copy(t, row * rowBytes, out, i * rowBytes, rowBytes);
     });
@@ -589,10 +659,21 @@ export class CpuStream implements TensorStream {
   band(values: T<'f32'>, bounds: T<'f32'>, s: RowsShape): { indices: T<'u32'>; counts: T<'u32'> } {
     return this.time(() => {
       const b = this.h(bounds);
-      const rows = bandReference(this.h(values), Array.from({ length: s.B }, (_, r) => [b[2 * r]!, b[2 * r + 1]!] as [number, number]), s);
+      const rows = bandReference(
+        this.h(values),
+        Array.from({ length: s.B }, (_, r) => [b[2 * r]!, b[2 * r + 1]!] as [number, number]),
+        s,
+      );
       const indices = new Uint32Array(s.B * s.N);
       rows.forEach((row, r) => indices.set(row, r * s.N));
-      return { indices: this.t('u32', [s.B, s.N], indices), counts: this.t('u32', [s.B], Uint32Array.from(rows, (r) => r.length)) };
+      return {
+        indices: this.t('u32', [s.B, s.N], indices),
+        counts: this.t(
+          'u32',
+          [s.B],
+          Uint32Array.from(rows, (r) => r.length),
+        ),
+      };
     });
   }
 
@@ -601,7 +682,10 @@ export class CpuStream implements TensorStream {
       const rows = topkReference(this.h(values), s, k);
       const vals = new Float32Array(s.B * k);
       const idx = new Uint32Array(s.B * k);
-      rows.forEach((r, b) => { vals.set(r.values, b * k); idx.set(r.indices, b * k); });
+      rows.forEach((r, b) => {
+        vals.set(r.values, b * k);
+        idx.set(r.indices, b * k);
+      });
       return { values: this.t('f32', [s.B, k], vals), indices: this.t('u32', [s.B, k], idx) };
     });
   }
@@ -620,7 +704,13 @@ export class CpuStream implements TensorStream {
     });
   }
 
-  kmeans(points: T<'f32'>, counts: T<'u32'>, s: { B: number; n: number; k: number }, draws: T<'u32'>, maxIterations: number): { centroids: T<'f32'>; sizes: T<'u32'> } {
+  kmeans(
+    points: T<'f32'>,
+    counts: T<'u32'>,
+    s: { B: number; n: number; k: number },
+    draws: T<'u32'>,
+    maxIterations: number,
+  ): { centroids: T<'f32'>; sizes: T<'u32'> } {
     return this.time(() => {
       const p = this.h(points);
       const c = this.h(counts);
@@ -669,10 +759,20 @@ export class CpuStream implements TensorStream {
     return this.time(() => this.t('f32', [s.B, s.G * s.G], poolMaskReference(this.h(masks), s)));
   }
 
-  promptRows(pos: { centroids: T<'f32'>; sizes: T<'u32'> }, neg: { centroids: T<'f32'>; sizes: T<'u32'> } | null, extents: T<'f32'> | null, s: PromptRowsShape, o: PromptRowsOptions): T<'f32'> {
-    return this.time(() => this.t('f32', [s.B, 1 + s.Kn + s.Kp, 4], promptRowsReference(
-      this.h(pos.centroids), this.h(pos.sizes), neg && this.h(neg.centroids), neg && this.h(neg.sizes), extents && this.h(extents), s, o,
-    )));
+  promptRows(
+    pos: { centroids: T<'f32'>; sizes: T<'u32'> },
+    neg: { centroids: T<'f32'>; sizes: T<'u32'> } | null,
+    extents: T<'f32'> | null,
+    s: PromptRowsShape,
+    o: PromptRowsOptions,
+  ): T<'f32'> {
+    return this.time(() =>
+      this.t(
+        'f32',
+        [s.B, 1 + s.Kn + s.Kp, 4],
+        promptRowsReference(this.h(pos.centroids), this.h(pos.sizes), neg && this.h(neg.centroids), neg && this.h(neg.sizes), extents && this.h(extents), s, o),
+      ),
+    );
   }
 
   guidePenalty(maps: T<'f32'>, guide: T<'f32'>, s: { B: number; N: number }, w: number): T<'f32'> {
@@ -712,7 +812,15 @@ export class CpuStream implements TensorStream {
     return this.time(() => this.t('f32', [s.B, s.P], priorReference(this.h(maps), this.h(top), s.B, s.P, this.h(mus), sharpness)));
   }
 
-  decoderInputs(image: T<'f32'>, prior: T<'f32'> | null, maskPrompt: T<'mask'> | null, prompts: T<'f32'>, s: ImageShape, P: number, o: DecoderInputOptions): { image: T<'f32'>; prior: T<'f32'>; seeds: T<'mask'> } {
+  decoderInputs(
+    image: T<'f32'>,
+    prior: T<'f32'> | null,
+    maskPrompt: T<'mask'> | null,
+    prompts: T<'f32'>,
+    s: ImageShape,
+    P: number,
+    o: DecoderInputOptions,
+  ): { image: T<'f32'>; prior: T<'f32'>; seeds: T<'mask'> } {
     return this.time(() => {
       const small = shrinkInputsReference(this.h(image), prior ? this.h(prior) : null, maskPrompt ? this.h(maskPrompt) : null, s, o);
       const seeds = seedMapReference(small.prior, this.h(prompts), s, P, o, Boolean(prior || maskPrompt));
@@ -754,7 +862,8 @@ export class CpuStream implements TensorStream {
     const out = new (this.h(first).constructor as new (n: number) => HostArrayOf[D])(rows.length * size);
     rows.forEach(({ tensor, row }, i) => {
       const data = this.h(tensor);
-      if (data.length / tensor.shape[0]! !== size || tensor.dtype !== first.dtype) throw new ShapeError('gather', `row ${i} is from a tensor of another row size or dtype`);
+      if (data.length / tensor.shape[0]! !== size || tensor.dtype !== first.dtype)
+        throw new ShapeError('gather', `row ${i} is from a tensor of another row size or dtype`);
       if (!(row >= 0 && row < tensor.shape[0]!)) throw new ShapeError('gather', `row ${row} is outside 0..${tensor.shape[0]! - 1}`);
       out.set(data.subarray(row * size, (row + 1) * size) as never, i * size);
     });
@@ -765,4 +874,3 @@ export class CpuStream implements TensorStream {
     return this.time(() => this.t('f32', [s.B, s.H * s.W], randomWalkerReference(this.h(image), this.h(seeds), this.h(prior), s, o).probability));
   }
 }
-

@@ -31,7 +31,11 @@ export interface Tensor {
 export const elementCount = (shape: readonly number[]): number => shape.reduce((a, d) => a * d, 1);
 
 export class HostTensor<D extends DType = DType> implements Tensor {
-  constructor(readonly dtype: D, readonly shape: readonly number[], readonly data: HostArrayOf[D]) {
+  constructor(
+    readonly dtype: D,
+    readonly shape: readonly number[],
+    readonly data: HostArrayOf[D],
+  ) {
     if (data.length !== elementCount(shape)) {
       throw new RangeError(`a ${dtype} tensor of shape [${shape.join(', ')}] needs ${elementCount(shape)} values, got ${data.length}`);
     }

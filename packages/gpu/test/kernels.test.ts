@@ -5,20 +5,39 @@
  */
 import { describe, expect, it, type TestContext } from 'vitest';
 import {
-  bandReference, componentsReference, confidenceNaiveReference, confidenceReference, cpuKernels,
-  downsampleMaskReference, momentsReference, morphologyReference, prototypeReference, synergyReference,
-  topkReference, upsampleBilinearReference, gaussianReference, appearanceReference, randomWalkerReference,
-  SEED_FOREGROUND, SEED_BACKGROUND, type Connectivity, type StructuringElement,
+  bandReference,
+  componentsReference,
+  confidenceNaiveReference,
+  confidenceReference,
+  cpuKernels,
+  downsampleMaskReference,
+  momentsReference,
+  morphologyReference,
+  prototypeReference,
+  synergyReference,
+  topkReference,
+  upsampleBilinearReference,
+  gaussianReference,
+  appearanceReference,
+  randomWalkerReference,
+  SEED_FOREGROUND,
+  SEED_BACKGROUND,
+  type Connectivity,
+  type StructuringElement,
 } from '../src/index.ts';
 import { discMask, expectClose, randomArray, randomMask, useGpu, type GpuUnderTest } from './gpu.ts';
 
 const gpu = useGpu();
 
 function gpuIt(name: string, body: (g: GpuUnderTest) => Promise<void>, timeout = 60_000): void {
-  it(name, async (ctx: TestContext) => {
-    if (!gpu.current) return ctx.skip(gpu.skipReason);
-    await body(gpu.current);
-  }, timeout);
+  it(
+    name,
+    async (ctx: TestContext) => {
+      if (!gpu.current) return ctx.skip(gpu.skipReason);
+      await body(gpu.current);
+    },
+    timeout,
+  );
 }
 
 describe('prototype', () => {
@@ -69,7 +88,7 @@ describe('confidence', () => {
   });
 });
 
-describe('confidence (fused) equals the paper\'s literal mean of cosines', () => {
+describe("confidence (fused) equals the paper's literal mean of cosines", () => {
   const cases = [
     { B: 1, C: 1, N: 1, density: 1 },
     { B: 2, C: 16, N: 257, density: 0.2 },
@@ -165,7 +184,15 @@ describe('moments', () => {
 describe('band', () => {
   const cases = [
     { name: 'one value inside', B: 1, N: 1, bounds: [[-1, 1]] as [number, number][] },
-    { name: '257 values, batch with own bounds', B: 2, N: 257, bounds: [[-0.2, 0.3], [0.5, 2]] as [number, number][] },
+    {
+      name: '257 values, batch with own bounds',
+      B: 2,
+      N: 257,
+      bounds: [
+        [-0.2, 0.3],
+        [0.5, 2],
+      ] as [number, number][],
+    },
     { name: '65,536 values', B: 1, N: 65536, bounds: [[0.1, 0.15]] as [number, number][] },
     { name: 'empty band', B: 1, N: 500, bounds: [[5, 6]] as [number, number][] },
     { name: 'everything', B: 1, N: 70000, bounds: [[-1, 1]] as [number, number][] },
@@ -190,21 +217,30 @@ describe('topk', () => {
     { name: 'two tie levels', B: 1, N: 2000, k: 40, values: Float32Array.from({ length: 2000 }, (_, i) => (i % 3 === 0 ? 1 : 0)) },
   ];
   for (const c of cases) {
-    gpuIt(c.name, async ({ kernels }) => {
-      const values = c.values ?? randomArray(c.B * c.N, 17);
-      const got = await kernels.topk(values, c, c.k);
-      const want = topkReference(values, c, c.k);
-      got.forEach((row, b) => {
-        expect(Array.from(row.indices)).toEqual(Array.from(want[b]!.indices));
-        expect(Array.from(row.values)).toEqual(Array.from(want[b]!.values));
-      });
-    }, 120_000);
+    gpuIt(
+      c.name,
+      async ({ kernels }) => {
+        const values = c.values ?? randomArray(c.B * c.N, 17);
+        const got = await kernels.topk(values, c, c.k);
+        const want = topkReference(values, c, c.k);
+        got.forEach((row, b) => {
+          expect(Array.from(row.indices)).toEqual(Array.from(want[b]!.indices));
+          expect(Array.from(row.values)).toEqual(Array.from(want[b]!.values));
+        });
+      },
+      120_000,
+    );
   }
 });
 
 describe('kmeans', () => {
   const blobs = (n: number, seed: number): Float32Array => {
-    const centres = [[20, 30], [200, 40], [120, 220], [60, 160]];
+    const centres = [
+      [20, 30],
+      [200, 40],
+      [120, 220],
+      [60, 160],
+    ];
     const noise = randomArray(2 * n, seed, -15, 15);
     return Float32Array.from({ length: 2 * n }, (_, t) => centres[Math.floor(t / 2) % 4]![t % 2]! + noise[t]!);
   };
@@ -265,7 +301,10 @@ describe('components', () => {
       for (let y = y0; y <= y1; y++) m[y * n + x1] = 1;
       if (y1 - 2 > y0) for (let x = x0; x <= x1; x++) m[y1 * n + x] = 1;
       if (x0 + 2 < x1) for (let y = y0 + 2; y <= y1; y++) m[y * n + x0] = 1;
-      x0 += 2; y0 += 2; x1 -= 2; y1 -= 2;
+      x0 += 2;
+      y0 += 2;
+      x1 -= 2;
+      y1 -= 2;
       if (x0 < n && y0 < n) m[y0 * n + x0 - 1] = 1;
     }
     return m;
@@ -288,7 +327,12 @@ describe('components', () => {
           const ref = want[b]!;
           expect(Array.from(slice.labels)).toEqual(Array.from(ref.labels));
           expect(slice.components.map((c) => [c.label, c.first, c.size])).toEqual(ref.components.map((c) => [c.label, c.first, c.size]));
-          expectClose(slice.components.map((c) => c.sum), ref.components.map((c) => c.sum), 1e-4, 1e-5);
+          expectClose(
+            slice.components.map((c) => c.sum),
+            ref.components.map((c) => c.sum),
+            1e-4,
+            1e-5,
+          );
         });
       });
     }
@@ -343,7 +387,7 @@ describe('random-walker', () => {
   /** Two flat regions split by a vertical edge at x = split, with noise. */
   function twoRegions(H: number, W: number, split: number, seed: number): Float32Array {
     const noise = randomArray(H * W, seed, -0.03, 0.03);
-    return Float32Array.from({ length: H * W }, (_, i) => ((i % W) < split ? 0.7 : 0.3) + noise[i]!);
+    return Float32Array.from({ length: H * W }, (_, i) => (i % W < split ? 0.7 : 0.3) + noise[i]!);
   }
   const options = { beta: 130, gamma: 0.05, maxIterations: 300, tolerance: 1e-4 };
   const cases = [
@@ -352,30 +396,34 @@ describe('random-walker', () => {
     { name: 'no seeds: the prior alone', B: 1, H: 16, W: 16, noSeeds: true },
   ];
   for (const c of cases) {
-    gpuIt(c.name, async ({ kernels }) => {
-      const s = { B: c.B, H: c.H, W: c.W };
-      const plane = c.H * c.W;
-      const image = new Float32Array(c.B * plane);
-      const seeds = new Uint8Array(c.B * plane);
-      const prior = new Float32Array(c.B * plane).fill(0.5);
-      for (let b = 0; b < c.B; b++) {
-        const split = Math.floor(c.W / 2) + b;
-        image.set(twoRegions(c.H, c.W, split, 30 + b), b * plane);
-        if (!c.noSeeds) {
-          seeds[b * plane + Math.floor(c.H / 2) * c.W + 2] = SEED_FOREGROUND;
-          seeds[b * plane + Math.floor(c.H / 2) * c.W + c.W - 3] = SEED_BACKGROUND;
+    gpuIt(
+      c.name,
+      async ({ kernels }) => {
+        const s = { B: c.B, H: c.H, W: c.W };
+        const plane = c.H * c.W;
+        const image = new Float32Array(c.B * plane);
+        const seeds = new Uint8Array(c.B * plane);
+        const prior = new Float32Array(c.B * plane).fill(0.5);
+        for (let b = 0; b < c.B; b++) {
+          const split = Math.floor(c.W / 2) + b;
+          image.set(twoRegions(c.H, c.W, split, 30 + b), b * plane);
+          if (!c.noSeeds) {
+            seeds[b * plane + Math.floor(c.H / 2) * c.W + 2] = SEED_FOREGROUND;
+            seeds[b * plane + Math.floor(c.H / 2) * c.W + c.W - 3] = SEED_BACKGROUND;
+          }
         }
-      }
-      const got = await kernels.randomWalker(image, seeds, prior, s, options);
-      const want = randomWalkerReference(image, seeds, prior, s, options);
-      expectClose(got.probability, want.probability, 2e-3, 0);
-      for (let b = 0; b < c.B; b++) expect(Math.abs(got.iterations[b]! - want.iterations[b]!)).toBeLessThanOrEqual(3);
-      if (!c.noSeeds) {
-        // The walk follows the edge: left of it is foreground, right of it background.
-        const row = Math.floor(c.H / 2) * c.W;
-        expect(want.probability[row + 1]).toBeGreaterThan(0.5);
-        expect(want.probability[row + c.W - 2]).toBeLessThan(0.5);
-      }
-    }, 120_000);
+        const got = await kernels.randomWalker(image, seeds, prior, s, options);
+        const want = randomWalkerReference(image, seeds, prior, s, options);
+        expectClose(got.probability, want.probability, 2e-3, 0);
+        for (let b = 0; b < c.B; b++) expect(Math.abs(got.iterations[b]! - want.iterations[b]!)).toBeLessThanOrEqual(3);
+        if (!c.noSeeds) {
+          // The walk follows the edge: left of it is foreground, right of it background.
+          const row = Math.floor(c.H / 2) * c.W;
+          expect(want.probability[row + 1]).toBeGreaterThan(0.5);
+          expect(want.probability[row + c.W - 2]).toBeLessThan(0.5);
+        }
+      },
+      120_000,
+    );
   }
 });

@@ -2,8 +2,17 @@
 import { kmeans as mlKMeans } from 'ml-kmeans';
 import { describe, expect, it, type TestContext } from 'vitest';
 import {
-  compiledPipelineCount, cpuKernels, createRng, fallbackKernels, gpuKernels, GpuRuntime, kmeansPlusPlus, kmeansReference,
-  openCompute, openGpu, packUniforms,
+  compiledPipelineCount,
+  cpuKernels,
+  createRng,
+  fallbackKernels,
+  gpuKernels,
+  GpuRuntime,
+  kmeansPlusPlus,
+  kmeansReference,
+  openCompute,
+  openGpu,
+  packUniforms,
 } from '../src/index.ts';
 import { expectClose, randomArray, useGpu } from './gpu.ts';
 
@@ -11,7 +20,13 @@ const gpu = useGpu();
 
 describe('uniform packing', () => {
   it('packs scalars in order and pads to 16 bytes', () => {
-    const bytes = packUniforms([['u32', 7], ['f32', 0.5], ['i32', -2], ['u32', 1], ['u32', 9]]);
+    const bytes = packUniforms([
+      ['u32', 7],
+      ['f32', 0.5],
+      ['i32', -2],
+      ['u32', 1],
+      ['u32', 9],
+    ]);
     expect(bytes.byteLength).toBe(32);
     const view = new DataView(bytes);
     expect([view.getUint32(0, true), view.getFloat32(4, true), view.getInt32(8, true), view.getUint32(16, true)]).toEqual([7, 0.5, -2, 9]);
@@ -62,7 +77,16 @@ describe('kernel calls in flight at once', () => {
       () => k.synergy(a, b, { both: 0.8, sam: 0.1, dino: 0.1 }),
       () => k.topk(a, { B: 3, N: 4096 }, 32),
       () => k.moments(b, null, { B: 3, N: 4096 }),
-      () => k.band(a, [[0, 0.5], [-0.5, 0], [0.2, 0.3]], { B: 3, N: 4096 }),
+      () =>
+        k.band(
+          a,
+          [
+            [0, 0.5],
+            [-0.5, 0],
+            [0.2, 0.3],
+          ],
+          { B: 3, N: 4096 },
+        ),
       () => k.kmeans([a.subarray(0, 64).map((v) => Math.floor(32 + 30 * v))], { k: 4, seed: 1 }),
       () => k.upsampleBilinear(a.subarray(0, 4096), { B: 1, inH: 64, inW: 64, outH: 256, outW: 256 }),
     ];
@@ -117,7 +141,11 @@ describe('openCompute', () => {
 });
 
 describe('k-means CPU reference agrees with ml-kmeans', () => {
-  for (const [n, k, seed] of [[32, 4, 1], [200, 6, 2], [1000, 4, 3]] as const) {
+  for (const [n, k, seed] of [
+    [32, 4, 1],
+    [200, 6, 2],
+    [1000, 4, 3],
+  ] as const) {
     it(`${n} points, k = ${k}`, () => {
       const rng = createRng(seed);
       const points = Float32Array.from({ length: 2 * n }, (_, t) => (t % 2 ? 50 : 0) * ((t >> 1) % 3) + 40 * rng());

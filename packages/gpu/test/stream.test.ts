@@ -5,8 +5,26 @@
  */
 import { describe, expect, it, type TestContext } from 'vitest';
 import {
-  areaThresholdReference, bestRootsReference, CpuStream, createRng, drawIntegers, GpuRuntime, GpuStream, HostTensor, kmeansPlusPlusFromDraws, lloydReference,
-  NO_COMPONENT, RANDOM_WALKER_CHECKS, packBitsReference, packBytesReference, recordComponents, recordBestComponent, recordPack, refineSpec, type T, type TensorStream,
+  areaThresholdReference,
+  bestRootsReference,
+  CpuStream,
+  createRng,
+  drawIntegers,
+  GpuRuntime,
+  GpuStream,
+  HostTensor,
+  kmeansPlusPlusFromDraws,
+  lloydReference,
+  NO_COMPONENT,
+  RANDOM_WALKER_CHECKS,
+  packBitsReference,
+  packBytesReference,
+  recordComponents,
+  recordBestComponent,
+  recordPack,
+  refineSpec,
+  type T,
+  type TensorStream,
 } from '../src/index.ts';
 import { discMask, expectClose, randomArray, randomMask, useGpu } from './gpu.ts';
 
@@ -31,14 +49,20 @@ async function both<R>(ctx: TestContext, f: (s: TensorStream) => Promise<R> | R)
 const read = <D extends 'f32' | 'u32' | 'mask'>(s: TensorStream, t: T<D>) => s.read(t);
 
 describe('stream operations agree with the CPU references', () => {
-  for (const [B, n, m] of [[1, 1, 1], [1, 40, 32], [3, 4096, 32], [2, 100, 100], [5, 333, 7]] as const) {
+  for (const [B, n, m] of [
+    [1, 1, 1],
+    [1, 40, 32],
+    [3, 4096, 32],
+    [2, 100, 100],
+    [5, 333, 7],
+  ] as const) {
     it(`sampleRows B=${B} n=${n} m=${m}`, async (ctx) => {
       const rng = createRng(B * 1000 + n);
       const counts = Uint32Array.from({ length: B }, (_, b) => (b === 0 ? n : Math.floor(rng() * (n + 1))));
       const indices = new Uint32Array(B * n);
       for (let b = 0; b < B; b++) {
         let v = 0;
-        for (let i = 0; i < n; i++) indices[b * n + i] = (v += 1 + Math.floor(rng() * 3));
+        for (let i = 0; i < n; i++) indices[b * n + i] = v += 1 + Math.floor(rng() * 3);
       }
       const draws = drawIntegers(createRng(7, B), B * m);
       const r = await both(ctx, async (s) => {
@@ -51,7 +75,12 @@ describe('stream operations agree with the CPU references', () => {
     });
   }
 
-  for (const [B, n, G] of [[1, 1, 64], [4, 32, 64], [2, 65, 7], [3, 1500, 1024]] as const) {
+  for (const [B, n, G] of [
+    [1, 1, 64],
+    [4, 32, 64],
+    [2, 65, 7],
+    [3, 1500, 1024],
+  ] as const) {
     it(`cellPoints B=${B} n=${n} G=${G}`, async (ctx) => {
       const rng = createRng(n);
       const indices = Uint32Array.from({ length: B * n }, () => Math.floor(rng() * G * G));
@@ -66,7 +95,13 @@ describe('stream operations agree with the CPU references', () => {
     });
   }
 
-  for (const [B, n, k] of [[1, 1, 1], [4, 32, 4], [2, 3, 8], [3, 200, 6], [1, 1024, 4]] as const) {
+  for (const [B, n, k] of [
+    [1, 1, 1],
+    [4, 32, 4],
+    [2, 3, 8],
+    [3, 200, 6],
+    [1, 1024, 4],
+  ] as const) {
     it(`kmeans with k-means++ on the device, B=${B} n=${n} k=${k} (grid points: exact)`, async (ctx) => {
       const rng = createRng(n * 31 + k);
       const points = Float32Array.from({ length: B * n * 2 }, () => Math.floor(rng() * 64));
@@ -92,7 +127,11 @@ describe('stream operations agree with the CPU references', () => {
     });
   }
 
-  for (const [B, P] of [[1, 1], [2, 65536], [3, 1000]] as const) {
+  for (const [B, P] of [
+    [1, 1],
+    [2, 65536],
+    [3, 1000],
+  ] as const) {
     it(`prior B=${B} P=${P}`, async (ctx) => {
       const maps = randomArray(B * P, P, -0.5, 1);
       const top = Float32Array.from({ length: 3 * B }, (_, i) => (i % 3 === 1 ? 0.6 + 0.1 * i : 32));
@@ -104,7 +143,11 @@ describe('stream operations agree with the CPU references', () => {
 
   // Rows: no target (the fallback), a target inside the range, one clamped above, one clamped
   // below, a target larger than the row, values outside [0, 1], and ties on a bin edge.
-  for (const [B, P] of [[1, 1], [6, 65536], [3, 1000]] as const) {
+  for (const [B, P] of [
+    [1, 1],
+    [6, 65536],
+    [3, 1000],
+  ] as const) {
     it(`areaThreshold B=${B} P=${P}`, async (ctx) => {
       const values = randomArray(B * P, 40 + P, -0.1, 1.1);
       values.fill(0.5, 0, Math.min(P, 300)); // many values on the edge of bin 128
@@ -128,7 +171,11 @@ describe('stream operations agree with the CPU references', () => {
     });
   }
 
-  for (const [B, H, G] of [[1, 4, 1], [2, 256, 64], [3, 36, 12]] as const) {
+  for (const [B, H, G] of [
+    [1, 4, 1],
+    [2, 256, 64],
+    [3, 36, 12],
+  ] as const) {
     it(`poolMask and guidePenalty B=${B} ${H}×${H} onto ${G}×${G}`, async (ctx) => {
       const masks = randomMask(B * H * H, 90 + H, 0.3);
       if (B > 1) masks.fill(0, H * H, 2 * H * H); // an empty guide: the row is copied
@@ -150,7 +197,9 @@ describe('stream operations agree with the CPU references', () => {
 
   it('areaThreshold refuses a range with lo > hi and mismatched lengths', async (ctx) => {
     await both(ctx, async (s) => {
-      expect(() => s.areaThreshold(s.upload(new Float32Array(4), [2, 2]), s.upload(new Float32Array(2), [2]), { B: 2, P: 2 }, { lo: 0.7, hi: 0.3, fallback: 0.5 })).toThrow(/lo ≤ hi/);
+      expect(() =>
+        s.areaThreshold(s.upload(new Float32Array(4), [2, 2]), s.upload(new Float32Array(2), [2]), { B: 2, P: 2 }, { lo: 0.7, hi: 0.3, fallback: 0.5 }),
+      ).toThrow(/lo ≤ hi/);
       return null;
     });
     expect(() => areaThresholdReference(new Float32Array(4), new Float32Array(3), 2, 2, { lo: 0, hi: 1, fallback: 0.5 })).toThrow(/targets/);
@@ -165,7 +214,11 @@ describe('stream operations agree with the CPU references', () => {
     expect(Buffer.from(r.g).equals(Buffer.from(r.c))).toBe(true);
   });
 
-  for (const [B, H, W] of [[1, 1, 1], [1, 256, 256], [3, 37, 53]] as const) {
+  for (const [B, H, W] of [
+    [1, 1, 1],
+    [1, 256, 256],
+    [3, 37, 53],
+  ] as const) {
     it(`bestComponent and keepRows B=${B} ${H}×${W}`, async (ctx) => {
       const P = H * W;
       const masks = randomMask(B * P, H * W + B, 0.45);
@@ -193,14 +246,19 @@ describe('stream operations agree with the CPU references', () => {
     mask.set(discMask(S, S, 120, 100, 40), 0);
     const P = 3;
     // Row 0: a box and three points (negative first); row 1: no box, one valid point.
-    const prompts = Float32Array.of(
-      60, 200, 40, 180, 100, 50, 0, 1, 130, 110, 1, 1, 90, 90, 1, 1,
-      1, 0, 0, 0, 10, 250, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0,
-    );
+    const prompts = Float32Array.of(60, 200, 40, 180, 100, 50, 0, 1, 130, 110, 1, 1, 90, 90, 1, 1, 1, 0, 0, 0, 10, 250, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
     for (const withMask of [false, true]) {
       const o = { factor: 2, maskWeight: 0.5, background: 0.15, radius: 2 };
       const r = await both(ctx, async (s) => {
-        const out = s.decoderInputs(s.upload(image, [B, S * S]), s.upload(prior, [B, S * S]), withMask ? s.upload(mask, [B, S * S]) : null, s.upload(prompts, [B, 1 + P, 4]), { B, H: S, W: S }, P, o);
+        const out = s.decoderInputs(
+          s.upload(image, [B, S * S]),
+          s.upload(prior, [B, S * S]),
+          withMask ? s.upload(mask, [B, S * S]) : null,
+          s.upload(prompts, [B, 1 + P, 4]),
+          { B, H: S, W: S },
+          P,
+          o,
+        );
         return { image: await read(s, out.image), prior: await read(s, out.prior), seeds: Array.from(await read(s, out.seeds)) };
       });
       if (!r) return;
@@ -213,7 +271,12 @@ describe('stream operations agree with the CPU references', () => {
 
   // Rows: several live centres, empty clusters, centres on a half (rounds up, as Math.round), no
   // positives at all (no box), and no negatives (Kn = 0), with and without extents.
-  for (const [B, Kp, Kn, withExtents] of [[1, 1, 0, false], [4, 4, 4, true], [3, 2, 5, false], [70, 4, 4, true]] as const) {
+  for (const [B, Kp, Kn, withExtents] of [
+    [1, 1, 0, false],
+    [4, 4, 4, true],
+    [3, 2, 5, false],
+    [70, 4, 4, true],
+  ] as const) {
     it(`promptRows B=${B} Kp=${Kp} Kn=${Kn}${withExtents ? ' with extents' : ''}`, async (ctx) => {
       const rng = createRng(B * 100 + Kp * 10 + Kn);
       const centre = () => [0.5, 2.5, 63, 17.49999, 31.5][Math.floor(rng() * 5)]! + Math.floor(rng() * 30);
@@ -224,11 +287,20 @@ describe('stream operations agree with the CPU references', () => {
       const negS = Uint32Array.from({ length: B * Kn }, () => (rng() < 0.3 ? 0 : 3));
       const extents = Float32Array.from({ length: B * 2 }, () => 1 + Math.floor(rng() * 120));
       const o = { cell: 4, margin: 12, marginFactor: 0.5, extentFactor: 1.2 };
-      const r = await both(ctx, async (s) => Array.from(await read(s, s.promptRows(
-        { centroids: s.upload(posC, [B, Kp, 2]), sizes: s.upload(posS, [B, Kp]) },
-        Kn ? { centroids: s.upload(negC, [B, Kn, 2]), sizes: s.upload(negS, [B, Kn]) } : null,
-        withExtents ? s.upload(extents, [B, 2]) : null, { B, Kp, Kn }, o,
-      ))));
+      const r = await both(ctx, async (s) =>
+        Array.from(
+          await read(
+            s,
+            s.promptRows(
+              { centroids: s.upload(posC, [B, Kp, 2]), sizes: s.upload(posS, [B, Kp]) },
+              Kn ? { centroids: s.upload(negC, [B, Kn, 2]), sizes: s.upload(negS, [B, Kn]) } : null,
+              withExtents ? s.upload(extents, [B, 2]) : null,
+              { B, Kp, Kn },
+              o,
+            ),
+          ),
+        ),
+      );
       if (!r) return;
       // Points are exact (cell centres); the box is f32 on the device and f64 → f32 here.
       expectClose(r.g, r.c, 1e-4, 1e-6);
@@ -249,8 +321,26 @@ describe('stream operations agree with the CPU references', () => {
       const tb = s.upload(b, [2, 5]);
       const tm = s.upload(m, [2, 9]);
       return [
-        Array.from(await read(s, s.gather([{ tensor: tb, row: 1 }, { tensor: ta, row: 2 }, { tensor: ta, row: 0 }, { tensor: tb, row: 1 }]))),
-        Array.from(await read(s, s.gather([{ tensor: tm, row: 1 }, { tensor: tm, row: 0 }]))),
+        Array.from(
+          await read(
+            s,
+            s.gather([
+              { tensor: tb, row: 1 },
+              { tensor: ta, row: 2 },
+              { tensor: ta, row: 0 },
+              { tensor: tb, row: 1 },
+            ]),
+          ),
+        ),
+        Array.from(
+          await read(
+            s,
+            s.gather([
+              { tensor: tm, row: 1 },
+              { tensor: tm, row: 0 },
+            ]),
+          ),
+        ),
       ];
     });
     if (!r) return;
@@ -270,8 +360,11 @@ describe('stream operations agree with the CPU references', () => {
     });
   }
 
-  it('stackPosition, moments of a mask\'s complement, downsampleMask', async (ctx) => {
-    const B = 3, C = 10, Cp = 14, N = 4096;
+  it("stackPosition, moments of a mask's complement, downsampleMask", async (ctx) => {
+    const B = 3,
+      C = 10,
+      Cp = 14,
+      N = 4096;
     const a = randomArray(B * C * N, 21);
     const pos = randomArray(Cp * N, 22);
     const mask = randomMask(B * 65536, 23, 0.3);
@@ -288,7 +381,11 @@ describe('stream operations agree with the CPU references', () => {
     expectClose(r.g.stats, r.c.stats, 1e-5, 1e-4);
   });
 
-  for (const [B, C, skip, g] of [[1, 1, 1, 1], [2, 16, 5, 8], [3, 7, 1, 37]] as const) {
+  for (const [B, C, skip, g] of [
+    [1, 1, 1, 1],
+    [2, 16, 5, 8],
+    [3, 7, 1, 37],
+  ] as const) {
     it(`tokensToGrid and concat B=${B} C=${C} skip=${skip} ${g}×${g}`, async (ctx) => {
       const T = skip + g * g;
       const tokens = randomArray(B * T * C, B + C);
@@ -323,7 +420,9 @@ describe('stream operations agree with the CPU references', () => {
     device.queue.writeBuffer(buffer, 0, Float32Array.of(1, -2, 3, -4));
     let disposed = 0;
     const s = new GpuStream(gpu.current.runtime, 'adopt');
-    const t = s.adoptBuffer(buffer, [4], () => { disposed++; });
+    const t = s.adoptBuffer(buffer, [4], () => {
+      disposed++;
+    });
     expect(Array.from(await s.read(s.threshold(t, 0)))).toEqual([1, 0, 1, 0]);
     expect(disposed).toBe(0);
     s.end();
@@ -331,15 +430,25 @@ describe('stream operations agree with the CPU references', () => {
   });
 
   it('randomWalker through the stream', async (ctx) => {
-    const B = 2, H = 64, W = 64;
+    const B = 2,
+      H = 64,
+      W = 64;
     const image = new Float32Array(B * H * W);
     const disc = discMask(H, W, 30, 32, 14);
-    for (let b = 0; b < B; b++) disc.forEach((v, i) => { image[b * H * W + i] = v ? 0.8 : 0.2; });
+    for (let b = 0; b < B; b++)
+      disc.forEach((v, i) => {
+        image[b * H * W + i] = v ? 0.8 : 0.2;
+      });
     const seeds = new Uint8Array(B * H * W);
-    for (let b = 0; b < B; b++) { seeds[b * H * W + 32 * W + 30] = 1; seeds[b * H * W + 2 * W + 2] = 2; }
+    for (let b = 0; b < B; b++) {
+      seeds[b * H * W + 32 * W + 30] = 1;
+      seeds[b * H * W + 2 * W + 2] = 2;
+    }
     const prior = new Float32Array(B * H * W).fill(0.5);
     const o = { beta: 130, gamma: 0.05, maxIterations: 300, tolerance: 1e-3 };
-    const r = await both(ctx, async (s) => read(s, await s.randomWalker(s.upload(image, [B, H * W]), s.upload(seeds, [B, H * W]), s.upload(prior, [B, H * W]), { B, H, W }, o)));
+    const r = await both(ctx, async (s) =>
+      read(s, await s.randomWalker(s.upload(image, [B, H * W]), s.upload(seeds, [B, H * W]), s.upload(prior, [B, H * W]), { B, H, W }, o)),
+    );
     if (r) expectClose(r.g, r.c, 2e-3, 1e-2);
   });
 });
@@ -348,16 +457,24 @@ describe('speculative streams', () => {
   const walk = (B: number, H: number, W: number, tolerance: number) => {
     const image = new Float32Array(B * H * W);
     const disc = discMask(H, W, W / 2, H / 2, H / 4);
-    for (let b = 0; b < B; b++) disc.forEach((v, i) => { image[b * H * W + i] = (v ? 0.8 : 0.2) + 0.01 * ((i * 7 + b) % 5); });
+    for (let b = 0; b < B; b++)
+      disc.forEach((v, i) => {
+        image[b * H * W + i] = (v ? 0.8 : 0.2) + 0.01 * ((i * 7 + b) % 5);
+      });
     const seeds = new Uint8Array(B * H * W);
-    for (let b = 0; b < B; b++) { seeds[b * H * W + (H / 2) * W + W / 2] = 1; seeds[b * H * W + 2 * W + 2] = 2; }
+    for (let b = 0; b < B; b++) {
+      seeds[b * H * W + (H / 2) * W + W / 2] = 1;
+      seeds[b * H * W + 2 * W + 2] = 2;
+    }
     const prior = new Float32Array(B * H * W).fill(0.5);
     return { image, seeds, prior, o: { beta: 130, gamma: 0.05, maxIterations: 300, tolerance } };
   };
 
   it('a solve recorded ahead gives the checked result with no submission before the read', async (ctx) => {
     if (!gpu.current) return ctx.skip(gpu.skipReason);
-    const B = 3, H = 64, W = 64;
+    const B = 3,
+      H = 64,
+      W = 64;
     const { image, seeds, prior, o } = walk(B, H, W, 1e-3);
     const run = async (s: TensorStream) => {
       const x = await s.randomWalker(s.upload(image, [B, H * W]), s.upload(seeds, [B, H * W]), s.upload(prior, [B, H * W]), { B, H, W }, o);
@@ -382,7 +499,9 @@ describe('speculative streams', () => {
 
   it('says when a solve needed more iterations than were recorded ahead', async (ctx) => {
     if (!gpu.current) return ctx.skip(gpu.skipReason);
-    const B = 1, H = 128, W = 128;
+    const B = 1,
+      H = 128,
+      W = 128;
     const { image, seeds, prior, o } = walk(B, H, W, 1e-7);
     const s = new GpuStream(gpu.current.runtime, 'ahead', { speculative: true });
     try {
@@ -400,16 +519,24 @@ describe('speculative streams', () => {
 });
 
 describe('kernels new to the device chain, raw', () => {
-  it('best_component matches its f32 reference on the components kernel\'s own output', async (ctx) => {
+  it("best_component matches its f32 reference on the components kernel's own output", async (ctx) => {
     if (!gpu.current) return ctx.skip(gpu.skipReason);
-    const B = 4, H = 50, W = 70, P = H * W;
+    const B = 4,
+      H = 50,
+      W = 70,
+      P = H * W;
     const masks = randomMask(B * P, 9, 0.5);
     masks.fill(0, 3 * P); // the last row is empty
     const values = randomArray(B * P, 10, -1, 1);
     const rec = gpu.current.runtime.recorder('best');
     const c = recordComponents(rec, rec.upload(Uint32Array.from(masks), 'm'), rec.upload(values, 'v'), { B, H, W }, 4);
     const best = recordBestComponent(rec, c, { B, P }).best;
-    const [roots, sizes, sums, got] = await Promise.all([rec.download(c.roots, Uint32Array), rec.download(c.sizes, Uint32Array), rec.download(c.sums, Uint32Array), rec.download(best, Uint32Array)]);
+    const [roots, sizes, sums, got] = await Promise.all([
+      rec.download(c.roots, Uint32Array),
+      rec.download(c.sizes, Uint32Array),
+      rec.download(c.sums, Uint32Array),
+      rec.download(best, Uint32Array),
+    ]);
     rec.end();
     expect(Array.from(got)).toEqual(Array.from(bestRootsReference(roots, sizes, sums, B, P)));
     expect(got[3]).toBe(NO_COMPONENT);
@@ -432,7 +559,10 @@ describe('tensors on the device', () => {
     if (!gpu.current) return ctx.skip(gpu.skipReason);
     const runtime = new GpuRuntime(gpu.current.handle.device);
     const a = new GpuStream(runtime, 'a');
-    const x = a.upload(Float32Array.from({ length: 1000 }, (_, i) => i), [1000]);
+    const x = a.upload(
+      Float32Array.from({ length: 1000 }, (_, i) => i),
+      [1000],
+    );
     const y = a.threshold(x, 499.5); // recorded, not submitted
     a.release(x);
     // Another stream asks for a buffer of the same size and writes into it right away.
@@ -451,7 +581,10 @@ describe('tensors on the device', () => {
     const runtime = new GpuRuntime(gpu.current.handle.device);
     const owner = {};
     let made = 0;
-    const make = () => { made++; return new HostTensor('f32', [4], Float32Array.of(1, 2, 3, 4)); };
+    const make = () => {
+      made++;
+      return new HostTensor('f32', [4], Float32Array.of(1, 2, 3, 4));
+    };
     for (let i = 0; i < 3; i++) {
       const s = new GpuStream(runtime, 'r');
       expect(Array.from(await s.read(s.resident(owner, 'k', make)))).toEqual([1, 2, 3, 4]);
@@ -483,7 +616,8 @@ describe('tensors on the device', () => {
 describe('two chains in flight at once', () => {
   /** A chain of several kernels with a readback in the middle. */
   async function chain(s: TensorStream, seed: number): Promise<number[]> {
-    const B = 4, N = 4096;
+    const B = 4,
+      N = 4096;
     const x = s.upload(randomArray(B * N, seed), [B, N]);
     const y = s.upload(randomArray(B * N, seed + 1), [B, N]);
     const fused = s.synergy(x, y, { both: 0.8, sam: 0.1, dino: 0.1 });
@@ -493,7 +627,10 @@ describe('two chains in flight at once', () => {
     const km = s.kmeans(pts.points, pts.counts, { B, n: 32, k: 4 }, s.upload(drawIntegers(createRng(seed), B * 4), [B, 4]), 100);
     const up = s.upsampleBilinear(fused, { B, inH: 64, inW: 64, outH: 256, outW: 256 });
     const mask = s.threshold(up, 0.1);
-    const opened = s.morphology(s.morphology(mask, { B, H: 256, W: 256 }, 'erode', { shape: 'disc', radius: 2 }), { B, H: 256, W: 256 }, 'dilate', { shape: 'disc', radius: 2 });
+    const opened = s.morphology(s.morphology(mask, { B, H: 256, W: 256 }, 'erode', { shape: 'disc', radius: 2 }), { B, H: 256, W: 256 }, 'dilate', {
+      shape: 'disc',
+      radius: 2,
+    });
     const best = s.bestComponent(opened, up, { B, H: 256, W: 256 }, 8);
     const [c, m] = await Promise.all([s.read(km.centroids), s.read(best.mask)]);
     return [...first.slice(0, 8), ...c, m.reduce((a, v) => a + v, 0)];
@@ -504,7 +641,11 @@ describe('two chains in flight at once', () => {
     const runtime = new GpuRuntime(gpu.current.handle.device);
     const run = async (seed: number) => {
       const s = new GpuStream(runtime, `chain-${seed}`);
-      try { return await chain(s, seed); } finally { s.end(); }
+      try {
+        return await chain(s, seed);
+      } finally {
+        s.end();
+      }
     };
     const alone = [await run(1), await run(2)];
     const together = await Promise.all([run(1), run(2)]);
@@ -524,10 +665,27 @@ describe('two chains in flight at once', () => {
     const stray = { buffer: runtime.device.createBuffer({ size: 16, usage: GPUBufferUsage.UNIFORM }), bytes: 16 };
     const unused = bad.rec.scratch(4, 'unused');
     const out = bad.rec.scratch(16, 'out');
-    bad.rec.dispatch(refineSpec, 'threshold', [stray, unused, unused, unused, out, unused], [1], [['u32', 4], ['u32', 1], ['f32', 0], ['u32', 0]]);
-    const badRead = bad.rec.download(out, Uint32Array).then(() => 'ok', (e: Error) => e.name);
+    bad.rec.dispatch(
+      refineSpec,
+      'threshold',
+      [stray, unused, unused, unused, out, unused],
+      [1],
+      [
+        ['u32', 4],
+        ['u32', 1],
+        ['f32', 0],
+        ['u32', 0],
+      ],
+    );
+    const badRead = bad.rec.download(out, Uint32Array).then(
+      () => 'ok',
+      (e: Error) => e.name,
+    );
     const z = good.threshold(good.upload(randomArray(1000, 4), [1000]), 0);
-    const goodRead = Promise.all([good.read(y), good.read(z)]).then((v) => v[0].length + v[1].length, (e: Error) => e.message);
+    const goodRead = Promise.all([good.read(y), good.read(z)]).then(
+      (v) => v[0].length + v[1].length,
+      (e: Error) => e.message,
+    );
     expect(await Promise.all([goodRead, badRead])).toEqual([2000, 'GpuValidationError']);
     good.end();
     bad.end();
@@ -543,7 +701,13 @@ describe('two chains in flight at once', () => {
     a.stage('alpha');
     b.stage('beta');
     const ta = a.threshold(a.upload(randomArray(5000, 1), [5000]), 0);
-    const tb = b.prior(b.upload(randomArray(5000, 2), [1, 5000]), b.upload(Float32Array.of(1, 0.5, 0), [1, 3]), { B: 1, P: 5000 }, b.upload(Float32Array.of(0), [1]), 8);
+    const tb = b.prior(
+      b.upload(randomArray(5000, 2), [1, 5000]),
+      b.upload(Float32Array.of(1, 0.5, 0), [1, 3]),
+      { B: 1, P: 5000 },
+      b.upload(Float32Array.of(0), [1]),
+      8,
+    );
     const tc = a.threshold(a.upload(randomArray(300, 3), [300]), 0.5);
     await Promise.all([b.read(tb), a.read(tc), a.read(ta)]);
     a.end();

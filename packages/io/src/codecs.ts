@@ -22,8 +22,14 @@ type Samples = Uint8Array | Int8Array | Uint16Array | Int16Array;
 
 /** Transfer syntaxes whose frames decodeFrame reads. */
 export const DECODED_SYNTAXES = new Set([
-  '1.2.840.10008.1.2.5', '1.2.840.10008.1.2.4.50', '1.2.840.10008.1.2.4.57', '1.2.840.10008.1.2.4.70',
-  '1.2.840.10008.1.2.4.80', '1.2.840.10008.1.2.4.81', '1.2.840.10008.1.2.4.90', '1.2.840.10008.1.2.4.91',
+  '1.2.840.10008.1.2.5',
+  '1.2.840.10008.1.2.4.50',
+  '1.2.840.10008.1.2.4.57',
+  '1.2.840.10008.1.2.4.70',
+  '1.2.840.10008.1.2.4.80',
+  '1.2.840.10008.1.2.4.81',
+  '1.2.840.10008.1.2.4.90',
+  '1.2.840.10008.1.2.4.91',
 ]);
 
 /** The decoded bytes as samples of the frame's width and sign. */
@@ -66,7 +72,7 @@ function decodeRle(frame: Uint8Array, info: FrameInfo, file: string): Samples {
 }
 
 /** An Emscripten module factory's decoder instance, created once per codec. */
-type Codec = { new(): WasmDecoder };
+type Codec = { new (): WasmDecoder };
 interface WasmDecoder {
   getEncodedBuffer(length: number): Uint8Array;
   decode(): void;
@@ -80,9 +86,7 @@ function wasmCodec(name: 'charls' | 'openjpeg'): Promise<Codec> {
   let codec = codecs.get(name);
   if (!codec) {
     codec = (async () => {
-      const module = name === 'charls'
-        ? await import('@cornerstonejs/codec-charls/decodewasmjs')
-        : await import('@cornerstonejs/codec-openjpeg/decodewasmjs');
+      const module = name === 'charls' ? await import('@cornerstonejs/codec-charls/decodewasmjs') : await import('@cornerstonejs/codec-openjpeg/decodewasmjs');
       const factory = (module.default ?? module) as () => Promise<Record<string, Codec>>;
       const runtime = await factory();
       return (name === 'charls' ? runtime.JpegLSDecoder : runtime.J2KDecoder)!;
@@ -134,7 +138,10 @@ export async function decodeFrame(syntax: string, frame: Uint8Array, info: Frame
       case '1.2.840.10008.1.2.4.91':
         return await decodeWasm('openjpeg', frame, info, file);
       default:
-        throw new ImageFileError(file, `compressed DICOM (transfer syntax ${syntax}, ${name}) is not supported; decompress the series first (e.g. gdcmconv --raw, or dcmdjpeg / dcmdrle)`);
+        throw new ImageFileError(
+          file,
+          `compressed DICOM (transfer syntax ${syntax}, ${name}) is not supported; decompress the series first (e.g. gdcmconv --raw, or dcmdjpeg / dcmdrle)`,
+        );
     }
   } catch (error) {
     if (error instanceof ImageFileError) throw error;

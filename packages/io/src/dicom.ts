@@ -136,7 +136,8 @@ export function parseDicomSlice(bytes: Uint8Array, file: string): { slice: Omit<
   const frames = ds.intString('x00280008') ?? 1;
   if (frames > 1) throw new ImageFileError(file, `is a multi-frame image (${frames} frames); SynPo reads series of single-frame slices`);
   const photometric = ds.string('x00280004')?.trim() ?? 'MONOCHROME2';
-  if (photometric !== 'MONOCHROME1' && photometric !== 'MONOCHROME2') throw new ImageFileError(file, `has PhotometricInterpretation ${photometric}; SynPo reads greyscale (MONOCHROME1/2) DICOM`);
+  if (photometric !== 'MONOCHROME1' && photometric !== 'MONOCHROME2')
+    throw new ImageFileError(file, `has PhotometricInterpretation ${photometric}; SynPo reads greyscale (MONOCHROME1/2) DICOM`);
   const count = rows * columns;
   const bytesPer = bits / 8;
   if (![1, 2, 4].includes(bytesPer)) throw new ImageFileError(file, `BitsAllocated ${bits} is not supported`);
@@ -153,7 +154,10 @@ export function parseDicomSlice(bytes: Uint8Array, file: string): { slice: Omit<
   } else {
     if (!UNCOMPRESSED.has(syntax)) throw new ImageFileError(file, `transfer syntax ${syntax} (${syntaxName}) with native pixel data`);
     if (pixel.length < count * bytesPer || pixel.dataOffset + count * bytesPer > data.length) {
-      throw new ImageFileError(file, `pixel data is truncated: ${Math.min(pixel.length, data.length - pixel.dataOffset)} bytes for ${rows}×${columns}×${bytesPer}`);
+      throw new ImageFileError(
+        file,
+        `pixel data is truncated: ${Math.min(pixel.length, data.length - pixel.dataOffset)} bytes for ${rows}×${columns}×${bytesPer}`,
+      );
     }
     stored = data.subarray(pixel.dataOffset, pixel.dataOffset + count * bytesPer);
   }
@@ -170,7 +174,13 @@ export function parseDicomSlice(bytes: Uint8Array, file: string): { slice: Omit<
       sopClassUid: text('x00080016'),
       sopInstanceUid: text('x00080018'),
       patient: { name: text('x00100010'), id: text('x00100020'), birthDate: text('x00100030'), sex: text('x00100040') },
-      study: { date: text('x00080020'), time: text('x00080030'), id: text('x00200010'), accessionNumber: text('x00080050'), referringPhysicianName: text('x00080090') },
+      study: {
+        date: text('x00080020'),
+        time: text('x00080030'),
+        id: text('x00200010'),
+        accessionNumber: text('x00080050'),
+        referringPhysicianName: text('x00080090'),
+      },
       monochrome1: photometric === 'MONOCHROME1',
       rows,
       columns,
@@ -181,7 +191,14 @@ export function parseDicomSlice(bytes: Uint8Array, file: string): { slice: Omit<
       instance: ds.intString('x00200013') ?? 0,
     },
     stored: {
-      syntax, syntaxName, bytes: stored, encapsulated, rows, columns, bitsAllocated: bits, signed,
+      syntax,
+      syntaxName,
+      bytes: stored,
+      encapsulated,
+      rows,
+      columns,
+      bitsAllocated: bits,
+      signed,
       littleEndian: syntax !== '1.2.840.10008.1.2.2',
       slope: ds.floatString('x00281053') ?? 1,
       intercept: ds.floatString('x00281052') ?? 0,
@@ -202,9 +219,18 @@ export function intensities(stored: StoredPixels, decoded?: ArrayLike<number>): 
   const view = new DataView(stored.bytes.buffer, stored.bytes.byteOffset, count * bytesPer);
   const { signed, littleEndian: little } = stored;
   for (let i = 0; i < count; i++) {
-    const raw = bytesPer === 1 ? (signed ? view.getInt8(i) : view.getUint8(i))
-      : bytesPer === 2 ? (signed ? view.getInt16(2 * i, little) : view.getUint16(2 * i, little))
-      : (signed ? view.getInt32(4 * i, little) : view.getUint32(4 * i, little));
+    const raw =
+      bytesPer === 1
+        ? signed
+          ? view.getInt8(i)
+          : view.getUint8(i)
+        : bytesPer === 2
+          ? signed
+            ? view.getInt16(2 * i, little)
+            : view.getUint16(2 * i, little)
+          : signed
+            ? view.getInt32(4 * i, little)
+            : view.getUint32(4 * i, little);
     out[i] = raw * slope + intercept;
   }
   return out;
@@ -217,7 +243,10 @@ export function intensities(stored: StoredPixels, decoded?: ArrayLike<number>): 
 export function decodeDicomSlice(bytes: Uint8Array, file: string): DicomSlice {
   const { slice, stored } = parseDicomSlice(bytes, file);
   if (stored.encapsulated) {
-    throw new ImageFileError(file, `compressed DICOM (transfer syntax ${stored.syntax}, ${stored.syntaxName}) is decoded only by readDicomSeries in Node (@synpo/io/node); decompress the series first (e.g. gdcmconv --raw)`);
+    throw new ImageFileError(
+      file,
+      `compressed DICOM (transfer syntax ${stored.syntax}, ${stored.syntaxName}) is decoded only by readDicomSeries in Node (@synpo/io/node); decompress the series first (e.g. gdcmconv --raw)`,
+    );
   }
   return { ...slice, pixels: intensities(stored) };
 }
@@ -247,11 +276,21 @@ export function groupSeries(slices: DicomSlice[]): Map<string, DicomSlice[]> {
 
 export function summariseSeries(groups: Map<string, DicomSlice[]>): SeriesSummary[] {
   return [...groups].map(([uid, list]) => ({
-    uid, number: list[0]!.seriesNumber, description: list[0]!.seriesDescription, slices: list.length, size: `${list[0]!.columns}×${list[0]!.rows}`,
+    uid,
+    number: list[0]!.seriesNumber,
+    description: list[0]!.seriesDescription,
+    slices: list.length,
+    size: `${list[0]!.columns}×${list[0]!.rows}`,
   }));
 }
 
-const listing = (summaries: SeriesSummary[]) => summaries.map((s) => `  ${s.uid || '(no SeriesInstanceUID)'}: series ${s.number ?? '?'}${s.description ? ` "${s.description}"` : ''}, ${s.slices} slice${s.slices > 1 ? 's' : ''} of ${s.size}`).join('\n');
+const listing = (summaries: SeriesSummary[]) =>
+  summaries
+    .map(
+      (s) =>
+        `  ${s.uid || '(no SeriesInstanceUID)'}: series ${s.number ?? '?'}${s.description ? ` "${s.description}"` : ''}, ${s.slices} slice${s.slices > 1 ? 's' : ''} of ${s.size}`,
+    )
+    .join('\n');
 
 /**
  * The one series of a folder's slices to read: `uid` when given, the only one otherwise. Several
@@ -284,14 +323,21 @@ export function stackDicomSlices(slices: DicomSlice[], folder: string): Volume {
   const first = slices[0]!;
   const warnings: string[] = [];
   for (const s of slices) {
-    if (s.seriesInstanceUid !== first.seriesInstanceUid) throw new ImageFileError(folder, `mixes series ${first.seriesInstanceUid} and ${s.seriesInstanceUid}; pick one`);
+    if (s.seriesInstanceUid !== first.seriesInstanceUid)
+      throw new ImageFileError(folder, `mixes series ${first.seriesInstanceUid} and ${s.seriesInstanceUid}; pick one`);
     if (s.rows !== first.rows || s.columns !== first.columns) {
-      throw new ImageFileError(s.file, `is ${s.columns}×${s.rows}, the series' first slice ${first.file} is ${first.columns}×${first.rows}: a series of mixed sizes cannot be stacked`);
+      throw new ImageFileError(
+        s.file,
+        `is ${s.columns}×${s.rows}, the series' first slice ${first.file} is ${first.columns}×${first.rows}: a series of mixed sizes cannot be stacked`,
+      );
     }
     const o = s.orientation;
     const f = first.orientation;
     if ((o === null) !== (f === null) || (o && f && o.some((v, i) => Math.abs(v - f[i]!) > 1e-3))) {
-      throw new ImageFileError(s.file, `has ImageOrientationPatient ${o?.join('\\') ?? '(none)'}, the series' first slice ${first.file} has ${f?.join('\\') ?? '(none)'}: slices of one volume share an orientation`);
+      throw new ImageFileError(
+        s.file,
+        `has ImageOrientationPatient ${o?.join('\\') ?? '(none)'}, the series' first slice ${first.file} has ${f?.join('\\') ?? '(none)'}: slices of one volume share an orientation`,
+      );
     }
   }
   const orientation = first.orientation ?? [1, 0, 0, 0, 1, 0];
@@ -300,7 +346,8 @@ export function stackDicomSlices(slices: DicomSlice[], folder: string): Volume {
   const colDir = orientation.slice(3, 6);
   const normal = cross(rowDir, colDir);
   const positioned = slices.every((s) => s.position);
-  if (!positioned) warnings.push(`${folder}: slices without ImagePositionPatient; ordered by InstanceNumber with SliceThickness ${first.thickness} mm as spacing`);
+  if (!positioned)
+    warnings.push(`${folder}: slices without ImagePositionPatient; ordered by InstanceNumber with SliceThickness ${first.thickness} mm as spacing`);
   const key = (s: DicomSlice) => (positioned ? dot(s.position!, normal) : s.instance);
   const ordered = [...slices].sort((a, b) => key(a) - key(b) || a.instance - b.instance);
   const nz = ordered.length;
@@ -308,7 +355,10 @@ export function stackDicomSlices(slices: DicomSlice[], folder: string): Volume {
   if (positioned && nz > 1) {
     for (let z = 1; z < nz; z++) {
       if (Math.abs(key(ordered[z]!) - key(ordered[z - 1]!)) < SPACING_EPSILON_MM) {
-        throw new ImageFileError(folder, `two slices at one position (${ordered[z - 1]!.position!.join('\\')}): ${ordered[z - 1]!.file} and ${ordered[z]!.file}; remove the duplicate`);
+        throw new ImageFileError(
+          folder,
+          `two slices at one position (${ordered[z - 1]!.position!.join('\\')}): ${ordered[z - 1]!.file} and ${ordered[z]!.file}; remove the duplicate`,
+        );
       }
     }
     const gaps = ordered.slice(1).map((s, z) => key(s) - key(ordered[z]!));
@@ -317,7 +367,10 @@ export function stackDicomSlices(slices: DicomSlice[], folder: string): Volume {
     for (const [z, gap] of gaps.entries()) {
       if (Math.abs(gap - dz) > Math.max(SPACING_EPSILON_MM, SPACING_TOLERANCE * dz)) {
         const missing = gap > 1.5 * dz ? `about ${Math.round(gap / dz) - 1} slice(s) missing` : 'irregular spacing';
-        throw new ImageFileError(folder, `${missing}: ${gap.toFixed(2)} mm between ${ordered[z]!.file} and ${ordered[z + 1]!.file}, the series' spacing is ${dz.toFixed(2)} mm; a volume needs evenly spaced slices (complete the series, or convert it with a tool that resamples)`);
+        throw new ImageFileError(
+          folder,
+          `${missing}: ${gap.toFixed(2)} mm between ${ordered[z]!.file} and ${ordered[z + 1]!.file}, the series' spacing is ${dz.toFixed(2)} mm; a volume needs evenly spaced slices (complete the series, or convert it with a tool that resamples)`,
+        );
       }
     }
   }
@@ -328,7 +381,10 @@ export function stackDicomSlices(slices: DicomSlice[], folder: string): Volume {
     // MONOCHROME1 shows low values bright: invert within the series' range so the volume reads as MONOCHROME2.
     let lo = Infinity;
     let hi = -Infinity;
-    for (const v of data) { if (v < lo) lo = v; if (v > hi) hi = v; }
+    for (const v of data) {
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+    }
     for (let i = 0; i < data.length; i++) data[i] = lo + hi - data[i]!;
   }
   // PixelSpacing is (between rows, between columns): x (columns) steps by [1], y (rows) by [0].

@@ -40,7 +40,10 @@ export function gunzipChecked(bytes: Uint8Array, file: string): Uint8Array {
   }
   const actual = crc32(out);
   if (actual !== crc) {
-    throw new ImageFileError(file, `the gzip stream is corrupt: CRC-32 ${actual.toString(16).padStart(8, '0')} of the data does not match ${crc.toString(16).padStart(8, '0')} in the trailer`);
+    throw new ImageFileError(
+      file,
+      `the gzip stream is corrupt: CRC-32 ${actual.toString(16).padStart(8, '0')} of the data does not match ${crc.toString(16).padStart(8, '0')} in the trailer`,
+    );
   }
   return out;
 }

@@ -5,6 +5,29 @@ export { crc32, gunzipChecked } from './gzip.ts';
 export { ImageFileError } from './errors.ts';
 export { sliceOf, sliceVolume, type Volume } from './volume.ts';
 export { decodeImage2D, imageAsVolume, encodePng, encodeMaskPng, type Image2D } from './png.ts';
-export { decodeDicomSlice, parseDicomSlice, intensities, groupSeries, isDicomSeriesInfo, pickSeries, stackDicomSlices, summariseSeries, type DicomSeriesInfo, type DicomSlice, type SeriesSummary, type StoredPixels } from './dicom.ts';
-export { canonicalAffine, canonicalVolume, fromCanonical, identityReorientation, reorientation, toCanonical, worldOf, CANONICAL_NAME, type Reorientation } from './orientation.ts';
+export {
+  decodeDicomSlice,
+  parseDicomSlice,
+  intensities,
+  groupSeries,
+  isDicomSeriesInfo,
+  pickSeries,
+  stackDicomSlices,
+  summariseSeries,
+  type DicomSeriesInfo,
+  type DicomSlice,
+  type SeriesSummary,
+  type StoredPixels,
+} from './dicom.ts';
+export {
+  canonicalAffine,
+  canonicalVolume,
+  fromCanonical,
+  identityReorientation,
+  reorientation,
+  toCanonical,
+  worldOf,
+  CANONICAL_NAME,
+  type Reorientation,
+} from './orientation.ts';
 export { decodeNrrd, encodeNrrdMask } from './nrrd.ts';

@@ -64,9 +64,21 @@ function storedSrow(buffer: ArrayBuffer, littleEndian: boolean): number[][] {
 /** The voxel-to-world affine the header means: sform if set, else qform, else the voxel sizes. */
 function headerAffine(header: nifti.NIFTI1, srow: number[][]): number[][] {
   if (header.sform_code > 0) return srow.map((r) => [...r]);
-  if (header.qform_code > 0) return [...header.getQformMat().slice(0, 3).map((r) => [...r]), [0, 0, 0, 1]];
+  if (header.qform_code > 0)
+    return [
+      ...header
+        .getQformMat()
+        .slice(0, 3)
+        .map((r) => [...r]),
+      [0, 0, 0, 1],
+    ];
   const px = header.pixDims;
-  return [[Math.abs(px[1] ?? 1) || 1, 0, 0, 0], [0, Math.abs(px[2] ?? 1) || 1, 0, 0], [0, 0, Math.abs(px[3] ?? 1) || 1, 0], [0, 0, 0, 1]];
+  return [
+    [Math.abs(px[1] ?? 1) || 1, 0, 0, 0],
+    [0, Math.abs(px[2] ?? 1) || 1, 0, 0],
+    [0, 0, Math.abs(px[3] ?? 1) || 1, 0],
+    [0, 0, 0, 1],
+  ];
 }
 
 /** Parses a .nii or .nii.gz held in memory; `file` names it in errors. */
@@ -76,13 +88,23 @@ export function decodeNifti(bytes: Uint8Array, file: string): Volume {
   if (nifti.isCompressed(buffer)) buffer = toArrayBuffer(gunzipChecked(new Uint8Array(buffer), file));
   if (!nifti.isNIFTI1(buffer)) {
     if (nifti.isNIFTI2(buffer)) throw new ImageFileError(file, 'NIfTI-2 files are not supported; convert to NIfTI-1 (e.g. with nibabel)');
-    if (nifti.isNIFTI1(buffer, true)) throw new ImageFileError(file, 'is the header of a .hdr/.img pair (magic ni1); SynPo reads single-file .nii / .nii.gz (convert with nibabel or fslchfiletype)');
-    throw new ImageFileError(file, `not a NIfTI-1 file (no n+1 magic in the header${buffer.byteLength < HEADER_BYTES ? `; the file has only ${buffer.byteLength} bytes` : ''})`);
+    if (nifti.isNIFTI1(buffer, true))
+      throw new ImageFileError(
+        file,
+        'is the header of a .hdr/.img pair (magic ni1); SynPo reads single-file .nii / .nii.gz (convert with nibabel or fslchfiletype)',
+      );
+    throw new ImageFileError(
+      file,
+      `not a NIfTI-1 file (no n+1 magic in the header${buffer.byteLength < HEADER_BYTES ? `; the file has only ${buffer.byteLength} bytes` : ''})`,
+    );
   }
   const header = nifti.readHeader(buffer) as nifti.NIFTI1;
   const offset = header.vox_offset;
   if (!Number.isInteger(offset) || offset < MIN_VOX_OFFSET) {
-    throw new ImageFileError(file, `vox_offset ${offset} is inside the header: a single-file NIfTI-1's voxels start at byte ${MIN_VOX_OFFSET} or later (a damaged or hand-edited header)`);
+    throw new ImageFileError(
+      file,
+      `vox_offset ${offset} is inside the header: a single-file NIfTI-1's voxels start at byte ${MIN_VOX_OFFSET} or later (a damaged or hand-edited header)`,
+    );
   }
   if (offset > buffer.byteLength) throw new ImageFileError(file, `vox_offset ${offset} is past the end of the file (${buffer.byteLength} bytes)`);
   const srow = storedSrow(buffer, header.littleEndian);
@@ -101,7 +123,7 @@ export function decodeNifti(bytes: Uint8Array, file: string): Volume {
   const nz = rank >= 3 ? Math.max(1, dims[3]!) : 1;
   if (nx < 1 || ny < 1) throw new ImageFileError(file, `has an empty in-plane size ${nx}×${ny}`);
   const count = nx * ny * nz;
-  if (!affine.flat().every(Number.isFinite)) throw new ImageFileError(file, 'the header\'s affine (sform or qform) has non-finite values');
+  if (!affine.flat().every(Number.isFinite)) throw new ImageFileError(file, "the header's affine (sform or qform) has non-finite values");
   const type = DATATYPES[header.datatypeCode];
   const raw = voxels(buffer.slice(offset, offset + count * (type?.bytes ?? 0)), header.datatypeCode, count, header.littleEndian, file);
   // NIfTI: scl_slope 0 means "no scaling".

@@ -12,8 +12,17 @@ import type { Volume } from './volume.ts';
 
 /** What a non-regular file is, for messages. */
 function kindOf(info: Stats): string {
-  return info.isDirectory() ? 'a folder' : info.isFIFO() ? 'a FIFO (named pipe)' : info.isCharacterDevice() ? 'a character device'
-    : info.isBlockDevice() ? 'a block device' : info.isSocket() ? 'a socket' : 'not a regular file';
+  return info.isDirectory()
+    ? 'a folder'
+    : info.isFIFO()
+      ? 'a FIFO (named pipe)'
+      : info.isCharacterDevice()
+        ? 'a character device'
+        : info.isBlockDevice()
+          ? 'a block device'
+          : info.isSocket()
+            ? 'a socket'
+            : 'not a regular file';
 }
 
 /**
@@ -29,7 +38,8 @@ export async function readBytes(path: string): Promise<Uint8Array> {
   } catch (error) {
     if (error instanceof ImageFileError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a folder, not a file' : code === 'EACCES' ? 'permission denied' : (error as Error).message;
+    const why =
+      code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a folder, not a file' : code === 'EACCES' ? 'permission denied' : (error as Error).message;
     throw new ImageFileError(path, why);
   }
 }
@@ -60,9 +70,15 @@ export async function readDicomSeries(folder: string, opts: { series?: string } 
     entries = await readdir(folder, { withFileTypes: true });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw new ImageFileError(folder, code === 'ENOENT' ? 'no such folder' : code === 'ENOTDIR' ? 'is not a folder' : code === 'EACCES' ? 'permission denied' : (error as Error).message);
+    throw new ImageFileError(
+      folder,
+      code === 'ENOENT' ? 'no such folder' : code === 'ENOTDIR' ? 'is not a folder' : code === 'EACCES' ? 'permission denied' : (error as Error).message,
+    );
   }
-  const names = entries.filter((e) => !e.name.startsWith('.') && (e.isFile() || e.isSymbolicLink())).map((e) => e.name).sort();
+  const names = entries
+    .filter((e) => !e.name.startsWith('.') && (e.isFile() || e.isSymbolicLink()))
+    .map((e) => e.name)
+    .sort();
   const slices = [];
   for (const name of names) {
     const path = join(folder, name);

@@ -38,10 +38,15 @@ export function decodeNpy(bytes: Uint8Array): DecodedNpy {
   const headerLength = new DataView(bytes.buffer, bytes.byteOffset).getUint16(8, true);
   const header = String.fromCharCode(...bytes.subarray(10, 10 + headerLength));
   const descr = /'descr':\s*'([^']+)'/.exec(header)?.[1];
-  const shape = (/'shape':\s*\(([^)]*)\)/.exec(header)?.[1] ?? '').split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+  const shape = (/'shape':\s*\(([^)]*)\)/.exec(header)?.[1] ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map(Number);
   if (/'fortran_order':\s*True/.test(header)) throw new Error('npy: Fortran-order arrays are not supported');
   const body = bytes.slice(10 + headerLength);
-  const data = descr === '<f4' ? new Float32Array(body.buffer) : descr === '|u1' ? new Uint8Array(body.buffer) : descr === '<i4' ? new Int32Array(body.buffer) : null;
+  const data =
+    descr === '<f4' ? new Float32Array(body.buffer) : descr === '|u1' ? new Uint8Array(body.buffer) : descr === '<i4' ? new Int32Array(body.buffer) : null;
   if (!data) throw new Error(`npy: unsupported dtype ${descr}`);
   return { data, shape };
 }

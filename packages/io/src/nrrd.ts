@@ -48,16 +48,34 @@ export function encodeNrrdMask(labels: Uint8Array | Uint16Array, like: Volume, g
 }
 
 const TYPES: Record<string, { ctor: new (b: ArrayBuffer) => ArrayLike<number>; bytes: number }> = {
-  int8: { ctor: Int8Array, bytes: 1 }, uint8: { ctor: Uint8Array, bytes: 1 },
-  int16: { ctor: Int16Array, bytes: 2 }, uint16: { ctor: Uint16Array, bytes: 2 },
-  int32: { ctor: Int32Array, bytes: 4 }, uint32: { ctor: Uint32Array, bytes: 4 },
-  float: { ctor: Float32Array, bytes: 4 }, double: { ctor: Float64Array, bytes: 8 },
+  int8: { ctor: Int8Array, bytes: 1 },
+  uint8: { ctor: Uint8Array, bytes: 1 },
+  int16: { ctor: Int16Array, bytes: 2 },
+  uint16: { ctor: Uint16Array, bytes: 2 },
+  int32: { ctor: Int32Array, bytes: 4 },
+  uint32: { ctor: Uint32Array, bytes: 4 },
+  float: { ctor: Float32Array, bytes: 4 },
+  double: { ctor: Float64Array, bytes: 8 },
 };
 const TYPE_ALIASES: Record<string, string> = {
-  'signed char': 'int8', int8_t: 'int8', uchar: 'uint8', 'unsigned char': 'uint8', uint8_t: 'uint8',
-  short: 'int16', 'short int': 'int16', 'signed short': 'int16', int16_t: 'int16',
-  ushort: 'uint16', 'unsigned short': 'uint16', uint16_t: 'uint16',
-  int: 'int32', 'signed int': 'int32', int32_t: 'int32', uint: 'uint32', 'unsigned int': 'uint32', uint32_t: 'uint32',
+  'signed char': 'int8',
+  int8_t: 'int8',
+  uchar: 'uint8',
+  'unsigned char': 'uint8',
+  uint8_t: 'uint8',
+  short: 'int16',
+  'short int': 'int16',
+  'signed short': 'int16',
+  int16_t: 'int16',
+  ushort: 'uint16',
+  'unsigned short': 'uint16',
+  uint16_t: 'uint16',
+  int: 'int32',
+  'signed int': 'int32',
+  int32_t: 'int32',
+  uint: 'uint32',
+  'unsigned int': 'uint32',
+  uint32_t: 'uint32',
 };
 
 /** Parses a .nrrd held in memory; `file` names it in errors. */
@@ -67,20 +85,31 @@ export function decodeNrrd(bytes: Uint8Array, file: string): Volume {
   if (magic !== 'NRRD000') throw new ImageFileError(file, 'not a NRRD file (no NRRD000x magic)');
   // The header ends at the first blank line.
   let end = -1;
-  for (let i = 0; i + 1 < bytes.length; i++) if (bytes[i] === 10 && bytes[i + 1] === 10) { end = i; break; }
+  for (let i = 0; i + 1 < bytes.length; i++)
+    if (bytes[i] === 10 && bytes[i + 1] === 10) {
+      end = i;
+      break;
+    }
   if (end < 0) throw new ImageFileError(file, 'the NRRD header has no end (no blank line); detached-header files are not read');
   const fields = new Map<string, string>();
   for (const line of new TextDecoder().decode(bytes.subarray(0, end)).split('\n').slice(1)) {
     if (line.startsWith('#') || !line.includes(':')) continue;
     const at = line.indexOf(':');
-    fields.set(line.slice(0, at).trim().toLowerCase(), line.slice(at + 1).replace(/^=/, '').trim());
+    fields.set(
+      line.slice(0, at).trim().toLowerCase(),
+      line
+        .slice(at + 1)
+        .replace(/^=/, '')
+        .trim(),
+    );
   }
   const need = (k: string) => {
     const v = fields.get(k);
     if (v === undefined) throw new ImageFileError(file, `the NRRD header has no "${k}" field`);
     return v;
   };
-  if (fields.has('data file') || fields.has('datafile')) throw new ImageFileError(file, 'detached NRRD data (a "data file" field) is not read; use a single .nrrd');
+  if (fields.has('data file') || fields.has('datafile'))
+    throw new ImageFileError(file, 'detached NRRD data (a "data file" field) is not read; use a single .nrrd');
   const typeName = TYPE_ALIASES[need('type')] ?? need('type');
   const type = TYPES[typeName];
   if (!type) throw new ImageFileError(file, `NRRD type "${need('type')}" is not a scalar type SynPo reads`);
@@ -97,15 +126,26 @@ export function decodeNrrd(bytes: Uint8Array, file: string): Volume {
   else if (encoding !== 'raw') throw new ImageFileError(file, `NRRD encoding "${encoding}" is not read (raw and gzip are)`);
   if (body.length < count * type.bytes) throw new ImageFileError(file, `the image data is truncated: ${body.length} bytes for ${count} ${typeName} voxels`);
   const copy = body.slice(0, count * type.bytes);
-  if ((fields.get('endian') ?? 'little') === 'big' && type.bytes > 1) for (let i = 0; i < copy.length; i += type.bytes) copy.subarray(i, i + type.bytes).reverse();
+  if ((fields.get('endian') ?? 'little') === 'big' && type.bytes > 1)
+    for (let i = 0; i < copy.length; i += type.bytes) copy.subarray(i, i + type.bytes).reverse();
   const typed = new type.ctor(copy.buffer);
   const data = Float32Array.from({ length: count }, (_, i) => typed[i]!);
   // Geometry: space directions and origin, in LPS or RAS.
   const space = (fields.get('space') ?? 'left-posterior-superior').toLowerCase();
-  const toRas = space === 'right-anterior-superior' || space === 'ras' ? [1, 1, 1] : space === 'left-posterior-superior' || space === 'lps' ? [-1, -1, 1] : null;
+  const toRas =
+    space === 'right-anterior-superior' || space === 'ras' ? [1, 1, 1] : space === 'left-posterior-superior' || space === 'lps' ? [-1, -1, 1] : null;
   if (!toRas) throw new ImageFileError(file, `NRRD space "${space}" is not read (left-posterior-superior and right-anterior-superior are)`);
   const parse = (v: string) => (/\(([^)]*)\)/.exec(v)?.[1] ?? '').split(',').map(Number);
-  const directions = fields.has('space directions') ? [...need('space directions').matchAll(/\([^)]*\)|none/g)].map((m) => m[0]).filter((m) => m !== 'none').map(parse) : [[1, 0, 0], [0, 1, 0], [0, 0, 1]];
+  const directions = fields.has('space directions')
+    ? [...need('space directions').matchAll(/\([^)]*\)|none/g)]
+        .map((m) => m[0])
+        .filter((m) => m !== 'none')
+        .map(parse)
+    : [
+        [1, 0, 0],
+        [0, 1, 0],
+        [0, 0, 1],
+      ];
   while (directions.length < 3) directions.push([0, 0, 1]);
   const origin = fields.has('space origin') ? parse(need('space origin')) : [0, 0, 0];
   const affine = [0, 1, 2].map((r) => [directions[0]![r]! * toRas[r]!, directions[1]![r]! * toRas[r]!, directions[2]![r]! * toRas[r]!, origin[r]! * toRas[r]!]);

@@ -36,8 +36,19 @@ export interface Reorientation {
 
 type Voxels = Float32Array | Uint8Array | Uint16Array;
 
-const PERMUTATIONS: [number, number, number][] = [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]];
-const LETTERS = [['L', 'R'], ['P', 'A'], ['I', 'S']] as const;
+const PERMUTATIONS: [number, number, number][] = [
+  [0, 1, 2],
+  [0, 2, 1],
+  [1, 0, 2],
+  [1, 2, 0],
+  [2, 0, 1],
+  [2, 1, 0],
+];
+const LETTERS = [
+  ['L', 'R'],
+  ['P', 'A'],
+  ['I', 'S'],
+] as const;
 
 /**
  * The reorientation of a volume with this voxel-to-RAS affine and these dims. Each voxel axis

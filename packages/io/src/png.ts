@@ -95,18 +95,29 @@ export function imageAsVolume(image: Image2D): Volume {
     data: image.data,
     dims: [image.width, image.height, 1],
     spacing: [1, 1, 1],
-    affine: [[-1, 0, 0, 0], [0, -1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]],
+    affine: [
+      [-1, 0, 0, 0],
+      [0, -1, 0, 0],
+      [0, 0, 1, 0],
+      [0, 0, 0, 1],
+    ],
     source: image.source,
   };
 }
 
 /** An 8-bit grey (1 channel) or RGB (3) / RGBA (4) PNG. */
 export function encodePng(data: Uint8Array, width: number, height: number, channels: 1 | 3 | 4): Uint8Array {
-  if (data.length !== width * height * channels) throw new RangeError(`PNG data has ${data.length} bytes, ${width}×${height}×${channels} needs ${width * height * channels}`);
+  if (data.length !== width * height * channels)
+    throw new RangeError(`PNG data has ${data.length} bytes, ${width}×${height}×${channels} needs ${width * height * channels}`);
   return encodePngRaw({ width, height, data, channels, depth: 8 });
 }
 
 /** A binary mask as a grey PNG: 255 inside, 0 outside. */
 export function encodeMaskPng(mask: Uint8Array, width: number, height: number): Uint8Array {
-  return encodePng(Uint8Array.from(mask, (v) => (v ? 255 : 0)), width, height, 1);
+  return encodePng(
+    Uint8Array.from(mask, (v) => (v ? 255 : 0)),
+    width,
+    height,
+    1,
+  );
 }

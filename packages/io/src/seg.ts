@@ -50,7 +50,8 @@ function uidOf(...parts: string[]): string {
 }
 
 const dicomDate = (d: Date) => `${d.getUTCFullYear()}${String(d.getUTCMonth() + 1).padStart(2, '0')}${String(d.getUTCDate()).padStart(2, '0')}`;
-const dicomTime = (d: Date) => `${String(d.getUTCHours()).padStart(2, '0')}${String(d.getUTCMinutes()).padStart(2, '0')}${String(d.getUTCSeconds()).padStart(2, '0')}`;
+const dicomTime = (d: Date) =>
+  `${String(d.getUTCHours()).padStart(2, '0')}${String(d.getUTCMinutes()).padStart(2, '0')}${String(d.getUTCSeconds()).padStart(2, '0')}`;
 
 function seriesOf(like: Volume): DicomSeriesInfo {
   if (!isDicomSeriesInfo(like.header)) throw new ImageFileError(like.source, 'is not a DICOM series: a DICOM SEG can only be written for a DICOM query');
@@ -63,7 +64,12 @@ function seriesOf(like: Volume): DicomSeriesInfo {
  * A binary DICOM SEG of `labels` (on `like`'s grid: the series read by readDicomSeries, slices in
  * its order) with one segment per entry of `segments`.
  */
-export function encodeDicomSeg(labels: ArrayLike<number>, like: Volume, segments: readonly SegSegment[], opts: { now?: Date; seriesDescription?: string } = {}): Uint8Array {
+export function encodeDicomSeg(
+  labels: ArrayLike<number>,
+  like: Volume,
+  segments: readonly SegSegment[],
+  opts: { now?: Date; seriesDescription?: string } = {},
+): Uint8Array {
   const info = seriesOf(like);
   const [nx, ny, nz] = like.dims;
   const plane = nx * ny;
@@ -74,7 +80,10 @@ export function encodeDicomSeg(labels: ArrayLike<number>, like: Volume, segments
   for (const segment of segments) {
     for (let z = 0; z < nz; z++) {
       for (let i = z * plane; i < (z + 1) * plane; i++) {
-        if (labels[i] === segment.value) { frames.push({ segment, z }); break; }
+        if (labels[i] === segment.value) {
+          frames.push({ segment, z });
+          break;
+        }
       }
     }
   }
@@ -161,33 +170,51 @@ export function encodeDicomSeg(labels: ArrayLike<number>, like: Volume, segments
     }),
     DimensionOrganizationSequence: [{ DimensionOrganizationUID: dimensionUid }],
     DimensionIndexSequence: [
-      { DimensionOrganizationUID: dimensionUid, DimensionIndexPointer: 0x0062000b, FunctionalGroupPointer: 0x0062000a, DimensionDescriptionLabel: 'ReferencedSegmentNumber' },
-      { DimensionOrganizationUID: dimensionUid, DimensionIndexPointer: 0x00200032, FunctionalGroupPointer: 0x00209113, DimensionDescriptionLabel: 'ImagePositionPatient' },
+      {
+        DimensionOrganizationUID: dimensionUid,
+        DimensionIndexPointer: 0x0062000b,
+        FunctionalGroupPointer: 0x0062000a,
+        DimensionDescriptionLabel: 'ReferencedSegmentNumber',
+      },
+      {
+        DimensionOrganizationUID: dimensionUid,
+        DimensionIndexPointer: 0x00200032,
+        FunctionalGroupPointer: 0x00209113,
+        DimensionDescriptionLabel: 'ImagePositionPatient',
+      },
     ],
-    SharedFunctionalGroupsSequence: [{
-      PlaneOrientationSequence: [{ ImageOrientationPatient: info.orientation }],
-      PixelMeasuresSequence: [{ PixelSpacing: [rowSpacing, colSpacing], SliceThickness: like.spacing[2], SpacingBetweenSlices: like.spacing[2] }],
-    }],
+    SharedFunctionalGroupsSequence: [
+      {
+        PlaneOrientationSequence: [{ ImageOrientationPatient: info.orientation }],
+        PixelMeasuresSequence: [{ PixelSpacing: [rowSpacing, colSpacing], SliceThickness: like.spacing[2], SpacingBetweenSlices: like.spacing[2] }],
+      },
+    ],
     PerFrameFunctionalGroupsSequence: frames.map(({ segment, z }) => {
       const instance = info.instances[z]!;
       return {
-        DerivationImageSequence: [{
-          SourceImageSequence: [{
-            ReferencedSOPClassUID: instance.sopClassUid,
-            ReferencedSOPInstanceUID: instance.sopInstanceUid,
-            PurposeOfReferenceCodeSequence: [code('121322', 'DCM', 'Source image for image processing operation')],
-          }],
-          DerivationCodeSequence: [code('113076', 'DCM', 'Segmentation')],
-        }],
+        DerivationImageSequence: [
+          {
+            SourceImageSequence: [
+              {
+                ReferencedSOPClassUID: instance.sopClassUid,
+                ReferencedSOPInstanceUID: instance.sopInstanceUid,
+                PurposeOfReferenceCodeSequence: [code('121322', 'DCM', 'Source image for image processing operation')],
+              },
+            ],
+            DerivationCodeSequence: [code('113076', 'DCM', 'Segmentation')],
+          },
+        ],
         FrameContentSequence: [{ DimensionIndexValues: [segment.number, z + 1] }],
         PlanePositionSequence: [{ ImagePositionPatient: instance.position }],
         SegmentIdentificationSequence: [{ ReferencedSegmentNumber: segment.number }],
       };
     }),
-    ReferencedSeriesSequence: [{
-      SeriesInstanceUID: info.seriesInstanceUid,
-      ReferencedInstanceSequence: info.instances.map((i) => ({ ReferencedSOPClassUID: i.sopClassUid, ReferencedSOPInstanceUID: i.sopInstanceUid })),
-    }],
+    ReferencedSeriesSequence: [
+      {
+        SeriesInstanceUID: info.seriesInstanceUid,
+        ReferencedInstanceSequence: info.instances.map((i) => ({ ReferencedSOPClassUID: i.sopClassUid, ReferencedSOPInstanceUID: i.sopInstanceUid })),
+      },
+    ],
     PixelData: bits.buffer,
   };
   return new Uint8Array(dcmjs.data.datasetToDict(ds).write());

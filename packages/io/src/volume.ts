@@ -38,7 +38,11 @@ export function sliceVolume(volume: Volume, z: number): Volume {
   const data = sliceOf(volume, z).slice();
   const affine = volume.affine.map((r) => [...r]);
   for (let i = 0; i < 3; i++) affine[i]![3] = volume.affine[i]![3]! + volume.affine[i]![2]! * z;
-  const header = volume.header instanceof nifti.NIFTI1 ? niftiSliceHeader(volume.header, z)
-    : isDicomSeriesInfo(volume.header) ? { ...volume.header, instances: [volume.header.instances[z]!] } : undefined;
+  const header =
+    volume.header instanceof nifti.NIFTI1
+      ? niftiSliceHeader(volume.header, z)
+      : isDicomSeriesInfo(volume.header)
+        ? { ...volume.header, instances: [volume.header.instances[z]!] }
+        : undefined;
   return { ...volume, data, dims: [nx, ny, 1], affine, header, source: `${volume.source} slice ${z}` };
 }

@@ -20,15 +20,37 @@ function series(dir: string, bits: 8 | 16): void {
   mkdirSync(dir, { recursive: true });
   for (let z = 0; z < 2; z++) {
     const n = ROWS * COLS;
-    const pixels = bits === 16
-      ? new Int16Array(n).map((_, i) => ((i % COLS) * 40 + Math.floor(i / COLS) * 13 + z * 100) % 3000 - 1024)
-      : new Uint8Array(n).map((_, i) => ((i % COLS) < 16 ? 40 : 200) + z * 10);
+    const pixels =
+      bits === 16
+        ? new Int16Array(n).map((_, i) => (((i % COLS) * 40 + Math.floor(i / COLS) * 13 + z * 100) % 3000) - 1024)
+        : new Uint8Array(n).map((_, i) => (i % COLS < 16 ? 40 : 200) + z * 10);
     const ds = {
-      _meta: { TransferSyntaxUID: '1.2.840.10008.1.2.1', MediaStorageSOPClassUID: '1.2.840.10008.5.1.4.1.1.2', MediaStorageSOPInstanceUID: `1.2.3.5.${z}`, ImplementationClassUID: '1.2.3' },
-      SOPClassUID: '1.2.840.10008.5.1.4.1.1.2', SOPInstanceUID: `1.2.3.5.${z}`, Modality: 'CT', SeriesInstanceUID: '1.2.3.6', StudyInstanceUID: '1.2.3.7',
-      Rows: ROWS, Columns: COLS, BitsAllocated: bits, BitsStored: bits, HighBit: bits - 1, PixelRepresentation: bits === 16 ? 1 : 0, SamplesPerPixel: 1,
-      PhotometricInterpretation: 'MONOCHROME2', PixelSpacing: [0.7, 0.7], ImagePositionPatient: [0, 0, 3 * z], ImageOrientationPatient: [1, 0, 0, 0, 1, 0],
-      RescaleSlope: 1, RescaleIntercept: bits === 16 ? 0 : -100, InstanceNumber: z + 1, PixelData: pixels.buffer,
+      _meta: {
+        TransferSyntaxUID: '1.2.840.10008.1.2.1',
+        MediaStorageSOPClassUID: '1.2.840.10008.5.1.4.1.1.2',
+        MediaStorageSOPInstanceUID: `1.2.3.5.${z}`,
+        ImplementationClassUID: '1.2.3',
+      },
+      SOPClassUID: '1.2.840.10008.5.1.4.1.1.2',
+      SOPInstanceUID: `1.2.3.5.${z}`,
+      Modality: 'CT',
+      SeriesInstanceUID: '1.2.3.6',
+      StudyInstanceUID: '1.2.3.7',
+      Rows: ROWS,
+      Columns: COLS,
+      BitsAllocated: bits,
+      BitsStored: bits,
+      HighBit: bits - 1,
+      PixelRepresentation: bits === 16 ? 1 : 0,
+      SamplesPerPixel: 1,
+      PhotometricInterpretation: 'MONOCHROME2',
+      PixelSpacing: [0.7, 0.7],
+      ImagePositionPatient: [0, 0, 3 * z],
+      ImageOrientationPatient: [1, 0, 0, 0, 1, 0],
+      RescaleSlope: 1,
+      RescaleIntercept: bits === 16 ? 0 : -100,
+      InstanceNumber: z + 1,
+      PixelData: pixels.buffer,
     };
     writeFileSync(join(dir, `s${z}.dcm`), new Uint8Array(dcmjs.data.datasetToBuffer(ds)));
   }
@@ -65,7 +87,7 @@ describe('compressed DICOM series', () => {
     });
   }
 
-  it('JPEG Baseline (8-bit, lossy): within the compression\'s loss', async () => {
+  it("JPEG Baseline (8-bit, lossy): within the compression's loss", async () => {
     const root = mkdtempSync(join(tmpdir(), 'codec-'));
     series(join(root, 'raw'), 8);
     convert(join(root, 'raw'), join(root, 'packed'), ['--jpeg', '--lossy', '-q', '95']);
@@ -73,7 +95,9 @@ describe('compressed DICOM series', () => {
     const raw = await readDicomSeries(join(root, 'raw'));
     const packed = await readDicomSeries(join(root, 'packed'));
     let worst = 0;
-    raw.data.forEach((v, i) => { worst = Math.max(worst, Math.abs(v - packed.data[i]!)); });
+    raw.data.forEach((v, i) => {
+      worst = Math.max(worst, Math.abs(v - packed.data[i]!));
+    });
     expect(worst).toBeLessThan(20);
     // Not a blank image: the two halves (40 and 200 stored) stay apart.
     expect(packed.data[COLS - 1]! - packed.data[0]!).toBeGreaterThan(120);
@@ -90,7 +114,9 @@ describe('compressed DICOM series', () => {
       bytes.write('1.2.840.10008.1.2.4.51', bytes.indexOf('1.2.840.10008.1.2.4.80'), 'latin1');
       writeFileSync(file, bytes);
     }
-    await expect(readDicomSeries(join(root, 'packed'))).rejects.toThrow(/s0\.dcm: compressed DICOM \(transfer syntax 1\.2\.840\.10008\.1\.2\.4\.51, JPEG Extended \(Process 2 & 4\)\) is not supported; decompress the series first/);
+    await expect(readDicomSeries(join(root, 'packed'))).rejects.toThrow(
+      /s0\.dcm: compressed DICOM \(transfer syntax 1\.2\.840\.10008\.1\.2\.4\.51, JPEG Extended \(Process 2 & 4\)\) is not supported; decompress the series first/,
+    );
   });
 
   it('the synchronous decoder (browsers) refuses compressed frames by name; corrupt frames are named', async () => {
@@ -98,7 +124,9 @@ describe('compressed DICOM series', () => {
     series(join(root, 'raw'), 16);
     convert(join(root, 'raw'), join(root, 'packed'), ['--jpegls']);
     const bytes = new Uint8Array(execFileSync('cat', [join(root, 'packed', 's0.dcm')]));
-    expect(() => decodeDicomSlice(bytes, 'ls.dcm')).toThrow(/ls\.dcm: compressed DICOM \(transfer syntax 1\.2\.840\.10008\.1\.2\.4\.80, JPEG-LS Lossless\) is decoded only by readDicomSeries/);
+    expect(() => decodeDicomSlice(bytes, 'ls.dcm')).toThrow(
+      /ls\.dcm: compressed DICOM \(transfer syntax 1\.2\.840\.10008\.1\.2\.4\.80, JPEG-LS Lossless\) is decoded only by readDicomSeries/,
+    );
     // Damage the JPEG-LS stream's start-of-frame marker.
     const at = Buffer.from(bytes).indexOf(Buffer.from([0xff, 0xf7]));
     bytes[at + 1] = 0x00;

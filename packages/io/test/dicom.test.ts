@@ -12,11 +12,30 @@ function dicomSlice(z: number, instance: number, fill: number): Uint8Array {
   const cols = 3;
   const pixels = new Int16Array(rows * cols).map((_, i) => fill + i);
   const ds = {
-    _meta: { TransferSyntaxUID: '1.2.840.10008.1.2.1', MediaStorageSOPClassUID: '1.2.840.10008.5.1.4.1.1.2', MediaStorageSOPInstanceUID: `1.2.3.${instance}`, ImplementationClassUID: '1.2.3' },
-    SOPClassUID: '1.2.840.10008.5.1.4.1.1.2', SOPInstanceUID: `1.2.3.${instance}`, Modality: 'CT',
-    Rows: rows, Columns: cols, BitsAllocated: 16, BitsStored: 16, HighBit: 15, PixelRepresentation: 1, SamplesPerPixel: 1,
-    PhotometricInterpretation: 'MONOCHROME2', PixelSpacing: [0.7, 0.8], ImagePositionPatient: [-10, 20, z], ImageOrientationPatient: [1, 0, 0, 0, 1, 0],
-    RescaleSlope: 2, RescaleIntercept: -1024, InstanceNumber: instance, SliceThickness: 2.5,
+    _meta: {
+      TransferSyntaxUID: '1.2.840.10008.1.2.1',
+      MediaStorageSOPClassUID: '1.2.840.10008.5.1.4.1.1.2',
+      MediaStorageSOPInstanceUID: `1.2.3.${instance}`,
+      ImplementationClassUID: '1.2.3',
+    },
+    SOPClassUID: '1.2.840.10008.5.1.4.1.1.2',
+    SOPInstanceUID: `1.2.3.${instance}`,
+    Modality: 'CT',
+    Rows: rows,
+    Columns: cols,
+    BitsAllocated: 16,
+    BitsStored: 16,
+    HighBit: 15,
+    PixelRepresentation: 1,
+    SamplesPerPixel: 1,
+    PhotometricInterpretation: 'MONOCHROME2',
+    PixelSpacing: [0.7, 0.8],
+    ImagePositionPatient: [-10, 20, z],
+    ImageOrientationPatient: [1, 0, 0, 0, 1, 0],
+    RescaleSlope: 2,
+    RescaleIntercept: -1024,
+    InstanceNumber: instance,
+    SliceThickness: 2.5,
     PixelData: pixels.buffer,
   };
   return new Uint8Array(dcmjs.data.datasetToBuffer(ds));
@@ -31,7 +50,12 @@ function series(files: Record<string, Uint8Array>): string {
 describe('DICOM series', () => {
   it('orders slices by position along the normal, rescales, and converts the affine to RAS', async () => {
     // Written out of order, with instance numbers that disagree with the positions.
-    const dir = series({ a: dicomSlice(7.5, 1, 300), b: dicomSlice(2.5, 3, 100), c: dicomSlice(5, 2, 200), 'notes.txt': new TextEncoder().encode('not dicom') });
+    const dir = series({
+      a: dicomSlice(7.5, 1, 300),
+      b: dicomSlice(2.5, 3, 100),
+      c: dicomSlice(5, 2, 200),
+      'notes.txt': new TextEncoder().encode('not dicom'),
+    });
     const v = await readDicomSeries(dir);
     expect(v.dims).toEqual([3, 4, 3]);
     expect(v.spacing).toEqual([0.8, 0.7, 2.5]);

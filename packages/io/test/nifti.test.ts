@@ -5,7 +5,6 @@ import { decodeNifti, encodeNiftiMask, ImageFileError, sliceOf } from '../src/in
 import { readBytes, readNifti } from '../src/node.ts';
 import { DATA, itWithData } from '../../../test/support/data.ts';
 
-
 /** A NIfTI-1 file built by hand: dims, datatype, raw voxel bytes, optional scaling. */
 function makeNifti(dims: number[], datatype: number, bits: number, voxels: Uint8Array, slope = 1, inter = 0, littleEndian = true): Uint8Array {
   const h = new nifti.NIFTI1();
@@ -19,7 +18,12 @@ function makeNifti(dims: number[], datatype: number, bits: number, voxels: Uint8
   h.vox_offset = 352;
   h.magic = 'n+1';
   h.sform_code = 1;
-  h.affine = [[0.5, 0, 0, -10], [0, 0.5, 0, 20], [0, 0, 2, 5], [0, 0, 0, 1]];
+  h.affine = [
+    [0.5, 0, 0, -10],
+    [0, 0.5, 0, 20],
+    [0, 0, 2, 5],
+    [0, 0, 0, 1],
+  ];
   const head = new Uint8Array(h.toArrayBuffer()).subarray(0, 348);
   const out = new Uint8Array(352 + voxels.length);
   out.set(head);
@@ -49,7 +53,14 @@ describe('NIfTI read', () => {
     new DataView(be.buffer).setFloat32(0, 1.5, false);
     new DataView(be.buffer).setFloat32(4, -2, false);
     expect(Array.from(decodeNifti(makeNifti([2, 1, 1], 16, 32, be, 1, 0, false), 'be.nii').data)).toEqual([1.5, -2]);
-    for (const [code, bits, ctor] of [[2, 8, Uint8Array], [256, 8, Int8Array], [512, 16, Uint16Array], [8, 32, Int32Array], [768, 32, Uint32Array], [64, 64, Float64Array]] as const) {
+    for (const [code, bits, ctor] of [
+      [2, 8, Uint8Array],
+      [256, 8, Int8Array],
+      [512, 16, Uint16Array],
+      [8, 32, Int32Array],
+      [768, 32, Uint32Array],
+      [64, 64, Float64Array],
+    ] as const) {
       const values = new ctor([1, 2, 3, 4]);
       const v = decodeNifti(makeNifti([2, 2, 1], code, bits, new Uint8Array(values.buffer)), `t${code}.nii`);
       expect(Array.from(v.data)).toEqual([1, 2, 3, 4]);
@@ -65,7 +76,14 @@ describe('NIfTI read', () => {
   ];
   for (const [name, bytes, message] of bad) {
     it(`refuses ${name}, naming the file`, () => {
-      const error = (() => { try { decodeNifti(bytes(), '/data/case.nii.gz'); } catch (e) { return e; } return null; })();
+      const error = (() => {
+        try {
+          decodeNifti(bytes(), '/data/case.nii.gz');
+        } catch (e) {
+          return e;
+        }
+        return null;
+      })();
       expect(error).toBeInstanceOf(ImageFileError);
       expect((error as Error).message).toMatch(/^\/data\/case\.nii\.gz: /);
       expect((error as Error).message).toMatch(message);

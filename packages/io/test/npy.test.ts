@@ -30,12 +30,20 @@ describe('npy', () => {
   it('numpy reads what we write (when numpy is installed)', (ctx) => {
     let python = '';
     for (const candidate of ['python3', '/usr/bin/python3']) {
-      try { execFileSync(candidate, ['-c', 'import numpy'], { stdio: 'ignore' }); python = candidate; break; } catch { /* try the next */ }
+      try {
+        execFileSync(candidate, ['-c', 'import numpy'], { stdio: 'ignore' });
+        python = candidate;
+        break;
+      } catch {
+        /* try the next */
+      }
     }
     if (!python) return ctx.skip('no python3 with numpy on this machine');
     const file = join(mkdtempSync(join(tmpdir(), 'npy-')), 'a.npy');
     writeFileSync(file, encodeNpy(Float32Array.of(1, 2, 3, 4, 5, 6), [3, 2]));
-    const out = execFileSync(python, ['-c', `import numpy as n; a = n.load('${file}'); print(a.dtype, a.shape, a[2, 1])`]).toString().trim();
+    const out = execFileSync(python, ['-c', `import numpy as n; a = n.load('${file}'); print(a.dtype, a.shape, a[2, 1])`])
+      .toString()
+      .trim();
     expect(out).toBe('float32 (3, 2) 6.0');
   });
 });

@@ -3,14 +3,18 @@ import { canonicalAffine, canonicalVolume, fromCanonical, reorientation, toCanon
 import { readNifti } from '../src/node.ts';
 import { DATA, itWithData } from '../../../test/support/data.ts';
 
-
 /** A volume whose voxel value is its index, with this affine. */
 function indexed(dims: [number, number, number], affine: number[][]): Volume {
   const n = dims[0] * dims[1] * dims[2];
   return { data: Float32Array.from({ length: n }, (_, i) => i), dims, spacing: [1, 1, 1], affine, source: 'indexed' };
 }
 
-const LPS = [[-1, 0, 0, 0], [0, -1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]];
+const LPS = [
+  [-1, 0, 0, 0],
+  [0, -1, 0, 0],
+  [0, 0, 1, 0],
+  [0, 0, 0, 1],
+];
 
 describe('orientation', () => {
   itWithData(['chaos-t2', 'sabs-ct'], 'names the axes of the shared data as nibabel would, and finds LPS+ canonical', async () => {
@@ -24,7 +28,12 @@ describe('orientation', () => {
 
   it('every voxel keeps its world position through canonicalisation (flips and a permutation)', () => {
     // A sagittal-like storage: voxel x runs superior, y anterior, z right, with an oblique tilt.
-    const affine = [[0.02, 0, 2.5, -40], [0, 1.2, 0, 10], [1.1, 0, -0.01, 7], [0, 0, 0, 1]];
+    const affine = [
+      [0.02, 0, 2.5, -40],
+      [0, 1.2, 0, 10],
+      [1.1, 0, -0.01, 7],
+      [0, 0, 0, 1],
+    ];
     const v = indexed([5, 4, 3], affine);
     const r = reorientation(v.affine, v.dims);
     expect(r.fileCode).toBe('SAR');
@@ -54,22 +63,65 @@ describe('orientation', () => {
   });
 
   it('RAS and LPS storage of the same voxels give the same canonical array', () => {
-    const lps = indexed([4, 3, 2], [[-1, 0, 0, 3], [0, -1, 0, 2], [0, 0, 1, 0], [0, 0, 0, 1]]);
+    const lps = indexed(
+      [4, 3, 2],
+      [
+        [-1, 0, 0, 3],
+        [0, -1, 0, 2],
+        [0, 0, 1, 0],
+        [0, 0, 0, 1],
+      ],
+    );
     // The same world grid stored with x and y reversed (RAS): file voxel (i, j) is LPS voxel (3 − i, 2 − j).
-    const ras = { ...lps, data: new Float32Array(lps.data.length), affine: [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]] };
-    for (let k = 0; k < 2; k++) for (let j = 0; j < 3; j++) for (let i = 0; i < 4; i++) ras.data[i + 4 * (j + 3 * k)] = lps.data[(3 - i) + 4 * ((2 - j) + 3 * k)]!;
+    const ras = {
+      ...lps,
+      data: new Float32Array(lps.data.length),
+      affine: [
+        [1, 0, 0, 0],
+        [0, 1, 0, 0],
+        [0, 0, 1, 0],
+        [0, 0, 0, 1],
+      ],
+    };
+    for (let k = 0; k < 2; k++) for (let j = 0; j < 3; j++) for (let i = 0; i < 4; i++) ras.data[i + 4 * (j + 3 * k)] = lps.data[3 - i + 4 * (2 - j + 3 * k)]!;
     expect(Array.from(canonicalVolume(ras).volume.data)).toEqual(Array.from(lps.data));
     expect(canonicalVolume(ras).volume.affine).toEqual(lps.affine);
   });
 
   it('a single slice keeps its slice axis, and a degenerate affine changes nothing', () => {
-    const sagittalSlice = reorientation([[0, 0, 1, 0], [0, 1, 0, 0], [1, 0, 0, 0], [0, 0, 0, 1]], [4, 4, 1]);
+    const sagittalSlice = reorientation(
+      [
+        [0, 0, 1, 0],
+        [0, 1, 0, 0],
+        [1, 0, 0, 0],
+        [0, 0, 0, 1],
+      ],
+      [4, 4, 1],
+    );
     expect(sagittalSlice.axes[2]).toBe(2);
-    expect(reorientation([[0, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]], [2, 2, 2]).identity).toBe(true);
+    expect(
+      reorientation(
+        [
+          [0, 0, 0, 0],
+          [0, 1, 0, 0],
+          [0, 0, 1, 0],
+          [0, 0, 0, 1],
+        ],
+        [2, 2, 2],
+      ).identity,
+    ).toBe(true);
   });
 
   it('toCanonical keeps the array type (uint8 and uint16 masks)', () => {
-    const r = reorientation([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, -1, 0], [0, 0, 0, 1]], [2, 1, 2]);
+    const r = reorientation(
+      [
+        [1, 0, 0, 0],
+        [0, 1, 0, 0],
+        [0, 0, -1, 0],
+        [0, 0, 0, 1],
+      ],
+      [2, 1, 2],
+    );
     const out = toCanonical(Uint16Array.of(1, 2, 300, 4), r);
     expect(out).toBeInstanceOf(Uint16Array);
     // x flipped (R → L), z flipped (I → S).

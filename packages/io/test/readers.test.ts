@@ -27,14 +27,26 @@ function niftiBytes(opts: { voxOffset?: number; magic?: string; sform?: number[]
   h.sform_code = opts.sformCode ?? 1;
   h.qform_code = opts.qformCode ?? 0;
   h.qoffset_x = 5;
-  h.affine = opts.sform ?? [[2, 0, 0, -10], [0, 2, 0, 20], [0, 0, 3, 5], [0, 0, 0, 1]];
+  h.affine = opts.sform ?? [
+    [2, 0, 0, -10],
+    [0, 2, 0, 20],
+    [0, 0, 3, 5],
+    [0, 0, 0, 1],
+  ];
   const out = new Uint8Array(352 + 8);
   out.set(new Uint8Array(h.toArrayBuffer()).subarray(0, 348));
   out.set([1, 2, 3, 4, 5, 6, 7, 8], 352);
   return out;
 }
 
-const errorOf = (f: () => unknown) => { try { f(); } catch (e) { return e as Error; } return null; };
+const errorOf = (f: () => unknown) => {
+  try {
+    f();
+  } catch (e) {
+    return e as Error;
+  }
+  return null;
+};
 
 describe('NIfTI reader', () => {
   const bad: [string, () => Uint8Array, RegExp][] = [
@@ -42,8 +54,24 @@ describe('NIfTI reader', () => {
     ['vox_offset past the end', () => niftiBytes({ voxOffset: 4000 }), /vox_offset 4000 is past the end of the file/],
     ['a .hdr of a .hdr/.img pair', () => niftiBytes({ magic: 'ni1' }), /\.hdr\/\.img pair/],
     ['an empty file', () => new Uint8Array(0), /is empty \(0 bytes\)/],
-    ['a gzip stream with a bad CRC', () => { const z = gzipSync(niftiBytes()); z[z.length - 6] = z[z.length - 6]! ^ 0xff; return z; }, /CRC-32 [0-9a-f]{8} of the data does not match/],
-    ['a gzip stream whose data was altered', () => { const z = gzipSync(niftiBytes(), { level: 0 }); z[200] = z[200]! ^ 0x01; return z; }, /gzip stream is corrupt/],
+    [
+      'a gzip stream with a bad CRC',
+      () => {
+        const z = gzipSync(niftiBytes());
+        z[z.length - 6] = z[z.length - 6]! ^ 0xff;
+        return z;
+      },
+      /CRC-32 [0-9a-f]{8} of the data does not match/,
+    ],
+    [
+      'a gzip stream whose data was altered',
+      () => {
+        const z = gzipSync(niftiBytes(), { level: 0 });
+        z[200] = z[200]! ^ 0x01;
+        return z;
+      },
+      /gzip stream is corrupt/,
+    ],
   ];
   for (const [name, bytes, message] of bad) {
     it(`refuses ${name}, naming the file`, () => {
@@ -54,7 +82,7 @@ describe('NIfTI reader', () => {
     });
   }
 
-  it('our CRC-32 matches gzip\'s', () => {
+  it("our CRC-32 matches gzip's", () => {
     const dir = tmp();
     writeFileSync(join(dir, 'x'), 'The quick brown fox');
     execFileSync('gzip', ['-n', join(dir, 'x')]);
@@ -122,10 +150,30 @@ describe('files that are not regular', () => {
 describe('PNG reader', () => {
   it('looks palette images up in their palette (an inverted palette reads the right way round)', () => {
     // Index 0 is white, index 1 black: the indices alone would invert the image.
-    const png = encodePngRaw({ width: 4, height: 1, data: Uint8Array.of(0, 1, 1, 0), depth: 8, channels: 1, palette: [[255, 255, 255], [0, 0, 0]] });
+    const png = encodePngRaw({
+      width: 4,
+      height: 1,
+      data: Uint8Array.of(0, 1, 1, 0),
+      depth: 8,
+      channels: 1,
+      palette: [
+        [255, 255, 255],
+        [0, 0, 0],
+      ],
+    });
     expect(Array.from(decodeImage2D(png, 'p.png').data)).toEqual([255, 0, 0, 255]);
     // A 1-bit palette mask: bits 0110, palette [black, red].
-    const mask = encodePngRaw({ width: 4, height: 1, data: Uint8Array.of(0b01100000), depth: 1, channels: 1, palette: [[0, 0, 0], [255, 0, 0]] });
+    const mask = encodePngRaw({
+      width: 4,
+      height: 1,
+      data: Uint8Array.of(0b01100000),
+      depth: 1,
+      channels: 1,
+      palette: [
+        [0, 0, 0],
+        [255, 0, 0],
+      ],
+    });
     expect(Array.from(decodeImage2D(mask, 'm.png').data).map((v) => Math.round(v))).toEqual([0, 76, 76, 0]);
   });
 
@@ -146,7 +194,16 @@ describe('PNG reader', () => {
   });
 });
 
-interface SliceSpec { z: number; instance: number; series?: string; number?: number; rows?: number; photometric?: string; position?: boolean; fill?: number }
+interface SliceSpec {
+  z: number;
+  instance: number;
+  series?: string;
+  number?: number;
+  rows?: number;
+  photometric?: string;
+  position?: boolean;
+  fill?: number;
+}
 
 /** A single-frame CT slice written by dcmjs (a fixture; the reader is dicom-parser). */
 function dicomSlice(spec: SliceSpec): Uint8Array {
@@ -154,13 +211,34 @@ function dicomSlice(spec: SliceSpec): Uint8Array {
   const cols = 2;
   const pixels = new Uint16Array(rows * cols).map((_, i) => (spec.fill ?? 100) + i);
   const ds: Record<string, unknown> = {
-    _meta: { TransferSyntaxUID: '1.2.840.10008.1.2.1', MediaStorageSOPClassUID: '1.2.840.10008.5.1.4.1.1.2', MediaStorageSOPInstanceUID: `1.2.3.${spec.instance}`, ImplementationClassUID: '1.2.3' },
-    SOPClassUID: '1.2.840.10008.5.1.4.1.1.2', SOPInstanceUID: `1.2.3.${spec.instance}`, Modality: 'CT',
-    StudyInstanceUID: '1.2.3.100', SeriesInstanceUID: spec.series ?? '1.2.3.200', SeriesNumber: spec.number ?? 1, SeriesDescription: `series ${spec.number ?? 1}`,
-    FrameOfReferenceUID: '1.2.3.300', PatientName: 'Test^Patient', PatientID: 'P1',
-    Rows: rows, Columns: cols, BitsAllocated: 16, BitsStored: 16, HighBit: 15, PixelRepresentation: 0, SamplesPerPixel: 1,
-    PhotometricInterpretation: spec.photometric ?? 'MONOCHROME2', PixelSpacing: [0.5, 0.5], ImageOrientationPatient: [1, 0, 0, 0, 1, 0],
-    InstanceNumber: spec.instance, SliceThickness: 2,
+    _meta: {
+      TransferSyntaxUID: '1.2.840.10008.1.2.1',
+      MediaStorageSOPClassUID: '1.2.840.10008.5.1.4.1.1.2',
+      MediaStorageSOPInstanceUID: `1.2.3.${spec.instance}`,
+      ImplementationClassUID: '1.2.3',
+    },
+    SOPClassUID: '1.2.840.10008.5.1.4.1.1.2',
+    SOPInstanceUID: `1.2.3.${spec.instance}`,
+    Modality: 'CT',
+    StudyInstanceUID: '1.2.3.100',
+    SeriesInstanceUID: spec.series ?? '1.2.3.200',
+    SeriesNumber: spec.number ?? 1,
+    SeriesDescription: `series ${spec.number ?? 1}`,
+    FrameOfReferenceUID: '1.2.3.300',
+    PatientName: 'Test^Patient',
+    PatientID: 'P1',
+    Rows: rows,
+    Columns: cols,
+    BitsAllocated: 16,
+    BitsStored: 16,
+    HighBit: 15,
+    PixelRepresentation: 0,
+    SamplesPerPixel: 1,
+    PhotometricInterpretation: spec.photometric ?? 'MONOCHROME2',
+    PixelSpacing: [0.5, 0.5],
+    ImageOrientationPatient: [1, 0, 0, 0, 1, 0],
+    InstanceNumber: spec.instance,
+    SliceThickness: 2,
     PixelData: pixels.buffer,
   };
   if (spec.position !== false) ds.ImagePositionPatient = [0, 0, spec.z];
@@ -175,8 +253,16 @@ function folder(slices: SliceSpec[]): string {
 
 describe('DICOM series as series', () => {
   it('lists the series of a folder that holds two, and reads the one picked by UID', async () => {
-    const dir = folder([{ z: 0, instance: 1 }, { z: 2, instance: 2 }, { z: 0, instance: 3, series: '1.2.3.201', number: 2 }, { z: 2, instance: 4, series: '1.2.3.201', number: 2 }, { z: 4, instance: 5, series: '1.2.3.201', number: 2 }]);
-    await expect(readDicomSeries(dir)).rejects.toThrow(/holds 2 series; pick one with --series UID:\n  1\.2\.3\.200: series 1 "series 1", 2 slices of 2×2\n  1\.2\.3\.201: series 2 "series 2", 3 slices of 2×2/);
+    const dir = folder([
+      { z: 0, instance: 1 },
+      { z: 2, instance: 2 },
+      { z: 0, instance: 3, series: '1.2.3.201', number: 2 },
+      { z: 2, instance: 4, series: '1.2.3.201', number: 2 },
+      { z: 4, instance: 5, series: '1.2.3.201', number: 2 },
+    ]);
+    await expect(readDicomSeries(dir)).rejects.toThrow(
+      /holds 2 series; pick one with --series UID:\n  1\.2\.3\.200: series 1 "series 1", 2 slices of 2×2\n  1\.2\.3\.201: series 2 "series 2", 3 slices of 2×2/,
+    );
     const v = await readDicomSeries(dir, { series: '1.2.3.201' });
     expect(v.dims).toEqual([2, 2, 3]);
     const info = v.header as DicomSeriesInfo;
@@ -186,10 +272,43 @@ describe('DICOM series as series', () => {
   });
 
   const bad: [string, SliceSpec[], RegExp][] = [
-    ['two slices at one position', [{ z: 0, instance: 1 }, { z: 2, instance: 2 }, { z: 2, instance: 3 }], /two slices at one position \(0\\0\\2\): .*im1\.dcm and .*im2\.dcm/],
-    ['a missing slice', [{ z: 0, instance: 1 }, { z: 2, instance: 2 }, { z: 4, instance: 3 }, { z: 8, instance: 4 }], /about 1 slice\(s\) missing: 4\.00 mm between .*im2\.dcm and .*im3\.dcm, the series' spacing is 2\.00 mm/],
-    ['irregular spacing', [{ z: 0, instance: 1 }, { z: 2, instance: 2 }, { z: 4, instance: 3 }, { z: 5, instance: 4 }], /irregular spacing: 1\.00 mm/],
-    ['slices of mixed sizes', [{ z: 0, instance: 1 }, { z: 2, instance: 2, rows: 3 }], /im1\.dcm: is 2×3, the series' first slice .*im0\.dcm is 2×2/],
+    [
+      'two slices at one position',
+      [
+        { z: 0, instance: 1 },
+        { z: 2, instance: 2 },
+        { z: 2, instance: 3 },
+      ],
+      /two slices at one position \(0\\0\\2\): .*im1\.dcm and .*im2\.dcm/,
+    ],
+    [
+      'a missing slice',
+      [
+        { z: 0, instance: 1 },
+        { z: 2, instance: 2 },
+        { z: 4, instance: 3 },
+        { z: 8, instance: 4 },
+      ],
+      /about 1 slice\(s\) missing: 4\.00 mm between .*im2\.dcm and .*im3\.dcm, the series' spacing is 2\.00 mm/,
+    ],
+    [
+      'irregular spacing',
+      [
+        { z: 0, instance: 1 },
+        { z: 2, instance: 2 },
+        { z: 4, instance: 3 },
+        { z: 5, instance: 4 },
+      ],
+      /irregular spacing: 1\.00 mm/,
+    ],
+    [
+      'slices of mixed sizes',
+      [
+        { z: 0, instance: 1 },
+        { z: 2, instance: 2, rows: 3 },
+      ],
+      /im1\.dcm: is 2×3, the series' first slice .*im0\.dcm is 2×2/,
+    ],
   ];
   for (const [name, slices, message] of bad) {
     it(`refuses ${name}, naming the files`, async () => {
@@ -197,20 +316,33 @@ describe('DICOM series as series', () => {
     });
   }
 
-  it('inverts MONOCHROME1 within the series\' range', async () => {
-    const v = await readDicomSeries(folder([{ z: 0, instance: 1, photometric: 'MONOCHROME1', fill: 100 }, { z: 2, instance: 2, photometric: 'MONOCHROME1', fill: 200 }]));
+  it("inverts MONOCHROME1 within the series' range", async () => {
+    const v = await readDicomSeries(
+      folder([
+        { z: 0, instance: 1, photometric: 'MONOCHROME1', fill: 100 },
+        { z: 2, instance: 2, photometric: 'MONOCHROME1', fill: 200 },
+      ]),
+    );
     // Stored 100…103 and 200…203: inverted as 303 − v.
     expect(Array.from(v.data)).toEqual([203, 202, 201, 200, 103, 102, 101, 100]);
   });
 
   it('orders by InstanceNumber with a warning when positions are missing', async () => {
-    const v = await readDicomSeries(folder([{ z: 0, instance: 2, position: false, fill: 200 }, { z: 0, instance: 1, position: false, fill: 100 }]));
+    const v = await readDicomSeries(
+      folder([
+        { z: 0, instance: 2, position: false, fill: 200 },
+        { z: 0, instance: 1, position: false, fill: 100 },
+      ]),
+    );
     expect(v.data[0]).toBe(100);
     expect(v.warnings?.join()).toMatch(/without ImagePositionPatient; ordered by InstanceNumber/);
   });
 
   it('skips subfolders and FIFOs in a series folder instead of reading them', async () => {
-    const dir = folder([{ z: 0, instance: 1 }, { z: 2, instance: 2 }]);
+    const dir = folder([
+      { z: 0, instance: 1 },
+      { z: 2, instance: 2 },
+    ]);
     execFileSync('mkfifo', [join(dir, 'pipe')]);
     execFileSync('mkdir', [join(dir, 'sub')]);
     expect((await readDicomSeries(dir)).dims).toEqual([2, 2, 2]);

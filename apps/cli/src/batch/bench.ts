@@ -36,18 +36,24 @@ const QUERIES = [1, 2, 3, 5];
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    }).on('error', reject);
+    const s = createServer()
+      .listen(0, '127.0.0.1', () => {
+        const { port } = s.address() as { port: number };
+        s.close(() => resolve(port));
+      })
+      .on('error', reject);
   });
 }
 
-const ping = (port: number) => new Promise<boolean>((resolve) => {
-  const c = connect(port, '127.0.0.1', () => c.write('PING\r\n'));
-  c.on('data', (d) => { c.destroy(); resolve(d.toString().startsWith('+PONG')); });
-  c.on('error', () => resolve(false));
-});
+const ping = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const c = connect(port, '127.0.0.1', () => c.write('PING\r\n'));
+    c.on('data', (d) => {
+      c.destroy();
+      resolve(d.toString().startsWith('+PONG'));
+    });
+    c.on('error', () => resolve(false));
+  });
 
 function run(args: string[]): Promise<number | null> {
   return new Promise((resolve, reject) => {
@@ -62,7 +68,13 @@ export async function runBatchBench(dataDir: string, opts: RunOpts, log: (m: str
   try {
     const manifestFor = (out: string) => {
       const path = join(dir, `${out}.csv`);
-      writeFileSync(path, ['support_image,support_label,query,out,organs', ...QUERIES.map((q) => `${dataDir}/image_8.nii.gz,${dataDir}/label_8.nii.gz,${dataDir}/image_${q}.nii.gz,${out}/q${q}.nii.gz,all`)].join('\n'));
+      writeFileSync(
+        path,
+        [
+          'support_image,support_label,query,out,organs',
+          ...QUERIES.map((q) => `${dataDir}/image_8.nii.gz,${dataDir}/label_8.nii.gz,${dataDir}/image_${q}.nii.gz,${out}/q${q}.nii.gz,all`),
+        ].join('\n'),
+      );
       return path;
     };
     const rows: BatchBenchRow[] = [];
@@ -82,7 +94,13 @@ export async function runBatchBench(dataDir: string, opts: RunOpts, log: (m: str
         const slices = results.reduce((n, r) => n + (r.encodedSlices ?? 0), 0);
         encodedSlices = slices;
         organSlices = results.reduce((n, r) => n + (r.organSlices ?? 0), 0);
-        rows.push({ how: `synpo batch --jobs ${jobs}`, scans: results.length, seconds, scansPerMinute: (60 * results.length) / seconds, slicesPerSecond: slices / seconds });
+        rows.push({
+          how: `synpo batch --jobs ${jobs}`,
+          scans: results.length,
+          seconds,
+          scansPerMinute: (60 * results.length) / seconds,
+          slicesPerSecond: slices / seconds,
+        });
       }
     } finally {
       release();
@@ -94,7 +112,10 @@ export async function runBatchBench(dataDir: string, opts: RunOpts, log: (m: str
     const started = await new Promise<boolean>((resolve) => {
       redis.on('error', () => resolve(false));
       (async () => {
-        for (let i = 0; i < 50; i++) { if (await ping(port)) return resolve(true); await new Promise((r) => setTimeout(r, 100)); }
+        for (let i = 0; i < 50; i++) {
+          if (await ping(port)) return resolve(true);
+          await new Promise((r) => setTimeout(r, 100));
+        }
         resolve(false);
       })();
     });
@@ -111,7 +132,13 @@ export async function runBatchBench(dataDir: string, opts: RunOpts, log: (m: str
         const seconds = (performance.now() - t0) / 1000;
         if (codes.some((c) => c !== 0)) throw new Error(`bench batch: a queue worker exited with ${codes.join(', ')}`);
         if ((await run(['queue', 'wait', '--redis', url, '--timeout', '5'])) !== 0) throw new Error('bench batch: the queue did not finish every case');
-        rows.push({ how: 'synpo queue, 2 local workers', scans: QUERIES.length, seconds, scansPerMinute: (60 * QUERIES.length) / seconds, slicesPerSecond: encodedSlices / seconds });
+        rows.push({
+          how: 'synpo queue, 2 local workers',
+          scans: QUERIES.length,
+          seconds,
+          scansPerMinute: (60 * QUERIES.length) / seconds,
+          slicesPerSecond: encodedSlices / seconds,
+        });
       }
     } finally {
       redis.kill('SIGTERM');

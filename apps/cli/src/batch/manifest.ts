@@ -30,7 +30,11 @@ function csvFields(line: string): string[] | null {
   for (let i = 0; i < line.length; i++) {
     const c = line[i]!;
     if (quoted) {
-      if (c === '"' && line[i + 1] === '"') { field += '"'; i++; } else if (c === '"') quoted = false; else field += c;
+      if (c === '"' && line[i + 1] === '"') {
+        field += '"';
+        i++;
+      } else if (c === '"') quoted = false;
+      else field += c;
     } else if (c === '"' && field === '') {
       quoted = true;
     } else if (c === ',') {
@@ -49,7 +53,12 @@ export function parseManifest(text: string, path: string): BatchCase[] {
   const base = dirname(resolve(path));
   const at = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
   const lines = text.split(/\r?\n/);
-  const jsonl = /\.jsonl?$/i.test(path) || lines.find((l) => l.trim())?.trim().startsWith('{');
+  const jsonl =
+    /\.jsonl?$/i.test(path) ||
+    lines
+      .find((l) => l.trim())
+      ?.trim()
+      .startsWith('{');
   const problems: string[] = [];
   const records: { row: number; fields: Record<string, unknown> }[] = [];
   if (jsonl) {
@@ -68,7 +77,8 @@ export function parseManifest(text: string, path: string): BatchCase[] {
     const header = nonEmpty[0] ? csvFields(nonEmpty[0].l) : null;
     if (!header) throw new CliError(`${path}: empty manifest: a CSV needs a header row (${REQUIRED.join(', ')}[, ${OPTIONAL.join(', ')}])`);
     const unknown = header.filter((h) => !(REQUIRED as readonly string[]).includes(h) && !(OPTIONAL as readonly string[]).includes(h));
-    if (unknown.length) problems.push(`header: unknown column${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (columns: ${[...REQUIRED, ...OPTIONAL].join(', ')})`);
+    if (unknown.length)
+      problems.push(`header: unknown column${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (columns: ${[...REQUIRED, ...OPTIONAL].join(', ')})`);
     nonEmpty.slice(1).forEach(({ l }, k) => {
       const row = k + 1;
       const fields = csvFields(l);
@@ -82,15 +92,31 @@ export function parseManifest(text: string, path: string): BatchCase[] {
   for (const { row, fields } of records) {
     const str = (k: string) => (typeof fields[k] === 'string' ? (fields[k] as string).trim() : fields[k] === undefined || fields[k] === '' ? '' : null);
     const missing = REQUIRED.filter((k) => !str(k));
-    if (missing.length) { problems.push(`row ${row}: ${missing.join(', ')} missing`); continue; }
+    if (missing.length) {
+      problems.push(`row ${row}: ${missing.join(', ')} missing`);
+      continue;
+    }
     const bad = [...REQUIRED, ...OPTIONAL].filter((k) => str(k) === null);
-    if (bad.length) { problems.push(`row ${row}: ${bad.join(', ')} must be text`); continue; }
+    if (bad.length) {
+      problems.push(`row ${row}: ${bad.join(', ')} must be text`);
+      continue;
+    }
     const out = at(str('out')!);
-    if (!/\.(nii(\.gz)?|nrrd|dcm)$/i.test(out)) { problems.push(`row ${row}: out ${str('out')} must be a .nii.gz, .nii, .nrrd or .dcm (DICOM SEG) file`); continue; }
+    if (!/\.(nii(\.gz)?|nrrd|dcm)$/i.test(out)) {
+      problems.push(`row ${row}: out ${str('out')} must be a .nii.gz, .nii, .nrrd or .dcm (DICOM SEG) file`);
+      continue;
+    }
     const earlier = outs.get(out);
-    if (earlier !== undefined) { problems.push(`row ${row}: out ${str('out')} is also the output of row ${earlier}`); continue; }
+    if (earlier !== undefined) {
+      problems.push(`row ${row}: out ${str('out')} is also the output of row ${earlier}`);
+      continue;
+    }
     outs.set(out, row);
-    const organs = (str('organs') || 'all').split(/[;,]/).map((o) => o.trim()).filter(Boolean).join(',');
+    const organs = (str('organs') || 'all')
+      .split(/[;,]/)
+      .map((o) => o.trim())
+      .filter(Boolean)
+      .join(',');
     cases.push({
       row,
       supportImage: at(str('support_image')!),

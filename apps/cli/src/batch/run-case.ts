@@ -22,7 +22,15 @@ export interface CaseContext {
   backend: Backend;
   kernels: Kernels;
   /** Options that change the output; they are part of the record. */
-  options: { seed: number; band: 'chaos-t2' | 'sabs-ct'; intensity: 'auto' | 'ct' | 'mr'; labels: string; backend: string; cacheBytes: number; propagate: boolean };
+  options: {
+    seed: number;
+    band: 'chaos-t2' | 'sabs-ct';
+    intensity: 'auto' | 'ct' | 'mr';
+    labels: string;
+    backend: string;
+    cacheBytes: number;
+    propagate: boolean;
+  };
   /** Redo cases whose output and record match. */
   force: boolean;
 }
@@ -65,7 +73,10 @@ async function fingerprint(path: string): Promise<{ path: string; size: number; 
   let mtimeMs = info.mtimeMs;
   for (const name of await readdir(path)) {
     const f = await stat(join(path, name));
-    if (f.isFile()) { size += f.size; mtimeMs = Math.max(mtimeMs, f.mtimeMs); }
+    if (f.isFile()) {
+      size += f.size;
+      mtimeMs = Math.max(mtimeMs, f.mtimeMs);
+    }
   }
   return { path, size, mtimeMs };
 }
@@ -108,18 +119,29 @@ export async function runCase(c: BatchCase, ctx: CaseContext): Promise<CaseResul
     const supportImage = await loadVolume(c.supportImage, 'support image');
     const supportLabel = await loadVolume(c.supportLabel, 'support label');
     if (supportImage.dims.join() !== supportLabel.dims.join()) {
-      throw new CliError(`support label ${c.supportLabel} is ${supportLabel.dims.join('×')}, the support image ${c.supportImage} is ${supportImage.dims.join('×')}; they must share one grid`);
+      throw new CliError(
+        `support label ${c.supportLabel} is ${supportLabel.dims.join('×')}, the support image ${c.supportImage} is ${supportImage.dims.join('×')}; they must share one grid`,
+      );
     }
     const query = await loadVolume(c.query, 'query');
-    if ((supportImage.dims[2] === 1) !== (query.dims[2] === 1)) throw new CliError(`the support is ${supportImage.dims.join('×')} and the query ${query.dims.join('×')}: both slices or both volumes`);
+    if ((supportImage.dims[2] === 1) !== (query.dims[2] === 1))
+      throw new CliError(`the support is ${supportImage.dims.join('×')} and the query ${query.dims.join('×')}: both slices or both volumes`);
     const truth = c.queryLabel ? await loadVolume(c.queryLabel, 'query label') : null;
-    if (truth && truth.dims.join() !== query.dims.join()) throw new CliError(`query label ${c.queryLabel} is ${truth.dims.join('×')}, the query ${query.dims.join('×')}`);
+    if (truth && truth.dims.join() !== query.dims.join())
+      throw new CliError(`query label ${c.queryLabel} is ${truth.dims.join('×')}, the query ${query.dims.join('×')}`);
     const organs = chooseOrgans({ organs: c.organs, labels: ctx.options.labels, supportValues: true }, c.supportLabel, supportLabel);
     const support = await prepareVolume(supportImage, ctx.kernels, ctx.options.intensity);
     const prepared = await prepareVolume(query, ctx.kernels, ctx.options.intensity);
-    const synpo = new Synpo(ctx.backend, ctx.kernels, { seed: ctx.options.seed, points: { ...LAYOUTS[ctx.options.band].band }, cacheBytes: ctx.options.cacheBytes, propagation: { enabled: ctx.options.propagate } });
+    const synpo = new Synpo(ctx.backend, ctx.kernels, {
+      seed: ctx.options.seed,
+      points: { ...LAYOUTS[ctx.options.band].band },
+      cacheBytes: ctx.options.cacheBytes,
+      propagation: { enabled: ctx.options.propagate },
+    });
     const result = await segmentOrgans({
-      synpo, support, query: prepared,
+      synpo,
+      support,
+      query: prepared,
       organs: organs.map((o) => ({ name: o.name, value: o.written, masks: labelsToRoi(supportLabel, support, o.value) })),
     });
     const labels = roiToVolume(result.labels, prepared, 'as-is');
@@ -133,11 +155,25 @@ export async function runCase(c: BatchCase, ctx: CaseContext): Promise<CaseResul
         name: o.name,
         value: o.written,
         voxels: mine.reduce((a, v) => a + v, 0),
-        ...(truth && { dice: dice(overlap(mine, Uint8Array.from(truth.data, (v) => (v === o.value ? 1 : 0)))) }),
+        ...(truth && {
+          dice: dice(
+            overlap(
+              mine,
+              Uint8Array.from(truth.data, (v) => (v === o.value ? 1 : 0)),
+            ),
+          ),
+        }),
       };
     });
     if (now) await writeFileAtomic(recordPath(c.out), `${JSON.stringify({ ...now, organs: outcome }, null, 2)}\n`);
-    return { ...base, status: 'done', seconds: (performance.now() - t0) / 1000, organs: outcome, encodedSlices: result.encodedSlices, organSlices: result.organSlices };
+    return {
+      ...base,
+      status: 'done',
+      seconds: (performance.now() - t0) / 1000,
+      organs: outcome,
+      encodedSlices: result.encodedSlices,
+      organSlices: result.organSlices,
+    };
   } catch (error) {
     // Input and shape problems stay problems on another try; anything else (a lost device, a full
     // disk) may not.

@@ -41,7 +41,7 @@ export function caseOptions(cmd: Command): Command {
     .addOption(backendOptions()[3]!)
     .addOption(backendOptions()[4]!)
     .addOption(new Option('--labels <map>', 'label map for organ names').choices(['chaos-t2', 'sabs-ct', 'totalseg']).default('chaos-t2'))
-    .addOption(new Option('--band <set>', 'negative band: the paper\'s best for CHAOS-MRI or Synapse-CT').choices(['chaos-t2', 'sabs-ct']).default('chaos-t2'))
+    .addOption(new Option('--band <set>', "negative band: the paper's best for CHAOS-MRI or Synapse-CT").choices(['chaos-t2', 'sabs-ct']).default('chaos-t2'))
     .addOption(new Option('--intensity <mode>', 'intensity preprocessing').choices(['auto', 'ct', 'mr']).default('auto'))
     .option('--seed <n>', 'seed of the random choices', integer('--seed', SEED), 0);
 }
@@ -53,7 +53,15 @@ export async function caseContext(opts: RunOpts): Promise<{ ctx: CaseContext; re
   const ctx: CaseContext = {
     backend,
     kernels: compute.kernels,
-    options: { seed: opts.seed, band: opts.band, intensity: opts.intensity, labels: opts.labels, backend: opts.backend === 'onnx' ? `onnx:${opts.models}` : 'weight-free', cacheBytes: cacheBytes(opts), propagate: opts.propagate ?? true },
+    options: {
+      seed: opts.seed,
+      band: opts.band,
+      intensity: opts.intensity,
+      labels: opts.labels,
+      backend: opts.backend === 'onnx' ? `onnx:${opts.models}` : 'weight-free',
+      cacheBytes: cacheBytes(opts),
+      propagate: opts.propagate ?? true,
+    },
     force: Boolean(opts.force),
   };
   return { ctx, release: () => compute.release() };
@@ -86,7 +94,7 @@ export function formatSummary(results: CaseResult[], seconds: number): string {
     lines.push('', `| | ${organs.join(' | ')} |`, `|---|${organs.map(() => '---:').join('|')}|`);
     const mean = (o: string) => {
       const d = scored.flatMap((r) => r.organs!.filter((x) => x.name === o && x.dice !== undefined).map((x) => x.dice!));
-      return d.length ? `${(100 * d.reduce((a, v) => a + v, 0) / d.length).toFixed(2)} (${d.length})` : '—';
+      return d.length ? `${((100 * d.reduce((a, v) => a + v, 0)) / d.length).toFixed(2)} (${d.length})` : '—';
     };
     lines.push(`| mean 3-D Dice % (cases) | ${organs.map(mean).join(' | ')} |`);
   }
@@ -107,44 +115,49 @@ export function batchCommand(program: Command, run: Runner): void {
     .description('segment the cases of a manifest (CSV or JSON Lines: support_image, support_label, query, out[, organs][, query_label]); resumable')
     .option('--jobs <n>', 'cases at a time in this process (they share the models and the GPU)', integer('--jobs', { min: 1, max: 64 }), 1)
     .option('--force', 'redo cases whose output is up to date')
-    .option('--no-propagate', 'skip the propagation pass: each slice judged alone (the paper\'s protocol)');
+    .option('--no-propagate', "skip the propagation pass: each slice judged alone (the paper's protocol)");
   caseOptions(cmd)
     .option('--log <file>', 'JSON Lines log, one line per case (default: <manifest>.log.jsonl)')
     .option('--json', 'print the results as JSON instead of the summary table')
     .option('--no-progress', 'no progress line on stderr')
-    .action(run(async (manifest: string, opts: BatchOpts) => {
-      let text: string;
-      try {
-        text = await readFile(manifest, 'utf8');
-      } catch (error) {
-        throw new CliError(`cannot read the manifest ${manifest}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-      }
-      const cases = parseManifest(text, manifest);
-      const log = opts.log ?? `${manifest.replace(/\.(csv|jsonl?)$/i, '')}.log.jsonl`;
-      await mkdir(dirname(log), { recursive: true }).catch(() => {});
-      const named = (flag: string, paths: (string | undefined)[]) => paths.filter((p): p is string => Boolean(p)).map((path) => ({ flag, path }));
-      await guardOutputs([
-        { flag: 'manifest', path: manifest },
-        ...cases.flatMap((c) => named(`row ${c.row}`, [c.supportImage, c.supportLabel, c.query, c.queryLabel, c.out])),
-      ], [{ flag: '--log', path: log, kind: 'file' }]);
-      await checkCreatable(cases.map((c) => ({ flag: `row ${c.row}`, path: c.out })));
-      await rm(log, { force: true });
-      const t0 = performance.now();
-      const { ctx, release } = await caseContext(opts);
-      try {
-        const progress = progressLine(opts.progress && !opts.json);
-        let finished = 0;
-        progress(0, cases.length, `${cases.length} cases, ${opts.jobs} at a time (${LAYOUTS[opts.band].name} band)`);
-        const results = await runPool(cases, opts.jobs, ctx, async (r) => {
-          await appendFile(log, `${JSON.stringify(r)}\n`);
-          finished++;
-          progress(finished, cases.length, `row ${r.row} ${r.status}${r.error ? `: ${r.error.split('\n')[0]}` : ''}`);
-        });
-        const seconds = (performance.now() - t0) / 1000;
-        process.stdout.write(opts.json ? `${JSON.stringify({ results, seconds, log }, null, 2)}\n` : `${formatSummary(results, seconds)}\nlog: ${log}\n`);
-        return results.some((r) => r.status === 'failed') ? EXIT.failure : EXIT.ok;
-      } finally {
-        release();
-      }
-    }));
+    .action(
+      run(async (manifest: string, opts: BatchOpts) => {
+        let text: string;
+        try {
+          text = await readFile(manifest, 'utf8');
+        } catch (error) {
+          throw new CliError(`cannot read the manifest ${manifest}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+        }
+        const cases = parseManifest(text, manifest);
+        const log = opts.log ?? `${manifest.replace(/\.(csv|jsonl?)$/i, '')}.log.jsonl`;
+        await mkdir(dirname(log), { recursive: true }).catch(() => {});
+        const named = (flag: string, paths: (string | undefined)[]) => paths.filter((p): p is string => Boolean(p)).map((path) => ({ flag, path }));
+        await guardOutputs(
+          [
+            { flag: 'manifest', path: manifest },
+            ...cases.flatMap((c) => named(`row ${c.row}`, [c.supportImage, c.supportLabel, c.query, c.queryLabel, c.out])),
+          ],
+          [{ flag: '--log', path: log, kind: 'file' }],
+        );
+        await checkCreatable(cases.map((c) => ({ flag: `row ${c.row}`, path: c.out })));
+        await rm(log, { force: true });
+        const t0 = performance.now();
+        const { ctx, release } = await caseContext(opts);
+        try {
+          const progress = progressLine(opts.progress && !opts.json);
+          let finished = 0;
+          progress(0, cases.length, `${cases.length} cases, ${opts.jobs} at a time (${LAYOUTS[opts.band].name} band)`);
+          const results = await runPool(cases, opts.jobs, ctx, async (r) => {
+            await appendFile(log, `${JSON.stringify(r)}\n`);
+            finished++;
+            progress(finished, cases.length, `row ${r.row} ${r.status}${r.error ? `: ${r.error.split('\n')[0]}` : ''}`);
+          });
+          const seconds = (performance.now() - t0) / 1000;
+          process.stdout.write(opts.json ? `${JSON.stringify({ results, seconds, log }, null, 2)}\n` : `${formatSummary(results, seconds)}\nlog: ${log}\n`);
+          return results.some((r) => r.status === 'failed') ? EXIT.failure : EXIT.ok;
+        } finally {
+          release();
+        }
+      }),
+    );
 }

@@ -2,7 +2,17 @@
 import type { Command } from 'commander';
 import { cpuKernels, formatBenchReport, runKernelBench } from '@synpo/gpu';
 import { createHash } from 'node:crypto';
-import { PAPER_SIZES, runHalfUploadBench, runPipelineBench, runPostEncoderBench, type HalfUploadReport, weightFreeBackend, type PipelineBenchRow, type PipelinePath, type PostEncoderReport } from '@synpo/core';
+import {
+  PAPER_SIZES,
+  runHalfUploadBench,
+  runPipelineBench,
+  runPostEncoderBench,
+  type HalfUploadReport,
+  weightFreeBackend,
+  type PipelineBenchRow,
+  type PipelinePath,
+  type PostEncoderReport,
+} from '@synpo/core';
 import { runOnnxBench, type OnnxBenchRow } from '@synpo/core/onnx';
 import { syntheticModelDir } from '@synpo/onnx-fixtures';
 import { directorySource } from '@synpo/core/onnx/node';
@@ -42,7 +52,8 @@ const ms = (v: number) => (Number.isFinite(v) ? (v >= 100 ? v.toFixed(0) : v.toP
 
 function formatPipeline(rows: PipelineBenchRow[]): string {
   if (rows.length === 0) return '';
-  const split = (r: PipelineBenchRow) => (r.split === 'gpu-timestamps' ? 'GPU kernel time (timestamps), scaled to the total' : r.split === 'cpu-wall' ? 'wall time' : 'no timestamps on this adapter');
+  const split = (r: PipelineBenchRow) =>
+    r.split === 'gpu-timestamps' ? 'GPU kernel time (timestamps), scaled to the total' : r.split === 'cpu-wall' ? 'wall time' : 'no timestamps on this adapter';
   const lines = [
     '',
     `SynPo per slice (ms), weight-free backend, batch of ${rows[0]!.slices} phantom slices:`,
@@ -59,7 +70,10 @@ function formatPipeline(rows: PipelineBenchRow[]): string {
       '',
       '| path | uploaded per slice | read back per slice | submissions per batch | buffer maps per slice |',
       '|---|---:|---:|---:|---:|',
-      ...gpu.map((r) => `| ${r.path} | ${kb(r.transfers!.uploadBytesPerSlice)} | ${kb(r.transfers!.readbackBytesPerSlice)} | ${r.transfers!.submitsPerBatch.toFixed(1)} | ${r.transfers!.mapsPerSlice.toFixed(2)} |`),
+      ...gpu.map(
+        (r) =>
+          `| ${r.path} | ${kb(r.transfers!.uploadBytesPerSlice)} | ${kb(r.transfers!.readbackBytesPerSlice)} | ${r.transfers!.submitsPerBatch.toFixed(1)} | ${r.transfers!.mapsPerSlice.toFixed(2)} |`,
+      ),
     );
   }
   return `${lines.join('\n')}\n`;
@@ -76,7 +90,10 @@ function formatPostEncoder(r: PostEncoderReport | null): string {
     '',
     `| path | total | ${STAGES.join(' | ')} | slices per chain | uploaded per slice | read back per slice | submissions per chain |`,
     `|---|---:|${STAGES.map(() => '---:').join('|')}|---:|---:|---:|---:|`,
-    ...r.rows.map((row) => `| ${row.label} | ${ms(row.total)} | ${STAGES.map((st) => ms(row.stages[st] ?? 0)).join(' | ')} | ${row.chunk} | ${row.transfers ? kb(row.transfers.uploadBytesPerSlice) : '—'} | ${row.transfers ? kb(row.transfers.readbackBytesPerSlice) : '—'} | ${row.transfers ? row.transfers.submitsPerBatch.toFixed(1) : '—'} |`),
+    ...r.rows.map(
+      (row) =>
+        `| ${row.label} | ${ms(row.total)} | ${STAGES.map((st) => ms(row.stages[st] ?? 0)).join(' | ')} | ${row.chunk} | ${row.transfers ? kb(row.transfers.uploadBytesPerSlice) : '—'} | ${row.transfers ? kb(row.transfers.readbackBytesPerSlice) : '—'} | ${row.transfers ? row.transfers.submitsPerBatch.toFixed(1) : '—'} |`,
+    ),
     '',
     `Stage split: ${r.rows.map((row) => `${row.label}: ${row.split === 'gpu-timestamps' ? 'GPU kernel time from timestamps, scaled to the total' : row.split === 'cpu-wall' ? 'wall time' : 'none'}`).join('; ')}.`,
   ];
@@ -110,7 +127,10 @@ function formatVolume(r: VolumeBenchReport | null): string {
     '',
     '| path | propagation | seconds | organ-slices per second | organ-slices | slices encoded | slices propagated | steps |',
     '|---|---|---:|---:|---:|---:|---:|---:|',
-    ...r.rows.map((x) => `| ${x.path} | ${x.propagation ? 'on' : 'off'} | ${x.seconds.toFixed(2)} | ${x.organSlicesPerSecond.toFixed(1)} | ${x.organSlices} | ${x.encodedSlices} | ${x.propagatedSlices} | ${x.propagationSteps} |`),
+    ...r.rows.map(
+      (x) =>
+        `| ${x.path} | ${x.propagation ? 'on' : 'off'} | ${x.seconds.toFixed(2)} | ${x.organSlicesPerSecond.toFixed(1)} | ${x.organSlices} | ${x.encodedSlices} | ${x.propagatedSlices} | ${x.propagationSteps} |`,
+    ),
     '',
     `Propagation costs (seconds on / off): ${r.propagationRatio.map((p) => `${p.path} ${p.ratio.toFixed(2)}×`).join('; ')}.`,
   ];
@@ -122,10 +142,14 @@ function formatVolume(r: VolumeBenchReport | null): string {
       '',
       '| propagation | uploaded | bound (1.1 × the slices) | read back | bound (final masks as bits + points, areas, solver flags) | submissions | bound (2 × longest range + 10) | buffer maps |',
       '|---|---:|---:|---:|---:|---:|---:|---:|',
-      ...gpu.map((x) => `| ${x.propagation ? 'on' : 'off'} | ${mb(t(x).uploadBytes)} | ${mb(t(x).uploadLimit)} | ${mb(t(x).readbackBytes)} | ${mb(t(x).readbackLimit)} | ${t(x).submits} | ${t(x).submitsLimit} | ${t(x).maps} |`),
+      ...gpu.map(
+        (x) =>
+          `| ${x.propagation ? 'on' : 'off'} | ${mb(t(x).uploadBytes)} | ${mb(t(x).uploadLimit)} | ${mb(t(x).readbackBytes)} | ${mb(t(x).readbackLimit)} | ${t(x).submits} | ${t(x).submitsLimit} | ${t(x).maps} |`,
+      ),
     );
   }
-  if (r.gpuVsCpuDice) lines.push('', `GPU path against the CPU references, 3-D Dice per organ: ${r.gpuVsCpuDice.map((d) => `${d.organ} ${d.dice.toFixed(4)}`).join(', ')}.`);
+  if (r.gpuVsCpuDice)
+    lines.push('', `GPU path against the CPU references, 3-D Dice per organ: ${r.gpuVsCpuDice.map((d) => `${d.organ} ${d.dice.toFixed(4)}`).join(', ')}.`);
   if (r.threadsIdentical !== null) lines.push('', `Threaded CPU labels ${r.threadsIdentical ? 'equal' : 'DIFFER FROM'} the one-thread labels byte for byte.`);
   return `${lines.join('\n')}\n`;
 }
@@ -148,76 +172,108 @@ function formatHalf(r: HalfUploadReport | null): string {
 export function benchCommand(program: Command, run: Runner): void {
   program
     .command('bench')
-    .description('benchmark every kernel (GPU vs CPU reference), the fused vs naive confidence, the pipeline per slice with its host↔GPU traffic, the post-encoder stages at the paper\'s sizes, f16 features on upload, and the ONNX backend')
+    .description(
+      "benchmark every kernel (GPU vs CPU reference), the fused vs naive confidence, the pipeline per slice with its host↔GPU traffic, the post-encoder stages at the paper's sizes, f16 features on upload, and the ONNX backend",
+    )
     .addOption(deviceOption().default('auto', 'auto: any WebGPU adapter, software ones included, else CPU only'))
     .option('--json', 'print the report as JSON instead of tables')
     .option('--out <file>', 'also write the JSON report to this file')
     .option('--quick', 'smaller batches and fewer ratio cases')
     .option('--reps <n>', 'timed runs per case (median reported)', integer('--reps', { min: 1, max: 1000 }))
-    .option('--only <parts>', 'comma-separated parts to run: kernel names (e.g. confidence,topk), pipeline, postencoder, f16, onnx; and batch (whole CHAOS cases) and volume (one whole CHAOS volume, propagation on and off, GPU and CPU, with its host↔GPU traffic), not in the default run')
+    .option(
+      '--only <parts>',
+      'comma-separated parts to run: kernel names (e.g. confidence,topk), pipeline, postencoder, f16, onnx; and batch (whole CHAOS cases) and volume (one whole CHAOS volume, propagation on and off, GPU and CPU, with its host↔GPU traffic), not in the default run',
+    )
     .option('--data <dir>', 'CHAOS folder for --only batch and volume (default: shared/data/chaos-t2 beside the repository)')
     .option('--models <dir>', 'time this ONNX model directory instead of the synthetic graphs')
-    .action(run(async (opts: { device: 'auto' | 'gpu' | 'cpu'; json?: boolean; out?: string; quick?: boolean; reps?: number; only?: string; models?: string; data?: string }) => {
-      if (opts.out) await guardOutputs([], [{ flag: '--out', path: opts.out, kind: 'file' }]);
-      // The benchmark compares paths: under auto it takes any adapter, software ones included.
-      const compute = await computeFor(opts.device === 'auto' ? 'gpu' : opts.device).catch((error: unknown) => {
-        if (opts.device === 'auto' && error instanceof CliError && error.exitCode === EXIT.noGpu) return computeFor('cpu');
-        throw error;
-      });
-      try {
-        const only = opts.only?.split(',').map((s) => s.trim());
-        const kernelsOnly = only?.filter((o) => !['pipeline', 'onnx', 'postencoder', 'f16', 'batch', 'volume'].includes(o));
-        const report = await runKernelBench({
-          device: compute.runtime?.device ?? null,
-          deviceName: compute.adapter?.description ?? 'CPU reference kernels only',
-          ...(opts.reps !== undefined && { reps: opts.reps }),
-          ...(opts.quick && { quick: true }),
-          ...(kernelsOnly && { only: kernelsOnly.length ? kernelsOnly : ['(none)'] }),
-          progress: (m) => process.stderr.write(`${m}\n`),
-        });
-        let pipeline: PipelineBenchRow[] = [];
-        if (!only || only.includes('pipeline')) {
-          process.stderr.write('bench pipeline (phantom slices, weight-free backend)\n');
-          const paths: PipelinePath[] = [{ name: 'CPU references', kernels: cpuKernels(), runtime: null }];
-          if (compute.runtime) paths.unshift({ name: `WebGPU (${compute.adapter?.description ?? 'device'})`, kernels: compute.kernels, runtime: compute.runtime });
-          pipeline = await runPipelineBench(paths, () => weightFreeBackend(), opts.quick ? 4 : 8, opts.reps ?? (opts.quick ? 1 : 3));
-        }
-        let postEncoder: PostEncoderReport | null = null;
-        if (!only || only.includes('postencoder')) {
-          const sizes = opts.quick ? { ...PAPER_SIZES, B: 4 } : PAPER_SIZES;
-          postEncoder = await runPostEncoderBench(compute.runtime ? { kernels: compute.kernels, runtime: compute.runtime } : null, sizes, opts.reps ?? (opts.quick ? 1 : 3), (m) => process.stderr.write(`${m}\n`));
-        }
-        let half: HalfUploadReport | null = null;
-        if (!only || only.includes('f16')) {
-          process.stderr.write('bench f16 features on upload\n');
-          half = await runHalfUploadBench(compute.runtime, PAPER_SIZES, opts.reps ?? (opts.quick ? 1 : 3));
-        }
-        let batch: BatchBenchReport | null = null;
-        if (only?.includes('batch')) {
-          const dataDir = opts.data ?? defaultDataDir('chaos-t2');
-          if (!dataDir) throw new CliError('bench batch needs the CHAOS folder: pass --data DIR', EXIT.usage);
-          // Whole cases run as users run them: --device auto keeps its meaning (the CPU on a software adapter).
-          batch = await runBatchBench(dataDir, { device: opts.device, backend: 'weight-free', ep: 'cpu', cacheGb: 4, seed: 0, band: 'chaos-t2', intensity: 'auto', labels: 'chaos-t2' }, (m) => process.stderr.write(`${m}\n`));
-        }
-        let volume: VolumeBenchReport | null = null;
-        if (only?.includes('volume')) {
-          const dataDir = opts.data ?? defaultDataDir('chaos-t2');
-          if (!dataDir) throw new CliError('bench volume needs the CHAOS folder: pass --data DIR', EXIT.usage);
-          volume = await runVolumeBench(dataDir, compute.runtime ? compute.kernels : null, (m) => process.stderr.write(`${m}\n`));
-        }
-        let onnx: OnnxBenchRow[] = [];
-        if (!only || only.includes('onnx')) {
-          process.stderr.write(`bench onnx (${opts.models ?? 'synthetic graphs with the DINOv2 / SAM 2.1 contracts'})\n`);
-          const source = opts.models ? directorySource(opts.models) : memorySource();
-          onnx = await runOnnxBench(source, ['cpu', 'webgpu'], opts.quick ? 2 : 4, opts.quick ? 1 : 3);
-        }
-        const json = JSON.stringify({ ...report, pipeline, postEncoder, halfUpload: half, batch, volume, onnx }, null, 2);
-        if (opts.out) await writeFileAtomic(opts.out, `${json}\n`);
-        const tables = report.kernels.length || report.confidenceRatio.length ? `${formatBenchReport(report)}\n` : '';
-        process.stdout.write(opts.json ? `${json}\n` : `${tables}${formatPipeline(pipeline)}${formatPostEncoder(postEncoder)}${formatHalf(half)}${formatBatch(batch)}${formatVolume(volume)}${formatOnnx(onnx, opts.models)}`);
-        return 0;
-      } finally {
-        compute.release();
-      }
-    }));
+    .action(
+      run(
+        async (opts: {
+          device: 'auto' | 'gpu' | 'cpu';
+          json?: boolean;
+          out?: string;
+          quick?: boolean;
+          reps?: number;
+          only?: string;
+          models?: string;
+          data?: string;
+        }) => {
+          if (opts.out) await guardOutputs([], [{ flag: '--out', path: opts.out, kind: 'file' }]);
+          // The benchmark compares paths: under auto it takes any adapter, software ones included.
+          const compute = await computeFor(opts.device === 'auto' ? 'gpu' : opts.device).catch((error: unknown) => {
+            if (opts.device === 'auto' && error instanceof CliError && error.exitCode === EXIT.noGpu) return computeFor('cpu');
+            throw error;
+          });
+          try {
+            const only = opts.only?.split(',').map((s) => s.trim());
+            const kernelsOnly = only?.filter((o) => !['pipeline', 'onnx', 'postencoder', 'f16', 'batch', 'volume'].includes(o));
+            const report = await runKernelBench({
+              device: compute.runtime?.device ?? null,
+              deviceName: compute.adapter?.description ?? 'CPU reference kernels only',
+              ...(opts.reps !== undefined && { reps: opts.reps }),
+              ...(opts.quick && { quick: true }),
+              ...(kernelsOnly && { only: kernelsOnly.length ? kernelsOnly : ['(none)'] }),
+              progress: (m) => process.stderr.write(`${m}\n`),
+            });
+            let pipeline: PipelineBenchRow[] = [];
+            if (!only || only.includes('pipeline')) {
+              process.stderr.write('bench pipeline (phantom slices, weight-free backend)\n');
+              const paths: PipelinePath[] = [{ name: 'CPU references', kernels: cpuKernels(), runtime: null }];
+              if (compute.runtime)
+                paths.unshift({ name: `WebGPU (${compute.adapter?.description ?? 'device'})`, kernels: compute.kernels, runtime: compute.runtime });
+              pipeline = await runPipelineBench(paths, () => weightFreeBackend(), opts.quick ? 4 : 8, opts.reps ?? (opts.quick ? 1 : 3));
+            }
+            let postEncoder: PostEncoderReport | null = null;
+            if (!only || only.includes('postencoder')) {
+              const sizes = opts.quick ? { ...PAPER_SIZES, B: 4 } : PAPER_SIZES;
+              postEncoder = await runPostEncoderBench(
+                compute.runtime ? { kernels: compute.kernels, runtime: compute.runtime } : null,
+                sizes,
+                opts.reps ?? (opts.quick ? 1 : 3),
+                (m) => process.stderr.write(`${m}\n`),
+              );
+            }
+            let half: HalfUploadReport | null = null;
+            if (!only || only.includes('f16')) {
+              process.stderr.write('bench f16 features on upload\n');
+              half = await runHalfUploadBench(compute.runtime, PAPER_SIZES, opts.reps ?? (opts.quick ? 1 : 3));
+            }
+            let batch: BatchBenchReport | null = null;
+            if (only?.includes('batch')) {
+              const dataDir = opts.data ?? defaultDataDir('chaos-t2');
+              if (!dataDir) throw new CliError('bench batch needs the CHAOS folder: pass --data DIR', EXIT.usage);
+              // Whole cases run as users run them: --device auto keeps its meaning (the CPU on a software adapter).
+              batch = await runBatchBench(
+                dataDir,
+                { device: opts.device, backend: 'weight-free', ep: 'cpu', cacheGb: 4, seed: 0, band: 'chaos-t2', intensity: 'auto', labels: 'chaos-t2' },
+                (m) => process.stderr.write(`${m}\n`),
+              );
+            }
+            let volume: VolumeBenchReport | null = null;
+            if (only?.includes('volume')) {
+              const dataDir = opts.data ?? defaultDataDir('chaos-t2');
+              if (!dataDir) throw new CliError('bench volume needs the CHAOS folder: pass --data DIR', EXIT.usage);
+              volume = await runVolumeBench(dataDir, compute.runtime ? compute.kernels : null, (m) => process.stderr.write(`${m}\n`));
+            }
+            let onnx: OnnxBenchRow[] = [];
+            if (!only || only.includes('onnx')) {
+              process.stderr.write(`bench onnx (${opts.models ?? 'synthetic graphs with the DINOv2 / SAM 2.1 contracts'})\n`);
+              const source = opts.models ? directorySource(opts.models) : memorySource();
+              onnx = await runOnnxBench(source, ['cpu', 'webgpu'], opts.quick ? 2 : 4, opts.quick ? 1 : 3);
+            }
+            const json = JSON.stringify({ ...report, pipeline, postEncoder, halfUpload: half, batch, volume, onnx }, null, 2);
+            if (opts.out) await writeFileAtomic(opts.out, `${json}\n`);
+            const tables = report.kernels.length || report.confidenceRatio.length ? `${formatBenchReport(report)}\n` : '';
+            process.stdout.write(
+              opts.json
+                ? `${json}\n`
+                : `${tables}${formatPipeline(pipeline)}${formatPostEncoder(postEncoder)}${formatHalf(half)}${formatBatch(batch)}${formatVolume(volume)}${formatOnnx(onnx, opts.models)}`,
+            );
+            return 0;
+          } finally {
+            compute.release();
+          }
+        },
+      ),
+    );
 }

@@ -4,7 +4,19 @@
  * weight-free backend under the paper's protocol, Dice printed per organ, and an overlay PNG.
  */
 import type { Command } from 'commander';
-import { evaluate, GRID, ORGANS, phantomPatient, PHANTOM_LABELS, PIXELS, ROI, weightFreeBackend, type DatasetLayout, type Organ, type SliceResult } from '@synpo/core';
+import {
+  evaluate,
+  GRID,
+  ORGANS,
+  phantomPatient,
+  PHANTOM_LABELS,
+  PIXELS,
+  ROI,
+  weightFreeBackend,
+  type DatasetLayout,
+  type Organ,
+  type SliceResult,
+} from '@synpo/core';
 import { encodePng, type Volume } from '@synpo/io';
 import { computeFor } from '../compute.ts';
 import { CliError, EXIT } from '../errors.ts';
@@ -20,7 +32,14 @@ const COLOURS: Record<Organ, [number, number, number]> = {
   'left-kidney': [230, 200, 60],
 };
 
-interface DemoOpts { device: 'auto' | 'gpu' | 'cpu'; patients: number; seed: number; out: string; json?: boolean; progress: boolean }
+interface DemoOpts {
+  device: 'auto' | 'gpu' | 'cpu';
+  patients: number;
+  seed: number;
+  out: string;
+  json?: boolean;
+  progress: boolean;
+}
 
 /** Rows of query patients; each shows its middle organ slice: truth outlines, predictions filled, points. */
 function overlay(images: Volume[], truths: Volume[], picks: Map<string, { z: number; result: SliceResult }>, organs: Organ[]): Uint8Array {
@@ -43,7 +62,10 @@ function overlay(images: Volume[], truths: Volume[], picks: Map<string, { z: num
         });
         for (const p of [...hit.result.positives, ...hit.result.negatives]) {
           for (let d = -2; d <= 2; d++) {
-            for (const [x, y] of [[p.x + d, p.y], [p.x, p.y + d]] as const) {
+            for (const [x, y] of [
+              [p.x + d, p.y],
+              [p.x, p.y + d],
+            ] as const) {
               if (x < 0 || y < 0 || x >= ROI || y >= ROI) continue;
               out.set(p.label ? [255, 255, 255] : [0, 0, 0], (r * PIXELS + y * ROI + x) * 3);
             }
@@ -72,61 +94,79 @@ export function demoCommand(program: Command, run: Runner): void {
     .addOption(deviceOption())
     .option('--patients <n>', 'phantom patients: the first is the support, the rest are queries', integer('--patients', { min: 2, max: 12 }), 4)
     .option('--seed <n>', 'seed of the phantom and of the random choices', integer('--seed', SEED), 1)
-    .option('--out <file>', 'overlay PNG (query patients\' middle slices: truth outlined, prediction filled, points marked)', 'synpo-demo.png')
+    .option('--out <file>', "overlay PNG (query patients' middle slices: truth outlined, prediction filled, points marked)", 'synpo-demo.png')
     .option('--json', 'print a JSON summary')
     .option('--no-progress', 'no progress line on stderr')
-    .action(run(async (opts: DemoOpts) => {
-      if (!/\.png$/i.test(opts.out)) throw new CliError(`--out ${opts.out}: the overlay is a .png`, EXIT.usage);
-      await guardOutputs([], [{ flag: '--out', path: opts.out, kind: 'file' }]);
-      const patients = Array.from({ length: opts.patients }, (_, i) => phantomPatient(opts.seed * 1000 + i));
-      const layout: DatasetLayout = {
-        name: 'phantom' as DatasetLayout['name'],
-        cases: patients.map((_, i) => i),
-        labels: PHANTOM_LABELS,
-        folds: 1,
-        fold: () => ({ queries: patients.slice(1).map((_, i) => i + 1), support: 0 }),
-        band: { alpha: 0, beta: -1.5 },
-        image: (id) => `image_${id}`,
-        label: (id) => `label_${id}`,
-      };
-      const byName = new Map<string, Volume>(patients.flatMap((p, i) => [[`image_${i}`, p.image], [`label_${i}`, p.labels]]));
-      const compute = await computeFor(opts.device);
-      try {
-        const picks = new Map<string, { z: number; result: SliceResult }>();
-        const report = await evaluate({
-          layout, folds: [0], organs: [...ORGANS], backend: weightFreeBackend(), kernels: compute.kernels,
-          options: { seed: opts.seed },
-          load: async (file) => byName.get(file)!,
-          progress: progressLine(opts.progress && !opts.json),
-          onSlices: ({ organ, scan }, zs, results) => {
-            const mid = Math.floor(patients[scan]!.image.dims[2] / 2);
-            const k = zs.indexOf(mid);
-            if (k >= 0) picks.set(`${scan}:${organ}`, { z: mid, result: results[k]! });
-          },
-        });
-        const png = overlay(patients.slice(1).map((p) => p.image), patients.slice(1).map((p) => p.labels), picks, [...ORGANS]);
-        await writeFileAtomic(opts.out, png);
-        const summary = {
-          device: compute.kernels.path,
-          patients: opts.patients,
-          dice: Object.fromEntries(report.organs.map((o) => [o.organ, o.mean])),
-          mean: report.mean,
-          overlay: opts.out,
-          seconds: report.seconds,
-          grid: `${GRID}×${GRID}`,
+    .action(
+      run(async (opts: DemoOpts) => {
+        if (!/\.png$/i.test(opts.out)) throw new CliError(`--out ${opts.out}: the overlay is a .png`, EXIT.usage);
+        await guardOutputs([], [{ flag: '--out', path: opts.out, kind: 'file' }]);
+        const patients = Array.from({ length: opts.patients }, (_, i) => phantomPatient(opts.seed * 1000 + i));
+        const layout: DatasetLayout = {
+          name: 'phantom' as DatasetLayout['name'],
+          cases: patients.map((_, i) => i),
+          labels: PHANTOM_LABELS,
+          folds: 1,
+          fold: () => ({ queries: patients.slice(1).map((_, i) => i + 1), support: 0 }),
+          band: { alpha: 0, beta: -1.5 },
+          image: (id) => `image_${id}`,
+          label: (id) => `label_${id}`,
         };
-        if (opts.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
-        else {
-          process.stdout.write([
-            `synpo demo: phantom, 1 support + ${opts.patients - 1} query patients, weight-free backend, ${compute.kernels.path === 'gpu' ? `WebGPU (${compute.adapter?.description})` : 'CPU reference kernels'}`,
-            ...report.organs.map((o) => `  ${o.organ.padEnd(13)} Dice ${(100 * o.mean).toFixed(1)}`),
-            `  mean          Dice ${(100 * report.mean).toFixed(1)}`,
-            `overlay: ${opts.out} (${report.seconds.toFixed(1)} s)`,
-          ].join('\n') + '\n');
+        const byName = new Map<string, Volume>(
+          patients.flatMap((p, i) => [
+            [`image_${i}`, p.image],
+            [`label_${i}`, p.labels],
+          ]),
+        );
+        const compute = await computeFor(opts.device);
+        try {
+          const picks = new Map<string, { z: number; result: SliceResult }>();
+          const report = await evaluate({
+            layout,
+            folds: [0],
+            organs: [...ORGANS],
+            backend: weightFreeBackend(),
+            kernels: compute.kernels,
+            options: { seed: opts.seed },
+            load: async (file) => byName.get(file)!,
+            progress: progressLine(opts.progress && !opts.json),
+            onSlices: ({ organ, scan }, zs, results) => {
+              const mid = Math.floor(patients[scan]!.image.dims[2] / 2);
+              const k = zs.indexOf(mid);
+              if (k >= 0) picks.set(`${scan}:${organ}`, { z: mid, result: results[k]! });
+            },
+          });
+          const png = overlay(
+            patients.slice(1).map((p) => p.image),
+            patients.slice(1).map((p) => p.labels),
+            picks,
+            [...ORGANS],
+          );
+          await writeFileAtomic(opts.out, png);
+          const summary = {
+            device: compute.kernels.path,
+            patients: opts.patients,
+            dice: Object.fromEntries(report.organs.map((o) => [o.organ, o.mean])),
+            mean: report.mean,
+            overlay: opts.out,
+            seconds: report.seconds,
+            grid: `${GRID}×${GRID}`,
+          };
+          if (opts.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+          else {
+            process.stdout.write(
+              [
+                `synpo demo: phantom, 1 support + ${opts.patients - 1} query patients, weight-free backend, ${compute.kernels.path === 'gpu' ? `WebGPU (${compute.adapter?.description})` : 'CPU reference kernels'}`,
+                ...report.organs.map((o) => `  ${o.organ.padEnd(13)} Dice ${(100 * o.mean).toFixed(1)}`),
+                `  mean          Dice ${(100 * report.mean).toFixed(1)}`,
+                `overlay: ${opts.out} (${report.seconds.toFixed(1)} s)`,
+              ].join('\n') + '\n',
+            );
+          }
+          return EXIT.ok;
+        } finally {
+          compute.release();
         }
-        return EXIT.ok;
-      } finally {
-        compute.release();
-      }
-    }));
+      }),
+    );
 }

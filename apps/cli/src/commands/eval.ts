@@ -74,49 +74,78 @@ export function evalCommand(program: Command, run: Runner): void {
     .option('--seed <n>', 'seed of the random choices', integer('--seed', SEED), 0)
     .addOption(new Option('--encoders <which>', 'ablation: which confidence maps are fused').choices(['both', 'sam', 'dino']).default('both'))
     .addOption(new Option('--fusion <how>', 'ablation: Hadamard synergy or a plain average of the two maps').choices(['synergy', 'sum']).default('synergy'))
-    .addOption(new Option('--negatives <source>', 'ablation: band negatives (SynPo), the least similar cells (PerSAM), or none').choices(['band', 'lowest', 'none']).default('band'))
+    .addOption(
+      new Option('--negatives <source>', 'ablation: band negatives (SynPo), the least similar cells (PerSAM), or none')
+        .choices(['band', 'lowest', 'none'])
+        .default('band'),
+    )
     .option('--no-refine', 'ablation: skip NRM and keep the coarse mask')
-    .option('--propagation <json>', 'the propagation pass\'s weight and sigma as JSON, e.g. \'{"weight": 0.2}\' (tuning; see scripts/tune)', jsonOverrides('--propagation', { weight: DEFAULT_OPTIONS.propagation.weight, sigma: DEFAULT_OPTIONS.propagation.sigma }))
-    .option('--no-propagate', 'ablation: skip the propagation pass (each organ\'s slices segmented again outward from the largest mask, each guided by its neighbour\'s) and judge each slice alone, as the paper\'s protocol does')
-    .option('--alpha <a>', 'band lower bound μ − α·σ (default: the paper\'s value for the layout)', decimal('--alpha', { min: -10, max: 10 }))
-    .option('--beta <b>', 'band upper bound μ − β·σ (default: the paper\'s value for the layout)', decimal('--beta', { min: -10, max: 10 }))
+    .option(
+      '--propagation <json>',
+      "the propagation pass's weight and sigma as JSON, e.g. '{\"weight\": 0.2}' (tuning; see scripts/tune)",
+      jsonOverrides('--propagation', { weight: DEFAULT_OPTIONS.propagation.weight, sigma: DEFAULT_OPTIONS.propagation.sigma }),
+    )
+    .option(
+      '--no-propagate',
+      "ablation: skip the propagation pass (each organ's slices segmented again outward from the largest mask, each guided by its neighbour's) and judge each slice alone, as the paper's protocol does",
+    )
+    .option('--alpha <a>', "band lower bound μ − α·σ (default: the paper's value for the layout)", decimal('--alpha', { min: -10, max: 10 }))
+    .option('--beta <b>', "band upper bound μ − β·σ (default: the paper's value for the layout)", decimal('--beta', { min: -10, max: 10 }))
     .option('--json', 'print the report as JSON')
     .option('--out <file>', 'also write the JSON report to this file')
     .option('--no-progress', 'no progress line on stderr')
-    .action(run(async (opts: EvalOpts) => {
-      const layout = LAYOUTS[opts.layout];
-      const dir = opts.data ?? defaultDataDir(opts.layout);
-      if (!dir) throw new CliError(`no data folder for ${opts.layout}: pass --data DIR (or set SYNPO_DATA)`, EXIT.usage);
-      const organs = (opts.organs?.split(',').map((s) => s.trim()) ?? [...ORGANS]) as Organ[];
-      for (const o of organs) if (!ORGANS.includes(o)) throw new CliError(`unknown organ '${o}' (${ORGANS.join(', ')})`, EXIT.usage);
-      const folds = opts.folds ? opts.folds.split(',').map((s) => parseInteger('--folds', s, { min: 0, max: layout.folds - 1 })) : availableFolds(opts.layout);
-      // The report is checked before the evaluation: an unwritable --out fails now, not after it.
-      if (opts.out) await guardOutputs(await dataFiles(dir), [{ flag: '--out', path: opts.out, kind: 'file' }]);
-      const options: SynpoOptionsInput = {
-        seed: opts.seed,
-        encoders: opts.encoders,
-        ...(opts.fusion === 'sum' && { synergy: { both: 0, sam: 0.5, dino: 0.5 } }),
-        points: { ...layout.band, negativeSource: opts.negatives, ...(opts.alpha !== undefined && { alpha: opts.alpha }), ...(opts.beta !== undefined && { beta: opts.beta }) },
-        refine: { enabled: opts.refine },
-        propagation: { ...opts.propagation, enabled: opts.propagate },
-        cacheBytes: cacheBytes(opts),
-      };
-      const backend = await backendFor(opts);
-      const compute = await computeFor(opts.device);
-      try {
-        const report = await evaluate({
-          layout, folds, organs, backend, kernels: compute.kernels, options,
-          load: (file) => readNifti(`${dir}/${file}`),
-          progress: progressLine(opts.progress && !opts.json),
-        });
-        const json = JSON.stringify({ ...report, options, device: compute.kernels.path, ...(backend.providers && { providers: backend.providers }) }, null, 2);
-        if (opts.out) await writeFileAtomic(opts.out, `${json}\n`);
-        process.stdout.write(opts.json ? `${json}\n` : `${formatEvalTable(report)}\n`);
-        return EXIT.ok;
-      } finally {
-        compute.release();
-      }
-    }));
+    .action(
+      run(async (opts: EvalOpts) => {
+        const layout = LAYOUTS[opts.layout];
+        const dir = opts.data ?? defaultDataDir(opts.layout);
+        if (!dir) throw new CliError(`no data folder for ${opts.layout}: pass --data DIR (or set SYNPO_DATA)`, EXIT.usage);
+        const organs = (opts.organs?.split(',').map((s) => s.trim()) ?? [...ORGANS]) as Organ[];
+        for (const o of organs) if (!ORGANS.includes(o)) throw new CliError(`unknown organ '${o}' (${ORGANS.join(', ')})`, EXIT.usage);
+        const folds = opts.folds
+          ? opts.folds.split(',').map((s) => parseInteger('--folds', s, { min: 0, max: layout.folds - 1 }))
+          : availableFolds(opts.layout);
+        // The report is checked before the evaluation: an unwritable --out fails now, not after it.
+        if (opts.out) await guardOutputs(await dataFiles(dir), [{ flag: '--out', path: opts.out, kind: 'file' }]);
+        const options: SynpoOptionsInput = {
+          seed: opts.seed,
+          encoders: opts.encoders,
+          ...(opts.fusion === 'sum' && { synergy: { both: 0, sam: 0.5, dino: 0.5 } }),
+          points: {
+            ...layout.band,
+            negativeSource: opts.negatives,
+            ...(opts.alpha !== undefined && { alpha: opts.alpha }),
+            ...(opts.beta !== undefined && { beta: opts.beta }),
+          },
+          refine: { enabled: opts.refine },
+          propagation: { ...opts.propagation, enabled: opts.propagate },
+          cacheBytes: cacheBytes(opts),
+        };
+        const backend = await backendFor(opts);
+        const compute = await computeFor(opts.device);
+        try {
+          const report = await evaluate({
+            layout,
+            folds,
+            organs,
+            backend,
+            kernels: compute.kernels,
+            options,
+            load: (file) => readNifti(`${dir}/${file}`),
+            progress: progressLine(opts.progress && !opts.json),
+          });
+          const json = JSON.stringify(
+            { ...report, options, device: compute.kernels.path, ...(backend.providers && { providers: backend.providers }) },
+            null,
+            2,
+          );
+          if (opts.out) await writeFileAtomic(opts.out, `${json}\n`);
+          process.stdout.write(opts.json ? `${json}\n` : `${formatEvalTable(report)}\n`);
+          return EXIT.ok;
+        } finally {
+          compute.release();
+        }
+      }),
+    );
 }
 
 /** sabs-ct here has only fold 0's scans (0–6); the rest are kept back. */

@@ -70,7 +70,10 @@ async function synpoOnGrids(k: Kernels, seed: number) {
   const toXY = (idx: ArrayLike<number>) => Float32Array.from({ length: 2 * idx.length }, (_, t) => (t % 2 ? Math.floor(idx[t >> 1]! / G) : idx[t >> 1]! % G));
   const rng = createRng(seed, 99);
   const candidates = Array.from(band!);
-  for (let i = candidates.length - 1; i > 0; i--) { const j = Math.floor(rng() * (i + 1)); [candidates[i], candidates[j]] = [candidates[j]!, candidates[i]!]; }
+  for (let i = candidates.length - 1; i > 0; i--) {
+    const j = Math.floor(rng() * (i + 1));
+    [candidates[i], candidates[j]] = [candidates[j]!, candidates[i]!];
+  }
   const [pos, negPts] = await stage('kmeans', () => k.kmeans([toXY(top!.indices), toXY(candidates.slice(0, 32))], { k: 4, seed }));
   // A crude coarse mask: confidence above the negatives' μ + 2σ; then NRM's opening and best component.
   const coarse = synmap.map((v) => (v > mu + 2 * sigma ? 1 : 0)) as unknown as Uint8Array;
@@ -81,7 +84,17 @@ async function synpoOnGrids(k: Kernels, seed: number) {
   const [cc] = await stage('components', () => k.components(opened, synmap, { B: 1, H: G, W: G }, 8));
   const best = cc!.components.reduce((a, b) => (b.mean > a.mean ? b : a), cc!.components[0]!);
   const final = Uint8Array.from(cc!.labels, (l) => (best && l === best.label ? 1 : 0));
-  return { stages, mu, sigma, band: band!.length, positives: pos!.centroids, negatives: negPts!.centroids, components: cc!.components.length, dice: dice(overlap(final, queryTruth)), synmap };
+  return {
+    stages,
+    mu,
+    sigma,
+    band: band!.length,
+    positives: pos!.centroids,
+    negatives: negPts!.centroids,
+    components: cc!.components.length,
+    dice: dice(overlap(final, queryTruth)),
+    synmap,
+  };
 }
 
 /** A kernel's result (typed arrays, rows of them, or objects of numbers) as a flat list of numbers. */
@@ -90,7 +103,10 @@ function numbers(value: unknown): number[] {
   if (ArrayBuffer.isView(value)) return Array.from(value as unknown as ArrayLike<number>);
   if (Array.isArray(value)) return value.flatMap(numbers);
   // Fields in name order: the two paths may build their result objects in different orders.
-  if (value && typeof value === 'object') return Object.keys(value).sort().flatMap((k) => numbers((value as Record<string, unknown>)[k]));
+  if (value && typeof value === 'object')
+    return Object.keys(value)
+      .sort()
+      .flatMap((k) => numbers((value as Record<string, unknown>)[k]));
   return [];
 }
 
@@ -108,20 +124,23 @@ export interface StageCheck {
  */
 function checkedKernels(gpu: Kernels, checks: StageCheck[]): Kernels {
   const cpu = cpuKernels();
-  return wrapKernels(() => gpu, async (name, run) => {
-    const got = await run(gpu);
-    const g = numbers(got);
-    const c = numbers(await run(cpu));
-    let maxAbsDiff = g.length === c.length ? 0 : Infinity;
-    let ok = g.length === c.length;
-    for (let j = 0; ok && j < g.length; j++) {
-      const d = Math.abs(g[j]! - c[j]!);
-      maxAbsDiff = Math.max(maxAbsDiff, d);
-      if (!(d <= 1e-4 + 1e-4 * Math.abs(c[j]!))) ok = false;
-    }
-    checks.push({ stage: name, values: g.length, maxAbsDiff, ok });
-    return got;
-  });
+  return wrapKernels(
+    () => gpu,
+    async (name, run) => {
+      const got = await run(gpu);
+      const g = numbers(got);
+      const c = numbers(await run(cpu));
+      let maxAbsDiff = g.length === c.length ? 0 : Infinity;
+      let ok = g.length === c.length;
+      for (let j = 0; ok && j < g.length; j++) {
+        const d = Math.abs(g[j]! - c[j]!);
+        maxAbsDiff = Math.max(maxAbsDiff, d);
+        if (!(d <= 1e-4 + 1e-4 * Math.abs(c[j]!))) ok = false;
+      }
+      checks.push({ stage: name, values: g.length, maxAbsDiff, ok });
+      return got;
+    },
+  );
 }
 
 export function kernelDemoCommand(program: Command, run: Runner): void {
@@ -131,43 +150,58 @@ export function kernelDemoCommand(program: Command, run: Runner): void {
     .addOption(deviceOption())
     .option('--seed <n>', 'seed for the random choices', integer('--seed', SEED), 1)
     .option('--json', 'print one JSON object')
-    .action(run(async (opts: { device: 'auto' | 'gpu' | 'cpu'; seed: number; json?: boolean }) => {
-      const compute = await computeFor(opts.device);
-      try {
-        const checks: StageCheck[] = [];
-        const onGpu = compute.kernels.path === 'gpu';
-        const result = await synpoOnGrids(onGpu ? checkedKernels(compute.kernels, checks) : compute.kernels, opts.seed);
-        // The fused map's agreement, the number a glance needs.
-        const agreement = onGpu ? Math.max(...checks.filter((c) => c.stage === 'synergy').map((c) => c.maxAbsDiff)) : null;
-        const summary = {
-          path: compute.kernels.path,
-          adapter: compute.adapter?.description ?? null,
-          mu: result.mu, sigma: result.sigma, bandCells: result.band,
-          positives: Array.from(result.positives), negatives: Array.from(result.negatives),
-          components: result.components, dice: result.dice,
-          maxAbsDiffVsCpu: agreement,
-          checks,
-          stagesMs: Object.fromEntries(result.stages.reduce((m, [n, t]) => m.set(n, (m.get(n) ?? 0) + t), new Map<string, number>())),
-        };
-        if (opts.json) {
-          process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
-        } else {
-          const pts = (p: number[]) => p.reduce<string[]>((acc, v, i) => (i % 2 ? [...acc.slice(0, -1), `${acc.at(-1)},${v.toFixed(1)})`] : [...acc, `(${v.toFixed(1)}`]), []).join(' ');
-          process.stdout.write([
-            `synpo kernel-demo: synthetic 64×64 grids, two encoders, ${compute.kernels.path === 'gpu' ? `WebGPU on ${summary.adapter}` : 'CPU reference kernels'}`,
-            `negatives: μ = ${summary.mu.toFixed(4)}, σ = ${summary.sigma.toFixed(4)}; band [μ, μ+1.5σ] holds ${summary.bandCells} cells`,
-            `positive points: ${pts(summary.positives)}`,
-            `negative points: ${pts(summary.negatives)}`,
-            `coarse mask: ${summary.components} component(s) after opening; best kept`,
-            `Dice against the query's truth: ${(100 * summary.dice).toFixed(1)}`,
-            ...checks.map((c) => `GPU vs CPU reference, ${c.stage}: ${c.values} values, max |Δ| = ${c.maxAbsDiff.toExponential(2)} ${c.ok ? 'ok' : 'DIFFERS'}`),
-            `stage times (ms): ${Object.entries(summary.stagesMs).map(([n, t]) => `${n} ${t.toFixed(1)}`).join(', ')}`,
-          ].filter(Boolean).join('\n') + '\n');
+    .action(
+      run(async (opts: { device: 'auto' | 'gpu' | 'cpu'; seed: number; json?: boolean }) => {
+        const compute = await computeFor(opts.device);
+        try {
+          const checks: StageCheck[] = [];
+          const onGpu = compute.kernels.path === 'gpu';
+          const result = await synpoOnGrids(onGpu ? checkedKernels(compute.kernels, checks) : compute.kernels, opts.seed);
+          // The fused map's agreement, the number a glance needs.
+          const agreement = onGpu ? Math.max(...checks.filter((c) => c.stage === 'synergy').map((c) => c.maxAbsDiff)) : null;
+          const summary = {
+            path: compute.kernels.path,
+            adapter: compute.adapter?.description ?? null,
+            mu: result.mu,
+            sigma: result.sigma,
+            bandCells: result.band,
+            positives: Array.from(result.positives),
+            negatives: Array.from(result.negatives),
+            components: result.components,
+            dice: result.dice,
+            maxAbsDiffVsCpu: agreement,
+            checks,
+            stagesMs: Object.fromEntries(result.stages.reduce((m, [n, t]) => m.set(n, (m.get(n) ?? 0) + t), new Map<string, number>())),
+          };
+          if (opts.json) {
+            process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+          } else {
+            const pts = (p: number[]) =>
+              p.reduce<string[]>((acc, v, i) => (i % 2 ? [...acc.slice(0, -1), `${acc.at(-1)},${v.toFixed(1)})`] : [...acc, `(${v.toFixed(1)}`]), []).join(' ');
+            process.stdout.write(
+              [
+                `synpo kernel-demo: synthetic 64×64 grids, two encoders, ${compute.kernels.path === 'gpu' ? `WebGPU on ${summary.adapter}` : 'CPU reference kernels'}`,
+                `negatives: μ = ${summary.mu.toFixed(4)}, σ = ${summary.sigma.toFixed(4)}; band [μ, μ+1.5σ] holds ${summary.bandCells} cells`,
+                `positive points: ${pts(summary.positives)}`,
+                `negative points: ${pts(summary.negatives)}`,
+                `coarse mask: ${summary.components} component(s) after opening; best kept`,
+                `Dice against the query's truth: ${(100 * summary.dice).toFixed(1)}`,
+                ...checks.map(
+                  (c) => `GPU vs CPU reference, ${c.stage}: ${c.values} values, max |Δ| = ${c.maxAbsDiff.toExponential(2)} ${c.ok ? 'ok' : 'DIFFERS'}`,
+                ),
+                `stage times (ms): ${Object.entries(summary.stagesMs)
+                  .map(([n, t]) => `${n} ${t.toFixed(1)}`)
+                  .join(', ')}`,
+              ]
+                .filter(Boolean)
+                .join('\n') + '\n',
+            );
+          }
+          // Checking is the point: a stage where the GPU and the references disagree fails the run.
+          return checks.every((c) => c.ok) ? 0 : 1;
+        } finally {
+          compute.release();
         }
-        // Checking is the point: a stage where the GPU and the references disagree fails the run.
-        return checks.every((c) => c.ok) ? 0 : 1;
-      } finally {
-        compute.release();
-      }
-    }));
+      }),
+    );
 }

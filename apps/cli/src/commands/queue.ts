@@ -68,7 +68,8 @@ async function withQueue<R>(opts: QueueOpts, f: (q: Queue) => Promise<R>): Promi
     await q.waitUntilReady();
     return await f(q);
   } catch (error) {
-    if (/ECONNREFUSED|ENOTFOUND|ETIMEDOUT|Connection is closed|max retries/i.test((error as Error).message)) throw new CliError(`cannot reach Redis at ${opts.redis}: ${(error as Error).message}`);
+    if (/ECONNREFUSED|ENOTFOUND|ETIMEDOUT|Connection is closed|max retries/i.test((error as Error).message))
+      throw new CliError(`cannot reach Redis at ${opts.redis}: ${(error as Error).message}`);
     throw error;
   } finally {
     await q.close();
@@ -91,105 +92,162 @@ export function queueCommand(program: Command, run: Runner): void {
     .addOption(new Option('--band <set>', 'negative band').choices(['chaos-t2', 'sabs-ct']).default('chaos-t2'))
     .addOption(new Option('--intensity <mode>', 'intensity preprocessing').choices(['auto', 'ct', 'mr']).default('auto'))
     .option('--seed <n>', 'seed of the random choices', integer('--seed', SEED), 0)
-    .option('--no-propagate', 'skip the propagation pass: each slice judged alone (the paper\'s protocol)')
-    .action(run(async (opts: QueueOpts & JobData['options'] & { manifest: string; attempts: number }) => {
-      if (opts.backend === 'onnx' && !opts.models) throw new CliError('--backend onnx needs --models DIR', EXIT.usage);
-      const cases = parseManifest(await readFile(opts.manifest, 'utf8').catch((e: NodeJS.ErrnoException) => {
-        throw new CliError(`cannot read the manifest ${opts.manifest}: ${e.code ?? e.message}`);
-      }), opts.manifest);
-      const options: JobData['options'] = { backend: opts.backend, ...(opts.models && { models: opts.models }), ep: opts.ep, seed: opts.seed, band: opts.band, intensity: opts.intensity, labels: opts.labels, propagate: opts.propagate ?? true };
-      return withQueue(opts, async (q) => {
-        const jobs = cases.map((c) => {
-          const data: JobData = { case: c, options };
-          const jobId = createHash('sha256').update(JSON.stringify(data)).digest('hex').slice(0, 40);
-          return { name: `row ${c.row}`, data, opts: { jobId, attempts: opts.attempts, backoff: { type: 'exponential', delay: 5000 }, removeOnComplete: false, removeOnFail: false } };
+    .option('--no-propagate', "skip the propagation pass: each slice judged alone (the paper's protocol)")
+    .action(
+      run(async (opts: QueueOpts & JobData['options'] & { manifest: string; attempts: number }) => {
+        if (opts.backend === 'onnx' && !opts.models) throw new CliError('--backend onnx needs --models DIR', EXIT.usage);
+        const cases = parseManifest(
+          await readFile(opts.manifest, 'utf8').catch((e: NodeJS.ErrnoException) => {
+            throw new CliError(`cannot read the manifest ${opts.manifest}: ${e.code ?? e.message}`);
+          }),
+          opts.manifest,
+        );
+        const options: JobData['options'] = {
+          backend: opts.backend,
+          ...(opts.models && { models: opts.models }),
+          ep: opts.ep,
+          seed: opts.seed,
+          band: opts.band,
+          intensity: opts.intensity,
+          labels: opts.labels,
+          propagate: opts.propagate ?? true,
+        };
+        return withQueue(opts, async (q) => {
+          const jobs = cases.map((c) => {
+            const data: JobData = { case: c, options };
+            const jobId = createHash('sha256').update(JSON.stringify(data)).digest('hex').slice(0, 40);
+            return {
+              name: `row ${c.row}`,
+              data,
+              opts: { jobId, attempts: opts.attempts, backoff: { type: 'exponential', delay: 5000 }, removeOnComplete: false, removeOnFail: false },
+            };
+          });
+          const before = await q.count();
+          const existing = await Promise.all(jobs.map((j) => q.getJob(j.opts.jobId)));
+          await q.addBulk(jobs);
+          const added = existing.filter((e) => !e).length;
+          process.stdout.write(`${added} job(s) added to queue ${opts.queue}, ${cases.length - added} already there (${before} waiting before)\n`);
+          return EXIT.ok;
         });
-        const before = await q.count();
-        const existing = await Promise.all(jobs.map((j) => q.getJob(j.opts.jobId)));
-        await q.addBulk(jobs);
-        const added = existing.filter((e) => !e).length;
-        process.stdout.write(`${added} job(s) added to queue ${opts.queue}, ${cases.length - added} already there (${before} waiting before)\n`);
-        return EXIT.ok;
-      });
-    }));
+      }),
+    );
 
   const worker = queue
     .command('worker')
     .description('run jobs on this machine until SIGTERM or SIGINT (then finish the jobs in hand and stop)')
     .option('--concurrency <n>', 'jobs at a time in this process (they share the models and the GPU)', integer('--concurrency', { min: 1, max: 64 }), 1)
-    .option('--lock-seconds <s>', 'how long a job is held without a heartbeat before another worker may take it (a killed worker\'s job waits this long)', decimal('--lock-seconds', { min: 1, max: 86400 }), 30)
+    .option(
+      '--lock-seconds <s>',
+      "how long a job is held without a heartbeat before another worker may take it (a killed worker's job waits this long)",
+      decimal('--lock-seconds', { min: 1, max: 86400 }),
+      30,
+    )
     .option('--until-empty', 'stop once no job is waiting or running (for scripts and benchmarks)')
     .option('--force', 'redo cases whose output is up to date');
-  queueOptions(caseOptions(worker)).action(run(async (opts: QueueOpts & RunOpts & { concurrency: number; lockSeconds: number; untilEmpty?: boolean }) => {
-    // One model set per backend the jobs name, loaded on first use and kept.
-    const contexts = new Map<string, Promise<{ ctx: CaseContext; release(): void }>>();
-    const contextFor = (o: JobData['options']) => {
-      const key = JSON.stringify([o.backend, o.models, o.ep]);
-      if (!contexts.has(key)) contexts.set(key, caseContext({ ...opts, ...o }));
-      return contexts.get(key)!;
-    };
-    const lockDuration = Math.round(opts.lockSeconds * 1000);
-    const w = new Worker<JobData>(opts.queue, async (job) => {
-      const { ctx } = await contextFor(job.data.options);
-      const options = { ...ctx.options, seed: job.data.options.seed, band: job.data.options.band, intensity: job.data.options.intensity, labels: job.data.options.labels, propagate: job.data.options.propagate ?? true };
-      const r = await runCase(job.data.case, { ...ctx, options });
-      const line = { job: job.id, row: r.row, status: r.status, seconds: r.seconds, ...(r.error && { error: r.error }) };
-      process.stdout.write(`${JSON.stringify(line)}\n`);
-      if (r.status === 'failed') throw r.permanent ? new UnrecoverableError(r.error) : new Error(r.error);
-      return r;
-    }, { connection: redisConnection(opts.redis, true), concurrency: opts.concurrency, lockDuration, stalledInterval: lockDuration, maxStalledCount: 2 });
-    w.on('error', (e) => process.stderr.write(`synpo: queue worker: ${e.message}\n`));
-    // This command stops gracefully itself: the jobs in hand finish (and clean up) before it exits.
-    handOverSignals();
-    const stop = new Promise<void>((resolve) => {
-      const quit = () => resolve();
-      process.once('SIGTERM', quit);
-      process.once('SIGINT', quit);
-      if (opts.untilEmpty) {
-        const q = new Queue(opts.queue, { connection: redisConnection(opts.redis) });
-        const timer = setInterval(async () => {
-          const c = await q.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
-          if (Object.values(c).every((n) => n === 0)) { clearInterval(timer); await q.close(); resolve(); }
-        }, 500);
-      }
-    });
-    await w.waitUntilReady();
-    process.stderr.write(`synpo: queue worker on ${opts.queue} at ${opts.redis}, ${opts.concurrency} at a time\n`);
-    await stop;
-    // A graceful stop: the jobs in hand finish (close waits for them), nothing new is taken.
-    await w.close();
-    for (const c of contexts.values()) (await c).release();
-    return EXIT.ok;
-  }));
+  queueOptions(caseOptions(worker)).action(
+    run(async (opts: QueueOpts & RunOpts & { concurrency: number; lockSeconds: number; untilEmpty?: boolean }) => {
+      // One model set per backend the jobs name, loaded on first use and kept.
+      const contexts = new Map<string, Promise<{ ctx: CaseContext; release(): void }>>();
+      const contextFor = (o: JobData['options']) => {
+        const key = JSON.stringify([o.backend, o.models, o.ep]);
+        if (!contexts.has(key)) contexts.set(key, caseContext({ ...opts, ...o }));
+        return contexts.get(key)!;
+      };
+      const lockDuration = Math.round(opts.lockSeconds * 1000);
+      const w = new Worker<JobData>(
+        opts.queue,
+        async (job) => {
+          const { ctx } = await contextFor(job.data.options);
+          const options = {
+            ...ctx.options,
+            seed: job.data.options.seed,
+            band: job.data.options.band,
+            intensity: job.data.options.intensity,
+            labels: job.data.options.labels,
+            propagate: job.data.options.propagate ?? true,
+          };
+          const r = await runCase(job.data.case, { ...ctx, options });
+          const line = { job: job.id, row: r.row, status: r.status, seconds: r.seconds, ...(r.error && { error: r.error }) };
+          process.stdout.write(`${JSON.stringify(line)}\n`);
+          if (r.status === 'failed') throw r.permanent ? new UnrecoverableError(r.error) : new Error(r.error);
+          return r;
+        },
+        { connection: redisConnection(opts.redis, true), concurrency: opts.concurrency, lockDuration, stalledInterval: lockDuration, maxStalledCount: 2 },
+      );
+      w.on('error', (e) => process.stderr.write(`synpo: queue worker: ${e.message}\n`));
+      // This command stops gracefully itself: the jobs in hand finish (and clean up) before it exits.
+      handOverSignals();
+      const stop = new Promise<void>((resolve) => {
+        const quit = () => resolve();
+        process.once('SIGTERM', quit);
+        process.once('SIGINT', quit);
+        if (opts.untilEmpty) {
+          const q = new Queue(opts.queue, { connection: redisConnection(opts.redis) });
+          const timer = setInterval(async () => {
+            const c = await q.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+            if (Object.values(c).every((n) => n === 0)) {
+              clearInterval(timer);
+              await q.close();
+              resolve();
+            }
+          }, 500);
+        }
+      });
+      await w.waitUntilReady();
+      process.stderr.write(`synpo: queue worker on ${opts.queue} at ${opts.redis}, ${opts.concurrency} at a time\n`);
+      await stop;
+      // A graceful stop: the jobs in hand finish (close waits for them), nothing new is taken.
+      await w.close();
+      for (const c of contexts.values()) (await c).release();
+      return EXIT.ok;
+    }),
+  );
 
   queueOptions(queue.command('status').description('jobs waiting, running, done and failed; the failed cases with their errors'))
     .option('--json', 'print the counts and failures as JSON')
-    .action(run(async (opts: QueueOpts & { json?: boolean }) => withQueue(opts, async (q) => {
-      const counts = await q.getJobCounts('waiting', 'active', 'completed', 'failed', 'delayed', 'prioritized');
-      const failed = (await q.getFailed()).map((j) => ({ row: (j.data as JobData).case.row, query: (j.data as JobData).case.query, error: j.failedReason, attempts: j.attemptsMade }));
-      if (opts.json) process.stdout.write(`${JSON.stringify({ counts, failed }, null, 2)}\n`);
-      else {
-        process.stdout.write(`waiting ${counts.waiting! + counts.prioritized! + counts.delayed!}, running ${counts.active}, done ${counts.completed}, failed ${counts.failed}\n`);
-        for (const f of failed) process.stdout.write(`failed: row ${f.row} ${f.query}: ${f.error}\n`);
-      }
-      return EXIT.ok;
-    })));
+    .action(
+      run(async (opts: QueueOpts & { json?: boolean }) =>
+        withQueue(opts, async (q) => {
+          const counts = await q.getJobCounts('waiting', 'active', 'completed', 'failed', 'delayed', 'prioritized');
+          const failed = (await q.getFailed()).map((j) => ({
+            row: (j.data as JobData).case.row,
+            query: (j.data as JobData).case.query,
+            error: j.failedReason,
+            attempts: j.attemptsMade,
+          }));
+          if (opts.json) process.stdout.write(`${JSON.stringify({ counts, failed }, null, 2)}\n`);
+          else {
+            process.stdout.write(
+              `waiting ${counts.waiting! + counts.prioritized! + counts.delayed!}, running ${counts.active}, done ${counts.completed}, failed ${counts.failed}\n`,
+            );
+            for (const f of failed) process.stdout.write(`failed: row ${f.row} ${f.query}: ${f.error}\n`);
+          }
+          return EXIT.ok;
+        }),
+      ),
+    );
 
   queueOptions(queue.command('wait').description('wait until no job is waiting or running; exit 1 if any job failed'))
     .option('--timeout <s>', 'give up after this many seconds (exit 1)', decimal('--timeout', { min: 0.1, max: 7 * 86400 }))
-    .action(run(async (opts: QueueOpts & { timeout?: number }) => withQueue(opts, async (q) => {
-      const t0 = Date.now();
-      for (;;) {
-        const c = await q.getJobCounts('waiting', 'active', 'completed', 'failed', 'delayed', 'prioritized');
-        if (c.waiting! + c.active! + c.delayed! + c.prioritized! === 0) {
-          process.stdout.write(`done ${c.completed}, failed ${c.failed}\n`);
-          return c.failed! > 0 ? EXIT.failure : EXIT.ok;
-        }
-        if (opts.timeout !== undefined && Date.now() - t0 > opts.timeout * 1000) {
-          process.stderr.write(`synpo: queue ${opts.queue} still has ${c.waiting! + c.prioritized! + c.delayed!} waiting and ${c.active} running after ${opts.timeout} s\n`);
-          return EXIT.failure;
-        }
-        await new Promise((r) => setTimeout(r, 500));
-      }
-    })));
+    .action(
+      run(async (opts: QueueOpts & { timeout?: number }) =>
+        withQueue(opts, async (q) => {
+          const t0 = Date.now();
+          for (;;) {
+            const c = await q.getJobCounts('waiting', 'active', 'completed', 'failed', 'delayed', 'prioritized');
+            if (c.waiting! + c.active! + c.delayed! + c.prioritized! === 0) {
+              process.stdout.write(`done ${c.completed}, failed ${c.failed}\n`);
+              return c.failed! > 0 ? EXIT.failure : EXIT.ok;
+            }
+            if (opts.timeout !== undefined && Date.now() - t0 > opts.timeout * 1000) {
+              process.stderr.write(
+                `synpo: queue ${opts.queue} still has ${c.waiting! + c.prioritized! + c.delayed!} waiting and ${c.active} running after ${opts.timeout} s\n`,
+              );
+              return EXIT.failure;
+            }
+            await new Promise((r) => setTimeout(r, 500));
+          }
+        }),
+      ),
+    );
 }

@@ -2,7 +2,18 @@
 import { Option, type Command } from 'commander';
 import { segmentOrgansOnThreads, warmThreads } from '@synpo/core/node';
 import { availableParallelism } from 'node:os';
-import { labelsToRoi, prepareVolume, preparedSlice, PIXELS, roiToVolume, segmentOrgans, supportSliceFor, Synpo, LAYOUTS, type PreparedVolume } from '@synpo/core';
+import {
+  labelsToRoi,
+  prepareVolume,
+  preparedSlice,
+  PIXELS,
+  roiToVolume,
+  segmentOrgans,
+  supportSliceFor,
+  Synpo,
+  LAYOUTS,
+  type PreparedVolume,
+} from '@synpo/core';
 import { backendFor, backendOptions, cacheBytes, type BackendOpts } from '../backend.ts';
 import { reorientation, sliceVolume, type Reorientation, type Volume } from '@synpo/io';
 import { ShapeError } from '@synpo/gpu';
@@ -60,7 +71,10 @@ function oneSlice(v: Volume, z: number, what: string): { slice: Volume; canonica
   if (z >= nz) throw new CliError(`${what}: --slice ${z} is outside 0..${nz - 1} of ${v.source}`, EXIT.usage);
   const r = reorientation(v.affine, v.dims);
   if (r.axes[2] !== 2) {
-    throw new CliError(`${what}: ${v.source} is stored as ${r.fileCode} slices (its third axis is not the body axis), so --slice would cut a ${r.axes[0] === 2 ? 'sagittal' : 'coronal'} slice; segment the whole volume instead (it is reoriented to axial)`, EXIT.usage);
+    throw new CliError(
+      `${what}: ${v.source} is stored as ${r.fileCode} slices (its third axis is not the body axis), so --slice would cut a ${r.axes[0] === 2 ? 'sagittal' : 'coronal'} slice; segment the whole volume instead (it is reoriented to axial)`,
+      EXIT.usage,
+    );
   }
   return { slice: sliceVolume(v, z), canonicalZ: r.flip[2] ? nz - 1 - z : z };
 }
@@ -72,18 +86,43 @@ export function segmentCommand(program: Command, run: Runner): void {
     .requiredOption('--support-image <path>', 'support image: .nii/.nii.gz volume, .png/.jpg slice, or DICOM folder')
     .requiredOption('--support-label <path>', 'support labels (same grid as the support image); for a PNG, any non-zero pixel is the organ')
     .option('--organ <name|value>', 'organ name (see --labels) or label value; not needed for a binary mask')
-    .option('--organs <list>', 'several organs in one pass (each query slice encoded once), into one label volume: names or values, comma-separated, or "all" (every label of the support)')
+    .option(
+      '--organs <list>',
+      'several organs in one pass (each query slice encoded once), into one label volume: names or values, comma-separated, or "all" (every label of the support)',
+    )
     .addOption(new Option('--labels <map>', 'label map for organ names').choices(['chaos-t2', 'sabs-ct', 'totalseg']).default('chaos-t2'))
     .requiredOption('--query <path>', 'query: .nii/.nii.gz volume, .png/.jpg slice, or DICOM folder')
     .option('--series <uid>', 'the query series (SeriesInstanceUID) when the query DICOM folder holds several; they are listed when it is missing')
     .option('--support-series <uid>', 'the same for a support DICOM folder (image and label) that holds several series')
     .requiredOption('--out <file>', `output mask: ${FORMAT_HELP}; never an input, written whole or not at all`)
-    .option('--slice <z>', 'segment only slice z (the file\'s own index) of a query volume; the mask is that slice, kept where it sits in the volume, and it uses the support slice of the third of the organ z falls in (one slice has no neighbours to propagate from: it equals that slice of a --no-propagate run)', integer('--slice', { min: 0 }))
-    .option('--support-slice <z>', 'use this one support slice (default: the protocol\'s three, at 1/6, 1/2, 5/6 of the organ)', integer('--support-slice', { min: 0 }))
-    .option('--slices <a:b>', 'query slices to segment, the file\'s own indices (default: the support\'s organ range carried over by relative position along the body axis)')
-    .option('--value <n|map>', 'label value written, 1…65535 (uint8 output up to 255, uint16 above): a number for one organ (default 1), or name=value pairs with --organs (default: the support\'s own values)')
-    .addOption(new Option('--intensity <mode>', 'intensity preprocessing: auto (HU → ct, else mr), ct (window [-125, 275]), mr (clip the top 0.5 %)').choices(['auto', 'ct', 'mr']).default('auto'))
-    .addOption(new Option('--band <set>', 'negative band: the paper\'s best for CHAOS-MRI ([μ, μ+1.5σ]) or Synapse-CT ([μ−σ, μ+0.5σ])').choices(['chaos-t2', 'sabs-ct']).default('chaos-t2'))
+    .option(
+      '--slice <z>',
+      "segment only slice z (the file's own index) of a query volume; the mask is that slice, kept where it sits in the volume, and it uses the support slice of the third of the organ z falls in (one slice has no neighbours to propagate from: it equals that slice of a --no-propagate run)",
+      integer('--slice', { min: 0 }),
+    )
+    .option(
+      '--support-slice <z>',
+      "use this one support slice (default: the protocol's three, at 1/6, 1/2, 5/6 of the organ)",
+      integer('--support-slice', { min: 0 }),
+    )
+    .option(
+      '--slices <a:b>',
+      "query slices to segment, the file's own indices (default: the support's organ range carried over by relative position along the body axis)",
+    )
+    .option(
+      '--value <n|map>',
+      "label value written, 1…65535 (uint8 output up to 255, uint16 above): a number for one organ (default 1), or name=value pairs with --organs (default: the support's own values)",
+    )
+    .addOption(
+      new Option('--intensity <mode>', 'intensity preprocessing: auto (HU → ct, else mr), ct (window [-125, 275]), mr (clip the top 0.5 %)')
+        .choices(['auto', 'ct', 'mr'])
+        .default('auto'),
+    )
+    .addOption(
+      new Option('--band <set>', "negative band: the paper's best for CHAOS-MRI ([μ, μ+1.5σ]) or Synapse-CT ([μ−σ, μ+0.5σ])")
+        .choices(['chaos-t2', 'sabs-ct'])
+        .default('chaos-t2'),
+    )
     .addOption(deviceOption())
     .addOption(backendOptions()[0]!)
     .addOption(backendOptions()[1]!)
@@ -91,147 +130,218 @@ export function segmentCommand(program: Command, run: Runner): void {
     .addOption(backendOptions()[3]!)
     .addOption(backendOptions()[4]!)
     .option('--seed <n>', 'seed of the random choices', integer('--seed', SEED), 0)
-    .option('--dump <dir>', 'write every intermediate per canonical query slice as .npy files into DIR/slice-<z>/ (DIR must be new or empty, or a previous dump with --force); they are the per-slice pass\'s, before propagation')
+    .option(
+      '--dump <dir>',
+      "write every intermediate per canonical query slice as .npy files into DIR/slice-<z>/ (DIR must be new or empty, or a previous dump with --force); they are the per-slice pass's, before propagation",
+    )
     .option('--force', 'let --dump replace a folder holding a previous synpo dump')
-    .option('--no-propagate', 'skip the propagation pass (each organ\'s slices segmented again outward from the largest mask, each guided by its neighbour\'s): each slice judged alone, the paper\'s protocol')
-    .option('--threads <n>', `CPU path with the weight-free backend: organs of --organs spread over this many worker threads (default 1; this machine has ${availableParallelism()} cores); the masks are those of one thread, byte for byte; each thread encodes its own organs' slices`, integer('--threads', { min: 1, max: 256 }), 1)
+    .option(
+      '--no-propagate',
+      "skip the propagation pass (each organ's slices segmented again outward from the largest mask, each guided by its neighbour's): each slice judged alone, the paper's protocol",
+    )
+    .option(
+      '--threads <n>',
+      `CPU path with the weight-free backend: organs of --organs spread over this many worker threads (default 1; this machine has ${availableParallelism()} cores); the masks are those of one thread, byte for byte; each thread encodes its own organs' slices`,
+      integer('--threads', { min: 1, max: 256 }),
+      1,
+    )
     .option('--json', 'print a JSON summary')
     .option('--no-progress', 'no progress line on stderr')
-    .action(run(async (opts: SegmentOpts) => {
-      const format = maskFormat('--out', opts.out);
-      const outputs: OutputPath[] = [{ flag: '--out', path: opts.out, kind: 'file' }, ...(opts.dump ? [{ flag: '--dump', path: opts.dump, kind: 'folder' as const }] : [])];
-      await guardOutputs([
-        { flag: '--support-image', path: opts.supportImage },
-        { flag: '--support-label', path: opts.supportLabel },
-        { flag: '--query', path: opts.query },
-      ], outputs, { force: Boolean(opts.force) });
-      let range: [number, number] | undefined;
-      if (opts.slices) {
-        const m = /^(\d+):(\d+)$/.exec(opts.slices);
-        if (!m) throw new CliError(`--slices must look like a:b, got '${opts.slices}'`, EXIT.usage);
-        range = [Number(m[1]), Number(m[2])];
-        if (range[0] > range[1]) throw new CliError(`--slices ${opts.slices}: the first slice is after the last`, EXIT.usage);
-      }
-      if (range && opts.slice !== undefined) throw new CliError('give --slice or --slices, not both', EXIT.usage);
-
-      // Threads for the organs start while the volumes are read (only what the CPU path can use).
-      const threadsWanted = opts.organs !== undefined && opts.device === 'cpu' && opts.backend === 'weight-free' && !opts.dump ? opts.threads : 1;
-      if (threadsWanted > 1) warmThreads(Math.min(threadsWanted, 8));
-      // Models first: a broken model directory fails before any volume is read.
-      const backend = await backendFor(opts);
-      const supportImage = await loadVolume(opts.supportImage, 'support image', { series: opts.supportSeries });
-      const supportLabel = await loadVolume(opts.supportLabel, 'support label', { series: opts.supportSeries });
-      if (supportImage.dims.join() !== supportLabel.dims.join()) {
-        throw new CliError(`support label ${opts.supportLabel} is ${supportLabel.dims.join('×')}, the support image ${opts.supportImage} is ${supportImage.dims.join('×')}; they must share one grid`);
-      }
-      const file = await loadVolume(opts.query, 'query', { series: opts.series });
-      const cut = opts.slice !== undefined ? oneSlice(file, opts.slice, 'query') : null;
-      const query = cut?.slice ?? file;
-      const supportIs2D = supportImage.dims[2] === 1;
-      const queryIs2D = query.dims[2] === 1;
-      if (supportIs2D !== queryIs2D && opts.slice === undefined) {
-        throw new CliError(`the support is ${supportIs2D ? '2-D' : '3-D'} (${supportImage.dims.join('×')}) but the query is ${queryIs2D ? '2-D' : '3-D'} (${query.dims.join('×')}); give both as slices or both as volumes (or pick a query slice with --slice)`);
-      }
-      checkFormat(format, '--out', opts.out, query);
-
-      const organs = chooseOrgans(opts, opts.supportLabel, supportLabel);
-      if (format === 'png' && organs.length > 1) throw new CliError('--out .png holds one organ; write several organs as .nii.gz', EXIT.usage);
-
-      const compute = await computeFor(opts.device);
-      let dump: Dumper | null = null;
-      try {
-        const kernels = compute.kernels;
-        const support = await prepareVolume(supportImage, kernels, opts.intensity);
-        // A slice cut from a volume is normalised with its volume, as a whole-volume run does.
-        const prepared: PreparedVolume = cut ? preparedSlice(await prepareVolume(file, kernels, opts.intensity), cut.canonicalZ, query) : await prepareVolume(query, kernels, opts.intensity);
-        for (const [what, p] of [['support', support], ['query', prepared]] as const) {
-          const r = p.reorientation;
-          if (r.axes[2] !== 2) process.stderr.write(`synpo: the ${what} ${p.volume.source} is stored as ${r.axes[0] === 2 ? 'sagittal' : 'coronal'} slices (${r.fileCode}); it is processed as axial slices (${r.dims.join('×')}) and the mask written back on its own grid\n`);
+    .action(
+      run(async (opts: SegmentOpts) => {
+        const format = maskFormat('--out', opts.out);
+        const outputs: OutputPath[] = [
+          { flag: '--out', path: opts.out, kind: 'file' },
+          ...(opts.dump ? [{ flag: '--dump', path: opts.dump, kind: 'folder' as const }] : []),
+        ];
+        await guardOutputs(
+          [
+            { flag: '--support-image', path: opts.supportImage },
+            { flag: '--support-label', path: opts.supportLabel },
+            { flag: '--query', path: opts.query },
+          ],
+          outputs,
+          { force: Boolean(opts.force) },
+        );
+        let range: [number, number] | undefined;
+        if (opts.slices) {
+          const m = /^(\d+):(\d+)$/.exec(opts.slices);
+          if (!m) throw new CliError(`--slices must look like a:b, got '${opts.slices}'`, EXIT.usage);
+          range = [Number(m[1]), Number(m[2])];
+          if (range[0] > range[1]) throw new CliError(`--slices ${opts.slices}: the first slice is after the last`, EXIT.usage);
         }
-        const [sx, sy] = supportImage.dims;
-        const [qx, qy] = query.dims;
-        if (sx !== qx || sy !== qy) process.stderr.write(`synpo: support is ${sx}×${sy} in-plane, query ${qx}×${qy}: both are resampled to 256×256\n`);
-        const synpo = new Synpo(backend, kernels, { seed: opts.seed, points: { ...LAYOUTS[opts.band].band }, cacheBytes: cacheBytes(opts), propagation: { enabled: opts.propagate } });
-        if (opts.dump) {
-          dump = new Dumper(opts.dump, prepared, LAYOUTS[opts.band].band);
-          await dump.start();
+        if (range && opts.slice !== undefined) throw new CliError('give --slice or --slices, not both', EXIT.usage);
+
+        // Threads for the organs start while the volumes are read (only what the CPU path can use).
+        const threadsWanted = opts.organs !== undefined && opts.device === 'cpu' && opts.backend === 'weight-free' && !opts.dump ? opts.threads : 1;
+        if (threadsWanted > 1) warmThreads(Math.min(threadsWanted, 8));
+        // Models first: a broken model directory fails before any volume is read.
+        const backend = await backendFor(opts);
+        const supportImage = await loadVolume(opts.supportImage, 'support image', { series: opts.supportSeries });
+        const supportLabel = await loadVolume(opts.supportLabel, 'support label', { series: opts.supportSeries });
+        if (supportImage.dims.join() !== supportLabel.dims.join()) {
+          throw new CliError(
+            `support label ${opts.supportLabel} is ${supportLabel.dims.join('×')}, the support image ${opts.supportImage} is ${supportImage.dims.join('×')}; they must share one grid`,
+          );
         }
-        const progress = progressLine(opts.progress && !opts.json && !queryIs2D);
-        const t0 = performance.now();
-        const several = organs.length > 1;
-        const qr = prepared.reorientation;
-        const toFile = fileSliceOf(qr);
-        const toFileSupport = fileSliceOf(support.reorientation);
-        if (range && qr.axes[2] !== 2) throw new CliError(`--slices: the query is stored as ${qr.fileCode} slices, not axial ones; segment the whole volume`, EXIT.usage);
-        // --slices a:b names file slices; SynPo takes canonical ones.
-        const canonicalRange = range && fileRange(toFile, range);
-        const organMasks = organs.map((o) => labelsToRoi(supportLabel, support, o.value));
-        // One slice cut from a volume: the support slice of the third of the organ it falls in.
-        const supportSlice = opts.supportSlice !== undefined ? toFileSupport(opts.supportSlice) : (cut && support.nz > 1 && organs.length === 1
-          ? supportSliceFor(organMasks[0]!, support.nz, cut.canonicalZ, file.dims[2]) : undefined);
-        const request = {
-          support, query: prepared,
-          organs: organs.map((o, i) => ({ name: o.name, value: o.written, masks: organMasks[i]!, ...(canonicalRange && { range: canonicalRange }) })),
-          ...(supportSlice !== undefined && { supportSlice }),
-          ...(cut && { sliceOffset: cut.canonicalZ }),
-          progress,
-        };
-        // The CPU path spreads the organs over threads (the weight-free backend; dumps stay in one thread).
-        const threads = kernels.path === 'cpu' && opts.backend === 'weight-free' && !dump ? Math.min(opts.threads, organs.length) : 1;
-        const result = threads > 1
-          ? await segmentOrgansOnThreads({ ...request, threads, options: synpo.options, ...(opts.weightFree && { weightFree: opts.weightFree }) })
-          : await segmentOrgans({
-            ...request, synpo,
-            ...(dump && { detail: true, onSlice: (z, organ, r, s, supportZ) => dump!.slice(cut ? opts.slice! : toFile(z), r, s, toFileSupport(supportZ), several ? organ : undefined, z) }),
+        const file = await loadVolume(opts.query, 'query', { series: opts.series });
+        const cut = opts.slice !== undefined ? oneSlice(file, opts.slice, 'query') : null;
+        const query = cut?.slice ?? file;
+        const supportIs2D = supportImage.dims[2] === 1;
+        const queryIs2D = query.dims[2] === 1;
+        if (supportIs2D !== queryIs2D && opts.slice === undefined) {
+          throw new CliError(
+            `the support is ${supportIs2D ? '2-D' : '3-D'} (${supportImage.dims.join('×')}) but the query is ${queryIs2D ? '2-D' : '3-D'} (${query.dims.join('×')}); give both as slices or both as volumes (or pick a query slice with --slice)`,
+          );
+        }
+        checkFormat(format, '--out', opts.out, query);
+
+        const organs = chooseOrgans(opts, opts.supportLabel, supportLabel);
+        if (format === 'png' && organs.length > 1) throw new CliError('--out .png holds one organ; write several organs as .nii.gz', EXIT.usage);
+
+        const compute = await computeFor(opts.device);
+        let dump: Dumper | null = null;
+        try {
+          const kernels = compute.kernels;
+          const support = await prepareVolume(supportImage, kernels, opts.intensity);
+          // A slice cut from a volume is normalised with its volume, as a whole-volume run does.
+          const prepared: PreparedVolume = cut
+            ? preparedSlice(await prepareVolume(file, kernels, opts.intensity), cut.canonicalZ, query)
+            : await prepareVolume(query, kernels, opts.intensity);
+          for (const [what, p] of [
+            ['support', support],
+            ['query', prepared],
+          ] as const) {
+            const r = p.reorientation;
+            if (r.axes[2] !== 2)
+              process.stderr.write(
+                `synpo: the ${what} ${p.volume.source} is stored as ${r.axes[0] === 2 ? 'sagittal' : 'coronal'} slices (${r.fileCode}); it is processed as axial slices (${r.dims.join('×')}) and the mask written back on its own grid\n`,
+              );
+          }
+          const [sx, sy] = supportImage.dims;
+          const [qx, qy] = query.dims;
+          if (sx !== qx || sy !== qy) process.stderr.write(`synpo: support is ${sx}×${sy} in-plane, query ${qx}×${qy}: both are resampled to 256×256\n`);
+          const synpo = new Synpo(backend, kernels, {
+            seed: opts.seed,
+            points: { ...LAYOUTS[opts.band].band },
+            cacheBytes: cacheBytes(opts),
+            propagation: { enabled: opts.propagate },
           });
-        const seconds = (performance.now() - t0) / 1000;
-        const blank = result.blankSlices.map(cut ? () => opts.slice! : toFile).sort((a, b) => a - b);
-        if (blank.length) {
-          const all = blank.length === result.range[1] - result.range[0] + 1;
-          process.stderr.write(all
-            ? `synpo: warning: the query ${query.source} is blank (one intensity throughout the slices to segment): the mask is empty\n`
-            : `synpo: warning: ${blank.length} query slice${blank.length > 1 ? 's are' : ' is'} blank (one intensity) and left empty: ${blank.join(', ')}\n`);
-        }
-        const labels = roiToVolume(result.labels, prepared, 'as-is');
-        await writeFileAtomic(opts.out, encodeMask(format, labels, query, organs));
-        await dump?.finish();
-        const voxels = labels.reduce((a, v) => a + (v ? 1 : 0), 0);
-        const perOrgan = result.organs.map((o) => {
-          const written = labels.reduce((a, v) => a + (v === o.value ? 1 : 0), 0);
-          const empty = Array.from({ length: o.range[1] - o.range[0] + 1 }, (_, i) => o.range[0] + i).filter((z) => !o.masks.subarray(z * PIXELS, (z + 1) * PIXELS).some((v) => v));
-          const slices = cut ? (): [number, number] => [opts.slice!, opts.slice!] : () => fileRange(toFile, o.range);
-          return {
-            name: o.name, value: o.value, supportValue: organs.find((x) => x.name === o.name)!.value, voxels: written,
-            range: slices(), supportSlices: o.supportSlices.map(toFileSupport), emptySlices: (cut ? empty.map(() => opts.slice!) : empty.map(toFile)).sort((a, b) => a - b),
+          if (opts.dump) {
+            dump = new Dumper(opts.dump, prepared, LAYOUTS[opts.band].band);
+            await dump.start();
+          }
+          const progress = progressLine(opts.progress && !opts.json && !queryIs2D);
+          const t0 = performance.now();
+          const several = organs.length > 1;
+          const qr = prepared.reorientation;
+          const toFile = fileSliceOf(qr);
+          const toFileSupport = fileSliceOf(support.reorientation);
+          if (range && qr.axes[2] !== 2)
+            throw new CliError(`--slices: the query is stored as ${qr.fileCode} slices, not axial ones; segment the whole volume`, EXIT.usage);
+          // --slices a:b names file slices; SynPo takes canonical ones.
+          const canonicalRange = range && fileRange(toFile, range);
+          const organMasks = organs.map((o) => labelsToRoi(supportLabel, support, o.value));
+          // One slice cut from a volume: the support slice of the third of the organ it falls in.
+          const supportSlice =
+            opts.supportSlice !== undefined
+              ? toFileSupport(opts.supportSlice)
+              : cut && support.nz > 1 && organs.length === 1
+                ? supportSliceFor(organMasks[0]!, support.nz, cut.canonicalZ, file.dims[2])
+                : undefined;
+          const request = {
+            support,
+            query: prepared,
+            organs: organs.map((o, i) => ({ name: o.name, value: o.written, masks: organMasks[i]!, ...(canonicalRange && { range: canonicalRange }) })),
+            ...(supportSlice !== undefined && { supportSlice }),
+            ...(cut && { sliceOffset: cut.canonicalZ }),
+            progress,
           };
-        });
-        const summary = {
-          out: opts.out, voxels, range: cut ? [opts.slice!, opts.slice!] : fileRange(toFile, result.range),
-          // One organ: its support slices, value and empty slices, as before --organs existed.
-          ...(!several && { supportSlices: perOrgan[0]!.supportSlices, organValue: perOrgan[0]!.supportValue, emptySlices: perOrgan[0]!.emptySlices }),
-          organs: perOrgan,
-          encodedSlices: result.encodedSlices, organSlices: result.organSlices, overlapPixels: result.overlapPixels, blankSlices: blank, propagatedSlices: result.propagatedSlices,
-          propagationSteps: result.propagationSteps, seconds,
-          // What crossed between host and device for this volume (null on the CPU path), and how many
-          // speculatively recorded random-walker chains had to be re-run after their check.
-          transfers: result.transfers, speculation: result.speculation,
-          // Host time in the encoders (on the GPU their work runs asynchronously, so only the CPU path's is the encoders' whole time; null when threads ran them).
-          encoderSeconds: threads > 1 ? null : synpo.encoded.ms / 1000, threads,
-          device: kernels.path, resampled: prepared.resampled, dump: opts.dump ?? null,
-          ...(backend.providers && { providers: backend.providers }),
-        };
-        const text = several
-          ? [`wrote ${opts.out}: ${perOrgan.map((o) => `${o.name} (${o.value}) ${o.voxels} voxels in slices ${o.range[0]}..${o.range[1]}`).join('; ')}`,
-            `one pass: ${result.encodedSlices} query slices encoded for ${result.organSlices} organ-slices; ${result.overlapPixels} ROI pixels claimed by two organs went to the higher fused confidence`].join('\n')
-          : `wrote ${opts.out}: ${voxels} voxels in slices ${summary.range[0]}..${summary.range[1]} (support slices ${perOrgan[0]!.supportSlices.join(', ')})`;
-        process.stdout.write(opts.json ? `${JSON.stringify(summary, null, 2)}\n` : `${text}\n`);
-        return EXIT.ok;
-      } catch (error) {
-        await dump?.abandon();
-        if (error instanceof ShapeError) throw new CliError(error.message);
-        throw error;
-      } finally {
-        compute.release();
-      }
-    }));
+          // The CPU path spreads the organs over threads (the weight-free backend; dumps stay in one thread).
+          const threads = kernels.path === 'cpu' && opts.backend === 'weight-free' && !dump ? Math.min(opts.threads, organs.length) : 1;
+          const result =
+            threads > 1
+              ? await segmentOrgansOnThreads({ ...request, threads, options: synpo.options, ...(opts.weightFree && { weightFree: opts.weightFree }) })
+              : await segmentOrgans({
+                  ...request,
+                  synpo,
+                  ...(dump && {
+                    detail: true,
+                    onSlice: (z, organ, r, s, supportZ) =>
+                      dump!.slice(cut ? opts.slice! : toFile(z), r, s, toFileSupport(supportZ), several ? organ : undefined, z),
+                  }),
+                });
+          const seconds = (performance.now() - t0) / 1000;
+          const blank = result.blankSlices.map(cut ? () => opts.slice! : toFile).sort((a, b) => a - b);
+          if (blank.length) {
+            const all = blank.length === result.range[1] - result.range[0] + 1;
+            process.stderr.write(
+              all
+                ? `synpo: warning: the query ${query.source} is blank (one intensity throughout the slices to segment): the mask is empty\n`
+                : `synpo: warning: ${blank.length} query slice${blank.length > 1 ? 's are' : ' is'} blank (one intensity) and left empty: ${blank.join(', ')}\n`,
+            );
+          }
+          const labels = roiToVolume(result.labels, prepared, 'as-is');
+          await writeFileAtomic(opts.out, encodeMask(format, labels, query, organs));
+          await dump?.finish();
+          const voxels = labels.reduce((a, v) => a + (v ? 1 : 0), 0);
+          const perOrgan = result.organs.map((o) => {
+            const written = labels.reduce((a, v) => a + (v === o.value ? 1 : 0), 0);
+            const empty = Array.from({ length: o.range[1] - o.range[0] + 1 }, (_, i) => o.range[0] + i).filter(
+              (z) => !o.masks.subarray(z * PIXELS, (z + 1) * PIXELS).some((v) => v),
+            );
+            const slices = cut ? (): [number, number] => [opts.slice!, opts.slice!] : () => fileRange(toFile, o.range);
+            return {
+              name: o.name,
+              value: o.value,
+              supportValue: organs.find((x) => x.name === o.name)!.value,
+              voxels: written,
+              range: slices(),
+              supportSlices: o.supportSlices.map(toFileSupport),
+              emptySlices: (cut ? empty.map(() => opts.slice!) : empty.map(toFile)).sort((a, b) => a - b),
+            };
+          });
+          const summary = {
+            out: opts.out,
+            voxels,
+            range: cut ? [opts.slice!, opts.slice!] : fileRange(toFile, result.range),
+            // One organ: its support slices, value and empty slices, as before --organs existed.
+            ...(!several && { supportSlices: perOrgan[0]!.supportSlices, organValue: perOrgan[0]!.supportValue, emptySlices: perOrgan[0]!.emptySlices }),
+            organs: perOrgan,
+            encodedSlices: result.encodedSlices,
+            organSlices: result.organSlices,
+            overlapPixels: result.overlapPixels,
+            blankSlices: blank,
+            propagatedSlices: result.propagatedSlices,
+            propagationSteps: result.propagationSteps,
+            seconds,
+            // What crossed between host and device for this volume (null on the CPU path), and how many
+            // speculatively recorded random-walker chains had to be re-run after their check.
+            transfers: result.transfers,
+            speculation: result.speculation,
+            // Host time in the encoders (on the GPU their work runs asynchronously, so only the CPU path's is the encoders' whole time; null when threads ran them).
+            encoderSeconds: threads > 1 ? null : synpo.encoded.ms / 1000,
+            threads,
+            device: kernels.path,
+            resampled: prepared.resampled,
+            dump: opts.dump ?? null,
+            ...(backend.providers && { providers: backend.providers }),
+          };
+          const text = several
+            ? [
+                `wrote ${opts.out}: ${perOrgan.map((o) => `${o.name} (${o.value}) ${o.voxels} voxels in slices ${o.range[0]}..${o.range[1]}`).join('; ')}`,
+                `one pass: ${result.encodedSlices} query slices encoded for ${result.organSlices} organ-slices; ${result.overlapPixels} ROI pixels claimed by two organs went to the higher fused confidence`,
+              ].join('\n')
+            : `wrote ${opts.out}: ${voxels} voxels in slices ${summary.range[0]}..${summary.range[1]} (support slices ${perOrgan[0]!.supportSlices.join(', ')})`;
+          process.stdout.write(opts.json ? `${JSON.stringify(summary, null, 2)}\n` : `${text}\n`);
+          return EXIT.ok;
+        } catch (error) {
+          await dump?.abandon();
+          if (error instanceof ShapeError) throw new CliError(error.message);
+          throw error;
+        } finally {
+          compute.release();
+        }
+      }),
+    );
 }

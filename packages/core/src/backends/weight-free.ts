@@ -105,7 +105,10 @@ class PositionEncoder implements FeatureEncoder {
   readonly role = 'sam' as const;
   readonly channels: number;
   private readonly position: HostTensor<'f32'>;
-  constructor(private readonly o: WeightFreeOptions, private readonly appearance: AppearanceEncoder) {
+  constructor(
+    private readonly o: WeightFreeOptions,
+    private readonly appearance: AppearanceEncoder,
+  ) {
     const channels = positionChannels(GRID, GRID, o.frequencies).map((v) => v * o.positionWeight);
     this.position = new HostTensor('f32', [channels.length / CELLS, CELLS], channels);
     this.channels = appearance.channels + this.position.shape[0]!;
@@ -132,16 +135,37 @@ class RandomWalkerDecoder implements PromptDecoder {
     const Kp = clusters.positives.k;
     const Kn = clusters.negatives?.k ?? 0;
     const sizes = extents && s.upload(Float32Array.from(extents.flatMap((e) => [e.width, e.height])), [B, 2]);
-    const prompts = s.promptRows(clusters.positives, Kn ? clusters.negatives : null, sizes ?? null, { B, Kp, Kn }, {
-      cell: ROI / GRID, margin: this.o.boundMargin, marginFactor: this.o.boundMarginFactor, extentFactor: this.o.extentFactor,
-    });
+    const prompts = s.promptRows(
+      clusters.positives,
+      Kn ? clusters.negatives : null,
+      sizes ?? null,
+      { B, Kp, Kn },
+      {
+        cell: ROI / GRID,
+        margin: this.o.boundMargin,
+        marginFactor: this.o.boundMarginFactor,
+        extentFactor: this.o.extentFactor,
+      },
+    );
     const P = Kn + Kp;
     const inputs = s.decoderInputs(batch.images.tensor, batch.prior ?? null, batch.maskPrompt ?? null, prompts, { B, H: ROI, W: ROI }, P, {
-      factor: f, maskWeight: this.o.maskPromptWeight, background: this.o.backgroundPrior, radius: this.o.seedRadius,
+      factor: f,
+      maskWeight: this.o.maskPromptWeight,
+      background: this.o.backgroundPrior,
+      radius: this.o.seedRadius,
     });
-    const probability = await s.randomWalker(inputs.image, inputs.seeds, inputs.prior, { B, H: side, W: side }, {
-      beta: this.o.beta, gamma: this.o.gamma, maxIterations: this.o.maxIterations, tolerance: this.o.tolerance,
-    });
+    const probability = await s.randomWalker(
+      inputs.image,
+      inputs.seeds,
+      inputs.prior,
+      { B, H: side, W: side },
+      {
+        beta: this.o.beta,
+        gamma: this.o.gamma,
+        maxIterations: this.o.maxIterations,
+        tolerance: this.o.tolerance,
+      },
+    );
     // Back to the ROI: bilinear, then the decision: each row's support organ's area (times the
     // factor) within the threshold range, or 0.5 where no area is known.
     const up = s.upsampleBilinear(probability, { B, inH: side, inW: side, outH: ROI, outW: ROI });

@@ -85,19 +85,35 @@ function runOnThread(task: ThreadTask, onProgress: (done: number, total: number,
  */
 export async function segmentOrgansOnThreads(req: ThreadedOrgansRequest): Promise<SegmentOrgansResult> {
   const { threads = availableParallelism(), progress, keepConfidence, ...rest } = req;
-  const task: ThreadTask = { ...rest, support: { slices: req.support.slices, nz: req.support.nz, ...(req.support.volume?.source && { volume: { source: req.support.volume.source } }) }, query: { slices: req.query.slices, nz: req.query.nz } };
+  const task: ThreadTask = {
+    ...rest,
+    support: { slices: req.support.slices, nz: req.support.nz, ...(req.support.volume?.source && { volume: { source: req.support.volume.source } }) },
+    query: { slices: req.query.slices, nz: req.query.nz },
+  };
   const parts = splitOrgans(task, threads);
   let results: SegmentOrgansResult[];
   if (parts.length <= 1) {
     results = [await runThreadTask(task, progress)];
   } else {
     const seen = parts.map(() => ({ done: 0, total: 0, label: '' }));
-    results = await Promise.all(parts.map((organs, k) => runOnThread({ ...task, organs: organs.map((o) => req.organs[o]!) }, (done, total, label) => {
-      seen[k] = { done, total, label };
-      progress?.(seen.reduce((n, p) => n + p.done, 0), seen.reduce((n, p) => n + p.total, 0), `${parts.length} threads, ${label}`);
-    })));
+    results = await Promise.all(
+      parts.map((organs, k) =>
+        runOnThread({ ...task, organs: organs.map((o) => req.organs[o]!) }, (done, total, label) => {
+          seen[k] = { done, total, label };
+          progress?.(
+            seen.reduce((n, p) => n + p.done, 0),
+            seen.reduce((n, p) => n + p.total, 0),
+            `${parts.length} threads, ${label}`,
+          );
+        }),
+      ),
+    );
   }
-  const merged = mergeOrganParts(results, req.organs.map((o) => o.name), req.query);
+  const merged = mergeOrganParts(
+    results,
+    req.organs.map((o) => o.name),
+    req.query,
+  );
   if (!keepConfidence) for (const o of merged.organs) delete o.confidence;
   return merged;
 }

@@ -6,7 +6,17 @@
  * features wait in that cache for the decoder.
  */
 import { GpuStream, tokensToGridReference, upsampleBilinearReference, type T, type TensorStream } from '@synpo/gpu';
-import { CELLS, GRID, PIXELS, type Backend, type DecodeBatch, type DecodeRequest, type FeatureEncoder, type PromptDecoder, type SliceBatch } from '../backend.ts';
+import {
+  CELLS,
+  GRID,
+  PIXELS,
+  type Backend,
+  type DecodeBatch,
+  type DecodeRequest,
+  type FeatureEncoder,
+  type PromptDecoder,
+  type SliceBatch,
+} from '../backend.ts';
 import { roiMaskToSamPrompt, roiToSam, samMaskToRoi } from './coords.ts';
 import { contentHash, toModelInput } from './image.ts';
 import type { ModelManifest } from './manifest.ts';
@@ -48,7 +58,10 @@ export class DinoEncoder implements FeatureEncoder {
   readonly channels: number;
   /** Grids by slice content, least recently used out first, bounded in bytes. */
   readonly cache: ByteLru<Float32Array>;
-  constructor(private readonly models: OnnxModels, cacheBytes = DEFAULT_CACHE_BYTES / 4) {
+  constructor(
+    private readonly models: OnnxModels,
+    cacheBytes = DEFAULT_CACHE_BYTES / 4,
+  ) {
     this.channels = models.manifest.dino.channels;
     this.cache = new ByteLru(cacheBytes, (grid) => grid.byteLength);
   }
@@ -73,9 +86,10 @@ export class DinoEncoder implements FeatureEncoder {
       const g = m.size / m.patchSize;
       // float32 tokens on the GPU are taken as they are; float16 ones (an fp16 export) come down
       // to be converted (the kernels read float32).
-      const onDevice = tokens.gpu && tokens.type !== 'float16'
-        ? s.adoptBuffer(tokens.gpu.buffer, tokens.dims, tokens.gpu.dispose)
-        : s.upload(await hostData(tokens), tokens.dims);
+      const onDevice =
+        tokens.gpu && tokens.type !== 'float16'
+          ? s.adoptBuffer(tokens.gpu.buffer, tokens.dims, tokens.gpu.dispose)
+          : s.upload(await hostData(tokens), tokens.dims);
       if (tokens.gpu && tokens.type === 'float16') tokens.gpu.dispose();
       const grid = s.tokensToGrid(onDevice, { B: nb, T: nt, C, skip: 1 + m.registerTokens, cells: g * g });
       parts.push(g === GRID ? grid : s.upsampleBilinear(grid, { B: nb * C, inH: g, inW: g, outH: GRID, outW: GRID }));
@@ -96,7 +110,10 @@ export class DinoEncoder implements FeatureEncoder {
     const [b, nt, C] = tokens.dims as [number, number, number];
     if (b !== nb || nt !== skip + g * g || C !== this.channels) {
       tokens.gpu?.dispose();
-      throw new ModelError(m.file, `output ${m.output} is [${tokens.dims.join(', ')}]; expected [${nb}, ${skip + g * g}, ${this.channels}] (1 CLS + ${m.registerTokens} register + ${g}×${g} patch tokens)`);
+      throw new ModelError(
+        m.file,
+        `output ${m.output} is [${tokens.dims.join(', ')}]; expected [${nb}, ${skip + g * g}, ${this.channels}] (1 CLS + ${m.registerTokens} register + ${g}×${g} patch tokens)`,
+      );
     }
     return tokens;
   }
@@ -107,7 +124,11 @@ export class DinoEncoder implements FeatureEncoder {
     const out = new Float32Array(B * this.channels * CELLS);
     const todo: number[] = [];
     const keys = Array.from({ length: B }, (_, b) => contentHash(slices.subarray(b * PIXELS, (b + 1) * PIXELS)));
-    keys.forEach((k, b) => { const hit = this.cache.get(k); if (hit) out.set(hit, b * this.channels * CELLS); else todo.push(b); });
+    keys.forEach((k, b) => {
+      const hit = this.cache.get(k);
+      if (hit) out.set(hit, b * this.channels * CELLS);
+      else todo.push(b);
+    });
     const step = m.batch ? todo.length : 1;
     for (let i = 0; i < todo.length; i += step) {
       const group = todo.slice(i, i + step);
@@ -152,11 +173,18 @@ export class Sam2Encoder implements FeatureEncoder {
   readonly channels = 256;
   /** Embeddings by slice content (the decoder reads them too), bounded in bytes. */
   readonly cache: ByteLru<SamEmbedding>;
-  constructor(private readonly models: OnnxModels, cacheBytes = DEFAULT_CACHE_BYTES / 4) {
-    this.cache = new ByteLru(cacheBytes, (e) => tensorBytes(e.imageEmbed) + tensorBytes(e.highRes0) + tensorBytes(e.highRes1), (e) => {
-      e.evicted = true;
-      settle(e);
-    });
+  constructor(
+    private readonly models: OnnxModels,
+    cacheBytes = DEFAULT_CACHE_BYTES / 4,
+  ) {
+    this.cache = new ByteLru(
+      cacheBytes,
+      (e) => tensorBytes(e.imageEmbed) + tensorBytes(e.highRes0) + tensorBytes(e.highRes1),
+      (e) => {
+        e.evicted = true;
+        settle(e);
+      },
+    );
   }
 
   /** The embedding of one ROI slice, from the cache or the encoder. */
@@ -198,7 +226,10 @@ export class Sam2Encoder implements FeatureEncoder {
       let embed: T<'f32'>;
       if (e.imageEmbed.gpu && e.imageEmbed.type !== 'float16') {
         e.users++;
-        embed = s.adoptBuffer(e.imageEmbed.gpu.buffer, [1, 256, g * g], () => { e.users--; settle(e); });
+        embed = s.adoptBuffer(e.imageEmbed.gpu.buffer, [1, 256, g * g], () => {
+          e.users--;
+          settle(e);
+        });
       } else {
         embed = s.upload(await hostData(e.imageEmbed), [1, 256, g * g]);
       }
@@ -221,7 +252,10 @@ export class Sam2Encoder implements FeatureEncoder {
 
 export class Sam2Decoder implements PromptDecoder {
   readonly name = 'SAM 2.1 prompt decoder (ONNX)';
-  constructor(private readonly models: OnnxModels, private readonly encoder: Sam2Encoder) {}
+  constructor(
+    private readonly models: OnnxModels,
+    private readonly encoder: Sam2Encoder,
+  ) {}
 
   /**
    * SAM's decoder runs on the host (ONNX Runtime): the mask prompts come down, the masks go up.

@@ -38,9 +38,18 @@ export async function runOnnxBench(source: ModelSource, providers: ExecutionProv
     const samEncoder = await time(() => onnxBackend(models).sam.encodeSlices(patient.image.data, slices));
     const backend = onnxBackend(models);
     await backend.sam.encodeSlices(patient.image.data, slices); // the decoder reads cached embeddings
-    const samDecoder = await time(() => backend.decoder.decodeRequests(Array.from({ length: slices }, (_, z) => ({ image: slice(z), points: [{ x: 128, y: 128, label: 1 as const }, { x: 30, y: 30, label: 0 as const }] }))));
+    const samDecoder = await time(() =>
+      backend.decoder.decodeRequests(
+        Array.from({ length: slices }, (_, z) => ({
+          image: slice(z),
+          points: [
+            { x: 128, y: 128, label: 1 as const },
+            { x: 30, y: 30, label: 0 as const },
+          ],
+        })),
+      ),
+    );
     rows.push({ provider, ran: report.models.map((m) => m.provider).join('/'), dino, samEncoder, samDecoder });
   }
   return rows;
 }
-

@@ -11,7 +11,7 @@ import type { ModelSource } from './models.ts';
 
 const fileError = (error: unknown) => {
   const code = (error as NodeJS.ErrnoException).code;
-  return new Error(code === 'ENOENT' ? 'no such file' : code ?? (error as Error).message);
+  return new Error(code === 'ENOENT' ? 'no such file' : (code ?? (error as Error).message));
 };
 
 export function directorySource(dir: string): ModelSource {
@@ -27,10 +27,13 @@ export function directorySource(dir: string): ModelSource {
     sha256: async (bytes) => createHash('sha256').update(bytes).digest('hex'),
     path: (name) => resolve(dir, name),
     exists: async (name) => (await stat(join(dir, name)).catch(() => null))?.isFile() ?? false,
-    hashFile: (name) => new Promise((done, fail) => {
-      const hash = createHash('sha256');
-      createReadStream(join(dir, name)).on('error', (error) => fail(fileError(error))).on('data', (chunk) => hash.update(chunk)).on('end', () => done(hash.digest('hex')));
-    }),
+    hashFile: (name) =>
+      new Promise((done, fail) => {
+        const hash = createHash('sha256');
+        createReadStream(join(dir, name))
+          .on('error', (error) => fail(fileError(error)))
+          .on('data', (chunk) => hash.update(chunk))
+          .on('end', () => done(hash.digest('hex')));
+      }),
   };
 }
-

@@ -39,7 +39,14 @@ export function resizeSquare(image: Float32Array, side: number, interpolation: '
 }
 
 /** [B][ROI²] slices in [0, 1] → a [B][3][side][side] tensor, grey replicated, normalised. */
-export function toModelInput(slices: Float32Array, B: number, side: number, mean: readonly number[], std: readonly number[], interpolation: 'bilinear' | 'bicubic'): Float32Array {
+export function toModelInput(
+  slices: Float32Array,
+  B: number,
+  side: number,
+  mean: readonly number[],
+  std: readonly number[],
+  interpolation: 'bilinear' | 'bicubic',
+): Float32Array {
   const plane = side * side;
   const out = new Float32Array(B * 3 * plane);
   for (let b = 0; b < B; b++) {

@@ -5,7 +5,17 @@
  */
 export { onnxBackend, DinoEncoder, Sam2Encoder, Sam2Decoder, type OnnxBackend, type OnnxBackendOptions, type OnnxModels } from './backend.ts';
 export { loadModels, type CheckReport, type ModelSource } from './models.ts';
-export { parseManifest, MANIFEST_FORMAT, IMAGENET_MEAN, IMAGENET_STD, DEFAULT_NAMES, type ModelManifest, type DinoManifest, type SamEncoderManifest, type SamDecoderManifest } from './manifest.ts';
+export {
+  parseManifest,
+  MANIFEST_FORMAT,
+  IMAGENET_MEAN,
+  IMAGENET_STD,
+  DEFAULT_NAMES,
+  type ModelManifest,
+  type DinoManifest,
+  type SamEncoderManifest,
+  type SamDecoderManifest,
+} from './manifest.ts';
 export { openModel, hostData, ModelError, type ExecutionProvider, type ModelSession, type TensorValue, type ValueInfo } from './session.ts';
 export { roiToSam, samToRoi, roiToSlice, sliceToRoi, sliceToSam, samToSlice, samMaskToRoi, roiMaskToSamPrompt, type Point2 } from './coords.ts';
 export { resizeSquare, toModelInput, contentHash } from './image.ts';

@@ -72,7 +72,15 @@ export const DEFAULT_NAMES = {
   dino: { input: 'pixel_values', output: 'last_hidden_state' },
   samEncoder: { input: 'image', outputs: { imageEmbed: 'image_embed', highRes0: 'high_res_feats_0', highRes1: 'high_res_feats_1' } },
   samDecoder: {
-    inputs: { imageEmbed: 'image_embed', highRes0: 'high_res_feats_0', highRes1: 'high_res_feats_1', pointCoords: 'point_coords', pointLabels: 'point_labels', maskInput: 'mask_input', hasMaskInput: 'has_mask_input' },
+    inputs: {
+      imageEmbed: 'image_embed',
+      highRes0: 'high_res_feats_0',
+      highRes1: 'high_res_feats_1',
+      pointCoords: 'point_coords',
+      pointLabels: 'point_labels',
+      maskInput: 'mask_input',
+      hasMaskInput: 'has_mask_input',
+    },
     outputs: { masks: 'low_res_masks', iou: 'iou_predictions' },
   },
 } as const;
@@ -90,7 +98,10 @@ export function parseManifest(text: string, where: string): ModelManifest {
   const problems: string[] = [];
   const section = (key: string): Json => {
     const v = raw[key];
-    if (!v || typeof v !== 'object') { problems.push(`"${key}" is missing`); return {}; }
+    if (!v || typeof v !== 'object') {
+      problems.push(`"${key}" is missing`);
+      return {};
+    }
     return v as Json;
   };
   const str = (s: Json, key: string, path: string, fallback?: string): string => {
@@ -117,7 +128,17 @@ export function parseManifest(text: string, where: string): ModelManifest {
     const out: ModelFile = { file: str(s, 'file', path), ...(typeof s.sha256 === 'string' && { sha256: s.sha256 }) };
     if (s.externalData !== undefined) {
       const list = s.externalData;
-      if (!Array.isArray(list) || !list.every((x) => x && typeof x === 'object' && typeof (x as Json).file === 'string' && (x as Json).file && ((x as Json).sha256 === undefined || typeof (x as Json).sha256 === 'string'))) {
+      if (
+        !Array.isArray(list) ||
+        !list.every(
+          (x) =>
+            x &&
+            typeof x === 'object' &&
+            typeof (x as Json).file === 'string' &&
+            (x as Json).file &&
+            ((x as Json).sha256 === undefined || typeof (x as Json).sha256 === 'string'),
+        )
+      ) {
         problems.push(`${path}.externalData must be a list of { "file": "…", "sha256": "…" } (sha256 optional)`);
       } else {
         out.externalData = (list as Json[]).map((x) => ({ file: x.file as string, ...(typeof x.sha256 === 'string' && { sha256: x.sha256 }) }));

@@ -37,13 +37,18 @@ function compare(file: string, kind: 'input' | 'output', actual: ValueInfo[], ex
   for (const e of expected) {
     const a = actual.find((v) => v.name === e.name);
     if (!a) {
-      problems.push(`${file}: has no ${kind} named "${e.name}" (${kind}s: ${actual.map((v) => v.name).join(', ') || 'none'}); fix the name in manifest.json or re-export`);
+      problems.push(
+        `${file}: has no ${kind} named "${e.name}" (${kind}s: ${actual.map((v) => v.name).join(', ') || 'none'}); fix the name in manifest.json or re-export`,
+      );
       continue;
     }
-    if (a.type && a.type !== 'float32' && a.type !== 'float16') problems.push(`${file}: ${kind} "${e.name}" is ${a.type}, SynPo feeds and reads float32 or float16`);
+    if (a.type && a.type !== 'float32' && a.type !== 'float16')
+      problems.push(`${file}: ${kind} "${e.name}" is ${a.type}, SynPo feeds and reads float32 or float16`);
     if (a.shape) {
       if (a.shape.length !== e.shape.length) {
-        problems.push(`${file}: ${kind} "${e.name}" has rank ${a.shape.length} [${a.shape.join(', ')}], expected rank ${e.shape.length} [${e.shape.map((d) => d ?? '?').join(', ')}]`);
+        problems.push(
+          `${file}: ${kind} "${e.name}" has rank ${a.shape.length} [${a.shape.join(', ')}], expected rank ${e.shape.length} [${e.shape.map((d) => d ?? '?').join(', ')}]`,
+        );
         continue;
       }
       e.shape.forEach((d, i) => {
@@ -83,7 +88,10 @@ function expectations(m: ModelManifest): Record<'dino' | 'samEncoder' | 'samDeco
         { name: m.samDecoder.inputs.maskInput, shape: [null, 1, s / 4, s / 4] },
         { name: m.samDecoder.inputs.hasMaskInput, shape: [1] },
       ],
-      outputs: [{ name: m.samDecoder.outputs.masks, shape: [null, null, null, null] }, { name: m.samDecoder.outputs.iou, shape: [null, null] }],
+      outputs: [
+        { name: m.samDecoder.outputs.masks, shape: [null, null, null, null] },
+        { name: m.samDecoder.outputs.iou, shape: [null, null] },
+      ],
     },
   };
 }
@@ -148,7 +156,10 @@ export async function loadModels(
  * a file cannot be read.
  */
 async function modelInput(source: ModelSource, entry: ModelFile, role: string, problems: string[]): Promise<ModelInput | null> {
-  const files = [{ file: entry.file, sha256: entry.sha256, what: `the ${role} model` }, ...(entry.externalData ?? []).map((x) => ({ ...x, what: `external data of ${entry.file}` }))];
+  const files = [
+    { file: entry.file, sha256: entry.sha256, what: `the ${role} model` },
+    ...(entry.externalData ?? []).map((x) => ({ ...x, what: `external data of ${entry.file}` })),
+  ];
   const fail = (file: string, why: string) => problems.push(`${source.where}/${file}: ${why}`);
   let ok = true;
   const external: { path: string; data: Uint8Array }[] = [];

@@ -48,7 +48,10 @@ export interface ModelSession {
 }
 
 export class ModelError extends Error {
-  constructor(readonly file: string, problem: string) {
+  constructor(
+    readonly file: string,
+    problem: string,
+  ) {
     super(`${file}: ${problem}`);
     this.name = 'ModelError';
   }
@@ -75,7 +78,13 @@ export type ModelInput = { path: string } | { bytes: Uint8Array; externalData?: 
  * run that provider here. float16 inputs and outputs are converted from and to float32 at the
  * edges of `run`.
  */
-export async function openModel(file: string, model: ModelInput, provider: ExecutionProvider, notify: (m: string) => void, options: { gpuOutputs?: readonly string[] } = {}): Promise<ModelSession> {
+export async function openModel(
+  file: string,
+  model: ModelInput,
+  provider: ExecutionProvider,
+  notify: (m: string) => void,
+  options: { gpuOutputs?: readonly string[] } = {},
+): Promise<ModelSession> {
   let chosen = provider;
   if (!availableProviders().has(provider)) {
     notify(`synpo: ${runtimeName} has no ${provider} execution provider here; running ${file} on the CPU`);
@@ -83,7 +92,7 @@ export async function openModel(file: string, model: ModelInput, provider: Execu
   }
   const name = PROVIDERS[runtimeName]![chosen];
   // Outputs that stay on the GPU (onnxruntime-web's webgpu provider on the kernels' device).
-  const onGpu = chosen === 'webgpu' && runtimeName === 'onnxruntime-web' ? options.gpuOutputs ?? [] : [];
+  const onGpu = chosen === 'webgpu' && runtimeName === 'onnxruntime-web' ? (options.gpuOutputs ?? []) : [];
   let session: ort.InferenceSession;
   try {
     const sessionOptions = {
@@ -93,9 +102,7 @@ export async function openModel(file: string, model: ModelInput, provider: Execu
       ...(onGpu.length && { preferredOutputLocation: Object.fromEntries(onGpu.map((n) => [n, 'gpu-buffer' as const])) }),
       ...('bytes' in model && model.externalData?.length && { externalData: model.externalData }),
     };
-    session = 'path' in model
-      ? await ort.InferenceSession.create(model.path, sessionOptions)
-      : await ort.InferenceSession.create(model.bytes, sessionOptions);
+    session = 'path' in model ? await ort.InferenceSession.create(model.path, sessionOptions) : await ort.InferenceSession.create(model.bytes, sessionOptions);
   } catch (error) {
     if (chosen !== 'cpu') {
       notify(`synpo: the ${chosen} execution provider failed to load ${file} (${(error as Error).message.split('\n')[0]}); running it on the CPU`);
@@ -117,7 +124,10 @@ export async function openModel(file: string, model: ModelInput, provider: Execu
       for (const [k, v] of Object.entries(feeds)) {
         const type = half.has(k) ? 'float16' : 'float32';
         if (v.gpu) {
-          tensors[k] = (ort.Tensor as unknown as { fromGpuBuffer(b: GPUBuffer, o: { dataType: string; dims: readonly number[] }): ort.Tensor }).fromGpuBuffer(v.gpu.buffer, { dataType: v.type ?? type, dims: v.dims });
+          tensors[k] = (ort.Tensor as unknown as { fromGpuBuffer(b: GPUBuffer, o: { dataType: string; dims: readonly number[] }): ort.Tensor }).fromGpuBuffer(
+            v.gpu.buffer,
+            { dataType: v.type ?? type, dims: v.dims },
+          );
         } else {
           tensors[k] = type === 'float16' ? new ort.Tensor('float16', toHalf(v.data), v.dims) : new ort.Tensor('float32', v.data, v.dims);
         }
@@ -128,7 +138,8 @@ export async function openModel(file: string, model: ModelInput, provider: Execu
         for (const [k, v] of Object.entries(out)) {
           const t = v as ort.Tensor;
           const type = t.type === 'float16' ? 'float16' : 'float32';
-          const toFloat = (data: unknown): Float32Array => (type === 'float16' ? fromHalf(data as Uint16Array) : data instanceof Float32Array ? data : Float32Array.from(data as ArrayLike<number>));
+          const toFloat = (data: unknown): Float32Array =>
+            type === 'float16' ? fromHalf(data as Uint16Array) : data instanceof Float32Array ? data : Float32Array.from(data as ArrayLike<number>);
           if (t.location === 'gpu-buffer') {
             result[k] = {
               data: new Float32Array(0),

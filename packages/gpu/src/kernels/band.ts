@@ -34,12 +34,7 @@ export function recordBand(rec: Recorder, values: Slot, bounds: Slot, { B, N }: 
 export async function bandGpu(rt: GpuRuntime, values: Float32Array, bounds: Bounds, s: RowsShape): Promise<Uint32Array[]> {
   validateBand(values, bounds, s);
   const rec = rt.recorder('band');
-  const { indices, counts } = recordBand(
-    rec,
-    rec.upload(values, 'band:values'),
-    rec.upload(Float32Array.from(bounds.flat()), 'band:bounds'),
-    s,
-  );
+  const { indices, counts } = recordBand(rec, rec.upload(values, 'band:values'), rec.upload(Float32Array.from(bounds.flat()), 'band:bounds'), s);
   const countRead = rec.read(counts, Uint32Array);
   const indexRead = rec.read(indices, Uint32Array);
   await rec.submit();

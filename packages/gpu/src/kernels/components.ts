@@ -50,7 +50,13 @@ export function decodeComponentSums(words: Uint32Array, maxAbsBits: Uint32Array,
   return sums;
 }
 
-export async function componentsGpu(rt: GpuRuntime, masks: Uint8Array, values: Float32Array | null, shape: ImageShape, connectivity: Connectivity): Promise<Components[]> {
+export async function componentsGpu(
+  rt: GpuRuntime,
+  masks: Uint8Array,
+  values: Float32Array | null,
+  shape: ImageShape,
+  connectivity: Connectivity,
+): Promise<Components[]> {
   validateComponents(masks, values, shape, connectivity);
   const plane = shape.H * shape.W;
   const rec = rt.recorder('components');

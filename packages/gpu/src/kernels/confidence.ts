@@ -22,9 +22,7 @@ export const confidenceNaiveSpec: KernelSpec = {
 /** Records S = F̂·t̄ for B grids; `shared` means one prototype for all of them. */
 export function recordConfidence(rec: Recorder, feats: Slot, proto: Slot, { B, C, N }: FeatureShape, shared: boolean): Slot {
   const conf = rec.scratch(B * N * 4, 'confidence:out');
-  rec.dispatch(confidenceSpec, 'main', [feats, proto, conf], grid(B * N, confidenceSpec.workgroupSize), [
-    u32(C), u32(N), u32(B), u32(shared ? 0 : C),
-  ]);
+  rec.dispatch(confidenceSpec, 'main', [feats, proto, conf], grid(B * N, confidenceSpec.workgroupSize), [u32(C), u32(N), u32(B), u32(shared ? 0 : C)]);
   return conf;
 }
 
@@ -63,7 +61,13 @@ export function recordConfidenceNaive(rec: Recorder, query: Slot, support: Slot,
   return conf;
 }
 
-export async function confidenceNaiveGpu(rt: GpuRuntime, query: Float32Array, support: Float32Array, supportMask: Uint8Array, shape: FeatureShape): Promise<Float32Array> {
+export async function confidenceNaiveGpu(
+  rt: GpuRuntime,
+  query: Float32Array,
+  support: Float32Array,
+  supportMask: Uint8Array,
+  shape: FeatureShape,
+): Promise<Float32Array> {
   validateConfidenceNaive(query, support, supportMask, shape);
   const fg = maskIndices(supportMask);
   const rec = rt.recorder('confidence-naive');

@@ -23,8 +23,16 @@ export function recordAppearance(rec: Recorder, slices: Slot, s: ImageShape, spe
   const small = { B: s.B, H: s.H / pre, W: s.W / pre };
   const wg = featuresSpec.workgroupSize;
   const out = rec.scratch(s.B * C * cells * 4, 'features:out');
-  const params = (shape: ImageShape, pool: number, channel: number) =>
-    [u32(shape.H), u32(shape.W), u32(shape.B), u32(pool), u32(C), u32(channel), u32(0), u32(0)];
+  const params = (shape: ImageShape, pool: number, channel: number) => [
+    u32(shape.H),
+    u32(shape.W),
+    u32(shape.B),
+    u32(pool),
+    u32(C),
+    u32(channel),
+    u32(0),
+    u32(0),
+  ];
   let image = slices;
   if (pre > 1) image = recordShrink(rec, slices, s, pre);
   const squares = rec.scratch(s.B * small.H * small.W * 4, 'features:squares');
@@ -48,10 +56,24 @@ export async function appearanceGpu(rt: GpuRuntime, slices: Float32Array, s: Ima
 }
 
 /** The position encoder's grids: `appearance` ([B][C][cells]) times `weight`, then `position` ([Cp][cells]). */
-export function recordStackPosition(rec: Recorder, appearance: Slot, position: Slot, { B, C, N }: { B: number; C: number; N: number }, Cp: number, weight: number): DeviceTensor {
+export function recordStackPosition(
+  rec: Recorder,
+  appearance: Slot,
+  position: Slot,
+  { B, C, N }: { B: number; C: number; N: number },
+  Cp: number,
+  weight: number,
+): DeviceTensor {
   const out = rec.scratch(B * (C + Cp) * N * 4, 'features:position-grids', false, 'f32', [B, C + Cp, N]);
   rec.dispatch(featuresSpec, 'stack_position', [appearance, position, out], grid(B * (C + Cp) * N, featuresSpec.workgroupSize), [
-    u32(1), u32(N), u32(B), u32(1), u32(C), u32(Cp), f32(weight), u32(0),
+    u32(1),
+    u32(N),
+    u32(B),
+    u32(1),
+    u32(C),
+    u32(Cp),
+    f32(weight),
+    u32(0),
   ]);
   return out;
 }
@@ -61,7 +83,14 @@ export function recordShrink(rec: Recorder, maps: Slot, s: ImageShape, factor: n
   const count = s.B * (s.H / factor) * (s.W / factor);
   const out = rec.scratch(count * 4, 'features:shrunk', false, 'f32', [s.B, (s.H / factor) * (s.W / factor)]);
   rec.dispatch(featuresSpec, 'shrink', [maps, maps, out], grid(count, featuresSpec.workgroupSize), [
-    u32(s.H), u32(s.W), u32(s.B), u32(factor), u32(0), u32(0), u32(0), u32(0),
+    u32(s.H),
+    u32(s.W),
+    u32(s.B),
+    u32(factor),
+    u32(0),
+    u32(0),
+    u32(0),
+    u32(0),
   ]);
   return out;
 }

@@ -43,9 +43,13 @@ export function recordKMeans(
   const draws = seeded ? init.draws : rec.scratch(4, 'kmeans:no-draws');
   const assign = rec.scratch(B * Math.max(nMax, 1) * 4, 'kmeans:assign', false, 'u32');
   const state = rec.scratch(B * 2 * 4, 'kmeans:state', false, 'u32');
-  rec.dispatch(kmeansSpec, 'solve', [points, counts, draws, centroids, assign, sizes, state], [B], [
-    u32(nMax), u32(K), u32(B), u32(maxIterations), u32(seeded ? 1 : 0), u32(0), u32(0), u32(0),
-  ]);
+  rec.dispatch(
+    kmeansSpec,
+    'solve',
+    [points, counts, draws, centroids, assign, sizes, state],
+    [B],
+    [u32(nMax), u32(K), u32(B), u32(maxIterations), u32(seeded ? 1 : 0), u32(0), u32(0), u32(0)],
+  );
   return { centroids, assign, sizes, state };
 }
 

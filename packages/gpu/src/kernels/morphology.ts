@@ -16,7 +16,14 @@ export const morphologySpec: KernelSpec = {
 export function recordMorphology(rec: Recorder, masks: Slot, { B, H, W }: ImageShape, op: MorphologyOp, element: StructuringElement): Slot {
   const out = rec.scratch(B * H * W * 4, `morphology:${op}`);
   rec.dispatch(morphologySpec, 'main', [masks, out], grid(B * H * W, morphologySpec.workgroupSize), [
-    u32(H), u32(W), u32(B), u32(element.radius), u32(element.shape === 'disc' ? 1 : 0), u32(op === 'dilate' ? 1 : 0), u32(0), u32(0),
+    u32(H),
+    u32(W),
+    u32(B),
+    u32(element.radius),
+    u32(element.shape === 'disc' ? 1 : 0),
+    u32(op === 'dilate' ? 1 : 0),
+    u32(0),
+    u32(0),
   ]);
   return out;
 }

@@ -34,9 +34,18 @@ export function recordDecoderInputs(
   const unused = rec.scratch(4, 'prompt:unused');
   const bindings = [image, prior ?? unused, maskPrompt ?? unused, prompts, small, smallPrior, seeds];
   const params = [
-    u32(s.H), u32(s.W), u32(s.B), u32(o.factor),
-    u32(P), u32(o.radius), u32(prior ? 1 : 0), u32(maskPrompt ? 1 : 0),
-    f32(o.maskWeight), f32(o.background), u32(0), u32(0),
+    u32(s.H),
+    u32(s.W),
+    u32(s.B),
+    u32(o.factor),
+    u32(P),
+    u32(o.radius),
+    u32(prior ? 1 : 0),
+    u32(maskPrompt ? 1 : 0),
+    f32(o.maskWeight),
+    f32(o.background),
+    u32(0),
+    u32(0),
   ];
   const g = grid(s.B * plane, promptSpec.workgroupSize);
   rec.dispatch(promptSpec, 'shrink_inputs', bindings, g, params);

@@ -12,8 +12,7 @@ export const resizeSpec: KernelSpec = {
   workgroupSize: 64,
 };
 
-const params = (s: ResizeShape): UniformField[] =>
-  [u32(s.B), u32(s.inH), u32(s.inW), u32(s.outH), u32(s.outW), u32(0), u32(0), u32(0)];
+const params = (s: ResizeShape): UniformField[] => [u32(s.B), u32(s.inH), u32(s.inW), u32(s.outH), u32(s.outW), u32(0), u32(0), u32(0)];
 
 export function recordUpsampleBilinear(rec: Recorder, maps: Slot, s: ResizeShape): Slot {
   const count = s.B * s.outH * s.outW;
@@ -48,7 +47,14 @@ export async function upsampleBilinearGpu(rt: GpuRuntime, maps: Float32Array, s:
 export async function downsampleMaskGpu(rt: GpuRuntime, masks: Uint8Array, s: ResizeShape): Promise<Uint8Array> {
   validateDownsampleMask(masks, s);
   const rec = rt.recorder('resize');
-  const { cells } = recordDownsampleMask(rec, rec.upload(Float32Array.from(masks, (m) => (m ? 1 : 0)), 'resize:masks'), s);
+  const { cells } = recordDownsampleMask(
+    rec,
+    rec.upload(
+      Float32Array.from(masks, (m) => (m ? 1 : 0)),
+      'resize:masks',
+    ),
+    s,
+  );
   const read = rec.read(cells, Uint32Array);
   await rec.submit();
   return u32ToMask(read.value!);

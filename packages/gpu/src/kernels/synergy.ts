@@ -13,9 +13,7 @@ export const synergySpec: KernelSpec = {
 
 export function recordSynergy(rec: Recorder, a: Slot, b: Slot, count: number, w: SynergyWeights): Slot {
   const out = rec.scratch(count * 4, 'synergy:out');
-  rec.dispatch(synergySpec, 'main', [a, b, out], grid(count, synergySpec.workgroupSize), [
-    u32(count), f32(w.both), f32(w.sam), f32(w.dino),
-  ]);
+  rec.dispatch(synergySpec, 'main', [a, b, out], grid(count, synergySpec.workgroupSize), [u32(count), f32(w.both), f32(w.sam), f32(w.dino)]);
   return out;
 }
 

@@ -16,7 +16,14 @@ export function recordTokensToGrid(rec: Recorder, tokens: Slot, s: TokenShape): 
   const count = s.B * s.C * s.cells;
   const out = rec.scratch(count * 4, 'tokens:grid', false, 'f32', [s.B, s.C, s.cells]);
   rec.dispatch(tokensSpec, 'to_grid', [tokens, out], grid(count, tokensSpec.workgroupSize), [
-    u32(s.B), u32(s.T), u32(s.C), u32(s.skip), u32(s.cells), u32(0), u32(0), u32(0),
+    u32(s.B),
+    u32(s.T),
+    u32(s.C),
+    u32(s.skip),
+    u32(s.cells),
+    u32(0),
+    u32(0),
+    u32(0),
   ]);
   return out;
 }

@@ -13,6 +13,8 @@ export function maskIndices(mask: Uint8Array): Uint32Array {
   for (const m of mask) if (m) n++;
   const out = new Uint32Array(n);
   let k = 0;
-  mask.forEach((m, i) => { if (m) out[k++] = i; });
+  mask.forEach((m, i) => {
+    if (m) out[k++] = i;
+  });
   return out;
 }

@@ -16,7 +16,8 @@ export function validateAreaThreshold(values: Float32Array, targets: Float32Arra
   if (!Number.isInteger(B) || !Number.isInteger(P) || B < 1 || P < 1) throw new ShapeError('area', `B and P must be positive integers, got ${B} and ${P}`);
   length('area', 'values', values, B * P);
   length('area', 'targets', targets, B);
-  if (!(o.lo <= o.hi) || ![o.lo, o.hi, o.fallback].every(Number.isFinite)) throw new ShapeError('area', `the threshold range must be finite with lo ≤ hi, got ${JSON.stringify(o)}`);
+  if (!(o.lo <= o.hi) || ![o.lo, o.hi, o.fallback].every(Number.isFinite))
+    throw new ShapeError('area', `the threshold range must be finite with lo ≤ hi, got ${JSON.stringify(o)}`);
 }
 
 const bin = (v: number) => Math.min(AREA_BINS - 1, Math.floor(Math.fround(Math.max(v, 0) * AREA_BINS)));

@@ -37,8 +37,13 @@ export function validatePromptRows(s: PromptRowsShape, o: PromptRowsOptions): vo
  * pixels) or null (the box does not grow to an extent).
  */
 export function promptRowsReference(
-  posCentres: Float32Array, posSizes: Uint32Array, negCentres: Float32Array | null, negSizes: Uint32Array | null,
-  extents: Float32Array | null, s: PromptRowsShape, o: PromptRowsOptions,
+  posCentres: Float32Array,
+  posSizes: Uint32Array,
+  negCentres: Float32Array | null,
+  negSizes: Uint32Array | null,
+  extents: Float32Array | null,
+  s: PromptRowsShape,
+  o: PromptRowsOptions,
 ): Float32Array {
   validatePromptRows(s, o);
   const { B, Kp, Kn } = s;

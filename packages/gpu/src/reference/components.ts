@@ -62,9 +62,24 @@ export function componentsReference(masks: Uint8Array, values: Float32Array | nu
   const sizes = new Float64Array(B * plane);
   const sums = new Float64Array(B * plane);
   const stack: number[] = [];
-  const neighbours = connectivity === 8
-    ? [[-1, -1], [0, -1], [1, -1], [-1, 0], [1, 0], [-1, 1], [0, 1], [1, 1]]
-    : [[0, -1], [-1, 0], [1, 0], [0, 1]];
+  const neighbours =
+    connectivity === 8
+      ? [
+          [-1, -1],
+          [0, -1],
+          [1, -1],
+          [-1, 0],
+          [1, 0],
+          [-1, 1],
+          [0, 1],
+          [1, 1],
+        ]
+      : [
+          [0, -1],
+          [-1, 0],
+          [1, 0],
+          [0, 1],
+        ];
   const out: Components[] = [];
   for (let b = 0; b < B; b++) {
     const o = b * plane;
@@ -84,7 +99,10 @@ export function componentsReference(masks: Uint8Array, values: Float32Array | nu
           const yy = y + dy!;
           if (xx < 0 || yy < 0 || xx >= W || yy >= H) continue;
           const j = yy * W + xx;
-          if (masks[o + j] && roots[o + j]! < 0) { roots[o + j] = start; stack.push(j); }
+          if (masks[o + j] && roots[o + j]! < 0) {
+            roots[o + j] = start;
+            stack.push(j);
+          }
         }
       }
     }

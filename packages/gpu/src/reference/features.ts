@@ -107,8 +107,14 @@ export function positionChannels(h: number, w: number, frequencies: readonly num
       const i = y * w + x;
       const u = ((x + 0.5) / w) * 2 - 1;
       const v = ((y + 0.5) / h) * 2 - 1;
-      const values = [u, v, ...frequencies.flatMap((f) => [Math.sin(Math.PI * f * u), Math.cos(Math.PI * f * u), Math.sin(Math.PI * f * v), Math.cos(Math.PI * f * v)])];
-      values.forEach((value, c) => { out[c * h * w + i] = value; });
+      const values = [
+        u,
+        v,
+        ...frequencies.flatMap((f) => [Math.sin(Math.PI * f * u), Math.cos(Math.PI * f * u), Math.sin(Math.PI * f * v), Math.cos(Math.PI * f * v)]),
+      ];
+      values.forEach((value, c) => {
+        out[c * h * w + i] = value;
+      });
     }
   }
   return out;

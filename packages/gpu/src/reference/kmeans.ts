@@ -97,7 +97,11 @@ export function compactClusters(centroids: ArrayLike<number>, assign: ArrayLike<
   for (let i = 0; i < n; i++) sizes[assign[i]!]!++;
   const remap = new Int32Array(k).fill(-1);
   const kept: number[] = [];
-  for (let c = 0; c < k; c++) if (sizes[c]! > 0) { remap[c] = kept.length; kept.push(c); }
+  for (let c = 0; c < k; c++)
+    if (sizes[c]! > 0) {
+      remap[c] = kept.length;
+      kept.push(c);
+    }
   return {
     centroids: Float32Array.from(kept.flatMap((c) => [centroids[2 * c]!, centroids[2 * c + 1]!])),
     sizes: Uint32Array.from(kept, (c) => sizes[c]!),
@@ -116,7 +120,11 @@ export function kmeansReference(points: Float32Array, seeds: Float32Array, maxIt
  * Lloyd's rounds as the kernel runs them, in the kernel's layout: one centre per seed slot (a
  * dropped one keeps its last position and gets no points), each point's slot, the updates done.
  */
-export function lloydReference(points: Float32Array, seeds: Float32Array, maxIterations = KMEANS_DEFAULT_MAX_ITERATIONS): { centroids: Float32Array; assign: Uint32Array; iterations: number } {
+export function lloydReference(
+  points: Float32Array,
+  seeds: Float32Array,
+  maxIterations = KMEANS_DEFAULT_MAX_ITERATIONS,
+): { centroids: Float32Array; assign: Uint32Array; iterations: number } {
   const n = points.length / 2;
   const k = seeds.length / 2;
   const centroids = Float64Array.from(seeds);
@@ -132,9 +140,15 @@ export function lloydReference(points: Float32Array, seeds: Float32Array, maxIte
         if (!alive[c]) continue;
         // f32 distances, as the kernel computes them, so ties resolve the same way.
         const d = dist2f(points[2 * i]!, points[2 * i + 1]!, Math.fround(centroids[2 * c]!), Math.fround(centroids[2 * c + 1]!));
-        if (best < 0 || d < bestD) { best = c; bestD = d; }
+        if (best < 0 || d < bestD) {
+          best = c;
+          bestD = d;
+        }
       }
-      if (assign[i] !== best) { assign[i] = best; changed++; }
+      if (assign[i] !== best) {
+        assign[i] = best;
+        changed++;
+      }
     }
     if (changed === 0 || iterations >= maxIterations) break;
     iterations++;

@@ -34,7 +34,11 @@ export function momentsReference(values: Float32Array, mask: Uint8Array | null, 
   for (let b = 0; b < s.B; b++) {
     let n = 0;
     let sum = 0;
-    for (let i = b * s.N; i < (b + 1) * s.N; i++) if (!mask || mask[i]) { n++; sum += values[i]!; }
+    for (let i = b * s.N; i < (b + 1) * s.N; i++)
+      if (!mask || mask[i]) {
+        n++;
+        sum += values[i]!;
+      }
     const mean = n > 0 ? sum / n : 0;
     let m2 = 0;
     for (let i = b * s.N; i < (b + 1) * s.N; i++) if (!mask || mask[i]) m2 += (values[i]! - mean) ** 2;

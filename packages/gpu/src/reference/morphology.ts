@@ -47,8 +47,16 @@ export function morphologyReference(masks: Uint8Array, s: ImageShape, op: Morpho
       if (ones[row + W] === 0) continue;
       y0 = Math.min(y0, y);
       y1 = y;
-      for (let x = 0; x < W; x++) if (masks[(b * H + y) * W + x]) { x0b = Math.min(x0b, x); break; }
-      for (let x = W - 1; x >= 0; x--) if (masks[(b * H + y) * W + x]) { x1b = Math.max(x1b, x); break; }
+      for (let x = 0; x < W; x++)
+        if (masks[(b * H + y) * W + x]) {
+          x0b = Math.min(x0b, x);
+          break;
+        }
+      for (let x = W - 1; x >= 0; x--)
+        if (masks[(b * H + y) * W + x]) {
+          x1b = Math.max(x1b, x);
+          break;
+        }
     }
     if (y1 < 0) continue;
     const grow = erode ? 0 : r;
@@ -62,13 +70,22 @@ export function morphologyReference(masks: Uint8Array, s: ImageShape, op: Morpho
           const x1 = x + w;
           if (erode) {
             // A run reaching past the image meets background.
-            if (yy < 0 || yy >= H || x0 < 0 || x1 >= W) { result = 0; break; }
+            if (yy < 0 || yy >= H || x0 < 0 || x1 >= W) {
+              result = 0;
+              break;
+            }
             const row = (b * H + yy) * (W + 1);
-            if (ones[row + x1 + 1]! - ones[row + x0]! !== x1 - x0 + 1) { result = 0; break; }
+            if (ones[row + x1 + 1]! - ones[row + x0]! !== x1 - x0 + 1) {
+              result = 0;
+              break;
+            }
           } else {
             if (yy < 0 || yy >= H) continue;
             const row = (b * H + yy) * (W + 1);
-            if (ones[row + Math.min(x1, W - 1) + 1]! - ones[row + Math.max(x0, 0)]! > 0) { result = 1; break; }
+            if (ones[row + Math.min(x1, W - 1) + 1]! - ones[row + Math.max(x0, 0)]! > 0) {
+              result = 1;
+              break;
+            }
           }
         }
         out[(b * H + y) * W + x] = result;

@@ -22,7 +22,14 @@ export function sampleSubsetFromDraws(cells: ArrayLike<number>, m: number, draws
 }
 
 /** Per row of [B][n] indices (the first counts[b], or all n): the subset, padded to n, and its size. */
-export function sampleRowsReference(indices: Uint32Array, counts: Uint32Array | null, B: number, n: number, m: number, draws: Uint32Array): { sampled: Uint32Array; counts: Uint32Array } {
+export function sampleRowsReference(
+  indices: Uint32Array,
+  counts: Uint32Array | null,
+  B: number,
+  n: number,
+  m: number,
+  draws: Uint32Array,
+): { sampled: Uint32Array; counts: Uint32Array } {
   const sampled = new Uint32Array(B * n);
   const out = new Uint32Array(B);
   for (let b = 0; b < B; b++) {
@@ -35,7 +42,13 @@ export function sampleRowsReference(indices: Uint32Array, counts: Uint32Array | 
 }
 
 /** Row-major cell indices of a G-wide grid → (x, y) pairs, [B][n][2], and each row's count. */
-export function cellPointsReference(indices: Uint32Array, counts: Uint32Array | null, B: number, n: number, G: number): { points: Float32Array; counts: Uint32Array } {
+export function cellPointsReference(
+  indices: Uint32Array,
+  counts: Uint32Array | null,
+  B: number,
+  n: number,
+  G: number,
+): { points: Float32Array; counts: Uint32Array } {
   const points = new Float32Array(B * n * 2);
   const out = new Uint32Array(B);
   for (let b = 0; b < B; b++) {

@@ -19,7 +19,13 @@ export interface DecoderInputOptions {
  * The slice and the prior area-averaged by `factor`; with a mask prompt the prior becomes
  * (1 − w)·prior + w·mask. No prior: 0.5 everywhere.
  */
-export function shrinkInputsReference(image: Float32Array, prior: Float32Array | null, mask: Uint8Array | null, s: ImageShape, o: Pick<DecoderInputOptions, 'factor' | 'maskWeight'>): { image: Float32Array; prior: Float32Array } {
+export function shrinkInputsReference(
+  image: Float32Array,
+  prior: Float32Array | null,
+  mask: Uint8Array | null,
+  s: ImageShape,
+  o: Pick<DecoderInputOptions, 'factor' | 'maskWeight'>,
+): { image: Float32Array; prior: Float32Array } {
   const f = o.factor;
   const h = s.H / f;
   const w = s.W / f;
@@ -57,7 +63,14 @@ export function shrinkInputsReference(image: Float32Array, prior: Float32Array |
  * disc at every valid point in order (a later point overrides). `prompts` is [B][1 + P][4]: the
  * box (x0, x1, y0, y1 in ROI pixels; x0 > x1: none), then (x, y, label, valid) per point.
  */
-export function seedMapReference(smallPrior: Float32Array, prompts: Float32Array, s: ImageShape, P: number, o: Omit<DecoderInputOptions, 'maskWeight'>, usePrior: boolean): Uint8Array {
+export function seedMapReference(
+  smallPrior: Float32Array,
+  prompts: Float32Array,
+  s: ImageShape,
+  P: number,
+  o: Omit<DecoderInputOptions, 'maskWeight'>,
+  usePrior: boolean,
+): Uint8Array {
   const f = o.factor;
   const h = s.H / f;
   const w = s.W / f;

@@ -80,7 +80,13 @@ export interface RandomWalkerResult {
   iterations: number[];
 }
 
-export function randomWalkerReference(image: Float32Array, seeds: Uint8Array, prior: Float32Array, s: ImageShape, o: RandomWalkerOptions = RANDOM_WALKER_DEFAULTS): RandomWalkerResult {
+export function randomWalkerReference(
+  image: Float32Array,
+  seeds: Uint8Array,
+  prior: Float32Array,
+  s: ImageShape,
+  o: RandomWalkerOptions = RANDOM_WALKER_DEFAULTS,
+): RandomWalkerResult {
   validateRandomWalker(image, seeds, prior, s, o);
   const { B, H, W } = s;
   const plane = H * W;
@@ -140,7 +146,12 @@ export function randomWalkerReference(image: Float32Array, seeds: Uint8Array, pr
     const fg = (j: number) => (j >= 0 && j < plane && seeds[off + j] === SEED_FOREGROUND ? 1 : 0);
     let bnorm = 0;
     for (let i = 0; i < plane; i++) {
-      if (!freeMask[i]) { x[i] = seeds[off + i] === SEED_FOREGROUND ? 1 : 0; diag[i] = 1; r[i] = 0; continue; }
+      if (!freeMask[i]) {
+        x[i] = seeds[off + i] === SEED_FOREGROUND ? 1 : 0;
+        diag[i] = 1;
+        r[i] = 0;
+        continue;
+      }
       diag[i] = o.gamma + wl[i]! + wr[i]! + wu[i]! + wd[i]!;
       const rhs = o.gamma * prior[off + i]! + wl[i]! * fg(i - 1) + wr[i]! * fg(i + 1) + wu[i]! * fg(i - W) + wd[i]! * fg(i + W);
       r[i] = rhs; // b, for now

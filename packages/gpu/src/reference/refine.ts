@@ -47,7 +47,11 @@ export function bestRootsReference(roots: Uint32Array, sizes: Uint32Array, words
       const si = Math.fround(Math.fround(Math.fround(words[2 * t + 1]! | 0) * 4294967296) + Math.fround(words[2 * t]!));
       const ni = Math.fround(sizes[t]!);
       const beats = r === NONE || Math.fround(si * n) > Math.fround(s * ni) || (Math.fround(si * n) === Math.fround(s * ni) && i < r);
-      if (beats) { s = si; n = ni; r = i; }
+      if (beats) {
+        s = si;
+        n = ni;
+        r = i;
+      }
     }
     best[b] = r;
   }
