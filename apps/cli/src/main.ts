@@ -1,5 +1,5 @@
 /** `synpo`: the command-line entry. Each command lives in src/commands/. */
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { batchCommand } from './commands/batch.ts';
 import { benchCommand } from './commands/bench.ts';
 import { demoCommand } from './commands/demo.ts';
@@ -11,12 +11,7 @@ import { modelsCommand } from './commands/models.ts';
 import { infoCommand } from './commands/info.ts';
 import { CliError, EXIT } from './errors.ts';
 import { cleanUpOnSignals } from './files.ts';
-
-export function deviceOption(): Option {
-  return new Option('--device <path>', 'where the kernels run: auto (a WebGPU adapter if any, else CPU), gpu (fail without one), cpu')
-    .choices(['auto', 'gpu', 'cpu'])
-    .default('auto');
-}
+import type { Runner } from './options.ts';
 
 export async function main(argv: string[]): Promise<number> {
   const program = new Command('synpo')
@@ -58,7 +53,3 @@ export async function main(argv: string[]): Promise<number> {
   }
   return code;
 }
-
-// Commander hands each action its parsed arguments and options; each command types its own.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type Runner = (action: (...args: any[]) => Promise<number>) => (...args: any[]) => Promise<void>;

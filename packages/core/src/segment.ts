@@ -269,7 +269,9 @@ export async function segmentOrgans(req: SegmentOrgansRequest): Promise<SegmentO
                 // there, unless every map is asked for (keepConfidence: parts combined elsewhere).
                 ...(req.detail ? { detail: true } : req.keepConfidence ? { detail: ['synmap'] } : multi ? { overlapConfidence: true } : {}),
                 propagate,
-                ...(req.progress && { progress: (done: number, _total: number, what: string) => req.progress!(Math.min(done, organSlices), organSlices, what) }),
+                ...(req.progress && {
+                  progress: (done: number, _total: number, what: string) => req.progress!(Math.min(done, organSlices), organSlices, what),
+                }),
                 // The dumps: every slice's per-slice results as its batch finishes.
                 ...(req.onSlice && {
                   onBatch: async (first: number, perJob: SliceResult[][]) => {

@@ -10,7 +10,7 @@ import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { caseContext, runPool, type RunOpts } from '../commands/batch.ts';
+import { caseContext, runPool, type RunOpts } from './pool.ts';
 import { parseManifest } from './manifest.ts';
 
 export interface BatchBenchRow {

@@ -4,84 +4,18 @@
  * skipped), a JSON Lines log line per case, a progress line over cases, a summary table, and exit
  * 1 if any case failed (the others still run).
  */
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import { appendFile, mkdir, readFile, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { LAYOUTS } from '@synpo/core';
-import { backendFor, backendOptions, cacheBytes, type BackendOpts } from '../backend.ts';
-import { parseManifest, type BatchCase } from '../batch/manifest.ts';
-import { runCase, type CaseContext, type CaseResult } from '../batch/run-case.ts';
-import { computeFor } from '../compute.ts';
+import { parseManifest } from '../batch/manifest.ts';
+import { caseContext, runPool, type RunOpts } from '../batch/pool.ts';
+import type { CaseResult } from '../batch/run-case.ts';
 import { CliError, EXIT } from '../errors.ts';
 import { checkCreatable, guardOutputs } from '../files.ts';
-import { integer, SEED } from '../numbers.ts';
-import { deviceOption, type Runner } from '../main.ts';
+import { integer } from '../numbers.ts';
+import { propagateOption, withCaseRunner, type Runner } from '../options.ts';
 import { progressLine } from '../progress.ts';
-
-export interface RunOpts extends BackendOpts {
-  device: 'auto' | 'gpu' | 'cpu';
-  adapter?: string;
-  seed: number;
-  band: 'chaos-t2' | 'sabs-ct';
-  intensity: 'auto' | 'ct' | 'mr';
-  labels: string;
-  /** The propagation pass (commander's --no-propagate sets false; absent: on). */
-  propagate?: boolean;
-  force?: boolean;
-}
-
-/** The options a case runner takes from the command line (shared with `synpo queue worker`). */
-export function caseOptions(cmd: Command): Command {
-  return cmd
-    .addOption(deviceOption())
-    .option('--adapter <name>', 'open the GPU adapter of this name (as `synpo info` prints it): one process per GPU')
-    .addOption(backendOptions()[0]!)
-    .addOption(backendOptions()[1]!)
-    .addOption(backendOptions()[2]!)
-    .addOption(backendOptions()[3]!)
-    .addOption(backendOptions()[4]!)
-    .addOption(new Option('--labels <map>', 'label map for organ names').choices(['chaos-t2', 'sabs-ct', 'totalseg']).default('chaos-t2'))
-    .addOption(new Option('--band <set>', "negative band: the paper's best for CHAOS-MRI or Synapse-CT").choices(['chaos-t2', 'sabs-ct']).default('chaos-t2'))
-    .addOption(new Option('--intensity <mode>', 'intensity preprocessing').choices(['auto', 'ct', 'mr']).default('auto'))
-    .option('--seed <n>', 'seed of the random choices', integer('--seed', SEED), 0);
-}
-
-/** Models and kernels for a run of cases: loaded once. */
-export async function caseContext(opts: RunOpts): Promise<{ ctx: CaseContext; release(): void }> {
-  const backend = await backendFor(opts);
-  const compute = await computeFor(opts.device, opts.adapter ? { adapter: opts.adapter } : {});
-  const ctx: CaseContext = {
-    backend,
-    kernels: compute.kernels,
-    options: {
-      seed: opts.seed,
-      band: opts.band,
-      intensity: opts.intensity,
-      labels: opts.labels,
-      backend: opts.backend === 'onnx' ? `onnx:${opts.models}` : 'weight-free',
-      cacheBytes: cacheBytes(opts),
-      propagate: opts.propagate ?? true,
-    },
-    force: Boolean(opts.force),
-  };
-  return { ctx, release: () => compute.release() };
-}
-
-/** Runs `cases` with `jobs` at a time, in order of completion, calling `done` after each. */
-export async function runPool(cases: BatchCase[], jobs: number, ctx: CaseContext, done: (r: CaseResult) => Promise<void>): Promise<CaseResult[]> {
-  const results: CaseResult[] = [];
-  let next = 0;
-  const worker = async () => {
-    while (next < cases.length) {
-      const c = cases[next++]!;
-      const r = await runCase(c, ctx);
-      results.push(r);
-      await done(r);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(jobs, cases.length) }, worker));
-  return results.sort((a, b) => a.row - b.row);
-}
 
 export function formatSummary(results: CaseResult[], seconds: number): string {
   const count = (s: CaseResult['status']) => results.filter((r) => r.status === s).length;
@@ -115,8 +49,8 @@ export function batchCommand(program: Command, run: Runner): void {
     .description('segment the cases of a manifest (CSV or JSON Lines: support_image, support_label, query, out[, organs][, query_label]); resumable')
     .option('--jobs <n>', 'cases at a time in this process (they share the models and the GPU)', integer('--jobs', { min: 1, max: 64 }), 1)
     .option('--force', 'redo cases whose output is up to date')
-    .option('--no-propagate', "skip the propagation pass: each slice judged alone (the paper's protocol)");
-  caseOptions(cmd)
+    .addOption(propagateOption());
+  withCaseRunner(cmd)
     .option('--log <file>', 'JSON Lines log, one line per case (default: <manifest>.log.jsonl)')
     .option('--json', 'print the results as JSON instead of the summary table')
     .option('--no-progress', 'no progress line on stderr')

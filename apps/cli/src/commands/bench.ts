@@ -23,7 +23,7 @@ import { computeFor } from '../compute.ts';
 import { CliError, EXIT } from '../errors.ts';
 import { integer } from '../numbers.ts';
 import { guardOutputs, writeFileAtomic } from '../files.ts';
-import { deviceOption, type Runner } from '../main.ts';
+import { deviceOption, type Runner } from '../options.ts';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 

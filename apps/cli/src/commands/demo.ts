@@ -22,7 +22,7 @@ import { computeFor } from '../compute.ts';
 import { CliError, EXIT } from '../errors.ts';
 import { integer, SEED } from '../numbers.ts';
 import { guardOutputs, writeFileAtomic } from '../files.ts';
-import { deviceOption, type Runner } from '../main.ts';
+import { deviceOption, type Runner } from '../options.ts';
 import { progressLine } from '../progress.ts';
 
 const COLOURS: Record<Organ, [number, number, number]> = {

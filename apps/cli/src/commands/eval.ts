@@ -3,14 +3,14 @@ import { Option, type Command } from 'commander';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DEFAULT_OPTIONS, evaluate, LAYOUTS, ORGANS, type EvalReport, type Organ, type SynpoOptionsInput } from '@synpo/core';
-import { backendFor, backendOptions, cacheBytes, type BackendOpts } from '../backend.ts';
+import { backendFor, cacheBytes, type BackendOpts } from '../backend.ts';
 import { readNifti } from '@synpo/io/node';
 import { computeFor } from '../compute.ts';
 import { defaultDataDir } from '../data.ts';
 import { CliError, EXIT } from '../errors.ts';
-import { decimal, integer, jsonOverrides, parseInteger, SEED } from '../numbers.ts';
+import { decimal, jsonOverrides, parseInteger } from '../numbers.ts';
 import { guardOutputs, writeFileAtomic, type NamedPath } from '../files.ts';
-import { deviceOption, type Runner } from '../main.ts';
+import { deviceOption, seedOption, withBackend, type Runner } from '../options.ts';
 import { progressLine } from '../progress.ts';
 
 /** The paper's column order: upper abdomen (spleen, liver), lower (left, right kidney). */
@@ -58,20 +58,16 @@ export function formatEvalTable(r: EvalReport): string {
 }
 
 export function evalCommand(program: Command, run: Runner): void {
-  program
+  const cmd = program
     .command('eval')
     .description("the paper's Table 1 protocol (folds, EP1 3-part matching, 3-D Dice) on a dataset folder")
     .addOption(new Option('--layout <name>', 'dataset layout').choices(['chaos-t2', 'sabs-ct']).default('chaos-t2'))
     .option('--data <dir>', 'folder with image_<id>.nii.gz / label_<id>.nii.gz (default: shared/data/<layout> beside the repository)')
     .option('--folds <list>', 'comma-separated folds (default: all the layout has data for)')
     .option('--organs <list>', `comma-separated organs: ${ORGANS.join(', ')} (default: all)`)
-    .addOption(deviceOption())
-    .addOption(backendOptions()[0]!)
-    .addOption(backendOptions()[1]!)
-    .addOption(backendOptions()[2]!)
-    .addOption(backendOptions()[3]!)
-    .addOption(backendOptions()[4]!)
-    .option('--seed <n>', 'seed of the random choices', integer('--seed', SEED), 0)
+    .addOption(deviceOption());
+  withBackend(cmd)
+    .addOption(seedOption())
     .addOption(new Option('--encoders <which>', 'ablation: which confidence maps are fused').choices(['both', 'sam', 'dino']).default('both'))
     .addOption(new Option('--fusion <how>', 'ablation: Hadamard synergy or a plain average of the two maps').choices(['synergy', 'sum']).default('synergy'))
     .addOption(

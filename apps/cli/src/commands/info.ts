@@ -1,7 +1,7 @@
 /** `synpo info`: the adapter, its limits and features, and the path `--device auto` takes. */
 import type { Command } from 'commander';
 import { NoAdapterError, openGpu, type AdapterSummary } from '@synpo/gpu';
-import { deviceOption, type Runner } from '../main.ts';
+import { deviceOption, type Runner } from '../options.ts';
 
 const KEY_LIMITS = [
   'maxStorageBufferBindingSize',

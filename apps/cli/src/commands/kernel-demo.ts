@@ -10,7 +10,7 @@ import { createRng, cpuKernels, wrapKernels, type Kernels } from '@synpo/gpu';
 import { dice, overlap } from '@synpo/core';
 import { computeFor } from '../compute.ts';
 import { integer, SEED } from '../numbers.ts';
-import { deviceOption, type Runner } from '../main.ts';
+import { deviceOption, type Runner } from '../options.ts';
 
 const G = 64; // grid side
 const N = G * G;

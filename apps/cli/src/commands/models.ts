@@ -13,7 +13,7 @@ import { writeFileAtomic } from '../files.ts';
 import { directorySource } from '@synpo/core/onnx/node';
 import { formatCheck } from '../backend.ts';
 import { CliError, EXIT } from '../errors.ts';
-import type { Runner } from '../main.ts';
+import type { Runner } from '../options.ts';
 
 const EXPORT_SCRIPT = fileURLToPath(new URL('../../../../tools/export/export_models.py', import.meta.url));
 

@@ -17,9 +17,9 @@ import { parseManifest, type BatchCase } from '../batch/manifest.ts';
 import { runCase, type CaseContext } from '../batch/run-case.ts';
 import { CliError, EXIT } from '../errors.ts';
 import { handOverSignals } from '../files.ts';
-import { decimal, integer, parseInteger, SEED } from '../numbers.ts';
-import type { Runner } from '../main.ts';
-import { caseContext, caseOptions, type RunOpts } from './batch.ts';
+import { decimal, integer, parseInteger } from '../numbers.ts';
+import { caseContext, type RunOpts } from '../batch/pool.ts';
+import { withCaseRunner, withCaseSettings, type Runner } from '../options.ts';
 
 /** What a job carries: the case and every option that changes its output. */
 interface JobData {
@@ -87,50 +87,45 @@ export function queueCommand(program: Command, run: Runner): void {
   queueOptions(submit)
     .addOption(new Option('--backend <name>', 'models: weight-free or onnx').choices(['weight-free', 'onnx']).default('weight-free'))
     .option('--models <dir>', 'model directory for --backend onnx (a path every worker can read)')
-    .addOption(new Option('--ep <provider>', 'ONNX Runtime execution provider').choices(['cpu', 'webgpu', 'cuda']).default('cpu'))
-    .addOption(new Option('--labels <map>', 'label map for organ names').choices(['chaos-t2', 'sabs-ct', 'totalseg']).default('chaos-t2'))
-    .addOption(new Option('--band <set>', 'negative band').choices(['chaos-t2', 'sabs-ct']).default('chaos-t2'))
-    .addOption(new Option('--intensity <mode>', 'intensity preprocessing').choices(['auto', 'ct', 'mr']).default('auto'))
-    .option('--seed <n>', 'seed of the random choices', integer('--seed', SEED), 0)
-    .option('--no-propagate', "skip the propagation pass: each slice judged alone (the paper's protocol)")
-    .action(
-      run(async (opts: QueueOpts & JobData['options'] & { manifest: string; attempts: number }) => {
-        if (opts.backend === 'onnx' && !opts.models) throw new CliError('--backend onnx needs --models DIR', EXIT.usage);
-        const cases = parseManifest(
-          await readFile(opts.manifest, 'utf8').catch((e: NodeJS.ErrnoException) => {
-            throw new CliError(`cannot read the manifest ${opts.manifest}: ${e.code ?? e.message}`);
-          }),
-          opts.manifest,
-        );
-        const options: JobData['options'] = {
-          backend: opts.backend,
-          ...(opts.models && { models: opts.models }),
-          ep: opts.ep,
-          seed: opts.seed,
-          band: opts.band,
-          intensity: opts.intensity,
-          labels: opts.labels,
-          propagate: opts.propagate ?? true,
-        };
-        return withQueue(opts, async (q) => {
-          const jobs = cases.map((c) => {
-            const data: JobData = { case: c, options };
-            const jobId = createHash('sha256').update(JSON.stringify(data)).digest('hex').slice(0, 40);
-            return {
-              name: `row ${c.row}`,
-              data,
-              opts: { jobId, attempts: opts.attempts, backoff: { type: 'exponential', delay: 5000 }, removeOnComplete: false, removeOnFail: false },
-            };
-          });
-          const before = await q.count();
-          const existing = await Promise.all(jobs.map((j) => q.getJob(j.opts.jobId)));
-          await q.addBulk(jobs);
-          const added = existing.filter((e) => !e).length;
-          process.stdout.write(`${added} job(s) added to queue ${opts.queue}, ${cases.length - added} already there (${before} waiting before)\n`);
-          return EXIT.ok;
+    .addOption(new Option('--ep <provider>', 'ONNX Runtime execution provider').choices(['cpu', 'webgpu', 'cuda']).default('cpu'));
+  withCaseSettings(submit).action(
+    run(async (opts: QueueOpts & JobData['options'] & { manifest: string; attempts: number }) => {
+      if (opts.backend === 'onnx' && !opts.models) throw new CliError('--backend onnx needs --models DIR', EXIT.usage);
+      const cases = parseManifest(
+        await readFile(opts.manifest, 'utf8').catch((e: NodeJS.ErrnoException) => {
+          throw new CliError(`cannot read the manifest ${opts.manifest}: ${e.code ?? e.message}`);
+        }),
+        opts.manifest,
+      );
+      const options: JobData['options'] = {
+        backend: opts.backend,
+        ...(opts.models && { models: opts.models }),
+        ep: opts.ep,
+        seed: opts.seed,
+        band: opts.band,
+        intensity: opts.intensity,
+        labels: opts.labels,
+        propagate: opts.propagate ?? true,
+      };
+      return withQueue(opts, async (q) => {
+        const jobs = cases.map((c) => {
+          const data: JobData = { case: c, options };
+          const jobId = createHash('sha256').update(JSON.stringify(data)).digest('hex').slice(0, 40);
+          return {
+            name: `row ${c.row}`,
+            data,
+            opts: { jobId, attempts: opts.attempts, backoff: { type: 'exponential', delay: 5000 }, removeOnComplete: false, removeOnFail: false },
+          };
         });
-      }),
-    );
+        const before = await q.count();
+        const existing = await Promise.all(jobs.map((j) => q.getJob(j.opts.jobId)));
+        await q.addBulk(jobs);
+        const added = existing.filter((e) => !e).length;
+        process.stdout.write(`${added} job(s) added to queue ${opts.queue}, ${cases.length - added} already there (${before} waiting before)\n`);
+        return EXIT.ok;
+      });
+    }),
+  );
 
   const worker = queue
     .command('worker')
@@ -144,7 +139,7 @@ export function queueCommand(program: Command, run: Runner): void {
     )
     .option('--until-empty', 'stop once no job is waiting or running (for scripts and benchmarks)')
     .option('--force', 'redo cases whose output is up to date');
-  queueOptions(caseOptions(worker)).action(
+  queueOptions(withCaseRunner(worker)).action(
     run(async (opts: QueueOpts & RunOpts & { concurrency: number; lockSeconds: number; untilEmpty?: boolean }) => {
       // One model set per backend the jobs name, loaded on first use and kept.
       const contexts = new Map<string, Promise<{ ctx: CaseContext; release(): void }>>();

@@ -1,5 +1,5 @@
 /** `synpo segment`: one annotated support → the organ's mask on a query volume, slice or folder. */
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import { segmentOrgansOnThreads, warmThreads } from '@synpo/core/node';
 import { availableParallelism } from 'node:os';
 import {
@@ -14,7 +14,7 @@ import {
   LAYOUTS,
   type PreparedVolume,
 } from '@synpo/core';
-import { backendFor, backendOptions, cacheBytes, type BackendOpts } from '../backend.ts';
+import { backendFor, cacheBytes, type BackendOpts } from '../backend.ts';
 import { reorientation, sliceVolume, type Reorientation, type Volume } from '@synpo/io';
 import { ShapeError } from '@synpo/gpu';
 import { computeFor } from '../compute.ts';
@@ -24,9 +24,9 @@ import { guardOutputs, writeFileAtomic, type OutputPath } from '../files.ts';
 import { checkFormat, encodeMask, FORMAT_HELP, maskFormat } from '../outputs.ts';
 import { loadVolume } from '../inputs.ts';
 import { chooseOrgans } from '../organs.ts';
-import { deviceOption, type Runner } from '../main.ts';
+import { bandOption, deviceOption, intensityOption, labelsOption, propagateOption, seedOption, withBackend, type Runner } from '../options.ts';
 import { progressLine } from '../progress.ts';
-import { integer, SEED } from '../numbers.ts';
+import { integer } from '../numbers.ts';
 
 interface SegmentOpts extends BackendOpts {
   supportImage: string;
@@ -80,7 +80,7 @@ function oneSlice(v: Volume, z: number, what: string): { slice: Volume; canonica
 }
 
 export function segmentCommand(program: Command, run: Runner): void {
-  program
+  const cmd = program
     .command('segment')
     .description('segment an organ in a query (volume, slice or DICOM folder) from one annotated support')
     .requiredOption('--support-image <path>', 'support image: .nii/.nii.gz volume, .png/.jpg slice, or DICOM folder')
@@ -90,7 +90,7 @@ export function segmentCommand(program: Command, run: Runner): void {
       '--organs <list>',
       'several organs in one pass (each query slice encoded once), into one label volume: names or values, comma-separated, or "all" (every label of the support)',
     )
-    .addOption(new Option('--labels <map>', 'label map for organ names').choices(['chaos-t2', 'sabs-ct', 'totalseg']).default('chaos-t2'))
+    .addOption(labelsOption())
     .requiredOption('--query <path>', 'query: .nii/.nii.gz volume, .png/.jpg slice, or DICOM folder')
     .option('--series <uid>', 'the query series (SeriesInstanceUID) when the query DICOM folder holds several; they are listed when it is missing')
     .option('--support-series <uid>', 'the same for a support DICOM folder (image and label) that holds several series')
@@ -113,32 +113,17 @@ export function segmentCommand(program: Command, run: Runner): void {
       '--value <n|map>',
       "label value written, 1…65535 (uint8 output up to 255, uint16 above): a number for one organ (default 1), or name=value pairs with --organs (default: the support's own values)",
     )
-    .addOption(
-      new Option('--intensity <mode>', 'intensity preprocessing: auto (HU → ct, else mr), ct (window [-125, 275]), mr (clip the top 0.5 %)')
-        .choices(['auto', 'ct', 'mr'])
-        .default('auto'),
-    )
-    .addOption(
-      new Option('--band <set>', "negative band: the paper's best for CHAOS-MRI ([μ, μ+1.5σ]) or Synapse-CT ([μ−σ, μ+0.5σ])")
-        .choices(['chaos-t2', 'sabs-ct'])
-        .default('chaos-t2'),
-    )
-    .addOption(deviceOption())
-    .addOption(backendOptions()[0]!)
-    .addOption(backendOptions()[1]!)
-    .addOption(backendOptions()[2]!)
-    .addOption(backendOptions()[3]!)
-    .addOption(backendOptions()[4]!)
-    .option('--seed <n>', 'seed of the random choices', integer('--seed', SEED), 0)
+    .addOption(intensityOption())
+    .addOption(bandOption())
+    .addOption(deviceOption());
+  withBackend(cmd)
+    .addOption(seedOption())
     .option(
       '--dump <dir>',
       "write every intermediate per canonical query slice as .npy files into DIR/slice-<z>/ (DIR must be new or empty, or a previous dump with --force); they are the per-slice pass's, before propagation",
     )
     .option('--force', 'let --dump replace a folder holding a previous synpo dump')
-    .option(
-      '--no-propagate',
-      "skip the propagation pass (each organ's slices segmented again outward from the largest mask, each guided by its neighbour's): each slice judged alone, the paper's protocol",
-    )
+    .addOption(propagateOption())
     .option(
       '--threads <n>',
       `CPU path with the weight-free backend: organs of --organs spread over this many worker threads (default 1; this machine has ${availableParallelism()} cores); the masks are those of one thread, byte for byte; each thread encodes its own organs' slices`,

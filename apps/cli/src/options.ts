@@ -1,0 +1,54 @@
+/**
+ * The options several commands share, written once: where the kernels run, the models, and what
+ * a case is segmented with (label map, band, intensity, seed, propagation). Commands import
+ * these from here, never from main.ts, so the entry and the commands do not import each other.
+ */
+import { Option, type Command } from 'commander';
+import { backendOptions } from './backend.ts';
+import { integer, SEED } from './numbers.ts';
+
+// Commander hands each action its parsed arguments and options; each command types its own.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Runner = (action: (...args: any[]) => Promise<number>) => (...args: any[]) => Promise<void>;
+
+export function deviceOption(): Option {
+  return new Option('--device <path>', 'where the kernels run: auto (a WebGPU adapter if any, else CPU), gpu (fail without one), cpu')
+    .choices(['auto', 'gpu', 'cpu'])
+    .default('auto');
+}
+
+/** `--backend`, `--models`, `--ep`, `--weight-free`, `--cache-gb`. */
+export function withBackend(cmd: Command): Command {
+  for (const option of backendOptions()) cmd.addOption(option);
+  return cmd;
+}
+
+export const labelsOption = () => new Option('--labels <map>', 'label map for organ names').choices(['chaos-t2', 'sabs-ct', 'totalseg']).default('chaos-t2');
+
+export const bandOption = () =>
+  new Option('--band <set>', "negative band: the paper's best for CHAOS-MRI ([μ, μ+1.5σ]) or Synapse-CT ([μ−σ, μ+0.5σ])")
+    .choices(['chaos-t2', 'sabs-ct'])
+    .default('chaos-t2');
+
+export const intensityOption = () =>
+  new Option('--intensity <mode>', 'intensity preprocessing: auto (HU → ct, else mr), ct (window [-125, 275]), mr (clip the top 0.5 %)')
+    .choices(['auto', 'ct', 'mr'])
+    .default('auto');
+
+export const seedOption = (fallback = 0, what = 'seed of the random choices') =>
+  new Option('--seed <n>', what).argParser(integer('--seed', SEED)).default(fallback);
+
+export const propagateOption = (
+  what = "skip the propagation pass (each organ's slices segmented again outward from the largest mask, each guided by its neighbour's): each slice judged alone, the paper's protocol",
+) => new Option('--no-propagate', what);
+
+/** What a case is segmented with: label map, band, intensity, seed, the propagation switch. */
+export function withCaseSettings(cmd: Command): Command {
+  return cmd.addOption(labelsOption()).addOption(bandOption()).addOption(intensityOption()).addOption(seedOption()).addOption(propagateOption());
+}
+
+/** How a run of cases opens its kernels and models (shared by `synpo batch` and `synpo queue worker`), with the case settings but the propagation switch. */
+export function withCaseRunner(cmd: Command): Command {
+  withBackend(cmd.addOption(deviceOption()).option('--adapter <name>', 'open the GPU adapter of this name (as `synpo info` prints it): one process per GPU'));
+  return cmd.addOption(labelsOption()).addOption(bandOption()).addOption(intensityOption()).addOption(seedOption());
+}

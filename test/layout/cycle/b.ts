@@ -1,0 +1,4 @@
+/** The other half of the deliberate cycle. */
+import { a } from './a.ts';
+
+export const b = () => a;
