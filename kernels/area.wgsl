@@ -7,7 +7,7 @@
 //   3. mask = value > t.
 
 override WG: u32 = 256;
-const NB: u32 = 256u;
+override NB: u32; // AREA_BINS (area/reference.ts)
 
 struct Params { P: u32, B: u32, lo: f32, hi: f32, fallback: f32, _a: u32, _b: u32, _c: u32 }
 

@@ -7,7 +7,7 @@
 // row-major order of the input.
 
 override WG: u32 = 256;
-const ITEMS: u32 = 16u;
+override ITEMS: u32; // BAND_ITEMS (band/index.ts): values per invocation
 
 struct Params { N: u32, B: u32, blocks: u32, _pad: u32 }
 

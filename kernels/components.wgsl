@@ -17,9 +17,9 @@ struct Params { H: u32, W: u32, B: u32, eight: u32 }
 @group(0) @binding(5) var<storage, read_write> sums: array<atomic<u32>>;   // [B][H·W][2] lo, hi, zeroed
 @group(0) @binding(6) var<storage, read_write> max_abs: array<atomic<u32>>; // [B], zeroed
 
-const NONE: u32 = 0xffffffffu;
+override NONE: u32; // NO_COMPONENT (components/reference.ts)
 // Fixed point: each value becomes round(v / max|v| · 2^23), exact in i32.
-const FIXED_ONE: f32 = 8388608.0;
+override FIXED_ONE: f32; // FIXED_ONE (components/index.ts)
 
 fn pixel(gid: vec3u, nwg: vec3u) -> u32 { return gid.x + gid.y * nwg.x * WG; }
 
@@ -100,6 +100,6 @@ fn accumulate(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups
   let lo = bitcast<u32>(q);
   let old = atomicAdd(&sums[2u * root], lo);
   let carry = select(0u, 1u, old + lo < old);
-  let extend = select(0u, NONE, q < 0); // sign extension of q into the high word
+  let extend = select(0u, 0xffffffffu, q < 0); // sign extension of q into the high word
   atomicAdd(&sums[2u * root + 1u], carry + extend);
 }

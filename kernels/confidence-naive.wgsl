@@ -5,7 +5,7 @@
 // times a subset of query cells to keep the literal form affordable).
 
 override WG: u32 = 64;
-const EPS: f32 = 1e-12;
+override EPS: f32; // NORM_EPS (shapes.ts): v / max(‖v‖, eps)
 
 struct Params { C: u32, N: u32, B: u32, n: u32, Ns: u32, _p0: u32, _p1: u32, _p2: u32 }
 

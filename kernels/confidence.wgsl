@@ -8,7 +8,7 @@
 // The prototype is either shared by all B grids (proto_stride = 0) or one per grid (= C).
 
 override WG: u32 = 64;
-const EPS: f32 = 1e-12;
+override EPS: f32; // NORM_EPS (shapes.ts): v / max(‖v‖, eps)
 
 struct Params { C: u32, N: u32, B: u32, proto_stride: u32 }
 

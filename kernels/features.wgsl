@@ -7,7 +7,7 @@
 // then the constant position channels, [B][C + channel][H·W].
 
 override WG: u32 = 64;
-const EPS: f32 = 1e-6;
+override EPS: f32; // FEATURE_EPS (features/reference.ts)
 
 struct Params { H: u32, W: u32, B: u32, pool: u32, C: u32, channel: u32, weight: f32, _p1: u32 }
 

@@ -24,7 +24,7 @@ struct Params { Nmax: u32, K: u32, B: u32, max_iter: u32, seeding: u32, _p0: u32
 @group(0) @binding(7) var<storage, read_write> state: array<u32>;        // [B][2]: updates, centres seeded
 
 const NONE: u32 = 0xffffffffu;
-const DRAW_SCALE: f32 = 1.0 / 16777216.0;
+override DRAW_RANGE: f32; // DRAW_RANGE (kmeans/reference.ts): draws are 24-bit integers
 
 var<workgroup> w_sum: array<vec2f, WG>;
 var<workgroup> w_cnt: array<u32, WG>;
@@ -39,7 +39,7 @@ fn dist2(a: vec2f, b: vec2f) -> f32 {
 // k-means++ by one invocation; D² kept in `assign` as f32 bits until the rounds start.
 fn seed_row(b: u32, n: u32) -> u32 {
   let base = b * p.Nmax;
-  let r0 = f32(draws[b * p.K]) * DRAW_SCALE;
+  let r0 = f32(draws[b * p.K]) / DRAW_RANGE;
   let first = min(n - 1u, u32(floor(r0 * f32(n))));
   centroids[b * p.K] = points[base + first];
   for (var i = 0u; i < n; i++) { assign[base + i] = bitcast<u32>(dist2(points[base + i], points[base + first])); }
@@ -49,7 +49,7 @@ fn seed_row(b: u32, n: u32) -> u32 {
     var total = 0.0;
     for (var i = 0u; i < n; i++) { total += bitcast<f32>(assign[base + i]); }
     if (total == 0.0) { break; }
-    let threshold = (f32(draws[b * p.K + seeded]) * DRAW_SCALE) * total;
+    let threshold = (f32(draws[b * p.K + seeded]) / DRAW_RANGE) * total;
     var pick = NONE;
     var cum = 0.0;
     for (var i = 0u; i < n; i++) {

@@ -17,7 +17,7 @@ struct Params { n: u32, B: u32, G: u32, m: u32, has_counts: u32, _p0: u32, _p1: 
 @group(0) @binding(5) var<storage, read_write> points: array<vec2f>; // [B][n] (cell_points)
 @group(0) @binding(6) var<storage, read_write> counts_out: array<u32>; // [B]
 
-const DRAW_SCALE: f32 = 1.0 / 16777216.0;
+override DRAW_RANGE: f32; // DRAW_RANGE (kmeans/reference.ts): draws are 24-bit integers
 
 fn row_count(b: u32) -> u32 { return select(p.n, min(counts_in[b], p.n), p.has_counts == 1u); }
 
@@ -33,7 +33,7 @@ fn sample_rows(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_inde
   let base = b * p.n;
   if (count > p.m) {
     for (var i = 0u; i < p.m; i++) {
-      let r = f32(draws[b * p.m + i]) * DRAW_SCALE;
+      let r = f32(draws[b * p.m + i]) / DRAW_RANGE;
       let j = i + min(u32(floor(r * f32(count - i))), count - i - 1u);
       let t = sampled[base + i];
       sampled[base + i] = sampled[base + j];

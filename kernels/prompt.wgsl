@@ -24,8 +24,8 @@ struct Params {
 @group(0) @binding(6) var<storage, read_write> small_prior: array<f32>; // [B][h·w]
 @group(0) @binding(7) var<storage, read_write> seeds: array<u32>;       // [B][h·w]: 0 none, 1 fg, 2 bg
 
-const FOREGROUND: u32 = 1u;
-const BACKGROUND: u32 = 2u;
+override FOREGROUND: u32; // SEED_FOREGROUND (random-walker/reference.ts)
+override BACKGROUND: u32; // SEED_BACKGROUND
 
 fn small_index(gid: vec3u, nwg: vec3u) -> u32 { return gid.x + gid.y * nwg.x * WG; }
 

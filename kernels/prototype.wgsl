@@ -3,7 +3,7 @@
 // The mean is not renormalised: t̄ · F̂(x) then equals the mean cosine over the n support cells.
 
 override WG: u32 = 64;
-const EPS: f32 = 1e-12; // as torch.nn.functional.normalize: v / max(‖v‖, eps)
+override EPS: f32; // NORM_EPS (shapes.ts), as torch.nn.functional.normalize: v / max(‖v‖, eps)
 
 struct Params { C: u32, N: u32, B: u32, _pad: u32 }
 

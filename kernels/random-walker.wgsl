@@ -14,6 +14,8 @@
 // scal holds 8 floats per slice: rz, iterations, alpha, beta, ‖b‖², ‖r‖², done, scale.
 
 override WG: u32 = 256;
+override SEED_NONE: u32; // seed codes (random-walker/reference.ts)
+override SEED_FOREGROUND: u32;
 
 struct Params { H: u32, W: u32, B: u32, blocks: u32, gamma: f32, tol2: f32, mode: u32, beta: f32 }
 
@@ -30,7 +32,7 @@ const X = 0u; const R = 1u; const Z = 2u; const P = 3u; const Q = 4u; const DIAG
 fn at(plane: u32, t: u32) -> u32 { return plane * p.B * p.H * p.W + t; }
 fn total() -> u32 { return p.B * p.H * p.W; }
 fn slice_of(t: u32) -> u32 { return t / (p.H * p.W); }
-fn is_free(t: u32) -> bool { return seeds[t] == 0u; }
+fn is_free(t: u32) -> bool { return seeds[t] == SEED_NONE; }
 fn done(b: u32) -> bool { return scal[8u * b + 6u] != 0.0; }
 
 var<workgroup> red_a: array<f32, WG>;
@@ -89,7 +91,7 @@ fn neighbour_weights(t: u32) -> vec4f {
   );
 }
 
-fn fg(t: u32) -> f32 { return select(0.0, 1.0, seeds[t] == 1u); }
+fn fg(t: u32) -> f32 { return select(0.0, 1.0, seeds[t] == SEED_FOREGROUND); }
 fn free_value(plane: u32, t: u32) -> f32 { return select(0.0, vec[at(plane, t)], is_free(t)); }
 
 // diag, rhs, and x = prior (seeds: their value); partial ‖b‖².

@@ -23,7 +23,7 @@ struct Params { P: u32, B: u32, t: f32, _p: u32 }
 @group(0) @binding(5) var<storage, read_write> out: array<u32>; // [B][P] mask, or packed words
 @group(0) @binding(6) var<storage, read_write> best: array<u32>; // [B] best root or NONE
 
-const NONE: u32 = 0xffffffffu;
+override NONE: u32; // NO_COMPONENT (components/reference.ts)
 
 fn index(gid: vec3u, nwg: vec3u) -> u32 { return gid.x + gid.y * nwg.x * WG; }
 

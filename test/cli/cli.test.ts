@@ -64,6 +64,7 @@ describe('synpo', () => {
         'kmeans',
         'morphology',
         'components',
+        'bestComponent',
       ]);
       expect(out.checks.filter((c) => !c.ok)).toEqual([]);
     }

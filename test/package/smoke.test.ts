@@ -6,7 +6,7 @@
  * carry the kernels' WGSL, and carry no ONNX Runtime).
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -43,6 +43,10 @@ describe('the packed packages', () => {
     const gpu = JSON.parse(readFileSync(join(project, 'node_modules/@synpo/gpu/package.json'), 'utf8')) as { exports: Record<string, Record<string, string>> };
     expect(gpu.exports['.']!.default).toBe('./dist/index.js');
     expect(gpu.exports['.']!.types).toBe('./dist/index.d.ts');
+    // The kernels are a subpath of their own; their test cases stay out of the package.
+    expect(gpu.exports['./kernels']!.default).toBe('./dist/kernels/index.js');
+    expect(existsSync(join(project, 'node_modules/@synpo/gpu/dist/kernels/synergy/index.js'))).toBe(true);
+    expect(existsSync(join(project, 'node_modules/@synpo/gpu/dist/kernels/synergy/cases.js'))).toBe(false);
     const generated = readFileSync(join(project, 'node_modules/@synpo/gpu/dist/kernels.generated.js'), 'utf8');
     for (const kernel of ['confidence', 'kmeans', 'random-walker', 'refine']) expect(generated).toContain(`"${kernel}"`);
     // The core installs without ONNX Runtime: it is an optional peer, for @synpo/core/onnx only.
@@ -51,7 +55,8 @@ describe('the packed packages', () => {
 
   it('plain Node imports @synpo/core and @synpo/gpu and segments a phantom slice on the CPU and the GPU', async () => {
     const script = `
-      import { openCompute } from '@synpo/gpu';
+      import { HostTensor, openCompute } from '@synpo/gpu';
+      import { KERNELS, synergy } from '@synpo/gpu/kernels';
       import { Synpo, weightFreeBackend, phantomPatient, PIXELS, dice, overlap } from '@synpo/core';
       const patient = phantomPatient(5);
       const z = 14;
@@ -63,7 +68,10 @@ describe('the packed packages', () => {
         const synpo = new Synpo(weightFreeBackend(), compute.kernels, { seed: 1 });
         const support = await synpo.prepareSupport({ image: slice(patient.image.data, z), mask: liver(z) });
         const [r] = await synpo.segment(support, patient.image.data.slice((z + 2) * PIXELS, (z + 3) * PIXELS), 1);
-        out[device] = { path: compute.kernels.path, dice: dice(overlap(r.final, liver(z + 2))), points: r.positives.length };
+        // One kernel on host arrays, through the kernels entry.
+        const one = (v) => new HostTensor('f32', [1], Float32Array.of(v));
+        const fused = await compute.kernels.run(synergy, { a: one(2), b: one(3) }, { both: 1, sam: 0, dino: 0 });
+        out[device] = { path: compute.kernels.path, dice: dice(overlap(r.final, liver(z + 2))), points: r.positives.length, fused: fused.data[0], kernels: Object.keys(KERNELS).length };
         compute.release();
       }
       console.log(JSON.stringify(out));
@@ -76,13 +84,16 @@ describe('the packed packages', () => {
       if (!requireGpu && /no WebGPU adapter/.test(error.stderr ?? '')) return run(process.execPath, ['segment.mjs', 'cpu'], { cwd: project });
       throw error;
     });
-    const result = JSON.parse(stdout) as Record<string, { path: string; dice: number; points: number }>;
+    const result = JSON.parse(stdout) as Record<string, { path: string; dice: number; points: number; fused: number; kernels: number }>;
     expect(result.cpu!.path).toBe('cpu');
+    expect(result.cpu!.fused).toBe(6);
+    expect(result.cpu!.kernels).toBeGreaterThan(20);
     expect(result.cpu!.dice).toBeGreaterThan(0.6);
     expect(result.cpu!.points).toBe(4);
     if (requireGpu) {
       expect(result.gpu!.path).toBe('gpu');
       expect(Math.abs(result.gpu!.dice - result.cpu!.dice)).toBeLessThan(0.03);
+      expect(result.gpu!.fused).toBe(6);
     }
   }, 300_000);
 

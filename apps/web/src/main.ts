@@ -4,7 +4,8 @@
  * CPU references), and look at the result: the mask over the query, the fused confidence, the
  * points, Dice against the truth, per-stage timings; download the mask as NIfTI.
  */
-import { cpuKernels, summarizeAdapter, upsampleBilinearReference } from '@synpo/gpu';
+import { cpuKernels, summarizeAdapter } from '@synpo/gpu';
+import { upsampleBilinearReference } from '@synpo/gpu/kernels';
 import { decodeImage2D, decodeNifti, encodeNiftiMask, imageAsVolume, type Volume } from '@synpo/io';
 import {
   combineOrgans,

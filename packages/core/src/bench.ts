@@ -24,6 +24,7 @@ import {
   type TensorStream,
   type TransferCounts,
 } from '@synpo/gpu';
+import { confidence, moments, prior, prototype, synergy, threshold, upsampleBilinear } from '@synpo/gpu/kernels';
 import { CELLS, GRID, PIXELS, ROI, type Backend } from './backend.ts';
 import { phantomPatient } from './phantom.ts';
 import { halfToFloat, packHalf } from './half.ts';
@@ -249,9 +250,12 @@ async function postEncoderChain(
   s.stage('confidence');
   const protoSam = s.resident(support, 'protoSam', () => new HostTensor('f32', [sizes.sam], support.protoSam));
   const protoDino = s.resident(support, 'protoDino', () => new HostTensor('f32', [sizes.dino], support.protoDino));
-  const synmap = s.synergy(
-    s.confidence(sam, protoSam, { B, C: sizes.sam, N: CELLS }),
-    s.confidence(dino, protoDino, { B, C: sizes.dino, N: CELLS }),
+  const synmap = s.run(
+    synergy,
+    {
+      a: s.run(confidence, { features: sam, prototypes: protoSam }, { B, C: sizes.sam, N: CELLS }),
+      b: s.run(confidence, { features: dino, prototypes: protoDino }, { B, C: sizes.dino, N: CELLS }),
+    },
     synpo.options.synergy,
   );
   s.stage('points');
@@ -263,10 +267,11 @@ async function postEncoderChain(
     Array.from({ length: B }, (_, b) => z0 + b),
   );
   s.stage('prior');
-  const up = s.upsampleBilinear(synmap, { B, inH: GRID, inW: GRID, outH: ROI, outW: ROI });
-  const prior = s.prior(up, top, { B, P: PIXELS }, s.upload(new Float32Array(B).fill(support.mu), [B]), synpo.options.priorSharpness);
+  const up = s.run(upsampleBilinear, { maps: synmap }, { B, inH: GRID, inW: GRID, outH: ROI, outW: ROI });
+  const mus = s.upload(new Float32Array(B).fill(support.mu), [B]);
+  const probability = s.run(prior, { maps: up, top, mus }, { B, P: PIXELS, sharpness: synpo.options.priorSharpness });
   s.stage('refine');
-  const best = synpo.bestComponents(s, s.threshold(prior, 0.5), up, B);
+  const best = synpo.bestComponents(s, s.run(threshold, { values: probability }, 0.5), up, B);
   s.stage('read');
   const [masks, centres] = await Promise.all([s.readMask(best.mask), s.read(positives.centroids)]);
   return masks.length + centres.length;
@@ -299,22 +304,21 @@ export async function runPostEncoderBench(
       const g = s.upload(grid, [1, CELLS]);
       const sam = s.upload(supportSam, [1, sizes.sam, CELLS]);
       const dino = s.upload(supportDino, [1, sizes.dino, CELLS]);
-      const ps = s.prototype(sam, g, { B: 1, C: sizes.sam, N: CELLS });
-      const pd = s.prototype(dino, g, { B: 1, C: sizes.dino, N: CELLS });
-      const fused = s.synergy(s.confidence(sam, ps, { B: 1, C: sizes.sam, N: CELLS }), s.confidence(dino, pd, { B: 1, C: sizes.dino, N: CELLS }), {
-        both: 0.8,
-        sam: 0.1,
-        dino: 0.1,
-      });
-      const [protoSam, protoDino, stats] = await Promise.all([s.read(ps), s.read(pd), s.read(s.moments(fused, g, { B: 1, N: CELLS }, true))]);
+      const ps = s.run(prototype, { features: sam, masks: g }, { B: 1, C: sizes.sam, N: CELLS });
+      const pd = s.run(prototype, { features: dino, masks: g }, { B: 1, C: sizes.dino, N: CELLS });
+      const a = s.run(confidence, { features: sam, prototypes: ps }, { B: 1, C: sizes.sam, N: CELLS });
+      const b = s.run(confidence, { features: dino, prototypes: pd }, { B: 1, C: sizes.dino, N: CELLS });
+      const fused = s.run(synergy, { a, b }, { both: 0.8, sam: 0.1, dino: 0.1 });
+      const stats = s.run(moments, { values: fused, mask: g }, { B: 1, N: CELLS, invert: true });
+      const [protoSam, protoDino, st] = await Promise.all([s.read(ps), s.read(pd), s.read(stats)]);
       return {
         image: new Float32Array(PIXELS),
         maskGrid: grid,
         protoSam: protoSam.slice(),
         protoDino: protoDino.slice(),
         synNeg: new Float32Array(0),
-        mu: stats[1]!,
-        sigma: stats[2]!,
+        mu: st[1]!,
+        sigma: st[2]!,
         extent: { width: 80, height: 80, area: 5000 },
       };
     });
@@ -492,10 +496,10 @@ export async function runHalfUploadBench(runtime: GpuRuntime | null, sizes: Post
     const s = new CpuStream();
     const conf = (C0: number, C1: number, x: Float32Array) => {
       const sup = s.upload(support.slice(C0 * CELLS, C1 * CELLS), [1, C1 - C0, CELLS]);
-      const proto = s.prototype(sup, s.upload(grid, [1, CELLS]), { B: 1, C: C1 - C0, N: CELLS });
-      return s.confidence(s.upload(x.slice(C0 * CELLS, C1 * CELLS), [1, C1 - C0, CELLS]), proto, { B: 1, C: C1 - C0, N: CELLS });
+      const proto = s.run(prototype, { features: sup, masks: s.upload(grid, [1, CELLS]) }, { B: 1, C: C1 - C0, N: CELLS });
+      return s.run(confidence, { features: s.upload(x.slice(C0 * CELLS, C1 * CELLS), [1, C1 - C0, CELLS]), prototypes: proto }, { B: 1, C: C1 - C0, N: CELLS });
     };
-    return (s.synergy(conf(0, sizes.sam, q), conf(sizes.sam, C, q), { both: 0.8, sam: 0.1, dino: 0.1 }) as HostTensor<'f32'>).data;
+    return (s.run(synergy, { a: conf(0, sizes.sam, q), b: conf(sizes.sam, C, q) }, { both: 0.8, sam: 0.1, dino: 0.1 }) as HostTensor<'f32'>).data;
   };
   const exact = fused(feats);
   const rounded = fused(half);

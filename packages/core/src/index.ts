@@ -79,6 +79,7 @@ export {
   type Organ,
   type Overlap,
 } from './protocol.ts';
+export { checkCase, segmentCase, type CaseOrgan, type SegmentCaseRequest, type SegmentCaseResult } from './case.ts';
 export { evaluate, type EvalReport, type EvalRequest, type OrganSummary, type ScanResult } from './evaluate.ts';
 export { propagateJobs, type MaskSource } from './propagate.ts';
 export {

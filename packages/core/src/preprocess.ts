@@ -13,7 +13,8 @@
  * orientation): the ROI slices, masks and slice indices of a PreparedVolume are canonical, and
  * `roiToVolume` puts masks back in the file's own order.
  */
-import { ShapeError, type Kernels } from '@synpo/gpu';
+import { HostTensor, ShapeError, type Kernels } from '@synpo/gpu';
+import { upsampleBilinear } from '@synpo/gpu/kernels';
 import { canonicalVolume, fromCanonical, toCanonical, type Reorientation, type Volume } from '@synpo/io';
 import { PIXELS, ROI } from './backend.ts';
 
@@ -85,7 +86,9 @@ export async function prepareVolume(file: Volume, kernels: Kernels, mode: Intens
     }
   }
   const resampled = w !== ROI || h !== ROI;
-  const slices = resampled ? await kernels.upsampleBilinear(cropped, { B: nz, inH: h, inW: w, outH: ROI, outW: ROI }) : cropped;
+  const slices = resampled
+    ? (await kernels.run(upsampleBilinear, { maps: new HostTensor('f32', [nz, h * w], cropped) }, { B: nz, inH: h, inW: w, outH: ROI, outW: ROI })).data
+    : cropped;
   return { volume: file, reorientation, affine: volume.affine, slices, nz, intensity, region, resampled };
 }
 

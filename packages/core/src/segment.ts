@@ -9,7 +9,8 @@
  * are canonical (feet to head, see preprocess.ts), so relative index is relative world position
  * within each volume's extent along the body axis, whatever order or spacing the files use.
  */
-import { ShapeError, upsampleBilinearReference, type TransferCounts } from '@synpo/gpu';
+import { ShapeError, type TransferCounts } from '@synpo/gpu';
+import { upsampleBilinearReference } from '@synpo/gpu/kernels';
 import { GRID, PIXELS, ROI } from './backend.ts';
 import { MAX_LABEL, type PreparedVolume } from './preprocess.ts';
 import { organRange, queryPart, supportSlices } from './protocol.ts';

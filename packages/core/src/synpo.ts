@@ -14,18 +14,29 @@
  * back is the masks as bits, the points, and what was asked for (`detail`). The same code runs
  * on the CPU references.
  */
+import { createRng, DeviceTensor, HostTensor, ShapeError, type Kernels, type T, type Tensor, type TensorStream } from '@synpo/gpu';
 import {
-  createRng,
-  DeviceTensor,
+  band,
+  bestComponent,
+  cellPoints,
+  confidence,
+  downsampleMask,
   drawIntegers,
-  HostTensor,
+  gaussian,
+  guidePenalty,
+  keepRows,
   KMEANS_DEFAULT_MAX_ITERATIONS,
-  ShapeError,
-  type Kernels,
-  type T,
-  type Tensor,
-  type TensorStream,
-} from '@synpo/gpu';
+  kmeans,
+  moments,
+  morphology,
+  poolMask,
+  prior as priorKernel,
+  prototype,
+  sampleRows,
+  synergy,
+  topk,
+  upsampleBilinear,
+} from '@synpo/gpu/kernels';
 import { CELLS, GRID, PIXELS, ROI, type Backend, type OrganExtent, type PointClusters, type PromptPoint, type SliceBatch } from './backend.ts';
 import { propagateJobs, type MaskSource } from './propagate.ts';
 import { ByteLru } from './cache.ts';
@@ -275,19 +286,22 @@ export class Synpo {
     return this.kernels.chain('support', async (s) => {
       s.stage('encoders');
       const slices = { host: support.image, tensor: s.upload(support.image, [1, PIXELS]) };
-      const maskGrid = s.downsampleMask(
-        s.upload(
-          Uint8Array.from(support.mask, (v) => (v ? 1 : 0)),
-          [1, PIXELS],
-        ),
-        { B: 1, inH: ROI, inW: ROI, outH: GRID, outW: GRID },
+      const masks = s.upload(
+        Uint8Array.from(support.mask, (v) => (v ? 1 : 0)),
+        [1, PIXELS],
       );
+      const maskGrid = s.run(downsampleMask, { masks }, { B: 1, inH: ROI, inW: ROI, outH: GRID, outW: GRID });
       const { sam, dino } = await this.encodeOn(s, slices, 1);
       s.stage('confidence');
-      const protoSam = s.prototype(sam, maskGrid, { B: 1, C: Cs, N: CELLS });
-      const protoDino = s.prototype(dino, maskGrid, { B: 1, C: Cd, N: CELLS });
-      const fusedAll = this.fuse(s, s.confidence(sam, protoSam, { B: 1, C: Cs, N: CELLS }), s.confidence(dino, protoDino, { B: 1, C: Cd, N: CELLS }));
-      const stats = s.moments(fusedAll, maskGrid, { B: 1, N: CELLS }, true);
+      const protoSam = s.run(prototype, { features: sam, masks: maskGrid }, { B: 1, C: Cs, N: CELLS });
+      const protoDino = s.run(prototype, { features: dino, masks: maskGrid }, { B: 1, C: Cd, N: CELLS });
+      const fusedAll = this.fuse(
+        s,
+        s.run(confidence, { features: sam, prototypes: protoSam }, { B: 1, C: Cs, N: CELLS }),
+        s.run(confidence, { features: dino, prototypes: protoDino }, { B: 1, C: Cd, N: CELLS }),
+      );
+      // The Gaussian model of the negatives: the fused map where the support's mask is not set.
+      const stats = s.run(moments, { values: fusedAll, mask: maskGrid }, { B: 1, N: CELLS, invert: true });
       const [grid, ps, pd, fused, st, featSam, featDino] = await Promise.all([
         s.read(maskGrid),
         s.read(protoSam),
@@ -321,7 +335,7 @@ export class Synpo {
   private fuse(s: TensorStream, sam: T<'f32'>, dino: T<'f32'>): T<'f32'> {
     if (this.options.encoders === 'sam') return sam;
     if (this.options.encoders === 'dino') return dino;
-    return s.synergy(sam, dino, this.options.synergy);
+    return s.run(synergy, { a: sam, b: dino }, this.options.synergy);
   }
 
   /**
@@ -715,7 +729,7 @@ export class Synpo {
   /** Each row's mask area in pixels, read as the fractions of a coarse grid of cells (exact). */
   private async readArea(s: TensorStream, masks: T<'mask'>, R: number): Promise<number[]> {
     const cells = AREA_GRID * AREA_GRID;
-    const f = await s.read(s.poolMask(masks, { B: R, H: ROI, W: ROI, G: AREA_GRID }));
+    const f = await s.read(s.run(poolMask, { masks }, { B: R, H: ROI, W: ROI, G: AREA_GRID }));
     return Array.from({ length: R }, (_, r) => {
       let a = 0;
       for (let c = 0; c < cells; c++) a += f[r * cells + c]! * (PIXELS / cells);
@@ -747,8 +761,8 @@ export class Synpo {
       const n = g.slices.length;
       const protoSam = s.resident(g.support, 'protoSam', () => new HostTensor('f32', [Cs], g.support.protoSam));
       const protoDino = s.resident(g.support, 'protoDino', () => new HostTensor('f32', [Cd], g.support.protoDino));
-      const confSam = s.confidence(every ? enc.sam : s.take(enc.sam, g.slices), protoSam, { B: n, C: Cs, N: CELLS });
-      const confDino = s.confidence(every ? enc.dino : s.take(enc.dino, g.slices), protoDino, { B: n, C: Cd, N: CELLS });
+      const confSam = s.run(confidence, { features: every ? enc.sam : s.take(enc.sam, g.slices), prototypes: protoSam }, { B: n, C: Cs, N: CELLS });
+      const confDino = s.run(confidence, { features: every ? enc.dino : s.take(enc.dino, g.slices), prototypes: protoDino }, { B: n, C: Cd, N: CELLS });
       return { confSam, confDino, synmap: this.fuse(s, confSam, confDino) };
     });
     const join = (k: 'confSam' | 'confDino' | 'synmap') =>
@@ -764,8 +778,12 @@ export class Synpo {
     // Propagation: a neighbour's mask guides where the organ is (the confidence lowered away from it).
     const guide = options.guides;
     if (guide) {
-      const pooled = s.gaussian(s.poolMask(guide, { B: R, H: ROI, W: ROI, G: GRID }), { B: R, H: GRID, W: GRID }, o.propagation.sigma);
-      synmap = s.guidePenalty(synmap, pooled, { B: R, N: CELLS }, o.propagation.weight);
+      const pooled = s.run(
+        gaussian,
+        { maps: s.run(poolMask, { masks: guide }, { B: R, H: ROI, W: ROI, G: GRID }) },
+        { B: R, H: GRID, W: GRID, sigma: o.propagation.sigma },
+      );
+      synmap = s.run(guidePenalty, { maps: synmap, guide: pooled }, { B: R, N: CELLS, weight: o.propagation.weight });
     }
 
     // PSM: the points stay on the stream; the decoder's prompts are made from them there.
@@ -780,17 +798,12 @@ export class Synpo {
 
     // The decoder, with the fused confidence as a prior for decoders that take one.
     s.stage('prior');
-    const up = s.upsampleBilinear(synmap, { B: R, inH: GRID, inW: GRID, outH: ROI, outW: ROI });
-    const prior = s.prior(
-      up,
-      points.top,
-      { B: R, P: PIXELS },
-      s.upload(
-        Float32Array.from(supports, (e) => e.mu),
-        [R],
-      ),
-      o.priorSharpness,
+    const up = s.run(upsampleBilinear, { maps: synmap }, { B: R, inH: GRID, inW: GRID, outH: ROI, outW: ROI });
+    const mus = s.upload(
+      Float32Array.from(supports, (e) => e.mu),
+      [R],
     );
+    const prior = s.run(priorKernel, { maps: up, top: points.top, mus }, { B: R, P: PIXELS, sharpness: o.priorSharpness });
     const images = identity(slices) ? enc.images : { host: rowsOf(enc.images.host, slices), tensor: s.take(enc.images.tensor, slices) };
     const clusters = { positives: points.positives, negatives: points.negatives };
     const request = {
@@ -814,7 +827,7 @@ export class Synpo {
       const second = await this.backend.decoder.decode({ ...request, maskPrompt: refined.mask }, s);
       s.stage('refine');
       // An empty refined mask stays empty: there was nothing to prompt the second pass with.
-      final = this.bestComponents(s, s.keepRows(second, refined.found, { B: R, P: PIXELS }), up, R).mask;
+      final = this.bestComponents(s, s.run(keepRows, { masks: second, found: refined.found }, { B: R, P: PIXELS }), up, R).mask;
     }
     return { R, slices, final, synmap, coarse, ...conf, positives: points.positives, negatives: points.negatives };
   }
@@ -887,22 +900,25 @@ export class Synpo {
       return s.upload(d, [B, count]);
     };
     const K1 = o.positiveCandidates;
-    const top = s.topk(synmap, { B, N: CELLS }, K1);
-    const topStats = s.moments(top.values, null, { B, N: K1 });
-    const posCells = s.cellPoints(top.indices, null, { B, n: K1, G: GRID });
-    const pos = s.kmeans(posCells.points, posCells.counts, { B, n: K1, k: o.positives }, draws(o.positives, 0), KMEANS_DEFAULT_MAX_ITERATIONS);
+    const top = s.run(topk, { values: synmap }, { B, N: CELLS, k: K1 });
+    const topStats = s.run(moments, { values: top.values, mask: null }, { B, N: K1 });
+    const posCells = s.run(cellPoints, { indices: top.indices, counts: null }, { B, n: K1, G: GRID });
+    const maxIterations = KMEANS_DEFAULT_MAX_ITERATIONS;
+    const pos = s.run(kmeans, { ...posCells, draws: draws(o.positives, 0) }, { B, n: K1, k: o.positives, maxIterations });
 
     let neg: { centroids: T<'f32'>; sizes: T<'u32'> } | null = null;
     if (o.negativeSource === 'band') {
       const bounds = s.upload(Float32Array.from(supports.flatMap((e) => [e.mu - o.alpha * e.sigma, e.mu - o.beta * e.sigma])), [B, 2]);
-      const band = s.band(synmap, bounds, { B, N: CELLS });
-      const sample = s.sampleRows(band.indices, band.counts, { B, n: CELLS, m: o.negativeCandidates }, draws(o.negativeCandidates, 1));
-      const cells = s.cellPoints(sample.indices, sample.counts, { B, n: CELLS, G: GRID });
-      neg = s.kmeans(cells.points, cells.counts, { B, n: CELLS, k: o.negatives }, draws(o.negatives, 2), KMEANS_DEFAULT_MAX_ITERATIONS);
+      const candidates = s.run(band, { values: synmap, bounds }, { B, N: CELLS });
+      const sample = s.run(sampleRows, { ...candidates, draws: draws(o.negativeCandidates, 1) }, { B, n: CELLS, m: o.negativeCandidates });
+      const cells = s.run(cellPoints, sample, { B, n: CELLS, G: GRID });
+      neg = s.run(kmeans, { ...cells, draws: draws(o.negatives, 2) }, { B, n: CELLS, k: o.negatives, maxIterations });
     } else if (o.negativeSource === 'lowest') {
-      const lowest = s.topk(s.synergy(synmap, synmap, { both: 0, sam: -1, dino: 0 }), { B, N: CELLS }, o.negativeCandidates);
-      const cells = s.cellPoints(lowest.indices, null, { B, n: o.negativeCandidates, G: GRID });
-      neg = s.kmeans(cells.points, cells.counts, { B, n: o.negativeCandidates, k: o.negatives }, draws(o.negatives, 2), KMEANS_DEFAULT_MAX_ITERATIONS);
+      // The lowest values: the top of −synmap.
+      const negated = s.run(synergy, { a: synmap, b: synmap }, { both: 0, sam: -1, dino: 0 });
+      const lowest = s.run(topk, { values: negated }, { B, N: CELLS, k: o.negativeCandidates });
+      const cells = s.run(cellPoints, { indices: lowest.indices, counts: null }, { B, n: o.negativeCandidates, G: GRID });
+      neg = s.run(kmeans, { ...cells, draws: draws(o.negatives, 2) }, { B, n: o.negativeCandidates, k: o.negatives, maxIterations });
     }
     return { positives: { ...pos, k: o.positives }, negatives: neg && { ...neg, k: o.negatives }, top: topStats };
   }
@@ -912,8 +928,9 @@ export class Synpo {
     const r = this.options.refine;
     const shape = { B, H: ROI, W: ROI };
     const element = { shape: r.openingShape, radius: r.openingRadius };
-    const opened = s.morphology(s.morphology(masks, shape, 'erode', element), shape, 'dilate', element);
-    return s.bestComponent(opened, confidence256, shape, r.connectivity);
+    const eroded = s.run(morphology, { masks }, { ...shape, op: 'erode', element });
+    const opened = s.run(morphology, { masks: eroded }, { ...shape, op: 'dilate', element });
+    return s.run(bestComponent, { masks: opened, values: confidence256 }, { ...shape, connectivity: r.connectivity });
   }
 
   /** NRM steps 1–2 for B ROI masks on the host (a convenience around the stream form). */

@@ -5,8 +5,25 @@
  * GFLOP/s; then the fused-vs-naive confidence ratio. Numbers only: nothing here asserts.
  */
 import { cpuKernels, gpuKernels, type Kernels } from './kernels.ts';
+import {
+  band,
+  bestComponent,
+  confidence,
+  confidenceNaive,
+  downsampleMask,
+  drawIntegers,
+  KMEANS_DEFAULT_MAX_ITERATIONS,
+  kmeans,
+  moments,
+  morphology,
+  prototype,
+  synergy,
+  topk,
+  upsampleBilinear,
+} from './kernels/index.ts';
 import { createRng } from './random.ts';
 import { GpuRuntime } from './runtime.ts';
+import { elementCount, HostTensor } from './tensor.ts';
 
 export interface KernelBenchRow {
   kernel: string;
@@ -86,52 +103,79 @@ function cases(quick: boolean): Case[] {
   const B = quick ? 4 : 32;
   const C = 256;
   const N = 4096;
-  const feats = data(B * C * N, 1);
-  const proto = data(C, 2);
-  const support = data(3 * C * N, 3);
-  const supportMask = mask(3 * N, 0.1, 4);
-  const maps = data(B * N, 5);
-  const mapsB = data(B * N, 6);
-  const big = data(B * 65536, 7);
-  const masks256 = mask(B * 65536, 0.5, 8);
-  const points = Array.from({ length: B }, (_, b) => data(64, 10 + b).map((v) => 128 + 100 * v));
+  const f32 = (shape: number[], seed: number, map = (v: number) => v) => new HostTensor('f32', shape, data(elementCount(shape), seed).map(map));
+  const feats = f32([B, C, N], 1);
+  const proto = f32([C], 2);
+  const support = f32([3, C, N], 3);
+  const supportMask = new HostTensor('mask', [3, N], mask(3 * N, 0.1, 4));
+  const maps = f32([B, N], 5);
+  const mapsB = f32([B, N], 6);
+  const big = f32([B, 65536], 7);
+  const big1 = new HostTensor('f32', [1, 65536], big.data.subarray(0, 65536));
+  const masks256 = new HostTensor('mask', [B, 65536], mask(B * 65536, 0.5, 8));
+  const points = f32([B, 32, 2], 10, (v) => 128 + 100 * v);
+  const counts = new HostTensor('u32', [B], new Uint32Array(B).fill(32));
+  const draws = new HostTensor('u32', [B, 4], drawIntegers(createRng(1), B * 4));
+  const bounds = new HostTensor(
+    'f32',
+    [B, 2],
+    Float32Array.from({ length: 2 * B }, (_, i) => (i % 2 ? 0.5 : 0)),
+  );
   const w = { both: 0.8, sam: 0.1, dino: 0.1 };
-  const up = { B, inH: 64, inW: 64, outH: 256, outW: 256 };
-  const down = { B: 3, inH: 256, inW: 256, outH: 64, outW: 64 };
   return [
-    { kernel: 'prototype', shape: `B=3 C=${C} N=${N}`, run: (k) => k.prototype(support, supportMask, { B: 3, C, N }), bytes: 4 * (3 * C * N * 2 + 3 * N) },
+    {
+      kernel: 'prototype',
+      shape: `B=3 C=${C} N=${N}`,
+      run: (k) => k.run(prototype, { features: support, masks: supportMask }, { B: 3, C, N }),
+      bytes: 4 * (3 * C * N * 2 + 3 * N),
+    },
     {
       kernel: 'confidence',
       shape: `B=${B} C=${C} N=${N}`,
-      run: (k) => k.confidence(feats, proto, { B, C, N }),
+      run: (k) => k.run(confidence, { features: feats, prototypes: proto }, { B, C, N }),
       flops: 4 * B * C * N,
       bytes: 4 * (B * C * N + B * N),
     },
-    { kernel: 'synergy', shape: `${B}×64×64`, run: (k) => k.synergy(maps, mapsB, w), bytes: 12 * B * N },
-    { kernel: 'resize (bilinear)', shape: `B=${B} 64→256`, run: (k) => k.upsampleBilinear(maps, up), bytes: 4 * (B * N + B * 65536) },
-    { kernel: 'resize (mask area)', shape: 'B=3 256→64', run: (k) => k.downsampleMask(masks256.subarray(0, 3 * 65536), down), bytes: 4 * 3 * (65536 + 4096) },
-    { kernel: 'moments', shape: 'B=1 N=65536', run: (k) => k.moments(big.subarray(0, 65536), null, { B: 1, N: 65536 }), bytes: 4 * 65536 * 2 },
+    { kernel: 'synergy', shape: `${B}×64×64`, run: (k) => k.run(synergy, { a: maps, b: mapsB }, w), bytes: 12 * B * N },
     {
-      kernel: 'band',
-      shape: `B=${B} N=65536`,
-      run: (k) =>
-        k.band(
-          big,
-          Array.from({ length: B }, () => [0, 0.5] as [number, number]),
-          { B, N: 65536 },
-        ),
-      bytes: 4 * B * 65536 * 3,
+      kernel: 'resize (bilinear)',
+      shape: `B=${B} 64→256`,
+      run: (k) => k.run(upsampleBilinear, { maps }, { B, inH: 64, inW: 64, outH: 256, outW: 256 }),
+      bytes: 4 * (B * N + B * 65536),
     },
-    { kernel: 'topk', shape: `B=${B} N=4096 k=32`, run: (k) => k.topk(maps, { B, N }, 32), bytes: 4 * B * N * 2 },
-    { kernel: 'topk', shape: 'B=1 N=65536 k=1024', run: (k) => k.topk(big.subarray(0, 65536), { B: 1, N: 65536 }, 1024), bytes: 4 * 65536 * 2 },
-    { kernel: 'kmeans', shape: `B=${B} 32 points k=4`, run: (k) => k.kmeans(points, { k: 4, seed: 1 }), bytes: 4 * B * 32 * 2 },
+    {
+      kernel: 'resize (mask area)',
+      shape: 'B=3 256→64',
+      run: (k) =>
+        k.run(
+          downsampleMask,
+          { masks: new HostTensor('mask', [3, 65536], masks256.data.subarray(0, 3 * 65536)) },
+          { B: 3, inH: 256, inW: 256, outH: 64, outW: 64 },
+        ),
+      bytes: 4 * 3 * (65536 + 4096),
+    },
+    { kernel: 'moments', shape: 'B=1 N=65536', run: (k) => k.run(moments, { values: big1, mask: null }, { B: 1, N: 65536 }), bytes: 4 * 65536 * 2 },
+    { kernel: 'band', shape: `B=${B} N=65536`, run: (k) => k.run(band, { values: big, bounds }, { B, N: 65536 }), bytes: 4 * B * 65536 * 3 },
+    { kernel: 'topk', shape: `B=${B} N=4096 k=32`, run: (k) => k.run(topk, { values: maps }, { B, N, k: 32 }), bytes: 4 * B * N * 2 },
+    { kernel: 'topk', shape: 'B=1 N=65536 k=1024', run: (k) => k.run(topk, { values: big1 }, { B: 1, N: 65536, k: 1024 }), bytes: 4 * 65536 * 2 },
+    {
+      kernel: 'kmeans',
+      shape: `B=${B} 32 points k=4`,
+      run: (k) => k.run(kmeans, { points, counts, draws }, { B, n: 32, k: 4, maxIterations: KMEANS_DEFAULT_MAX_ITERATIONS }),
+      bytes: 4 * B * 32 * 2,
+    },
     {
       kernel: 'morphology',
       shape: `B=${B} 256×256 disc r=2`,
-      run: (k) => k.morphology(masks256, { B, H: 256, W: 256 }, 'erode', { shape: 'disc', radius: 2 }),
+      run: (k) => k.run(morphology, { masks: masks256 }, { B, H: 256, W: 256, op: 'erode', element: { shape: 'disc', radius: 2 } }),
       bytes: 8 * B * 65536,
     },
-    { kernel: 'components', shape: `B=${B} 256×256 8-conn`, run: (k) => k.components(masks256, big, { B, H: 256, W: 256 }, 8), bytes: 4 * B * 65536 * 5 },
+    {
+      kernel: 'components (best)',
+      shape: `B=${B} 256×256 8-conn`,
+      run: (k) => k.run(bestComponent, { masks: masks256, values: big }, { B, H: 256, W: 256, connectivity: 8 }),
+      bytes: 4 * B * 65536 * 5,
+    },
   ];
 }
 
@@ -210,10 +254,13 @@ export async function runKernelBench(options: BenchOptions): Promise<BenchReport
         for (const B of Bs) {
           log(`bench confidence ratio n=${n} C=${C} B=${B}`);
           const query = data(B * C * N, 21);
-          const fused = async () => {
-            const proto = await kernels.prototype(support, m, { B: 1, C, N });
-            return kernels.confidence(query, proto, { B, C, N });
-          };
+          const supportT = new HostTensor('f32', [1, C, N], support);
+          const queryT = new HostTensor('f32', [B, C, N], query);
+          const fused = () =>
+            kernels.chain('confidence', async (s) => {
+              const proto = s.run(prototype, { features: s.upload(supportT.data, supportT.shape), masks: s.upload(m, [1, N]) }, { B: 1, C, N });
+              return s.read(s.run(confidence, { features: s.upload(queryT.data, queryT.shape), prototypes: proto }, { B, C, N }));
+            });
           // The literal form costs 2·n·C flops per query cell; time as many cells as the budget
           // allows (whole grids first, else the first cells of one grid) and scale linearly.
           const cellFlops = 2 * n * C;
@@ -224,7 +271,12 @@ export async function runKernelBench(options: BenchOptions): Promise<BenchReport
           for (let b = 0; b < grids; b++) {
             for (let c = 0; c < C; c++) naiveQuery.set(query.subarray((b * C + c) * N, (b * C + c) * N + perGrid), (b * C + c) * perGrid);
           }
-          const naive = () => kernels.confidenceNaive(naiveQuery, support, m, { B: grids, C, N: perGrid });
+          const naive = () =>
+            kernels.run(
+              confidenceNaive,
+              { query: new HostTensor('f32', [grids, C, perGrid], naiveQuery), support: new HostTensor('f32', [C, N], support) },
+              { B: grids, C, N: perGrid, supportMask: m },
+            );
           const fusedMs = profRt?.profiler ? await timeKernels(profRt, reps, fused) : median(await timeCalls(reps, fused));
           const naiveMeasured = profRt?.profiler ? await timeKernels(profRt, 1, naive) : median(await timeCalls(1, naive));
           const measuredCells = grids * perGrid;

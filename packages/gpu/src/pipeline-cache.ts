@@ -15,6 +15,11 @@ export interface KernelSpec {
   bindings: readonly BindingKind[];
   /** Threads per workgroup, passed as the WGSL override constant `WG` (compile-time fact). */
   workgroupSize: number;
+  /**
+   * Constants the WGSL shares with TypeScript (its CPU reference, its wrapper), passed as override
+   * constants: the WGSL declares them without a value, so each is written once, here.
+   */
+  constants?: Readonly<Record<string, number>>;
 }
 
 interface DeviceCache {
@@ -74,7 +79,7 @@ export function kernelPipeline(device: GPUDevice, spec: KernelSpec, entryPoint: 
     pipeline = device.createComputePipeline({
       label: `${spec.name}:${entryPoint}`,
       layout: cacheFor(device).layouts.get(spec.name)!.pipeline,
-      compute: { module, entryPoint, constants: { WG: spec.workgroupSize } },
+      compute: { module, entryPoint, constants: { ...spec.constants, WG: spec.workgroupSize } },
     });
     cache.pipelines.set(key, pipeline);
   }

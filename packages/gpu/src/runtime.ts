@@ -12,7 +12,7 @@
 import { BufferPool, type Slot } from './buffer-pool.ts';
 import { cachedKernelPipeline, kernelLayout, kernelPipeline, type KernelSpec } from './pipeline-cache.ts';
 import { Profiler, type ProfileSession } from './profiler.ts';
-import { DeviceTensor, type DType } from './tensor.ts';
+import { DeviceTensor, elementCount, type DType } from './tensor.ts';
 import { packUniforms, type UniformField } from './uniforms.ts';
 
 export class DeviceLostError extends Error {
@@ -238,14 +238,25 @@ export class Recorder {
     return tensor;
   }
 
+  /** A device tensor of `dtype` and `shape` for a kernel to write (4 bytes a value); zero-filled when asked. */
+  tensor<D extends DType>(dtype: D, shape: readonly number[], label: string, zero = false): DeviceTensor<D> {
+    return this.scratch(Math.max(1, elementCount(shape)) * 4, label, zero, dtype, shape);
+  }
+
   /** A device tensor of `bytes` for a kernel to write; zero-filled on the GPU when asked. */
-  scratch(bytes: number, label: string, zero = false, dtype: DType = 'f32', shape: readonly number[] = [Math.ceil(bytes / 4)]): DeviceTensor {
+  scratch<D extends DType = 'f32'>(
+    bytes: number,
+    label: string,
+    zero = false,
+    dtype: D = 'f32' as D,
+    shape: readonly number[] = [Math.ceil(bytes / 4)],
+  ): DeviceTensor<D> {
     const max = this.runtime.maxBindingBytes;
     if (bytes > max) {
       throw new RangeError(`${label} needs ${bytes} bytes, over the ${max}-byte storage binding limit of this device; split the batch`);
     }
     const slot = this.guard(() => this.runtime.pool.acquire(bytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC, label));
-    const tensor = new DeviceTensor(this.runtime, slot, dtype, shape, label);
+    const tensor = new DeviceTensor<D>(this.runtime, slot, dtype, shape, label);
     this.owned.add(tensor);
     if (zero) {
       this.endPass();

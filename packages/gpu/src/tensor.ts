@@ -27,6 +27,9 @@ export interface Tensor {
   readonly shape: readonly number[];
 }
 
+/** A tensor of a known dtype (what streams and kernels take and give). */
+export type T<D extends DType = DType> = Tensor & { readonly dtype: D };
+
 /** Number of elements of a shape. */
 export const elementCount = (shape: readonly number[]): number => shape.reduce((a, d) => a * d, 1);
 

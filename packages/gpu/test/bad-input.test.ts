@@ -1,10 +1,25 @@
 /**
- * Every wrapper validates before dispatch, and both paths refuse the same inputs with a message
+ * Every kernel validates before dispatch, and both paths refuse the same inputs with a message
  * that says what was wrong: mismatched shapes, zero-length inputs, k > N, non-finite values,
  * buffers over the device's limits.
  */
 import { describe, expect, it, type TestContext } from 'vitest';
-import { cpuKernels, gpuKernels, GpuRuntime, ShapeError, type Kernels } from '../src/index.ts';
+import { cpuKernels, gpuKernels, GpuRuntime, HostTensor, ShapeError, type Kernels } from '../src/index.ts';
+import {
+  band,
+  bestComponent,
+  components,
+  confidence,
+  confidenceNaive,
+  downsampleMask,
+  kmeans,
+  moments,
+  morphology,
+  prototype,
+  synergy,
+  topk,
+  upsampleBilinear,
+} from '../src/kernels/index.ts';
 import { randomArray, useGpu } from './gpu.ts';
 
 const gpu = useGpu();
@@ -27,64 +42,120 @@ const withInf = (n: number, at: number) => {
   return a;
 };
 
+const f32 = (shape: number[], data?: Float32Array) => new HostTensor('f32', shape, data ?? f(shape.reduce((a, d) => a * d, 1)));
+const mask = (shape: number[], data?: Uint8Array) => new HostTensor('mask', shape, data ?? new Uint8Array(shape.reduce((a, d) => a * d, 1)));
+const u32 = (shape: number[], data: Uint32Array) => new HostTensor('u32', shape, data);
+const w = { both: 0.8, sam: 0.1, dino: 0.1 };
+
 const cases: BadCase[] = [
   {
     name: 'prototype: mask length differs from N',
-    call: (k) => k.prototype(f(24), new Uint8Array(5), { B: 1, C: 4, N: 6 }),
+    call: (k) => k.run(prototype, { features: f32([1, 4, 6]), masks: mask([5]) }, { B: 1, C: 4, N: 6 }),
     message: /mask has 5 values, the shape needs 6/,
   },
-  { name: 'prototype: empty support mask', call: (k) => k.prototype(f(24), new Uint8Array(6), { B: 1, C: 4, N: 6 }), message: /no foreground cell/ },
+  {
+    name: 'prototype: empty support mask',
+    call: (k) => k.run(prototype, { features: f32([1, 4, 6]), masks: mask([1, 6]) }, { B: 1, C: 4, N: 6 }),
+    message: /no foreground cell/,
+  },
   {
     name: 'prototype: NaN in the features',
-    call: (k) => k.prototype(withNaN(24, 7), Uint8Array.of(1, 0, 0, 0, 0, 0), { B: 1, C: 4, N: 6 }),
+    call: (k) => k.run(prototype, { features: f32([1, 4, 6], withNaN(24, 7)), masks: mask([1, 6], Uint8Array.of(1, 0, 0, 0, 0, 0)) }, { B: 1, C: 4, N: 6 }),
     message: /features\[7\] is NaN/,
   },
   {
     name: 'confidence: zero-length shape',
-    call: (k) => k.confidence(new Float32Array(0), f(4), { B: 1, C: 4, N: 0 }),
+    call: (k) => k.run(confidence, { features: f32([0]), prototypes: f32([4]) }, { B: 1, C: 4, N: 0 }),
     message: /N must be a positive integer/,
   },
-  { name: 'confidence: prototype of the wrong width', call: (k) => k.confidence(f(24), f(3), { B: 1, C: 4, N: 6 }), message: /prototype has 3 values/ },
-  { name: 'confidence: Inf in the features', call: (k) => k.confidence(withInf(24, 2), f(4), { B: 1, C: 4, N: 6 }), message: /features\[2\] is -Infinity/ },
+  {
+    name: 'confidence: prototype of the wrong width',
+    call: (k) => k.run(confidence, { features: f32([1, 4, 6]), prototypes: f32([3]) }, { B: 1, C: 4, N: 6 }),
+    message: /prototype has 3 values/,
+  },
+  {
+    name: 'confidence: Inf in the features',
+    call: (k) => k.run(confidence, { features: f32([1, 4, 6], withInf(24, 2)), prototypes: f32([4]) }, { B: 1, C: 4, N: 6 }),
+    message: /features\[2\] is -Infinity/,
+  },
   {
     name: 'confidence-naive: support of another size',
-    call: (k) => k.confidenceNaive(f(24), f(20), Uint8Array.of(1, 0, 0, 0, 0, 0), { B: 1, C: 4, N: 6 }),
+    call: (k) => k.run(confidenceNaive, { query: f32([1, 4, 6]), support: f32([20]) }, { B: 1, C: 4, N: 6, supportMask: Uint8Array.of(1, 0, 0, 0, 0, 0) }),
     message: /support features has 20 values/,
   },
-  { name: 'synergy: maps of different length', call: (k) => k.synergy(f(10), f(11), { both: 0.8, sam: 0.1, dino: 0.1 }), message: /second map has 11 values/ },
-  { name: 'synergy: empty maps', call: (k) => k.synergy(new Float32Array(0), new Float32Array(0), { both: 0.8, sam: 0.1, dino: 0.1 }), message: /empty/ },
+  { name: 'synergy: maps of different length', call: (k) => k.run(synergy, { a: f32([10]), b: f32([11]) }, w), message: /second map has 11 values/ },
+  { name: 'synergy: empty maps', call: (k) => k.run(synergy, { a: f32([0]), b: f32([0]) }, w), message: /empty/ },
   {
     name: 'resize: non-integer area factor',
-    call: (k) => k.downsampleMask(new Uint8Array(100), { B: 1, inH: 10, inW: 10, outH: 3, outW: 3 }),
+    call: (k) => k.run(downsampleMask, { masks: mask([1, 100]) }, { B: 1, inH: 10, inW: 10, outH: 3, outW: 3 }),
     message: /integer factors/,
   },
-  { name: 'resize: NaN in a map', call: (k) => k.upsampleBilinear(withNaN(4, 3), { B: 1, inH: 2, inW: 2, outH: 4, outW: 4 }), message: /maps\[3\] is NaN/ },
-  { name: 'moments: NaN among the selected values', call: (k) => k.moments(withNaN(10, 4), null, { B: 1, N: 10 }), message: /values\[4\] is NaN/ },
-  { name: 'band: one bound for two rows', call: (k) => k.band(f(20), [[0, 1]], { B: 2, N: 10 }), message: /1 bounds for 2 rows/ },
-  { name: 'topk: k > N', call: (k) => k.topk(f(10), { B: 1, N: 10 }, 11), message: /k = 11 exceeds the 10 values/ },
-  { name: 'topk: k above 1024', call: (k) => k.topk(f(5000), { B: 1, N: 5000 }, 1025), message: /supported maximum of 1024/ },
-  { name: 'topk: k = 0', call: (k) => k.topk(f(10), { B: 1, N: 10 }, 0), message: /k must be a positive integer/ },
-  { name: 'kmeans: an empty point set', call: (k) => k.kmeans([new Float32Array(0)], { k: 2, seed: 1 }), message: /point set 0 is empty/ },
-  { name: 'kmeans: odd coordinate count', call: (k) => k.kmeans([f(5)], { k: 2, seed: 1 }), message: /odd number of coordinates/ },
-  { name: 'kmeans: NaN coordinate', call: (k) => k.kmeans([withNaN(8, 1)], { k: 2, seed: 1 }), message: /point set 0\[1\] is NaN/ },
+  {
+    name: 'resize: NaN in a map',
+    call: (k) => k.run(upsampleBilinear, { maps: f32([1, 4], withNaN(4, 3)) }, { B: 1, inH: 2, inW: 2, outH: 4, outW: 4 }),
+    message: /maps\[3\] is NaN/,
+  },
+  {
+    name: 'moments: NaN among the selected values',
+    call: (k) => k.run(moments, { values: f32([1, 10], withNaN(10, 4)), mask: null }, { B: 1, N: 10 }),
+    message: /values\[4\] is NaN/,
+  },
+  {
+    name: 'band: one bound for two rows',
+    call: (k) => k.run(band, { values: f32([2, 10]), bounds: f32([1, 2], Float32Array.of(0, 1)) }, { B: 2, N: 10 }),
+    message: /1 bounds for 2 rows/,
+  },
+  { name: 'topk: k > N', call: (k) => k.run(topk, { values: f32([1, 10]) }, { B: 1, N: 10, k: 11 }), message: /k = 11 exceeds the 10 values/ },
+  { name: 'topk: k above 1024', call: (k) => k.run(topk, { values: f32([1, 5000]) }, { B: 1, N: 5000, k: 1025 }), message: /supported maximum of 1024/ },
+  { name: 'topk: k = 0', call: (k) => k.run(topk, { values: f32([1, 10]) }, { B: 1, N: 10, k: 0 }), message: /k must be a positive integer/ },
+  {
+    name: 'kmeans: an empty point set',
+    call: (k) =>
+      k.run(
+        kmeans,
+        { points: f32([1, 0, 2]), counts: u32([1], Uint32Array.of(0)), draws: u32([1, 2], Uint32Array.of(1, 2)) },
+        { B: 1, n: 0, k: 2, maxIterations: 10 },
+      ),
+    message: /n must be a positive integer/,
+  },
+  {
+    name: 'kmeans: points of the wrong length',
+    call: (k) =>
+      k.run(
+        kmeans,
+        { points: f32([5]), counts: u32([1], Uint32Array.of(2)), draws: u32([1, 2], Uint32Array.of(1, 2)) },
+        { B: 1, n: 2, k: 2, maxIterations: 10 },
+      ),
+    message: /points has 5 values, the shape needs 4/,
+  },
+  {
+    name: 'kmeans: NaN coordinate',
+    call: (k) =>
+      k.run(
+        kmeans,
+        { points: f32([1, 4, 2], withNaN(8, 1)), counts: u32([1], Uint32Array.of(4)), draws: u32([1, 2], Uint32Array.of(1, 2)) },
+        { B: 1, n: 4, k: 2, maxIterations: 10 },
+      ),
+    message: /points\[1\] is NaN/,
+  },
   {
     name: 'morphology: negative radius',
-    call: (k) => k.morphology(new Uint8Array(4), { B: 1, H: 2, W: 2 }, 'erode', { shape: 'disc', radius: -1 }),
+    call: (k) => k.run(morphology, { masks: mask([1, 4]) }, { B: 1, H: 2, W: 2, op: 'erode', element: { shape: 'disc', radius: -1 } }),
     message: /radius must be an integer/,
   },
   {
     name: 'morphology: mask of the wrong size',
-    call: (k) => k.morphology(new Uint8Array(5), { B: 1, H: 2, W: 2 }, 'erode', { shape: 'square', radius: 1 }),
+    call: (k) => k.run(morphology, { masks: mask([5]) }, { B: 1, H: 2, W: 2, op: 'erode', element: { shape: 'square', radius: 1 } }),
     message: /masks has 5 values/,
   },
   {
     name: 'components: connectivity 6',
-    call: (k) => k.components(new Uint8Array(4), null, { B: 1, H: 2, W: 2 }, 6 as 4),
+    call: (k) => k.run(components, { masks: mask([1, 4]) }, { B: 1, H: 2, W: 2, connectivity: 6 as 4 }),
     message: /connectivity must be 4 or 8/,
   },
   {
     name: 'components: Inf in the value map',
-    call: (k) => k.components(new Uint8Array(4), withInf(4, 0), { B: 1, H: 2, W: 2 }, 4),
+    call: (k) => k.run(bestComponent, { masks: mask([1, 4]), values: f32([1, 4], withInf(4, 0)) }, { B: 1, H: 2, W: 2, connectivity: 4 }),
     message: /values\[0\] is -Infinity/,
   },
 ];
@@ -106,26 +177,15 @@ describe('bad input is refused before dispatch, on both paths', () => {
 });
 
 describe('buffers over the device limits', () => {
-  it('confidence splits a batch that does not fit one binding, and still matches the CPU', async (ctx: TestContext) => {
-    if (!gpu.current) return ctx.skip(gpu.skipReason);
-    const shape = { B: 5, C: 16, N: 1000 };
-    // 2 grids per binding: the batch of 5 runs as 3 submissions.
-    const small = new GpuRuntime(gpu.current.handle.device, { maxBindingBytes: 2 * shape.C * shape.N * 4 });
-    const feats = randomArray(shape.B * shape.C * shape.N, 2);
-    const proto = randomArray(shape.C, 3);
-    const got = await gpuKernels(small).confidence(feats, proto, shape);
-    const want = await cpuKernels().confidence(feats, proto, shape);
-    got.forEach((v, i) => expect(Math.abs(v - want[i]!)).toBeLessThan(1e-5));
-    small.destroy();
-  });
-
-  it('a kernel that cannot split refuses clearly', async (ctx: TestContext) => {
+  it('a tensor over the binding limit is refused clearly, before anything is submitted', async (ctx: TestContext) => {
     if (!gpu.current) return ctx.skip(gpu.skipReason);
     const small = new GpuRuntime(gpu.current.handle.device, { maxBindingBytes: 1024 });
+    const before = small.snapshotTransfers().submits;
     const error = await gpuKernels(small)
-      .synergy(f(1000), f(1000), { both: 0.8, sam: 0.1, dino: 0.1 })
+      .run(synergy, { a: f32([1000]), b: f32([1000]) }, w)
       .catch((e: unknown) => e);
-    expect((error as Error).message).toMatch(/synergy:a needs 4000 bytes, over the 1024-byte storage binding limit/);
+    expect((error as Error).message).toMatch(/needs 4000 bytes, over the 1024-byte storage binding limit of this device; split the batch/);
+    expect(small.snapshotTransfers().submits).toBe(before);
     small.destroy();
   });
 });

@@ -4,7 +4,7 @@
  * SYNPO_REQUIRE_GPU=1): a skipped GPU suite is never a green one there.
  */
 import { afterAll, beforeAll, expect } from 'vitest';
-import { createRng, gpuKernels, GpuRuntime, NoAdapterError, openGpu, type GpuHandle, type Kernels } from '../src/index.ts';
+import { gpuKernels, GpuRuntime, NoAdapterError, openGpu, type GpuHandle, type Kernels } from '../src/index.ts';
 
 export const requireGpu = Boolean(process.env.CI) || process.env.SYNPO_REQUIRE_GPU === '1';
 
@@ -46,19 +46,4 @@ export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
   }
 }
 
-export function randomArray(n: number, seed: number, lo = -1, hi = 1): Float32Array {
-  const rng = createRng(seed);
-  return Float32Array.from({ length: n }, () => lo + (hi - lo) * rng());
-}
-
-export function randomMask(n: number, seed: number, density = 0.5): Uint8Array {
-  const rng = createRng(seed, 7);
-  return Uint8Array.from({ length: n }, () => (rng() < density ? 1 : 0));
-}
-
-/** A filled disc of radius r centred at (cx, cy) in an H×W mask. */
-export function discMask(H: number, W: number, cx: number, cy: number, r: number): Uint8Array {
-  const m = new Uint8Array(H * W);
-  for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) if ((x - cx) ** 2 + (y - cy) ** 2 <= r * r) m[y * W + x] = 1;
-  return m;
-}
+export { discMask, randomArray, randomMask } from '../src/kernels/cases.ts';

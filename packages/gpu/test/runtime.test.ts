@@ -8,13 +8,19 @@ import {
   fallbackKernels,
   gpuKernels,
   GpuRuntime,
-  kmeansPlusPlus,
-  kmeansReference,
+  HostTensor,
   openCompute,
   openGpu,
   packUniforms,
+  type Kernels,
 } from '../src/index.ts';
+import { band, kmeans, kmeansPlusPlus, kmeansReference, moments, synergy, topk, upsampleBilinear, drawIntegers } from '../src/kernels/index.ts';
 import { expectClose, randomArray, useGpu } from './gpu.ts';
+
+const w = { both: 0.8, sam: 0.1, dino: 0.1 };
+const f32 = (data: Float32Array, shape: number[] = [data.length]) => new HostTensor('f32', shape, data);
+/** SynMap of two maps through `kernels.run`, as a plain array. */
+const fuse = async (k: Kernels, a: Float32Array, b: Float32Array, weights = w) => (await k.run(synergy, { a: f32(a), b: f32(b) }, weights)).data;
 
 const gpu = useGpu();
 
@@ -40,12 +46,11 @@ describe('pipelines and buffers', () => {
   it('a new image size does not compile a new pipeline, and buffers are reused', async (ctx: TestContext) => {
     if (!gpu.current) return ctx.skip(gpu.skipReason);
     const { kernels, runtime, handle } = gpu.current;
-    const w = { both: 0.8, sam: 0.1, dino: 0.1 };
-    await kernels.synergy(randomArray(100, 1), randomArray(100, 2), w);
+    await fuse(kernels, randomArray(100, 1), randomArray(100, 2));
     const compiled = compiledPipelineCount(handle.device);
     const before = runtime.pool.snapshot();
-    await kernels.synergy(randomArray(120, 1), randomArray(120, 2), w);
-    await kernels.synergy(randomArray(3000, 1), randomArray(3000, 2), w);
+    await fuse(kernels, randomArray(120, 1), randomArray(120, 2));
+    await fuse(kernels, randomArray(3000, 1), randomArray(3000, 2));
     expect(compiledPipelineCount(handle.device)).toBe(compiled);
     const after = runtime.pool.snapshot();
     expect(after.reused).toBeGreaterThan(before.reused);
@@ -58,7 +63,7 @@ describe('profiler', () => {
     if (!gpu.current) return ctx.skip(gpu.skipReason);
     if (!gpu.current.handle.device.features.has('timestamp-query')) return ctx.skip('this adapter has no timestamp-query');
     const runtime = new GpuRuntime(gpu.current.handle.device, { profile: true });
-    await gpuKernels(runtime).moments(randomArray(5000, 3), null, { B: 1, N: 5000 });
+    await gpuKernels(runtime).run(moments, { values: f32(randomArray(5000, 3), [1, 5000]), mask: null }, { B: 1, N: 5000 });
     const timings = runtime.profiler!.summary();
     expect(timings.map((t) => t.label)).toEqual(['moments:main']);
     expect(timings[0]!.ms).toBeGreaterThan(0);
@@ -73,22 +78,23 @@ describe('kernel calls in flight at once', () => {
     const k = gpuKernels(runtime);
     const a = randomArray(3 * 4096, 11);
     const b = randomArray(3 * 4096, 12);
+    const rows = { B: 3, N: 4096 };
+    const points = f32(
+      a.subarray(0, 64).map((v) => Math.floor(32 + 30 * v)),
+      [1, 32, 2],
+    );
     const calls = [
-      () => k.synergy(a, b, { both: 0.8, sam: 0.1, dino: 0.1 }),
-      () => k.topk(a, { B: 3, N: 4096 }, 32),
-      () => k.moments(b, null, { B: 3, N: 4096 }),
+      () => fuse(k, a, b),
+      () => k.run(topk, { values: f32(a, [3, 4096]) }, { ...rows, k: 32 }),
+      () => k.run(moments, { values: f32(b, [3, 4096]), mask: null }, rows),
+      () => k.run(band, { values: f32(a, [3, 4096]), bounds: f32(Float32Array.of(0, 0.5, -0.5, 0, 0.2, 0.3), [3, 2]) }, rows),
       () =>
-        k.band(
-          a,
-          [
-            [0, 0.5],
-            [-0.5, 0],
-            [0.2, 0.3],
-          ],
-          { B: 3, N: 4096 },
+        k.run(
+          kmeans,
+          { points, counts: new HostTensor('u32', [1], Uint32Array.of(32)), draws: new HostTensor('u32', [1, 4], drawIntegers(createRng(1), 4)) },
+          { B: 1, n: 32, k: 4, maxIterations: 100 },
         ),
-      () => k.kmeans([a.subarray(0, 64).map((v) => Math.floor(32 + 30 * v))], { k: 4, seed: 1 }),
-      () => k.upsampleBilinear(a.subarray(0, 4096), { B: 1, inH: 64, inW: 64, outH: 256, outW: 256 }),
+      () => k.run(upsampleBilinear, { maps: f32(a.subarray(0, 4096), [1, 4096]) }, { B: 1, inH: 64, inW: 64, outH: 256, outW: 256 }),
     ];
     const alone = [];
     for (const call of calls) alone.push(await call());
@@ -108,13 +114,12 @@ describe('device loss', () => {
     const kernels = fallbackKernels(gpuKernels(runtime), cpuKernels(), (e) => notices.push(e.message));
     const a = randomArray(2000, 4);
     const b = randomArray(2000, 5);
-    const w = { both: 0.8, sam: 0.1, dino: 0.1 };
     expect(kernels.path).toBe('gpu');
-    await kernels.synergy(a, b, w);
+    await fuse(kernels, a, b);
     handle.device.destroy(); // the device goes away mid-run
-    const got = await kernels.synergy(a, b, w);
-    expectClose(got, await cpuKernels().synergy(a, b, w), 1e-6, 1e-6);
-    await kernels.topk(a, { B: 1, N: 2000 }, 5);
+    const got = await fuse(kernels, a, b);
+    expectClose(got, await fuse(cpuKernels(), a, b), 1e-6, 1e-6);
+    await kernels.run(topk, { values: f32(a, [1, 2000]) }, { B: 1, N: 2000, k: 5 });
     expect(kernels.path).toBe('cpu');
     expect(notices).toHaveLength(1);
     expect(notices[0]).toMatch(/device lost/);
@@ -135,7 +140,7 @@ describe('openCompute', () => {
     expect(compute.kernels.path).toBe('gpu');
     compute.release();
     // Still usable: the caller owns it.
-    const out = await gpu.current.kernels.synergy(Float32Array.of(1), Float32Array.of(2), { both: 1, sam: 0, dino: 0 });
+    const out = await fuse(gpu.current.kernels, Float32Array.of(1), Float32Array.of(2), { both: 1, sam: 0, dino: 0 });
     expect(out[0]).toBe(2);
   });
 });

@@ -1,31 +1,39 @@
 /**
- * The device-resident layer: every stream operation on the GPU against the same operation on the
- * CPU references (table-driven, awkward sizes), the kernels new to the chain against their
- * references, tensors that stay on the device, and two chains in flight at once.
+ * The device-resident layer: stream operations that are not kernels (uploads, reads, masks read
+ * as bits, gathers), what the kernels' outputs mean where equality with the reference is not the
+ * whole story, tensors that stay on the device, speculative solves, and two chains in flight at
+ * once. Every kernel against its CPU reference is kernels.test.ts.
  */
 import { describe, expect, it, type TestContext } from 'vitest';
+import { CpuStream, createRng, GpuRuntime, GpuStream, HostTensor, type T, type TensorStream } from '../src/index.ts';
 import {
-  areaThresholdReference,
+  areaThreshold,
+  bestComponent,
   bestRootsReference,
-  CpuStream,
-  createRng,
+  cellPoints,
+  componentsSpec,
   drawIntegers,
-  GpuRuntime,
-  GpuStream,
-  HostTensor,
-  kmeansPlusPlusFromDraws,
-  lloydReference,
+  guidePenalty,
+  kmeans,
+  morphology,
   NO_COMPONENT,
-  RANDOM_WALKER_CHECKS,
   packBitsReference,
   packBytesReference,
+  poolMask,
+  prior,
+  promptRows,
+  RANDOM_WALKER_CHECKS,
+  randomWalker,
+  randomWalkerReference,
   recordComponents,
-  recordBestComponent,
   recordPack,
   refineSpec,
-  type T,
-  type TensorStream,
-} from '../src/index.ts';
+  synergy,
+  threshold,
+  topk,
+  upsampleBilinear,
+} from '../src/kernels/index.ts';
+import { areaInputs } from '../src/kernels/area/cases.ts';
 import { discMask, expectClose, randomArray, randomMask, useGpu } from './gpu.ts';
 
 const gpu = useGpu();
@@ -48,270 +56,126 @@ async function both<R>(ctx: TestContext, f: (s: TensorStream) => Promise<R> | R)
 
 const read = <D extends 'f32' | 'u32' | 'mask'>(s: TensorStream, t: T<D>) => s.read(t);
 
-describe('stream operations agree with the CPU references', () => {
-  for (const [B, n, m] of [
-    [1, 1, 1],
-    [1, 40, 32],
-    [3, 4096, 32],
-    [2, 100, 100],
-    [5, 333, 7],
-  ] as const) {
-    it(`sampleRows B=${B} n=${n} m=${m}`, async (ctx) => {
-      const rng = createRng(B * 1000 + n);
-      const counts = Uint32Array.from({ length: B }, (_, b) => (b === 0 ? n : Math.floor(rng() * (n + 1))));
-      const indices = new Uint32Array(B * n);
-      for (let b = 0; b < B; b++) {
-        let v = 0;
-        for (let i = 0; i < n; i++) indices[b * n + i] = v += 1 + Math.floor(rng() * 3);
-      }
-      const draws = drawIntegers(createRng(7, B), B * m);
-      const r = await both(ctx, async (s) => {
-        const out = s.sampleRows(s.upload(indices, [B, n]), s.upload(counts, [B]), { B, n, m }, s.upload(draws, [B, m]));
-        const c = await read(s, out.counts);
-        const idx = await read(s, out.indices);
-        return Array.from({ length: B }, (_, b) => Array.from(idx.subarray(b * n, b * n + c[b]!)));
-      });
-      if (r) expect(r.g).toEqual(r.c);
-    });
-  }
-
-  for (const [B, n, G] of [
-    [1, 1, 64],
-    [4, 32, 64],
-    [2, 65, 7],
-    [3, 1500, 1024],
-  ] as const) {
-    it(`cellPoints B=${B} n=${n} G=${G}`, async (ctx) => {
-      const rng = createRng(n);
-      const indices = Uint32Array.from({ length: B * n }, () => Math.floor(rng() * G * G));
-      const counts = Uint32Array.from({ length: B }, (_, b) => (b % 2 ? Math.floor(n / 2) : n));
-      const r = await both(ctx, async (s) => {
-        const out = s.cellPoints(s.upload(indices, [B, n]), s.upload(counts, [B]), { B, n, G });
-        const c = await read(s, out.counts);
-        const p = await read(s, out.points);
-        return Array.from({ length: B }, (_, b) => Array.from(p.subarray(2 * b * n, 2 * (b * n + c[b]!))));
-      });
-      if (r) expect(r.g).toEqual(r.c);
-    });
-  }
-
-  for (const [B, n, k] of [
-    [1, 1, 1],
-    [4, 32, 4],
-    [2, 3, 8],
-    [3, 200, 6],
-    [1, 1024, 4],
-  ] as const) {
-    it(`kmeans with k-means++ on the device, B=${B} n=${n} k=${k} (grid points: exact)`, async (ctx) => {
-      const rng = createRng(n * 31 + k);
-      const points = Float32Array.from({ length: B * n * 2 }, () => Math.floor(rng() * 64));
-      const counts = Uint32Array.from({ length: B }, (_, b) => Math.max(1, n - b));
-      const draws = drawIntegers(createRng(k, n), B * k);
-      const r = await both(ctx, async (s) => {
-        const out = s.kmeans(s.upload(points, [B, n, 2]), s.upload(counts, [B]), { B, n, k }, s.upload(draws, [B, k]), 100);
-        return { centroids: Array.from(await read(s, out.centroids)), sizes: Array.from(await read(s, out.sizes)) };
-      });
-      if (!r) return;
-      expect(r.g.sizes).toEqual(r.c.sizes);
-      // Only live centres carry meaning.
-      r.g.sizes.forEach((size, slot) => {
-        if (size > 0) expect([r.g.centroids[2 * slot], r.g.centroids[2 * slot + 1]]).toEqual([r.c.centroids[2 * slot], r.c.centroids[2 * slot + 1]]);
-      });
-      // And the CPU stream is the seeding + Lloyd references.
-      const row = points.subarray(0, counts[0]! * 2);
-      const seeds = kmeansPlusPlusFromDraws(row, k, draws.subarray(0, k));
-      const ref = lloydReference(row, seeds, 100);
-      const sizes = new Array(k).fill(0);
-      for (const a of ref.assign) sizes[a]++;
-      expect(r.c.sizes.slice(0, k)).toEqual(sizes);
-    });
-  }
-
+describe('what kernel outputs mean', () => {
   for (const [B, P] of [
-    [1, 1],
-    [2, 65536],
-    [3, 1000],
-  ] as const) {
-    it(`prior B=${B} P=${P}`, async (ctx) => {
-      const maps = randomArray(B * P, P, -0.5, 1);
-      const top = Float32Array.from({ length: 3 * B }, (_, i) => (i % 3 === 1 ? 0.6 + 0.1 * i : 32));
-      const mus = Float32Array.from({ length: B }, (_, b) => 0.1 + 0.05 * b); // rows of different supports
-      const r = await both(ctx, (s) => read(s, s.prior(s.upload(maps, [B, P]), s.upload(top, [B, 3]), { B, P }, s.upload(mus, [B]), 8)));
-      if (r) expectClose(r.g, r.c, 1e-6, 1e-5);
-    });
-  }
-
-  // Rows: no target (the fallback), a target inside the range, one clamped above, one clamped
-  // below, a target larger than the row, values outside [0, 1], and ties on a bin edge.
-  for (const [B, P] of [
-    [1, 1],
     [6, 65536],
     [3, 1000],
   ] as const) {
-    it(`areaThreshold B=${B} P=${P}`, async (ctx) => {
-      const values = randomArray(B * P, 40 + P, -0.1, 1.1);
-      values.fill(0.5, 0, Math.min(P, 300)); // many values on the edge of bin 128
-      const targets = Float32Array.from({ length: B }, (_, b) => [0, 0.3 * P, 0.01 * P, 0.95 * P, 2 * P, 7][b % 6]!);
-      const o = { lo: 0.3, hi: 0.7, fallback: 0.5 };
-      const r = await both(ctx, (s) => read(s, s.areaThreshold(s.upload(values, [B, P]), s.upload(targets, [B]), { B, P }, o)));
+    it(`areaThreshold B=${B} P=${P}: each row's area is its target's, as far as the range lets it`, async (ctx) => {
+      const { values, targets } = areaInputs(B, P);
+      const o = { B, P, lo: 0.3, hi: 0.7, fallback: 0.5 };
+      const r = await both(ctx, (s) => read(s, s.run(areaThreshold, { values: s.upload(values.data, [B, P]), targets: s.upload(targets.data, [B]) }, o)));
       if (!r) return;
       expect(Array.from(r.g)).toEqual(Array.from(r.c));
-      // The reference's meaning, checked directly: the row's area is the target's, as far as the range lets it.
       for (let b = 0; b < B; b++) {
-        const row = values.subarray(b * P, (b + 1) * P);
+        const row = values.data.subarray(b * P, (b + 1) * P);
         const area = r.c.subarray(b * P, (b + 1) * P).reduce((a, v) => a + v, 0);
         const over = (t: number) => row.reduce((a, v) => a + (v > t ? 1 : 0), 0);
-        if (targets[b] === 0) expect(area).toBe(over(0.5));
+        const target = targets.data[b]!;
+        if (target === 0) expect(area).toBe(over(0.5));
         else {
           expect(area).toBeLessThanOrEqual(over(0.3));
           expect(area).toBeGreaterThanOrEqual(over(0.7));
-          if (over(0.7) < targets[b]! && over(0.3) > targets[b]! + P / 100) expect(Math.abs(area - targets[b]!)).toBeLessThanOrEqual(P / 100 + 300);
+          if (over(0.7) < target && over(0.3) > target + P / 100) expect(Math.abs(area - target)).toBeLessThanOrEqual(P / 100 + 300);
         }
       }
     });
   }
+
+  it('areaThreshold refuses a range with lo > hi, and mismatched lengths, on both paths', async (ctx) => {
+    await both(ctx, async (s) => {
+      const values = s.upload(new Float32Array(4), [2, 2]);
+      expect(() => s.run(areaThreshold, { values, targets: s.upload(new Float32Array(2), [2]) }, { B: 2, P: 2, lo: 0.7, hi: 0.3, fallback: 0.5 })).toThrow(
+        /lo ≤ hi/,
+      );
+      expect(() => s.run(areaThreshold, { values, targets: s.upload(new Float32Array(3), [3]) }, { B: 2, P: 2, lo: 0, hi: 1, fallback: 0.5 })).toThrow(
+        /targets/,
+      );
+      return null;
+    });
+  });
 
   for (const [B, H, G] of [
     [1, 4, 1],
     [2, 256, 64],
     [3, 36, 12],
   ] as const) {
-    it(`poolMask and guidePenalty B=${B} ${H}×${H} onto ${G}×${G}`, async (ctx) => {
+    it(`poolMask then guidePenalty B=${B} ${H}×${H} onto ${G}×${G}: all-guide cells keep their value, an empty guide changes nothing`, async (ctx) => {
       const masks = randomMask(B * H * H, 90 + H, 0.3);
-      if (B > 1) masks.fill(0, H * H, 2 * H * H); // an empty guide: the row is copied
+      if (B > 1) masks.fill(0, H * H, 2 * H * H);
       const maps = randomArray(B * G * G, 91 + G, -0.3, 0.8);
       const r = await both(ctx, async (s) => {
-        const pooled = s.poolMask(s.upload(masks, [B, H * H]), { B, H, W: H, G });
-        const out = s.guidePenalty(s.upload(maps, [B, G * G]), pooled, { B, N: G * G }, 0.2);
+        const pooled = s.run(poolMask, { masks: s.upload(masks, [B, H * H]) }, { B, H, W: H, G });
+        const out = s.run(guidePenalty, { maps: s.upload(maps, [B, G * G]), guide: pooled }, { B, N: G * G, weight: 0.2 });
         return { pooled: await read(s, pooled), out: await read(s, out) };
       });
       if (!r) return;
       expect(Array.from(r.g.pooled)).toEqual(Array.from(r.c.pooled));
       expectClose(r.g.out, r.c.out, 1e-6, 1e-6);
-      // Meaning: a cell that is all guide keeps its value; an empty guide row is unchanged.
       const full = Array.from(r.c.pooled.subarray(0, G * G)).indexOf(Math.max(...r.c.pooled.subarray(0, G * G)));
       expect(r.c.out[full]).toBeCloseTo(maps[full]!, 6);
       if (B > 1) expect(Array.from(r.c.out.subarray(G * G, 2 * G * G))).toEqual(Array.from(maps.subarray(G * G, 2 * G * G)));
     });
   }
 
-  it('areaThreshold refuses a range with lo > hi and mismatched lengths', async (ctx) => {
-    await both(ctx, async (s) => {
-      expect(() =>
-        s.areaThreshold(s.upload(new Float32Array(4), [2, 2]), s.upload(new Float32Array(2), [2]), { B: 2, P: 2 }, { lo: 0.7, hi: 0.3, fallback: 0.5 }),
-      ).toThrow(/lo ≤ hi/);
-      return null;
-    });
-    expect(() => areaThresholdReference(new Float32Array(4), new Float32Array(3), 2, 2, { lo: 0, hi: 1, fallback: 0.5 })).toThrow(/targets/);
-  });
-
-  it('threshold over more than 65,535 workgroups (and a mask read packed from as many words)', async (ctx) => {
-    const n = 65536 * 64 + 77;
-    const values = randomArray(n, 3);
-    const r = await both(ctx, (s) => read(s, s.threshold(s.upload(values, [n]), 0.25)));
-    if (!r) return;
-    expect(r.g.length).toBe(n);
-    expect(Buffer.from(r.g).equals(Buffer.from(r.c))).toBe(true);
-  });
-
-  for (const [B, H, W] of [
-    [1, 1, 1],
-    [1, 256, 256],
-    [3, 37, 53],
-  ] as const) {
-    it(`bestComponent and keepRows B=${B} ${H}×${W}`, async (ctx) => {
-      const P = H * W;
-      const masks = randomMask(B * P, H * W + B, 0.45);
-      if (B > 1) masks.fill(0, P, 2 * P); // an empty row: no component
-      const values = randomArray(B * P, 5, 0, 1);
-      const r = await both(ctx, async (s) => {
-        const best = s.bestComponent(s.upload(masks, [B, P]), s.upload(values, [B, P]), { B, H, W }, 8);
-        const kept = s.keepRows(s.upload(masks, [B, P]), best.found, { B, P });
-        return { mask: Array.from(await read(s, best.mask)), found: Array.from(await read(s, best.found)), kept: Array.from(await read(s, kept)) };
-      });
-      if (!r) return;
-      expect(r.g.mask).toEqual(r.c.mask);
-      expect(r.g.found.map((f) => f === NO_COMPONENT)).toEqual(r.c.found.map((f) => f === NO_COMPONENT));
-      expect(r.g.kept).toEqual(r.c.kept);
-      if (B > 1) expect(r.g.found[1]).toBe(NO_COMPONENT);
-    });
-  }
-
-  it('decoderInputs: shrunk slice, blended prior, seeds from the box and the points', async (ctx) => {
-    const B = 2;
-    const S = 256;
-    const image = randomArray(B * S * S, 11, 0, 1);
-    const prior = randomArray(B * S * S, 12, 0, 1);
-    const mask = new Uint8Array(B * S * S);
-    mask.set(discMask(S, S, 120, 100, 40), 0);
-    const P = 3;
-    // Row 0: a box and three points (negative first); row 1: no box, one valid point.
-    const prompts = Float32Array.of(60, 200, 40, 180, 100, 50, 0, 1, 130, 110, 1, 1, 90, 90, 1, 1, 1, 0, 0, 0, 10, 250, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
-    for (const withMask of [false, true]) {
-      const o = { factor: 2, maskWeight: 0.5, background: 0.15, radius: 2 };
-      const r = await both(ctx, async (s) => {
-        const out = s.decoderInputs(
-          s.upload(image, [B, S * S]),
-          s.upload(prior, [B, S * S]),
-          withMask ? s.upload(mask, [B, S * S]) : null,
-          s.upload(prompts, [B, 1 + P, 4]),
-          { B, H: S, W: S },
-          P,
-          o,
-        );
-        return { image: await read(s, out.image), prior: await read(s, out.prior), seeds: Array.from(await read(s, out.seeds)) };
-      });
-      if (!r) return;
-      expectClose(r.g.image, r.c.image, 1e-6, 1e-5);
-      expectClose(r.g.prior, r.c.prior, 1e-6, 1e-5);
-      expect(r.g.seeds).toEqual(r.c.seeds);
-      expect(new Set(r.c.seeds)).toEqual(new Set([0, 1, 2]));
-    }
-  });
-
-  // Rows: several live centres, empty clusters, centres on a half (rounds up, as Math.round), no
-  // positives at all (no box), and no negatives (Kn = 0), with and without extents.
-  for (const [B, Kp, Kn, withExtents] of [
-    [1, 1, 0, false],
-    [4, 4, 4, true],
-    [3, 2, 5, false],
-    [70, 4, 4, true],
-  ] as const) {
-    it(`promptRows B=${B} Kp=${Kp} Kn=${Kn}${withExtents ? ' with extents' : ''}`, async (ctx) => {
-      const rng = createRng(B * 100 + Kp * 10 + Kn);
-      const centre = () => [0.5, 2.5, 63, 17.49999, 31.5][Math.floor(rng() * 5)]! + Math.floor(rng() * 30);
-      const posC = Float32Array.from({ length: B * Kp * 2 }, centre);
-      // Row 0's first slot is live; row 1 has none.
-      const posS = Uint32Array.from({ length: B * Kp }, (_, i) => (i === 0 ? 5 : Math.floor(i / Kp) === 1 ? 0 : rng() < 0.2 ? 0 : 1 + Math.floor(rng() * 9)));
-      const negC = Float32Array.from({ length: B * Kn * 2 }, centre);
-      const negS = Uint32Array.from({ length: B * Kn }, () => (rng() < 0.3 ? 0 : 3));
-      const extents = Float32Array.from({ length: B * 2 }, () => 1 + Math.floor(rng() * 120));
-      const o = { cell: 4, margin: 12, marginFactor: 0.5, extentFactor: 1.2 };
-      const r = await both(ctx, async (s) =>
-        Array.from(
-          await read(
-            s,
-            s.promptRows(
-              { centroids: s.upload(posC, [B, Kp, 2]), sizes: s.upload(posS, [B, Kp]) },
-              Kn ? { centroids: s.upload(negC, [B, Kn, 2]), sizes: s.upload(negS, [B, Kn]) } : null,
-              withExtents ? s.upload(extents, [B, 2]) : null,
-              { B, Kp, Kn },
-              o,
-            ),
+  it('promptRows: a row without positives has no box; positives keep their label; centres round as Math.round', async (ctx) => {
+    const [B, Kp, Kn] = [3, 2, 5];
+    const posC = Float32Array.from({ length: B * Kp * 2 }, (_, i) => [17.49999, 2.5, 31.5][i % 3]! + i);
+    const posS = Uint32Array.from({ length: B * Kp }, (_, i) => (Math.floor(i / Kp) === 1 ? 0 : 4));
+    const negC = Float32Array.from({ length: B * Kn * 2 }, (_, i) => i);
+    const negS = new Uint32Array(B * Kn).fill(3);
+    const o = { B, Kp, Kn, cell: 4, margin: 12, marginFactor: 0.5, extentFactor: 1.2 };
+    const r = await both(ctx, async (s) =>
+      Array.from(
+        await read(
+          s,
+          s.run(
+            promptRows,
+            {
+              posCentroids: s.upload(posC, [B, Kp, 2]),
+              posSizes: s.upload(posS, [B, Kp]),
+              negCentroids: s.upload(negC, [B, Kn, 2]),
+              negSizes: s.upload(negS, [B, Kn]),
+              extents: null,
+            },
+            o,
           ),
         ),
-      );
-      if (!r) return;
-      // Points are exact (cell centres); the box is f32 on the device and f64 → f32 here.
-      expectClose(r.g, r.c, 1e-4, 1e-6);
-      const row = 4 * (1 + Kn + Kp);
-      if (B > 1) expect(r.c.slice(row, row + 4)).toEqual([1, 0, 0, 0]); // row 1 has no live positive
-      expect(r.c[4 * (1 + Kn) + 2]).toBe(1); // the positives' label
-      // 17.49999 rounds down and 2.5 up, as the host's Math.round did.
-      expect(r.c[4 * (1 + Kn)]).toBe(Math.round(posC[0]!) * 4 + 2);
-    });
-  }
+      ),
+    );
+    if (!r) return;
+    expectClose(r.g, r.c, 1e-4, 1e-6);
+    const row = 4 * (1 + Kn + Kp);
+    expect(r.c.slice(row, row + 4)).toEqual([1, 0, 0, 0]);
+    expect(r.c[4 * (1 + Kn) + 2]).toBe(1);
+    expect(r.c[4 * (1 + Kn)]).toBe(Math.round(posC[0]!) * 4 + 2);
+  });
 
+  it('kmeans on the device is the seeding and Lloyd references on the host', async (ctx) => {
+    const [B, n, k] = [3, 200, 6];
+    const rng = createRng(n * 31 + k);
+    const points = Float32Array.from({ length: B * n * 2 }, () => Math.floor(rng() * 64));
+    const counts = Uint32Array.from({ length: B }, (_, b) => n - b);
+    const draws = drawIntegers(createRng(k, n), B * k);
+    const r = await both(ctx, async (s) => {
+      const out = s.run(
+        kmeans,
+        { points: s.upload(points, [B, n, 2]), counts: s.upload(counts, [B]), draws: s.upload(draws, [B, k]) },
+        { B, n, k, maxIterations: 100 },
+      );
+      return { centroids: Array.from(await read(s, out.centroids)), sizes: Array.from(await read(s, out.sizes)) };
+    });
+    if (!r) return;
+    // Grid points: the sums are exact, so live centres agree exactly.
+    expect(r.g.sizes).toEqual(r.c.sizes);
+    r.g.sizes.forEach((size, slot) => {
+      if (size > 0) expect([r.g.centroids[2 * slot], r.g.centroids[2 * slot + 1]]).toEqual([r.c.centroids[2 * slot], r.c.centroids[2 * slot + 1]]);
+    });
+    expect(r.c.sizes.slice(0, k).reduce((a, v) => a + v, 0)).toBe(n);
+  });
+});
+
+describe('stream operations that are not kernels', () => {
   it('gather takes rows from several tensors in any order', async (ctx) => {
     const a = randomArray(3 * 5, 41);
     const b = randomArray(2 * 5, 42);
@@ -360,47 +224,6 @@ describe('stream operations agree with the CPU references', () => {
     });
   }
 
-  it("stackPosition, moments of a mask's complement, downsampleMask", async (ctx) => {
-    const B = 3,
-      C = 10,
-      Cp = 14,
-      N = 4096;
-    const a = randomArray(B * C * N, 21);
-    const pos = randomArray(Cp * N, 22);
-    const mask = randomMask(B * 65536, 23, 0.3);
-    const r = await both(ctx, async (s) => {
-      const stacked = await read(s, s.stackPosition(s.upload(a, [B, C, N]), s.upload(pos, [Cp, N]), { B, C, N }, Cp, 0.5));
-      const values = s.upload(randomArray(B * N, 24), [B, N]);
-      const grid = s.downsampleMask(s.upload(mask, [B, 65536]), { B, inH: 256, inW: 256, outH: 64, outW: 64 });
-      const stats = await read(s, s.moments(values, grid, { B, N }, true));
-      return { stacked, stats, grid: Array.from(await read(s, grid)) };
-    });
-    if (!r) return;
-    expectClose(r.g.stacked, r.c.stacked, 1e-6, 1e-6);
-    expect(r.g.grid).toEqual(r.c.grid);
-    expectClose(r.g.stats, r.c.stats, 1e-5, 1e-4);
-  });
-
-  for (const [B, C, skip, g] of [
-    [1, 1, 1, 1],
-    [2, 16, 5, 8],
-    [3, 7, 1, 37],
-  ] as const) {
-    it(`tokensToGrid and concat B=${B} C=${C} skip=${skip} ${g}×${g}`, async (ctx) => {
-      const T = skip + g * g;
-      const tokens = randomArray(B * T * C, B + C);
-      const r = await both(ctx, async (s) => {
-        const grid = s.tokensToGrid(s.upload(tokens, [B, T, C]), { B, T, C, skip, cells: g * g });
-        const joined = s.concat([grid, s.upload(Float32Array.of(7, 8), [2])], [B * C * g * g + 2]);
-        return read(s, joined);
-      });
-      if (!r) return;
-      expect(Array.from(r.g)).toEqual(Array.from(r.c));
-      // The first patch token's channels land at cell 0 of each channel plane.
-      expect(r.c[0]).toBe(tokens[skip * C]);
-    });
-  }
-
   it('take gathers rows in any order, for every dtype', async (ctx) => {
     const f = randomArray(5 * 7, 1);
     const m = randomMask(5 * 9, 2);
@@ -423,33 +246,18 @@ describe('stream operations agree with the CPU references', () => {
     const t = s.adoptBuffer(buffer, [4], () => {
       disposed++;
     });
-    expect(Array.from(await s.read(s.threshold(t, 0)))).toEqual([1, 0, 1, 0]);
+    expect(Array.from(await s.read(s.run(threshold, { values: t }, 0)))).toEqual([1, 0, 1, 0]);
     expect(disposed).toBe(0);
     s.end();
     expect(disposed).toBe(1);
   });
 
-  it('randomWalker through the stream', async (ctx) => {
-    const B = 2,
-      H = 64,
-      W = 64;
-    const image = new Float32Array(B * H * W);
-    const disc = discMask(H, W, 30, 32, 14);
-    for (let b = 0; b < B; b++)
-      disc.forEach((v, i) => {
-        image[b * H * W + i] = v ? 0.8 : 0.2;
-      });
-    const seeds = new Uint8Array(B * H * W);
-    for (let b = 0; b < B; b++) {
-      seeds[b * H * W + 32 * W + 30] = 1;
-      seeds[b * H * W + 2 * W + 2] = 2;
-    }
-    const prior = new Float32Array(B * H * W).fill(0.5);
-    const o = { beta: 130, gamma: 0.05, maxIterations: 300, tolerance: 1e-3 };
-    const r = await both(ctx, async (s) =>
-      read(s, await s.randomWalker(s.upload(image, [B, H * W]), s.upload(seeds, [B, H * W]), s.upload(prior, [B, H * W]), { B, H, W }, o)),
-    );
-    if (r) expectClose(r.g, r.c, 2e-3, 1e-2);
+  it('concat joins tensors along their first axis', async (ctx) => {
+    const a = randomArray(6, 44);
+    const r = await both(ctx, async (s) => read(s, s.concat([s.upload(a, [2, 3]), s.upload(Float32Array.of(7, 8), [2])], [8])));
+    if (!r) return;
+    expect(Array.from(r.g)).toEqual(Array.from(r.c));
+    expect(Array.from(r.c)).toEqual([...Array.from(a), 7, 8]);
   });
 });
 
@@ -477,8 +285,12 @@ describe('speculative streams', () => {
       W = 64;
     const { image, seeds, prior, o } = walk(B, H, W, 1e-3);
     const run = async (s: TensorStream) => {
-      const x = await s.randomWalker(s.upload(image, [B, H * W]), s.upload(seeds, [B, H * W]), s.upload(prior, [B, H * W]), { B, H, W }, o);
-      return s.readMask(s.threshold(x, 0.5));
+      const x = await s.run(
+        randomWalker,
+        { image: s.upload(image, [B, H * W]), seeds: s.upload(seeds, [B, H * W]), prior: s.upload(prior, [B, H * W]) },
+        { B, H, W, ...o },
+      );
+      return s.readMask(s.run(threshold, { values: x }, 0.5));
     };
     const rt = gpu.current.runtime;
     const checked = new GpuStream(rt, 'checked');
@@ -505,12 +317,15 @@ describe('speculative streams', () => {
     const { image, seeds, prior, o } = walk(B, H, W, 1e-7);
     const s = new GpuStream(gpu.current.runtime, 'ahead', { speculative: true });
     try {
-      const x = await s.randomWalker(s.upload(image, [B, H * W]), s.upload(seeds, [B, H * W]), s.upload(prior, [B, H * W]), { B, H, W }, o);
+      const x = await s.run(
+        randomWalker,
+        { image: s.upload(image, [B, H * W]), seeds: s.upload(seeds, [B, H * W]), prior: s.upload(prior, [B, H * W]) },
+        { B, H, W, ...o },
+      );
       expect(() => s.settled()).toThrow(/sync first/);
       await s.read(x);
       expect(s.settled()).toBe(false);
       // The CPU needs more than the iterations recorded ahead on this system, too.
-      const { randomWalkerReference } = await import('../src/index.ts');
       expect(randomWalkerReference(image, seeds, prior, { B, H, W }, o).iterations[0]).toBeGreaterThan(RANDOM_WALKER_CHECKS.first);
     } finally {
       s.end();
@@ -528,18 +343,17 @@ describe('kernels new to the device chain, raw', () => {
     const masks = randomMask(B * P, 9, 0.5);
     masks.fill(0, 3 * P); // the last row is empty
     const values = randomArray(B * P, 10, -1, 1);
-    const rec = gpu.current.runtime.recorder('best');
-    const c = recordComponents(rec, rec.upload(Uint32Array.from(masks), 'm'), rec.upload(values, 'v'), { B, H, W }, 4);
-    const best = recordBestComponent(rec, c, { B, P }).best;
-    const [roots, sizes, sums, got] = await Promise.all([
-      rec.download(c.roots, Uint32Array),
-      rec.download(c.sizes, Uint32Array),
-      rec.download(c.sums, Uint32Array),
-      rec.download(best, Uint32Array),
-    ]);
-    rec.end();
+    const s = new GpuStream(gpu.current.runtime, 'best');
+    const m = s.upload(masks, [B, P]);
+    const v = s.upload(values, [B, P]);
+    // The components kernel's raw buffers, recorded as bestComponent records them.
+    const c = recordComponents({ rec: s.rec, speculative: false, ahead: () => undefined }, m as never, v as never, { B, H, W, connectivity: 4 });
+    const best = s.run(bestComponent, { masks: m, values: v }, { B, H, W, connectivity: 4 });
+    const [roots, sizes, sums, got] = await Promise.all([s.read(c.roots), s.read(c.sizes), s.read(c.sums), s.read(best.found)]);
+    s.end();
     expect(Array.from(got)).toEqual(Array.from(bestRootsReference(roots, sizes, sums, B, P)));
     expect(got[3]).toBe(NO_COMPONENT);
+    expect(componentsSpec.name).toBe('components');
   });
 
   it('pack puts four byte values in a word, for any count', async (ctx) => {
@@ -563,7 +377,7 @@ describe('tensors on the device', () => {
       Float32Array.from({ length: 1000 }, (_, i) => i),
       [1000],
     );
-    const y = a.threshold(x, 499.5); // recorded, not submitted
+    const y = a.run(threshold, { values: x }, 499.5); // recorded, not submitted
     a.release(x);
     // Another stream asks for a buffer of the same size and writes into it right away.
     const b = new GpuStream(runtime, 'b');
@@ -599,7 +413,7 @@ describe('tensors on the device', () => {
     const runtime = new GpuRuntime(gpu.current.handle.device);
     const s = new GpuStream(runtime, 'count');
     const x = s.upload(randomArray(4096, 1), [1, 4096]);
-    const t = s.topk(x, { B: 1, N: 4096 }, 32);
+    const t = s.run(topk, { values: x }, { B: 1, N: 4096, k: 32 });
     const before = runtime.snapshotTransfers();
     const [v, i] = await Promise.all([s.read(t.values), s.read(t.indices)]);
     const after = runtime.snapshotTransfers();
@@ -620,18 +434,18 @@ describe('two chains in flight at once', () => {
       N = 4096;
     const x = s.upload(randomArray(B * N, seed), [B, N]);
     const y = s.upload(randomArray(B * N, seed + 1), [B, N]);
-    const fused = s.synergy(x, y, { both: 0.8, sam: 0.1, dino: 0.1 });
-    const top = s.topk(fused, { B, N }, 32);
+    const fused = s.run(synergy, { a: x, b: y }, { both: 0.8, sam: 0.1, dino: 0.1 });
+    const top = s.run(topk, { values: fused }, { B, N, k: 32 });
     const first = await s.read(top.indices);
-    const pts = s.cellPoints(top.indices, null, { B, n: 32, G: 64 });
-    const km = s.kmeans(pts.points, pts.counts, { B, n: 32, k: 4 }, s.upload(drawIntegers(createRng(seed), B * 4), [B, 4]), 100);
-    const up = s.upsampleBilinear(fused, { B, inH: 64, inW: 64, outH: 256, outW: 256 });
-    const mask = s.threshold(up, 0.1);
-    const opened = s.morphology(s.morphology(mask, { B, H: 256, W: 256 }, 'erode', { shape: 'disc', radius: 2 }), { B, H: 256, W: 256 }, 'dilate', {
-      shape: 'disc',
-      radius: 2,
-    });
-    const best = s.bestComponent(opened, up, { B, H: 256, W: 256 }, 8);
+    const pts = s.run(cellPoints, { indices: top.indices, counts: null }, { B, n: 32, G: 64 });
+    const draws = s.upload(drawIntegers(createRng(seed), B * 4), [B, 4]);
+    const km = s.run(kmeans, { points: pts.points, counts: pts.counts, draws }, { B, n: 32, k: 4, maxIterations: 100 });
+    const up = s.run(upsampleBilinear, { maps: fused }, { B, inH: 64, inW: 64, outH: 256, outW: 256 });
+    const mask = s.run(threshold, { values: up }, 0.1);
+    const element = { shape: 'disc', radius: 2 } as const;
+    const eroded = s.run(morphology, { masks: mask }, { B, H: 256, W: 256, op: 'erode', element });
+    const opened = s.run(morphology, { masks: eroded }, { B, H: 256, W: 256, op: 'dilate', element });
+    const best = s.run(bestComponent, { masks: opened, values: up }, { B, H: 256, W: 256, connectivity: 8 });
     const [c, m] = await Promise.all([s.read(km.centroids), s.read(best.mask)]);
     return [...first.slice(0, 8), ...c, m.reduce((a, v) => a + v, 0)];
   }
@@ -660,7 +474,7 @@ describe('two chains in flight at once', () => {
     const runtime = new GpuRuntime(gpu.current.handle.device);
     const good = new GpuStream(runtime, 'good');
     const bad = new GpuStream(runtime, 'bad');
-    const y = good.threshold(good.upload(randomArray(1000, 3), [1000]), 0);
+    const y = good.run(threshold, { values: good.upload(randomArray(1000, 3), [1000]) }, 0);
     // Recorded in between: a buffer without storage usage bound as storage (a validation error).
     const stray = { buffer: runtime.device.createBuffer({ size: 16, usage: GPUBufferUsage.UNIFORM }), bytes: 16 };
     const unused = bad.rec.scratch(4, 'unused');
@@ -681,7 +495,7 @@ describe('two chains in flight at once', () => {
       () => 'ok',
       (e: Error) => e.name,
     );
-    const z = good.threshold(good.upload(randomArray(1000, 4), [1000]), 0);
+    const z = good.run(threshold, { values: good.upload(randomArray(1000, 4), [1000]) }, 0);
     const goodRead = Promise.all([good.read(y), good.read(z)]).then(
       (v) => v[0].length + v[1].length,
       (e: Error) => e.message,
@@ -700,15 +514,13 @@ describe('two chains in flight at once', () => {
     const b = new GpuStream(runtime, 'b');
     a.stage('alpha');
     b.stage('beta');
-    const ta = a.threshold(a.upload(randomArray(5000, 1), [5000]), 0);
-    const tb = b.prior(
-      b.upload(randomArray(5000, 2), [1, 5000]),
-      b.upload(Float32Array.of(1, 0.5, 0), [1, 3]),
-      { B: 1, P: 5000 },
-      b.upload(Float32Array.of(0), [1]),
-      8,
+    const ta = a.run(threshold, { values: a.upload(randomArray(5000, 1), [5000]) }, 0);
+    const tb = b.run(
+      prior,
+      { maps: b.upload(randomArray(5000, 2), [1, 5000]), top: b.upload(Float32Array.of(1, 0.5, 0), [1, 3]), mus: b.upload(Float32Array.of(0), [1]) },
+      { B: 1, P: 5000, sharpness: 8 },
     );
-    const tc = a.threshold(a.upload(randomArray(300, 3), [300]), 0.5);
+    const tc = a.run(threshold, { values: a.upload(randomArray(300, 3), [300]) }, 0.5);
     await Promise.all([b.read(tb), a.read(tc), a.read(ta)]);
     a.end();
     b.end();

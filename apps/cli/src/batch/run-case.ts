@@ -8,7 +8,7 @@
  */
 import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { dice, labelsToRoi, overlap, prepareVolume, roiToVolume, segmentOrgans, Synpo, LAYOUTS, type Backend } from '@synpo/core';
+import { dice, overlap, segmentCase, type Backend } from '@synpo/core';
 import { ShapeError, type Kernels } from '@synpo/gpu';
 import { CliError } from '../errors.ts';
 import { writeFileAtomic } from '../files.ts';
@@ -118,33 +118,23 @@ export async function runCase(c: BatchCase, ctx: CaseContext): Promise<CaseResul
   try {
     const supportImage = await loadVolume(c.supportImage, 'support image');
     const supportLabel = await loadVolume(c.supportLabel, 'support label');
-    if (supportImage.dims.join() !== supportLabel.dims.join()) {
-      throw new CliError(
-        `support label ${c.supportLabel} is ${supportLabel.dims.join('×')}, the support image ${c.supportImage} is ${supportImage.dims.join('×')}; they must share one grid`,
-      );
-    }
     const query = await loadVolume(c.query, 'query');
-    if ((supportImage.dims[2] === 1) !== (query.dims[2] === 1))
-      throw new CliError(`the support is ${supportImage.dims.join('×')} and the query ${query.dims.join('×')}: both slices or both volumes`);
     const truth = c.queryLabel ? await loadVolume(c.queryLabel, 'query label') : null;
     if (truth && truth.dims.join() !== query.dims.join())
       throw new CliError(`query label ${c.queryLabel} is ${truth.dims.join('×')}, the query ${query.dims.join('×')}`);
     const organs = chooseOrgans({ organs: c.organs, labels: ctx.options.labels, supportValues: true }, c.supportLabel, supportLabel);
-    const support = await prepareVolume(supportImage, ctx.kernels, ctx.options.intensity);
-    const prepared = await prepareVolume(query, ctx.kernels, ctx.options.intensity);
-    const synpo = new Synpo(ctx.backend, ctx.kernels, {
-      seed: ctx.options.seed,
-      points: { ...LAYOUTS[ctx.options.band].band },
-      cacheBytes: ctx.options.cacheBytes,
-      propagation: { enabled: ctx.options.propagate },
+    const result = await segmentCase({
+      backend: ctx.backend,
+      kernels: ctx.kernels,
+      supportImage,
+      supportLabel,
+      query,
+      organs,
+      band: ctx.options.band,
+      intensity: ctx.options.intensity,
+      options: { seed: ctx.options.seed, cacheBytes: ctx.options.cacheBytes, propagation: { enabled: ctx.options.propagate } },
     });
-    const result = await segmentOrgans({
-      synpo,
-      support,
-      query: prepared,
-      organs: organs.map((o) => ({ name: o.name, value: o.written, masks: labelsToRoi(supportLabel, support, o.value) })),
-    });
-    const labels = roiToVolume(result.labels, prepared, 'as-is');
+    const labels = result.fileLabels;
     await mkdir(dirname(c.out), { recursive: true });
     const format = maskFormat('out', c.out);
     checkFormat(format, 'out', c.out, query);

@@ -14,7 +14,6 @@ import {
   type PostEncoderReport,
 } from '@synpo/core';
 import { runOnnxBench, type OnnxBenchRow } from '@synpo/core/onnx';
-import { syntheticModelDir } from '@synpo/onnx-fixtures';
 import { directorySource } from '@synpo/core/onnx/node';
 import { runBatchBench, type BatchBenchReport } from '../batch/bench.ts';
 import { runVolumeBench, type VolumeBenchReport } from '../volume-bench.ts';
@@ -23,13 +22,14 @@ import { computeFor } from '../compute.ts';
 import { CliError, EXIT } from '../errors.ts';
 import { integer } from '../numbers.ts';
 import { guardOutputs, writeFileAtomic } from '../files.ts';
+import { onnxFixtures, type OnnxFixtures } from '../fixtures.ts';
 import { deviceOption, type Runner } from '../options.ts';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 /** The synthetic model directory, served from memory. */
-function memorySource() {
-  const files = syntheticModelDir(sha).files;
+function memorySource(fixtures: OnnxFixtures) {
+  const files = fixtures.syntheticModelDir(sha).files;
   return { where: '(synthetic)', read: async (n: string) => files[n] ?? Promise.reject(new Error('no such file')), sha256: async (b: Uint8Array) => sha(b) };
 }
 
@@ -257,9 +257,16 @@ export function benchCommand(program: Command, run: Runner): void {
             }
             let onnx: OnnxBenchRow[] = [];
             if (!only || only.includes('onnx')) {
-              process.stderr.write(`bench onnx (${opts.models ?? 'synthetic graphs with the DINOv2 / SAM 2.1 contracts'})\n`);
-              const source = opts.models ? directorySource(opts.models) : memorySource();
-              onnx = await runOnnxBench(source, ['cpu', 'webgpu'], opts.quick ? 2 : 4, opts.quick ? 1 : 3);
+              const fixtures = opts.models ? null : await onnxFixtures();
+              if (opts.models || fixtures) {
+                process.stderr.write(`bench onnx (${opts.models ?? 'synthetic graphs with the DINOv2 / SAM 2.1 contracts'})\n`);
+                const source = opts.models ? directorySource(opts.models) : memorySource(fixtures!);
+                onnx = await runOnnxBench(source, ['cpu', 'webgpu'], opts.quick ? 2 : 4, opts.quick ? 1 : 3);
+              } else if (only) {
+                throw new CliError('bench onnx: pass --models DIR (the synthetic graphs of @synpo/onnx-fixtures are not installed)', EXIT.usage);
+              } else {
+                process.stderr.write('bench onnx: skipped (no --models DIR, and @synpo/onnx-fixtures is not installed)\n');
+              }
             }
             const json = JSON.stringify({ ...report, pipeline, postEncoder, halfUpload: half, batch, volume, onnx }, null, 2);
             if (opts.out) await writeFileAtomic(opts.out, `${json}\n`);

@@ -6,7 +6,21 @@
  * path, every kernel call with its CPU reference on the same inputs (exit 1 if one differs).
  */
 import type { Command } from 'commander';
-import { createRng, cpuKernels, wrapKernels, type Kernels } from '@synpo/gpu';
+import { createRng, cpuKernels, HostTensor, wrapKernels, type Kernels } from '@synpo/gpu';
+import {
+  band as bandKernel,
+  bestComponent,
+  components,
+  confidence,
+  drawIntegers,
+  KMEANS_DEFAULT_MAX_ITERATIONS,
+  kmeans,
+  moments,
+  morphology,
+  prototype,
+  synergy,
+  topk,
+} from '@synpo/gpu/kernels';
 import { dice, overlap } from '@synpo/core';
 import { computeFor } from '../compute.ts';
 import { integer, SEED } from '../numbers.ts';
@@ -52,47 +66,74 @@ async function synpoOnGrids(k: Kernels, seed: number) {
     return r;
   };
   const shape = { B: 1, C, N };
+  const f32 = (shape: number[], data: Float32Array) => new HostTensor('f32', shape, data);
+  const mask = (data: Uint8Array) => new HostTensor('mask', [1, N], data);
   const conf: Float32Array[] = [];
   const neg: Float32Array[] = [];
   for (const e of encoders) {
-    const proto = await stage('prototype', () => k.prototype(e.support, supportTruth, shape));
-    conf.push(await stage('confidence', () => k.confidence(e.query, proto, shape)));
-    neg.push(await stage('confidence', () => k.confidence(e.support, proto, shape)));
+    const proto = await stage('prototype', () => k.run(prototype, { features: f32([1, C, N], e.support), masks: mask(supportTruth) }, shape));
+    const prototypes = f32([C], proto.data);
+    conf.push((await stage('confidence', () => k.run(confidence, { features: f32([1, C, N], e.query), prototypes }, shape))).data);
+    neg.push((await stage('confidence', () => k.run(confidence, { features: f32([1, C, N], e.support), prototypes }, shape))).data);
   }
   const w = { both: 0.8, sam: 0.1, dino: 0.1 };
-  const synmap = await stage('synergy', () => k.synergy(conf[0]!, conf[1]!, w));
-  const synneg = await stage('synergy', () => k.synergy(neg[0]!, neg[1]!, w));
+  const synmap = (await stage('synergy', () => k.run(synergy, { a: f32([N], conf[0]!), b: f32([N], conf[1]!) }, w))).data;
+  const synneg = (await stage('synergy', () => k.run(synergy, { a: f32([N], neg[0]!), b: f32([N], neg[1]!) }, w))).data;
   const background = supportTruth.map((v) => 1 - v);
-  const [negatives] = await stage('moments', () => k.moments(synneg, background, { B: 1, N }));
-  const { mean: mu, std: sigma } = negatives!;
-  const [band] = await stage('band', () => k.band(synmap, [[mu, mu + 1.5 * sigma]], { B: 1, N }));
-  const [top] = await stage('topk', () => k.topk(synmap, { B: 1, N }, 32));
+  const stats = await stage('moments', () => k.run(moments, { values: f32([1, N], synneg), mask: mask(background) }, { B: 1, N }));
+  const [, mu, sigma] = stats.data as unknown as [number, number, number];
+  const inBand = await stage('band', () =>
+    k.run(bandKernel, { values: f32([1, N], synmap), bounds: f32([1, 2], Float32Array.of(mu, mu + 1.5 * sigma)) }, { B: 1, N }),
+  );
+  const band = inBand.indices.data.subarray(0, inBand.counts.data[0]);
+  const top = await stage('topk', () => k.run(topk, { values: f32([1, N], synmap) }, { B: 1, N, k: 32 }));
   const toXY = (idx: ArrayLike<number>) => Float32Array.from({ length: 2 * idx.length }, (_, t) => (t % 2 ? Math.floor(idx[t >> 1]! / G) : idx[t >> 1]! % G));
   const rng = createRng(seed, 99);
-  const candidates = Array.from(band!);
+  const candidates = Array.from(band);
   for (let i = candidates.length - 1; i > 0; i--) {
     const j = Math.floor(rng() * (i + 1));
     [candidates[i], candidates[j]] = [candidates[j]!, candidates[i]!];
   }
-  const [pos, negPts] = await stage('kmeans', () => k.kmeans([toXY(top!.indices), toXY(candidates.slice(0, 32))], { k: 4, seed }));
+  // Row 0 the top cells, row 1 up to 32 of the band's: k-means++ from seeded draws, then Lloyd.
+  const rows = [toXY(top.indices.data), toXY(candidates.slice(0, 32))];
+  const points = new Float32Array(2 * 32 * 2);
+  rows.forEach((r, b) => points.set(r, b * 64));
+  const clusters = await stage('kmeans', () =>
+    k.run(
+      kmeans,
+      {
+        points: f32([2, 32, 2], points),
+        counts: new HostTensor(
+          'u32',
+          [2],
+          Uint32Array.from(rows, (r) => r.length / 2),
+        ),
+        draws: new HostTensor('u32', [2, 4], drawIntegers(createRng(seed), 8)),
+      },
+      { B: 2, n: 32, k: 4, maxIterations: KMEANS_DEFAULT_MAX_ITERATIONS },
+    ),
+  );
+  const live = (b: number) => Array.from({ length: 4 }, (_, c) => b * 4 + c).filter((slot) => clusters.sizes.data[slot]! > 0);
+  const centres = (b: number) => Float32Array.from(live(b).flatMap((slot) => [clusters.centroids.data[2 * slot]!, clusters.centroids.data[2 * slot + 1]!]));
   // A crude coarse mask: confidence above the negatives' μ + 2σ; then NRM's opening and best component.
-  const coarse = synmap.map((v) => (v > mu + 2 * sigma ? 1 : 0)) as unknown as Uint8Array;
+  const coarse = Uint8Array.from(synmap, (v) => (v > mu + 2 * sigma ? 1 : 0));
+  const image = { B: 1, H: G, W: G };
+  const element = { shape: 'disc', radius: 1 } as const;
   const opened = await stage('morphology', async () => {
-    const eroded = await k.morphology(Uint8Array.from(coarse), { B: 1, H: G, W: G }, 'erode', { shape: 'disc', radius: 1 });
-    return k.morphology(eroded, { B: 1, H: G, W: G }, 'dilate', { shape: 'disc', radius: 1 });
+    const eroded = await k.run(morphology, { masks: mask(coarse) }, { ...image, op: 'erode', element });
+    return k.run(morphology, { masks: eroded }, { ...image, op: 'dilate', element });
   });
-  const [cc] = await stage('components', () => k.components(opened, synmap, { B: 1, H: G, W: G }, 8));
-  const best = cc!.components.reduce((a, b) => (b.mean > a.mean ? b : a), cc!.components[0]!);
-  const final = Uint8Array.from(cc!.labels, (l) => (best && l === best.label ? 1 : 0));
+  const labels = await stage('components', () => k.run(components, { masks: opened }, { ...image, connectivity: 8 }));
+  const best = await stage('components', () => k.run(bestComponent, { masks: opened, values: f32([1, N], synmap) }, { ...image, connectivity: 8 }));
   return {
     stages,
     mu,
     sigma,
-    band: band!.length,
-    positives: pos!.centroids,
-    negatives: negPts!.centroids,
-    components: cc!.components.length,
-    dice: dice(overlap(final, queryTruth)),
+    band: band.length,
+    positives: centres(0),
+    negatives: centres(1),
+    components: labels.roots.data.filter((r, i) => r === i).length,
+    dice: dice(overlap(best.mask.data, queryTruth)),
     synmap,
   };
 }

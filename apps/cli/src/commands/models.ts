@@ -8,10 +8,10 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { phantomPatient, PIXELS } from '@synpo/core';
 import { loadModels, onnxBackend, type ExecutionProvider } from '@synpo/core/onnx';
-import { syntheticModelDir } from '@synpo/onnx-fixtures';
 import { writeFileAtomic } from '../files.ts';
 import { directorySource } from '@synpo/core/onnx/node';
 import { formatCheck } from '../backend.ts';
+import { requireOnnxFixtures } from '../fixtures.ts';
 import { CliError, EXIT } from '../errors.ts';
 import type { Runner } from '../options.ts';
 
@@ -63,6 +63,7 @@ export function modelsCommand(program: Command, run: Runner): void {
       run(async (dir: string, opts: { float16?: boolean; externalData?: boolean }) => {
         await mkdir(dir, { recursive: true });
         const variant = { ...(opts.float16 && { float16: true }), ...(opts.externalData && { externalData: true }) };
+        const { syntheticModelDir } = await requireOnnxFixtures('models synthetic');
         for (const [name, bytes] of Object.entries(
           syntheticModelDir((b) => createHash('sha256').update(b).digest('hex'), undefined, undefined, variant).files,
         )) {

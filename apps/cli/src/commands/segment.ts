@@ -2,18 +2,7 @@
 import type { Command } from 'commander';
 import { segmentOrgansOnThreads, warmThreads } from '@synpo/core/node';
 import { availableParallelism } from 'node:os';
-import {
-  labelsToRoi,
-  prepareVolume,
-  preparedSlice,
-  PIXELS,
-  roiToVolume,
-  segmentOrgans,
-  supportSliceFor,
-  Synpo,
-  LAYOUTS,
-  type PreparedVolume,
-} from '@synpo/core';
+import { checkCase, PIXELS, segmentCase, LAYOUTS } from '@synpo/core';
 import { backendFor, cacheBytes, type BackendOpts } from '../backend.ts';
 import { reorientation, sliceVolume, type Reorientation, type Volume } from '@synpo/io';
 import { ShapeError } from '@synpo/gpu';
@@ -164,98 +153,74 @@ export function segmentCommand(program: Command, run: Runner): void {
         const backend = await backendFor(opts);
         const supportImage = await loadVolume(opts.supportImage, 'support image', { series: opts.supportSeries });
         const supportLabel = await loadVolume(opts.supportLabel, 'support label', { series: opts.supportSeries });
-        if (supportImage.dims.join() !== supportLabel.dims.join()) {
-          throw new CliError(
-            `support label ${opts.supportLabel} is ${supportLabel.dims.join('×')}, the support image ${opts.supportImage} is ${supportImage.dims.join('×')}; they must share one grid`,
-          );
-        }
         const file = await loadVolume(opts.query, 'query', { series: opts.series });
         const cut = opts.slice !== undefined ? oneSlice(file, opts.slice, 'query') : null;
         const query = cut?.slice ?? file;
-        const supportIs2D = supportImage.dims[2] === 1;
-        const queryIs2D = query.dims[2] === 1;
-        if (supportIs2D !== queryIs2D && opts.slice === undefined) {
-          throw new CliError(
-            `the support is ${supportIs2D ? '2-D' : '3-D'} (${supportImage.dims.join('×')}) but the query is ${queryIs2D ? '2-D' : '3-D'} (${query.dims.join('×')}); give both as slices or both as volumes (or pick a query slice with --slice)`,
-          );
-        }
+        checkCase(supportImage, supportLabel, query, { querySliceOfVolume: cut !== null });
         checkFormat(format, '--out', opts.out, query);
 
         const organs = chooseOrgans(opts, opts.supportLabel, supportLabel);
         if (format === 'png' && organs.length > 1) throw new CliError('--out .png holds one organ; write several organs as .nii.gz', EXIT.usage);
+        // Slice indices: --slices, --support-slice and the reports use the files' own (see fileSliceOf).
+        const qr = reorientation(query.affine, query.dims);
+        const toFile = fileSliceOf(qr);
+        const toFileSupport = fileSliceOf(reorientation(supportImage.affine, supportImage.dims));
+        if (range && qr.axes[2] !== 2)
+          throw new CliError(`--slices: the query is stored as ${qr.fileCode} slices, not axial ones; segment the whole volume`, EXIT.usage);
+        const canonicalRange = range && fileRange(toFile, range);
 
         const compute = await computeFor(opts.device);
-        let dump: Dumper | null = null;
+        let dump = null as Dumper | null; // set in prepared() below
         try {
           const kernels = compute.kernels;
-          const support = await prepareVolume(supportImage, kernels, opts.intensity);
-          // A slice cut from a volume is normalised with its volume, as a whole-volume run does.
-          const prepared: PreparedVolume = cut
-            ? preparedSlice(await prepareVolume(file, kernels, opts.intensity), cut.canonicalZ, query)
-            : await prepareVolume(query, kernels, opts.intensity);
-          for (const [what, p] of [
-            ['support', support],
-            ['query', prepared],
-          ] as const) {
-            const r = p.reorientation;
-            if (r.axes[2] !== 2)
-              process.stderr.write(
-                `synpo: the ${what} ${p.volume.source} is stored as ${r.axes[0] === 2 ? 'sagittal' : 'coronal'} slices (${r.fileCode}); it is processed as axial slices (${r.dims.join('×')}) and the mask written back on its own grid\n`,
-              );
-          }
-          const [sx, sy] = supportImage.dims;
-          const [qx, qy] = query.dims;
-          if (sx !== qx || sy !== qy) process.stderr.write(`synpo: support is ${sx}×${sy} in-plane, query ${qx}×${qy}: both are resampled to 256×256\n`);
-          const synpo = new Synpo(backend, kernels, {
-            seed: opts.seed,
-            points: { ...LAYOUTS[opts.band].band },
-            cacheBytes: cacheBytes(opts),
-            propagation: { enabled: opts.propagate },
-          });
-          if (opts.dump) {
-            dump = new Dumper(opts.dump, prepared, LAYOUTS[opts.band].band);
-            await dump.start();
-          }
-          const progress = progressLine(opts.progress && !opts.json && !queryIs2D);
-          const t0 = performance.now();
           const several = organs.length > 1;
-          const qr = prepared.reorientation;
-          const toFile = fileSliceOf(qr);
-          const toFileSupport = fileSliceOf(support.reorientation);
-          if (range && qr.axes[2] !== 2)
-            throw new CliError(`--slices: the query is stored as ${qr.fileCode} slices, not axial ones; segment the whole volume`, EXIT.usage);
-          // --slices a:b names file slices; SynPo takes canonical ones.
-          const canonicalRange = range && fileRange(toFile, range);
-          const organMasks = organs.map((o) => labelsToRoi(supportLabel, support, o.value));
-          // One slice cut from a volume: the support slice of the third of the organ it falls in.
-          const supportSlice =
-            opts.supportSlice !== undefined
-              ? toFileSupport(opts.supportSlice)
-              : cut && support.nz > 1 && organs.length === 1
-                ? supportSliceFor(organMasks[0]!, support.nz, cut.canonicalZ, file.dims[2])
-                : undefined;
-          const request = {
-            support,
-            query: prepared,
-            organs: organs.map((o, i) => ({ name: o.name, value: o.written, masks: organMasks[i]!, ...(canonicalRange && { range: canonicalRange }) })),
-            ...(supportSlice !== undefined && { supportSlice }),
-            ...(cut && { sliceOffset: cut.canonicalZ }),
-            progress,
-          };
           // The CPU path spreads the organs over threads (the weight-free backend; dumps stay in one thread).
-          const threads = kernels.path === 'cpu' && opts.backend === 'weight-free' && !dump ? Math.min(opts.threads, organs.length) : 1;
-          const result =
-            threads > 1
-              ? await segmentOrgansOnThreads({ ...request, threads, options: synpo.options, ...(opts.weightFree && { weightFree: opts.weightFree }) })
-              : await segmentOrgans({
-                  ...request,
-                  synpo,
-                  ...(dump && {
-                    detail: true,
-                    onSlice: (z, organ, r, s, supportZ) =>
-                      dump!.slice(cut ? opts.slice! : toFile(z), r, s, toFileSupport(supportZ), several ? organ : undefined, z),
-                  }),
-                });
+          const threads = kernels.path === 'cpu' && opts.backend === 'weight-free' && !opts.dump ? Math.min(opts.threads, organs.length) : 1;
+          let t0 = performance.now();
+          const result = await segmentCase({
+            backend,
+            kernels,
+            supportImage,
+            supportLabel,
+            query,
+            ...(cut && { sliceOf: { volume: file, canonicalZ: cut.canonicalZ } }),
+            organs,
+            band: opts.band,
+            intensity: opts.intensity,
+            options: { seed: opts.seed, cacheBytes: cacheBytes(opts), propagation: { enabled: opts.propagate } },
+            ...(canonicalRange && { range: canonicalRange }),
+            ...(opts.supportSlice !== undefined && { supportSlice: toFileSupport(opts.supportSlice) }),
+            progress: progressLine(opts.progress && !opts.json && query.dims[2] > 1),
+            prepared: async (support, prepared) => {
+              for (const [what, p] of [
+                ['support', support],
+                ['query', prepared],
+              ] as const) {
+                const r = p.reorientation;
+                if (r.axes[2] !== 2)
+                  process.stderr.write(
+                    `synpo: the ${what} ${p.volume.source} is stored as ${r.axes[0] === 2 ? 'sagittal' : 'coronal'} slices (${r.fileCode}); it is processed as axial slices (${r.dims.join('×')}) and the mask written back on its own grid\n`,
+                  );
+              }
+              const [sx, sy] = supportImage.dims;
+              const [qx, qy] = query.dims;
+              if (sx !== qx || sy !== qy) process.stderr.write(`synpo: support is ${sx}×${sy} in-plane, query ${qx}×${qy}: both are resampled to 256×256\n`);
+              if (opts.dump) {
+                dump = new Dumper(opts.dump, prepared, LAYOUTS[opts.band].band);
+                await dump.start();
+              }
+              // The time reported is the segmentation's, not the reading and preparing.
+              t0 = performance.now();
+            },
+            ...(threads > 1 && {
+              segment: ({ synpo, ...request }) =>
+                segmentOrgansOnThreads({ ...request, threads, options: synpo.options, ...(opts.weightFree && { weightFree: opts.weightFree }) }),
+            }),
+            ...(opts.dump && {
+              detail: true,
+              onSlice: (z, organ, r, s, supportZ) => dump!.slice(cut ? opts.slice! : toFile(z), r, s, toFileSupport(supportZ), several ? organ : undefined, z),
+            }),
+          });
           const seconds = (performance.now() - t0) / 1000;
           const blank = result.blankSlices.map(cut ? () => opts.slice! : toFile).sort((a, b) => a - b);
           if (blank.length) {
@@ -266,7 +231,7 @@ export function segmentCommand(program: Command, run: Runner): void {
                 : `synpo: warning: ${blank.length} query slice${blank.length > 1 ? 's are' : ' is'} blank (one intensity) and left empty: ${blank.join(', ')}\n`,
             );
           }
-          const labels = roiToVolume(result.labels, prepared, 'as-is');
+          const labels = result.fileLabels;
           await writeFileAtomic(opts.out, encodeMask(format, labels, query, organs));
           await dump?.finish();
           const voxels = labels.reduce((a, v) => a + (v ? 1 : 0), 0);
@@ -305,10 +270,10 @@ export function segmentCommand(program: Command, run: Runner): void {
             transfers: result.transfers,
             speculation: result.speculation,
             // Host time in the encoders (on the GPU their work runs asynchronously, so only the CPU path's is the encoders' whole time; null when threads ran them).
-            encoderSeconds: threads > 1 ? null : synpo.encoded.ms / 1000,
+            encoderSeconds: threads > 1 ? null : result.synpo.encoded.ms / 1000,
             threads,
             device: kernels.path,
-            resampled: prepared.resampled,
+            resampled: result.query.resampled,
             dump: opts.dump ?? null,
             ...(backend.providers && { providers: backend.providers }),
           };

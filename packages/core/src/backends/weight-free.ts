@@ -13,7 +13,18 @@
  *
  * The defaults were chosen on the tuning folds only (CHAOS fold 0, SABS fold 0; scripts/tune).
  */
-import { HostTensor, positionChannels, type T, type TensorStream } from '@synpo/gpu';
+import { HostTensor, type T, type TensorStream } from '@synpo/gpu';
+import {
+  appearance,
+  areaThreshold,
+  decoderInputs,
+  positionChannels,
+  promptRows,
+  randomWalker,
+  stackPosition,
+  threshold,
+  upsampleBilinear,
+} from '@synpo/gpu/kernels';
 import { CELLS, GRID, ROI, type Backend, type DecodeBatch, type FeatureEncoder, type PromptDecoder, type SliceBatch } from '../backend.ts';
 
 export interface WeightFreeOptions {
@@ -90,7 +101,7 @@ class AppearanceEncoder implements FeatureEncoder {
   async encode(slices: SliceBatch, B: number, s: TensorStream): Promise<T<'f32'>> {
     let result = this.results.get(slices.tensor);
     if (!result) {
-      result = s.appearance(slices.tensor, { B, H: ROI, W: ROI }, { sigmas: this.o.sigmas, pool: ROI / GRID, prePool: this.o.prePool });
+      result = s.run(appearance, { slices: slices.tensor }, { B, H: ROI, W: ROI, sigmas: this.o.sigmas, pool: ROI / GRID, prePool: this.o.prePool });
       this.results.set(slices.tensor, result);
     }
     return result;
@@ -118,7 +129,8 @@ class PositionEncoder implements FeatureEncoder {
     // The position channels are constant: uploaded once per device (and configuration), not once
     // per batch, and shared by every backend with the same settings.
     const position = s.resident(POSITION_CHANNELS, `${this.o.frequencies.join(',')}:${this.o.positionWeight}`, () => this.position);
-    return s.stackPosition(look, position, { B, C: this.appearance.channels, N: CELLS }, this.position.shape[0]!, this.o.appearanceInPosition);
+    const shape = { B, C: this.appearance.channels, N: CELLS, Cp: this.position.shape[0]!, weight: this.o.appearanceInPosition };
+    return s.run(stackPosition, { appearance: look, position }, shape);
   }
 }
 
@@ -135,44 +147,35 @@ class RandomWalkerDecoder implements PromptDecoder {
     const Kp = clusters.positives.k;
     const Kn = clusters.negatives?.k ?? 0;
     const sizes = extents && s.upload(Float32Array.from(extents.flatMap((e) => [e.width, e.height])), [B, 2]);
-    const prompts = s.promptRows(
-      clusters.positives,
-      Kn ? clusters.negatives : null,
-      sizes ?? null,
-      { B, Kp, Kn },
+    const negatives = Kn ? clusters.negatives : null;
+    const prompts = s.run(
+      promptRows,
       {
-        cell: ROI / GRID,
-        margin: this.o.boundMargin,
-        marginFactor: this.o.boundMarginFactor,
-        extentFactor: this.o.extentFactor,
+        posCentroids: clusters.positives.centroids,
+        posSizes: clusters.positives.sizes,
+        negCentroids: negatives?.centroids ?? null,
+        negSizes: negatives?.sizes ?? null,
+        extents: sizes ?? null,
       },
+      { B, Kp, Kn, cell: ROI / GRID, margin: this.o.boundMargin, marginFactor: this.o.boundMarginFactor, extentFactor: this.o.extentFactor },
     );
     const P = Kn + Kp;
-    const inputs = s.decoderInputs(batch.images.tensor, batch.prior ?? null, batch.maskPrompt ?? null, prompts, { B, H: ROI, W: ROI }, P, {
-      factor: f,
-      maskWeight: this.o.maskPromptWeight,
-      background: this.o.backgroundPrior,
-      radius: this.o.seedRadius,
-    });
-    const probability = await s.randomWalker(
-      inputs.image,
-      inputs.seeds,
-      inputs.prior,
-      { B, H: side, W: side },
-      {
-        beta: this.o.beta,
-        gamma: this.o.gamma,
-        maxIterations: this.o.maxIterations,
-        tolerance: this.o.tolerance,
-      },
+    const inputs = s.run(
+      decoderInputs,
+      { image: batch.images.tensor, prior: batch.prior ?? null, maskPrompt: batch.maskPrompt ?? null, prompts },
+      { B, H: ROI, W: ROI, P, factor: f, maskWeight: this.o.maskPromptWeight, background: this.o.backgroundPrior, radius: this.o.seedRadius },
     );
+    const probability = await s.run(randomWalker, inputs, {
+      ...{ B, H: side, W: side },
+      ...{ beta: this.o.beta, gamma: this.o.gamma, maxIterations: this.o.maxIterations, tolerance: this.o.tolerance },
+    });
     // Back to the ROI: bilinear, then the decision: each row's support organ's area (times the
     // factor) within the threshold range, or 0.5 where no area is known.
-    const up = s.upsampleBilinear(probability, { B, inH: side, inW: side, outH: ROI, outW: ROI });
+    const up = s.run(upsampleBilinear, { maps: probability }, { B, inH: side, inW: side, outH: ROI, outW: ROI });
     const areas = Float32Array.from({ length: B }, (_, b) => this.o.areaFactor * (extents?.[b]?.area ?? 0));
-    if (!areas.some((a) => a > 0)) return s.threshold(up, 0.5);
+    if (!areas.some((a) => a > 0)) return s.run(threshold, { values: up }, 0.5);
     const [lo, hi] = this.o.areaRange;
-    return s.areaThreshold(up, s.upload(areas, [B]), { B, P: ROI * ROI }, { lo, hi, fallback: 0.5 });
+    return s.run(areaThreshold, { values: up, targets: s.upload(areas, [B]) }, { B, P: ROI * ROI, lo, hi, fallback: 0.5 });
   }
 }
 

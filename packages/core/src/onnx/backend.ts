@@ -5,7 +5,8 @@
  * are cached by slice content, so a slice is encoded once per run, and SAM's high-resolution
  * features wait in that cache for the decoder.
  */
-import { GpuStream, tokensToGridReference, upsampleBilinearReference, type T, type TensorStream } from '@synpo/gpu';
+import { GpuStream, type T, type TensorStream } from '@synpo/gpu';
+import { tokensToGrid, tokensToGridReference, upsampleBilinear, upsampleBilinearReference } from '@synpo/gpu/kernels';
 import {
   CELLS,
   GRID,
@@ -91,8 +92,8 @@ export class DinoEncoder implements FeatureEncoder {
           ? s.adoptBuffer(tokens.gpu.buffer, tokens.dims, tokens.gpu.dispose)
           : s.upload(await hostData(tokens), tokens.dims);
       if (tokens.gpu && tokens.type === 'float16') tokens.gpu.dispose();
-      const grid = s.tokensToGrid(onDevice, { B: nb, T: nt, C, skip: 1 + m.registerTokens, cells: g * g });
-      parts.push(g === GRID ? grid : s.upsampleBilinear(grid, { B: nb * C, inH: g, inW: g, outH: GRID, outW: GRID }));
+      const grid = s.run(tokensToGrid, { tokens: onDevice }, { B: nb, T: nt, C, skip: 1 + m.registerTokens, cells: g * g });
+      parts.push(g === GRID ? grid : s.run(upsampleBilinear, { maps: grid }, { B: nb * C, inH: g, inW: g, outH: GRID, outW: GRID }));
     }
     return parts.length === 1 ? parts[0]! : s.concat(parts, [B, this.channels, CELLS]);
   }
@@ -233,7 +234,7 @@ export class Sam2Encoder implements FeatureEncoder {
       } else {
         embed = s.upload(await hostData(e.imageEmbed), [1, 256, g * g]);
       }
-      parts.push(g === GRID ? embed : s.upsampleBilinear(embed, { B: 256, inH: g, inW: g, outH: GRID, outW: GRID }));
+      parts.push(g === GRID ? embed : s.run(upsampleBilinear, { maps: embed }, { B: 256, inH: g, inW: g, outH: GRID, outW: GRID }));
     }
     return parts.length === 1 ? parts[0]! : s.concat(parts, [B, this.channels, CELLS]);
   }

@@ -4,7 +4,7 @@
  * which DINOv2's Hugging Face image processor uses; bilinear is the resize kernel's reference
  * (half-pixel centres, edge-clamped).
  */
-import { upsampleBilinearReference } from '@synpo/gpu';
+import { upsampleBilinearReference } from '@synpo/gpu/kernels';
 import { ROI } from '../backend.ts';
 
 function cubic(t: number, a = -0.5): number {

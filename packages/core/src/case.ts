@@ -1,0 +1,114 @@
+/**
+ * One case, as every front end runs it: a support (an image and its labels) and a query, all the
+ * named organs in one pass (`segmentOrgans`), the label map brought back to the query's own grid.
+ * `synpo segment`, `synpo batch` and `synpo queue` run their cases through here and keep only
+ * their own I/O (reading files, writing masks, records and reports); the demo site's worker runs
+ * `segmentOrgans` on volumes its page has already prepared (it shows them before any run).
+ */
+import { ShapeError, type Kernels } from '@synpo/gpu';
+import type { Volume } from '@synpo/io';
+import type { Backend } from './backend.ts';
+import type { SynpoOptionsInput } from './options.ts';
+import { labelsToRoi, prepareVolume, preparedSlice, roiToVolume, type IntensityMode, type PreparedVolume } from './preprocess.ts';
+import { LAYOUTS } from './protocol.ts';
+import { segmentOrgans, supportSliceFor, type SegmentOrgansRequest, type SegmentOrgansResult } from './segment.ts';
+import { Synpo } from './synpo.ts';
+
+/** An organ of a case: its name, its value in the support labels, the value written for it. */
+export interface CaseOrgan {
+  name: string;
+  value: number;
+  written: number;
+}
+
+export interface SegmentCaseRequest {
+  backend: Backend;
+  kernels: Kernels;
+  supportImage: Volume;
+  /** The support's labels, on the support image's grid. */
+  supportLabel: Volume;
+  query: Volume;
+  /**
+   * When the query is one slice cut from a volume: that volume and the slice's canonical index.
+   * The slice is normalised with its volume, as the whole-volume run normalises it.
+   */
+  sliceOf?: { volume: Volume; canonicalZ: number };
+  organs: readonly CaseOrgan[];
+  /** The paper's negative band for the modality. */
+  band: keyof typeof LAYOUTS;
+  intensity?: IntensityMode;
+  /** SynPo's options but the band (seed, cache bound, propagation, …). */
+  options?: Omit<SynpoOptionsInput, 'points'>;
+  /** Canonical query slices to segment, inclusive (default: each organ's range carried over). */
+  range?: [number, number];
+  supportSlice?: number;
+  detail?: SegmentOrgansRequest['detail'];
+  onSlice?: SegmentOrgansRequest['onSlice'];
+  progress?: SegmentOrgansRequest['progress'];
+  /** Called with the prepared volumes before any slice is segmented (warnings, a dump's folder). */
+  prepared?(support: PreparedVolume, query: PreparedVolume): Promise<void> | void;
+  /** Runs the organs in place of `segmentOrgans` (the CLI's worker threads on the CPU path). */
+  segment?(req: SegmentOrgansRequest): Promise<SegmentOrgansResult>;
+}
+
+export interface SegmentCaseResult extends SegmentOrgansResult {
+  /** The label map on the query file's own grid and voxel order, ready to be written. */
+  fileLabels: Uint16Array;
+  support: PreparedVolume;
+  query: PreparedVolume;
+  synpo: Synpo;
+}
+
+/** What makes a support and a query unusable together, said with their files' names. */
+export function checkCase(supportImage: Volume, supportLabel: Volume, query: Volume, opts: { querySliceOfVolume?: boolean } = {}): void {
+  if (supportImage.dims.join() !== supportLabel.dims.join()) {
+    throw new ShapeError(
+      'case',
+      `support label ${supportLabel.source} is ${supportLabel.dims.join('×')}, the support image ${supportImage.source} is ${supportImage.dims.join('×')}; they must share one grid`,
+    );
+  }
+  const supportIs2D = supportImage.dims[2] === 1;
+  const queryIs2D = query.dims[2] === 1;
+  if (supportIs2D !== queryIs2D && !opts.querySliceOfVolume) {
+    throw new ShapeError(
+      'case',
+      `the support is ${supportIs2D ? '2-D' : '3-D'} (${supportImage.dims.join('×')}) but the query is ${queryIs2D ? '2-D' : '3-D'} (${query.dims.join('×')}); give both as slices or both as volumes (or pick a query slice with --slice)`,
+    );
+  }
+}
+
+export async function segmentCase(req: SegmentCaseRequest): Promise<SegmentCaseResult> {
+  checkCase(req.supportImage, req.supportLabel, req.query, { querySliceOfVolume: req.sliceOf !== undefined });
+  const intensity = req.intensity ?? 'auto';
+  const support = await prepareVolume(req.supportImage, req.kernels, intensity);
+  const query = req.sliceOf
+    ? preparedSlice(await prepareVolume(req.sliceOf.volume, req.kernels, intensity), req.sliceOf.canonicalZ, req.query)
+    : await prepareVolume(req.query, req.kernels, intensity);
+  const synpo = new Synpo(req.backend, req.kernels, { ...req.options, points: { ...LAYOUTS[req.band].band } });
+  const organs = req.organs.map((o) => ({
+    name: o.name,
+    value: o.written,
+    masks: labelsToRoi(req.supportLabel, support, o.value),
+    ...(req.range && { range: req.range }),
+  }));
+  await req.prepared?.(support, query);
+  // One slice cut from a volume: the support slice of the third of the organ it falls in.
+  const supportSlice =
+    req.supportSlice ??
+    (req.sliceOf && support.nz > 1 && organs.length === 1
+      ? supportSliceFor(organs[0]!.masks, support.nz, req.sliceOf.canonicalZ, req.sliceOf.volume.dims[2])
+      : undefined);
+  const request: SegmentOrgansRequest = {
+    synpo,
+    support,
+    query,
+    organs,
+    ...(supportSlice !== undefined && { supportSlice }),
+    ...(req.sliceOf && { sliceOffset: req.sliceOf.canonicalZ }),
+    ...(req.detail !== undefined && { detail: req.detail }),
+    ...(req.onSlice && { onSlice: req.onSlice }),
+    ...(req.progress && { progress: req.progress }),
+  };
+  const result = await (req.segment ?? segmentOrgans)(request);
+  return { ...result, fileLabels: roiToVolume(result.labels, query, 'as-is'), support, query, synpo };
+}

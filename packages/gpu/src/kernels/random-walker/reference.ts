@@ -1,0 +1,198 @@
+/**
+ * CPU reference of kernels/random-walker.wgsl: Grady's random walker with priors, the weight-free
+ * promptable decoder. On the 4-connected pixel graph with edge weights
+ * w_ij = exp(−β·(I_i − I_j)² / (10·std(I))) (scikit-image's scaling), the foreground probability
+ * x solves, for every unseeded pixel i,
+ *   (d_i + γ)·x_i − Σ_{j unseeded} w_ij·x_j = γ·p_i + Σ_{j foreground seed} w_ij,
+ * with d_i = Σ_j w_ij, seeds fixed at 1 (foreground) or 0 (background), and p a prior
+ * probability weighted by γ (Grady 2005, "Multilabel random walker segmentation using prior
+ * models"). Jacobi-preconditioned conjugate gradients, from x = p.
+ */
+import { finite, hostValues, imageShape, length, ShapeError, type ImageShape, type Values } from '../../shapes.ts';
+import { momentsReference } from '../moments/reference.ts';
+
+export const SEED_NONE = 0;
+export const SEED_FOREGROUND = 1;
+export const SEED_BACKGROUND = 2;
+
+export interface RandomWalkerOptions {
+  /** Edge contrast β (scikit-image's default: 130). */
+  beta: number;
+  /** Prior weight γ ≥ 0; 0 ignores the prior. */
+  gamma: number;
+  /** Conjugate-gradient iterations at most. */
+  maxIterations: number;
+  /** Stop when ‖r‖ ≤ tolerance·‖b‖. */
+  tolerance: number;
+}
+
+export const RANDOM_WALKER_DEFAULTS: RandomWalkerOptions = { beta: 130, gamma: 0.05, maxIterations: 300, tolerance: 1e-3 };
+
+export function validateRandomWalker(image: Values, seeds: Values, prior: Values, s: ImageShape, o: RandomWalkerOptions): void {
+  imageShape('random-walker', s);
+  const n = s.B * s.H * s.W;
+  length('random-walker', 'image', image, n);
+  length('random-walker', 'seeds', seeds, n);
+  length('random-walker', 'prior', prior, n);
+  finite('random-walker', 'image', image);
+  finite('random-walker', 'prior', prior);
+  if (!(o.beta >= 0) || !(o.gamma >= 0) || !(o.tolerance > 0) || !Number.isInteger(o.maxIterations) || o.maxIterations < 1) {
+    throw new ShapeError('random-walker', `options out of range: ${JSON.stringify(o)}`);
+  }
+  const codes = hostValues(seeds);
+  for (let i = 0; codes && i < n; i++) {
+    if (codes[i]! > SEED_BACKGROUND) throw new ShapeError('random-walker', `seeds[${i}] is ${codes[i]}; use 0 (none), 1 (foreground), 2 (background)`);
+  }
+}
+
+/**
+ * β / (10·std(I)) for one slice: the contrast scale of its edge weights. The std is the moments
+ * kernel's (population, two-pass), which the GPU path computes on the device.
+ */
+export function edgeScale(slice: Float32Array, beta: number): number {
+  const { std } = momentsReference(slice, null, { B: 1, N: slice.length })[0]!;
+  return beta / (10 * Math.max(std, 1e-6));
+}
+
+/** Edge weights to the right and down neighbours, [B][H][W] each (0 past the border). */
+export function edgeWeightsReference(image: Float32Array, s: ImageShape, beta: number): { right: Float32Array; down: Float32Array } {
+  const { B, H, W } = s;
+  const plane = H * W;
+  const right = new Float32Array(B * plane);
+  const down = new Float32Array(B * plane);
+  for (let b = 0; b < B; b++) {
+    const o = b * plane;
+    const scale = edgeScale(image.subarray(o, o + plane), beta);
+    for (let y = 0; y < H; y++) {
+      for (let x = 0; x < W; x++) {
+        const i = o + y * W + x;
+        if (x + 1 < W) right[i] = Math.exp(-scale * (image[i]! - image[i + 1]!) ** 2) + 1e-6;
+        if (y + 1 < H) down[i] = Math.exp(-scale * (image[i]! - image[i + W]!) ** 2) + 1e-6;
+      }
+    }
+  }
+  return { right, down };
+}
+
+export interface RandomWalkerResult {
+  /** Foreground probability per pixel. */
+  probability: Float32Array;
+  /** CG iterations per slice. */
+  iterations: number[];
+}
+
+export function randomWalkerReference(
+  image: Float32Array,
+  seeds: Uint8Array,
+  prior: Float32Array,
+  s: ImageShape,
+  o: RandomWalkerOptions = RANDOM_WALKER_DEFAULTS,
+): RandomWalkerResult {
+  validateRandomWalker(image, seeds, prior, s, o);
+  const { B, H, W } = s;
+  const plane = H * W;
+  const { right, down } = edgeWeightsReference(image, s, o.beta);
+  const probability = new Float32Array(B * plane);
+  const iterations: number[] = [];
+  const x = new Float64Array(plane);
+  const r = new Float64Array(plane);
+  const p = new Float64Array(plane);
+  const q = new Float64Array(plane);
+  const diag = new Float64Array(plane);
+  // Per pixel, the weights to its left/right/up/down neighbours (0 where there is none).
+  const wl = new Float64Array(plane);
+  const wr = new Float64Array(plane);
+  const wu = new Float64Array(plane);
+  const wd = new Float64Array(plane);
+  const freeMask = new Uint8Array(plane);
+  // The same to unseeded neighbours only, as float32 (the weights are float32 values already).
+  const fl = new Float32Array(plane);
+  const fr = new Float32Array(plane);
+  const fu = new Float32Array(plane);
+  const fd = new Float32Array(plane);
+  for (let b = 0; b < B; b++) {
+    const off = b * plane;
+    for (let i = 0; i < plane; i++) {
+      const xx = i % W;
+      wl[i] = xx > 0 ? right[off + i - 1]! : 0;
+      wr[i] = xx + 1 < W ? right[off + i]! : 0;
+      wu[i] = i >= W ? down[off + i - W]! : 0;
+      wd[i] = i + W < plane ? down[off + i]! : 0;
+      freeMask[i] = seeds[off + i] === SEED_NONE ? 1 : 0;
+    }
+    // The weights to unseeded neighbours only (a seed's value is in the right-hand side).
+    for (let i = 0; i < plane; i++) {
+      fl[i] = i > 0 && freeMask[i - 1] ? wl[i]! : 0;
+      fr[i] = i + 1 < plane && freeMask[i + 1] ? wr[i]! : 0;
+      fu[i] = i >= W && freeMask[i - W] ? wu[i]! : 0;
+      fd[i] = i + W < plane && freeMask[i + W] ? wd[i]! : 0;
+    }
+    // out = A·v on the unseeded pixels (0 on seeds); returns v·out.
+    const apply = (v: Float64Array, out: Float64Array): number => {
+      let dot = 0;
+      for (let i = 0; i < plane; i++) {
+        let acc = 0;
+        if (freeMask[i]) {
+          acc = diag[i]! * v[i]!;
+          if (i > 0) acc -= fl[i]! * v[i - 1]!;
+          if (i + 1 < plane) acc -= fr[i]! * v[i + 1]!;
+          if (i >= W) acc -= fu[i]! * v[i - W]!;
+          if (i + W < plane) acc -= fd[i]! * v[i + W]!;
+        }
+        out[i] = acc;
+        dot += v[i]! * acc;
+      }
+      return dot;
+    };
+    const fg = (j: number) => (j >= 0 && j < plane && seeds[off + j] === SEED_FOREGROUND ? 1 : 0);
+    let bnorm = 0;
+    for (let i = 0; i < plane; i++) {
+      if (!freeMask[i]) {
+        x[i] = seeds[off + i] === SEED_FOREGROUND ? 1 : 0;
+        diag[i] = 1;
+        r[i] = 0;
+        continue;
+      }
+      diag[i] = o.gamma + wl[i]! + wr[i]! + wu[i]! + wd[i]!;
+      const rhs = o.gamma * prior[off + i]! + wl[i]! * fg(i - 1) + wr[i]! * fg(i + 1) + wu[i]! * fg(i - W) + wd[i]! * fg(i + W);
+      r[i] = rhs; // b, for now
+      bnorm += rhs * rhs;
+      x[i] = prior[off + i]!;
+    }
+    bnorm = Math.sqrt(bnorm);
+    // r = b − A·x
+    apply(x, q);
+    // z = r / diag (Jacobi) is recomputed where it is needed rather than stored; ‖r‖² is summed
+    // in the loop that updates r. The sums run in pixel order, so they are those of separate loops.
+    let rz = 0;
+    let rr = 0;
+    for (let i = 0; i < plane; i++) {
+      r[i] = freeMask[i] ? r[i]! - q[i]! : 0;
+      const zi = r[i]! / diag[i]!;
+      p[i] = zi;
+      rz += r[i]! * zi;
+      rr += r[i]! * r[i]!;
+    }
+    let it = 0;
+    for (; it < o.maxIterations; it++) {
+      if (Math.sqrt(rr) <= o.tolerance * Math.max(bnorm, 1e-30)) break;
+      const pq = apply(p, q);
+      if (pq <= 0) break;
+      const alpha = rz / pq;
+      let rzNext = 0;
+      rr = 0;
+      for (let i = 0; i < plane; i++) {
+        x[i]! += alpha * p[i]!;
+        r[i]! -= alpha * q[i]!;
+        rzNext += r[i]! * (r[i]! / diag[i]!);
+        rr += r[i]! * r[i]!;
+      }
+      const betaCg = rzNext / rz;
+      rz = rzNext;
+      for (let i = 0; i < plane; i++) p[i] = r[i]! / diag[i]! + betaCg * p[i]!;
+    }
+    iterations.push(it);
+    for (let i = 0; i < plane; i++) probability[off + i] = Math.min(1, Math.max(0, x[i]!));
+  }
+  return { probability, iterations };
+}
