@@ -26,7 +26,9 @@ export interface ChosenOrgan {
 /** The organs of `--organ` / `--organs` (and the values `--value` writes), checked against the support. */
 export function chooseOrgans(opts: OrganOpts, labelPath: string, supportLabel: Volume): ChosenOrgan[] {
   if (opts.organ !== undefined && opts.organs !== undefined) throw new CliError('give --organ or --organs, not both', EXIT.usage);
-  const present = [...new Set(Array.from(supportLabel.data).filter((v) => v !== 0))].sort((a, b) => a - b);
+  const values = new Set<number>();
+  for (const v of supportLabel.data) if (v !== 0) values.add(v);
+  const present = [...values].sort((a, b) => a - b);
   const map = opts.labels in LABEL_MAPS ? (opts.labels as LabelMapName) : null;
   const nameOf = (value: number) => organName(map, value);
   let chosen: { name: string; value: number }[];

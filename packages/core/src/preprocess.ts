@@ -48,8 +48,33 @@ export function percentile(data: Float32Array, percent: number): number {
   const step = Math.max(1, Math.floor(data.length / 1_000_000));
   const sample = new Float32Array(Math.ceil(data.length / step));
   for (let i = 0, k = 0; i < data.length; i += step) sample[k++] = data[i]!;
-  sample.sort();
-  return sample[Math.min(sample.length - 1, Math.floor((percent / 100) * (sample.length - 1)))]!;
+  return kthSmallest(sample, Math.min(sample.length - 1, Math.floor((percent / 100) * (sample.length - 1))));
+}
+
+/** The k-th smallest value (0-based), as `sorted[k]` would give it, without sorting (Hoare's selection; reorders `a`). */
+function kthSmallest(a: Float32Array, k: number): number {
+  let lo = 0;
+  let hi = a.length - 1;
+  while (lo < hi) {
+    // The median of three as the pivot: sorted or constant runs stay linear.
+    const mid = (lo + hi) >>> 1;
+    const pivot = Math.max(Math.min(a[lo]!, a[mid]!), Math.min(Math.max(a[lo]!, a[mid]!), a[hi]!));
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (a[i]! < pivot) i++;
+      while (a[j]! > pivot) j--;
+      if (i <= j) {
+        const t = a[i]!;
+        a[i++] = a[j]!;
+        a[j--] = t;
+      }
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else return a[k]!;
+  }
+  return a[k]!;
 }
 
 export function detectIntensity(volume: Volume): 'ct' | 'mr' {

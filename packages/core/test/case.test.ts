@@ -3,13 +3,14 @@
  * as files give the label map on the query file's own grid, the same as preparing the volumes and
  * running `segmentOrgans` by hand; and cases that cannot work are refused with the files' names.
  */
-import { cpuKernels, ShapeError } from '@synpo/gpu';
+import { cpuKernels, createRng, ShapeError } from '@synpo/gpu';
 import { describe, expect, it } from 'vitest';
 import {
   checkCase,
   dice,
   labelsToRoi,
   overlap,
+  percentile,
   phantomPatient,
   prepareVolume,
   roiToVolume,
@@ -87,5 +88,23 @@ describe('segmentCase', () => {
     expect(() => checkCase(s.image, s.labels, oneSlice)).toThrow(/the support is 3-D .* but the query is 2-D/);
     // A slice cut from a volume is allowed (it is normalised with its volume).
     expect(() => checkCase(s.image, s.labels, oneSlice, { querySliceOfVolume: true })).not.toThrow();
+  });
+});
+
+describe('percentile', () => {
+  it('is the value sorting would give, for any size, ties and order', () => {
+    const rng = createRng(4);
+    const arrays = [
+      Float32Array.of(3),
+      Float32Array.from({ length: 1000 }, () => Math.floor(rng() * 7)), // many ties
+      Float32Array.from({ length: 4097 }, (_, i) => i), // sorted
+      Float32Array.from({ length: 4097 }, (_, i) => -i), // reversed
+      Float32Array.from({ length: 2_500_001 }, () => rng() * 1000 - 500), // sampled every 2nd value
+    ];
+    for (const data of arrays) {
+      const step = Math.max(1, Math.floor(data.length / 1_000_000));
+      const sample = Float32Array.from({ length: Math.ceil(data.length / step) }, (_, k) => data[k * step]!).sort();
+      for (const p of [0, 1, 50, 99.5, 100]) expect(percentile(data, p)).toBe(sample[Math.min(sample.length - 1, Math.floor((p / 100) * (sample.length - 1)))]);
+    }
   });
 });

@@ -93,13 +93,13 @@ export function evalCommand(program: Command, run: Runner): void {
     .action(
       run(async (opts: EvalOpts) => {
         const layout = LAYOUTS[opts.layout];
-        const dir = opts.data ?? defaultDataDir(opts.layout);
-        if (!dir) throw new CliError(`no data folder for ${opts.layout}: pass --data DIR (or set SYNPO_DATA)`, EXIT.usage);
+        // What the command line asks for is checked first, then where the data is.
         const organs = (opts.organs?.split(',').map((s) => s.trim()) ?? [...ORGANS]) as Organ[];
         for (const o of organs) if (!ORGANS.includes(o)) throw new CliError(`unknown organ '${o}' (${ORGANS.join(', ')})`, EXIT.usage);
-        const folds = opts.folds
-          ? opts.folds.split(',').map((s) => parseInteger('--folds', s, { min: 0, max: layout.folds - 1 }))
-          : availableFolds(opts.layout);
+        const asked = opts.folds?.split(',').map((s) => parseInteger('--folds', s, { min: 0, max: layout.folds - 1 }));
+        const dir = opts.data ?? defaultDataDir(opts.layout);
+        if (!dir) throw new CliError(`no data folder for ${opts.layout}: pass --data DIR (or set SYNPO_DATA)`, EXIT.usage);
+        const folds = asked ?? availableFolds(opts.layout);
         // The report is checked before the evaluation: an unwritable --out fails now, not after it.
         if (opts.out) await guardOutputs(await dataFiles(dir), [{ flag: '--out', path: opts.out, kind: 'file' }]);
         const options: SynpoOptionsInput = {

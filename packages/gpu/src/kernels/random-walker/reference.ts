@@ -98,6 +98,7 @@ export function randomWalkerReference(
   const r = new Float64Array(plane);
   const p = new Float64Array(plane);
   const q = new Float64Array(plane);
+  const z = new Float64Array(plane);
   const diag = new Float64Array(plane);
   // Per pixel, the weights to its left/right/up/down neighbours (0 where there is none).
   const wl = new Float64Array(plane);
@@ -127,19 +128,33 @@ export function randomWalkerReference(
       fu[i] = i >= W && freeMask[i - W] ? wu[i]! : 0;
       fd[i] = i + W < plane && freeMask[i + W] ? wd[i]! : 0;
     }
-    // out = A·v on the unseeded pixels (0 on seeds); returns v·out.
+    // out = A·v on the unseeded pixels (0 on seeds); returns v·out. The first and last rows check
+    // for their missing neighbours; the rows between have all four, so their loop asks nothing
+    // (the same products in the same order: the result does not change, the branches go).
+    const edge = (v: Float64Array, i: number): number => {
+      if (!freeMask[i]) return 0;
+      let acc = diag[i]! * v[i]!;
+      if (i > 0) acc -= fl[i]! * v[i - 1]!;
+      if (i + 1 < plane) acc -= fr[i]! * v[i + 1]!;
+      if (i >= W) acc -= fu[i]! * v[i - W]!;
+      if (i + W < plane) acc -= fd[i]! * v[i + W]!;
+      return acc;
+    };
+    const top = Math.min(W, plane);
+    const bottom = Math.max(top, plane - W);
     const apply = (v: Float64Array, out: Float64Array): number => {
       let dot = 0;
-      for (let i = 0; i < plane; i++) {
-        let acc = 0;
-        if (freeMask[i]) {
-          acc = diag[i]! * v[i]!;
-          if (i > 0) acc -= fl[i]! * v[i - 1]!;
-          if (i + 1 < plane) acc -= fr[i]! * v[i + 1]!;
-          if (i >= W) acc -= fu[i]! * v[i - W]!;
-          if (i + W < plane) acc -= fd[i]! * v[i + W]!;
-        }
+      for (let i = 0; i < top; i++) {
+        const acc = (out[i] = edge(v, i));
+        dot += v[i]! * acc;
+      }
+      for (let i = top; i < bottom; i++) {
+        const acc = freeMask[i] ? diag[i]! * v[i]! - fl[i]! * v[i - 1]! - fr[i]! * v[i + 1]! - fu[i]! * v[i - W]! - fd[i]! * v[i + W]! : 0;
         out[i] = acc;
+        dot += v[i]! * acc;
+      }
+      for (let i = bottom; i < plane; i++) {
+        const acc = (out[i] = edge(v, i));
         dot += v[i]! * acc;
       }
       return dot;
@@ -183,13 +198,14 @@ export function randomWalkerReference(
       rr = 0;
       for (let i = 0; i < plane; i++) {
         x[i]! += alpha * p[i]!;
-        r[i]! -= alpha * q[i]!;
-        rzNext += r[i]! * (r[i]! / diag[i]!);
-        rr += r[i]! * r[i]!;
+        const ri = (r[i]! -= alpha * q[i]!);
+        const zi = (z[i] = ri / diag[i]!); // z = r / diag, kept for p below
+        rzNext += ri * zi;
+        rr += ri * ri;
       }
       const betaCg = rzNext / rz;
       rz = rzNext;
-      for (let i = 0; i < plane; i++) p[i] = r[i]! / diag[i]! + betaCg * p[i]!;
+      for (let i = 0; i < plane; i++) p[i] = z[i]! + betaCg * p[i]!;
     }
     iterations.push(it);
     for (let i = 0; i < plane; i++) probability[off + i] = Math.min(1, Math.max(0, x[i]!));
