@@ -175,6 +175,20 @@ describe('what kernel outputs mean', () => {
   });
 });
 
+describe('stream.run checks shapes on both paths', () => {
+  it('refuses tensors that do not fit the kernel, on the device too (where only shapes are known)', async (ctx) => {
+    await both(ctx, async (s) => {
+      const a = s.upload(randomArray(10, 1), [10]);
+      const b = s.upload(randomArray(11, 2), [11]);
+      expect(() => s.run(synergy, { a, b }, { both: 0.8, sam: 0.1, dino: 0.1 })).toThrow(/synergy: second map has 11 values, the shape needs 10/);
+      const values = s.upload(randomArray(40, 3), [4, 10]);
+      expect(() => s.run(topk, { values }, { B: 4, N: 10, k: 11 })).toThrow(/topk: k = 11 exceeds the 10 values/);
+      expect(() => s.run(threshold, { values }, NaN)).toThrow(/threshold must be finite/);
+      return null;
+    });
+  });
+});
+
 describe('stream operations that are not kernels', () => {
   it('gather takes rows from several tensors in any order', async (ctx) => {
     const a = randomArray(3 * 5, 41);
