@@ -61,8 +61,8 @@ export async function runVolumeBench(dataDir: string, gpu: Kernels | null, log: 
   const supportImage = await readNifti(`${dataDir}/image_8.nii.gz`);
   const supportLabel = await readNifti(`${dataDir}/label_8.nii.gz`);
   const queryImage = await readNifti(`${dataDir}/image_2.nii.gz`);
-  const support = await prepareVolume(supportImage, cpu);
-  const query: PreparedVolume = await prepareVolume(queryImage, cpu);
+  const support = prepareVolume(supportImage);
+  const query: PreparedVolume = prepareVolume(queryImage);
   const organs = Object.entries(CHAOS_T2.labels).map(([name, value]) => ({ name, value, masks: labelsToRoi(supportLabel, support, value) }));
   const threads = Math.min(availableParallelism(), organs.length);
   // The CPU paths first: on a software adapter the GPU runs leave the process's heap and the

@@ -4,7 +4,7 @@
  * CPU references), and look at the result: the mask over the query, the fused confidence, the
  * points, Dice against the truth, per-stage timings; download the mask as NIfTI.
  */
-import { cpuKernels, summarizeAdapter } from '@synpo/gpu';
+import { summarizeAdapter } from '@synpo/gpu';
 import { upsampleBilinearReference } from '@synpo/gpu/kernels';
 import { decodeImage2D, decodeNifti, encodeNiftiMask, imageAsVolume, type Volume } from '@synpo/io';
 import {
@@ -48,7 +48,6 @@ interface Picked {
 }
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
-const kernels = cpuKernels();
 
 const state = {
   support: null as Case | null,
@@ -129,7 +128,7 @@ async function prepare(image: Picked | Volume, labels: Picked | null): Promise<C
     volume: picked.volume,
     labels: labels?.volume ?? null,
     values: valuesOf(labels?.volume ?? null),
-    prepared: await prepareVolume(picked.volume, kernels),
+    prepared: prepareVolume(picked.volume),
     niftiBytes: picked.nifti,
     labelNiftiBytes: labels?.nifti ?? null,
   };

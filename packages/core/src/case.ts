@@ -80,10 +80,10 @@ export function checkCase(supportImage: Volume, supportLabel: Volume, query: Vol
 export async function segmentCase(req: SegmentCaseRequest): Promise<SegmentCaseResult> {
   checkCase(req.supportImage, req.supportLabel, req.query, { querySliceOfVolume: req.sliceOf !== undefined });
   const intensity = req.intensity ?? 'auto';
-  const support = await prepareVolume(req.supportImage, req.kernels, intensity);
+  const support = prepareVolume(req.supportImage, intensity);
   const query = req.sliceOf
-    ? preparedSlice(await prepareVolume(req.sliceOf.volume, req.kernels, intensity), req.sliceOf.canonicalZ, req.query)
-    : await prepareVolume(req.query, req.kernels, intensity);
+    ? preparedSlice(prepareVolume(req.sliceOf.volume, intensity), req.sliceOf.canonicalZ, req.query)
+    : prepareVolume(req.query, intensity);
   const synpo = new Synpo(req.backend, req.kernels, { ...req.options, points: { ...LAYOUTS[req.band].band } });
   const organs = req.organs.map((o) => ({
     name: o.name,

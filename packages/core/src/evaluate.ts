@@ -210,5 +210,5 @@ async function loadCase(req: EvalRequest, id: number): Promise<{ prepared: Prepa
   if (image.dims.join() !== labels.dims.join()) {
     throw new Error(`${image.source} is ${image.dims.join('×')} but ${labels.source} is ${labels.dims.join('×')}`);
   }
-  return { prepared: await prepareVolume(image, req.kernels, req.intensity ?? 'auto'), labels };
+  return { prepared: prepareVolume(image, req.intensity ?? 'auto'), labels };
 }

@@ -13,8 +13,8 @@
  * orientation): the ROI slices, masks and slice indices of a PreparedVolume are canonical, and
  * `roiToVolume` puts masks back in the file's own order.
  */
-import { HostTensor, ShapeError, type Kernels } from '@synpo/gpu';
-import { upsampleBilinear } from '@synpo/gpu/kernels';
+import { ShapeError } from '@synpo/gpu';
+import { upsampleBilinearReference } from '@synpo/gpu/kernels';
 import { canonicalVolume, fromCanonical, toCanonical, type Reorientation, type Volume } from '@synpo/io';
 import { PIXELS, ROI } from './backend.ts';
 
@@ -84,7 +84,12 @@ export function detectIntensity(volume: Volume): 'ct' | 'mr' {
   return min < -200 ? 'ct' : 'mr';
 }
 
-export async function prepareVolume(file: Volume, kernels: Kernels, mode: IntensityMode = 'auto'): Promise<PreparedVolume> {
+/**
+ * A volume as SynPo segments it: canonical, normalised and resampled to ROI slices, on the host.
+ * The resampling runs the bilinear kernel's CPU reference once per volume, so the GPU path gets
+ * the very slices the CPU path gets and the volume goes up to the device once, when it is segmented.
+ */
+export function prepareVolume(file: Volume, mode: IntensityMode = 'auto'): PreparedVolume {
   const { volume, reorientation } = canonicalVolume(file);
   const [nx, ny, nz] = volume.dims;
   const intensity = mode === 'auto' ? detectIntensity(volume) : mode;
@@ -111,9 +116,7 @@ export async function prepareVolume(file: Volume, kernels: Kernels, mode: Intens
     }
   }
   const resampled = w !== ROI || h !== ROI;
-  const slices = resampled
-    ? (await kernels.run(upsampleBilinear, { maps: new HostTensor('f32', [nz, h * w], cropped) }, { B: nz, inH: h, inW: w, outH: ROI, outW: ROI })).data
-    : cropped;
+  const slices = resampled ? upsampleBilinearReference(cropped, { B: nz, inH: h, inW: w, outH: ROI, outW: ROI }) : cropped;
   return { volume: file, reorientation, affine: volume.affine, slices, nz, intensity, region, resampled };
 }
 

@@ -48,8 +48,8 @@ describe('segmentCase', () => {
       options,
     });
     // By hand: prepare both volumes, take each organ's support masks, segment, map back.
-    const s = await prepareVolume(support.image, kernels);
-    const q = await prepareVolume(query.image, kernels);
+    const s = prepareVolume(support.image);
+    const q = prepareVolume(query.image);
     const byHand = await segmentOrgans({
       synpo: new Synpo(weightFreeBackend(), kernels, { ...options, points: { ...CHAOS_T2.band } }),
       support: s,

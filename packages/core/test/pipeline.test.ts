@@ -32,8 +32,8 @@ import { DATA, describeWithData, itWithData } from '../../../test/support/data.t
 const CHAOS = `${DATA}chaos-t2/`;
 const requireGpu = Boolean(process.env.CI) || process.env.SYNPO_REQUIRE_GPU === '1';
 
-async function chaosCase(id: number, kernels: Kernels, organValue: number): Promise<{ prepared: PreparedVolume; masks: Uint8Array }> {
-  const prepared = await prepareVolume(await readNifti(`${CHAOS}image_${id}.nii.gz`), kernels);
+async function chaosCase(id: number, organValue: number): Promise<{ prepared: PreparedVolume; masks: Uint8Array }> {
+  const prepared = prepareVolume(await readNifti(`${CHAOS}image_${id}.nii.gz`));
   const masks = labelsToRoi(await readNifti(`${CHAOS}label_${id}.nii.gz`), prepared, organValue);
   return { prepared, masks };
 }
@@ -60,7 +60,7 @@ describe('protocol', () => {
 
 describe('preprocessing', () => {
   itWithData(['chaos-t2'], 'ALPNet-preprocessed MR stays 256×256, maps to [0, 1], and masks round-trip to the volume grid', async () => {
-    const { prepared, masks } = await chaosCase(2, cpuKernels(), 1);
+    const { prepared, masks } = await chaosCase(2, 1);
     expect(prepared.resampled).toBe(false);
     expect(prepared.intensity).toBe('mr');
     expect(prepared.slices.every((v) => v >= 0 && v <= 1)).toBe(true);
@@ -89,7 +89,7 @@ describe('preprocessing', () => {
         [0, 0, 0, 1],
       ],
     };
-    const prepared = await prepareVolume({ ...base, data, source: 'ct' }, cpuKernels());
+    const prepared = prepareVolume({ ...base, data, source: 'ct' });
     expect(prepared.intensity).toBe('ct');
     expect(prepared.region).toEqual([32, 32, 448, 448]);
     // (60 + 125) / 400 inside the organ, 0 for air.
@@ -116,8 +116,8 @@ describeWithData(['chaos-t2'], 'SynPo on CHAOS T2 (weight-free backend, CPU refe
       [1, 0.45],
       [2, 0.45],
     ] as const) {
-      const support = await chaosCase(8, kernels, organ);
-      const query = await chaosCase(1, kernels, organ);
+      const support = await chaosCase(8, organ);
+      const query = await chaosCase(1, organ);
       const sRange = organRange(support.masks, support.prepared.nz)!;
       const qRange = organRange(query.masks, query.prepared.nz)!;
       const z = Math.floor((qRange[0] + qRange[1]) / 2);
@@ -142,8 +142,8 @@ describeWithData(['chaos-t2'], 'SynPo on CHAOS T2 (weight-free backend, CPU refe
 
   it('is deterministic for a seed', async () => {
     const kernels = cpuKernels();
-    const support = await chaosCase(8, kernels, 4);
-    const query = await chaosCase(1, kernels, 4);
+    const support = await chaosCase(8, 4);
+    const query = await chaosCase(1, 4);
     const sz = supportSlices(organRange(support.masks, support.prepared.nz)!)[1]!;
     const z = Math.floor(organRange(query.masks, query.prepared.nz)!.reduce((a, b) => a + b) / 2);
     const run = async () => {
@@ -172,9 +172,8 @@ describeWithData(['chaos-t2'], 'SynPo on the GPU kernels agrees with the CPU ref
 
   /** Support slice, query slices (a batch across the organ) and their truth, for CHAOS scan 1 with support 8. */
   async function chaosBatch(organ: number, count: number) {
-    const cpu = cpuKernels();
-    const support = await chaosCase(8, cpu, organ);
-    const query = await chaosCase(1, cpu, organ);
+    const support = await chaosCase(8, organ);
+    const query = await chaosCase(1, organ);
     const sz = supportSlices(organRange(support.masks, support.prepared.nz)!)[1]!;
     const [q0, q1] = organRange(query.masks, query.prepared.nz)!;
     const zs = Array.from({ length: count }, (_, i) => Math.round(q0 + ((q1 - q0) * (i + 0.5)) / count));
@@ -348,8 +347,8 @@ describeWithData(['chaos-t2'], 'all organs in one pass', () => {
     const supportVolume = await readNifti(`${CHAOS}image_8.nii.gz`);
     const supportLabels = await readNifti(`${CHAOS}label_8.nii.gz`);
     const queryVolume = await readNifti(`${CHAOS}image_1.nii.gz`);
-    const support = await prepareVolume(supportVolume, kernels);
-    const query = await prepareVolume(queryVolume, kernels);
+    const support = prepareVolume(supportVolume);
+    const query = prepareVolume(queryVolume);
     const organs = Object.entries(CHAOS_T2.labels).map(([name, value]) => ({ name, value, masks: labelsToRoi(supportLabels, support, value) }));
     const synpo = new Synpo(weightFreeBackend(), kernels, { points: CHAOS_T2.band });
     const all = await segmentOrgans({ synpo, support, query, organs });
@@ -402,8 +401,8 @@ describeWithData(['chaos-t2'], 'all organs in one pass', () => {
 describeWithData(['chaos-t2'], 'the propagation pass (on by default, a switch turns it off)', () => {
   it('off: each slice is its own per-slice segmentation; on: slices are segmented again outward from the largest mask, each guided by its neighbour', async () => {
     const kernels = cpuKernels();
-    const support = await chaosCase(8, kernels, 2);
-    const query = await chaosCase(1, kernels, 2);
+    const support = await chaosCase(8, 2);
+    const query = await chaosCase(1, 2);
     const synpo = (enabled: boolean) => new Synpo(weightFreeBackend(), kernels, { points: CHAOS_T2.band, propagation: { enabled } });
     const off = await segmentVolume({ synpo: synpo(false), support: support.prepared, supportMasks: support.masks, query: query.prepared });
     expect(off.propagatedSlices).toBe(0);
@@ -454,7 +453,7 @@ describeWithData(['chaos-t2'], 'the propagation pass (on by default, a switch tu
   it('refuses guides that do not match the batch', async () => {
     const kernels = cpuKernels();
     const synpo = new Synpo(weightFreeBackend(), kernels);
-    const support = await chaosCase(8, kernels, 1);
+    const support = await chaosCase(8, 1);
     const sz = supportSlices(organRange(support.masks, support.prepared.nz)!)[1]!;
     const enc = await synpo.prepareSupport({ image: slice(support.prepared.slices, sz) as Float32Array, mask: slice(support.masks, sz) as Uint8Array });
     await expect(synpo.segment(enc, slice(support.prepared.slices, sz) as Float32Array, 1, undefined, { guides: [] })).rejects.toThrow(ShapeError);
@@ -466,17 +465,17 @@ describeWithData(['chaos-t2'], 'the propagation pass (on by default, a switch tu
 
 describeWithData(['chaos-t2'], 'whole volumes', () => {
   /** CHAOS support 8 and query 1, prepared, with the support's masks of the named organs. */
-  async function volumePair(kernels: Kernels, names: readonly (keyof typeof CHAOS_T2.labels)[]) {
+  async function volumePair(names: readonly (keyof typeof CHAOS_T2.labels)[]) {
     const supportLabels = await readNifti(`${CHAOS}label_8.nii.gz`);
-    const support = await prepareVolume(await readNifti(`${CHAOS}image_8.nii.gz`), kernels);
-    const query = await prepareVolume(await readNifti(`${CHAOS}image_1.nii.gz`), kernels);
+    const support = prepareVolume(await readNifti(`${CHAOS}image_8.nii.gz`));
+    const query = prepareVolume(await readNifti(`${CHAOS}image_1.nii.gz`));
     const organs = names.map((name) => ({ name, value: CHAOS_T2.labels[name], masks: labelsToRoi(supportLabels, support, CHAOS_T2.labels[name]) }));
     return { support, query, organs };
   }
 
   it('the CPU path on worker threads gives the one-thread labels and masks, byte for byte', async () => {
     const kernels = cpuKernels();
-    const { support, query, organs } = await volumePair(kernels, ['liver', 'right-kidney', 'left-kidney', 'spleen']);
+    const { support, query, organs } = await volumePair(['liver', 'right-kidney', 'left-kidney', 'spleen']);
     // The organs are dealt by range length, every organ to one part.
     const parts = splitOrgans({ support, query, organs }, 2);
     expect(parts).toHaveLength(2);
@@ -499,8 +498,7 @@ describeWithData(['chaos-t2'], 'whole volumes', () => {
   }, 480_000);
 
   it('a bad organ is refused before any thread starts, with the one-thread error', async () => {
-    const kernels = cpuKernels();
-    const { support, query, organs } = await volumePair(kernels, ['liver', 'spleen']);
+    const { support, query, organs } = await volumePair(['liver', 'spleen']);
     const missing = [...organs, { name: 'nothing', value: 9, masks: new Uint8Array(support.nz * PIXELS) }];
     await expect(segmentOrgansOnThreads({ support, query, organs: missing, threads: 2 })).rejects.toThrow(ShapeError);
     await expect(segmentOrgansOnThreads({ support, query, organs: missing, threads: 2 })).rejects.toThrow(
@@ -521,7 +519,7 @@ describeWithData(['chaos-t2'], 'whole volumes', () => {
         return;
       }
       const runtime = new GpuRuntime(handle.device);
-      const { support, query, organs } = await volumePair(cpuKernels(), ['right-kidney', 'left-kidney']);
+      const { support, query, organs } = await volumePair(['right-kidney', 'left-kidney']);
       const run = (kernels: Kernels, enabled: boolean) =>
         segmentOrgans({ synpo: new Synpo(weightFreeBackend(), kernels, { points: CHAOS_T2.band, propagation: { enabled } }), support, query, organs });
       const off = await run(gpuKernels(runtime), false);
