@@ -62,6 +62,9 @@ async function open(webgpu: boolean): Promise<{ context: BrowserContext; page: P
   args.push('--enable-unsafe-swiftshader');
   const context = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'synpo-chromium-')), { executablePath: CHROMIUM, headless: true, args });
   const page = context.pages()[0] ?? (await context.newPage());
+  // A click waits for the page's main thread; on a loaded 2-core machine NiiVue's WebGL on
+  // SwiftShader can hold it for tens of seconds. The tests' own limits stay the measure.
+  page.setDefaultTimeout(120_000);
   const requests: string[] = [];
   page.on('request', (r) => requests.push(r.url()));
   page.on('pageerror', (e) => requests.push(`pageerror: ${e.message}`));
