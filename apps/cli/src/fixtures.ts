@@ -12,7 +12,9 @@ export async function onnxFixtures(): Promise<OnnxFixtures | null> {
   try {
     return await import('@synpo/onnx-fixtures');
   } catch (error) {
-    if ((error as { code?: string }).code === 'ERR_MODULE_NOT_FOUND') return null;
+    // Only the package itself missing means "not installed"; a broken install is an error.
+    const { code, message } = error as { code?: string; message?: string };
+    if (code === 'ERR_MODULE_NOT_FOUND' && String(message).includes("'@synpo/onnx-fixtures'")) return null;
     throw error;
   }
 }

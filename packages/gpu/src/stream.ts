@@ -8,7 +8,7 @@
  * Ownership: everything a stream creates is released by `end()`, except what `keep()` hands
  * over. `resident()` tensors live as long as their owner object (released with `releaseResident`).
  */
-import type { AnyKernelDef, HostInputs, KernelDef, KernelInputs, KernelOutputs, RecordContext, SolverDef } from './kernel-def.ts';
+import type { AnyKernelDef, DeviceInputs, HostInputs, KernelDef, KernelInputs, KernelOutputs, RecordContext, SolverDef } from './kernel-def.ts';
 import type { ComputePath } from './kernels.ts';
 import { recordPack, recordPackBits } from './kernels/refine/index.ts';
 import { unpackBits } from './kernels/refine/reference.ts';
@@ -119,8 +119,15 @@ export class GpuStream implements TensorStream {
   run<I extends KernelInputs, P, O extends KernelOutputs>(def: KernelDef<I, P, O>, inputs: I, params: P): O;
   run<I extends KernelInputs, P, O extends KernelOutputs>(def: SolverDef<I, P, O>, inputs: I, params: P): Promise<O>;
   run(def: AnyKernelDef, inputs: KernelInputs, params: unknown): unknown {
-    def.validate(inputs, params);
-    const onDevice = Object.fromEntries(Object.entries(inputs).map(([name, t]) => [name, t && this.dev(t)]));
+    let onDevice: DeviceInputs<KernelInputs>;
+    try {
+      def.validate(inputs, params);
+      onDevice = Object.fromEntries(Object.entries(inputs).map(([name, t]) => [name, t && this.dev(t)])) as DeviceInputs<KernelInputs>;
+    } catch (error) {
+      // A solver's bad call is a rejected promise, as on the CPU stream; the recording stays synchronous.
+      if (def.solver) return Promise.reject(error);
+      throw error;
+    }
     return def.record(this.context, onDevice, params);
   }
 
