@@ -12,6 +12,7 @@
 import { ShapeError, type TransferCounts } from '@synpo/gpu';
 import { upsampleBilinearReference } from '@synpo/gpu/kernels';
 import { GRID, PIXELS, ROI } from './backend.ts';
+import { sharedCellCount } from './overlap.ts';
 import { MAX_LABEL, type PreparedVolume } from './preprocess.ts';
 import { organRange, queryPart, supportSlices } from './protocol.ts';
 import { Synpo, type SliceResult, type SupportEncoding } from './synpo.ts';
@@ -453,7 +454,8 @@ export function mergeOrganParts(parts: readonly SegmentOrgansResult[], order: re
  * device): uploads ≤ 1.1 × the float32 bytes of the query slices segmented (the union of the
  * organs' ranges); readback ≤ the final masks as bits, plus every row's prompt points (a
  * cluster's centre, 2 × f32, and size, u32), mask area (a 4×4 grid of f32) and the convergence
- * flags of its two random-walker solves (8 × u32 each: what a speculative chain checks);
+ * flags of its two random-walker solves (8 × u32 each: what a speculative chain checks), and
+ * where organs meet, the f32 cells of their fused maps that combineOrgans reads (sharedCells);
  * submissions ≤ 2 × the longest organ range + 10.
  */
 export function transferBounds(
@@ -465,7 +467,14 @@ export function transferBounds(
   const longest = Math.max(...r.organs.map((o) => o.range[1] - o.range[0] + 1));
   return {
     uploadBytes: 1.1 * slices * PIXELS * 4,
-    readbackBytes: (r.organSlices * PIXELS) / 8 + (r.organSlices + r.propagatedSlices) * perRow,
+    readbackBytes:
+      (r.organSlices * PIXELS) / 8 +
+      (r.organSlices + r.propagatedSlices) * perRow +
+      4 *
+        sharedCellCount(
+          r.organs.map((o) => o.masks),
+          r.labels.length / PIXELS,
+        ),
     submits: 2 * longest + 10,
   };
 }

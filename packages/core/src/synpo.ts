@@ -38,6 +38,7 @@ import {
   upsampleBilinear,
 } from '@synpo/gpu/kernels';
 import { CELLS, GRID, PIXELS, ROI, type Backend, type OrganExtent, type PointClusters, type PromptPoint, type SliceBatch } from './backend.ts';
+import { cellRuns, sharedCells } from './overlap.ts';
 import { propagateJobs, type MaskSource } from './propagate.ts';
 import { ByteLru } from './cache.ts';
 import { resolveOptions, type SynpoOptions, type SynpoOptionsInput } from './options.ts';
@@ -116,9 +117,9 @@ export interface SegmentJobsOptions extends Omit<SegmentOptions, 'onBatch'> {
   /** Organ-slices done of the total, with what is being done. */
   progress?(done: number, total: number, label: string): void;
   /**
-   * Read a row's fused confidence (`synmap`) only where combineOrgans needs it: on the slices
-   * where final masks of two organs (jobs' `organ`) share a pixel, for every organ with a mask
-   * there. The other rows' maps never leave the device.
+   * Read of a row's fused confidence (`synmap`) only the cells combineOrgans needs: those under
+   * the pixels where final masks of two organs (jobs' `organ`) meet, for the organs that claim
+   * them (the rest of such a `synmap` is 0). The other rows' maps never leave the device.
    */
   overlapConfidence?: boolean;
 }
@@ -467,8 +468,11 @@ export class Synpo {
   }
 
   /**
-   * `overlapConfidence`: the fused confidences of the rows on slices where two organs' final
-   * masks share a pixel (every organ with a mask there), read in one chain into `row.synmap`.
+   * `overlapConfidence`: of each row's fused confidence, the cells that combineOrgans reads, read
+   * in one chain into `row.synmap`: for every pixel two organs' final masks share, the 2×2 cells
+   * its bilinear value comes from, in the maps of the organs that claim it. The cells cross as
+   * runs of neighbours along the grid's rows; the rest of each map stays 0 on the host and never leaves the
+   * device (combineOrgans reads no other cell).
    */
   private async readOverlapConfidence(
     jobs: readonly SegmentJob[],
@@ -484,24 +488,30 @@ export class Synpo {
         bySlice.set(z, list);
       }),
     );
-    const wanted: { j: number; k: number }[] = [];
+    const wanted: { j: number; k: number; cells: Uint8Array }[] = [];
     for (const list of bySlice.values()) {
       if (new Set(list.map((x) => x.organ)).size < 2) continue;
-      const meet = list.some((a, i) =>
-        list.slice(i + 1).some((b) => b.organ !== a.organ && rows[a.j]![a.k]!.final.some((v, p) => v && rows[b.j]![b.k]!.final[p])),
-      );
-      if (meet) wanted.push(...list);
+      sharedCells(list.map(({ j, k }) => rows[j]![k]!.final)).forEach((cells, i) => {
+        if (cells) wanted.push({ j: list[i]!.j, k: list[i]!.k, cells });
+      });
     }
     if (wanted.length === 0) return;
-    const perChunk = Math.max(1, Math.floor(this.kernels.maxTensorBytes / (CELLS * 4)));
-    const maps = await this.kernels.chain('read', async (s) => {
-      s.stage('read');
-      const chunks: Promise<Float32Array>[] = [];
-      for (let i = 0; i < wanted.length; i += perChunk) chunks.push(s.read(s.gather(wanted.slice(i, i + perChunk).map(({ j, k }) => synmaps[j]![k]!))));
-      return (await Promise.all(chunks)).flatMap((m) => Array.from({ length: m.length / CELLS }, (_, r) => m.slice(r * CELLS, (r + 1) * CELLS)));
+    const runs = wanted.map(({ j, k, cells }) => {
+      const source = synmaps[j]![k]!;
+      return cellRuns(cells).map((r) => ({ tensor: source.tensor, offset: source.row * CELLS + r.offset, length: r.length, cell: r.offset }));
     });
+    const values = await this.kernels.chain('read', async (s) => {
+      s.stage('read');
+      return s.read(s.spans(runs.flat()));
+    });
+    let at = 0;
     wanted.forEach(({ j, k }, i) => {
-      rows[j]![k]!.synmap = maps[i]!;
+      const map = new Float32Array(CELLS);
+      for (const r of runs[i]!) {
+        map.set(values.subarray(at, at + r.length), r.cell);
+        at += r.length;
+      }
+      rows[j]![k]!.synmap = map;
     });
   }
 

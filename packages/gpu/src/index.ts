@@ -24,7 +24,7 @@ export {
 } from './kernel-def.ts';
 export { DeviceLostError, GpuRuntime, GpuValidationError, Recorder, grid, type Readback, type RuntimeOptions, type TransferCounts } from './runtime.ts';
 export { DeviceTensor, HostTensor, elementCount, type DType, type HostArray, type HostArrayOf, type T, type Tensor } from './tensor.ts';
-export { CpuStream, GpuStream, releaseResident, type GpuStreamOptions, type TensorStream } from './stream.ts';
+export { CpuStream, GpuStream, releaseResident, type GpuStreamOptions, type Span, type TensorStream } from './stream.ts';
 export { BufferPool, type PoolStats, type Slot } from './buffer-pool.ts';
 export { compiledPipelineCount, type BindingKind, type KernelSpec } from './pipeline-cache.ts';
 export { Profiler, ProfileSession, type KernelTiming } from './profiler.ts';

@@ -66,6 +66,30 @@ export interface TensorStream {
   take<D extends DType>(tensor: T<D>, rows: readonly number[]): T<D>;
   /** Rows of several tensors of one row size, in the given order (take over many tensors). */
   gather<D extends DType>(rows: readonly { tensor: T<D>; row: number }[]): T<D>;
+  /**
+   * Runs of values (`length` elements from element `offset`) of tensors of one dtype, joined in
+   * order into one flat tensor: a few values of many maps read back without the rest.
+   */
+  spans<D extends DType>(parts: readonly Span<D>[]): T<D>;
+}
+
+/** `length` elements of `tensor` from element `offset` (its flat order). */
+export interface Span<D extends DType = DType> {
+  tensor: T<D>;
+  offset: number;
+  length: number;
+}
+
+function checkSpans(parts: readonly Span[]): number {
+  if (parts.length === 0) throw new ShapeError('spans', 'no spans to join');
+  let total = 0;
+  parts.forEach(({ tensor, offset, length }, i) => {
+    if (tensor.dtype !== parts[0]!.tensor.dtype) throw new ShapeError('spans', `span ${i} is from a tensor of another dtype`);
+    if (!Number.isInteger(offset) || !Number.isInteger(length) || offset < 0 || length < 1 || offset + length > elementCount(tensor.shape))
+      throw new ShapeError('spans', `span ${i} (${length} from ${offset}) is outside its tensor's ${elementCount(tensor.shape)} values`);
+    total += length;
+  });
+  return total;
 }
 
 const storeOf = (owner: object, stores: WeakMap<object, Map<string, Tensor>>): Map<string, Tensor> => {
@@ -252,6 +276,18 @@ export class GpuStream implements TensorStream {
     return out as DeviceTensor<D>;
   }
 
+  spans<D extends DType>(parts: readonly Span<D>[]): T<D> {
+    const total = checkSpans(parts);
+    const first = this.dev(parts[0]!.tensor);
+    const out = this.rec.scratch(total * 4, 'spans', false, first.dtype, [total]);
+    let at = 0;
+    for (const { tensor, offset, length } of parts) {
+      this.rec.copy(this.dev(tensor), offset * 4, out, at * 4, length * 4);
+      at += length;
+    }
+    return out as DeviceTensor<D>;
+  }
+
   /**
    * A buffer made elsewhere on this device (an ONNX Runtime output) as a tensor of this stream,
    * without a copy; `dispose` lets it go once the stream ends and its commands are submitted.
@@ -388,5 +424,17 @@ export class CpuStream implements TensorStream {
       out.set(data.subarray(row * size, (row + 1) * size) as never, i * size);
     });
     return this.t(first.dtype, [rows.length, ...first.shape.slice(1)], out);
+  }
+
+  spans<D extends DType>(parts: readonly Span<D>[]): T<D> {
+    const total = checkSpans(parts);
+    const first = this.h(parts[0]!.tensor);
+    const out = new (first.constructor as new (n: number) => HostArrayOf[D])(total);
+    let at = 0;
+    for (const { tensor, offset, length } of parts) {
+      out.set(this.h(tensor).subarray(offset, offset + length) as never, at);
+      at += length;
+    }
+    return this.t(parts[0]!.tensor.dtype, [total], out);
   }
 }

@@ -250,6 +250,68 @@ describe('stream operations that are not kernels', () => {
     expect(r.c[0]!.slice(0, 7)).toEqual(Array.from(f.subarray(28, 35)));
   });
 
+  it('spans join runs of values of several tensors, in order, for every dtype', async (ctx) => {
+    const a = randomArray(4 * 6, 45);
+    const b = randomArray(10, 46);
+    const m = randomMask(3 * 5, 47);
+    const r = await both(ctx, async (s) => {
+      const ta = s.upload(a, [4, 6]);
+      const tb = s.upload(b, [10]);
+      const tm = s.upload(m, [3, 5]);
+      return [
+        Array.from(
+          await read(
+            s,
+            s.spans([
+              { tensor: ta, offset: 7, length: 3 },
+              { tensor: tb, offset: 0, length: 1 },
+              { tensor: ta, offset: 23, length: 1 },
+              { tensor: tb, offset: 4, length: 6 },
+            ]),
+          ),
+        ),
+        Array.from(
+          await read(
+            s,
+            s.spans([
+              { tensor: tm, offset: 14, length: 1 },
+              { tensor: tm, offset: 2, length: 5 },
+            ]),
+          ),
+        ),
+      ];
+    });
+    if (!r) return;
+    expect(r.g).toEqual(r.c);
+    expect(r.c[0]).toEqual([...Array.from(a.subarray(7, 10)), b[0]!, a[23]!, ...Array.from(b.subarray(4, 10))]);
+    expect(r.c[1]).toEqual([m[14]!, ...Array.from(m.subarray(2, 7))]);
+  });
+
+  it('spans refuses runs outside their tensor and mixed dtypes, on both paths', async (ctx) => {
+    const r = await both(ctx, async (s) => {
+      const t = s.upload(randomArray(8, 48), [2, 4]);
+      const m = s.upload(randomMask(8, 49), [8]);
+      const refusals = [
+        () => s.spans([{ tensor: t, offset: 6, length: 3 }]),
+        () => s.spans([{ tensor: t, offset: -1, length: 1 }]),
+        () => s.spans([{ tensor: t, offset: 0, length: 0 }]),
+        () => s.spans([]),
+        () => s.spans([{ tensor: t, offset: 0, length: 1 }, { tensor: m, offset: 0, length: 1 } as never]),
+      ];
+      return refusals.map((f) => {
+        try {
+          f();
+          return 'accepted';
+        } catch (error) {
+          return (error as Error).name;
+        }
+      });
+    });
+    if (!r) return;
+    expect(r.c).toEqual(['ShapeError', 'ShapeError', 'ShapeError', 'ShapeError', 'ShapeError']);
+    expect(r.g).toEqual(r.c);
+  });
+
   it('adopts a buffer made elsewhere on the device and lets it go when the stream ends', async (ctx) => {
     if (!gpu.current) return ctx.skip(gpu.skipReason);
     const device = gpu.current.handle.device;

@@ -35,7 +35,7 @@ export function areaThresholdReference(values: Float32Array, targets: Float32Arr
     let t = Math.fround(o.fallback);
     if (targets[b]! > 0) {
       hist.fill(0);
-      for (const v of row) hist[bin(v)]!++;
+      for (let i = 0; i < P; i++) hist[bin(row[i]!)]!++;
       let count = 0;
       let k = AREA_BINS - 1;
       for (; ; k--) {

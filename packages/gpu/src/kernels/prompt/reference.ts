@@ -76,6 +76,8 @@ export function seedMapReference(
   const w = s.W / f;
   const seeds = new Uint8Array(s.B * h * w);
   const bg = Math.fround(o.background);
+  const r2 = o.radius * o.radius;
+  const reach = Math.floor(o.radius);
   for (let b = 0; b < s.B; b++) {
     const row = b * (1 + P) * 4;
     const [x0, x1, y0, y1] = [prompts[row]!, prompts[row + 1]!, prompts[row + 2]!, prompts[row + 3]!];
@@ -89,14 +91,23 @@ export function seedMapReference(
           const Y = (y + 0.5) * f;
           if (X < x0 || X > x1 || Y < y0 || Y > y1) seed = SEED_BACKGROUND;
         }
-        for (let k = 0; k < P; k++) {
-          const q = row + 4 * (1 + k);
-          if (prompts[q + 3] === 0) continue;
-          const dx = x - Math.floor(prompts[q]! / f);
-          const dy = y - Math.floor(prompts[q + 1]! / f);
-          if (dx * dx + dy * dy <= o.radius * o.radius) seed = prompts[q + 2] === 1 ? SEED_FOREGROUND : SEED_BACKGROUND;
-        }
         seeds[t] = seed;
+      }
+    }
+    // The discs, painted in point order over the pixels they can reach: a later point overrides,
+    // as the kernel's per-pixel loop over the points decides.
+    for (let k = 0; k < P; k++) {
+      const q = row + 4 * (1 + k);
+      if (prompts[q + 3] === 0) continue;
+      const cx = Math.floor(prompts[q]! / f);
+      const cy = Math.floor(prompts[q + 1]! / f);
+      const label = prompts[q + 2] === 1 ? SEED_FOREGROUND : SEED_BACKGROUND;
+      for (let y = Math.max(0, cy - reach); y <= Math.min(h - 1, cy + reach); y++) {
+        for (let x = Math.max(0, cx - reach); x <= Math.min(w - 1, cx + reach); x++) {
+          const dx = x - cx;
+          const dy = y - cy;
+          if (dx * dx + dy * dy <= r2) seeds[(b * h + y) * w + x] = label;
+        }
       }
     }
   }

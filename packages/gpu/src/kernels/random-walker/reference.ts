@@ -91,7 +91,6 @@ export function randomWalkerReference(
   validateRandomWalker(image, seeds, prior, s, o);
   const { B, H, W } = s;
   const plane = H * W;
-  const { right, down } = edgeWeightsReference(image, s, o.beta);
   const probability = new Float32Array(B * plane);
   const iterations: number[] = [];
   const x = new Float64Array(plane);
@@ -113,66 +112,94 @@ export function randomWalkerReference(
   const fd = new Float32Array(plane);
   for (let b = 0; b < B; b++) {
     const off = b * plane;
+    // Every pixel outside the box [y0, y1] × [x0, x1] of the unseeded ones is a seed: its x is
+    // fixed and its r, p, q, z are 0, so the loops visit the box only. The sums meet the same
+    // non-zero terms in the same order (a skipped term is an exact 0): the result is that of a
+    // walk over the whole plane, bit for bit, and a walk bounded to a small organ's box is cheap.
+    let y0 = H;
+    let y1 = -1;
+    let x0 = W;
+    let x1 = -1;
     for (let i = 0; i < plane; i++) {
-      const xx = i % W;
-      wl[i] = xx > 0 ? right[off + i - 1]! : 0;
-      wr[i] = xx + 1 < W ? right[off + i]! : 0;
-      wu[i] = i >= W ? down[off + i - W]! : 0;
-      wd[i] = i + W < plane ? down[off + i]! : 0;
-      freeMask[i] = seeds[off + i] === SEED_NONE ? 1 : 0;
+      const seed = seeds[off + i]!;
+      freeMask[i] = seed === SEED_NONE ? 1 : 0;
+      x[i] = seed === SEED_FOREGROUND ? 1 : 0;
+      if (seed === SEED_NONE) {
+        const yy = (i / W) | 0;
+        const xx = i - yy * W;
+        if (yy < y0) y0 = yy;
+        y1 = yy;
+        if (xx < x0) x0 = xx;
+        if (xx > x1) x1 = xx;
+      }
     }
-    // The weights to unseeded neighbours only (a seed's value is in the right-hand side).
-    for (let i = 0; i < plane; i++) {
-      fl[i] = i > 0 && freeMask[i - 1] ? wl[i]! : 0;
-      fr[i] = i + 1 < plane && freeMask[i + 1] ? wr[i]! : 0;
-      fu[i] = i >= W && freeMask[i - W] ? wu[i]! : 0;
-      fd[i] = i + W < plane && freeMask[i + W] ? wd[i]! : 0;
+    if (y1 < 0) {
+      // Nothing to solve: every pixel is a seed.
+      iterations.push(0);
+      for (let i = 0; i < plane; i++) probability[off + i] = x[i]!;
+      continue;
     }
-    // out = A·v on the unseeded pixels (0 on seeds); returns v·out. The first and last rows check
-    // for their missing neighbours; the rows between have all four, so their loop asks nothing
-    // (the same products in the same order: the result does not change, the branches go).
-    const edge = (v: Float64Array, i: number): number => {
-      if (!freeMask[i]) return 0;
-      let acc = diag[i]! * v[i]!;
-      if (i > 0) acc -= fl[i]! * v[i - 1]!;
-      if (i + 1 < plane) acc -= fr[i]! * v[i + 1]!;
-      if (i >= W) acc -= fu[i]! * v[i - W]!;
-      if (i + W < plane) acc -= fd[i]! * v[i + W]!;
-      return acc;
-    };
-    const top = Math.min(W, plane);
-    const bottom = Math.max(top, plane - W);
+    r.fill(0);
+    p.fill(0);
+    q.fill(0);
+    z.fill(0);
+    diag.fill(1);
+    const scale = edgeScale(image.subarray(off, off + plane), o.beta);
+    // As edgeWeightsReference stores them: float32 values.
+    const weight = (i: number, j: number) => Math.fround(Math.exp(-scale * (image[off + i]! - image[off + j]!) ** 2) + 1e-6);
+    for (let y = y0; y <= y1; y++) {
+      for (let xx = x0; xx <= x1; xx++) {
+        const i = y * W + xx;
+        wl[i] = xx > 0 ? weight(i - 1, i) : 0;
+        wr[i] = xx + 1 < W ? weight(i, i + 1) : 0;
+        wu[i] = y > 0 ? weight(i - W, i) : 0;
+        wd[i] = y + 1 < H ? weight(i, i + W) : 0;
+        fl[i] = xx > 0 && freeMask[i - 1] ? wl[i]! : 0;
+        fr[i] = xx + 1 < W && freeMask[i + 1] ? wr[i]! : 0;
+        fu[i] = y > 0 && freeMask[i - W] ? wu[i]! : 0;
+        fd[i] = y + 1 < H && freeMask[i + W] ? wd[i]! : 0;
+      }
+    }
+    // out = A·v on the unseeded pixels of the box (0 on seeds); returns v·out.
     const apply = (v: Float64Array, out: Float64Array): number => {
       let dot = 0;
-      for (let i = 0; i < top; i++) {
-        const acc = (out[i] = edge(v, i));
-        dot += v[i]! * acc;
-      }
-      for (let i = top; i < bottom; i++) {
-        const acc = freeMask[i] ? diag[i]! * v[i]! - fl[i]! * v[i - 1]! - fr[i]! * v[i + 1]! - fu[i]! * v[i - W]! - fd[i]! * v[i + W]! : 0;
-        out[i] = acc;
-        dot += v[i]! * acc;
-      }
-      for (let i = bottom; i < plane; i++) {
-        const acc = (out[i] = edge(v, i));
-        dot += v[i]! * acc;
+      for (let y = y0; y <= y1; y++) {
+        const row = y * W;
+        const firstRow = y === 0;
+        const lastRow = y === H - 1;
+        for (let i = row + x0, end = row + x1; i <= end; i++) {
+          let acc = 0;
+          if (freeMask[i]) {
+            acc = diag[i]! * v[i]!;
+            // A missing neighbour has weight 0; the guards keep the reads inside the plane.
+            acc -= fl[i]! * (fl[i] ? v[i - 1]! : 0);
+            acc -= fr[i]! * (fr[i] ? v[i + 1]! : 0);
+            if (!firstRow) acc -= fu[i]! * v[i - W]!;
+            if (!lastRow) acc -= fd[i]! * v[i + W]!;
+          }
+          out[i] = acc;
+          dot += v[i]! * acc;
+        }
       }
       return dot;
     };
-    const fg = (j: number) => (j >= 0 && j < plane && seeds[off + j] === SEED_FOREGROUND ? 1 : 0);
+    const fg = (j: number) => (seeds[off + j] === SEED_FOREGROUND ? 1 : 0);
     let bnorm = 0;
-    for (let i = 0; i < plane; i++) {
-      if (!freeMask[i]) {
-        x[i] = seeds[off + i] === SEED_FOREGROUND ? 1 : 0;
-        diag[i] = 1;
-        r[i] = 0;
-        continue;
+    for (let y = y0; y <= y1; y++) {
+      for (let xx = x0; xx <= x1; xx++) {
+        const i = y * W + xx;
+        if (!freeMask[i]) continue;
+        diag[i] = o.gamma + wl[i]! + wr[i]! + wu[i]! + wd[i]!;
+        const rhs =
+          o.gamma * prior[off + i]! +
+          wl[i]! * (xx > 0 ? fg(i - 1) : 0) +
+          wr[i]! * (xx + 1 < W ? fg(i + 1) : 0) +
+          wu[i]! * (y > 0 ? fg(i - W) : 0) +
+          wd[i]! * (y + 1 < H ? fg(i + W) : 0);
+        r[i] = rhs; // b, for now
+        bnorm += rhs * rhs;
+        x[i] = prior[off + i]!;
       }
-      diag[i] = o.gamma + wl[i]! + wr[i]! + wu[i]! + wd[i]!;
-      const rhs = o.gamma * prior[off + i]! + wl[i]! * fg(i - 1) + wr[i]! * fg(i + 1) + wu[i]! * fg(i - W) + wd[i]! * fg(i + W);
-      r[i] = rhs; // b, for now
-      bnorm += rhs * rhs;
-      x[i] = prior[off + i]!;
     }
     bnorm = Math.sqrt(bnorm);
     // r = b − A·x
@@ -181,12 +208,14 @@ export function randomWalkerReference(
     // in the loop that updates r. The sums run in pixel order, so they are those of separate loops.
     let rz = 0;
     let rr = 0;
-    for (let i = 0; i < plane; i++) {
-      r[i] = freeMask[i] ? r[i]! - q[i]! : 0;
-      const zi = r[i]! / diag[i]!;
-      p[i] = zi;
-      rz += r[i]! * zi;
-      rr += r[i]! * r[i]!;
+    for (let y = y0; y <= y1; y++) {
+      for (let i = y * W + x0, end = y * W + x1; i <= end; i++) {
+        r[i] = freeMask[i] ? r[i]! - q[i]! : 0;
+        const zi = r[i]! / diag[i]!;
+        p[i] = zi;
+        rz += r[i]! * zi;
+        rr += r[i]! * r[i]!;
+      }
     }
     let it = 0;
     for (; it < o.maxIterations; it++) {
@@ -196,16 +225,20 @@ export function randomWalkerReference(
       const alpha = rz / pq;
       let rzNext = 0;
       rr = 0;
-      for (let i = 0; i < plane; i++) {
-        x[i]! += alpha * p[i]!;
-        const ri = (r[i]! -= alpha * q[i]!);
-        const zi = (z[i] = ri / diag[i]!); // z = r / diag, kept for p below
-        rzNext += ri * zi;
-        rr += ri * ri;
+      for (let y = y0; y <= y1; y++) {
+        for (let i = y * W + x0, end = y * W + x1; i <= end; i++) {
+          x[i]! += alpha * p[i]!;
+          const ri = (r[i]! -= alpha * q[i]!);
+          const zi = (z[i] = ri / diag[i]!); // z = r / diag, kept for p below
+          rzNext += ri * zi;
+          rr += ri * ri;
+        }
       }
       const betaCg = rzNext / rz;
       rz = rzNext;
-      for (let i = 0; i < plane; i++) p[i] = z[i]! + betaCg * p[i]!;
+      for (let y = y0; y <= y1; y++) {
+        for (let i = y * W + x0, end = y * W + x1; i <= end; i++) p[i] = z[i]! + betaCg * p[i]!;
+      }
     }
     iterations.push(it);
     for (let i = 0; i < plane; i++) probability[off + i] = Math.min(1, Math.max(0, x[i]!));

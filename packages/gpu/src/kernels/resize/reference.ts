@@ -19,34 +19,42 @@ export function validateUpsample(maps: Values, s: ResizeShape): void {
   finite('resize', 'maps', maps);
 }
 
+/**
+ * The two source indices and the weight of the second for each of `outSize` output coordinates
+ * (half-pixel centres, edge clamping), computed in f32 as the kernel does, so floor() picks the
+ * same source pixel.
+ */
+export function bilinearTaps(inSize: number, outSize: number): { lo: Int32Array; hi: Int32Array; frac: Float64Array } {
+  const f = Math.fround;
+  const lo = new Int32Array(outSize);
+  const hi = new Int32Array(outSize);
+  const frac = new Float64Array(outSize);
+  for (let o = 0; o < outSize; o++) {
+    const src = Math.min(Math.max(f(f(f(o + 0.5) * inSize) / outSize) - 0.5, 0), inSize - 1);
+    lo[o] = Math.floor(src);
+    hi[o] = Math.min(lo[o]! + 1, inSize - 1);
+    frac[o] = src - lo[o]!;
+  }
+  return { lo, hi, frac };
+}
+
 /** Half-pixel centres, edge clamping (PyTorch's align_corners=False). */
 export function upsampleBilinearReference(maps: Float32Array, s: ResizeShape): Float32Array {
   validateUpsample(maps, s);
   const { B, inH, inW, outH, outW } = s;
   const out = new Float32Array(B * outH * outW);
-  const f = Math.fround;
-  // Each output column's source columns and weight (the same for every row and map).
-  const xs0 = new Int32Array(outW);
-  const xs1 = new Int32Array(outW);
-  const fxs = new Float64Array(outW);
-  for (let x = 0; x < outW; x++) {
-    const sx = Math.min(Math.max(f(f(f(x + 0.5) * inW) / outW) - 0.5, 0), inW - 1);
-    xs0[x] = Math.floor(sx);
-    xs1[x] = Math.min(xs0[x]! + 1, inW - 1);
-    fxs[x] = sx - xs0[x]!;
-  }
+  const xs = bilinearTaps(inW, outW);
+  const ys = bilinearTaps(inH, outH);
   for (let b = 0; b < B; b++) {
     const base = b * inH * inW;
     for (let y = 0; y < outH; y++) {
-      // Coordinates in f32, as the kernel computes them, so floor() picks the same pixel.
-      const sy = Math.min(Math.max(f(f(f(y + 0.5) * inH) / outH) - 0.5, 0), inH - 1);
-      const y0 = Math.floor(sy);
-      const y1 = Math.min(y0 + 1, inH - 1);
-      const fy = sy - y0;
+      const y0 = ys.lo[y]!;
+      const y1 = ys.hi[y]!;
+      const fy = ys.frac[y]!;
       for (let x = 0; x < outW; x++) {
-        const x0 = xs0[x]!;
-        const x1 = xs1[x]!;
-        const fx = fxs[x]!;
+        const x0 = xs.lo[x]!;
+        const x1 = xs.hi[x]!;
+        const fx = xs.frac[x]!;
         const top = maps[base + y0 * inW + x0]! * (1 - fx) + maps[base + y0 * inW + x1]! * fx;
         const bottom = maps[base + y1 * inW + x0]! * (1 - fx) + maps[base + y1 * inW + x1]! * fx;
         out[(b * outH + y) * outW + x] = top * (1 - fy) + bottom * fy;
