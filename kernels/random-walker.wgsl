@@ -25,7 +25,7 @@ struct Params { H: u32, W: u32, B: u32, blocks: u32, gamma: f32, tol2: f32, mode
 @group(0) @binding(3) var<storage, read> prior: array<f32>;   // [B][H·W]
 @group(0) @binding(4) var<storage, read_write> vec: array<f32>;
 @group(0) @binding(5) var<storage, read_write> scal: array<f32>;     // [B][8]
-@group(0) @binding(6) var<storage, read_write> partial: array<f32>;  // [B][blocks][2]
+@group(0) @binding(6) var<storage, read_write> partial: array<f32>;  // [B][blocks][2], then [B][blocks] unseeded counts
 
 const X = 0u; const R = 1u; const Z = 2u; const P = 3u; const Q = 4u; const DIAG = 5u; const RHS = 6u; const WR = 7u; const WD = 8u;
 
@@ -34,6 +34,8 @@ fn total() -> u32 { return p.B * p.H * p.W; }
 fn slice_of(t: u32) -> u32 { return t / (p.H * p.W); }
 fn is_free(t: u32) -> bool { return seeds[t] == SEED_NONE; }
 fn done(b: u32) -> bool { return scal[8u * b + 6u] != 0.0; }
+// Where `setup` leaves each block's count of unseeded pixels, after the partial sums.
+fn free_count_at(b: u32, block: u32) -> u32 { return 2u * p.B * p.blocks + b * p.blocks + block; }
 
 var<workgroup> red_a: array<f32, WG>;
 var<workgroup> red_b: array<f32, WG>;
@@ -46,19 +48,44 @@ fn slice_done_uniform(b: u32, lid: u32) -> bool {
   return workgroupUniformLoad(&w_done) == 1u;
 }
 
-// Sums (a, b) over the workgroup into partial[slice][block]. Every invocation must call it.
-fn block_sum(a: f32, b: f32, lid: u32, slice: u32, block: u32) {
+// The same, true also for a block with no unseeded pixel (most of a walk bounded to a box): its
+// partial sums are 0 from `residual` on, so it leaves its slots as they are and skips its barriers.
+fn block_idle_uniform(b: u32, block: u32, lid: u32) -> bool {
+  if (lid == 0u) { w_done = select(0u, 1u, done(b) || partial[free_count_at(b, block)] == 0.0); }
+  return workgroupUniformLoad(&w_done) == 1u;
+}
+
+// Sums (a, b) over the workgroup; the result is lid 0's. Every invocation must call it. LANES
+// invocations each add WG / LANES values, then one adds theirs: two barriers where a tree takes
+// log2(WG) (a CPU Vulkan driver pays for each barrier; a GPU hardly minds).
+const LANES = 16u;
+var<workgroup> red_lanes: array<vec2f, LANES>;
+fn workgroup_sum(a: f32, b: f32, lid: u32) -> vec2f {
   red_a[lid] = a;
   red_b[lid] = b;
   workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s /= 2u) {
-    if (lid < s) { red_a[lid] += red_a[lid + s]; red_b[lid] += red_b[lid + s]; }
-    workgroupBarrier();
+  if (lid < LANES) {
+    let n = WG / LANES;
+    var s = vec2f(0.0);
+    for (var k = lid * n; k < (lid + 1u) * n; k++) { s += vec2f(red_a[k], red_b[k]); }
+    red_lanes[lid] = s;
   }
+  workgroupBarrier();
+  var s = vec2f(0.0);
   if (lid == 0u) {
-    partial[2u * (slice * p.blocks + block)] = red_a[0];
-    partial[2u * (slice * p.blocks + block) + 1u] = red_b[0];
+    for (var k = 0u; k < LANES; k++) { s += red_lanes[k]; }
   }
+  return s;
+}
+
+// Sums (a, b) over the workgroup into partial[slice][block]; returns them (in lid 0).
+fn block_sum(a: f32, b: f32, lid: u32, slice: u32, block: u32) -> vec2f {
+  let s = workgroup_sum(a, b, lid);
+  if (lid == 0u) {
+    partial[2u * (slice * p.blocks + block)] = s.x;
+    partial[2u * (slice * p.blocks + block) + 1u] = s.y;
+  }
+  return s;
 }
 
 // Workgroups tile one slice: workgroup (block, slice) covers pixels block·WG … of that slice.
@@ -119,16 +146,13 @@ fn setup(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid
       vec[at(X, t)] = fg(t);
     }
   }
-  block_sum(b2, 0.0, lid, wid.y, wid.x);
+  let free = select(0.0, 1.0, in_slice(wid, lid) && is_free(pixel(wid, lid)));
+  let sums = block_sum(b2, free, lid, wid.y, wid.x);
+  if (lid == 0u) { partial[free_count_at(wid.y, wid.x)] = sums.y; }
 }
 
-// Q = A·V on the unseeded pixels, V = x (mode 0) or p (mode 1).
-@compute @workgroup_size(WG)
-fn matvec(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  if (!in_slice(wid, lid) || (p.mode == 1u && done(wid.y))) { return; }
-  let t = pixel(wid, lid);
-  if (!is_free(t)) { vec[at(Q, t)] = 0.0; return; }
-  let v = select(X, P, p.mode == 1u);
+// (A·V)_t on an unseeded pixel t.
+fn apply_at(v: u32, t: u32) -> f32 {
   let i = t % (p.H * p.W);
   let x = i % p.W;
   let w = neighbour_weights(t);
@@ -137,7 +161,32 @@ fn matvec(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li
   if (x + 1u < p.W) { acc -= w.y * free_value(v, t + 1u); }
   if (i >= p.W) { acc -= w.z * free_value(v, t - p.W); }
   if (i + p.W < p.H * p.W) { acc -= w.w * free_value(v, t + p.W); }
-  vec[at(Q, t)] = acc;
+  return acc;
+}
+
+// Q = A·x on the unseeded pixels (0 on seeds), once before the iterations.
+@compute @workgroup_size(WG)
+fn matvec(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  if (!in_slice(wid, lid)) { return; }
+  let t = pixel(wid, lid);
+  vec[at(Q, t)] = select(0.0, apply_at(X, t), is_free(t));
+}
+
+// Each iteration: Q = A·p and the partial p·q in one pass. A block with no unseeded pixel keeps
+// its Q (0) and its partial slots (0).
+@compute @workgroup_size(WG)
+fn matvec_dot(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  if (block_idle_uniform(wid.y, wid.x, lid)) { return; }
+  var pq = 0.0;
+  if (in_slice(wid, lid)) {
+    let t = pixel(wid, lid);
+    if (is_free(t)) {
+      let q = apply_at(P, t);
+      vec[at(Q, t)] = q;
+      pq = vec[at(P, t)] * q;
+    }
+  }
+  block_sum(pq, 0.0, lid, wid.y, wid.x);
 }
 
 // r = b − A·x, z = r / diag, p = z; partial r·z and r·r.
@@ -158,22 +207,10 @@ fn residual(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) 
   block_sum(rz, rr, lid, wid.y, wid.x);
 }
 
-// Partial p·q.
-@compute @workgroup_size(WG)
-fn dot_pq(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  if (slice_done_uniform(wid.y, lid)) { return; }
-  var pq = 0.0;
-  if (in_slice(wid, lid) && !done(wid.y)) {
-    let t = pixel(wid, lid);
-    pq = vec[at(P, t)] * vec[at(Q, t)];
-  }
-  block_sum(pq, 0.0, lid, wid.y, wid.x);
-}
-
 // x += α·p, r −= α·q, z = r / diag; partial r·z and r·r.
 @compute @workgroup_size(WG)
 fn update_x(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  if (slice_done_uniform(wid.y, lid)) { return; }
+  if (block_idle_uniform(wid.y, wid.x, lid)) { return; }
   var rz = 0.0;
   var rr = 0.0;
   let live = !done(wid.y);
@@ -196,7 +233,8 @@ fn update_x(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) 
 // p = z + β·p.
 @compute @workgroup_size(WG)
 fn update_p(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  if (!in_slice(wid, lid) || done(wid.y)) { return; }
+  // A block with no unseeded pixel: its p stays 0.
+  if (!in_slice(wid, lid) || done(wid.y) || partial[free_count_at(wid.y, wid.x)] == 0.0) { return; }
   let t = pixel(wid, lid);
   vec[at(P, t)] = vec[at(Z, t)] + scal[8u * wid.y + 3u] * vec[at(P, t)];
 }
@@ -204,7 +242,7 @@ fn update_p(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) 
 // One workgroup per slice reduces the block partials and updates the CG scalars.
 //   mode 0 (after setup):     ‖b‖²
 //   mode 1 (after residual):  rz, ‖r‖²; done when ‖r‖² ≤ tol²·‖b‖²
-//   mode 2 (after dot_pq):    α = rz / pq; done when pq ≤ 0
+//   mode 2 (after matvec_dot): α = rz / pq; done when pq ≤ 0
 //   mode 3 (after update_x):  β = rz' / rz, rz = rz', ‖r‖²; done when converged
 @compute @workgroup_size(WG)
 fn reduce(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
@@ -216,17 +254,11 @@ fn reduce(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li
     sa += partial[2u * (b * p.blocks + k)];
     sb += partial[2u * (b * p.blocks + k) + 1u];
   }
-  red_a[lid] = sa;
-  red_b[lid] = sb;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s /= 2u) {
-    if (lid < s) { red_a[lid] += red_a[lid + s]; red_b[lid] += red_b[lid + s]; }
-    workgroupBarrier();
-  }
+  let sums = workgroup_sum(sa, sb, lid);
   if (lid != 0u) { return; }
   let o = 8u * b;
-  let a = red_a[0];
-  let c = red_b[0];
+  let a = sums.x;
+  let c = sums.y;
   if (p.mode == 0u) {
     scal[o + 4u] = a;
   } else if (p.mode == 1u) {

@@ -40,7 +40,8 @@ async function solve(ctx: RecordContext, image: DeviceTensor, seeds: DeviceTenso
   const stats = recordMoments(ctx, image, null, { B, N: plane });
   const vectors = rec.tensor('f32', [9, B, plane], 'random-walker:vectors');
   const scalars = rec.tensor('f32', [B, 8], 'random-walker:scalars');
-  const partials = rec.tensor('f32', [Math.max(2 * B * blocks, 3 * B)], 'random-walker:partials');
+  // Per block: two partial sums, then its count of unseeded pixels (blocks with none skip the CG's sums).
+  const partials = rec.tensor('f32', [Math.max(3 * B * blocks, 3 * B)], 'random-walker:partials');
   rec.copy(stats, 0, partials, 0, 3 * B * 4);
   const bindings = [image, seeds, prior, vectors, scalars, partials];
   const params = (mode: number) => [u32(H), u32(W), u32(B), u32(blocks), f32(o.gamma), f32(o.tolerance ** 2), u32(mode), f32(o.beta)];
@@ -50,15 +51,14 @@ async function solve(ctx: RecordContext, image: DeviceTensor, seeds: DeviceTenso
   run('edges');
   run('setup');
   run('reduce', 0);
-  run('matvec', 0);
+  run('matvec');
   run('residual');
   run('reduce', 1);
   for (let it = 0; it < o.maxIterations;) {
     const chunk = Math.min(it === 0 ? RANDOM_WALKER_CHECKS.first : RANDOM_WALKER_CHECKS.every, o.maxIterations - it);
     it += chunk;
     for (let k = 0; k < chunk; k++) {
-      run('matvec', 1);
-      run('dot_pq');
+      run('matvec_dot');
       run('reduce', 2);
       run('update_x');
       run('reduce', 3);
