@@ -160,11 +160,21 @@ export function randomWalkerReference(
         fd[i] = y + 1 < H && freeMask[i + W] ? wd[i]! : 0;
       }
     }
-    // out = A·v on the unseeded pixels of the box (0 on seeds); returns v·out.
+    // out = A·v on the unseeded pixels of the box (0 on seeds); returns v·out. A box off the
+    // plane's borders reads every neighbour without a check (a missing one has weight 0).
+    const inner = x0 > 0 && x1 < W - 1;
     const apply = (v: Float64Array, out: Float64Array): number => {
       let dot = 0;
       for (let y = y0; y <= y1; y++) {
         const row = y * W;
+        if (inner && y > 0 && y < H - 1) {
+          for (let i = row + x0, end = row + x1; i <= end; i++) {
+            const acc = freeMask[i] ? diag[i]! * v[i]! - fl[i]! * v[i - 1]! - fr[i]! * v[i + 1]! - fu[i]! * v[i - W]! - fd[i]! * v[i + W]! : 0;
+            out[i] = acc;
+            dot += v[i]! * acc;
+          }
+          continue;
+        }
         const firstRow = y === 0;
         const lastRow = y === H - 1;
         for (let i = row + x0, end = row + x1; i <= end; i++) {
