@@ -16,19 +16,19 @@ const taps = bilinearTaps(GRID, ROI);
 export function sharedCells(masks: readonly Uint8Array[]): (Uint8Array | null)[] {
   const cells: (Uint8Array | null)[] = masks.map(() => null);
   if (masks.length < 2) return cells;
-  for (let p = 0; p < PIXELS; p++) {
-    let claims = 0;
-    for (const m of masks) if (m[p]) claims++;
-    if (claims < 2) continue;
-    const y = (p / ROI) | 0;
-    const x = p - y * ROI;
-    const corners = [taps.lo[y]! * GRID + taps.lo[x]!, taps.lo[y]! * GRID + taps.hi[x]!, taps.hi[y]! * GRID + taps.lo[x]!, taps.hi[y]! * GRID + taps.hi[x]!];
-    masks.forEach((m, o) => {
-      if (!m[p]) return;
+  const claims = new Uint8Array(PIXELS);
+  for (const m of masks) for (let p = 0; p < PIXELS; p++) if (m[p]) claims[p] = claims[p]! + 1;
+  masks.forEach((m, o) => {
+    for (let p = 0; p < PIXELS; p++) {
+      if (claims[p]! < 2 || !m[p]) continue;
+      const y = (p / ROI) | 0;
+      const x = p - y * ROI;
       const grid = (cells[o] ??= new Uint8Array(CELLS));
-      for (const c of corners) grid[c] = 1;
-    });
-  }
+      const top = taps.lo[y]! * GRID;
+      const bottom = taps.hi[y]! * GRID;
+      grid[top + taps.lo[x]!] = grid[top + taps.hi[x]!] = grid[bottom + taps.lo[x]!] = grid[bottom + taps.hi[x]!] = 1;
+    }
+  });
   return cells;
 }
 

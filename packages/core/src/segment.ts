@@ -10,7 +10,7 @@
  * within each volume's extent along the body axis, whatever order or spacing the files use.
  */
 import { ShapeError, type TransferCounts } from '@synpo/gpu';
-import { upsampleBilinearReference } from '@synpo/gpu/kernels';
+import { bilinearTaps } from '@synpo/gpu/kernels';
 import { GRID, PIXELS, ROI } from './backend.ts';
 import { sharedCellCount } from './overlap.ts';
 import { MAX_LABEL, type PreparedVolume } from './preprocess.ts';
@@ -355,35 +355,54 @@ export function combineOrgans(
   const labels = new Uint16Array(nz * PIXELS);
   let overlapPixels = 0;
   for (let z = 0; z < nz; z++) {
-    const present = organs.map((_, o) => o).filter((o) => organs[o]!.masks.subarray(z * PIXELS, (z + 1) * PIXELS).some((v) => v));
+    const off = z * PIXELS;
+    const present = organs.filter((o) => o.masks.subarray(off, off + PIXELS).some((v) => v));
     if (present.length === 0) continue;
-    // The organs' confidences at ROI resolution, made only for slices where two organs meet.
-    let up: Map<number, Float32Array> | null = null;
+    if (present.length === 1) {
+      const { masks, value } = present[0]!;
+      for (let t = off; t < off + PIXELS; t++) if (masks[t]) labels[t] = value;
+      continue;
+    }
+    const maps = present.map((o) => o.confidence?.get(z));
     for (let i = 0; i < PIXELS; i++) {
-      const t = z * PIXELS + i;
+      const t = off + i;
       let winner = -1;
+      let best = 0;
       let claims = 0;
-      for (const o of present) {
-        if (!organs[o]!.masks[t]) continue;
+      for (let k = 0; k < present.length; k++) {
+        if (!present[k]!.masks[t]) continue;
         claims++;
+        // The confidences are made only where two organs meet.
         if (winner < 0) {
-          winner = o;
+          winner = k;
           continue;
         }
-        up ??= new Map(present.map((p) => [p, confidenceAt(organs[p]!.confidence?.get(z))]));
-        if (up.get(o)![i]! > up.get(winner)![i]!) winner = o;
+        if (claims === 2) best = confidenceAt(maps[winner], i);
+        const c = confidenceAt(maps[k], i);
+        if (c > best) [winner, best] = [k, c];
       }
-      if (winner >= 0) labels[t] = organs[winner]!.value;
+      if (winner >= 0) labels[t] = present[winner]!.value;
       if (claims > 1) overlapPixels++;
     }
   }
   return { labels, overlapPixels };
 }
 
-/** A 64×64 fused map at ROI resolution (bilinear, as the kernels upsample it); −∞ when there is none. */
-function confidenceAt(synmap: Float32Array | undefined): Float32Array {
-  if (!synmap) return new Float32Array(PIXELS).fill(-Infinity);
-  return upsampleBilinearReference(synmap, { B: 1, inH: GRID, inW: GRID, outH: ROI, outW: ROI });
+const taps = bilinearTaps(GRID, ROI);
+
+/**
+ * A 64×64 fused map's value at ROI pixel i: bilinear as the kernels upsample it (the f32 that
+ * upsampleBilinearReference stores there); −∞ when there is no map.
+ */
+function confidenceAt(synmap: Float32Array | undefined, i: number): number {
+  if (!synmap) return -Infinity;
+  const y = (i / ROI) | 0;
+  const x = i - y * ROI;
+  const [x0, x1, fx] = [taps.lo[x]!, taps.hi[x]!, taps.frac[x]!];
+  const [y0, y1, fy] = [taps.lo[y]! * GRID, taps.hi[y]! * GRID, taps.frac[y]!];
+  const top = synmap[y0 + x0]! * (1 - fx) + synmap[y0 + x1]! * fx;
+  const bottom = synmap[y1 + x0]! * (1 - fx) + synmap[y1 + x1]! * fx;
+  return Math.fround(top * (1 - fy) + bottom * fy);
 }
 
 /** One organ of a query volume (the multi-organ run with one organ). */

@@ -82,6 +82,32 @@ describe('NIfTI reader', () => {
     });
   }
 
+  it('readNifti inflates a file with zlib: the volume decodeNifti gives, and damaged streams refused in the same words', async () => {
+    const dir = tmp();
+    const good = gzipSync(niftiBytes());
+    writeFileSync(join(dir, 'good.nii.gz'), good);
+    const read = await readNifti(join(dir, 'good.nii.gz'));
+    const decoded = decodeNifti(good, 'good.nii.gz');
+    expect(Array.from(read.data)).toEqual(Array.from(decoded.data));
+    expect(read.dims).toEqual(decoded.dims);
+    const damaged = [
+      ...bad.filter(([name]) => name.startsWith('a gzip')),
+      ['a truncated gzip stream', () => good.subarray(0, good.length - 30), /gzip stream is corrupt or truncated/] as const,
+    ];
+    expect(damaged.length).toBe(3);
+    for (const [name, bytes, message] of damaged) {
+      const file = join(dir, `${name.replaceAll(' ', '-')}.nii.gz`);
+      writeFileSync(file, bytes());
+      const error = await readNifti(file).then(
+        () => null,
+        (e: Error) => e,
+      );
+      expect(error, name).toBeInstanceOf(ImageFileError);
+      expect(error!.message, name).toMatch(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: `));
+      expect(error!.message, name).toMatch(message);
+    }
+  });
+
   it("our CRC-32 matches gzip's", () => {
     const dir = tmp();
     writeFileSync(join(dir, 'x'), 'The quick brown fox');
