@@ -163,9 +163,17 @@ export function randomWalkerReference(
     // out = A·v on the unseeded pixels of the box (0 on seeds); returns v·out. A box off the
     // plane's borders reads every neighbour without a check (a missing one has weight 0).
     const inner = x0 > 0 && x1 < W - 1;
-    const apply = (v: Float64Array, out: Float64Array): number => {
+    // p = z + β·p over one row of the box.
+    const updateRow = (y: number, beta: number) => {
+      for (let i = y * W + x0, end = y * W + x1; i <= end; i++) p[i] = z[i]! + beta * p[i]!;
+    };
+    // With `beta`, v (= p) gets CG's update row by row just ahead of the rows that read it (a row
+    // reads its neighbours above and below): the same values, one sweep over the box fewer.
+    const apply = (v: Float64Array, out: Float64Array, beta?: number): number => {
       let dot = 0;
+      if (beta !== undefined) updateRow(y0, beta);
       for (let y = y0; y <= y1; y++) {
+        if (beta !== undefined && y < y1) updateRow(y + 1, beta);
         const row = y * W;
         if (inner && y > 0 && y < H - 1) {
           for (let i = row + x0, end = row + x1; i <= end; i++) {
@@ -228,9 +236,11 @@ export function randomWalkerReference(
       }
     }
     let it = 0;
+    // CG's β of the previous iteration, applied to p inside the next apply (none before the first).
+    let betaCg: number | undefined;
     for (; it < o.maxIterations; it++) {
       if (Math.sqrt(rr) <= o.tolerance * Math.max(bnorm, 1e-30)) break;
-      const pq = apply(p, q);
+      const pq = apply(p, q, betaCg);
       if (pq <= 0) break;
       const alpha = rz / pq;
       let rzNext = 0;
@@ -239,16 +249,13 @@ export function randomWalkerReference(
         for (let i = y * W + x0, end = y * W + x1; i <= end; i++) {
           x[i]! += alpha * p[i]!;
           const ri = (r[i]! -= alpha * q[i]!);
-          const zi = (z[i] = ri / diag[i]!); // z = r / diag, kept for p below
+          const zi = (z[i] = ri / diag[i]!); // z = r / diag, kept for p's update
           rzNext += ri * zi;
           rr += ri * ri;
         }
       }
-      const betaCg = rzNext / rz;
+      betaCg = rzNext / rz;
       rz = rzNext;
-      for (let y = y0; y <= y1; y++) {
-        for (let i = y * W + x0, end = y * W + x1; i <= end; i++) p[i] = z[i]! + betaCg * p[i]!;
-      }
     }
     iterations.push(it);
     for (let i = 0; i < plane; i++) probability[off + i] = Math.min(1, Math.max(0, x[i]!));
