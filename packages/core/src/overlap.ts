@@ -32,6 +32,26 @@ export function sharedCells(masks: readonly Uint8Array[]): (Uint8Array | null)[]
   return cells;
 }
 
+/**
+ * A 64×64 fused map's value at ROI pixel i: bilinear as the kernels upsample it (the float32 that
+ * upsampleBilinearReference stores there, its loop written out for one pixel); −∞ when there is
+ * no map. It reads only the four cells sharedCells marks for the pixel.
+ */
+export function confidenceAt(synmap: Float32Array | undefined, i: number): number {
+  if (!synmap) return -Infinity;
+  const y = (i / ROI) | 0;
+  const x = i - y * ROI;
+  const x0 = taps.lo[x]!;
+  const x1 = taps.hi[x]!;
+  const fx = taps.frac[x]!;
+  const y0 = taps.lo[y]! * GRID;
+  const y1 = taps.hi[y]! * GRID;
+  const fy = taps.frac[y]!;
+  const top = synmap[y0 + x0]! * (1 - fx) + synmap[y0 + x1]! * fx;
+  const bottom = synmap[y1 + x0]! * (1 - fx) + synmap[y1 + x1]! * fx;
+  return Math.fround(top * (1 - fy) + bottom * fy);
+}
+
 /** The needed cells of a grid as runs of neighbours along its rows (offset and length in cells). */
 export function cellRuns(cells: Uint8Array): { offset: number; length: number }[] {
   const runs: { offset: number; length: number }[] = [];

@@ -10,9 +10,8 @@
  * within each volume's extent along the body axis, whatever order or spacing the files use.
  */
 import { ShapeError, type TransferCounts } from '@synpo/gpu';
-import { bilinearTaps } from '@synpo/gpu/kernels';
-import { GRID, PIXELS, ROI } from './backend.ts';
-import { sharedCellCount } from './overlap.ts';
+import { PIXELS } from './backend.ts';
+import { confidenceAt, sharedCellCount } from './overlap.ts';
 import { MAX_LABEL, type PreparedVolume } from './preprocess.ts';
 import { organRange, queryPart, supportSlices } from './protocol.ts';
 import { Synpo, type SliceResult, type SupportEncoding } from './synpo.ts';
@@ -386,23 +385,6 @@ export function combineOrgans(
     }
   }
   return { labels, overlapPixels };
-}
-
-const taps = bilinearTaps(GRID, ROI);
-
-/**
- * A 64×64 fused map's value at ROI pixel i: bilinear as the kernels upsample it (the f32 that
- * upsampleBilinearReference stores there); −∞ when there is no map.
- */
-function confidenceAt(synmap: Float32Array | undefined, i: number): number {
-  if (!synmap) return -Infinity;
-  const y = (i / ROI) | 0;
-  const x = i - y * ROI;
-  const [x0, x1, fx] = [taps.lo[x]!, taps.hi[x]!, taps.frac[x]!];
-  const [y0, y1, fy] = [taps.lo[y]! * GRID, taps.hi[y]! * GRID, taps.frac[y]!];
-  const top = synmap[y0 + x0]! * (1 - fx) + synmap[y0 + x1]! * fx;
-  const bottom = synmap[y1 + x0]! * (1 - fx) + synmap[y1 + x1]! * fx;
-  return Math.fround(top * (1 - fy) + bottom * fy);
 }
 
 /** One organ of a query volume (the multi-organ run with one organ). */

@@ -54,24 +54,9 @@ export function edgeScale(slice: Float32Array, beta: number): number {
   return beta / (10 * Math.max(std, 1e-6));
 }
 
-/** Edge weights to the right and down neighbours, [B][H][W] each (0 past the border). */
-export function edgeWeightsReference(image: Float32Array, s: ImageShape, beta: number): { right: Float32Array; down: Float32Array } {
-  const { B, H, W } = s;
-  const plane = H * W;
-  const right = new Float32Array(B * plane);
-  const down = new Float32Array(B * plane);
-  for (let b = 0; b < B; b++) {
-    const o = b * plane;
-    const scale = edgeScale(image.subarray(o, o + plane), beta);
-    for (let y = 0; y < H; y++) {
-      for (let x = 0; x < W; x++) {
-        const i = o + y * W + x;
-        if (x + 1 < W) right[i] = Math.exp(-scale * (image[i]! - image[i + 1]!) ** 2) + 1e-6;
-        if (y + 1 < H) down[i] = Math.exp(-scale * (image[i]! - image[i + W]!) ** 2) + 1e-6;
-      }
-    }
-  }
-  return { right, down };
+/** The weight of the edge between two pixels of intensities a and b, as a float32 (the kernel's). */
+export function edgeWeight(a: number, b: number, scale: number): number {
+  return Math.fround(Math.exp(-scale * (a - b) ** 2) + 1e-6);
 }
 
 export interface RandomWalkerResult {
@@ -145,8 +130,7 @@ export function randomWalkerReference(
     z.fill(0);
     diag.fill(1);
     const scale = edgeScale(image.subarray(off, off + plane), o.beta);
-    // As edgeWeightsReference stores them: float32 values.
-    const weight = (i: number, j: number) => Math.fround(Math.exp(-scale * (image[off + i]! - image[off + j]!) ** 2) + 1e-6);
+    const weight = (i: number, j: number) => edgeWeight(image[off + i]!, image[off + j]!, scale);
     for (let y = y0; y <= y1; y++) {
       for (let xx = x0; xx <= x1; xx++) {
         const i = y * W + xx;
