@@ -5,7 +5,8 @@
  */
 import { Option, type Command } from 'commander';
 import { backendOptions } from './backend.ts';
-import { integer, SEED } from './numbers.ts';
+import { DEFAULT_OPTIONS } from '@synpo/core';
+import { integer, jsonOverrides, SEED } from './numbers.ts';
 
 // Commander hands each action its parsed arguments and options; each command types its own.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -34,6 +35,20 @@ export const intensityOption = () =>
   new Option('--intensity <mode>', 'intensity preprocessing: auto (HU → ct, else mr), ct (window [-125, 275]), mr (clip the top 0.5 %)')
     .choices(['auto', 'ct', 'mr'])
     .default('auto');
+
+/** `--atlas [json]`: true, or the atlas options' overrides; absent: no atlas. */
+export type AtlasSwitch = boolean | { weight?: number; sigma?: number } | undefined;
+
+export const atlasOption = () =>
+  new Option(
+    '--atlas [json]',
+    "the atlas prior: the support's organ carried onto each query slice (the same place in the organ's slice range; in-plane by the spine on CT, the body on MR) lowers PSM's ranking away from it; optional JSON overrides of its weight and sigma, e.g. '{\"weight\": 0.2}'. Off by default: the paper's protocol has none",
+  ).argParser(jsonOverrides('--atlas', { weight: DEFAULT_OPTIONS.atlas.weight, sigma: DEFAULT_OPTIONS.atlas.sigma }));
+
+/** SynPo's atlas options and whether jobs get one, from `--atlas`. */
+export function atlasSettings(atlas: AtlasSwitch): { atlas: boolean; options: { atlas?: { weight?: number; sigma?: number } } } {
+  return { atlas: atlas !== undefined && atlas !== false, options: typeof atlas === 'object' ? { atlas } : {} };
+}
 
 export const seedOption = (fallback = 0, what = 'seed of the random choices') =>
   new Option('--seed <n>', what).argParser(integer('--seed', SEED)).default(fallback);

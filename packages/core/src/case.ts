@@ -42,6 +42,8 @@ export interface SegmentCaseRequest {
   /** Canonical query slices to segment, inclusive (default: each organ's range carried over). */
   range?: [number, number];
   supportSlice?: number;
+  /** The atlas prior (SegmentOrgansRequest.atlas). */
+  atlas?: boolean;
   detail?: SegmentOrgansRequest['detail'];
   onSlice?: SegmentOrgansRequest['onSlice'];
   progress?: SegmentOrgansRequest['progress'];
@@ -105,6 +107,7 @@ export async function segmentCase(req: SegmentCaseRequest): Promise<SegmentCaseR
     organs,
     ...(supportSlice !== undefined && { supportSlice }),
     ...(req.sliceOf && { sliceOffset: req.sliceOf.canonicalZ }),
+    ...(req.atlas && { atlas: true }),
     ...(req.detail !== undefined && { detail: req.detail }),
     ...(req.onSlice && { onSlice: req.onSlice }),
     ...(req.progress && { progress: req.progress }),

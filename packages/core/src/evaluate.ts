@@ -9,6 +9,7 @@ import type { Kernels } from '@synpo/gpu';
 import type { Volume } from '@synpo/io';
 import { PIXELS, type Backend } from './backend.ts';
 import type { SynpoOptionsInput } from './options.ts';
+import { organAtlas, type AtlasSide } from './atlas.ts';
 import { labelsToRoi, prepareVolume, type IntensityMode, type PreparedVolume } from './preprocess.ts';
 import { dice, meanStd, organRange, overlap, queryPart, supportSlices, type DatasetLayout, type Organ, type Overlap } from './protocol.ts';
 import { Synpo, type SliceResult, type SupportEncoding } from './synpo.ts';
@@ -23,6 +24,11 @@ export interface EvalRequest {
   intensity?: IntensityMode;
   /** Loads a case file of the layout (image or label) by name. */
   load(file: string): Promise<Volume>;
+  /**
+   * The atlas prior (atlas.ts): each organ of the support scan carried onto the query along the
+   * protocol's slice correspondence. Off: the paper's protocol.
+   */
+  atlas?: boolean;
   /** Called after each query scan: done of total, and a label. */
   progress?(done: number, total: number, label: string): void;
   /** Receives every segmented query slice (for overlays). */
@@ -85,6 +91,7 @@ export async function evaluate(req: EvalRequest): Promise<EvalReport> {
     const supportCase = await loadCase(req, support);
     // Every organ's three support slices of this fold.
     const supports = new Map<Organ, SupportEncoding[]>();
+    const supportSides = new Map<Organ, { side: AtlasSide; masks: Uint8Array }>();
     try {
       for (const organ of req.organs) {
         const value = req.layout.labels[organ];
@@ -93,6 +100,7 @@ export async function evaluate(req: EvalRequest): Promise<EvalReport> {
         if (!range) throw new Error(`${req.layout.name} case ${support} has no ${organ} (label ${value}); it cannot be the support of fold ${fold}`);
         const list: SupportEncoding[] = [];
         supports.set(organ, list);
+        supportSides.set(organ, { side: { volume: supportCase.prepared, range }, masks: supportMasks });
         for (const z of supportSlices(range)) {
           list.push(await synpo.prepareSupport({ image: sliceOf3(supportCase.prepared, z), mask: supportMasks.subarray(z * PIXELS, (z + 1) * PIXELS) }));
         }
@@ -103,7 +111,10 @@ export async function evaluate(req: EvalRequest): Promise<EvalReport> {
         const plans = req.organs.flatMap((organ) => {
           const truth = labelsToRoi(q.labels, q.prepared, req.layout.labels[organ]);
           const qRange = organRange(truth, q.prepared.nz);
-          return qRange ? [{ organ, truth, qRange }] : [];
+          if (!qRange) return [];
+          const s = supportSides.get(organ)!;
+          const atlas = req.atlas ? organAtlas(s.side, s.masks, { volume: q.prepared, range: qRange }) : null;
+          return [{ organ, truth, qRange, atlas }];
         });
         done++;
         const absent = req.organs.filter((o) => !plans.some((p) => p.organ === o));
@@ -129,7 +140,12 @@ export async function evaluate(req: EvalRequest): Promise<EvalReport> {
           results = await synpo.segmentJobs(
             q.prepared.slices.subarray(z0 * PIXELS, (z1 + 1) * PIXELS),
             z1 - z0 + 1,
-            jobs.map((j) => ({ support: supports.get(j.plan.organ)![j.part]!, slices: j.zs.map((z) => z - z0), organ: plans.indexOf(j.plan) })),
+            jobs.map((j) => ({
+              support: supports.get(j.plan.organ)![j.part]!,
+              slices: j.zs.map((z) => z - z0),
+              organ: plans.indexOf(j.plan),
+              ...(j.plan.atlas && { atlas: j.zs.map((z) => j.plan.atlas![z - j.plan.qRange[0]]!) }),
+            })),
             names,
             { propagate: true },
           );

@@ -54,6 +54,16 @@ export interface PropagationOptions {
   sigma: number;
 }
 
+/**
+ * The atlas (atlas.ts): where a job brings one, the fused confidence that PSM ranks is lowered by
+ * up to `weight` away from the support's organ carried onto the query slice (blurred by `sigma`
+ * grid cells). Tuned on SABS fold 0 (scripts/tune/README.md); jobs bring no atlas unless asked.
+ */
+export interface AtlasOptions {
+  weight: number;
+  sigma: number;
+}
+
 export interface SynpoOptions {
   /** Which confidence maps enter the fusion: both (SynPo), or one encoder only (ablation). */
   encoders: 'both' | 'sam' | 'dino';
@@ -67,6 +77,8 @@ export interface SynpoOptions {
   priorSharpness: number;
   /** The propagation pass along a query volume (on by default; off: the paper's per-slice protocol). */
   propagation: PropagationOptions;
+  /** How a job's atlas weighs on the fused confidence. */
+  atlas: AtlasOptions;
   /** Seed for k-means++ and the band subset: the same seed gives the same points. */
   seed: number;
   /**
@@ -97,6 +109,7 @@ export const DEFAULT_OPTIONS: SynpoOptions = {
   refine: { enabled: true, openingShape: 'disc', openingRadius: 2, connectivity: 8 },
   priorSharpness: 8,
   propagation: { enabled: true, weight: 0.15, sigma: 4 },
+  atlas: { weight: 0.3, sigma: 4 },
   seed: 0,
   batchSize: 'auto',
   cacheBytes: DEFAULT_CACHE_BYTES / 2,
@@ -113,9 +126,11 @@ export function resolveOptions(input: SynpoOptionsInput = {}): SynpoOptions {
     points: { ...DEFAULT_OPTIONS.points, ...input.points },
     refine: { ...DEFAULT_OPTIONS.refine, ...input.refine },
     propagation: { ...DEFAULT_OPTIONS.propagation, ...input.propagation },
+    atlas: { ...DEFAULT_OPTIONS.atlas, ...input.atlas },
   } as SynpoOptions;
   if (!(o.propagation.weight >= 0) || !(o.propagation.sigma > 0))
     throw new RangeError(`propagation needs weight ≥ 0 and sigma > 0, got ${JSON.stringify(o.propagation)}`);
+  if (!(o.atlas.weight >= 0) || !(o.atlas.sigma > 0)) throw new RangeError(`atlas needs weight ≥ 0 and sigma > 0, got ${JSON.stringify(o.atlas)}`);
   const s = o.synergy;
   if (!(o.cacheBytes >= 0)) throw new RangeError(`cacheBytes must be a number of bytes ≥ 0, got ${o.cacheBytes}`);
   if (Math.abs(s.both + s.sam + s.dino - 1) > 1e-6) throw new RangeError(`synergy weights must sum to 1, got ${s.both} + ${s.sam} + ${s.dino}`);

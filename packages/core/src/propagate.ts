@@ -86,7 +86,8 @@ export async function propagateJobs(
         chain.previousArea = firstPass[slice.j]![slice.k]!.area;
         continue;
       }
-      rows.push({ z: slice.z, support: jobs[slice.j]!.support, guide: chain.previous });
+      const atlas = jobs[slice.j]!.atlas?.[slice.k];
+      rows.push({ z: slice.z, support: jobs[slice.j]!.support, guide: chain.previous, ...(atlas && { atlas }) });
       owners.push(chain);
     }
     if (rows.length === 0) continue;

@@ -11,6 +11,7 @@
  */
 import { ShapeError, type TransferCounts } from '@synpo/gpu';
 import { PIXELS } from './backend.ts';
+import { atlasTransform, organAtlas, type AtlasTransform } from './atlas.ts';
 import { confidenceAt, sharedCellCount } from './overlap.ts';
 import { MAX_LABEL, type PreparedVolume } from './preprocess.ts';
 import { organRange, queryPart, supportSlices } from './protocol.ts';
@@ -37,7 +38,7 @@ export interface SegmentVolumeRequest {
  * What segmenting needs of a prepared volume: its canonical ROI slices, and the file's name for
  * messages. A PreparedVolume is one; a worker can be sent just these (they clone and transfer).
  */
-export type SliceStack = Pick<PreparedVolume, 'slices' | 'nz'> & { volume?: { source?: string } };
+export type SliceStack = Pick<PreparedVolume, 'slices' | 'nz'> & Partial<Pick<PreparedVolume, 'intensity'>> & { volume?: { source?: string } };
 
 export interface SegmentVolumeResult {
   /** [nz][ROI·ROI] predicted masks of the query. */
@@ -106,6 +107,11 @@ export interface SegmentOrgansRequest {
    * one call combines them.
    */
   keepConfidence?: boolean;
+  /**
+   * The atlas prior (atlas.ts): each organ of the support carried onto the query slices of its
+   * range, ranking PSM's cells. Off by default (the paper's protocol has none).
+   */
+  atlas?: boolean;
 }
 
 export interface OrganResult {
@@ -117,6 +123,8 @@ export interface OrganResult {
   supportSlices: number[];
   /** Slice → its 64×64 fused confidence (first pass), with `keepConfidence`. */
   confidence?: Map<number, Float32Array>;
+  /** With `atlas`: the in-plane map from query to support pixels, and the time it took (with the warped maps). */
+  atlas?: AtlasTransform & { ms: number };
 }
 
 export interface SegmentOrgansResult {
@@ -227,6 +235,16 @@ export async function segmentOrgans(req: SegmentOrgansRequest): Promise<SegmentO
         );
       }
     }
+    // The atlas of each organ: one map per slice of its target range.
+    const atlases = plans.map((plan, o) => {
+      if (!req.atlas) return null;
+      const t0 = performance.now();
+      const supportSide = { volume: support, range: organRange(req.organs[o]!.masks, support.nz)! };
+      const querySide = { volume: query, range: plan.target };
+      const transform = atlasTransform(supportSide, querySide);
+      const maps = organAtlas(supportSide, req.organs[o]!.masks, querySide, transform);
+      return { maps, transform: { ...transform, ms: performance.now() - t0 } };
+    });
     const blank = new Set<number>();
     for (let z = range[0]; z <= range[1]; z++) if (isBlank(query.slices.subarray(z * PIXELS, (z + 1) * PIXELS))) blank.add(z);
     // One job per (organ, support slice): the query slices of that third of the organ's range.
@@ -263,7 +281,16 @@ export async function segmentOrgans(req: SegmentOrgansRequest): Promise<SegmentO
           : await synpo.segmentJobs(
               queries,
               nU,
-              jobs.map((j) => ({ support: encodings[j.organ]![j.part]!, slices: j.slices, organ: j.organ })),
+              jobs.map((j) => {
+                const atlas = atlases[j.organ];
+                const first = plans[j.organ]!.target[0];
+                return {
+                  support: encodings[j.organ]![j.part]!,
+                  slices: j.slices,
+                  organ: j.organ,
+                  ...(atlas && { atlas: j.slices.map((i) => atlas.maps[range[0] + i - first]!) }),
+                };
+              }),
               names,
               {
                 // Several organs need their fused maps where their masks meet (combineOrgans): read only
@@ -318,6 +345,7 @@ export async function segmentOrgans(req: SegmentOrgansRequest): Promise<SegmentO
         range: plans[o]!.target,
         supportSlices: plans[o]!.chosen,
         ...(req.keepConfidence && { confidence: confidence[o]! }),
+        ...(atlases[o] && { atlas: atlases[o].transform }),
       })),
       range,
       encodedSlices: synpo.encoded.slices - before.encoded,

@@ -99,6 +99,11 @@ export interface SegmentJob {
    * union of its jobs: one per third of its range); default: the job's own index.
    */
   organ?: number;
+  /**
+   * One anatomical prior per slice of `slices` (AtlasOptions; atlas.ts): the fraction of each
+   * 64×64 cell the support's organ covers once carried onto that query slice.
+   */
+  atlas?: readonly Float32Array[];
 }
 
 export interface SegmentJobsOptions extends Omit<SegmentOptions, 'onBatch'> {
@@ -166,6 +171,8 @@ interface EncodedSlices {
 interface RowGroup {
   support: SupportEncoding;
   slices: readonly number[];
+  /** Each row's atlas ([CELLS]), where its job has one. */
+  atlas?: readonly Float32Array[];
 }
 
 /** What the post-encoder stages leave on the stream for R rows (the groups' rows, in order). */
@@ -190,6 +197,7 @@ export interface PropagationRow {
   z: number;
   support: SupportEncoding;
   guide: MaskSource;
+  atlas?: Float32Array;
 }
 
 const releaseTensor = (t: Tensor) => {
@@ -382,6 +390,10 @@ export class Synpo {
           throw new ShapeError('synpo', `job ${j}: slice indices must rise within 0..${B - 1}, got ${job.slices.join(', ')}`);
       }),
     );
+    jobs.forEach((job, j) => {
+      if (job.atlas && (job.atlas.length !== job.slices.length || job.atlas.some((m) => m.length !== CELLS)))
+        throw new ShapeError('synpo', `job ${j}: atlas needs one ${GRID}×${GRID} map per slice (${job.slices.length}), got ${job.atlas.length}`);
+    });
     if (options.guides && (options.guides.length !== B || options.guides.some((g) => g.length !== PIXELS))) {
       throw new ShapeError('synpo', `guides: one ${ROI}×${ROI} mask per query slice (${B}), got ${options.guides.length}`);
     }
@@ -634,7 +646,7 @@ export class Synpo {
           n = 0;
         }
         const take = Math.min(max - n, g.slices.length - i);
-        chunks[chunks.length - 1]!.push({ support: g.support, slices: g.slices.slice(i, i + take) });
+        chunks[chunks.length - 1]!.push({ support: g.support, slices: g.slices.slice(i, i + take), ...(g.atlas && { atlas: g.atlas.slice(i, i + take) }) });
         i += take;
         n += take;
       }
@@ -653,7 +665,11 @@ export class Synpo {
     options: Pick<SegmentJobsOptions, 'detail' | 'guides'> & { readMasks: boolean; keepMasks: boolean; keepSynmaps: boolean },
   ): Promise<BatchOut> {
     const zs = Array.from({ length: nb }, (_, i) => b0 + i);
-    const groups = jobs.flatMap((job, j) => (local[j]!.length ? [{ j, support: job.support, slices: local[j]! }] : []));
+    const groups = jobs.flatMap((job, j) => {
+      if (!local[j]!.length) return [];
+      const atlas = job.atlas && job.slices.flatMap((z, k) => (z >= b0 && z < b0 + nb ? [job.atlas![k]!] : []));
+      return [{ j, support: job.support, slices: local[j]!, ...(atlas && { atlas }) }];
+    });
     return this.speculate('segment', async (s) => {
       const enc = await this.encodeSlices(s, volume, zs, names);
       const chunks = this.chunkRows(groups);
@@ -708,7 +724,10 @@ export class Synpo {
       else bySupport.set(r.support, [i]);
     });
     const order = [...bySupport.values()].flat();
-    const groups = [...bySupport].map(([support, list]) => ({ support, slices: list.map((i) => zs.indexOf(rows[i]!.z)) }));
+    const groups = [...bySupport].map(([support, list]) => {
+      const atlas = rows[list[0]!]!.atlas && list.map((i) => rows[i]!.atlas!);
+      return { support, slices: list.map((i) => zs.indexOf(rows[i]!.z)), ...(atlas && { atlas }) };
+    });
     return this.speculate('propagate', async (s) => {
       const enc = await this.encodeSlices(s, volume, zs, names);
       const chunks = this.chunkRows(groups);
@@ -796,11 +815,26 @@ export class Synpo {
       synmap = s.run(guidePenalty, { maps: synmap, guide: pooled }, { B: R, N: CELLS, weight: o.propagation.weight });
     }
 
+    // The atlas: where the support's organ, carried onto the query, is not, PSM ranks cells lower.
+    // Only the points see it; the decoder's prior and NRM keep the confidence itself (lowering
+    // that as well cut the liver on the tuning folds where the atlas is off by a few cells).
+    let located = synmap;
+    if (groups.some((g) => g.atlas)) {
+      const maps = new Float32Array(R * CELLS);
+      let r = 0;
+      for (const g of groups) {
+        // A row without an atlas gets an empty one: the penalty copies it.
+        g.atlas?.forEach((a, i) => maps.set(a, (r + i) * CELLS));
+        r += g.slices.length;
+      }
+      const blurred = s.run(gaussian, { maps: s.upload(maps, [R, CELLS]) }, { B: R, H: GRID, W: GRID, sigma: o.atlas.sigma });
+      located = s.run(guidePenalty, { maps: synmap, guide: blurred }, { B: R, N: CELLS, weight: o.atlas.weight });
+    }
     // PSM: the points stay on the stream; the decoder's prompts are made from them there.
     s.stage('points');
     const points = this.selectPoints(
       s,
-      synmap,
+      located,
       R,
       supports,
       slices.map((i) => enc.seeds[i]!),

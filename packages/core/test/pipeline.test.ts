@@ -4,12 +4,14 @@ import { cpuKernels, fallbackKernels, gpuKernels, GpuRuntime, NoAdapterError, op
 import { readNifti } from '@synpo/io/node';
 import {
   carryRange,
+  CELLS,
   CHAOS_T2,
   combineOrgans,
   dice,
   labelsToRoi,
   organRange,
   overlap,
+  GRID,
   PIXELS,
   prepareVolume,
   queryPart,
@@ -219,6 +221,38 @@ describeWithData(['chaos-t2'], 'SynPo on the GPU kernels agrees with the CPU ref
     }
     // Nothing stays on the device after a run but the constant position channels.
     expect(inUse.slice(1)).toEqual([1, 1]);
+    runtime.destroy();
+  });
+
+  it("the atlas ranks PSM's cells: each row's positives lie in its own atlas, the same points on both paths", async (ctx: TestContext) => {
+    const h = await open(ctx);
+    if (!h) return;
+    const runtime = new GpuRuntime(h.device);
+    const { support, zs, batch } = await chaosBatch(2, 4);
+    // Each row's atlas a disc of cells somewhere else; a weight no confidence outranks. (Walks
+    // prompted so far from the organ also miss the speculative chain's checks: it runs again,
+    // checked, over the volume's resident slices, whose encodings must not be the released ones.)
+    const centres = [
+      [12, 12],
+      [50, 14],
+      [14, 50],
+      [48, 48],
+    ] as const;
+    const atlas = centres.map(([cx, cy]) => Float32Array.from({ length: CELLS }, (_, c) => ((c % GRID) - cx) ** 2 + (Math.floor(c / GRID) - cy) ** 2 <= 36 ? 1 : 0));
+    const points = [];
+    for (const kernels of [cpuKernels(), gpuKernels(runtime)]) {
+      const synpo = new Synpo(weightFreeBackend(), kernels, { points: CHAOS_T2.band, atlas: { weight: 10, sigma: 1 } });
+      const enc = await synpo.prepareSupport(support);
+      const [rows] = await synpo.segmentJobs(batch, zs.length, [{ support: enc, slices: [0, 1, 2, 3], atlas }], zs.map((z) => ({ seed: z })));
+      await synpo.releaseSupport(enc);
+      points.push(rows!.map((r) => r.positives));
+    }
+    expect(points[1]).toEqual(points[0]);
+    points[0]!.forEach((positives, i) => {
+      expect(positives.length).toBeGreaterThan(0);
+      // ROI pixels: 4 a cell; the disc's radius is 6 cells, blurred by one more.
+      for (const p of positives) expect(Math.hypot(p.x / 4 - centres[i]![0], p.y / 4 - centres[i]![1])).toBeLessThan(9);
+    });
     runtime.destroy();
   });
 
@@ -496,6 +530,28 @@ describeWithData(['chaos-t2'], 'whole volumes', () => {
     expect(threaded.blankSlices).toEqual(one.blankSlices);
     expect(Math.max(...progress)).toBe(one.organSlices);
   }, 480_000);
+
+  it('the atlas: weight 0 gives the masks of no atlas, a heavy one moves them; each organ reports its transform; a bad atlas is refused', async () => {
+    const kernels = cpuKernels();
+    const { support, query, organs } = await volumePair(['right-kidney']);
+    const run = (atlas: boolean, weight: number) =>
+      segmentOrgans({ synpo: new Synpo(weightFreeBackend(), kernels, { points: CHAOS_T2.band, atlas: { weight } }), support, query, organs, atlas });
+    const none = await run(false, 0.3);
+    const zero = await run(true, 0);
+    const heavy = await run(true, 3);
+    expect(none.organs[0]!.atlas).toBeUndefined();
+    expect(Buffer.from(zero.labels.buffer).equals(Buffer.from(none.labels.buffer))).toBe(true);
+    expect(Buffer.from(heavy.labels.buffer).equals(Buffer.from(none.labels.buffer))).toBe(false);
+    const t = zero.organs[0]!.atlas!;
+    expect(t.anchor).toBe('body'); // MR: no saturated bone
+    expect(t.ms).toBeGreaterThan(0);
+    for (const v of [...t.from, ...t.to, ...t.scale]) expect(Number.isFinite(v)).toBe(true);
+    const synpo = new Synpo(weightFreeBackend(), kernels);
+    const enc = await synpo.prepareSupport({ image: slice(support.slices, 15) as Float32Array, mask: slice(organs[0]!.masks, 15) as Uint8Array });
+    await expect(
+      synpo.segmentJobs(query.slices.subarray(0, 2 * PIXELS), 2, [{ support: enc, slices: [0, 1], atlas: [new Float32Array(CELLS)] }]),
+    ).rejects.toThrow(/job 0: atlas needs one 64×64 map per slice \(2\), got 1/);
+  }, 240_000);
 
   it('a bad organ is refused before any thread starts, with the one-thread error', async () => {
     const { support, query, organs } = await volumePair(['liver', 'spleen']);

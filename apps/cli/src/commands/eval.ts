@@ -10,7 +10,7 @@ import { defaultDataDir } from '../data.ts';
 import { CliError, EXIT } from '../errors.ts';
 import { decimal, jsonOverrides, parseInteger } from '../numbers.ts';
 import { guardOutputs, writeFileAtomic, type NamedPath } from '../files.ts';
-import { deviceOption, seedOption, withBackend, type Runner } from '../options.ts';
+import { atlasOption, atlasSettings, deviceOption, seedOption, withBackend, type AtlasSwitch, type Runner } from '../options.ts';
 import { progressLine } from '../progress.ts';
 
 /** The paper's column order: upper abdomen (spleen, liver), lower (left, right kidney). */
@@ -33,6 +33,7 @@ interface EvalOpts extends BackendOpts {
   refine: boolean;
   propagate: boolean;
   propagation?: { weight?: number; sigma?: number };
+  atlas?: AtlasSwitch;
   alpha?: number;
   beta?: number;
 }
@@ -85,6 +86,7 @@ export function evalCommand(program: Command, run: Runner): void {
       '--no-propagate',
       "ablation: skip the propagation pass (each organ's slices segmented again outward from the largest mask, each guided by its neighbour's) and judge each slice alone, as the paper's protocol does",
     )
+    .addOption(atlasOption())
     .option('--alpha <a>', "band lower bound μ − α·σ (default: the paper's value for the layout)", decimal('--alpha', { min: -10, max: 10 }))
     .option('--beta <b>', "band upper bound μ − β·σ (default: the paper's value for the layout)", decimal('--beta', { min: -10, max: 10 }))
     .option('--json', 'print the report as JSON')
@@ -114,6 +116,7 @@ export function evalCommand(program: Command, run: Runner): void {
           },
           refine: { enabled: opts.refine },
           propagation: { ...opts.propagation, enabled: opts.propagate },
+          ...atlasSettings(opts.atlas).options,
           cacheBytes: cacheBytes(opts),
         };
         const backend = await backendFor(opts);
@@ -126,6 +129,7 @@ export function evalCommand(program: Command, run: Runner): void {
             backend,
             kernels: compute.kernels,
             options,
+            atlas: atlasSettings(opts.atlas).atlas,
             load: (file) => readNifti(`${dir}/${file}`),
             progress: progressLine(opts.progress && !opts.json),
           });

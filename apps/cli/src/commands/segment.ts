@@ -13,7 +13,19 @@ import { guardOutputs, writeFileAtomic, type OutputPath } from '../files.ts';
 import { checkFormat, encodeMask, FORMAT_HELP, maskFormat } from '../outputs.ts';
 import { loadVolume } from '../inputs.ts';
 import { chooseOrgans } from '../organs.ts';
-import { bandOption, deviceOption, intensityOption, labelsOption, propagateOption, seedOption, withBackend, type Runner } from '../options.ts';
+import {
+  atlasOption,
+  atlasSettings,
+  bandOption,
+  deviceOption,
+  intensityOption,
+  labelsOption,
+  propagateOption,
+  seedOption,
+  withBackend,
+  type AtlasSwitch,
+  type Runner,
+} from '../options.ts';
 import { progressLine } from '../progress.ts';
 import { integer } from '../numbers.ts';
 
@@ -21,6 +33,7 @@ interface SegmentOpts extends BackendOpts {
   supportImage: string;
   supportLabel: string;
   organ?: string;
+  atlas?: AtlasSwitch;
   organs?: string;
   series?: string;
   supportSeries?: string;
@@ -113,6 +126,7 @@ export function segmentCommand(program: Command, run: Runner): void {
     )
     .option('--force', 'let --dump replace a folder holding a previous synpo dump')
     .addOption(propagateOption())
+    .addOption(atlasOption())
     .option(
       '--threads <n>',
       `CPU path with the weight-free backend: organs of --organs spread over this many worker threads (default 1; this machine has ${availableParallelism()} cores); the masks are those of one thread, byte for byte; each thread encodes its own organs' slices`,
@@ -187,7 +201,8 @@ export function segmentCommand(program: Command, run: Runner): void {
             organs,
             band: opts.band,
             intensity: opts.intensity,
-            options: { seed: opts.seed, cacheBytes: cacheBytes(opts), propagation: { enabled: opts.propagate } },
+            options: { seed: opts.seed, cacheBytes: cacheBytes(opts), propagation: { enabled: opts.propagate }, ...atlasSettings(opts.atlas).options },
+            atlas: atlasSettings(opts.atlas).atlas,
             ...(canonicalRange && { range: canonicalRange }),
             ...(opts.supportSlice !== undefined && { supportSlice: toFileSupport(opts.supportSlice) }),
             progress: progressLine(opts.progress && !opts.json && query.dims[2] > 1),
@@ -249,6 +264,8 @@ export function segmentCommand(program: Command, run: Runner): void {
               range: slices(),
               supportSlices: o.supportSlices.map(toFileSupport),
               emptySlices: (cut ? empty.map(() => opts.slice!) : empty.map(toFile)).sort((a, b) => a - b),
+              // With --atlas: the in-plane map from query to support ROI pixels, and its time in ms.
+              ...(o.atlas && { atlas: o.atlas }),
             };
           });
           const summary = {

@@ -93,16 +93,20 @@ class AppearanceEncoder implements FeatureEncoder {
   readonly name = 'weight-free appearance';
   readonly role = 'dino' as const;
   readonly channels: number;
-  // The position encoder reuses these channels: results are kept per input tensor.
-  private readonly results = new WeakMap<T<'f32'>, T<'f32'>>();
+  // The position encoder reuses these channels: results are kept per stream and input tensor. Per
+  // stream, because a tensor can outlive its chain (a volume's resident slices) while the result
+  // is released with it: a chain run again (speculation) must compute its own.
+  private readonly results = new WeakMap<TensorStream, WeakMap<T<'f32'>, T<'f32'>>>();
   constructor(private readonly o: WeightFreeOptions) {
     this.channels = 2 * o.sigmas.length;
   }
   async encode(slices: SliceBatch, B: number, s: TensorStream): Promise<T<'f32'>> {
-    let result = this.results.get(slices.tensor);
+    let mine = this.results.get(s);
+    if (!mine) this.results.set(s, (mine = new WeakMap()));
+    let result = mine.get(slices.tensor);
     if (!result) {
       result = s.run(appearance, { slices: slices.tensor }, { B, H: ROI, W: ROI, sigmas: this.o.sigmas, pool: ROI / GRID, prePool: this.o.prePool });
-      this.results.set(slices.tensor, result);
+      mine.set(slices.tensor, result);
     }
     return result;
   }

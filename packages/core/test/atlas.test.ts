@@ -1,0 +1,111 @@
+/**
+ * The atlas prior (atlas.ts): slices correspond by their place in the organ's range, landmarks
+ * map the support's slices onto the query's, and the warped organ is its cover of each cell.
+ * Synthetic volumes whose geometry is known: a query made as a shifted, stretched support.
+ */
+import { describe, expect, it } from 'vitest';
+import { CELLS, GRID, PIXELS, ROI } from '../src/index.ts';
+import { atlasTransform, chooseAnchor, correspondingSlice, organAtlas, sliceLandmarks } from '../src/atlas.ts';
+
+/**
+ * A body (ellipse, 0.3) with a spine (a bright disc near the midline, 1.0) and an organ (0.5)
+ * beside it, each placed relative to the body's centre (cx, cy) with half-axes (ax, ay).
+ */
+function phantom(nz: number, cx: number, cy: number, ax: number, ay: number): { slices: Float32Array; organ: Uint8Array } {
+  const slices = new Float32Array(nz * PIXELS);
+  const organ = new Uint8Array(nz * PIXELS);
+  for (let z = 0; z < nz; z++) {
+    for (let y = 0; y < ROI; y++) {
+      for (let x = 0; x < ROI; x++) {
+        const u = (x - cx) / ax;
+        const v = (y - cy) / ay;
+        const i = z * PIXELS + y * ROI + x;
+        if (u * u + v * v > 1) continue;
+        slices[i] = 0.3;
+        if ((u - 0.0) ** 2 + (v - 0.5) ** 2 < 0.15 ** 2) slices[i] = 1; // spine (2 % of the body)
+        if ((u + 0.45) ** 2 + (v - 0.35) ** 2 < 0.18 ** 2) {
+          slices[i] = 0.5;
+          organ[i] = 1;
+        }
+      }
+    }
+  }
+  return { slices, organ };
+}
+
+function coverDice(map: Float32Array, truth: Uint8Array): number {
+  const cell = ROI / GRID;
+  const t = new Float32Array(CELLS);
+  for (let p = 0; p < PIXELS; p++) if (truth[p]) t[Math.floor(Math.floor(p / ROI) / cell) * GRID + Math.floor((p % ROI) / cell)]! += 1 / (cell * cell);
+  let inter = 0;
+  let a = 0;
+  let b = 0;
+  for (let c = 0; c < CELLS; c++) {
+    inter += Math.min(map[c]!, t[c]!);
+    a += map[c]!;
+    b += t[c]!;
+  }
+  return (2 * inter) / (a + b);
+}
+
+describe('the atlas prior', () => {
+  it('maps query slices onto the support range by their relative position', () => {
+    expect(correspondingSlice(10, [10, 20], [30, 50])).toBe(30);
+    expect(correspondingSlice(20, [10, 20], [30, 50])).toBe(50);
+    expect(correspondingSlice(15, [10, 20], [30, 50])).toBe(40);
+    expect(correspondingSlice(7, [7, 7], [30, 50])).toBe(40);
+  });
+
+  it('finds the body and the spine of a slice', () => {
+    const { slices } = phantom(1, 120, 130, 80, 60);
+    const l = sliceLandmarks(slices);
+    expect(l.cx).toBeCloseTo(120, 0);
+    expect(l.spineX).toBeCloseTo(120, 0);
+    expect(l.spineY).toBeCloseTo(130 + 0.5 * 60, 0);
+    // the spread of a filled ellipse is half its half-axis
+    expect(l.sx).toBeCloseTo(40, 0);
+    expect(l.sy).toBeCloseTo(30, 0);
+  });
+
+  it('takes the spine where bone saturates, the body where it does not', () => {
+    const { slices } = phantom(2, 128, 128, 80, 60);
+    expect(chooseAnchor({ slices, nz: 2, intensity: 'mr' })).toBe('spine');
+    const dull = slices.map((v) => (v === 1 ? 0.6 : v));
+    expect(chooseAnchor({ slices: dull, nz: 2, intensity: 'mr' })).toBe('body');
+    expect(chooseAnchor({ slices: dull, nz: 2, intensity: 'ct' })).toBe('spine');
+  });
+
+  it('carries the support organ onto a shifted, stretched query', () => {
+    const support = phantom(12, 128, 120, 90, 60);
+    const query = phantom(20, 110, 140, 70, 55);
+    const side = (v: { slices: Float32Array }, nz: number, range: [number, number]) => ({ volume: { slices: v.slices, nz, intensity: 'mr' as const }, range });
+    for (const anchor of ['spine', 'body'] as const) {
+      const transform = atlasTransform(side(support, 12, [2, 9]), side(query, 20, [5, 15]), anchor);
+      expect(transform.anchor).toBe(anchor);
+      expect(transform.scale[0]).toBeCloseTo(90 / 70, 1);
+      expect(transform.scale[1]).toBeCloseTo(60 / 55, 1);
+      const maps = organAtlas(side(support, 12, [2, 9]), support.organ, side(query, 20, [5, 15]), transform);
+      expect(maps).toHaveLength(11);
+      for (const [i, map] of maps.entries()) {
+        expect(map).toHaveLength(CELLS);
+        expect(coverDice(map, query.organ.subarray((5 + i) * PIXELS, (6 + i) * PIXELS))).toBeGreaterThan(0.9);
+      }
+    }
+    // without the landmarks (the support's organ where it lies) the same organ barely overlaps
+    const still = organAtlas(side(support, 12, [2, 9]), support.organ, side(query, 20, [5, 15]), {
+      anchor: 'body',
+      from: [0, 0],
+      to: [0, 0],
+      scale: [1, 1],
+    });
+    expect(coverDice(still[0]!, query.organ.subarray(5 * PIXELS, 6 * PIXELS))).toBeLessThan(0.5);
+  });
+
+  it('refuses ranges outside the volumes and masks of the wrong size', () => {
+    const v = phantom(4, 128, 128, 80, 60);
+    const side = (range: [number, number]) => ({ volume: { slices: v.slices, nz: 4, intensity: 'mr' as const }, range });
+    expect(() => organAtlas(side([0, 4]), v.organ, side([0, 3]))).toThrow(/support range 0..4 is outside 0..3/);
+    expect(() => organAtlas(side([0, 3]), v.organ, side([2, 1]))).toThrow(/query range 2..1/);
+    expect(() => organAtlas(side([0, 3]), v.organ.subarray(PIXELS), side([0, 3]))).toThrow(/support masks/);
+  });
+});
