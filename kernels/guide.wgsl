@@ -2,12 +2,14 @@
 // propagation pass along a query volume).
 //   pool:     masks [B][H][W] (u32 0/1) → the fraction of set pixels per cell, [B][G][G]
 //             (cells of (H/G)×(W/G) pixels)
-//   penalise: per row (one workgroup; N = H·W values), out = synmap − w·(1 − g / max(g)) where
-//             g is the row's (blurred) guide; a row whose guide is empty (max ≤ 0) is copied
+//   penalise: per row (one workgroup; N = H·W values), out = synmap − w·(1 − min(1, g / (c·max(g))))
+//             where g is the row's (blurred) guide and c the plateau (1: the penalty grows as soon
+//             as g falls below its peak; 0.5: not until it falls below half of it); a row whose
+//             guide is empty (max ≤ 0) is copied
 
 override WG: u32 = 256;
 
-struct Params { H: u32, W: u32, G: u32, B: u32, w: f32, _a: u32, _b: u32, _c: u32 }
+struct Params { H: u32, W: u32, G: u32, B: u32, w: f32, plateau: f32, _b: u32, _c: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> masks: array<u32>;      // pool: [B][H][W]
@@ -50,7 +52,8 @@ fn penalise(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wi
     workgroupBarrier();
   }
   let top = workgroupUniformLoad(&partial[0]);
+  let cap = top * p.plateau;
   for (var i = lid; i < N; i += WG) {
-    out[row + i] = select(maps[row + i], maps[row + i] - p.w * (1.0 - guide[row + i] / top), top > 0.0);
+    out[row + i] = select(maps[row + i], maps[row + i] - p.w * (1.0 - min(1.0, guide[row + i] / cap)), top > 0.0);
   }
 }

@@ -36,19 +36,17 @@ export const intensityOption = () =>
     .choices(['auto', 'ct', 'mr'])
     .default('auto');
 
-/** `--atlas [json]`: true, or the atlas options' overrides; absent: no atlas. */
-export type AtlasSwitch = boolean | { weight?: number; sigma?: number } | undefined;
-
-export const atlasOption = () =>
+export const noAtlasOption = () =>
   new Option(
-    '--atlas [json]',
-    "the atlas prior: the support's organ carried onto each query slice (the same place in the organ's slice range; in-plane by the spine on CT, the body on MR) lowers PSM's ranking away from it; optional JSON overrides of its weight and sigma, e.g. '{\"weight\": 0.2}'. Off by default: the paper's protocol has none",
-  ).argParser(jsonOverrides('--atlas', { weight: DEFAULT_OPTIONS.atlas.weight, sigma: DEFAULT_OPTIONS.atlas.sigma }));
+    '--no-atlas',
+    "skip the atlas prior (the support's organ carried onto each query slice: the same place in the organ's slice range, in-plane by the spine on CT or the body on MR, then shifted to where the images around it agree; the fused confidence is lowered away from it): the paper's protocol has none",
+  );
 
-/** SynPo's atlas options and whether jobs get one, from `--atlas`. */
-export function atlasSettings(atlas: AtlasSwitch): { atlas: boolean; options: { atlas?: { weight?: number; sigma?: number } } } {
-  return { atlas: atlas !== undefined && atlas !== false, options: typeof atlas === 'object' ? { atlas } : {} };
-}
+/** `--atlas-options <json>`: overrides of the atlas prior's weight, sigma and plateau (tuning). */
+export const atlasOptionsOption = () =>
+  new Option('--atlas-options <json>', "the atlas prior's weight, sigma and plateau as JSON, e.g. '{\"weight\": 0.2}' (tuning; see scripts/tune)").argParser(
+    jsonOverrides('--atlas-options', { weight: DEFAULT_OPTIONS.atlas.weight, sigma: DEFAULT_OPTIONS.atlas.sigma, plateau: DEFAULT_OPTIONS.atlas.plateau }),
+  );
 
 export const seedOption = (fallback = 0, what = 'seed of the random choices') =>
   new Option('--seed <n>', what).argParser(integer('--seed', SEED)).default(fallback);
@@ -57,9 +55,15 @@ export const propagateOption = (
   what = "skip the propagation pass (each organ's slices segmented again outward from the largest mask, each guided by its neighbour's): each slice judged alone, the paper's protocol",
 ) => new Option('--no-propagate', what);
 
-/** What a case is segmented with: label map, band, intensity, seed, the propagation switch. */
+/** What a case is segmented with: label map, band, intensity, seed, the propagation and atlas switches. */
 export function withCaseSettings(cmd: Command): Command {
-  return cmd.addOption(labelsOption()).addOption(bandOption()).addOption(intensityOption()).addOption(seedOption()).addOption(propagateOption());
+  return cmd
+    .addOption(labelsOption())
+    .addOption(bandOption())
+    .addOption(intensityOption())
+    .addOption(seedOption())
+    .addOption(propagateOption())
+    .addOption(noAtlasOption());
 }
 
 /** How a run of cases opens its kernels and models (shared by `synpo batch` and `synpo queue worker`), with the case settings but the propagation switch. */

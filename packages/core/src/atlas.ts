@@ -3,17 +3,24 @@
  * no training. Along z, the slices correspond by their relative position in the organ's range (the
  * correspondence the 1-shot protocol already makes when it gives each third of the query's range
  * the support slice of the same third); in-plane, the support slice is mapped onto the query slice
- * by landmarks both volumes share:
+ * by landmarks both volumes share, then the organ is moved to where the images around it agree best:
  *  - `spine`: the vertebral column (the saturated bone near the body's midline on windowed CT),
  *    which sits between the kidneys at a nearly constant offset; the body's spread gives the scale;
  *  - `body`: the body's centroid and spread (MR, where bone is not bright).
- * Landmarks are averaged over each volume's slices of the range, so one transform serves the whole
- * range. The warped organ is then the fraction of each 64×64 cell it covers: the prior the fused
+ * Landmarks are averaged over each volume's slices of the range, and the shift (refineShift) is
+ * one for all its slices, so one transform serves the whole range. The warped organ is then the fraction of each atlas cell (ATLAS_GRID) it covers: the prior the fused
  * confidence is lowered away from (Synpo's `atlas` rows).
  */
 import { ShapeError } from '@synpo/gpu';
-import { CELLS, GRID, PIXELS, ROI } from './backend.ts';
+import { PIXELS, ROI } from './backend.ts';
 import type { PreparedVolume } from './preprocess.ts';
+
+/**
+ * Cells a side of an atlas map: 16×16 cells of 16×16 pixels. The prior is blurred over several
+ * of the 64×64 grid's cells anyway, and a coarse map crosses to the device in 1 KiB a row.
+ */
+export const ATLAS_GRID = 16;
+export const ATLAS_CELLS = ATLAS_GRID * ATLAS_GRID;
 
 /** Values above this (of prepared slices in [0, 1]) are the body. */
 export const BODY_THRESHOLD = 0.05;
@@ -95,13 +102,21 @@ export function chooseAnchor(volume: AtlasSide['volume']): 'spine' | 'body' {
   return body > 0 && saturated / body >= SATURATED_BODY ? 'spine' : 'body';
 }
 
-/** The in-plane map from query pixels to support pixels: p ↦ to + scale·(p − from). */
+/** The in-plane map from query pixels to support pixels: p ↦ to + scale·(p − shift − from). */
 export interface AtlasTransform {
   anchor: 'spine' | 'body';
   from: [number, number];
   to: [number, number];
   scale: [number, number];
+  /** The refinement's shift of the organ on the query, in ROI pixels (0, 0 before it). */
+  shift: [number, number];
+  /** The normalised cross-correlation the shift reached (null before the refinement). */
+  ncc: number | null;
 }
+
+/** How far, in ROI pixels, the refinement looks around the organ and shifts it. */
+export const REFINE_MARGIN = 10;
+export const REFINE_SEARCH = 24;
 
 /** What the atlas of one organ needs of a volume: its prepared slices and the organ's slice range. */
 export interface AtlasSide {
@@ -139,11 +154,110 @@ export function atlasTransform(support: AtlasSide, query: AtlasSide, anchor: Atl
     from: spine ? [q.spineX, q.spineY] : [q.cx, q.cy],
     to: spine ? [s.spineX, s.spineY] : [s.cx, s.cy],
     scale: [s.sx / q.sx, s.sy / q.sy],
+    shift: [0, 0],
+    ncc: null,
   };
 }
 
+/** The support pixel query pixel (x, y) maps to (may lie outside the slice). */
+function mapped(t: AtlasTransform, x: number, y: number): [number, number] {
+  return [Math.round(t.to[0] + t.scale[0] * (x - t.shift[0] - t.from[0])), Math.round(t.to[1] + t.scale[1] * (y - t.shift[1] - t.from[1]))];
+}
+
 /**
- * The atlas of one organ: for each query slice of `query.range`, the fraction of each 64×64 cell
+ * The landmarks place the body; the organ itself can sit a few centimetres off. This moves it:
+ * the support's intensities around the organ (its box on each slice, `margin` pixels wider),
+ * mapped onto the query, are shifted by up to `search` pixels, and the shift whose normalised
+ * cross-correlation with the query's intensities, over all slices of the range at once, is
+ * highest wins (a grid of 2 pixels, then 1 around the best). Samples every other pixel.
+ */
+export function refineShift(
+  support: AtlasSide,
+  supportMasks: Uint8Array,
+  query: AtlasSide,
+  transform: AtlasTransform,
+  { margin = REFINE_MARGIN, search = REFINE_SEARCH } = {},
+): AtlasTransform {
+  const base = { ...transform, shift: [0, 0] as [number, number] };
+  // The samples: query slice offset, query pixel, support value.
+  const at: number[] = [];
+  const value: number[] = [];
+  for (let z = query.range[0]; z <= query.range[1]; z++) {
+    const zs = correspondingSlice(z, query.range, support.range);
+    const box = maskBox(supportMasks.subarray(zs * PIXELS, (zs + 1) * PIXELS));
+    if (!box) continue;
+    for (let y = 0; y < ROI; y += 2) {
+      for (let x = 0; x < ROI; x += 2) {
+        const [X, Y] = mapped(base, x, y);
+        if (
+          X < Math.max(0, box[0] - margin) ||
+          X > Math.min(ROI - 1, box[2] + margin) ||
+          Y < Math.max(0, box[1] - margin) ||
+          Y > Math.min(ROI - 1, box[3] + margin)
+        )
+          continue;
+        at.push(z * PIXELS, x, y);
+        value.push(support.volume.slices[zs * PIXELS + Y * ROI + X]!);
+      }
+    }
+  }
+  const n = value.length;
+  if (n < 2) return { ...base, ncc: null };
+  let mean = 0;
+  for (const v of value) mean += v / n;
+  let va = 0;
+  for (let i = 0; i < n; i++) va += (value[i]! - mean) ** 2;
+  const q = query.volume.slices;
+  const score = (dx: number, dy: number) => {
+    let sb = 0;
+    let sbb = 0;
+    let sab = 0;
+    for (let i = 0; i < n; i++) {
+      const x = at[3 * i + 1]! + dx;
+      const y = at[3 * i + 2]! + dy;
+      const b = x >= 0 && y >= 0 && x < ROI && y < ROI ? q[at[3 * i]! + y * ROI + x]! : 0;
+      sb += b;
+      sbb += b * b;
+      sab += (value[i]! - mean) * b;
+    }
+    const vb = sbb - (sb * sb) / n;
+    return va > 0 && vb > 0 ? sab / Math.sqrt(va * vb) : -Infinity;
+  };
+  let best = { dx: 0, dy: 0, ncc: score(0, 0) };
+  const look = (step: number, cx: number, cy: number, reach: number) => {
+    for (let dy = cy - reach; dy <= cy + reach; dy += step) {
+      for (let dx = cx - reach; dx <= cx + reach; dx += step) {
+        const ncc = score(dx, dy);
+        // Ties keep the smaller shift: the landmarks' placement stands unless the image says otherwise.
+        if (ncc > best.ncc || (ncc === best.ncc && Math.hypot(dx, dy) < Math.hypot(best.dx, best.dy))) best = { dx, dy, ncc };
+      }
+    }
+  };
+  look(2, 0, 0, search - (search % 2));
+  look(1, best.dx, best.dy, 1);
+  return { ...base, shift: [best.dx, best.dy], ncc: Number.isFinite(best.ncc) ? best.ncc : null };
+}
+
+/** The box [x0, y0, x1, y1] of a mask's set pixels (null: none). */
+function maskBox(mask: Uint8Array): [number, number, number, number] | null {
+  let x0 = ROI;
+  let y0 = ROI;
+  let x1 = -1;
+  let y1 = -1;
+  for (let y = 0; y < ROI; y++) {
+    for (let x = 0; x < ROI; x++) {
+      if (!mask[y * ROI + x]) continue;
+      if (x < x0) x0 = x;
+      if (x > x1) x1 = x;
+      if (y < y0) y0 = y;
+      if (y > y1) y1 = y;
+    }
+  }
+  return x1 < 0 ? null : [x0, y0, x1, y1];
+}
+
+/**
+ * The atlas of one organ: for each query slice of `query.range`, the fraction of each atlas cell (ATLAS_GRID²)
  * that the support's organ (`supportMasks`, [nz][ROI·ROI]) covers once its corresponding slice is
  * mapped onto the query's (nearest neighbour per pixel). [slices of the range][CELLS].
  */
@@ -151,7 +265,7 @@ export function organAtlas(
   support: AtlasSide,
   supportMasks: Uint8Array,
   query: AtlasSide,
-  transform: AtlasTransform = atlasTransform(support, query),
+  transform: AtlasTransform = refineShift(support, supportMasks, query, atlasTransform(support, query)),
 ): Float32Array[] {
   for (const [name, side] of [
     ['support', support],
@@ -165,19 +279,18 @@ export function organAtlas(
   if (supportMasks.length !== support.volume.nz * PIXELS) {
     throw new ShapeError('atlas', `support masks: ${support.volume.nz} slices of ${PIXELS} needed, got ${supportMasks.length} values`);
   }
-  const { from, to, scale } = transform;
   // Each query column/row maps to one support column/row (no rotation): two lookup tables.
-  const xs = Int32Array.from({ length: ROI }, (_, x) => Math.round(to[0] + scale[0] * (x - from[0])));
-  const ys = Int32Array.from({ length: ROI }, (_, y) => Math.round(to[1] + scale[1] * (y - from[1])));
-  const cell = ROI / GRID;
+  const xs = Int32Array.from({ length: ROI }, (_, x) => mapped(transform, x, 0)[0]);
+  const ys = Int32Array.from({ length: ROI }, (_, y) => mapped(transform, 0, y)[1]);
+  const cell = ROI / ATLAS_GRID;
   const out: Float32Array[] = [];
   for (let z = query.range[0]; z <= query.range[1]; z++) {
     const mask = supportMasks.subarray(correspondingSlice(z, query.range, support.range) * PIXELS);
-    const map = new Float32Array(CELLS);
+    const map = new Float32Array(ATLAS_CELLS);
     for (let y = 0; y < ROI; y++) {
       const Y = ys[y]!;
       if (Y < 0 || Y >= ROI) continue;
-      const row = ((y / cell) | 0) * GRID;
+      const row = ((y / cell) | 0) * ATLAS_GRID;
       for (let x = 0; x < ROI; x++) {
         const X = xs[x]!;
         if (X >= 0 && X < ROI && mask[Y * ROI + X]) {

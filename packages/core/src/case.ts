@@ -10,8 +10,8 @@ import type { Volume } from '@synpo/io';
 import type { Backend } from './backend.ts';
 import type { SynpoOptionsInput } from './options.ts';
 import { labelsToRoi, prepareVolume, preparedSlice, roiToVolume, type IntensityMode, type PreparedVolume } from './preprocess.ts';
-import { LAYOUTS } from './protocol.ts';
-import { segmentOrgans, supportSliceFor, type SegmentOrgansRequest, type SegmentOrgansResult } from './segment.ts';
+import { LAYOUTS, organRange } from './protocol.ts';
+import { carriedAtlas, carryRange, segmentOrgans, supportSliceFor, type OrganRequest, type SegmentOrgansRequest, type SegmentOrgansResult } from './segment.ts';
 import { Synpo } from './synpo.ts';
 
 /** An organ of a case: its name, its value in the support labels, the value written for it. */
@@ -83,16 +83,27 @@ export async function segmentCase(req: SegmentCaseRequest): Promise<SegmentCaseR
   checkCase(req.supportImage, req.supportLabel, req.query, { querySliceOfVolume: req.sliceOf !== undefined });
   const intensity = req.intensity ?? 'auto';
   const support = prepareVolume(req.supportImage, intensity);
-  const query = req.sliceOf
-    ? preparedSlice(prepareVolume(req.sliceOf.volume, intensity), req.sliceOf.canonicalZ, req.query)
-    : prepareVolume(req.query, intensity);
+  const whole = req.sliceOf ? prepareVolume(req.sliceOf.volume, intensity) : null;
+  const query = req.sliceOf && whole ? preparedSlice(whole, req.sliceOf.canonicalZ, req.query) : prepareVolume(req.query, intensity);
   const synpo = new Synpo(req.backend, req.kernels, { ...req.options, points: { ...LAYOUTS[req.band].band } });
-  const organs = req.organs.map((o) => ({
+  const organs: OrganRequest[] = req.organs.map((o) => ({
     name: o.name,
     value: o.written,
     masks: labelsToRoi(req.supportLabel, support, o.value),
     ...(req.range && { range: req.range }),
   }));
+  // One slice cut from a volume: its atlas map is the whole volume's at that slice (the nearest
+  // slice of the organ's carried range outside it), as the whole-volume run computes it.
+  if (req.sliceOf && whole && req.atlas !== false && support.nz > 1) {
+    for (const organ of organs) {
+      const range = organRange(organ.masks, support.nz);
+      if (!range) continue; // segmentOrgans says which organ is missing
+      const target = carryRange(range, support.nz, whole.nz);
+      const atlas = carriedAtlas(support, organ.masks, whole, target);
+      const z = Math.min(target[1], Math.max(target[0], req.sliceOf.canonicalZ));
+      organ.atlas = { maps: [atlas.maps[z - target[0]]!], transform: atlas.transform };
+    }
+  }
   await req.prepared?.(support, query);
   // One slice cut from a volume: the support slice of the third of the organ it falls in.
   const supportSlice =
@@ -107,7 +118,7 @@ export async function segmentCase(req: SegmentCaseRequest): Promise<SegmentCaseR
     organs,
     ...(supportSlice !== undefined && { supportSlice }),
     ...(req.sliceOf && { sliceOffset: req.sliceOf.canonicalZ }),
-    ...(req.atlas && { atlas: true }),
+    ...(req.atlas !== undefined && { atlas: req.atlas }),
     ...(req.detail !== undefined && { detail: req.detail }),
     ...(req.onSlice && { onSlice: req.onSlice }),
     ...(req.progress && { progress: req.progress }),

@@ -26,7 +26,7 @@ export interface EvalRequest {
   load(file: string): Promise<Volume>;
   /**
    * The atlas prior (atlas.ts): each organ of the support scan carried onto the query along the
-   * protocol's slice correspondence. Off: the paper's protocol.
+   * protocol's slice correspondence. On unless false; off is the paper's protocol.
    */
   atlas?: boolean;
   /** Called after each query scan: done of total, and a label. */
@@ -113,7 +113,7 @@ export async function evaluate(req: EvalRequest): Promise<EvalReport> {
           const qRange = organRange(truth, q.prepared.nz);
           if (!qRange) return [];
           const s = supportSides.get(organ)!;
-          const atlas = req.atlas ? organAtlas(s.side, s.masks, { volume: q.prepared, range: qRange }) : null;
+          const atlas = req.atlas !== false ? organAtlas(s.side, s.masks, { volume: q.prepared, range: qRange }) : null;
           return [{ organ, truth, qRange, atlas }];
         });
         done++;

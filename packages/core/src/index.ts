@@ -79,6 +79,20 @@ export {
   type Organ,
   type Overlap,
 } from './protocol.ts';
+export {
+  ATLAS_CELLS,
+  ATLAS_GRID,
+  atlasTransform,
+  chooseAnchor,
+  correspondingSlice,
+  organAtlas,
+  refineShift,
+  sliceLandmarks,
+  type AtlasAnchor,
+  type AtlasSide,
+  type AtlasTransform,
+  type SliceLandmarks,
+} from './atlas.ts';
 export { checkCase, segmentCase, type CaseOrgan, type SegmentCaseRequest, type SegmentCaseResult } from './case.ts';
 export { evaluate, type EvalReport, type EvalRequest, type OrganSummary, type ScanResult } from './evaluate.ts';
 export { propagateJobs, type MaskSource } from './propagate.ts';
@@ -90,6 +104,8 @@ export {
   mergeOrganParts,
   transferBounds,
   carryRange,
+  carriedAtlas,
+  type CarriedAtlas,
   supportSliceFor,
   type SegmentVolumeRequest,
   type SegmentVolumeResult,

@@ -55,13 +55,18 @@ export interface PropagationOptions {
 }
 
 /**
- * The atlas (atlas.ts): where a job brings one, the fused confidence that PSM ranks is lowered by
- * up to `weight` away from the support's organ carried onto the query slice (blurred by `sigma`
- * grid cells). Tuned on SABS fold 0 (scripts/tune/README.md); jobs bring no atlas unless asked.
+ * The atlas (atlas.ts): where a job brings one, the fused confidence is lowered by up to `weight`
+ * away from the support's organ carried onto the query slice (blurred by `sigma` grid cells), as
+ * the propagation pass's guide lowers it. Tuned on the tuning folds (scripts/tune/README.md).
  */
 export interface AtlasOptions {
   weight: number;
   sigma: number;
+  /**
+   * Cells where the blurred atlas reaches this share of its peak lose nothing: a large organ's
+   * warped outline, a few cells off, does not cut it (1: the propagation guide's ramp).
+   */
+  plateau: number;
 }
 
 export interface SynpoOptions {
@@ -109,7 +114,7 @@ export const DEFAULT_OPTIONS: SynpoOptions = {
   refine: { enabled: true, openingShape: 'disc', openingRadius: 2, connectivity: 8 },
   priorSharpness: 8,
   propagation: { enabled: true, weight: 0.15, sigma: 4 },
-  atlas: { weight: 0.3, sigma: 4 },
+  atlas: { weight: 0.3, sigma: 4, plateau: 0.5 },
   seed: 0,
   batchSize: 'auto',
   cacheBytes: DEFAULT_CACHE_BYTES / 2,
@@ -130,7 +135,8 @@ export function resolveOptions(input: SynpoOptionsInput = {}): SynpoOptions {
   } as SynpoOptions;
   if (!(o.propagation.weight >= 0) || !(o.propagation.sigma > 0))
     throw new RangeError(`propagation needs weight ≥ 0 and sigma > 0, got ${JSON.stringify(o.propagation)}`);
-  if (!(o.atlas.weight >= 0) || !(o.atlas.sigma > 0)) throw new RangeError(`atlas needs weight ≥ 0 and sigma > 0, got ${JSON.stringify(o.atlas)}`);
+  if (!(o.atlas.weight >= 0) || !(o.atlas.sigma > 0) || !(o.atlas.plateau > 0 && o.atlas.plateau <= 1))
+    throw new RangeError(`atlas needs weight ≥ 0, sigma > 0 and plateau in (0, 1], got ${JSON.stringify(o.atlas)}`);
   const s = o.synergy;
   if (!(o.cacheBytes >= 0)) throw new RangeError(`cacheBytes must be a number of bytes ≥ 0, got ${o.cacheBytes}`);
   if (Math.abs(s.both + s.sam + s.dino - 1) > 1e-6) throw new RangeError(`synergy weights must sum to 1, got ${s.both} + ${s.sam} + ${s.dino}`);

@@ -11,7 +11,7 @@
  */
 import { ShapeError, type TransferCounts } from '@synpo/gpu';
 import { PIXELS } from './backend.ts';
-import { atlasTransform, organAtlas, type AtlasTransform } from './atlas.ts';
+import { atlasTransform, organAtlas, refineShift, type AtlasTransform } from './atlas.ts';
 import { confidenceAt, sharedCellCount } from './overlap.ts';
 import { MAX_LABEL, type PreparedVolume } from './preprocess.ts';
 import { organRange, queryPart, supportSlices } from './protocol.ts';
@@ -28,6 +28,8 @@ export interface SegmentVolumeRequest {
   supportSlice?: number;
   /** Query slices to segment, inclusive; others stay empty. */
   range?: [number, number];
+  /** The atlas prior (SegmentOrgansRequest.atlas): on unless false. */
+  atlas?: boolean;
   /** Read back every intermediate for `onSlice` (the `--dump` files); the masks alone otherwise. */
   detail?: boolean;
   onSlice?(z: number, result: SliceResult, support: SupportEncoding, supportZ: number): Promise<void> | void;
@@ -83,6 +85,29 @@ export interface OrganRequest {
   masks: Uint8Array;
   /** Query slices for this organ, inclusive (default: the support's range carried over). */
   range?: [number, number];
+  /**
+   * The organ's atlas over its query range, made elsewhere (`carriedAtlas`): a query slice cut from
+   * a volume takes its map from the whole volume's, so it is segmented as the whole-volume run does.
+   */
+  atlas?: CarriedAtlas;
+}
+
+/** An organ's atlas: one map per query slice of its range, the transform and the time it took. */
+export interface CarriedAtlas {
+  maps: Float32Array[];
+  transform: AtlasTransform & { ms: number };
+}
+
+/** The support's organ carried onto `target` (query slices, inclusive): landmarks, the shift search, the maps. */
+export function carriedAtlas(support: SliceStack, masks: Uint8Array, query: SliceStack, target: [number, number]): CarriedAtlas {
+  const t0 = performance.now();
+  const range = organRange(masks, support.nz);
+  if (!range) throw new ShapeError('segment', 'the organ is not in the support label volume');
+  const supportSide = { volume: support, range };
+  const querySide = { volume: query, range: target };
+  const transform = refineShift(supportSide, masks, querySide, atlasTransform(supportSide, querySide));
+  const maps = organAtlas(supportSide, masks, querySide, transform);
+  return { maps, transform: { ...transform, ms: performance.now() - t0 } };
 }
 
 export interface SegmentOrgansRequest {
@@ -109,7 +134,7 @@ export interface SegmentOrgansRequest {
   keepConfidence?: boolean;
   /**
    * The atlas prior (atlas.ts): each organ of the support carried onto the query slices of its
-   * range, ranking PSM's cells. Off by default (the paper's protocol has none).
+   * range, the fused confidence lowered away from it. On unless false (the paper's protocol has none).
    */
   atlas?: boolean;
 }
@@ -235,16 +260,10 @@ export async function segmentOrgans(req: SegmentOrgansRequest): Promise<SegmentO
         );
       }
     }
-    // The atlas of each organ: one map per slice of its target range.
-    const atlases = plans.map((plan, o) => {
-      if (!req.atlas) return null;
-      const t0 = performance.now();
-      const supportSide = { volume: support, range: organRange(req.organs[o]!.masks, support.nz)! };
-      const querySide = { volume: query, range: plan.target };
-      const transform = atlasTransform(supportSide, querySide);
-      const maps = organAtlas(supportSide, req.organs[o]!.masks, querySide, transform);
-      return { maps, transform: { ...transform, ms: performance.now() - t0 } };
-    });
+    // The atlas of each organ: one map per slice of its target range (given, for a slice cut from a volume).
+    const atlases = plans.map((plan, o) =>
+      req.atlas === false ? null : (req.organs[o]!.atlas ?? carriedAtlas(support, req.organs[o]!.masks, query, plan.target)),
+    );
     const blank = new Set<number>();
     for (let z = range[0]; z <= range[1]; z++) if (isBlank(query.slices.subarray(z * PIXELS, (z + 1) * PIXELS))) blank.add(z);
     // One job per (organ, support slice): the query slices of that third of the organ's range.
@@ -423,6 +442,7 @@ export async function segmentVolume(req: SegmentVolumeRequest): Promise<SegmentV
     query: req.query,
     organs: [{ name: 'organ', value: 1, masks: req.supportMasks, ...(req.range && { range: req.range }) }],
     ...(req.supportSlice !== undefined && { supportSlice: req.supportSlice }),
+    ...(req.atlas !== undefined && { atlas: req.atlas }),
     ...(req.detail && { detail: true }),
     ...(req.onSlice && { onSlice: (z, _organ, result, support, supportZ) => req.onSlice!(z, result, support, supportZ) }),
     ...(req.progress && { progress: req.progress }),

@@ -38,6 +38,7 @@ import {
   upsampleBilinear,
 } from '@synpo/gpu/kernels';
 import { CELLS, GRID, PIXELS, ROI, type Backend, type OrganExtent, type PointClusters, type PromptPoint, type SliceBatch } from './backend.ts';
+import { ATLAS_CELLS, ATLAS_GRID } from './atlas.ts';
 import { cellRuns, sharedCells } from './overlap.ts';
 import { propagateJobs, type MaskSource } from './propagate.ts';
 import { ByteLru } from './cache.ts';
@@ -101,7 +102,7 @@ export interface SegmentJob {
   organ?: number;
   /**
    * One anatomical prior per slice of `slices` (AtlasOptions; atlas.ts): the fraction of each
-   * 64×64 cell the support's organ covers once carried onto that query slice.
+   * ATLAS_GRID² cell the support's organ covers once carried onto that query slice.
    */
   atlas?: readonly Float32Array[];
 }
@@ -391,8 +392,8 @@ export class Synpo {
       }),
     );
     jobs.forEach((job, j) => {
-      if (job.atlas && (job.atlas.length !== job.slices.length || job.atlas.some((m) => m.length !== CELLS)))
-        throw new ShapeError('synpo', `job ${j}: atlas needs one ${GRID}×${GRID} map per slice (${job.slices.length}), got ${job.atlas.length}`);
+      if (job.atlas && (job.atlas.length !== job.slices.length || job.atlas.some((m) => m.length !== ATLAS_CELLS)))
+        throw new ShapeError('synpo', `job ${j}: atlas needs one ${ATLAS_GRID}×${ATLAS_GRID} map per slice (${job.slices.length}), got ${job.atlas.length}`);
     });
     if (options.guides && (options.guides.length !== B || options.guides.some((g) => g.length !== PIXELS))) {
       throw new ShapeError('synpo', `guides: one ${ROI}×${ROI} mask per query slice (${B}), got ${options.guides.length}`);
@@ -815,26 +816,26 @@ export class Synpo {
       synmap = s.run(guidePenalty, { maps: synmap, guide: pooled }, { B: R, N: CELLS, weight: o.propagation.weight });
     }
 
-    // The atlas: where the support's organ, carried onto the query, is not, PSM ranks cells lower.
-    // Only the points see it; the decoder's prior and NRM keep the confidence itself (lowering
-    // that as well cut the liver on the tuning folds where the atlas is off by a few cells).
-    let located = synmap;
+    // The atlas: the confidence lowered away from the support's organ carried onto the query, for
+    // the points, the decoder's prior and NRM alike (as the propagation guide above).
     if (groups.some((g) => g.atlas)) {
-      const maps = new Float32Array(R * CELLS);
+      const maps = new Float32Array(R * ATLAS_CELLS);
       let r = 0;
       for (const g of groups) {
         // A row without an atlas gets an empty one: the penalty copies it.
-        g.atlas?.forEach((a, i) => maps.set(a, (r + i) * CELLS));
+        g.atlas?.forEach((a, i) => maps.set(a, (r + i) * ATLAS_CELLS));
         r += g.slices.length;
       }
-      const blurred = s.run(gaussian, { maps: s.upload(maps, [R, CELLS]) }, { B: R, H: GRID, W: GRID, sigma: o.atlas.sigma });
-      located = s.run(guidePenalty, { maps: synmap, guide: blurred }, { B: R, N: CELLS, weight: o.atlas.weight });
+      // Up to the grid from the coarse maps (1 KiB a row crosses), then blurred.
+      const fine = s.run(upsampleBilinear, { maps: s.upload(maps, [R, ATLAS_CELLS]) }, { B: R, inH: ATLAS_GRID, inW: ATLAS_GRID, outH: GRID, outW: GRID });
+      const blurred = s.run(gaussian, { maps: fine }, { B: R, H: GRID, W: GRID, sigma: o.atlas.sigma });
+      synmap = s.run(guidePenalty, { maps: synmap, guide: blurred }, { B: R, N: CELLS, weight: o.atlas.weight, plateau: o.atlas.plateau });
     }
     // PSM: the points stay on the stream; the decoder's prompts are made from them there.
     s.stage('points');
     const points = this.selectPoints(
       s,
-      located,
+      synmap,
       R,
       supports,
       slices.map((i) => enc.seeds[i]!),

@@ -4,14 +4,21 @@
  * Synthetic volumes whose geometry is known: a query made as a shifted, stretched support.
  */
 import { describe, expect, it } from 'vitest';
-import { CELLS, GRID, PIXELS, ROI } from '../src/index.ts';
-import { atlasTransform, chooseAnchor, correspondingSlice, organAtlas, sliceLandmarks } from '../src/atlas.ts';
+import { ATLAS_CELLS, ATLAS_GRID, PIXELS, ROI } from '../src/index.ts';
+import { atlasTransform, chooseAnchor, correspondingSlice, organAtlas, refineShift, sliceLandmarks } from '../src/atlas.ts';
 
 /**
  * A body (ellipse, 0.3) with a spine (a bright disc near the midline, 1.0) and an organ (0.5)
  * beside it, each placed relative to the body's centre (cx, cy) with half-axes (ax, ay).
  */
-function phantom(nz: number, cx: number, cy: number, ax: number, ay: number): { slices: Float32Array; organ: Uint8Array } {
+function phantom(
+  nz: number,
+  cx: number,
+  cy: number,
+  ax: number,
+  ay: number,
+  organAt: [number, number] = [-0.45, 0.35],
+): { slices: Float32Array; organ: Uint8Array } {
   const slices = new Float32Array(nz * PIXELS);
   const organ = new Uint8Array(nz * PIXELS);
   for (let z = 0; z < nz; z++) {
@@ -23,7 +30,7 @@ function phantom(nz: number, cx: number, cy: number, ax: number, ay: number): { 
         if (u * u + v * v > 1) continue;
         slices[i] = 0.3;
         if ((u - 0.0) ** 2 + (v - 0.5) ** 2 < 0.15 ** 2) slices[i] = 1; // spine (2 % of the body)
-        if ((u + 0.45) ** 2 + (v - 0.35) ** 2 < 0.18 ** 2) {
+        if ((u - organAt[0]) ** 2 + (v - organAt[1]) ** 2 < 0.18 ** 2) {
           slices[i] = 0.5;
           organ[i] = 1;
         }
@@ -34,13 +41,13 @@ function phantom(nz: number, cx: number, cy: number, ax: number, ay: number): { 
 }
 
 function coverDice(map: Float32Array, truth: Uint8Array): number {
-  const cell = ROI / GRID;
-  const t = new Float32Array(CELLS);
-  for (let p = 0; p < PIXELS; p++) if (truth[p]) t[Math.floor(Math.floor(p / ROI) / cell) * GRID + Math.floor((p % ROI) / cell)]! += 1 / (cell * cell);
+  const cell = ROI / ATLAS_GRID;
+  const t = new Float32Array(ATLAS_CELLS);
+  for (let p = 0; p < PIXELS; p++) if (truth[p]) t[Math.floor(Math.floor(p / ROI) / cell) * ATLAS_GRID + Math.floor((p % ROI) / cell)]! += 1 / (cell * cell);
   let inter = 0;
   let a = 0;
   let b = 0;
-  for (let c = 0; c < CELLS; c++) {
+  for (let c = 0; c < ATLAS_CELLS; c++) {
     inter += Math.min(map[c]!, t[c]!);
     a += map[c]!;
     b += t[c]!;
@@ -81,13 +88,14 @@ describe('the atlas prior', () => {
     const side = (v: { slices: Float32Array }, nz: number, range: [number, number]) => ({ volume: { slices: v.slices, nz, intensity: 'mr' as const }, range });
     for (const anchor of ['spine', 'body'] as const) {
       const transform = atlasTransform(side(support, 12, [2, 9]), side(query, 20, [5, 15]), anchor);
+      expect(transform.shift).toEqual([0, 0]);
       expect(transform.anchor).toBe(anchor);
       expect(transform.scale[0]).toBeCloseTo(90 / 70, 1);
       expect(transform.scale[1]).toBeCloseTo(60 / 55, 1);
       const maps = organAtlas(side(support, 12, [2, 9]), support.organ, side(query, 20, [5, 15]), transform);
       expect(maps).toHaveLength(11);
       for (const [i, map] of maps.entries()) {
-        expect(map).toHaveLength(CELLS);
+        expect(map).toHaveLength(ATLAS_CELLS);
         expect(coverDice(map, query.organ.subarray((5 + i) * PIXELS, (6 + i) * PIXELS))).toBeGreaterThan(0.9);
       }
     }
@@ -97,8 +105,29 @@ describe('the atlas prior', () => {
       from: [0, 0],
       to: [0, 0],
       scale: [1, 1],
+      shift: [0, 0],
+      ncc: null,
     });
     expect(coverDice(still[0]!, query.organ.subarray(5 * PIXELS, 6 * PIXELS))).toBeLessThan(0.5);
+  });
+
+  it('moves the organ to where the images around it agree when it sits off the landmarks', () => {
+    const support = phantom(10, 128, 120, 90, 60);
+    // The query's organ lies 0.2 half-axes further out and 0.1 lower than the support's (18, 6 px).
+    const query = phantom(10, 128, 120, 90, 60, [-0.65, 0.45]);
+    const side = (v: { slices: Float32Array }) => ({ volume: { slices: v.slices, nz: 10, intensity: 'mr' as const }, range: [2, 7] as [number, number] });
+    const placed = atlasTransform(side(support), side(query));
+    const refined = refineShift(side(support), support.organ, side(query), placed);
+    expect(refined.shift[0]).toBeCloseTo(-18, -1);
+    expect(refined.shift[1]).toBeCloseTo(6, -1);
+    expect(refined.ncc).toBeGreaterThan(0.5);
+    const truth = query.organ.subarray(4 * PIXELS, 5 * PIXELS);
+    const before = coverDice(organAtlas(side(support), support.organ, side(query), placed)[2]!, truth);
+    const after = coverDice(organAtlas(side(support), support.organ, side(query), refined)[2]!, truth);
+    expect(before).toBeLessThan(0.5);
+    expect(after).toBeGreaterThan(0.9);
+    // the default transform is the refined one
+    expect(organAtlas(side(support), support.organ, side(query))[2]).toEqual(organAtlas(side(support), support.organ, side(query), refined)[2]);
   });
 
   it('refuses ranges outside the volumes and masks of the wrong size', () => {

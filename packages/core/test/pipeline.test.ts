@@ -3,15 +3,15 @@ import { afterAll, describe, expect, it, type TestContext } from 'vitest';
 import { cpuKernels, fallbackKernels, gpuKernels, GpuRuntime, NoAdapterError, openGpu, ShapeError, type GpuHandle, type Kernels } from '@synpo/gpu';
 import { readNifti } from '@synpo/io/node';
 import {
+  ATLAS_CELLS,
+  ATLAS_GRID,
   carryRange,
-  CELLS,
   CHAOS_T2,
   combineOrgans,
   dice,
   labelsToRoi,
   organRange,
   overlap,
-  GRID,
   PIXELS,
   prepareVolume,
   queryPart,
@@ -238,12 +238,22 @@ describeWithData(['chaos-t2'], 'SynPo on the GPU kernels agrees with the CPU ref
       [14, 50],
       [48, 48],
     ] as const;
-    const atlas = centres.map(([cx, cy]) => Float32Array.from({ length: CELLS }, (_, c) => ((c % GRID) - cx) ** 2 + (Math.floor(c / GRID) - cy) ** 2 <= 36 ? 1 : 0));
+    // (atlas cells are 4 grid cells a side)
+    const atlas = centres.map(([cx, cy]) =>
+      Float32Array.from({ length: ATLAS_CELLS }, (_, c) =>
+        (4 * (c % ATLAS_GRID) + 1.5 - cx) ** 2 + (4 * Math.floor(c / ATLAS_GRID) + 1.5 - cy) ** 2 <= 36 ? 1 : 0,
+      ),
+    );
     const points = [];
     for (const kernels of [cpuKernels(), gpuKernels(runtime)]) {
       const synpo = new Synpo(weightFreeBackend(), kernels, { points: CHAOS_T2.band, atlas: { weight: 10, sigma: 1 } });
       const enc = await synpo.prepareSupport(support);
-      const [rows] = await synpo.segmentJobs(batch, zs.length, [{ support: enc, slices: [0, 1, 2, 3], atlas }], zs.map((z) => ({ seed: z })));
+      const [rows] = await synpo.segmentJobs(
+        batch,
+        zs.length,
+        [{ support: enc, slices: [0, 1, 2, 3], atlas }],
+        zs.map((z) => ({ seed: z })),
+      );
       await synpo.releaseSupport(enc);
       points.push(rows!.map((r) => r.positives));
     }
@@ -438,7 +448,8 @@ describeWithData(['chaos-t2'], 'the propagation pass (on by default, a switch tu
     const support = await chaosCase(8, 2);
     const query = await chaosCase(1, 2);
     const synpo = (enabled: boolean) => new Synpo(weightFreeBackend(), kernels, { points: CHAOS_T2.band, propagation: { enabled } });
-    const off = await segmentVolume({ synpo: synpo(false), support: support.prepared, supportMasks: support.masks, query: query.prepared });
+    // The atlas prior off: each slice here is compared with Synpo.segment on it alone.
+    const off = await segmentVolume({ atlas: false, synpo: synpo(false), support: support.prepared, supportMasks: support.masks, query: query.prepared });
     expect(off.propagatedSlices).toBe(0);
     // Off is the paper's protocol: every slice exactly what Synpo.segment gives it alone.
     const alone = synpo(false);
@@ -458,7 +469,7 @@ describeWithData(['chaos-t2'], 'the propagation pass (on by default, a switch tu
       expect(Buffer.from(r!.final).equals(Buffer.from(slice(off.masks, z)))).toBe(true);
       areas.push(r!.final.reduce((a, v) => a + v, 0));
     }
-    const on = await segmentVolume({ synpo: synpo(true), support: support.prepared, supportMasks: support.masks, query: query.prepared });
+    const on = await segmentVolume({ atlas: false, synpo: synpo(true), support: support.prepared, supportMasks: support.masks, query: query.prepared });
     expect(on.range).toEqual(off.range);
     // Every slice but the anchor (the largest first-pass mask) was segmented again …
     const anchor = off.range[0] + areas.indexOf(Math.max(...areas));
@@ -549,8 +560,8 @@ describeWithData(['chaos-t2'], 'whole volumes', () => {
     const synpo = new Synpo(weightFreeBackend(), kernels);
     const enc = await synpo.prepareSupport({ image: slice(support.slices, 15) as Float32Array, mask: slice(organs[0]!.masks, 15) as Uint8Array });
     await expect(
-      synpo.segmentJobs(query.slices.subarray(0, 2 * PIXELS), 2, [{ support: enc, slices: [0, 1], atlas: [new Float32Array(CELLS)] }]),
-    ).rejects.toThrow(/job 0: atlas needs one 64×64 map per slice \(2\), got 1/);
+      synpo.segmentJobs(query.slices.subarray(0, 2 * PIXELS), 2, [{ support: enc, slices: [0, 1], atlas: [new Float32Array(ATLAS_CELLS)] }]),
+    ).rejects.toThrow(/job 0: atlas needs one 16×16 map per slice \(2\), got 1/);
   }, 240_000);
 
   it('a bad organ is refused before any thread starts, with the one-thread error', async () => {

@@ -107,7 +107,8 @@ describe('what kernel outputs mean', () => {
       const r = await both(ctx, async (s) => {
         const pooled = s.run(poolMask, { masks: s.upload(masks, [B, H * H]) }, { B, H, W: H, G });
         const out = s.run(guidePenalty, { maps: s.upload(maps, [B, G * G]), guide: pooled }, { B, N: G * G, weight: 0.2 });
-        return { pooled: await read(s, pooled), out: await read(s, out) };
+        const flat = s.run(guidePenalty, { maps: s.upload(maps, [B, G * G]), guide: pooled }, { B, N: G * G, weight: 0.2, plateau: 0.5 });
+        return { pooled: await read(s, pooled), out: await read(s, out), flat: await read(s, flat) };
       });
       if (!r) return;
       expect(Array.from(r.g.pooled)).toEqual(Array.from(r.c.pooled));
@@ -115,6 +116,14 @@ describe('what kernel outputs mean', () => {
       const full = Array.from(r.c.pooled.subarray(0, G * G)).indexOf(Math.max(...r.c.pooled.subarray(0, G * G)));
       expect(r.c.out[full]).toBeCloseTo(maps[full]!, 6);
       if (B > 1) expect(Array.from(r.c.out.subarray(G * G, 2 * G * G))).toEqual(Array.from(maps.subarray(G * G, 2 * G * G)));
+      // With a plateau of 0.5, cells at half the guide's peak or more keep their value; the rest lose less than without.
+      expectClose(r.g.flat, r.c.flat, 1e-6, 1e-6);
+      const top = Math.max(...r.c.pooled.subarray(0, G * G));
+      for (let i = 0; i < G * G; i++) {
+        if (r.c.pooled[i]! >= 0.5 * top) expect(r.c.flat[i]).toBe(maps[i]);
+        else expect(r.c.flat[i]!).toBeLessThan(maps[i]!);
+        expect(r.c.flat[i]!).toBeGreaterThanOrEqual(r.c.out[i]!);
+      }
     });
   }
 

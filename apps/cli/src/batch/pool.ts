@@ -13,6 +13,8 @@ export interface RunOpts extends BackendOpts {
   labels: string;
   /** The propagation pass (commander's --no-propagate sets false; absent: on). */
   propagate?: boolean;
+  /** The atlas prior (commander's --no-atlas sets false; absent: on). */
+  atlas?: boolean;
   force?: boolean;
 }
 
@@ -31,6 +33,7 @@ export async function caseContext(opts: RunOpts): Promise<{ ctx: CaseContext; re
       backend: opts.backend === 'onnx' ? `onnx:${opts.models}` : 'weight-free',
       cacheBytes: cacheBytes(opts),
       propagate: opts.propagate ?? true,
+      atlas: opts.atlas ?? true,
     },
     force: Boolean(opts.force),
   };

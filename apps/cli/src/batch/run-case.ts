@@ -30,6 +30,7 @@ export interface CaseContext {
     backend: string;
     cacheBytes: number;
     propagate: boolean;
+    atlas: boolean;
   };
   /** Redo cases whose output and record match. */
   force: boolean;
@@ -133,6 +134,7 @@ export async function runCase(c: BatchCase, ctx: CaseContext): Promise<CaseResul
       band: ctx.options.band,
       intensity: ctx.options.intensity,
       options: { seed: ctx.options.seed, cacheBytes: ctx.options.cacheBytes, propagation: { enabled: ctx.options.propagate } },
+      atlas: ctx.options.atlas,
     });
     const labels = result.fileLabels;
     await mkdir(dirname(c.out), { recursive: true });

@@ -14,7 +14,7 @@ import type { CaseResult } from '../batch/run-case.ts';
 import { CliError, EXIT } from '../errors.ts';
 import { checkCreatable, guardOutputs } from '../files.ts';
 import { integer } from '../numbers.ts';
-import { propagateOption, withCaseRunner, type Runner } from '../options.ts';
+import { noAtlasOption, propagateOption, withCaseRunner, type Runner } from '../options.ts';
 import { progressLine } from '../progress.ts';
 
 export function formatSummary(results: CaseResult[], seconds: number): string {
@@ -49,7 +49,8 @@ export function batchCommand(program: Command, run: Runner): void {
     .description('segment the cases of a manifest (CSV or JSON Lines: support_image, support_label, query, out[, organs][, query_label]); resumable')
     .option('--jobs <n>', 'cases at a time in this process (they share the models and the GPU)', integer('--jobs', { min: 1, max: 64 }), 1)
     .option('--force', 'redo cases whose output is up to date')
-    .addOption(propagateOption());
+    .addOption(propagateOption())
+    .addOption(noAtlasOption());
   withCaseRunner(cmd)
     .option('--log <file>', 'JSON Lines log, one line per case (default: <manifest>.log.jsonl)')
     .option('--json', 'print the results as JSON instead of the summary table')

@@ -10,7 +10,7 @@ import { defaultDataDir } from '../data.ts';
 import { CliError, EXIT } from '../errors.ts';
 import { decimal, jsonOverrides, parseInteger } from '../numbers.ts';
 import { guardOutputs, writeFileAtomic, type NamedPath } from '../files.ts';
-import { atlasOption, atlasSettings, deviceOption, seedOption, withBackend, type AtlasSwitch, type Runner } from '../options.ts';
+import { atlasOptionsOption, deviceOption, noAtlasOption, seedOption, withBackend, type Runner } from '../options.ts';
 import { progressLine } from '../progress.ts';
 
 /** The paper's column order: upper abdomen (spleen, liver), lower (left, right kidney). */
@@ -33,7 +33,9 @@ interface EvalOpts extends BackendOpts {
   refine: boolean;
   propagate: boolean;
   propagation?: { weight?: number; sigma?: number };
-  atlas?: AtlasSwitch;
+  /** Commander's --no-atlas sets false. */
+  atlas: boolean;
+  atlasOptions?: { weight?: number; sigma?: number; plateau?: number };
   alpha?: number;
   beta?: number;
 }
@@ -86,7 +88,8 @@ export function evalCommand(program: Command, run: Runner): void {
       '--no-propagate',
       "ablation: skip the propagation pass (each organ's slices segmented again outward from the largest mask, each guided by its neighbour's) and judge each slice alone, as the paper's protocol does",
     )
-    .addOption(atlasOption())
+    .addOption(noAtlasOption())
+    .addOption(atlasOptionsOption())
     .option('--alpha <a>', "band lower bound μ − α·σ (default: the paper's value for the layout)", decimal('--alpha', { min: -10, max: 10 }))
     .option('--beta <b>', "band upper bound μ − β·σ (default: the paper's value for the layout)", decimal('--beta', { min: -10, max: 10 }))
     .option('--json', 'print the report as JSON')
@@ -116,7 +119,7 @@ export function evalCommand(program: Command, run: Runner): void {
           },
           refine: { enabled: opts.refine },
           propagation: { ...opts.propagation, enabled: opts.propagate },
-          ...atlasSettings(opts.atlas).options,
+          ...(opts.atlasOptions && { atlas: opts.atlasOptions }),
           cacheBytes: cacheBytes(opts),
         };
         const backend = await backendFor(opts);
@@ -129,7 +132,7 @@ export function evalCommand(program: Command, run: Runner): void {
             backend,
             kernels: compute.kernels,
             options,
-            atlas: atlasSettings(opts.atlas).atlas,
+            atlas: opts.atlas,
             load: (file) => readNifti(`${dir}/${file}`),
             progress: progressLine(opts.progress && !opts.json),
           });

@@ -24,7 +24,7 @@ import { withCaseRunner, withCaseSettings, type Runner } from '../options.ts';
 /** What a job carries: the case and every option that changes its output. */
 interface JobData {
   case: BatchCase;
-  options: Pick<RunOpts, 'backend' | 'models' | 'ep' | 'seed' | 'band' | 'intensity' | 'labels' | 'propagate'>;
+  options: Pick<RunOpts, 'backend' | 'models' | 'ep' | 'seed' | 'band' | 'intensity' | 'labels' | 'propagate' | 'atlas'>;
 }
 
 interface QueueOpts {
@@ -106,6 +106,7 @@ export function queueCommand(program: Command, run: Runner): void {
         intensity: opts.intensity,
         labels: opts.labels,
         propagate: opts.propagate ?? true,
+        atlas: opts.atlas ?? true,
       };
       return withQueue(opts, async (q) => {
         const jobs = cases.map((c) => {
@@ -160,6 +161,7 @@ export function queueCommand(program: Command, run: Runner): void {
             intensity: job.data.options.intensity,
             labels: job.data.options.labels,
             propagate: job.data.options.propagate ?? true,
+            atlas: job.data.options.atlas ?? true,
           };
           const r = await runCase(job.data.case, { ...ctx, options });
           const line = { job: job.id, row: r.row, status: r.status, seconds: r.seconds, ...(r.error && { error: r.error }) };

@@ -13,19 +13,7 @@ import { guardOutputs, writeFileAtomic, type OutputPath } from '../files.ts';
 import { checkFormat, encodeMask, FORMAT_HELP, maskFormat } from '../outputs.ts';
 import { loadVolume } from '../inputs.ts';
 import { chooseOrgans } from '../organs.ts';
-import {
-  atlasOption,
-  atlasSettings,
-  bandOption,
-  deviceOption,
-  intensityOption,
-  labelsOption,
-  propagateOption,
-  seedOption,
-  withBackend,
-  type AtlasSwitch,
-  type Runner,
-} from '../options.ts';
+import { bandOption, deviceOption, intensityOption, labelsOption, noAtlasOption, propagateOption, seedOption, withBackend, type Runner } from '../options.ts';
 import { progressLine } from '../progress.ts';
 import { integer } from '../numbers.ts';
 
@@ -33,7 +21,8 @@ interface SegmentOpts extends BackendOpts {
   supportImage: string;
   supportLabel: string;
   organ?: string;
-  atlas?: AtlasSwitch;
+  /** Commander's --no-atlas sets false. */
+  atlas: boolean;
   organs?: string;
   series?: string;
   supportSeries?: string;
@@ -126,7 +115,7 @@ export function segmentCommand(program: Command, run: Runner): void {
     )
     .option('--force', 'let --dump replace a folder holding a previous synpo dump')
     .addOption(propagateOption())
-    .addOption(atlasOption())
+    .addOption(noAtlasOption())
     .option(
       '--threads <n>',
       `CPU path with the weight-free backend: organs of --organs spread over this many worker threads (default 1; this machine has ${availableParallelism()} cores); the masks are those of one thread, byte for byte; each thread encodes its own organs' slices`,
@@ -201,8 +190,8 @@ export function segmentCommand(program: Command, run: Runner): void {
             organs,
             band: opts.band,
             intensity: opts.intensity,
-            options: { seed: opts.seed, cacheBytes: cacheBytes(opts), propagation: { enabled: opts.propagate }, ...atlasSettings(opts.atlas).options },
-            atlas: atlasSettings(opts.atlas).atlas,
+            options: { seed: opts.seed, cacheBytes: cacheBytes(opts), propagation: { enabled: opts.propagate } },
+            atlas: opts.atlas,
             ...(canonicalRange && { range: canonicalRange }),
             ...(opts.supportSlice !== undefined && { supportSlice: toFileSupport(opts.supportSlice) }),
             progress: progressLine(opts.progress && !opts.json && query.dims[2] > 1),
@@ -264,7 +253,7 @@ export function segmentCommand(program: Command, run: Runner): void {
               range: slices(),
               supportSlices: o.supportSlices.map(toFileSupport),
               emptySlices: (cut ? empty.map(() => opts.slice!) : empty.map(toFile)).sort((a, b) => a - b),
-              // With --atlas: the in-plane map from query to support ROI pixels, and its time in ms.
+              // The atlas prior's in-plane map from query to support ROI pixels, and its time in ms.
               ...(o.atlas && { atlas: o.atlas }),
             };
           });

@@ -37,18 +37,21 @@ export interface GuidePenaltyParams {
   N: number;
   /** The penalty's weight w. */
   weight: number;
+  /** The share c of the guide's peak from which on nothing is taken (default 1: only at the peak). */
+  plateau?: number;
 }
 
-/** Per row of maps [B][N] and guides [B][N]: maps − w·(1 − guide / max(guide)); rows with an empty guide unchanged. */
+/** Per row of maps [B][N] and guides [B][N]: maps − w·(1 − min(1, guide / (c·max(guide)))); rows with an empty guide unchanged. */
 export const guidePenalty = defineKernel<{ maps: T<'f32'>; guide: T<'f32'> }, GuidePenaltyParams, T<'f32'>>({
   name: 'guidePenalty',
   shaders: [spec],
-  validate: ({ maps, guide }, { B, N, weight }) => validateGuidePenalty(maps, guide, B, N, weight),
-  record({ rec }, { maps, guide }, { B, N, weight }) {
+  validate: ({ maps, guide }, { B, N, weight, plateau = 1 }) => validateGuidePenalty(maps, guide, B, N, weight, plateau),
+  record({ rec }, { maps, guide }, { B, N, weight, plateau = 1 }) {
     const out = rec.tensor('f32', [B, N], 'guide:out');
     const unused = rec.scratch(4, 'guide:unused');
-    rec.dispatch(spec, 'penalise', [unused, maps, guide, out], [B], [u32(N), u32(1), u32(1), u32(B), f32(weight), u32(0), u32(0), u32(0)]);
+    rec.dispatch(spec, 'penalise', [unused, maps, guide, out], [B], [u32(N), u32(1), u32(1), u32(B), f32(weight), f32(plateau), u32(0), u32(0)]);
     return out;
   },
-  reference: ({ maps, guide }, { B, N, weight }) => new HostTensor('f32', [B, N], guidePenaltyReference(maps.data, guide.data, B, N, weight)),
+  reference: ({ maps, guide }, { B, N, weight, plateau = 1 }) =>
+    new HostTensor('f32', [B, N], guidePenaltyReference(maps.data, guide.data, B, N, weight, plateau)),
 });

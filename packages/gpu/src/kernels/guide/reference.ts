@@ -36,23 +36,28 @@ export function poolMaskReference(masks: Uint8Array, s: GuideShape): Float32Arra
   return out;
 }
 
-export function validateGuidePenalty(maps: Values, guide: Values, B: number, N: number, w: number): void {
+export function validateGuidePenalty(maps: Values, guide: Values, B: number, N: number, w: number, plateau = 1): void {
   length('guide', 'maps', maps, B * N);
   length('guide', 'guide', guide, B * N);
   if (!Number.isFinite(w)) throw new ShapeError('guide', `the weight must be finite, got ${w}`);
+  if (!(plateau > 0 && plateau <= 1)) throw new ShapeError('guide', `the plateau must be in (0, 1], got ${plateau}`);
 }
 
-/** Per row: synmap − w·(1 − g / max(g)); a row with an empty guide (max ≤ 0) unchanged. */
-export function guidePenaltyReference(maps: Float32Array, guide: Float32Array, B: number, N: number, w: number): Float32Array {
-  validateGuidePenalty(maps, guide, B, N, w);
+/**
+ * Per row: synmap − w·(1 − min(1, g / (plateau·max(g)))); a row with an empty guide (max ≤ 0)
+ * unchanged. A plateau below 1 leaves every cell whose guide reaches that share of its peak as it is.
+ */
+export function guidePenaltyReference(maps: Float32Array, guide: Float32Array, B: number, N: number, w: number, plateau = 1): Float32Array {
+  validateGuidePenalty(maps, guide, B, N, w, plateau);
   const out = new Float32Array(B * N);
   const wf = Math.fround(w);
   for (let b = 0; b < B; b++) {
     let top = 0;
     for (let i = 0; i < N; i++) top = Math.max(top, guide[b * N + i]!);
+    const cap = Math.fround(top * Math.fround(plateau));
     for (let i = 0; i < N; i++) {
       const t = b * N + i;
-      out[t] = top > 0 ? maps[t]! - wf * Math.fround(1 - Math.fround(guide[t]! / top)) : maps[t]!;
+      out[t] = top > 0 ? maps[t]! - wf * Math.fround(1 - Math.min(1, Math.fround(guide[t]! / cap))) : maps[t]!;
     }
   }
   return out;
