@@ -114,7 +114,7 @@ export const DEFAULT_OPTIONS: SynpoOptions = {
   refine: { enabled: true, openingShape: 'disc', openingRadius: 2, connectivity: 8 },
   priorSharpness: 8,
   propagation: { enabled: true, weight: 0.15, sigma: 4 },
-  atlas: { weight: 0.3, sigma: 4, plateau: 0.5 },
+  atlas: { weight: 0.4, sigma: 4, plateau: 0.5 },
   seed: 0,
   batchSize: 'auto',
   cacheBytes: DEFAULT_CACHE_BYTES / 2,
