@@ -9,9 +9,9 @@ import type { Kernels } from '@synpo/gpu';
 import type { Volume } from '@synpo/io';
 import { PIXELS, type Backend } from './backend.ts';
 import type { SynpoOptionsInput } from './options.ts';
-import { organAtlas, type AtlasSide } from './atlas.ts';
 import { labelsToRoi, prepareVolume, type IntensityMode, type PreparedVolume } from './preprocess.ts';
 import { dice, meanStd, organRange, overlap, queryPart, supportSlices, type DatasetLayout, type Organ, type Overlap } from './protocol.ts';
+import { carriedAtlas } from './segment.ts';
 import { Synpo, type SliceResult, type SupportEncoding } from './synpo.ts';
 
 export interface EvalRequest {
@@ -91,7 +91,7 @@ export async function evaluate(req: EvalRequest): Promise<EvalReport> {
     const supportCase = await loadCase(req, support);
     // Every organ's three support slices of this fold.
     const supports = new Map<Organ, SupportEncoding[]>();
-    const supportSides = new Map<Organ, { side: AtlasSide; masks: Uint8Array }>();
+    const supportMasksOf = new Map<Organ, Uint8Array>();
     try {
       for (const organ of req.organs) {
         const value = req.layout.labels[organ];
@@ -100,7 +100,7 @@ export async function evaluate(req: EvalRequest): Promise<EvalReport> {
         if (!range) throw new Error(`${req.layout.name} case ${support} has no ${organ} (label ${value}); it cannot be the support of fold ${fold}`);
         const list: SupportEncoding[] = [];
         supports.set(organ, list);
-        supportSides.set(organ, { side: { volume: supportCase.prepared, range }, masks: supportMasks });
+        supportMasksOf.set(organ, supportMasks);
         for (const z of supportSlices(range)) {
           list.push(await synpo.prepareSupport({ image: sliceOf3(supportCase.prepared, z), mask: supportMasks.subarray(z * PIXELS, (z + 1) * PIXELS) }));
         }
@@ -112,8 +112,7 @@ export async function evaluate(req: EvalRequest): Promise<EvalReport> {
           const truth = labelsToRoi(q.labels, q.prepared, req.layout.labels[organ]);
           const qRange = organRange(truth, q.prepared.nz);
           if (!qRange) return [];
-          const s = supportSides.get(organ)!;
-          const atlas = req.atlas !== false ? organAtlas(s.side, s.masks, { volume: q.prepared, range: qRange }) : null;
+          const atlas = req.atlas !== false ? carriedAtlas(supportCase.prepared, supportMasksOf.get(organ)!, q.prepared, qRange).maps : null;
           return [{ organ, truth, qRange, atlas }];
         });
         done++;
