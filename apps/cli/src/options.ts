@@ -42,10 +42,18 @@ export const noAtlasOption = () =>
     "skip the atlas prior (the support's organ carried onto each query slice: the same place in the organ's slice range, in-plane by the spine on CT or the body on MR, then shifted to where the images around it agree; the fused confidence is lowered away from it): the paper's protocol has none",
   );
 
-/** `--atlas-options <json>`: overrides of the atlas prior's weight, sigma and plateau (tuning). */
+/** `--atlas-options <json>`: overrides of the atlas prior's weight, sigma, plateau and growth (tuning). */
 export const atlasOptionsOption = () =>
-  new Option('--atlas-options <json>', "the atlas prior's weight, sigma and plateau as JSON, e.g. '{\"weight\": 0.2}' (tuning; see scripts/tune)").argParser(
-    jsonOverrides('--atlas-options', { weight: DEFAULT_OPTIONS.atlas.weight, sigma: DEFAULT_OPTIONS.atlas.sigma, plateau: DEFAULT_OPTIONS.atlas.plateau }),
+  new Option(
+    '--atlas-options <json>',
+    "the atlas prior's weight, sigma, plateau and growth as JSON, e.g. '{\"weight\": 0.2}' (tuning; see scripts/tune)",
+  ).argParser(
+    jsonOverrides('--atlas-options', {
+      weight: DEFAULT_OPTIONS.atlas.weight,
+      sigma: DEFAULT_OPTIONS.atlas.sigma,
+      plateau: DEFAULT_OPTIONS.atlas.plateau,
+      growth: DEFAULT_OPTIONS.atlas.growth,
+    }),
   );
 
 export const seedOption = (fallback = 0, what = 'seed of the random choices') =>

@@ -238,6 +238,20 @@ export function refineShift(
   return { ...base, shift: [best.dx, best.dy], ncc: Number.isFinite(best.ncc) ? best.ncc : null };
 }
 
+/** The centroid (x, y) of a mask's set pixels (the slice's centre when there are none). */
+function centroid(mask: Uint8Array): [number, number] {
+  let n = 0;
+  let sx = 0;
+  let sy = 0;
+  for (let i = 0; i < PIXELS; i++) {
+    if (!mask[i]) continue;
+    n++;
+    sx += i % ROI;
+    sy += (i / ROI) | 0;
+  }
+  return n > 0 ? [sx / n, sy / n] : [ROI / 2, ROI / 2];
+}
+
 /** The box [x0, y0, x1, y1] of a mask's set pixels (null: none). */
 function maskBox(mask: Uint8Array): [number, number, number, number] | null {
   let x0 = ROI;
@@ -257,15 +271,42 @@ function maskBox(mask: Uint8Array): [number, number, number, number] | null {
 }
 
 /**
+/**
+ * How much an organ is enlarged about its centroid on each slice before it becomes the atlas:
+ * `growth`·(r / GROWTH_RADIUS)⁴, r the radius of a disc as large as the organ's largest support
+ * slice. One translation and scale per organ leaves a large organ's outline off by many pixels
+ * (its shape varies more between patients, its far edge lies further from the landmarks): a
+ * liver (r ≈ 55–67 px) is enlarged to 2–3 times its width, so its atlas only rules out what lies
+ * far from it, while a kidney (r ≈ 17–24 px) moves its outline by a pixel at most and a spleen
+ * (19–30 px) by three. Tuned on the tuning folds (scripts/tune/README.md).
+ */
+export const GROWTH_RADIUS = ROI / 4;
+export const GROWTH_EXPONENT = 4;
+
+/** The factor `organAtlas` enlarges an organ by (0: as it is), from its support masks. */
+export function organGrowth(supportMasks: Uint8Array, nz: number, growth: number): number {
+  if (!(growth > 0)) return 0;
+  let largest = 0;
+  for (let z = 0; z < nz; z++) {
+    let area = 0;
+    for (let i = z * PIXELS; i < (z + 1) * PIXELS; i++) area += supportMasks[i] ? 1 : 0;
+    largest = Math.max(largest, area);
+  }
+  return growth * (Math.sqrt(largest / Math.PI) / GROWTH_RADIUS) ** GROWTH_EXPONENT;
+}
+
+/**
  * The atlas of one organ: for each query slice of `query.range`, the fraction of each atlas cell (ATLAS_GRID²)
  * that the support's organ (`supportMasks`, [nz][ROI·ROI]) covers once its corresponding slice is
- * mapped onto the query's (nearest neighbour per pixel). [slices of the range][CELLS].
+ * mapped onto the query's (nearest neighbour per pixel), enlarged by `grow` (organGrowth) about
+ * that slice's centroid. [slices of the range][CELLS].
  */
 export function organAtlas(
   support: AtlasSide,
   supportMasks: Uint8Array,
   query: AtlasSide,
   transform: AtlasTransform = refineShift(support, supportMasks, query, atlasTransform(support, query)),
+  grow = 0,
 ): Float32Array[] {
   for (const [name, side] of [
     ['support', support],
@@ -286,13 +327,16 @@ export function organAtlas(
   const out: Float32Array[] = [];
   for (let z = query.range[0]; z <= query.range[1]; z++) {
     const mask = supportMasks.subarray(correspondingSlice(z, query.range, support.range) * PIXELS);
+    // Enlarging about the centroid: a support pixel is drawn from one 1/(1 + grow) as far from it.
+    const [gx, gy] = grow > 0 ? centroid(mask) : [0, 0];
+    const toward = (v: number, c: number) => (grow > 0 ? Math.round(c + (v - c) / (1 + grow)) : v);
     const map = new Float32Array(ATLAS_CELLS);
     for (let y = 0; y < ROI; y++) {
-      const Y = ys[y]!;
+      const Y = toward(ys[y]!, gy);
       if (Y < 0 || Y >= ROI) continue;
       const row = ((y / cell) | 0) * ATLAS_GRID;
       for (let x = 0; x < ROI; x++) {
-        const X = xs[x]!;
+        const X = toward(xs[x]!, gx);
         if (X >= 0 && X < ROI && mask[Y * ROI + X]) {
           const c = row + ((x / cell) | 0);
           map[c] = map[c]! + 1 / (cell * cell);

@@ -99,7 +99,7 @@ export async function segmentCase(req: SegmentCaseRequest): Promise<SegmentCaseR
       const range = organRange(organ.masks, support.nz);
       if (!range) continue; // segmentOrgans says which organ is missing
       const target = carryRange(range, support.nz, whole.nz);
-      const atlas = carriedAtlas(support, organ.masks, whole, target);
+      const atlas = carriedAtlas(support, organ.masks, whole, target, synpo.options.atlas.growth);
       const z = Math.min(target[1], Math.max(target[0], req.sliceOf.canonicalZ));
       organ.atlas = { maps: [atlas.maps[z - target[0]]!], transform: atlas.transform };
     }

@@ -112,7 +112,8 @@ export async function evaluate(req: EvalRequest): Promise<EvalReport> {
           const truth = labelsToRoi(q.labels, q.prepared, req.layout.labels[organ]);
           const qRange = organRange(truth, q.prepared.nz);
           if (!qRange) return [];
-          const atlas = req.atlas !== false ? carriedAtlas(supportCase.prepared, supportMasksOf.get(organ)!, q.prepared, qRange).maps : null;
+          const atlas =
+            req.atlas !== false ? carriedAtlas(supportCase.prepared, supportMasksOf.get(organ)!, q.prepared, qRange, synpo.options.atlas.growth).maps : null;
           return [{ organ, truth, qRange, atlas }];
         });
         done++;

@@ -67,6 +67,12 @@ export interface AtlasOptions {
    * warped outline, a few cells off, does not cut it (1: the propagation guide's ramp).
    */
   plateau: number;
+  /**
+   * How much a large organ is enlarged before it becomes the atlas (organGrowth in atlas.ts: a
+   * liver by 0.5–1.2 times this, a kidney or a spleen by a few hundredths of it); applied where
+   * the atlas is made.
+   */
+  growth: number;
 }
 
 export interface SynpoOptions {
@@ -114,7 +120,7 @@ export const DEFAULT_OPTIONS: SynpoOptions = {
   refine: { enabled: true, openingShape: 'disc', openingRadius: 2, connectivity: 8 },
   priorSharpness: 8,
   propagation: { enabled: true, weight: 0.15, sigma: 4 },
-  atlas: { weight: 0.4, sigma: 4, plateau: 0.5 },
+  atlas: { weight: 1.2, sigma: 4, plateau: 0.5, growth: 1.8 },
   seed: 0,
   batchSize: 'auto',
   cacheBytes: DEFAULT_CACHE_BYTES / 2,
@@ -135,8 +141,8 @@ export function resolveOptions(input: SynpoOptionsInput = {}): SynpoOptions {
   } as SynpoOptions;
   if (!(o.propagation.weight >= 0) || !(o.propagation.sigma > 0))
     throw new RangeError(`propagation needs weight ≥ 0 and sigma > 0, got ${JSON.stringify(o.propagation)}`);
-  if (!(o.atlas.weight >= 0) || !(o.atlas.sigma > 0) || !(o.atlas.plateau > 0 && o.atlas.plateau <= 1))
-    throw new RangeError(`atlas needs weight ≥ 0, sigma > 0 and plateau in (0, 1], got ${JSON.stringify(o.atlas)}`);
+  if (!(o.atlas.weight >= 0) || !(o.atlas.sigma > 0) || !(o.atlas.plateau > 0 && o.atlas.plateau <= 1) || !(o.atlas.growth >= 0))
+    throw new RangeError(`atlas needs weight ≥ 0, sigma > 0, plateau in (0, 1] and growth ≥ 0, got ${JSON.stringify(o.atlas)}`);
   const s = o.synergy;
   if (!(o.cacheBytes >= 0)) throw new RangeError(`cacheBytes must be a number of bytes ≥ 0, got ${o.cacheBytes}`);
   if (Math.abs(s.both + s.sam + s.dino - 1) > 1e-6) throw new RangeError(`synergy weights must sum to 1, got ${s.both} + ${s.sam} + ${s.dino}`);

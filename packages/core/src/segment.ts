@@ -11,12 +11,12 @@
  */
 import { ShapeError, type TransferCounts } from '@synpo/gpu';
 import { PIXELS } from './backend.ts';
-import { atlasTransform, organAtlas, refineShift, type AtlasTransform } from './atlas.ts';
+import { atlasTransform, organAtlas, organGrowth, refineShift, type AtlasTransform } from './atlas.ts';
 import { confidenceAt, sharedCellCount } from './overlap.ts';
 import { MAX_LABEL, type PreparedVolume } from './preprocess.ts';
 import { organRange, queryPart, supportSlices } from './protocol.ts';
 import { Synpo, type SliceResult, type SupportEncoding } from './synpo.ts';
-import type { PointSelectionOptions } from './options.ts';
+import { DEFAULT_OPTIONS, type PointSelectionOptions } from './options.ts';
 
 export interface SegmentVolumeRequest {
   synpo: Synpo;
@@ -92,22 +92,32 @@ export interface OrganRequest {
   atlas?: CarriedAtlas;
 }
 
-/** An organ's atlas: one map per query slice of its range, the transform and the time it took. */
+/** An organ's atlas: one map per query slice of its range, the transform (with the organ's enlargement) and the time it took. */
 export interface CarriedAtlas {
   maps: Float32Array[];
-  transform: AtlasTransform & { ms: number };
+  transform: AtlasTransform & { grow: number; ms: number };
 }
 
-/** The support's organ carried onto `target` (query slices, inclusive): landmarks, the shift search, the maps. */
-export function carriedAtlas(support: SliceStack, masks: Uint8Array, query: SliceStack, target: [number, number]): CarriedAtlas {
+/**
+ * The support's organ carried onto `target` (query slices, inclusive): landmarks, the shift
+ * search, the maps; `growth` is AtlasOptions' (a Synpo's options.atlas.growth; the default's when left out).
+ */
+export function carriedAtlas(
+  support: SliceStack,
+  masks: Uint8Array,
+  query: SliceStack,
+  target: [number, number],
+  growth: number = DEFAULT_OPTIONS.atlas.growth,
+): CarriedAtlas {
   const t0 = performance.now();
   const range = organRange(masks, support.nz);
   if (!range) throw new ShapeError('segment', 'the organ is not in the support label volume');
   const supportSide = { volume: support, range };
   const querySide = { volume: query, range: target };
   const transform = refineShift(supportSide, masks, querySide, atlasTransform(supportSide, querySide));
-  const maps = organAtlas(supportSide, masks, querySide, transform);
-  return { maps, transform: { ...transform, ms: performance.now() - t0 } };
+  const grow = organGrowth(masks, support.nz, growth);
+  const maps = organAtlas(supportSide, masks, querySide, transform, grow);
+  return { maps, transform: { ...transform, grow, ms: performance.now() - t0 } };
 }
 
 export interface SegmentOrgansRequest {
@@ -149,7 +159,7 @@ export interface OrganResult {
   /** Slice → its 64×64 fused confidence (first pass), with `keepConfidence`. */
   confidence?: Map<number, Float32Array>;
   /** With `atlas`: the in-plane map from query to support pixels, and the time it took (with the warped maps). */
-  atlas?: AtlasTransform & { ms: number };
+  atlas?: CarriedAtlas['transform'];
 }
 
 export interface SegmentOrgansResult {
@@ -262,7 +272,7 @@ export async function segmentOrgans(req: SegmentOrgansRequest): Promise<SegmentO
     }
     // The atlas of each organ: one map per slice of its target range (given, for a slice cut from a volume).
     const atlases = plans.map((plan, o) =>
-      req.atlas === false ? null : (req.organs[o]!.atlas ?? carriedAtlas(support, req.organs[o]!.masks, query, plan.target)),
+      req.atlas === false ? null : (req.organs[o]!.atlas ?? carriedAtlas(support, req.organs[o]!.masks, query, plan.target, synpo.options.atlas.growth)),
     );
     const blank = new Set<number>();
     for (let z = range[0]; z <= range[1]; z++) if (isBlank(query.slices.subarray(z * PIXELS, (z + 1) * PIXELS))) blank.add(z);

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ATLAS_CELLS, ATLAS_GRID, PIXELS, ROI } from '../src/index.ts';
-import { atlasTransform, chooseAnchor, correspondingSlice, organAtlas, refineShift, sliceLandmarks } from '../src/atlas.ts';
+import { atlasTransform, chooseAnchor, correspondingSlice, GROWTH_RADIUS, organAtlas, organGrowth, refineShift, sliceLandmarks } from '../src/atlas.ts';
 
 /**
  * A body (ellipse, 0.3) with a spine (a bright disc near the midline, 1.0) and an organ (0.5)
@@ -128,6 +128,51 @@ describe('the atlas prior', () => {
     expect(after).toBeGreaterThan(0.9);
     // the default transform is the refined one
     expect(organAtlas(side(support), support.organ, side(query))[2]).toEqual(organAtlas(side(support), support.organ, side(query), refined)[2]);
+  });
+
+  it('enlarges a large organ about its centroid and leaves a small one nearly as it is', () => {
+    const disc = (r: number, cx = 100, cy = 140) => {
+      const m = new Uint8Array(2 * PIXELS);
+      for (let z = 0; z < 2; z++)
+        for (let y = 0; y < ROI; y++) for (let x = 0; x < ROI; x++) if ((x - cx) ** 2 + (y - cy) ** 2 < r * r) m[z * PIXELS + y * ROI + x] = 1;
+      return m;
+    };
+    // growth·(r / GROWTH_RADIUS)⁴ from the largest slice's area
+    expect(organGrowth(disc(GROWTH_RADIUS), 2, 1.8)).toBeCloseTo(1.8, 1);
+    expect(organGrowth(disc(GROWTH_RADIUS / 2), 2, 1.8)).toBeCloseTo(1.8 / 16, 2);
+    expect(organGrowth(disc(40), 2, 0)).toBe(0);
+    const body = new Float32Array(2 * PIXELS).fill(0.3);
+    const side = { volume: { slices: body, nz: 2, intensity: 'mr' as const }, range: [0, 1] as [number, number] };
+    const identity = {
+      anchor: 'body' as const,
+      from: [0, 0] as [number, number],
+      to: [0, 0] as [number, number],
+      scale: [1, 1] as [number, number],
+      shift: [0, 0] as [number, number],
+      ncc: null,
+    };
+    const organ = disc(24);
+    const cover = (map: Float32Array) => map.reduce((a, v) => a + v, 0);
+    const centre = (map: Float32Array) => {
+      let sx = 0;
+      let sy = 0;
+      map.forEach((v, c) => {
+        sx += v * (c % ATLAS_GRID);
+        sy += v * Math.floor(c / ATLAS_GRID);
+      });
+      return [sx / cover(map), sy / cover(map)];
+    };
+    const [plain] = organAtlas(side, organ, side, identity);
+    const [grown] = organAtlas(side, organ, side, identity, 0.5);
+    // area × (1 + grow)², the centroid kept (within a pixel of the 16-pixel cells)
+    expect(cover(grown!) / cover(plain!)).toBeCloseTo(2.25, 1);
+    const [a, b] = [centre(plain!), centre(grown!)];
+    expect(Math.abs(a[0]! - b[0]!)).toBeLessThan(1 / 16);
+    expect(Math.abs(a[1]! - b[1]!)).toBeLessThan(1 / 16);
+    // and nothing set where the organ is not: every grown cell lies within 1.5 radii of the centre
+    grown!.forEach((v, c) => {
+      if (v > 0) expect(Math.hypot((c % ATLAS_GRID) * 16 + 8 - 100, Math.floor(c / ATLAS_GRID) * 16 + 8 - 140)).toBeLessThan(1.5 * 24 + 12);
+    });
   });
 
   it('refuses ranges outside the volumes and masks of the wrong size', () => {

@@ -557,6 +557,11 @@ describeWithData(['chaos-t2'], 'whole volumes', () => {
     expect(t.anchor).toBe('body'); // MR: no saturated bone
     expect(t.ms).toBeGreaterThan(0);
     for (const v of [...t.from, ...t.to, ...t.scale]) expect(Number.isFinite(v)).toBe(true);
+    // a kidney is barely enlarged (organGrowth: the fourth power of its radius against a quarter of the ROI)
+    expect(t.grow).toBeGreaterThan(0);
+    expect(t.grow).toBeLessThan(0.1);
+    for (const atlas of [{ growth: -1 }, { plateau: 0 }, { sigma: 0 }])
+      expect(() => resolveOptions({ atlas })).toThrow(/atlas needs weight ≥ 0, sigma > 0, plateau in \(0, 1\] and growth ≥ 0/);
     const synpo = new Synpo(weightFreeBackend(), kernels);
     const enc = await synpo.prepareSupport({ image: slice(support.slices, 15) as Float32Array, mask: slice(organs[0]!.masks, 15) as Uint8Array });
     await expect(

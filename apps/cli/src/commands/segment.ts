@@ -253,7 +253,7 @@ export function segmentCommand(program: Command, run: Runner): void {
               range: slices(),
               supportSlices: o.supportSlices.map(toFileSupport),
               emptySlices: (cut ? empty.map(() => opts.slice!) : empty.map(toFile)).sort((a, b) => a - b),
-              // The atlas prior's in-plane map from query to support ROI pixels, and its time in ms.
+              // The atlas prior's in-plane map from query to support ROI pixels, the organ's enlargement, and its time in ms.
               ...(o.atlas && { atlas: o.atlas }),
             };
           });
