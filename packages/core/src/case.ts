@@ -9,6 +9,7 @@ import { ShapeError, type Kernels } from '@synpo/gpu';
 import type { Volume } from '@synpo/io';
 import type { Backend } from './backend.ts';
 import type { SynpoOptionsInput } from './options.ts';
+import type { PropagationSteps } from './propagate.ts';
 import { labelsToRoi, prepareVolume, preparedSlice, roiToVolume, type IntensityMode, type PreparedVolume } from './preprocess.ts';
 import { LAYOUTS, organRange } from './protocol.ts';
 import { carriedAtlas, carryRange, segmentOrgans, supportSliceFor, type OrganRequest, type SegmentOrgansRequest, type SegmentOrgansResult } from './segment.ts';
@@ -44,6 +45,8 @@ export interface SegmentCaseRequest {
   supportSlice?: number;
   /** The atlas prior (SegmentOrgansRequest.atlas). */
   atlas?: boolean;
+  /** Propagation steps shared with the other cases segmented at the same time on the same kernels (`synpo batch --jobs N`). */
+  steps?: PropagationSteps;
   detail?: SegmentOrgansRequest['detail'];
   onSlice?: SegmentOrgansRequest['onSlice'];
   progress?: SegmentOrgansRequest['progress'];
@@ -86,6 +89,7 @@ export async function segmentCase(req: SegmentCaseRequest): Promise<SegmentCaseR
   const whole = req.sliceOf ? prepareVolume(req.sliceOf.volume, intensity) : null;
   const query = req.sliceOf && whole ? preparedSlice(whole, req.sliceOf.canonicalZ, req.query) : prepareVolume(req.query, intensity);
   const synpo = new Synpo(req.backend, req.kernels, { ...req.options, points: { ...LAYOUTS[req.band].band } });
+  if (req.steps) synpo.steps = req.steps;
   const organs: OrganRequest[] = req.organs.map((o) => ({
     name: o.name,
     value: o.written,

@@ -35,6 +35,8 @@ export { weightFreeBackend, WEIGHT_FREE_DEFAULTS, type WeightFreeOptions } from 
 export {
   Synpo,
   type PropagationRow,
+  type PropagationStepOut,
+  type PropagationStepRequest,
   type QueryVolume,
   type SegmentJob,
   type SegmentJobsOptions,
@@ -98,7 +100,7 @@ export {
 } from './atlas.ts';
 export { checkCase, segmentCase, type CaseOrgan, type SegmentCaseRequest, type SegmentCaseResult } from './case.ts';
 export { evaluate, type EvalReport, type EvalRequest, type OrganSummary, type ScanResult } from './evaluate.ts';
-export { propagateJobs, type MaskSource } from './propagate.ts';
+export { propagateJobs, PropagationSteps, type MaskSource } from './propagate.ts';
 export {
   segmentVolume,
   segmentOrgans,

@@ -15,7 +15,7 @@
  * rows it shares a batch with.
  */
 import type { Tensor, T } from '@synpo/gpu';
-import type { PropagationRow, QueryVolume, SegmentJob, SliceName, Synpo } from './synpo.ts';
+import type { PropagationRow, PropagationStepOut, PropagationStepRequest, QueryVolume, SegmentJob, SliceName, Synpo } from './synpo.ts';
 
 /** A mask on the stream: row `row` of a tensor kept from an earlier chain. */
 export interface MaskSource {
@@ -103,4 +103,58 @@ export async function propagateJobs(
     });
   }
   return finals;
+}
+
+/**
+ * Propagation steps of several volumes at once (`synpo batch --jobs N`): volumes propagated at
+ * the same time on the same kernels, each by its own Synpo, advance together: the steps that are
+ * waiting when the device is free run as one chain (one submission on the GPU), their rows in
+ * the same dispatches. A step waits only for a chain already running, never for another volume:
+ * a volume that is still in its per-slice pass is not waited for. Each volume gets the masks its
+ * own step would give (a row's result does not depend on the rows beside it).
+ */
+export class PropagationSteps {
+  /** Chains run, and the volume steps they carried (steps / chains: how many volumes shared one). */
+  readonly stats = { chains: 0, steps: 0 };
+  private waiting: { request: PropagationStepRequest; resolve: (out: PropagationStepOut) => void; reject: (error: unknown) => void }[] = [];
+  private running = false;
+
+  /** One volume's step, run in the next chain with the other steps waiting then. */
+  step(request: PropagationStepRequest): Promise<PropagationStepOut> {
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ request, resolve, reject });
+      // After the current macrotask: the other volumes' steps issued at the same time come along.
+      if (!this.running) setTimeout(() => void this.flush(), 0);
+    });
+  }
+
+  private async flush(): Promise<void> {
+    if (this.running || this.waiting.length === 0) return;
+    this.running = true;
+    const batch = this.waiting.splice(0);
+    try {
+      // Only Synpos with one backend, kernels and options share a chain.
+      const sets = new Map<string, typeof batch>();
+      const ids = new Map<object, number>();
+      const id = (o: object) => ids.get(o) ?? (ids.set(o, ids.size), ids.size - 1);
+      for (const w of batch) {
+        const { synpo } = w.request;
+        const key = `${id(synpo.backend)}:${id(synpo.kernels)}:${JSON.stringify(synpo.options)}`;
+        sets.set(key, [...(sets.get(key) ?? []), w]);
+      }
+      for (const set of sets.values()) {
+        this.stats.chains++;
+        this.stats.steps += set.length;
+        try {
+          const outs = await set[0]!.request.synpo.propagationSteps(set.map((w) => w.request));
+          set.forEach((w, i) => w.resolve(outs[i]!));
+        } catch (error) {
+          for (const w of set) w.reject(error);
+        }
+      }
+    } finally {
+      this.running = false;
+      if (this.waiting.length > 0) setTimeout(() => void this.flush(), 0);
+    }
+  }
 }

@@ -40,7 +40,7 @@ import {
 import { CELLS, GRID, PIXELS, ROI, type Backend, type OrganExtent, type PointClusters, type PromptPoint, type SliceBatch } from './backend.ts';
 import { ATLAS_CELLS, ATLAS_GRID } from './atlas.ts';
 import { cellRuns, sharedCells } from './overlap.ts';
-import { propagateJobs, type MaskSource } from './propagate.ts';
+import { propagateJobs, type MaskSource, type PropagationSteps } from './propagate.ts';
 import { ByteLru } from './cache.ts';
 import { resolveOptions, type SynpoOptions, type SynpoOptionsInput } from './options.ts';
 
@@ -201,6 +201,52 @@ export interface PropagationRow {
   atlas?: Float32Array;
 }
 
+/** One volume's part of a propagation step. */
+export interface PropagationStepRequest {
+  synpo: Synpo;
+  volume: QueryVolume;
+  rows: readonly PropagationRow[];
+  names: readonly SliceName[];
+}
+
+/** A step's new masks on the stream (kept: the caller releases `kept`), with their areas, one per row in order. */
+export interface PropagationStepOut {
+  masks: MaskSource[];
+  areas: number[];
+  kept: Tensor[];
+}
+
+/** Encoded slices of several volumes as one batch, in order. */
+function joinEncoded(s: TensorStream, encs: readonly EncodedSlices[]): EncodedSlices {
+  const B = encs.reduce((n, e) => n + e.B, 0);
+  const host = new Float32Array(B * PIXELS);
+  let at = 0;
+  for (const e of encs) {
+    host.set(e.images.host, at);
+    at += e.images.host.length;
+  }
+  const rows = (t: T<'f32'>) => t.shape.slice(1);
+  return {
+    B,
+    images: {
+      host,
+      tensor: s.concat(
+        encs.map((e) => e.images.tensor),
+        [B, PIXELS],
+      ),
+    },
+    sam: s.concat(
+      encs.map((e) => e.sam),
+      [B, ...rows(encs[0]!.sam)],
+    ),
+    dino: s.concat(
+      encs.map((e) => e.dino),
+      [B, ...rows(encs[0]!.dino)],
+    ),
+    seeds: encs.flatMap((e) => e.seeds),
+  };
+}
+
 const releaseTensor = (t: Tensor) => {
   if (t instanceof DeviceTensor) t.release();
 };
@@ -216,6 +262,11 @@ export class Synpo {
   readonly speculation = { chains: 0, rerun: 0 };
   /** Slices segmented again by the propagation pass so far, and its steps. */
   readonly propagation = { slices: 0, steps: 0 };
+  /**
+   * Where this Synpo's propagation steps go to join other volumes' (PropagationSteps, shared by
+   * the Synpos of a batch); null: each step is a chain of its own.
+   */
+  steps: PropagationSteps | null = null;
   /** Encodings kept for reuse on the CPU path (one slice is queried for every organ and pass). */
   readonly encodings: ByteLru<{ sam: Float32Array; dino: Float32Array }>;
   /** The same on the GPU path, in device memory: a slice's grids stay there for every organ and pass. */
@@ -709,50 +760,90 @@ export class Synpo {
   /**
    * One step of the propagation pass: every row's slice segmented against its support, guided by
    * its neighbour's mask (a tensor of an earlier step, never on the host). Returns the new masks
-   * on the stream (kept: the caller releases them) with their areas, one per row in order.
+   * on the stream (kept: the caller releases them) with their areas, one per row in order. With
+   * `steps` set (PropagationSteps), the step joins those of other volumes propagating at the same
+   * time in one chain.
    */
-  async propagationStep(
-    volume: QueryVolume,
-    rows: readonly PropagationRow[],
-    names: readonly SliceName[],
-  ): Promise<{ masks: MaskSource[]; areas: number[]; kept: Tensor[] }> {
-    const zs = [...new Set(rows.map((r) => r.z))];
-    // Rows sharing a support are one group; the output rows come group by group.
-    const bySupport = new Map<SupportEncoding, number[]>();
-    rows.forEach((r, i) => {
-      const list = bySupport.get(r.support);
-      if (list) list.push(i);
-      else bySupport.set(r.support, [i]);
-    });
-    const order = [...bySupport.values()].flat();
-    const groups = [...bySupport].map(([support, list]) => {
-      const atlas = rows[list[0]!]!.atlas && list.map((i) => rows[i]!.atlas!);
-      return { support, slices: list.map((i) => zs.indexOf(rows[i]!.z)), ...(atlas && { atlas }) };
+  async propagationStep(volume: QueryVolume, rows: readonly PropagationRow[], names: readonly SliceName[]): Promise<PropagationStepOut> {
+    if (this.steps) return this.steps.step({ synpo: this, volume, rows, names });
+    return (await this.propagationSteps([{ synpo: this, volume, rows, names }]))[0]!;
+  }
+
+  /**
+   * The steps of several volumes as one chain (one submission on the GPU): each volume's slices
+   * encoded (from its own Synpo's caches), then all their rows in the same post-encoder passes.
+   * The Synpos must share this one's backend, kernels and options (PropagationSteps checks); a
+   * row's result does not depend on the rows beside it, so each volume gets what its own step
+   * would give. This Synpo runs the chain (its speculation counters count it).
+   */
+  async propagationSteps(parts: readonly PropagationStepRequest[]): Promise<PropagationStepOut[]> {
+    // Per volume: its slices, and its rows grouped by support (output rows come group by group).
+    const plans = parts.map(({ rows }) => {
+      const zs = [...new Set(rows.map((r) => r.z))];
+      const bySupport = new Map<SupportEncoding, number[]>();
+      rows.forEach((r, i) => {
+        const list = bySupport.get(r.support);
+        if (list) list.push(i);
+        else bySupport.set(r.support, [i]);
+      });
+      return { zs, lists: [...bySupport] };
     });
     return this.speculate('propagate', async (s) => {
-      const enc = await this.encodeSlices(s, volume, zs, names);
+      const encs: EncodedSlices[] = [];
+      for (const [p, part] of parts.entries()) encs.push(await part.synpo.encodeSlices(s, part.volume, plans[p]!.zs, part.names));
+      const enc = encs.length === 1 ? encs[0]! : joinEncoded(s, encs);
+      // The groups over the joined slices, and each output row's (volume, row).
+      const groups: RowGroup[] = [];
+      const owner: { p: number; i: number }[] = [];
+      let base = 0;
+      plans.forEach(({ zs, lists }, p) => {
+        const rows = parts[p]!.rows;
+        for (const [support, list] of lists) {
+          const atlas = rows[list[0]!]!.atlas && list.map((i) => rows[i]!.atlas!);
+          groups.push({ support, slices: list.map((i) => base + zs.indexOf(rows[i]!.z)), ...(atlas && { atlas }) });
+          for (const i of list) owner.push({ p, i });
+        }
+        base += zs.length;
+      });
       const chunks = this.chunkRows(groups);
       const outs: RowOutputs[] = [];
       let first = 0;
       for (const chunk of chunks) {
         const n = chunk.reduce((a, g) => a + g.slices.length, 0);
-        const guides = s.gather(order.slice(first, first + n).map((i) => rows[i]!.guide));
+        const guides = s.gather(owner.slice(first, first + n).map(({ p, i }) => parts[p]!.rows[i]!.guide));
         outs.push(await this.postEncoder(s, enc, chunk, { guides }));
         first += n;
       }
+      // Where each output row is: its chunk and row there.
+      const at = outs.flatMap((out, c) => Array.from({ length: out.R }, (_, r) => ({ c, r })));
+      // Several volumes: each gets its rows' masks in a tensor of its own, which it releases when done.
+      const own =
+        parts.length > 1 &&
+        parts.map((_, p) => {
+          const ks = owner.flatMap((o, k) => (o.p === p ? [k] : []));
+          return { ks, masks: s.gather(ks.map((k) => ({ tensor: outs[at[k]!.c]!.final, row: at[k]!.r }))) };
+        });
       const areas = await Promise.all(outs.map((out) => this.readArea(s, out.final, out.R)));
       if (!s.settled()) return null;
+      const results: PropagationStepOut[] = parts.map((part) => ({ masks: new Array(part.rows.length), areas: new Array(part.rows.length), kept: [] }));
+      if (own) {
+        own.forEach(({ ks, masks }, p) => {
+          const kept = s.keep(masks);
+          results[p]!.kept.push(kept);
+          ks.forEach((k, row) => {
+            results[p]!.masks[owner[k]!.i] = { tensor: kept, row };
+            results[p]!.areas[owner[k]!.i] = areas[at[k]!.c]![at[k]!.r]!;
+          });
+        });
+        return results;
+      }
       const kept = outs.map((out) => s.keep(out.final));
-      const masks: MaskSource[] = new Array(rows.length);
-      const area: number[] = new Array(rows.length);
-      let k = 0;
-      outs.forEach((out, c) => {
-        for (let r = 0; r < out.R; r++, k++) {
-          masks[order[k]!] = { tensor: kept[c]!, row: r };
-          area[order[k]!] = areas[c]![r]!;
-        }
+      results[0]!.kept.push(...kept);
+      at.forEach(({ c, r }, k) => {
+        results[0]!.masks[owner[k]!.i] = { tensor: kept[c]!, row: r };
+        results[0]!.areas[owner[k]!.i] = areas[c]![r]!;
       });
-      return { masks, areas: area, kept };
+      return results;
     });
   }
 

@@ -13,6 +13,7 @@ import {
   organRange,
   overlap,
   PIXELS,
+  PropagationSteps,
   prepareVolume,
   queryPart,
   roiToVolume,
@@ -578,19 +579,64 @@ describeWithData(['chaos-t2'], 'whole volumes', () => {
     );
   });
 
+  /**
+   * Two volumes propagated at once, each by its own Synpo, alone and then sharing PropagationSteps
+   * (what `synpo batch --jobs 2` does): each gets the labels it gets alone, in fewer chains than steps.
+   */
+  async function sharedSteps(kernels: Kernels) {
+    const { support, organs } = await volumePair(['left-kidney', 'spleen']);
+    const queries = [await readNifti(`${CHAOS}image_1.nii.gz`), await readNifti(`${CHAOS}image_2.nii.gz`)].map((v) => prepareVolume(v));
+    // One backend for all (as a batch shares its models): Synpos share steps only on the same backend, kernels and options.
+    const backend = weightFreeBackend();
+    const synpo = () => new Synpo(backend, kernels, { points: CHAOS_T2.band });
+    const alone: Awaited<ReturnType<typeof segmentOrgans>>[] = [];
+    for (const query of queries) alone.push(await segmentOrgans({ synpo: synpo(), support, query, organs }));
+    const steps = new PropagationSteps();
+    const together = await Promise.all(
+      queries.map((query) => {
+        const s = synpo();
+        s.steps = steps;
+        return segmentOrgans({ synpo: s, support, query, organs });
+      }),
+    );
+    together.forEach((r, i) => {
+      expect(Buffer.from(r.labels.buffer).equals(Buffer.from(alone[i]!.labels.buffer))).toBe(true);
+      expect(r.propagationSteps).toBe(alone[i]!.propagationSteps);
+    });
+    expect(steps.stats.steps).toBe(alone[0]!.propagationSteps + alone[1]!.propagationSteps);
+    expect(steps.stats.chains).toBeLessThan(steps.stats.steps);
+    return steps.stats;
+  }
+
+  it('volumes propagated at once share their steps: the labels each gets alone, fewer chains than steps (CPU)', async () => {
+    await sharedSteps(cpuKernels());
+  }, 600_000);
+
   describe('on the GPU', () => {
     let handle: GpuHandle | null = null;
     afterAll(() => handle?.release());
-
-    it("propagation on the device: each slice encoded once, one upload of the slices, traffic and submissions within their bounds, the CPU's masks", async (ctx: TestContext) => {
+    /** A runtime on the adapter, or null with the test skipped where there is none (CI requires one). */
+    async function gpuRuntime(ctx: TestContext): Promise<GpuRuntime | null> {
       try {
         handle ??= await openGpu();
       } catch (error) {
         if (requireGpu || !(error instanceof NoAdapterError)) throw error;
         ctx.skip(`no WebGPU adapter here (${(error as Error).message}); CI requires one`);
-        return;
+        return null;
       }
-      const runtime = new GpuRuntime(handle.device);
+      return new GpuRuntime(handle.device);
+    }
+
+    it('volumes propagated at once share their steps: the labels each gets alone, fewer chains (submissions) than steps', async (ctx: TestContext) => {
+      const runtime = await gpuRuntime(ctx);
+      if (!runtime) return;
+      await sharedSteps(gpuKernels(runtime));
+      runtime.destroy();
+    }, 600_000);
+
+    it("propagation on the device: each slice encoded once, one upload of the slices, traffic and submissions within their bounds, the CPU's masks", async (ctx: TestContext) => {
+      const runtime = await gpuRuntime(ctx);
+      if (!runtime) return;
       // The spleen and the left kidney meet on this pair: their fused maps are read where they do.
       const { support, query, organs } = await volumePair(['left-kidney', 'spleen']);
       const run = (kernels: Kernels, enabled: boolean) =>

@@ -10,6 +10,7 @@ import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { PropagationSteps } from '@synpo/core';
 import { caseContext, runPool, type RunOpts } from './pool.ts';
 import { parseManifest } from './manifest.ts';
 
@@ -19,6 +20,8 @@ export interface BatchBenchRow {
   seconds: number;
   scansPerMinute: number;
   slicesPerSecond: number;
+  /** With several jobs: the volumes' propagation steps and the chains (submissions on the GPU) they ran in. */
+  propagation?: { steps: number; chains: number };
 }
 
 export interface BatchBenchReport {
@@ -87,7 +90,8 @@ export async function runBatchBench(dataDir: string, opts: RunOpts, log: (m: str
         const manifest = manifestFor(`jobs${jobs}`);
         const cases = parseManifest(readFileSync(manifest, 'utf8'), manifest);
         const t0 = performance.now();
-        const results = await runPool(cases, jobs, ctx, async () => {});
+        const steps = new PropagationSteps();
+        const results = await runPool(cases, jobs, jobs > 1 ? { ...ctx, steps } : ctx, async () => {});
         const seconds = (performance.now() - t0) / 1000;
         const failed = results.filter((r) => r.status !== 'done');
         if (failed.length) throw new Error(`bench batch: ${failed.map((f) => f.error).join('; ')}`);
@@ -100,6 +104,7 @@ export async function runBatchBench(dataDir: string, opts: RunOpts, log: (m: str
           seconds,
           scansPerMinute: (60 * results.length) / seconds,
           slicesPerSecond: slices / seconds,
+          ...(jobs > 1 && { propagation: { ...steps.stats } }),
         });
       }
     } finally {

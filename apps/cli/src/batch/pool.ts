@@ -1,4 +1,5 @@
 /** A run of cases in this process: the models and kernels opened once, N cases at a time. */
+import { PropagationSteps } from '@synpo/core';
 import { backendFor, cacheBytes, type BackendOpts } from '../backend.ts';
 import { computeFor } from '../compute.ts';
 import type { BatchCase } from './manifest.ts';
@@ -40,8 +41,13 @@ export async function caseContext(opts: RunOpts): Promise<{ ctx: CaseContext; re
   return { ctx, release: () => compute.release() };
 }
 
-/** Runs `cases` with `jobs` at a time, in order of completion, calling `done` after each. */
+/**
+ * Runs `cases` with `jobs` at a time, in order of completion, calling `done` after each. With
+ * several jobs the cases' propagation steps run together (PropagationSteps: one chain, one
+ * submission on the GPU, for the steps of every volume propagating at the time).
+ */
 export async function runPool(cases: BatchCase[], jobs: number, ctx: CaseContext, done: (r: CaseResult) => Promise<void>): Promise<CaseResult[]> {
+  if (jobs > 1 && !ctx.steps) ctx = { ...ctx, steps: new PropagationSteps() };
   const results: CaseResult[] = [];
   let next = 0;
   const worker = async () => {

@@ -8,7 +8,7 @@
  */
 import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { dice, overlap, segmentCase, type Backend } from '@synpo/core';
+import { dice, overlap, segmentCase, type Backend, type PropagationSteps } from '@synpo/core';
 import { ShapeError, type Kernels } from '@synpo/gpu';
 import { CliError } from '../errors.ts';
 import { writeFileAtomic } from '../files.ts';
@@ -34,6 +34,8 @@ export interface CaseContext {
   };
   /** Redo cases whose output and record match. */
   force: boolean;
+  /** The propagation steps of the cases running at once, shared (runPool sets them with several jobs). */
+  steps?: PropagationSteps;
 }
 
 export interface OrganOutcome {
@@ -135,6 +137,7 @@ export async function runCase(c: BatchCase, ctx: CaseContext): Promise<CaseResul
       intensity: ctx.options.intensity,
       options: { seed: ctx.options.seed, cacheBytes: ctx.options.cacheBytes, propagation: { enabled: ctx.options.propagate } },
       atlas: ctx.options.atlas,
+      ...(ctx.steps && { steps: ctx.steps }),
     });
     const labels = result.fileLabels;
     await mkdir(dirname(c.out), { recursive: true });

@@ -111,6 +111,11 @@ function formatBatch(r: BatchBenchReport | null): string {
     ...r.rows.map((x) => `| ${x.how} | ${x.scans} | ${x.seconds.toFixed(1)} | ${x.scansPerMinute.toFixed(1)} | ${x.slicesPerSecond.toFixed(1)} |`),
     '',
     `One pass for all organs: ${r.encodedSlices} query slices encoded for ${r.organSlices} organ-slices (one run per organ would encode ${r.organSlices}: ${(100 * (1 - r.encodedSlices / r.organSlices)).toFixed(0)}% of the encoder work saved).`,
+    ...r.rows.flatMap((x) =>
+      x.propagation
+        ? [`${x.how}: the volumes' ${x.propagation.steps} propagation steps ran in ${x.propagation.chains} chains (one submission each on the GPU).`]
+        : [],
+    ),
     ...(r.queueSkipped ? [`The queue row is missing: ${r.queueSkipped}.`] : []),
   ];
   return `${lines.join('\n')}\n`;
