@@ -42,19 +42,12 @@ export const noAtlasOption = () =>
     "skip the atlas prior (the support's organ carried onto each query slice: the same place in the organ's slice range, in-plane by the spine on CT or the body on MR, then shifted to where the images around it agree; the fused confidence is lowered away from it): the paper's protocol has none",
   );
 
-/** `--atlas-options <json>`: overrides of the atlas prior's weight, sigma, plateau and growth (tuning). */
+/** `--atlas-options <json>`: overrides of the atlas prior's weight, sigma, plateau, growth and position (tuning). */
 export const atlasOptionsOption = () =>
   new Option(
     '--atlas-options <json>',
-    "the atlas prior's weight, sigma, plateau and growth as JSON, e.g. '{\"weight\": 0.2}' (tuning; see scripts/tune)",
-  ).argParser(
-    jsonOverrides('--atlas-options', {
-      weight: DEFAULT_OPTIONS.atlas.weight,
-      sigma: DEFAULT_OPTIONS.atlas.sigma,
-      plateau: DEFAULT_OPTIONS.atlas.plateau,
-      growth: DEFAULT_OPTIONS.atlas.growth,
-    }),
-  );
+    "the atlas prior's weight, sigma, plateau, growth and position as JSON, e.g. '{\"weight\": 0.2}' (tuning; see scripts/tune)",
+  ).argParser(jsonOverrides('--atlas-options', DEFAULT_OPTIONS.atlas));
 
 export const seedOption = (fallback = 0, what = 'seed of the random choices') =>
   new Option('--seed <n>', what).argParser(integer('--seed', SEED)).default(fallback);

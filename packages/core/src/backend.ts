@@ -31,6 +31,13 @@ export interface FeatureEncoder {
    * its output once.
    */
   encode(slices: SliceBatch, B: number, stream: TensorStream): Promise<T<'f32'>>;
+  /**
+   * Optional, for an encoder with explicit position channels: a support prototype (its `encode`
+   * channels averaged over the support organ) with its spatial cue moved to `cells` ([GRID·GRID]
+   * weights on the query's grid, e.g. the atlas prior's organ): the position channels replaced by
+   * their weighted mean, at the length they had; the other channels as they were.
+   */
+  placePrototype?(prototype: Float32Array, cells: Float32Array): Float32Array;
 }
 
 /** A prompt point in ROI pixel coordinates; label 1 positive, 0 negative. */

@@ -7,13 +7,22 @@
  */
 import { ShapeError, type Kernels } from '@synpo/gpu';
 import type { Volume } from '@synpo/io';
-import type { Backend } from './backend.ts';
+import { PIXELS, type Backend } from './backend.ts';
 import type { SynpoOptionsInput } from './options.ts';
 import type { PropagationSteps } from './propagate.ts';
 import { labelsToRoi, prepareVolume, preparedSlice, roiToVolume, type IntensityMode, type PreparedVolume } from './preprocess.ts';
-import { LAYOUTS, organRange } from './protocol.ts';
-import { carriedAtlas, carryRange, segmentOrgans, supportSliceFor, type OrganRequest, type SegmentOrgansRequest, type SegmentOrgansResult } from './segment.ts';
-import { Synpo } from './synpo.ts';
+import { LAYOUTS, organRange, queryPart } from './protocol.ts';
+import {
+  carriedAtlas,
+  carryRange,
+  isBlank,
+  segmentOrgans,
+  supportSliceFor,
+  type OrganRequest,
+  type SegmentOrgansRequest,
+  type SegmentOrgansResult,
+} from './segment.ts';
+import { atlasSum, Synpo } from './synpo.ts';
 
 /** An organ of a case: its name, its value in the support labels, the value written for it. */
 export interface CaseOrgan {
@@ -105,7 +114,11 @@ export async function segmentCase(req: SegmentCaseRequest): Promise<SegmentCaseR
       const target = carryRange(range, support.nz, whole.nz);
       const atlas = carriedAtlas(support, organ.masks, whole, target, synpo.options.atlas.growth);
       const z = Math.min(target[1], Math.max(target[0], req.sliceOf.canonicalZ));
-      organ.atlas = { maps: [atlas.maps[z - target[0]]!], transform: atlas.transform };
+      // The position cue goes where the whole-volume run's job puts it: the maps of z's third
+      // (all the range with one support slice), its blank slices left out as there.
+      const third = (k: number) => req.supportSlice !== undefined || queryPart(k, target) === queryPart(z, target);
+      const maps = atlas.maps.filter((_, i) => third(target[0] + i) && !isBlank(whole.slices.subarray((target[0] + i) * PIXELS, (target[0] + i + 1) * PIXELS)));
+      organ.atlas = { maps: [atlas.maps[z - target[0]]!], transform: atlas.transform, placement: atlasSum(maps) };
     }
   }
   await req.prepared?.(support, query);

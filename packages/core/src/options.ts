@@ -73,6 +73,11 @@ export interface AtlasOptions {
    * the atlas is made.
    */
   growth: number;
+  /**
+   * The atlas also moves the position encoder's cue (where the encoder has position channels):
+   * a job's support prototype then points where the organ is carried on the query.
+   */
+  position: boolean;
 }
 
 export interface SynpoOptions {
@@ -120,7 +125,7 @@ export const DEFAULT_OPTIONS: SynpoOptions = {
   refine: { enabled: true, openingShape: 'disc', openingRadius: 2, connectivity: 8 },
   priorSharpness: 8,
   propagation: { enabled: true, weight: 0.15, sigma: 4 },
-  atlas: { weight: 1.2, sigma: 4, plateau: 0.5, growth: 1.8 },
+  atlas: { weight: 0.4, sigma: 4, plateau: 0.5, growth: 1.8, position: true },
   seed: 0,
   batchSize: 'auto',
   cacheBytes: DEFAULT_CACHE_BYTES / 2,
@@ -141,8 +146,14 @@ export function resolveOptions(input: SynpoOptionsInput = {}): SynpoOptions {
   } as SynpoOptions;
   if (!(o.propagation.weight >= 0) || !(o.propagation.sigma > 0))
     throw new RangeError(`propagation needs weight ≥ 0 and sigma > 0, got ${JSON.stringify(o.propagation)}`);
-  if (!(o.atlas.weight >= 0) || !(o.atlas.sigma > 0) || !(o.atlas.plateau > 0 && o.atlas.plateau <= 1) || !(o.atlas.growth >= 0))
-    throw new RangeError(`atlas needs weight ≥ 0, sigma > 0, plateau in (0, 1] and growth ≥ 0, got ${JSON.stringify(o.atlas)}`);
+  if (
+    !(o.atlas.weight >= 0) ||
+    !(o.atlas.sigma > 0) ||
+    !(o.atlas.plateau > 0 && o.atlas.plateau <= 1) ||
+    !(o.atlas.growth >= 0) ||
+    typeof o.atlas.position !== 'boolean'
+  )
+    throw new RangeError(`atlas needs weight ≥ 0, sigma > 0, plateau in (0, 1], growth ≥ 0 and position true or false, got ${JSON.stringify(o.atlas)}`);
   const s = o.synergy;
   if (!(o.cacheBytes >= 0)) throw new RangeError(`cacheBytes must be a number of bytes ≥ 0, got ${o.cacheBytes}`);
   if (Math.abs(s.both + s.sam + s.dino - 1) > 1e-6) throw new RangeError(`synergy weights must sum to 1, got ${s.both} + ${s.sam} + ${s.dino}`);

@@ -95,6 +95,8 @@ export interface OrganRequest {
 /** An organ's atlas: one map per query slice of its range, the transform (with the organ's enlargement) and the time it took. */
 export interface CarriedAtlas {
   maps: Float32Array[];
+  /** For a slice cut from a volume: the sum of the maps of its third there (SegmentJob.placement). */
+  placement?: Float32Array;
   transform: AtlasTransform & { grow: number; ms: number };
 }
 
@@ -193,7 +195,7 @@ export interface SegmentOrgansResult {
 let calls = 0;
 
 /** A slice of one intensity throughout holds no organ: prompting it would only invent one. */
-function isBlank(slice: Float32Array): boolean {
+export function isBlank(slice: Float32Array): boolean {
   let lo = Infinity;
   let hi = -Infinity;
   for (const v of slice) {
@@ -318,6 +320,7 @@ export async function segmentOrgans(req: SegmentOrgansRequest): Promise<SegmentO
                   slices: j.slices,
                   organ: j.organ,
                   ...(atlas && { atlas: j.slices.map((i) => atlas.maps[range[0] + i - first]!) }),
+                  ...(atlas?.placement && { placement: atlas.placement }),
                 };
               }),
               names,

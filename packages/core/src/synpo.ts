@@ -105,6 +105,12 @@ export interface SegmentJob {
    * ATLAS_GRID² cell the support's organ covers once carried onto that query slice.
    */
   atlas?: readonly Float32Array[];
+  /**
+   * Where the position encoder's cue goes (AtlasOptions.position): an ATLAS_GRID² map, by default
+   * the sum of `atlas`. A slice cut from a volume passes the sum over its third's slices there,
+   * so its prototype is placed as the whole-volume run places it.
+   */
+  placement?: Float32Array;
 }
 
 export interface SegmentJobsOptions extends Omit<SegmentOptions, 'onBatch'> {
@@ -214,6 +220,13 @@ export interface PropagationStepOut {
   masks: MaskSource[];
   areas: number[];
   kept: Tensor[];
+}
+
+/** The sum of atlas maps, in order (where a job's position cue goes: SegmentJob.placement). */
+export function atlasSum(maps: readonly Float32Array[]): Float32Array {
+  const sum = new Float32Array(ATLAS_CELLS);
+  for (const map of maps) for (let c = 0; c < ATLAS_CELLS; c++) sum[c] = sum[c]! + map[c]!;
+  return sum;
 }
 
 /** Encoded slices of several volumes as one batch, in order. */
@@ -443,6 +456,8 @@ export class Synpo {
       }),
     );
     jobs.forEach((job, j) => {
+      if (job.placement && job.placement.length !== ATLAS_CELLS)
+        throw new ShapeError('synpo', `job ${j}: placement needs one ${ATLAS_GRID}×${ATLAS_GRID} map, got ${job.placement.length} values`);
       if (job.atlas && (job.atlas.length !== job.slices.length || job.atlas.some((m) => m.length !== ATLAS_CELLS)))
         throw new ShapeError('synpo', `job ${j}: atlas needs one ${ATLAS_GRID}×${ATLAS_GRID} map per slice (${job.slices.length}), got ${job.atlas.length}`);
     });
@@ -471,7 +486,8 @@ export class Synpo {
     }
   }
 
-  private async segmentVolume(volume: QueryVolume, jobs: readonly SegmentJob[], names: SliceName[], options: SegmentJobsOptions): Promise<SliceResult[][]> {
+  private async segmentVolume(volume: QueryVolume, given: readonly SegmentJob[], names: SliceName[], options: SegmentJobsOptions): Promise<SliceResult[][]> {
+    const { jobs, placed } = this.placeOnAtlas(given);
     const B = volume.nz;
     const propagating = Boolean(options.propagate && this.options.propagation.enabled);
     const readMasks = !propagating || Boolean(options.detail);
@@ -527,8 +543,36 @@ export class Synpo {
           () => {},
         );
       for (const t of kept) releaseTensor(t);
-      await this.kernels.chain('release', async (s) => s.releaseResident(volume.slices));
+      await this.kernels.chain('release', async (s) => {
+        s.releaseResident(volume.slices);
+        for (const support of placed) s.releaseResident(support);
+      });
     }
+  }
+
+  /**
+   * The atlas as the position encoder's spatial cue (AtlasOptions.position): each job with an
+   * atlas gets its support with the prototype's position channels moved onto the job's atlas
+   * (its slices' maps summed, on the grid), so the position cue points where the organ is carried
+   * on this query rather than where it lay on the support slice. Only for encoders with explicit
+   * position channels (FeatureEncoder.placePrototype); the supports made are released with the volume.
+   */
+  private placeOnAtlas(jobs: readonly SegmentJob[]): { jobs: readonly SegmentJob[]; placed: SupportEncoding[] } {
+    const place = this.backend.sam.placePrototype?.bind(this.backend.sam);
+    if (!place || !this.options.atlas.position || !jobs.some((j) => j.atlas)) return { jobs, placed: [] };
+    const placed: SupportEncoding[] = [];
+    const per = GRID / ATLAS_GRID;
+    return {
+      jobs: jobs.map((job) => {
+        if (!job.atlas) return job;
+        const sum = job.placement ?? atlasSum(job.atlas);
+        const cells = Float32Array.from({ length: CELLS }, (_, c) => sum[Math.floor(Math.floor(c / GRID) / per) * ATLAS_GRID + Math.floor((c % GRID) / per)]!);
+        const support = { ...job.support, protoSam: place(job.support.protoSam, cells) };
+        placed.push(support);
+        return { ...job, support };
+      }),
+      placed,
+    };
   }
 
   /**

@@ -4,7 +4,7 @@
  * Synthetic volumes whose geometry is known: a query made as a shifted, stretched support.
  */
 import { describe, expect, it } from 'vitest';
-import { ATLAS_CELLS, ATLAS_GRID, PIXELS, ROI } from '../src/index.ts';
+import { ATLAS_CELLS, ATLAS_GRID, CELLS, GRID, PIXELS, ROI, weightFreeBackend } from '../src/index.ts';
 import { atlasTransform, chooseAnchor, correspondingSlice, GROWTH_RADIUS, organAtlas, organGrowth, refineShift, sliceLandmarks } from '../src/atlas.ts';
 
 /**
@@ -173,6 +173,28 @@ describe('the atlas prior', () => {
     grown!.forEach((v, c) => {
       if (v > 0) expect(Math.hypot((c % ATLAS_GRID) * 16 + 8 - 100, Math.floor(c / ATLAS_GRID) * 16 + 8 - 140)).toBeLessThan(1.5 * 24 + 12);
     });
+  });
+
+  it("moves the position encoder's cue onto the atlas: the prototype's position channels point at the given cells, the rest unchanged", () => {
+    const sam = weightFreeBackend().sam;
+    const place = sam.placePrototype!.bind(sam);
+    const region = (x0: number, x1: number) => Float32Array.from({ length: CELLS }, (_, c) => (c % GRID >= x0 && c % GRID < x1 ? 1 : 0));
+    // A prototype whose spatial cue is the grid's left quarter, its other channels arbitrary.
+    const base = Float32Array.from({ length: sam.channels }, (_, k) => Math.sin(k + 1));
+    const left = place(base, region(0, GRID / 4));
+    const right = place(left, region((3 * GRID) / 4, GRID));
+    const Cp = sam.channels - Array.from(base).findIndex((v, k) => left[k] !== v);
+    expect(Cp).toBeGreaterThan(2);
+    const first = sam.channels - Cp;
+    const norm = (p: Float32Array) => Math.hypot(...p.subarray(first));
+    // the first position channel is x in [−1, 1]: the cue moved from the left to the right
+    expect(left[first]! / norm(left)).toBeLessThan(-0.3);
+    expect(right[first]! / norm(right)).toBeGreaterThan(0.3);
+    expect(Array.from(right.subarray(0, first))).toEqual(Array.from(base.subarray(0, first)));
+    expect(norm(right)).toBeCloseTo(norm(base), 4);
+    // no cells: the prototype as it was; wrong sizes refused
+    expect(place(base, new Float32Array(CELLS))).toBe(base);
+    expect(() => place(base, new Float32Array(10))).toThrow(/placePrototype takes/);
   });
 
   it('refuses ranges outside the volumes and masks of the wrong size', () => {

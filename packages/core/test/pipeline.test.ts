@@ -543,17 +543,20 @@ describeWithData(['chaos-t2'], 'whole volumes', () => {
     expect(Math.max(...progress)).toBe(one.organSlices);
   }, 480_000);
 
-  it('the atlas: weight 0 gives the masks of no atlas, a heavy one moves them; each organ reports its transform; a bad atlas is refused', async () => {
+  it('the atlas: weight 0 without the position cue gives the masks of no atlas, either alone moves them; each organ reports its transform; a bad atlas is refused', async () => {
     const kernels = cpuKernels();
     const { support, query, organs } = await volumePair(['right-kidney']);
-    const run = (atlas: boolean, weight: number) =>
-      segmentOrgans({ synpo: new Synpo(weightFreeBackend(), kernels, { points: CHAOS_T2.band, atlas: { weight } }), support, query, organs, atlas });
-    const none = await run(false, 0.3);
-    const zero = await run(true, 0);
-    const heavy = await run(true, 3);
+    const run = (atlas: boolean, weight: number, position: boolean) =>
+      segmentOrgans({ synpo: new Synpo(weightFreeBackend(), kernels, { points: CHAOS_T2.band, atlas: { weight, position } }), support, query, organs, atlas });
+    const none = await run(false, 0.3, true);
+    const zero = await run(true, 0, false);
+    const heavy = await run(true, 3, false);
+    const placed = await run(true, 0, true);
+    const same = (a: typeof none, b: typeof none) => Buffer.from(a.labels.buffer).equals(Buffer.from(b.labels.buffer));
     expect(none.organs[0]!.atlas).toBeUndefined();
-    expect(Buffer.from(zero.labels.buffer).equals(Buffer.from(none.labels.buffer))).toBe(true);
-    expect(Buffer.from(heavy.labels.buffer).equals(Buffer.from(none.labels.buffer))).toBe(false);
+    expect(same(zero, none)).toBe(true);
+    expect(same(heavy, none)).toBe(false);
+    expect(same(placed, none)).toBe(false);
     const t = zero.organs[0]!.atlas!;
     expect(t.anchor).toBe('body'); // MR: no saturated bone
     expect(t.ms).toBeGreaterThan(0);
@@ -562,7 +565,7 @@ describeWithData(['chaos-t2'], 'whole volumes', () => {
     expect(t.grow).toBeGreaterThan(0);
     expect(t.grow).toBeLessThan(0.1);
     for (const atlas of [{ growth: -1 }, { plateau: 0 }, { sigma: 0 }])
-      expect(() => resolveOptions({ atlas })).toThrow(/atlas needs weight ≥ 0, sigma > 0, plateau in \(0, 1\] and growth ≥ 0/);
+      expect(() => resolveOptions({ atlas })).toThrow(/atlas needs weight ≥ 0, sigma > 0, plateau in \(0, 1\], growth ≥ 0 and position true or false/);
     const synpo = new Synpo(weightFreeBackend(), kernels);
     const enc = await synpo.prepareSupport({ image: slice(support.slices, 15) as Float32Array, mask: slice(organs[0]!.masks, 15) as Uint8Array });
     await expect(

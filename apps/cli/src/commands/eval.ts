@@ -35,7 +35,7 @@ interface EvalOpts extends BackendOpts {
   propagation?: { weight?: number; sigma?: number };
   /** Commander's --no-atlas sets false. */
   atlas: boolean;
-  atlasOptions?: { weight?: number; sigma?: number; plateau?: number; growth?: number };
+  atlasOptions?: { weight?: number; sigma?: number; plateau?: number; growth?: number; position?: boolean };
   alpha?: number;
   beta?: number;
 }

@@ -13,7 +13,7 @@
  *
  * The defaults were chosen on the tuning folds only (CHAOS fold 0, SABS fold 0; scripts/tune).
  */
-import { HostTensor, type T, type TensorStream } from '@synpo/gpu';
+import { HostTensor, ShapeError, type T, type TensorStream } from '@synpo/gpu';
 import {
   appearance,
   areaThreshold,
@@ -135,6 +135,36 @@ class PositionEncoder implements FeatureEncoder {
     const position = s.resident(POSITION_CHANNELS, `${this.o.frequencies.join(',')}:${this.o.positionWeight}`, () => this.position);
     const shape = { B, C: this.appearance.channels, N: CELLS, Cp: this.position.shape[0]!, weight: this.o.appearanceInPosition };
     return s.run(stackPosition, { appearance: look, position }, shape);
+  }
+
+  /** The prototype's position channels (its last ones) replaced by their mean over `cells`, rescaled to the length they had. */
+  placePrototype(prototype: Float32Array, cells: Float32Array): Float32Array {
+    if (prototype.length !== this.channels || cells.length !== CELLS) {
+      throw new ShapeError(
+        'weight-free',
+        `placePrototype takes a ${this.channels}-channel prototype and ${CELLS} cell weights, got ${prototype.length} and ${cells.length}`,
+      );
+    }
+    let total = 0;
+    for (const w of cells) total += w;
+    if (!(total > 0)) return prototype;
+    const Cp = this.position.shape[0]!;
+    const first = this.channels - Cp;
+    const channels = this.position.data;
+    const mean = new Float64Array(Cp);
+    let before = 0;
+    let after = 0;
+    for (let k = 0; k < Cp; k++) {
+      let sum = 0;
+      for (let c = 0; c < CELLS; c++) sum += cells[c]! * channels[k * CELLS + c]!;
+      mean[k] = sum / total;
+      after += mean[k]! ** 2;
+      before += prototype[first + k]! ** 2;
+    }
+    const out = prototype.slice();
+    const scale = Math.sqrt(before / Math.max(after, 1e-12));
+    for (let k = 0; k < Cp; k++) out[first + k] = mean[k]! * scale;
+    return out;
   }
 }
 
