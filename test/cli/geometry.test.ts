@@ -74,8 +74,8 @@ function dice(a: ArrayLike<number>, b: ArrayLike<number>): number {
 describeWithData(['chaos-t2'], 'world geometry', () => {
   it('the same query stored flipped (z, x, y) or as sagittal slices gives the same mask in world space', async () => {
     const dir = tmp();
-    const query = await readNifti(`${CHAOS}image_1.nii.gz`);
-    const truth = await readNifti(`${CHAOS}label_1.nii.gz`);
+    const query = await readNifti(`${CHAOS}image_2.nii.gz`);
+    const truth = await readNifti(`${CHAOS}label_2.nii.gz`);
     const [nx, ny, nz] = query.dims;
     const reference = join(dir, 'reference.nii.gz');
     const r0 = await synpo(
@@ -84,7 +84,7 @@ describeWithData(['chaos-t2'], 'world geometry', () => {
       '--organ',
       'right-kidney',
       '--query',
-      `${CHAOS}image_1.nii.gz`,
+      `${CHAOS}image_2.nii.gz`,
       '--out',
       reference,
       '--device',
@@ -94,7 +94,8 @@ describeWithData(['chaos-t2'], 'world geometry', () => {
     expect(r0.code, r0.stderr).toBe(0);
     const expected = decodeNifti(new Uint8Array(readFileSync(reference)), reference).data;
     const kidney = Float32Array.from(truth.data, (v) => (v === 2 ? 1 : 0));
-    expect(dice(expected, kidney)).toBeGreaterThan(0.4);
+    // A real segmentation to compare the variants with (scan 2's right kidney is found well: about 0.8).
+    expect(dice(expected, kidney)).toBeGreaterThan(0.6);
 
     const variants: [string, Ijk, (ijk: Ijk) => Ijk][] = [
       ['slices reversed (head to feet)', [nx, ny, nz], ([i, j, k]) => [i, j, nz - 1 - k]],
