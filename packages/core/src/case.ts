@@ -11,11 +11,12 @@ import { PIXELS, type Backend } from './backend.ts';
 import type { SynpoOptionsInput } from './options.ts';
 import type { PropagationSteps } from './propagate.ts';
 import { labelsToRoi, prepareVolume, preparedSlice, roiToVolume, type IntensityMode, type PreparedVolume } from './preprocess.ts';
-import { LAYOUTS, organRange, queryPart } from './protocol.ts';
+import { LAYOUTS, organRange, supportSlices } from './protocol.ts';
 import {
   carriedAtlas,
   carryRange,
   isBlank,
+  partOf,
   segmentOrgans,
   supportSliceFor,
   type OrganRequest,
@@ -114,10 +115,11 @@ export async function segmentCase(req: SegmentCaseRequest): Promise<SegmentCaseR
       const target = carryRange(range, support.nz, whole.nz);
       const atlas = carriedAtlas(support, organ.masks, whole, target, synpo.options.atlas.growth);
       const z = Math.min(target[1], Math.max(target[0], req.sliceOf.canonicalZ));
-      // The position cue goes where the whole-volume run's job puts it: the maps of z's third
-      // (all the range with one support slice), its blank slices left out as there.
-      const third = (k: number) => req.supportSlice !== undefined || queryPart(k, target) === queryPart(z, target);
-      const maps = atlas.maps.filter((_, i) => third(target[0] + i) && !isBlank(whole.slices.subarray((target[0] + i) * PIXELS, (target[0] + i + 1) * PIXELS)));
+      // The position cue goes where the whole-volume run's job puts it: the maps of z's job (its
+      // third, or all the range with one support slice; partOf), blank slices left out as there.
+      const plan = { chosen: req.supportSlice !== undefined ? [req.supportSlice] : supportSlices(range), target };
+      const sameJob = (k: number) => partOf(plan, k) === partOf(plan, z) && !isBlank(whole.slices.subarray(k * PIXELS, (k + 1) * PIXELS));
+      const maps = atlas.maps.filter((_, i) => sameJob(target[0] + i));
       organ.atlas = { maps: [atlas.maps[z - target[0]]!], transform: atlas.transform, placement: atlasSum(maps) };
     }
   }

@@ -206,13 +206,13 @@ export function isBlank(slice: Float32Array): boolean {
 }
 
 /** The support slices of one organ and its query range. */
-interface OrganPlan {
+export interface OrganPlan {
   chosen: number[];
   target: [number, number];
 }
 
 /** Which of the plan's support slices query slice z (inside the target range) is matched to. */
-const partOf = (plan: OrganPlan, z: number) => (plan.chosen.length === 1 ? 0 : queryPart(z, plan.target));
+export const partOf = (plan: OrganPlan, z: number) => (plan.chosen.length === 1 ? 0 : queryPart(z, plan.target));
 
 /** The support slices and query range of one organ, by the protocol unless given. */
 function organPlan(req: Pick<SegmentOrgansRequest, 'support' | 'query' | 'supportSlice'>, organ: OrganRequest): OrganPlan {

@@ -870,23 +870,23 @@ export class Synpo {
       const areas = await Promise.all(outs.map((out) => this.readArea(s, out.final, out.R)));
       if (!s.settled()) return null;
       const results: PropagationStepOut[] = parts.map((part) => ({ masks: new Array(part.rows.length), areas: new Array(part.rows.length), kept: [] }));
+      // Output row k's mask and area go to its volume's row.
+      const give = (k: number, mask: MaskSource) => {
+        const { p, i } = owner[k]!;
+        results[p]!.masks[i] = mask;
+        results[p]!.areas[i] = areas[at[k]!.c]![at[k]!.r]!;
+      };
       if (own) {
         own.forEach(({ ks, masks }, p) => {
           const kept = s.keep(masks);
           results[p]!.kept.push(kept);
-          ks.forEach((k, row) => {
-            results[p]!.masks[owner[k]!.i] = { tensor: kept, row };
-            results[p]!.areas[owner[k]!.i] = areas[at[k]!.c]![at[k]!.r]!;
-          });
+          ks.forEach((k, row) => give(k, { tensor: kept, row }));
         });
-        return results;
+      } else {
+        const kept = outs.map((out) => s.keep(out.final));
+        results[0]!.kept.push(...kept);
+        at.forEach(({ c, r }, k) => give(k, { tensor: kept[c]!, row: r }));
       }
-      const kept = outs.map((out) => s.keep(out.final));
-      results[0]!.kept.push(...kept);
-      at.forEach(({ c, r }, k) => {
-        results[0]!.masks[owner[k]!.i] = { tensor: kept[c]!, row: r };
-        results[0]!.areas[owner[k]!.i] = areas[c]![r]!;
-      });
       return results;
     });
   }
