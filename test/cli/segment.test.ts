@@ -61,6 +61,31 @@ describeWithData(['chaos-t2'], 'synpo segment --organs', () => {
     expect([...values].sort((a, b) => a - b)).toEqual([0, 10, 20]);
   });
 
+  it('--propagation-agreement: slices that agree with their neighbour keep their own masks, fewer are segmented again', async () => {
+    const dir = tmp();
+    const liver = [...support, '--organ', 'liver', '--query', `${CHAOS}image_1.nii.gz`];
+    const run = async (extra: string[]) => {
+      const out = join(dir, `liver${extra.join('')}.nii.gz`);
+      const r = await synpo('segment', ...liver, '--device', 'cpu', '--json', '--out', out, ...extra);
+      expect(r.code, r.stderr).toBe(0);
+      return {
+        ...(JSON.parse(r.stdout) as { propagatedSlices: number; organSlices: number }),
+        labels: decodeNifti(new Uint8Array(readFileSync(out)), out).data,
+      };
+    };
+    const every = await run([]);
+    const agreeing = await run(['--propagation-agreement', '0.8']);
+    // By default every slice but the anchor is segmented again.
+    expect(every.propagatedSlices).toBe(every.organSlices - 1);
+    expect(agreeing.propagatedSlices).toBeLessThan(every.propagatedSlices);
+    expect(agreeing.organSlices).toBe(every.organSlices);
+    expect(Buffer.from(agreeing.labels.buffer).equals(Buffer.from(every.labels.buffer))).toBe(false);
+    const refused = await synpo('segment', ...liver, '--out', join(dir, 'x.nii.gz'), '--propagation-agreement', '1.5');
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/--propagation-agreement/);
+    expect(existsSync(join(dir, 'x.nii.gz'))).toBe(false);
+  });
+
   it('refuses what cannot be meant, before any work', async () => {
     const out = join(tmp(), 'x.nii.gz');
     const q = ['--query', `${CHAOS}image_1.nii.gz`, '--out', out];

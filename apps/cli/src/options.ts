@@ -6,7 +6,7 @@
 import { Option, type Command } from 'commander';
 import { backendOptions } from './backend.ts';
 import { DEFAULT_OPTIONS } from '@synpo/core';
-import { integer, jsonOverrides, SEED } from './numbers.ts';
+import { decimal, integer, jsonOverrides, SEED } from './numbers.ts';
 
 // Commander hands each action its parsed arguments and options; each command types its own.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -53,8 +53,16 @@ export const seedOption = (fallback = 0, what = 'seed of the random choices') =>
   new Option('--seed <n>', what).argParser(integer('--seed', SEED)).default(fallback);
 
 export const propagateOption = (
-  what = "skip the propagation pass (each organ's slices segmented again outward from the largest mask, each guided by its neighbour's): each slice judged alone, the paper's protocol",
+  what = "skip the propagation pass (each organ's slices segmented again outward from the largest mask, each guided by its neighbour's where it disagrees with it): each slice judged alone, the paper's protocol",
 ) => new Option('--no-propagate', what);
+
+export const agreementOption = () =>
+  new Option(
+    '--propagation-agreement <dice>',
+    "with propagation, a slice whose own mask already agrees with its neighbour's final mask (their Dice above this) keeps it instead of being segmented again: faster (0.9: about a third less time on a CHAOS volume), the masks change a little; 1 segments every slice again",
+  )
+    .argParser(decimal('--propagation-agreement', { min: 0, max: 1 }))
+    .default(DEFAULT_OPTIONS.propagation.agreement);
 
 /** What a case is segmented with: label map, band, intensity, seed, the propagation and atlas switches. */
 export function withCaseSettings(cmd: Command): Command {
@@ -64,6 +72,7 @@ export function withCaseSettings(cmd: Command): Command {
     .addOption(intensityOption())
     .addOption(seedOption())
     .addOption(propagateOption())
+    .addOption(agreementOption())
     .addOption(noAtlasOption());
 }
 

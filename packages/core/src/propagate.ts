@@ -3,14 +3,16 @@
  * range was segmented on its own, the slices are segmented again one after another, outward in
  * both directions from the slice with the largest mask, each guided by the mask its
  * already-propagated neighbour got (the fused confidence lowered away from it, and the decoder
- * prompted with it). No query labels are used. On by default; `propagation.enabled: false` is the
- * paper's protocol, each slice judged alone.
+ * prompted with it). A slice whose per-slice mask already agrees with its neighbour's final mask
+ * (PropagationOptions.agreement) keeps it without a step: the pass corrects the slices that
+ * disagree with their neighbours. No query labels are used. On by default;
+ * `propagation.enabled: false` is the paper's protocol, each slice judged alone.
  *
  * It runs as a wavefront: every organ and both directions advance together, one step a chain
  * (Synpo.propagationStep), so a step's rows share their dispatches and, on the GPU, its one
  * submission. A neighbour's mask stays a tensor on the stream and guides the next step from
- * there; only each step's mask areas come back (to know which neighbours found nothing), and the
- * final masks are read once at the end. The results are those of the slice-by-slice order: each
+ * there; only each step's mask areas and overlaps come back (to know which neighbours found
+ * nothing, and which next slices agree), and the final masks are read once at the end. The results are those of the slice-by-slice order: each
  * direction of each organ is its own chain of slices, and a slice's result does not depend on the
  * rows it shares a batch with.
  */
@@ -30,6 +32,8 @@ interface Chain {
   /** The mask of the slice before the next one, and its area. */
   previous: MaskSource;
   previousArea: number;
+  /** The pixels `previous` shares with the next slice's per-slice mask (PropagationOptions.agreement). */
+  shared: number;
 }
 
 /**
@@ -55,7 +59,7 @@ export async function propagateJobs(
     if (!items) organs.set(organ, (items = new Map()));
     job.slices.forEach((z, k) => items!.set(z, { j, k }));
   });
-  const chains: Chain[] = [];
+  const chains: (Chain & { anchor: MaskSource })[] = [];
   for (const items of organs.values()) {
     if (items.size < 2) continue;
     let anchor = -1;
@@ -69,25 +73,43 @@ export async function propagateJobs(
     for (const step of [1, -1]) {
       const slices: Chain['slices'] = [];
       for (let z = anchor + step; items.has(z); z += step) slices.push({ ...items.get(z)!, z });
-      if (slices.length) chains.push({ slices, previous: firstPass[start.j]![start.k]!.mask, previousArea: best });
+      const anchorMask = firstPass[start.j]![start.k]!.mask;
+      if (slices.length) chains.push({ slices, anchor: anchorMask, previous: anchorMask, previousArea: best, shared: 0 });
     }
   }
+  // With an agreement below 1, how much each slice's per-slice mask shares with the one before it
+  // in its chain (one chain of its own): a run of slices that agree is passed over without a step.
+  const agreement = synpo.options.propagation.agreement;
+  const own = (c: Chain, t: number) => firstPass[c.slices[t]!.j]![c.slices[t]!.k]!;
+  const firstShared: number[][] = chains.map(() => []);
+  if (agreement < 1) {
+    const pairs = chains.flatMap((c) => c.slices.map((_, t) => [own(c, t).mask, t === 0 ? c.anchor : own(c, t - 1).mask] as const));
+    const shared = await synpo.maskOverlaps(pairs);
+    let i = 0;
+    chains.forEach((c, n) => c.slices.forEach(() => firstShared[n]!.push(shared[i++]!)));
+    chains.forEach((c, n) => (c.shared = firstShared[n]![0]!));
+  }
+  const agrees = (c: Chain, mine: { area: number }) => agreement < 1 && (2 * c.shared) / (mine.area + c.previousArea) > agreement;
   const steps = Math.max(0, ...chains.map((c) => c.slices.length));
   for (let t = 0; t < steps; t++) {
     options.progress?.(t + 1, steps);
     const rows: PropagationRow[] = [];
     const owners: Chain[] = [];
-    for (const chain of chains) {
+    for (const [n, chain] of chains.entries()) {
       const slice = chain.slices[t];
       if (!slice) continue;
-      if (chain.previousArea <= 0) {
-        // A neighbour that found nothing guides nothing: the slice keeps its own mask.
-        chain.previous = firstPass[slice.j]![slice.k]!.mask;
-        chain.previousArea = firstPass[slice.j]![slice.k]!.area;
+      const mine = own(chain, t);
+      // A neighbour that found nothing guides nothing, and one that agrees has nothing to correct:
+      // the slice keeps its own mask.
+      if (chain.previousArea <= 0 || agrees(chain, mine)) {
+        chain.previous = mine.mask;
+        chain.previousArea = mine.area;
+        chain.shared = firstShared[n]![t + 1] ?? 0;
         continue;
       }
       const atlas = jobs[slice.j]!.atlas?.[slice.k];
-      rows.push({ z: slice.z, support: jobs[slice.j]!.support, guide: chain.previous, ...(atlas && { atlas }) });
+      const next = agreement < 1 && t + 1 < chain.slices.length ? own(chain, t + 1).mask : undefined;
+      rows.push({ z: slice.z, support: jobs[slice.j]!.support, guide: chain.previous, ...(next && { next }), ...(atlas && { atlas }) });
       owners.push(chain);
     }
     if (rows.length === 0) continue;
@@ -100,6 +122,7 @@ export async function propagateJobs(
       finals[slice.j]![slice.k] = out.masks[i]!;
       chain.previous = out.masks[i]!;
       chain.previousArea = out.areas[i]!;
+      chain.shared = out.overlaps[i]!;
     });
   }
   return finals;

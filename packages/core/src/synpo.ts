@@ -199,11 +199,16 @@ interface RowOutputs {
 /** A row's results on the host: points and what was asked for; `final` once read. */
 type RowResult = Omit<SliceResult, 'final'> & { final?: Uint8Array };
 
-/** One row of a propagation step: a slice, the support it is segmented against, its neighbour's mask. */
+/**
+ * One row of a propagation step: a slice, the support it is segmented against, its neighbour's
+ * mask, and the per-slice mask of the slice after it in its chain (`next`: the step measures how
+ * much its new mask overlaps that one, for PropagationOptions.agreement).
+ */
 export interface PropagationRow {
   z: number;
   support: SupportEncoding;
   guide: MaskSource;
+  next?: MaskSource;
   atlas?: Float32Array;
 }
 
@@ -219,6 +224,8 @@ export interface PropagationStepRequest {
 export interface PropagationStepOut {
   masks: MaskSource[];
   areas: number[];
+  /** Per row, the pixels its new mask shares with its `next` (0 for a row without one). */
+  overlaps: number[];
   kept: Tensor[];
 }
 
@@ -637,6 +644,22 @@ export class Synpo {
     });
   }
 
+  /** The pixels each pair of masks on the stream shares: one chain, the counts read as readArea reads areas. */
+  async maskOverlaps(pairs: readonly (readonly [MaskSource, MaskSource])[]): Promise<number[]> {
+    if (pairs.length === 0) return [];
+    const perChunk = Math.max(1, Math.floor(this.kernels.maxTensorBytes / (PIXELS * 4)));
+    return this.kernels.chain('overlap', async (s) => {
+      s.stage('read');
+      const chunks: Promise<number[]>[] = [];
+      for (let i = 0; i < pairs.length; i += perChunk) {
+        const part = pairs.slice(i, i + perChunk);
+        const a = s.gather(part.map(([x]) => x));
+        chunks.push(this.readArea(s, a, part.length, s.gather(part.map(([, y]) => y))));
+      }
+      return (await Promise.all(chunks)).flat();
+    });
+  }
+
   /** The volume's slices on the stream's device, uploaded once per volume (null: it does not fit one binding). */
   private volumeTensor(s: TensorStream, volume: QueryVolume): T<'f32'> | null {
     if (volume.nz * PIXELS * 4 > s.maxTensorBytes) return null;
@@ -851,11 +874,15 @@ export class Synpo {
       });
       const chunks = this.chunkRows(groups);
       const outs: RowOutputs[] = [];
+      const nexts: (T<'mask'> | null)[] = [];
       let first = 0;
       for (const chunk of chunks) {
         const n = chunk.reduce((a, g) => a + g.slices.length, 0);
-        const guides = s.gather(owner.slice(first, first + n).map(({ p, i }) => parts[p]!.rows[i]!.guide));
+        const rowsHere = owner.slice(first, first + n).map(({ p, i }) => parts[p]!.rows[i]!);
+        const guides = s.gather(rowsHere.map((r) => r.guide));
         outs.push(await this.postEncoder(s, enc, chunk, { guides }));
+        // The rows' next masks (a row without one measures against its guide, unread).
+        nexts.push(rowsHere.some((r) => r.next) ? s.gather(rowsHere.map((r) => r.next ?? r.guide)) : null);
         first += n;
       }
       // Where each output row is: its chunk and row there.
@@ -867,14 +894,24 @@ export class Synpo {
           const ks = owner.flatMap((o, k) => (o.p === p ? [k] : []));
           return { ks, masks: s.gather(ks.map((k) => ({ tensor: outs[at[k]!.c]!.final, row: at[k]!.r }))) };
         });
-      const areas = await Promise.all(outs.map((out) => this.readArea(s, out.final, out.R)));
+      const [areas, overlaps] = await Promise.all([
+        Promise.all(outs.map((out) => this.readArea(s, out.final, out.R))),
+        Promise.all(outs.map((out, c) => (nexts[c] ? this.readArea(s, out.final, out.R, nexts[c]) : null))),
+      ]);
       if (!s.settled()) return null;
-      const results: PropagationStepOut[] = parts.map((part) => ({ masks: new Array(part.rows.length), areas: new Array(part.rows.length), kept: [] }));
-      // Output row k's mask and area go to its volume's row.
+      const results: PropagationStepOut[] = parts.map((part) => ({
+        masks: new Array(part.rows.length),
+        areas: new Array(part.rows.length),
+        overlaps: new Array(part.rows.length).fill(0),
+        kept: [],
+      }));
+      // Output row k's mask, area and overlap go to its volume's row.
       const give = (k: number, mask: MaskSource) => {
         const { p, i } = owner[k]!;
+        const { c, r } = at[k]!;
         results[p]!.masks[i] = mask;
-        results[p]!.areas[i] = areas[at[k]!.c]![at[k]!.r]!;
+        results[p]!.areas[i] = areas[c]![r]!;
+        if (parts[p]!.rows[i]!.next) results[p]!.overlaps[i] = overlaps[c]![r]!;
       };
       if (own) {
         own.forEach(({ ks, masks }, p) => {
@@ -891,10 +928,13 @@ export class Synpo {
     });
   }
 
-  /** Each row's mask area in pixels, read as the fractions of a coarse grid of cells (exact). */
-  private async readArea(s: TensorStream, masks: T<'mask'>, R: number): Promise<number[]> {
+  /**
+   * Each row's mask area in pixels, read as the fractions of a coarse grid of cells (exact); with
+   * `and`, the pixels it shares with that row of `and`.
+   */
+  private async readArea(s: TensorStream, masks: T<'mask'>, R: number, and: T<'mask'> | null = null): Promise<number[]> {
     const cells = AREA_GRID * AREA_GRID;
-    const f = await s.read(s.run(poolMask, { masks }, { B: R, H: ROI, W: ROI, G: AREA_GRID }));
+    const f = await s.read(s.run(poolMask, { masks, and }, { B: R, H: ROI, W: ROI, G: AREA_GRID }));
     return Array.from({ length: R }, (_, r) => {
       let a = 0;
       for (let c = 0; c < cells; c++) a += f[r * cells + c]! * (PIXELS / cells);
@@ -945,7 +985,7 @@ export class Synpo {
     if (guide) {
       const pooled = s.run(
         gaussian,
-        { maps: s.run(poolMask, { masks: guide }, { B: R, H: ROI, W: ROI, G: GRID }) },
+        { maps: s.run(poolMask, { masks: guide, and: null }, { B: R, H: ROI, W: ROI, G: GRID }) },
         { B: R, H: GRID, W: GRID, sigma: o.propagation.sigma },
       );
       synmap = s.run(guidePenalty, { maps: synmap, guide: pooled }, { B: R, N: CELLS, weight: o.propagation.weight });

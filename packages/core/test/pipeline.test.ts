@@ -444,11 +444,11 @@ describeWithData(['chaos-t2'], 'all organs in one pass', () => {
 });
 
 describeWithData(['chaos-t2'], 'the propagation pass (on by default, a switch turns it off)', () => {
-  it('off: each slice is its own per-slice segmentation; on: slices are segmented again outward from the largest mask, each guided by its neighbour', async () => {
+  it('off: each slice is its own per-slice segmentation; on: slices are segmented again outward from the largest mask, each guided by its neighbour, unless they agree with it', async () => {
     const kernels = cpuKernels();
     const support = await chaosCase(8, 2);
     const query = await chaosCase(1, 2);
-    const synpo = (enabled: boolean) => new Synpo(weightFreeBackend(), kernels, { points: CHAOS_T2.band, propagation: { enabled } });
+    const synpo = (enabled: boolean, agreement = 1) => new Synpo(weightFreeBackend(), kernels, { points: CHAOS_T2.band, propagation: { enabled, agreement } });
     // The atlas prior off: each slice here is compared with Synpo.segment on it alone.
     const off = await segmentVolume({ atlas: false, synpo: synpo(false), support: support.prepared, supportMasks: support.masks, query: query.prepared });
     expect(off.propagatedSlices).toBe(0);
@@ -470,31 +470,60 @@ describeWithData(['chaos-t2'], 'the propagation pass (on by default, a switch tu
       expect(Buffer.from(r!.final).equals(Buffer.from(slice(off.masks, z)))).toBe(true);
       areas.push(r!.final.reduce((a, v) => a + v, 0));
     }
-    const on = await segmentVolume({ atlas: false, synpo: synpo(true), support: support.prepared, supportMasks: support.masks, query: query.prepared });
-    expect(on.range).toEqual(off.range);
-    // Every slice but the anchor (the largest first-pass mask) was segmented again …
     const anchor = off.range[0] + areas.indexOf(Math.max(...areas));
-    expect(on.propagatedSlices).toBe(off.range[1] - off.range[0]);
-    expect(Buffer.from(slice(on.masks, anchor)).equals(Buffer.from(slice(off.masks, anchor)))).toBe(true);
-    // … each guided by its already-propagated neighbour, as if the slices ran one after another:
-    // every slice out is Synpo.segment with its neighbour's final mask as the guide (a neighbour
-    // that found nothing guides nothing: the slice keeps its own mask). The wavefront runs all of
-    // them in steps of several rows; this walks them one by one.
-    for (const step of [1, -1]) {
-      for (let z = anchor + step; z >= on.range[0] && z <= on.range[1]; z += step) {
-        const previous = slice(on.masks, z - step) as Uint8Array;
-        const want = previous.some((v) => v)
-          ? (await alone.segment(await encodingFor(z), slice(query.prepared.slices, z) as Float32Array, 1, [{ seed: z }], { guides: [previous] }))[0]!.final
-          : slice(off.masks, z);
-        expect(Buffer.from(slice(on.masks, z)).equals(Buffer.from(want)), `slice ${z}`).toBe(true);
+    /**
+     * The pass walked slice by slice: outward from the anchor (the largest first-pass mask), a
+     * slice whose neighbour found nothing keeps its own mask, as does one whose own mask agrees
+     * with its neighbour's final mask (Dice above `agreement`); every other slice is Synpo.segment
+     * with its neighbour's final mask as the guide. The wavefront runs them in steps of several
+     * rows, measuring the agreement on the stream; this walks them one by one on the host.
+     * Returns how many slices were segmented again.
+     */
+    const walk = async (on: Awaited<ReturnType<typeof segmentVolume>>, agreement: number) => {
+      expect(on.range).toEqual(off.range);
+      expect(Buffer.from(slice(on.masks, anchor)).equals(Buffer.from(slice(off.masks, anchor)))).toBe(true);
+      let again = 0;
+      for (const step of [1, -1]) {
+        for (let z = anchor + step; z >= on.range[0] && z <= on.range[1]; z += step) {
+          const previous = slice(on.masks, z - step) as Uint8Array;
+          const own = slice(off.masks, z) as Uint8Array;
+          const o = overlap(own, previous);
+          const keep = !previous.some((v) => v) || dice(o) > agreement;
+          if (!keep) again++;
+          const want = keep
+            ? own
+            : (await alone.segment(await encodingFor(z), slice(query.prepared.slices, z) as Float32Array, 1, [{ seed: z }], { guides: [previous] }))[0]!.final;
+          expect(Buffer.from(slice(on.masks, z)).equals(Buffer.from(want)), `slice ${z}, agreement ${agreement}`).toBe(true);
+        }
       }
-    }
+      return again;
+    };
+    // Agreement 1: every slice but the anchor is segmented again (no neighbour here found nothing).
+    const every = await segmentVolume({ atlas: false, synpo: synpo(true), support: support.prepared, supportMasks: support.masks, query: query.prepared });
+    expect(every.propagatedSlices).toBe(off.range[1] - off.range[0]);
+    expect(await walk(every, 1)).toBe(every.propagatedSlices);
+    // By default every slice is segmented again; below 1, the slices that agree with their
+    // neighbour keep their own masks.
+    expect(resolveOptions().propagation.agreement).toBe(1);
+    const agreement = 0.9;
+    const some = await segmentVolume({
+      atlas: false,
+      synpo: synpo(true, agreement),
+      support: support.prepared,
+      supportMasks: support.masks,
+      query: query.prepared,
+    });
+    expect(await walk(some, agreement)).toBe(some.propagatedSlices);
+    expect(some.propagatedSlices).toBeLessThan(every.propagatedSlices);
+    expect(some.propagatedSlices).toBeGreaterThan(0);
     // The pass takes its encodings from the cache: no slice is encoded twice.
-    expect(on.encodedSlices).toBe(off.encodedSlices);
+    expect(every.encodedSlices).toBe(off.encodedSlices);
+    expect(some.encodedSlices).toBe(off.encodedSlices);
     // The guide changes masks (whether for the better is measured by eval, not asserted here).
-    expect(Buffer.from(on.masks).equals(Buffer.from(off.masks))).toBe(false);
+    expect(Buffer.from(every.masks).equals(Buffer.from(off.masks))).toBe(false);
+    expect(Buffer.from(some.masks).equals(Buffer.from(off.masks))).toBe(false);
     for (const e of encodings.values()) await alone.releaseSupport(e);
-  }, 240_000);
+  }, 360_000);
 
   it('refuses guides that do not match the batch', async () => {
     const kernels = cpuKernels();
@@ -642,18 +671,30 @@ describeWithData(['chaos-t2'], 'whole volumes', () => {
       if (!runtime) return;
       // The spleen and the left kidney meet on this pair: their fused maps are read where they do.
       const { support, query, organs } = await volumePair(['left-kidney', 'spleen']);
-      const run = (kernels: Kernels, enabled: boolean) =>
-        segmentOrgans({ synpo: new Synpo(weightFreeBackend(), kernels, { points: CHAOS_T2.band, propagation: { enabled } }), support, query, organs });
+      const run = (kernels: Kernels, enabled: boolean, agreement = 1) =>
+        segmentOrgans({
+          synpo: new Synpo(weightFreeBackend(), kernels, { points: CHAOS_T2.band, propagation: { enabled, agreement } }),
+          support,
+          query,
+          organs,
+        });
       const off = await run(gpuKernels(runtime), false);
       const on = await run(gpuKernels(runtime), true);
       const cpu = await run(cpuKernels(), true);
+      // With an agreement below 1 the overlaps are measured on the device: the same slices as
+      // on the CPU are segmented again.
+      const agreeing = await run(gpuKernels(runtime), true, 0.9);
+      const agreeingCpu = await run(cpuKernels(), true, 0.9);
+      expect(agreeing.propagatedSlices).toBe(agreeingCpu.propagatedSlices);
+      expect(agreeing.propagatedSlices).toBeLessThan(on.propagatedSlices);
+      agreeing.organs.forEach((o, i) => expect(dice(overlap(o.masks, agreeingCpu.organs[i]!.masks))).toBeGreaterThan(0.9));
       expect(on.propagatedSlices).toBeGreaterThan(0);
       expect(on.propagationSteps).toBeLessThan(on.propagatedSlices); // several rows a step
       expect(on.encodedSlices).toBe(off.encodedSlices);
       expect(on.encodedSlices).toBe(on.range[1] - on.range[0] + 1);
       expect(on.overlapPixels).toBeGreaterThan(0);
       expect(off.overlapPixels).toBeGreaterThan(0);
-      for (const r of [on, off]) {
+      for (const r of [on, off, agreeing]) {
         const bounds = transferBounds(resolveOptions({ points: CHAOS_T2.band }).points, r);
         expect(r.transfers!.uploadBytes).toBeGreaterThanOrEqual(r.encodedSlices * PIXELS * 4);
         expect(r.transfers!.uploadBytes).toBeLessThanOrEqual(bounds.uploadBytes);
@@ -662,6 +703,7 @@ describeWithData(['chaos-t2'], 'whole volumes', () => {
       }
       // The wavefront: a few submissions for the whole pass, not one a slice.
       expect(on.transfers!.submits).toBeLessThanOrEqual(off.transfers!.submits + on.propagationSteps + 2);
+      expect(agreeing.transfers!.submits).toBeLessThanOrEqual(off.transfers!.submits + agreeing.propagationSteps + 3); // + the overlaps' chain
       on.organs.forEach((o, i) => expect(dice(overlap(o.masks, cpu.organs[i]!.masks))).toBeGreaterThan(0.9));
       runtime.destroy();
     }, 600_000);

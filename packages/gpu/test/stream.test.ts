@@ -105,7 +105,7 @@ describe('what kernel outputs mean', () => {
       if (B > 1) masks.fill(0, H * H, 2 * H * H);
       const maps = randomArray(B * G * G, 91 + G, -0.3, 0.8);
       const r = await both(ctx, async (s) => {
-        const pooled = s.run(poolMask, { masks: s.upload(masks, [B, H * H]) }, { B, H, W: H, G });
+        const pooled = s.run(poolMask, { masks: s.upload(masks, [B, H * H]), and: null }, { B, H, W: H, G });
         const out = s.run(guidePenalty, { maps: s.upload(maps, [B, G * G]), guide: pooled }, { B, N: G * G, weight: 0.2 });
         const flat = s.run(guidePenalty, { maps: s.upload(maps, [B, G * G]), guide: pooled }, { B, N: G * G, weight: 0.2, plateau: 0.5 });
         return { pooled: await read(s, pooled), out: await read(s, out), flat: await read(s, flat) };

@@ -1,5 +1,5 @@
 /** A run of cases in this process: the models and kernels opened once, N cases at a time. */
-import { PropagationSteps } from '@synpo/core';
+import { DEFAULT_OPTIONS, PropagationSteps } from '@synpo/core';
 import { backendFor, cacheBytes, type BackendOpts } from '../backend.ts';
 import { computeFor } from '../compute.ts';
 import type { BatchCase } from './manifest.ts';
@@ -14,6 +14,8 @@ export interface RunOpts extends BackendOpts {
   labels: string;
   /** The propagation pass (commander's --no-propagate sets false; absent: on). */
   propagate?: boolean;
+  /** PropagationOptions.agreement (absent: the default). */
+  propagationAgreement?: number;
   /** The atlas prior (commander's --no-atlas sets false; absent: on). */
   atlas?: boolean;
   force?: boolean;
@@ -34,6 +36,7 @@ export async function caseContext(opts: RunOpts): Promise<{ ctx: CaseContext; re
       backend: opts.backend === 'onnx' ? `onnx:${opts.models}` : 'weight-free',
       cacheBytes: cacheBytes(opts),
       propagate: opts.propagate ?? true,
+      propagationAgreement: opts.propagationAgreement ?? DEFAULT_OPTIONS.propagation.agreement,
       atlas: opts.atlas ?? true,
     },
     force: Boolean(opts.force),

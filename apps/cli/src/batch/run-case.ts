@@ -30,6 +30,7 @@ export interface CaseContext {
     backend: string;
     cacheBytes: number;
     propagate: boolean;
+    propagationAgreement: number;
     atlas: boolean;
   };
   /** Redo cases whose output and record match. */
@@ -135,7 +136,11 @@ export async function runCase(c: BatchCase, ctx: CaseContext): Promise<CaseResul
       organs,
       band: ctx.options.band,
       intensity: ctx.options.intensity,
-      options: { seed: ctx.options.seed, cacheBytes: ctx.options.cacheBytes, propagation: { enabled: ctx.options.propagate } },
+      options: {
+        seed: ctx.options.seed,
+        cacheBytes: ctx.options.cacheBytes,
+        propagation: { enabled: ctx.options.propagate, agreement: ctx.options.propagationAgreement },
+      },
       atlas: ctx.options.atlas,
       ...(ctx.steps && { steps: ctx.steps }),
     });

@@ -16,7 +16,7 @@ import {
 import { runOnnxBench, type OnnxBenchRow } from '@synpo/core/onnx';
 import { directorySource } from '@synpo/core/onnx/node';
 import { runBatchBench, type BatchBenchReport } from '../batch/bench.ts';
-import { runVolumeBench, type VolumeBenchReport } from '../volume-bench.ts';
+import { runVolumeBench, type VolumeBenchReport, type VolumeBenchRow } from '../volume-bench.ts';
 import { defaultDataDir } from '../data.ts';
 import { computeFor } from '../compute.ts';
 import { CliError, EXIT } from '../errors.ts';
@@ -123,21 +123,23 @@ function formatBatch(r: BatchBenchReport | null): string {
 
 const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(2)} MiB`;
 
+const propagationLabel = (x: VolumeBenchRow) => (x.propagation ? `on${x.agreement < 1 ? `, agreement ${x.agreement}` : ''}` : 'off');
+
 function formatVolume(r: VolumeBenchReport | null): string {
   if (!r) return '';
   const gpu = r.rows.filter((x) => x.transfers);
   const lines = [
     '',
-    `One whole volume: CHAOS support 8 → query 2, ${r.organs.length} organs in one pass, weight-free backend:`,
+    `One whole volume: CHAOS support 8 → query 2, ${r.organs.length} organs in one pass, weight-free backend (seconds: ${r.reps > 1 ? `the median of ${r.reps} runs` : 'one run'} after an untimed warm-up run; the threaded rows start cold):`,
     '',
     '| path | propagation | seconds | organ-slices per second | organ-slices | slices encoded | slices propagated | steps |',
     '|---|---|---:|---:|---:|---:|---:|---:|',
     ...r.rows.map(
       (x) =>
-        `| ${x.path} | ${x.propagation ? 'on' : 'off'} | ${x.seconds.toFixed(2)} | ${x.organSlicesPerSecond.toFixed(1)} | ${x.organSlices} | ${x.encodedSlices} | ${x.propagatedSlices} | ${x.propagationSteps} |`,
+        `| ${x.path} | ${propagationLabel(x)} | ${x.seconds.toFixed(2)} | ${x.organSlicesPerSecond.toFixed(1)} | ${x.organSlices} | ${x.encodedSlices} | ${x.propagatedSlices} | ${x.propagationSteps} |`,
     ),
     '',
-    `Propagation costs (seconds on / off): ${r.propagationRatio.map((p) => `${p.path} ${p.ratio.toFixed(2)}×`).join('; ')}.`,
+    `Propagation costs (seconds on / off): ${r.propagationRatio.map((p) => `${p.path}${p.agreement < 1 ? ` (agreement ${p.agreement})` : ''} ${p.ratio.toFixed(2)}×`).join('; ')}.`,
   ];
   if (gpu.length) {
     const t = (x: (typeof gpu)[number]) => x.transfers!;
@@ -145,11 +147,11 @@ function formatVolume(r: VolumeBenchReport | null): string {
       '',
       'Host ↔ GPU traffic per volume (measured / bound):',
       '',
-      '| propagation | uploaded | bound (1.1 × the slices) | read back | bound (final masks as bits + points, areas, solver flags) | submissions | bound (2 × longest range + 10) | buffer maps |',
+      '| propagation | uploaded | bound (1.1 × the slices) | read back | bound (final masks as bits + points, areas, overlaps, solver flags) | submissions | bound (2 × longest range + 10) | buffer maps |',
       '|---|---:|---:|---:|---:|---:|---:|---:|',
       ...gpu.map(
         (x) =>
-          `| ${x.propagation ? 'on' : 'off'} | ${mb(t(x).uploadBytes)} | ${mb(t(x).uploadLimit)} | ${mb(t(x).readbackBytes)} | ${mb(t(x).readbackLimit)} | ${t(x).submits} | ${t(x).submitsLimit} | ${t(x).maps} |`,
+          `| ${propagationLabel(x)} | ${mb(t(x).uploadBytes)} | ${mb(t(x).uploadLimit)} | ${mb(t(x).readbackBytes)} | ${mb(t(x).readbackLimit)} | ${t(x).submits} | ${t(x).submitsLimit} | ${t(x).maps} |`,
       ),
     );
   }
@@ -258,7 +260,7 @@ export function benchCommand(program: Command, run: Runner): void {
             if (only?.includes('volume')) {
               const dataDir = opts.data ?? defaultDataDir('chaos-t2');
               if (!dataDir) throw new CliError('bench volume needs the CHAOS folder: pass --data DIR', EXIT.usage);
-              volume = await runVolumeBench(dataDir, compute.runtime ? compute.kernels : null, (m) => process.stderr.write(`${m}\n`));
+              volume = await runVolumeBench(dataDir, compute.runtime ? compute.kernels : null, (m) => process.stderr.write(`${m}\n`), opts.reps ?? 1);
             }
             let onnx: OnnxBenchRow[] = [];
             if (!only || only.includes('onnx')) {

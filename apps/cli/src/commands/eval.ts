@@ -32,7 +32,7 @@ interface EvalOpts extends BackendOpts {
   negatives: 'band' | 'lowest' | 'none';
   refine: boolean;
   propagate: boolean;
-  propagation?: { weight?: number; sigma?: number };
+  propagation?: { weight?: number; sigma?: number; agreement?: number };
   /** Commander's --no-atlas sets false. */
   atlas: boolean;
   atlasOptions?: { weight?: number; sigma?: number; plateau?: number; growth?: number; position?: boolean };
@@ -81,12 +81,16 @@ export function evalCommand(program: Command, run: Runner): void {
     .option('--no-refine', 'ablation: skip NRM and keep the coarse mask')
     .option(
       '--propagation <json>',
-      "the propagation pass's weight and sigma as JSON, e.g. '{\"weight\": 0.2}' (tuning; see scripts/tune)",
-      jsonOverrides('--propagation', { weight: DEFAULT_OPTIONS.propagation.weight, sigma: DEFAULT_OPTIONS.propagation.sigma }),
+      "the propagation pass's weight, sigma and agreement (a slice whose own mask agrees with its neighbour's above this Dice is not segmented again; 1: every slice is) as JSON, e.g. '{\"agreement\": 1}' (tuning; see scripts/tune)",
+      jsonOverrides('--propagation', {
+        weight: DEFAULT_OPTIONS.propagation.weight,
+        sigma: DEFAULT_OPTIONS.propagation.sigma,
+        agreement: DEFAULT_OPTIONS.propagation.agreement,
+      }),
     )
     .option(
       '--no-propagate',
-      "ablation: skip the propagation pass (each organ's slices segmented again outward from the largest mask, each guided by its neighbour's) and judge each slice alone, as the paper's protocol does",
+      "ablation: skip the propagation pass (each organ's slices segmented again outward from the largest mask, each guided by its neighbour's where it disagrees with it) and judge each slice alone, as the paper's protocol does",
     )
     .addOption(noAtlasOption())
     .addOption(atlasOptionsOption())

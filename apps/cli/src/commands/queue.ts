@@ -20,11 +20,12 @@ import { handOverSignals } from '../files.ts';
 import { decimal, integer, parseInteger } from '../numbers.ts';
 import { caseContext, type RunOpts } from '../batch/pool.ts';
 import { withCaseRunner, withCaseSettings, type Runner } from '../options.ts';
+import { DEFAULT_OPTIONS } from '@synpo/core';
 
 /** What a job carries: the case and every option that changes its output. */
 interface JobData {
   case: BatchCase;
-  options: Pick<RunOpts, 'backend' | 'models' | 'ep' | 'seed' | 'band' | 'intensity' | 'labels' | 'propagate' | 'atlas'>;
+  options: Pick<RunOpts, 'backend' | 'models' | 'ep' | 'seed' | 'band' | 'intensity' | 'labels' | 'propagate' | 'propagationAgreement' | 'atlas'>;
 }
 
 interface QueueOpts {
@@ -106,6 +107,7 @@ export function queueCommand(program: Command, run: Runner): void {
         intensity: opts.intensity,
         labels: opts.labels,
         propagate: opts.propagate ?? true,
+        propagationAgreement: opts.propagationAgreement ?? DEFAULT_OPTIONS.propagation.agreement,
         atlas: opts.atlas ?? true,
       };
       return withQueue(opts, async (q) => {
@@ -161,6 +163,7 @@ export function queueCommand(program: Command, run: Runner): void {
             intensity: job.data.options.intensity,
             labels: job.data.options.labels,
             propagate: job.data.options.propagate ?? true,
+            propagationAgreement: job.data.options.propagationAgreement ?? DEFAULT_OPTIONS.propagation.agreement,
             atlas: job.data.options.atlas ?? true,
           };
           const r = await runCase(job.data.case, { ...ctx, options });

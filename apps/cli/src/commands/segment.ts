@@ -13,7 +13,18 @@ import { guardOutputs, writeFileAtomic, type OutputPath } from '../files.ts';
 import { checkFormat, encodeMask, FORMAT_HELP, maskFormat } from '../outputs.ts';
 import { loadVolume } from '../inputs.ts';
 import { chooseOrgans } from '../organs.ts';
-import { bandOption, deviceOption, intensityOption, labelsOption, noAtlasOption, propagateOption, seedOption, withBackend, type Runner } from '../options.ts';
+import {
+  agreementOption,
+  bandOption,
+  deviceOption,
+  intensityOption,
+  labelsOption,
+  noAtlasOption,
+  propagateOption,
+  seedOption,
+  withBackend,
+  type Runner,
+} from '../options.ts';
 import { progressLine } from '../progress.ts';
 import { integer } from '../numbers.ts';
 
@@ -40,6 +51,7 @@ interface SegmentOpts extends BackendOpts {
   dump?: string;
   force?: boolean;
   propagate: boolean;
+  propagationAgreement: number;
   threads: number;
   json?: boolean;
   progress: boolean;
@@ -115,6 +127,7 @@ export function segmentCommand(program: Command, run: Runner): void {
     )
     .option('--force', 'let --dump replace a folder holding a previous synpo dump')
     .addOption(propagateOption())
+    .addOption(agreementOption())
     .addOption(noAtlasOption())
     .option(
       '--threads <n>',
@@ -190,7 +203,7 @@ export function segmentCommand(program: Command, run: Runner): void {
             organs,
             band: opts.band,
             intensity: opts.intensity,
-            options: { seed: opts.seed, cacheBytes: cacheBytes(opts), propagation: { enabled: opts.propagate } },
+            options: { seed: opts.seed, cacheBytes: cacheBytes(opts), propagation: { enabled: opts.propagate, agreement: opts.propagationAgreement } },
             atlas: opts.atlas,
             ...(canonicalRange && { range: canonicalRange }),
             ...(opts.supportSlice !== undefined && { supportSlice: toFileSupport(opts.supportSlice) }),

@@ -11,7 +11,13 @@ export const cases = (
   kernelCase({
     kernel: poolMask,
     name: `B=${B} ${H}×${H} onto ${G}×${G}`,
-    inputs: () => ({ masks: host('mask', [B, H * H], randomMask(B * H * H, 90 + H, 0.3)) }),
+    inputs: () => ({ masks: host('mask', [B, H * H], randomMask(B * H * H, 90 + H, 0.3)), and: null }),
+    params: { B, H, W: H, G },
+  }),
+  kernelCase({
+    kernel: poolMask,
+    name: `B=${B} ${H}×${H} onto ${G}×${G}, the overlap of two masks`,
+    inputs: () => ({ masks: host('mask', [B, H * H], randomMask(B * H * H, 90 + H, 0.3)), and: host('mask', [B, H * H], randomMask(B * H * H, 93 + H, 0.6)) }),
     params: { B, H, W: H, G },
   }),
   kernelCase({

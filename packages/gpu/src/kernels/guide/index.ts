@@ -12,24 +12,28 @@ import { guidePenaltyReference, poolMaskReference, validateGuidePenalty, validat
 
 export * from './reference.ts';
 
-const spec: KernelSpec = { name: 'guide', bindings: ['uniform', 'read', 'read', 'read', 'storage'], workgroupSize: 256 };
+const spec: KernelSpec = { name: 'guide', bindings: ['uniform', 'read', 'read', 'read', 'storage', 'read'], workgroupSize: 256 };
 
-/** Masks [B][H][W] → [B][G·G]: the fraction of set pixels per cell. */
-export const poolMask = defineKernel<{ masks: T<'mask'> }, GuideShape, T<'f32'>>({
+/**
+ * Masks [B][H][W] → [B][G·G]: the fraction of set pixels per cell; with `and` (masks of the same
+ * shape, or null), of the pixels set in both.
+ */
+export const poolMask = defineKernel<{ masks: T<'mask'>; and: T<'mask'> | null }, GuideShape, T<'f32'>>({
   name: 'poolMask',
   shaders: [spec],
-  validate({ masks }, s) {
+  validate({ masks, and }, s) {
     validateGuideShape(s);
     length('guide', 'masks', masks, s.B * s.H * s.W);
+    if (and) length('guide', 'and', and, s.B * s.H * s.W);
   },
-  record({ rec }, { masks }, s) {
+  record({ rec }, { masks, and }, s) {
     const out = rec.tensor('f32', [s.B, s.G * s.G], 'guide:pooled');
     const unused = rec.scratch(4, 'guide:unused');
-    const params = [u32(s.H), u32(s.W), u32(s.G), u32(s.B), f32(0), u32(0), u32(0), u32(0)];
-    rec.dispatch(spec, 'pool', [masks, unused, unused, out], grid(s.B * s.G * s.G, spec.workgroupSize), params);
+    const params = [u32(s.H), u32(s.W), u32(s.G), u32(s.B), f32(0), u32(0), u32(and ? 1 : 0), u32(0)];
+    rec.dispatch(spec, 'pool', [masks, unused, unused, out, and ?? unused], grid(s.B * s.G * s.G, spec.workgroupSize), params);
     return out;
   },
-  reference: ({ masks }, s) => new HostTensor('f32', [s.B, s.G * s.G], poolMaskReference(masks.data, s)),
+  reference: ({ masks, and }, s) => new HostTensor('f32', [s.B, s.G * s.G], poolMaskReference(masks.data, s, and?.data ?? null)),
 });
 
 export interface GuidePenaltyParams {
@@ -49,7 +53,7 @@ export const guidePenalty = defineKernel<{ maps: T<'f32'>; guide: T<'f32'> }, Gu
   record({ rec }, { maps, guide }, { B, N, weight, plateau = 1 }) {
     const out = rec.tensor('f32', [B, N], 'guide:out');
     const unused = rec.scratch(4, 'guide:unused');
-    rec.dispatch(spec, 'penalise', [unused, maps, guide, out], [B], [u32(N), u32(1), u32(1), u32(B), f32(weight), f32(plateau), u32(0), u32(0)]);
+    rec.dispatch(spec, 'penalise', [unused, maps, guide, out, unused], [B], [u32(N), u32(1), u32(1), u32(B), f32(weight), f32(plateau), u32(0), u32(0)]);
     return out;
   },
   reference: ({ maps, guide }, { B, N, weight, plateau = 1 }) =>

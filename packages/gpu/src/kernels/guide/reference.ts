@@ -16,11 +16,15 @@ export function validateGuideShape(s: GuideShape): void {
   }
 }
 
-/** The fraction of set pixels per cell: [B][H][W] masks → [B][G][G]. */
-export function poolMaskReference(masks: Uint8Array, s: GuideShape): Float32Array {
+/**
+ * The fraction of set pixels per cell: [B][H][W] masks → [B][G][G]; with `and` ([B][H][W]), of
+ * the pixels set in both masks (their overlap).
+ */
+export function poolMaskReference(masks: Uint8Array, s: GuideShape, and: Uint8Array | null = null): Float32Array {
   validateGuideShape(s);
   const { B, H, W, G } = s;
   length('guide', 'masks', masks, B * H * W);
+  if (and) length('guide', 'and', and, B * H * W);
   const fy = H / G;
   const fx = W / G;
   const out = new Float32Array(B * G * G);
@@ -28,7 +32,12 @@ export function poolMaskReference(masks: Uint8Array, s: GuideShape): Float32Arra
     for (let cy = 0; cy < G; cy++) {
       for (let cx = 0; cx < G; cx++) {
         let n = 0;
-        for (let y = 0; y < fy; y++) for (let x = 0; x < fx; x++) n += masks[(b * H + cy * fy + y) * W + cx * fx + x] ? 1 : 0;
+        for (let y = 0; y < fy; y++) {
+          for (let x = 0; x < fx; x++) {
+            const i = (b * H + cy * fy + y) * W + cx * fx + x;
+            n += masks[i] && (!and || and[i]) ? 1 : 0;
+          }
+        }
         out[(b * G + cy) * G + cx] = Math.fround(n / (fy * fx));
       }
     }
