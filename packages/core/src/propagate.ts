@@ -12,9 +12,9 @@
  * (Synpo.propagationStep), so a step's rows share their dispatches and, on the GPU, its one
  * submission. A neighbour's mask stays a tensor on the stream and guides the next step from
  * there; only each step's mask areas and overlaps come back (to know which neighbours found
- * nothing, and which next slices agree), and the final masks are read once at the end. The results are those of the slice-by-slice order: each
- * direction of each organ is its own chain of slices, and a slice's result does not depend on the
- * rows it shares a batch with.
+ * nothing, and which next slices agree), and the final masks are read once at the end. The
+ * results are those of the slice-by-slice order: each direction of each organ is its own chain of
+ * slices, and a slice's result does not depend on the rows it shares a batch with.
  */
 import type { Tensor, T } from '@synpo/gpu';
 import type { PropagationRow, PropagationStepOut, PropagationStepRequest, QueryVolume, SegmentJob, SliceName, Synpo } from './synpo.ts';
@@ -29,6 +29,8 @@ export interface MaskSource {
 interface Chain {
   /** (job, index in the job) of each slice, in order. */
   slices: { j: number; k: number; z: number }[];
+  /** The first-pass mask of the slice the chain starts from (the organ's largest). */
+  anchor: MaskSource;
   /** The mask of the slice before the next one, and its area. */
   previous: MaskSource;
   previousArea: number;
@@ -59,7 +61,7 @@ export async function propagateJobs(
     if (!items) organs.set(organ, (items = new Map()));
     job.slices.forEach((z, k) => items!.set(z, { j, k }));
   });
-  const chains: (Chain & { anchor: MaskSource })[] = [];
+  const chains: Chain[] = [];
   for (const items of organs.values()) {
     if (items.size < 2) continue;
     let anchor = -1;
