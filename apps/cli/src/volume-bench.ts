@@ -9,8 +9,8 @@
  * Each path first runs the volume once untimed (propagation on, so every kernel is met): the
  * first run of a process pays the JIT and, on the GPU, the pipelines' compilation, which would
  * otherwise land on whichever row comes first. The timed runs then alternate on and off, `reps`
- * times each (the median reported). The threaded rows are cold every time: each call starts its
- * own threads.
+ * times each (the median reported). In the threaded rows the calling thread's part runs warm,
+ * the workers' cold: each call starts its own workers.
  */
 import { availableParallelism } from 'node:os';
 import { CHAOS_T2, dice, labelsToRoi, overlap, prepareVolume, segmentOrgans, Synpo, transferBounds, weightFreeBackend, type PreparedVolume } from '@synpo/core';

@@ -131,7 +131,7 @@ export function segmentCommand(program: Command, run: Runner): void {
     .addOption(noAtlasOption())
     .option(
       '--threads <n>',
-      `CPU path with the weight-free backend: organs of --organs spread over this many worker threads (default 1; this machine has ${availableParallelism()} cores); the masks are those of one thread, byte for byte; each thread encodes its own organs' slices`,
+      `CPU path with the weight-free backend: organs of --organs spread over this many threads, this one and the rest workers (default 1; this machine has ${availableParallelism()} cores); the masks are those of one thread, byte for byte; each thread encodes its own organs' slices`,
       integer('--threads', { min: 1, max: 256 }),
       1,
     )

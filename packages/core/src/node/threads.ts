@@ -80,8 +80,9 @@ function runOnThread(task: ThreadTask, onProgress: (done: number, total: number,
 }
 
 /**
- * segmentOrgans on the CPU path, its organs spread over threads. One thread (or one organ) runs
- * in this thread. Progress adds up the threads' organ-slices.
+ * segmentOrgans on the CPU path, its organs spread over threads: the first part (the one with
+ * the longest organ) runs in this thread, whose code is compiled already if it segmented before,
+ * and every other part on a worker thread of its own. Progress adds up the parts' organ-slices.
  */
 export async function segmentOrgansOnThreads(req: ThreadedOrgansRequest): Promise<SegmentOrgansResult> {
   const { threads = availableParallelism(), progress, keepConfidence, ...rest } = req;
@@ -96,18 +97,20 @@ export async function segmentOrgansOnThreads(req: ThreadedOrgansRequest): Promis
     results = [await runThreadTask(task, progress)];
   } else {
     const seen = parts.map(() => ({ done: 0, total: 0, label: '' }));
-    results = await Promise.all(
-      parts.map((organs, k) =>
-        runOnThread({ ...task, organs: organs.map((o) => req.organs[o]!) }, (done, total, label) => {
-          seen[k] = { done, total, label };
-          progress?.(
-            seen.reduce((n, p) => n + p.done, 0),
-            seen.reduce((n, p) => n + p.total, 0),
-            `${parts.length} threads, ${label}`,
-          );
-        }),
-      ),
-    );
+    const report = (k: number) => (done: number, total: number, label: string) => {
+      seen[k] = { done, total, label };
+      progress?.(
+        seen.reduce((n, p) => n + p.done, 0),
+        seen.reduce((n, p) => n + p.total, 0),
+        `${parts.length} threads, ${label}`,
+      );
+    };
+    const taskOf = (organs: number[]) => ({ ...task, organs: organs.map((o) => req.organs[o]!) });
+    // The workers start first, then this thread takes its part; a worker's failure waits for it.
+    const others = parts.slice(1).map((organs, k) => runOnThread(taskOf(organs), report(k + 1)));
+    for (const o of others) o.catch(() => {});
+    const mine = await runThreadTask(taskOf(parts[0]!), report(0));
+    results = [mine, ...(await Promise.all(others))];
   }
   const merged = mergeOrganParts(
     results,
