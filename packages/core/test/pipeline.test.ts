@@ -614,13 +614,14 @@ describeWithData(['chaos-t2'], 'whole volumes', () => {
   /**
    * Two volumes propagated at once, each by its own Synpo, alone and then sharing PropagationSteps
    * (what `synpo batch --jobs 2` does): each gets the labels it gets alone, in fewer chains than steps.
+   * With an agreement below 1 the joined steps also carry each row's overlap with its next slice.
    */
-  async function sharedSteps(kernels: Kernels) {
+  async function sharedSteps(kernels: Kernels, agreement = 1) {
     const { support, organs } = await volumePair(['left-kidney', 'spleen']);
     const queries = [await readNifti(`${CHAOS}image_1.nii.gz`), await readNifti(`${CHAOS}image_2.nii.gz`)].map((v) => prepareVolume(v));
     // One backend for all (as a batch shares its models): Synpos share steps only on the same backend, kernels and options.
     const backend = weightFreeBackend();
-    const synpo = () => new Synpo(backend, kernels, { points: CHAOS_T2.band });
+    const synpo = () => new Synpo(backend, kernels, { points: CHAOS_T2.band, propagation: { agreement } });
     const alone: Awaited<ReturnType<typeof segmentOrgans>>[] = [];
     for (const query of queries) alone.push(await segmentOrgans({ synpo: synpo(), support, query, organs }));
     const steps = new PropagationSteps();
@@ -640,8 +641,9 @@ describeWithData(['chaos-t2'], 'whole volumes', () => {
     return steps.stats;
   }
 
-  it('volumes propagated at once share their steps: the labels each gets alone, fewer chains than steps (CPU)', async () => {
+  it('volumes propagated at once share their steps: the labels each gets alone, fewer chains than steps (CPU; every slice, and agreeing slices kept)', async () => {
     await sharedSteps(cpuKernels());
+    await sharedSteps(cpuKernels(), 0.9);
   }, 600_000);
 
   describe('on the GPU', () => {
