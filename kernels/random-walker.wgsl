@@ -10,7 +10,9 @@
 // `scale` sets it and zeroes the other scalars, so the whole solve is recorded on the device.
 // `clamp` bounds x to [0, 1], the probability the decoder thresholds.
 //
-// vec holds 9 planes of B·H·W floats: x, r, z, p, q, diag, rhs, right weights, down weights.
+// vec holds 10 planes of B·H·W floats: x, r, z, p, q, diag, rhs, right weights, down weights, and
+// a second p: an iteration's A·p pass makes p = z + β·p from the previous p (in one p plane,
+// `mode` says which) into the other, so p needs no pass of its own.
 // scal holds 8 floats per slice: rz, iterations, alpha, beta, ‖b‖², ‖r‖², done, scale.
 
 override WG: u32 = 256;
@@ -27,7 +29,10 @@ struct Params { H: u32, W: u32, B: u32, blocks: u32, gamma: f32, tol2: f32, mode
 @group(0) @binding(5) var<storage, read_write> scal: array<f32>;     // [B][8]
 @group(0) @binding(6) var<storage, read_write> partial: array<f32>;  // [B][blocks][2], then [B][blocks] unseeded counts
 
-const X = 0u; const R = 1u; const Z = 2u; const P = 3u; const Q = 4u; const DIAG = 5u; const RHS = 6u; const WR = 7u; const WD = 8u;
+const X = 0u; const R = 1u; const Z = 2u; const P = 3u; const Q = 4u; const DIAG = 5u; const RHS = 6u; const WR = 7u; const WD = 8u; const P2 = 9u;
+// Iteration k (mode = k mod 2) reads the previous p from one plane and writes the new p to the other.
+fn p_old() -> u32 { return select(P, P2, p.mode == 1u); }
+fn p_new() -> u32 { return select(P2, P, p.mode == 1u); }
 
 fn at(plane: u32, t: u32) -> u32 { return plane * p.B * p.H * p.W + t; }
 fn total() -> u32 { return p.B * p.H * p.W; }
@@ -172,8 +177,11 @@ fn matvec(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li
   vec[at(Q, t)] = select(0.0, apply_at(X, t), is_free(t));
 }
 
-// Each iteration: Q = A·p and the partial p·q in one pass. A block with no unseeded pixel keeps
-// its Q (0) and its partial slots (0).
+// The new p at unseeded pixel j of slice b: z + β·p (β is 0 in the first iteration: p = z).
+fn next_p(b: u32, j: u32) -> f32 { return vec[at(Z, j)] + scal[8u * b + 3u] * vec[at(p_old(), j)]; }
+// Each iteration: p = z + β·p, Q = A·p and the partial p·q in one pass (each neighbour's new p
+// computed where it is read). A block with no unseeded pixel keeps its Q (0) and its partial
+// slots (0).
 @compute @workgroup_size(WG)
 fn matvec_dot(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
   if (block_idle_uniform(wid.y, wid.x, lid)) { return; }
@@ -181,9 +189,19 @@ fn matvec_dot(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index
   if (in_slice(wid, lid)) {
     let t = pixel(wid, lid);
     if (is_free(t)) {
-      let q = apply_at(P, t);
+      let b = wid.y;
+      let pt = next_p(b, t);
+      vec[at(p_new(), t)] = pt;
+      let i = t % (p.H * p.W);
+      let x = i % p.W;
+      let w = neighbour_weights(t);
+      var q = vec[at(DIAG, t)] * pt;
+      if (x > 0u && is_free(t - 1u)) { q -= w.x * next_p(b, t - 1u); }
+      if (x + 1u < p.W && is_free(t + 1u)) { q -= w.y * next_p(b, t + 1u); }
+      if (i >= p.W && is_free(t - p.W)) { q -= w.z * next_p(b, t - p.W); }
+      if (i + p.W < p.H * p.W && is_free(t + p.W)) { q -= w.w * next_p(b, t + p.W); }
       vec[at(Q, t)] = q;
-      pq = vec[at(P, t)] * q;
+      pq = pt * q;
     }
   }
   block_sum(pq, 0.0, lid, wid.y, wid.x);
@@ -218,7 +236,7 @@ fn update_x(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) 
     let t = pixel(wid, lid);
     if (is_free(t)) {
       let alpha = scal[8u * wid.y + 2u];
-      vec[at(X, t)] += alpha * vec[at(P, t)];
+      vec[at(X, t)] += alpha * vec[at(p_new(), t)];
       let r = vec[at(R, t)] - alpha * vec[at(Q, t)];
       let z = r / vec[at(DIAG, t)];
       vec[at(R, t)] = r;
@@ -230,14 +248,6 @@ fn update_x(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) 
   block_sum(rz, rr, lid, wid.y, wid.x);
 }
 
-// p = z + β·p.
-@compute @workgroup_size(WG)
-fn update_p(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  // A block with no unseeded pixel: its p stays 0.
-  if (!in_slice(wid, lid) || done(wid.y) || partial[free_count_at(wid.y, wid.x)] == 0.0) { return; }
-  let t = pixel(wid, lid);
-  vec[at(P, t)] = vec[at(Z, t)] + scal[8u * wid.y + 3u] * vec[at(P, t)];
-}
 
 // One workgroup per slice reduces the block partials and updates the CG scalars.
 //   mode 0 (after setup):     ‖b‖²

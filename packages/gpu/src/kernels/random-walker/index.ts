@@ -38,7 +38,7 @@ async function solve(ctx: RecordContext, image: DeviceTensor, seeds: DeviceTenso
   const plane = H * W;
   const blocks = Math.ceil(plane / spec.workgroupSize);
   const stats = recordMoments(ctx, image, null, { B, N: plane });
-  const vectors = rec.tensor('f32', [9, B, plane], 'random-walker:vectors');
+  const vectors = rec.tensor('f32', [10, B, plane], 'random-walker:vectors');
   const scalars = rec.tensor('f32', [B, 8], 'random-walker:scalars');
   // Per block: two partial sums, then its count of unseeded pixels (blocks with none skip the CG's sums).
   const partials = rec.tensor('f32', [Math.max(3 * B * blocks, 3 * B)], 'random-walker:partials');
@@ -56,13 +56,12 @@ async function solve(ctx: RecordContext, image: DeviceTensor, seeds: DeviceTenso
   run('reduce', 1);
   for (let it = 0; it < o.maxIterations;) {
     const chunk = Math.min(it === 0 ? RANDOM_WALKER_CHECKS.first : RANDOM_WALKER_CHECKS.every, o.maxIterations - it);
-    it += chunk;
-    for (let k = 0; k < chunk; k++) {
-      run('matvec_dot');
+    for (let k = 0; k < chunk; k++, it++) {
+      // The A·p pass makes the new p too, alternating between the two p planes (mode: which is old).
+      run('matvec_dot', it % 2);
       run('reduce', 2);
-      run('update_x');
+      run('update_x', it % 2);
       run('reduce', 3);
-      run('update_p');
     }
     if (ctx.speculative) break;
     const state = await rec.download(scalars, Float32Array);
