@@ -248,7 +248,6 @@ fn update_x(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) 
   block_sum(rz, rr, lid, wid.y, wid.x);
 }
 
-
 // One workgroup per slice reduces the block partials and updates the CG scalars.
 //   mode 0 (after setup):     ‖b‖²
 //   mode 1 (after residual):  rz, ‖r‖²; done when ‖r‖² ≤ tol²·‖b‖²

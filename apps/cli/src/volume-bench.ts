@@ -15,11 +15,15 @@
 import { availableParallelism } from 'node:os';
 import { CHAOS_T2, dice, labelsToRoi, overlap, prepareVolume, segmentOrgans, Synpo, transferBounds, weightFreeBackend, type PreparedVolume } from '@synpo/core';
 import { segmentOrgansOnThreads } from '@synpo/core/node';
-import { cpuKernels, type Kernels } from '@synpo/gpu';
+import { cpuKernels, median, type Kernels } from '@synpo/gpu';
 import { readNifti } from '@synpo/io/node';
 
 /** The agreement of the bench's faster propagation rows (`--propagation-agreement`). */
 export const AGREED_SKIP = 0.9;
+
+/** A row's propagation setting as the tables print it: on, on with its agreement, or off. */
+export const propagationLabel = (c: { propagation: boolean; agreement: number }): string =>
+  c.propagation ? `on${c.agreement < 1 ? `, agreement ${c.agreement}` : ''}` : 'off';
 
 export interface VolumeBenchRow {
   path: string;
@@ -94,7 +98,6 @@ export async function runVolumeBench(dataDir: string, gpu: Kernels | null, log: 
     { propagation: false, agreement: 1 },
   ];
   type Config = (typeof configs)[number];
-  const label = (c: Config) => (c.propagation ? `on${c.agreement < 1 ? `, agreement ${c.agreement}` : ''}` : 'off');
   const once = async (path: (typeof paths)[number], c: Config) => {
     const options = { points: CHAOS_T2.band, propagation: { enabled: c.propagation, agreement: c.agreement } };
     const synpo = new Synpo(weightFreeBackend(), path.kernels, options);
@@ -105,7 +108,6 @@ export async function runVolumeBench(dataDir: string, gpu: Kernels | null, log: 
         : await segmentOrgans({ synpo, support, query, organs });
     return { synpo, r, seconds: (performance.now() - t0) / 1000 };
   };
-  const median = (v: number[]) => [...v].sort((a, b) => a - b)[(v.length - 1) >> 1]!;
   for (const path of paths) {
     if (path.threads === 1) {
       log(`bench volume: ${path.name}, warm-up run`);
@@ -114,7 +116,7 @@ export async function runVolumeBench(dataDir: string, gpu: Kernels | null, log: 
     const runs = new Map<Config, Awaited<ReturnType<typeof once>>[]>(configs.map((c) => [c, []]));
     for (let rep = 0; rep < reps; rep++) {
       for (const c of configs) {
-        log(`bench volume: ${path.name}, propagation ${label(c)}${reps > 1 ? `, run ${rep + 1} of ${reps}` : ''}`);
+        log(`bench volume: ${path.name}, propagation ${propagationLabel(c)}${reps > 1 ? `, run ${rep + 1} of ${reps}` : ''}`);
         runs.get(c)!.push(await once(path, c));
       }
     }
@@ -136,7 +138,7 @@ export async function runVolumeBench(dataDir: string, gpu: Kernels | null, log: 
         transfers:
           r.transfers &&
           (({ uploadBytes, readbackBytes, submits }) => ({ ...r.transfers!, uploadLimit: uploadBytes, readbackLimit: readbackBytes, submitsLimit: submits }))(
-            transferBounds(synpo.options.points, r),
+            transferBounds(synpo.options, r),
           ),
       });
     }

@@ -271,7 +271,6 @@ function maskBox(mask: Uint8Array): [number, number, number, number] | null {
 }
 
 /**
-/**
  * How much an organ is enlarged about its centroid on each slice before it becomes the atlas:
  * `growth`·(r / GROWTH_RADIUS)⁴, r the radius of a disc as large as the organ's largest support
  * slice. One translation and scale per organ leaves a large organ's outline off by many pixels

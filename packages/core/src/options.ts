@@ -57,8 +57,7 @@ export interface PropagationOptions {
    * keeps it and is not segmented again: the pass then corrects only the slices that disagree
    * with their neighbours, which saves most of a large organ's rows (0.9: 50 of 71 slices
    * segmented again on the bench's CHAOS volume, a third less time spent propagating; the masks
-   * change, see scripts/tune/README.md). 1 (the default):
-   * every slice is segmented again.
+   * change, see scripts/tune/README.md). 1 (the default): every slice is segmented again.
    */
   agreement: number;
 }

@@ -16,7 +16,7 @@ import { confidenceAt, sharedCellCount } from './overlap.ts';
 import { MAX_LABEL, type PreparedVolume } from './preprocess.ts';
 import { organRange, queryPart, supportSlices } from './protocol.ts';
 import { Synpo, type SliceResult, type SupportEncoding } from './synpo.ts';
-import { DEFAULT_OPTIONS, type PointSelectionOptions } from './options.ts';
+import { DEFAULT_OPTIONS, type PointSelectionOptions, type PropagationOptions } from './options.ts';
 
 export interface SegmentVolumeRequest {
   synpo: Synpo;
@@ -515,18 +515,20 @@ export function mergeOrganParts(parts: readonly SegmentOrgansResult[], order: re
  * The bounds a volume's host ↔ GPU traffic is held to (the GPU path keeps the hot path on the
  * device): uploads ≤ 1.1 × the float32 bytes of the query slices segmented (the union of the
  * organs' ranges); readback ≤ the final masks as bits, plus every row's prompt points (a
- * cluster's centre, 2 × f32, and size, u32), mask area and overlap with a neighbour's (a 4×4
- * grid of f32 each: the propagation pass's agreement) and the convergence flags of its two
- * random-walker solves (8 × u32 each: what a speculative chain checks), and where organs meet,
- * the f32 cells of their fused maps that combineOrgans reads (sharedCells); submissions ≤ 2 ×
- * the longest organ range + 10.
+ * cluster's centre, 2 × f32, and size, u32), mask area (a 4×4 grid of f32), with a propagation
+ * agreement below 1 its overlap with a neighbour's mask (another 4×4 grid) too, and the
+ * convergence flags of its two random-walker solves (8 × u32 each: what a speculative chain
+ * checks), and where organs meet, the f32 cells of their fused maps that combineOrgans reads
+ * (sharedCells); submissions ≤ 2 × the longest organ range + 10. `options` are those `r` was
+ * segmented with.
  */
 export function transferBounds(
-  points: Pick<PointSelectionOptions, 'positives' | 'negatives'>,
+  options: { points: Pick<PointSelectionOptions, 'positives' | 'negatives'>; propagation: Pick<PropagationOptions, 'agreement'> },
   r: SegmentOrgansResult,
 ): { uploadBytes: number; readbackBytes: number; submits: number } {
   const slices = r.range[1] - r.range[0] + 1;
-  const perRow = (points.positives + points.negatives) * 12 + 2 * 16 * 4 + 2 * 8 * 4;
+  const grids = options.propagation.agreement < 1 ? 2 : 1;
+  const perRow = (options.points.positives + options.points.negatives) * 12 + grids * 16 * 4 + 2 * 8 * 4;
   const longest = Math.max(...r.organs.map((o) => o.range[1] - o.range[0] + 1));
   return {
     uploadBytes: 1.1 * slices * PIXELS * 4,

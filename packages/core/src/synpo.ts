@@ -630,10 +630,15 @@ export class Synpo {
     });
   }
 
+  /** How many masks (one u32 a pixel on the device) one gathered tensor can hold. */
+  private masksPerTensor(): number {
+    return Math.max(1, Math.floor(this.kernels.maxTensorBytes / (PIXELS * 4)));
+  }
+
   /** The final masks of many rows on the host: one chain, the masks crossing as bits. */
   private async readMasks(sources: readonly MaskSource[]): Promise<Uint8Array[]> {
     if (sources.length === 0) return [];
-    const perChunk = Math.max(1, Math.floor(this.kernels.maxTensorBytes / (PIXELS * 4)));
+    const perChunk = this.masksPerTensor();
     return this.kernels.chain('read', async (s) => {
       s.stage('read');
       const chunks: Promise<Uint8Array>[] = [];
@@ -647,7 +652,7 @@ export class Synpo {
   /** The pixels each pair of masks on the stream shares: one chain, the counts read as readArea reads areas. */
   async maskOverlaps(pairs: readonly (readonly [MaskSource, MaskSource])[]): Promise<number[]> {
     if (pairs.length === 0) return [];
-    const perChunk = Math.max(1, Math.floor(this.kernels.maxTensorBytes / (PIXELS * 4)));
+    const perChunk = this.masksPerTensor();
     return this.kernels.chain('overlap', async (s) => {
       s.stage('read');
       const chunks: Promise<number[]>[] = [];

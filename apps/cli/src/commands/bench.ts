@@ -16,7 +16,7 @@ import {
 import { runOnnxBench, type OnnxBenchRow } from '@synpo/core/onnx';
 import { directorySource } from '@synpo/core/onnx/node';
 import { runBatchBench, type BatchBenchReport } from '../batch/bench.ts';
-import { runVolumeBench, type VolumeBenchReport, type VolumeBenchRow } from '../volume-bench.ts';
+import { propagationLabel, runVolumeBench, type VolumeBenchReport } from '../volume-bench.ts';
 import { defaultDataDir } from '../data.ts';
 import { computeFor } from '../compute.ts';
 import { CliError, EXIT } from '../errors.ts';
@@ -123,8 +123,6 @@ function formatBatch(r: BatchBenchReport | null): string {
 
 const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(2)} MiB`;
 
-const propagationLabel = (x: VolumeBenchRow) => (x.propagation ? `on${x.agreement < 1 ? `, agreement ${x.agreement}` : ''}` : 'off');
-
 function formatVolume(r: VolumeBenchReport | null): string {
   if (!r) return '';
   const gpu = r.rows.filter((x) => x.transfers);
@@ -147,7 +145,7 @@ function formatVolume(r: VolumeBenchReport | null): string {
       '',
       'Host ↔ GPU traffic per volume (measured / bound):',
       '',
-      '| propagation | uploaded | bound (1.1 × the slices) | read back | bound (final masks as bits + points, areas, overlaps, solver flags) | submissions | bound (2 × longest range + 10) | buffer maps |',
+      '| propagation | uploaded | bound (1.1 × the slices) | read back | bound (final masks as bits + points, areas, overlaps below agreement 1, solver flags) | submissions | bound (2 × longest range + 10) | buffer maps |',
       '|---|---:|---:|---:|---:|---:|---:|---:|',
       ...gpu.map(
         (x) =>

@@ -106,7 +106,7 @@ export async function segmentOrgansOnThreads(req: ThreadedOrgansRequest): Promis
       );
     };
     const taskOf = (organs: number[]) => ({ ...task, organs: organs.map((o) => req.organs[o]!) });
-    // The workers start first, then this thread takes its part; a worker's failure waits for it.
+    // The workers start first, then this thread takes its part; a worker's failure is thrown once it is done.
     const others = parts.slice(1).map((organs, k) => runOnThread(taskOf(organs), report(k + 1)));
     for (const o of others) o.catch(() => {});
     const mine = await runThreadTask(taskOf(parts[0]!), report(0));
