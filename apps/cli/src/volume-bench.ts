@@ -8,9 +8,9 @@
  *
  * Each path first runs the volume once untimed (propagation on, so every kernel is met): the
  * first run of a process pays the JIT and, on the GPU, the pipelines' compilation, which would
- * otherwise land on whichever row comes first. The timed runs then alternate on and off, `reps`
- * times each (the median reported). In the threaded rows the calling thread's part runs warm,
- * the workers' cold: each call starts its own workers.
+ * otherwise land on whichever row comes first (the threaded path's warm-up also leaves its workers
+ * compiled and idle for the next call). The timed runs then alternate on and off, `reps` times
+ * each (the median reported).
  */
 import { availableParallelism } from 'node:os';
 import { CHAOS_T2, dice, labelsToRoi, overlap, prepareVolume, segmentOrgans, Synpo, transferBounds, weightFreeBackend, type PreparedVolume } from '@synpo/core';
@@ -109,10 +109,9 @@ export async function runVolumeBench(dataDir: string, gpu: Kernels | null, log: 
     return { synpo, r, seconds: (performance.now() - t0) / 1000 };
   };
   for (const path of paths) {
-    if (path.threads === 1) {
-      log(`bench volume: ${path.name}, warm-up run`);
-      await once(path, configs[0]!);
-    }
+    // Untimed: the JIT, the pipelines' compilation and (threads) the workers' code land on no row.
+    log(`bench volume: ${path.name}, warm-up run`);
+    await once(path, configs[0]!);
     const runs = new Map<Config, Awaited<ReturnType<typeof once>>[]>(configs.map((c) => [c, []]));
     for (let rep = 0; rep < reps; rep++) {
       for (const c of configs) {

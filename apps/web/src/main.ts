@@ -673,7 +673,7 @@ async function runVolume(): Promise<void> {
       values: organs.map((o) => o.value),
       t0: performance.now(),
     };
-    // Dealt by range length (splitOrgans), so the workers' organ-slices are about even.
+    // Dealt by their work (splitOrgans: slices, heavier for a larger organ), about even between the workers.
     const dealt = splitOrgans({ support: req.support, query: req.query, organs, ...(supportSlice !== undefined && { supportSlice }) }, count);
     for (let k = 0; k < count; k++) {
       const mine = dealt[k]!.map((i) => organs[i]!);

@@ -208,17 +208,38 @@ export function refineShift(
   let va = 0;
   for (let i = 0; i < n; i++) va += (value[i]! - mean) ** 2;
   const q = query.volume.slices;
+  // Per sample: its pixel's index in the query volume, and its support value less the mean.
+  const index = new Int32Array(n);
+  const centred = new Float64Array(n);
+  let [x0, y0, x1, y1] = [ROI, ROI, -1, -1];
+  for (let i = 0; i < n; i++) {
+    const [x, y] = [at[3 * i + 1]!, at[3 * i + 2]!];
+    index[i] = at[3 * i]! + y * ROI + x;
+    centred[i] = value[i]! - mean;
+    [x0, y0, x1, y1] = [Math.min(x0, x), Math.min(y0, y), Math.max(x1, x), Math.max(y1, y)];
+  }
   const score = (dx: number, dy: number) => {
     let sb = 0;
     let sbb = 0;
     let sab = 0;
-    for (let i = 0; i < n; i++) {
-      const x = at[3 * i + 1]! + dx;
-      const y = at[3 * i + 2]! + dy;
-      const b = x >= 0 && y >= 0 && x < ROI && y < ROI ? q[at[3 * i]! + y * ROI + x]! : 0;
-      sb += b;
-      sbb += b * b;
-      sab += (value[i]! - mean) * b;
+    if (x0 + dx >= 0 && y0 + dy >= 0 && x1 + dx < ROI && y1 + dy < ROI) {
+      // Every shifted sample inside the slice (most shifts): no test per sample, the same sums.
+      const offset = dy * ROI + dx;
+      for (let i = 0; i < n; i++) {
+        const b = q[index[i]! + offset]!;
+        sb += b;
+        sbb += b * b;
+        sab += centred[i]! * b;
+      }
+    } else {
+      for (let i = 0; i < n; i++) {
+        const x = at[3 * i + 1]! + dx;
+        const y = at[3 * i + 2]! + dy;
+        const b = x >= 0 && y >= 0 && x < ROI && y < ROI ? q[at[3 * i]! + y * ROI + x]! : 0;
+        sb += b;
+        sbb += b * b;
+        sab += centred[i]! * b;
+      }
     }
     const vb = sbb - (sb * sb) / n;
     return va > 0 && vb > 0 ? sab / Math.sqrt(va * vb) : -Infinity;

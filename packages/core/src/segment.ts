@@ -15,7 +15,7 @@ import { atlasTransform, organAtlas, organGrowth, refineShift, type AtlasTransfo
 import { confidenceAt, sharedCellCount } from './overlap.ts';
 import { MAX_LABEL, type PreparedVolume } from './preprocess.ts';
 import { organRange, queryPart, supportSlices } from './protocol.ts';
-import { Synpo, type SliceResult, type SupportEncoding } from './synpo.ts';
+import { Synpo, type HostEncoding, type SliceResult, type SupportEncoding } from './synpo.ts';
 import { DEFAULT_OPTIONS, type PointSelectionOptions, type PropagationOptions } from './options.ts';
 
 export interface SegmentVolumeRequest {
@@ -149,6 +149,12 @@ export interface SegmentOrgansRequest {
    * range, the fused confidence lowered away from it. On unless false (the paper's protocol has none).
    */
   atlas?: boolean;
+  /**
+   * Query slices encoded already, by slice index (on the CPU path, the share another thread
+   * encoded: segmentOrgansOnThreads). They go to the host cache and are not encoded again; the
+   * GPU path encodes on the device and does not use them.
+   */
+  encodings?: ReadonlyMap<number, HostEncoding>;
 }
 
 export interface OrganResult {
@@ -291,6 +297,9 @@ export async function segmentOrgans(req: SegmentOrgansRequest): Promise<SegmentO
     // Keys let every organ and the propagation pass reuse a slice's encodings; unique to this call.
     const call = ++calls;
     const names = Array.from({ length: nU }, (_, i) => ({ seed: (req.sliceOffset ?? 0) + range[0] + i, key: `organs-${call}:${range[0] + i}` }));
+    if (req.encodings && synpo.kernels.path === 'cpu') {
+      for (const [z, encoding] of req.encodings) if (z >= range[0] && z <= range[1]) synpo.encodings.set(names[z - range[0]]!.key, encoding);
+    }
     const masks = req.organs.map(() => new Uint8Array(query.nz * PIXELS));
     const multi = req.organs.length > 1;
     // Each organ's fused map per slice, for overlaps (64×64 floats a slice): with several organs, or when asked for.
@@ -466,27 +475,69 @@ export async function segmentVolume(req: SegmentVolumeRequest): Promise<SegmentV
 
 /**
  * The organs of a request dealt over `count` parts (threads, web workers) so that the parts'
- * organ-slices are about even: the longest query range first, each to the lightest part so far.
+ * work (organLoad) is about even: the heaviest organ first, each to the lightest part so far.
  * Returns each part's organ indices, in request order; parts that would get nothing are dropped.
  */
 export function splitOrgans(req: Omit<SegmentOrgansRequest, 'synpo'>, count: number): number[][] {
-  const sizes = req.organs.map((organ) => {
-    const [a, b] = organPlan(req, organ).target;
-    return b - a + 1;
-  });
+  const loads = req.organs.map((organ) => organLoad(req, organ));
   const parts: { organs: number[]; load: number }[] = Array.from({ length: Math.max(1, Math.min(count, req.organs.length)) }, () => ({ organs: [], load: 0 }));
-  for (const o of sizes.map((_, i) => i).sort((a, b) => sizes[b]! - sizes[a]! || a - b)) {
+  for (const o of loads.map((_, i) => i).sort((a, b) => loads[b]! - loads[a]! || a - b)) {
     const lightest = parts.reduce((best, p) => (p.load < best.load ? p : best));
     lightest.organs.push(o);
-    lightest.load += sizes[o]!;
+    lightest.load += loads[o]!;
   }
   return parts.map((p) => p.organs.sort((a, b) => a - b));
 }
 
 /**
+ * An organ's work on the CPU path, in slices of a small organ: its query slices, each heavier as
+ * the organ is larger (the walk is bounded to the organ's box, its atlas covers it). Measured on
+ * CHAOS: a liver slice (4 700 support pixels) costs 1.6× a kidney slice (1 000).
+ */
+export function organLoad(req: Omit<SegmentOrgansRequest, 'synpo'>, organ: OrganRequest): number {
+  const [a, b] = organPlan(req, organ).target;
+  let pixels = 0;
+  let slices = 0;
+  for (let z = 0; z < req.support.nz; z++) {
+    let n = 0;
+    for (let i = z * PIXELS; i < (z + 1) * PIXELS; i++) n += organ.masks[i]! ? 1 : 0;
+    pixels += n;
+    slices += n > 0 ? 1 : 0;
+  }
+  return (b - a + 1) * (1 + pixels / Math.max(1, slices) / AREA_PER_LOAD);
+}
+
+/** Support pixels an organ's slice has for its cost to double (organLoad). */
+const AREA_PER_LOAD = 7500;
+
+/**
+ * Each organ's atlas (carriedAtlas over its query range) made ahead, in the request's organs, as
+ * segmentOrgans would make it: a thread makes its organs' while it waits for the others'
+ * encodings. Unchanged without the atlas prior or where an organ has one.
+ */
+export function withAtlases(req: Omit<SegmentOrgansRequest, 'synpo'>, growth: number): OrganRequest[] {
+  return req.organs.map((organ) =>
+    req.atlas === false || organ.atlas ? organ : { ...organ, atlas: carriedAtlas(req.support, organ.masks, req.query, organPlan(req, organ).target, growth) },
+  );
+}
+
+/**
+ * The query slices segmentOrgans encodes for these organs of a request (all of them by default):
+ * every slice of their ranges but the blank ones, in order.
+ */
+export function querySlicesOf(req: Omit<SegmentOrgansRequest, 'synpo'>, organs: readonly number[] = req.organs.map((_, o) => o)): number[] {
+  const wanted = new Set<number>();
+  for (const o of organs) {
+    const [a, b] = organPlan(req, req.organs[o]!).target;
+    for (let z = a; z <= b; z++) wanted.add(z);
+  }
+  return [...wanted].sort((a, b) => a - b).filter((z) => !isBlank(req.query.slices.subarray(z * PIXELS, (z + 1) * PIXELS)));
+}
+
+/**
  * The results of segmentOrgans on parts of one request's organs (each run with `keepConfidence`)
  * as the one call gives them: organs in request order, overlaps resolved by combineOrgans. The
- * counters add up (each part encodes the slices of its own organs' ranges); the blank slices
+ * counters add up (segmentOrgansOnThreads' parts encode each slice once between them); the blank slices
  * are those of the whole range, as the one call finds them.
  */
 export function mergeOrganParts(parts: readonly SegmentOrgansResult[], order: readonly string[], query: SliceStack): SegmentOrgansResult {

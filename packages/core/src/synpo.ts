@@ -164,6 +164,12 @@ export interface QueryVolume {
   nz: number;
 }
 
+/** One slice's encodings on the host: [channels][CELLS] of each encoder. */
+export interface HostEncoding {
+  sam: Float32Array;
+  dino: Float32Array;
+}
+
 /** Some slices of a volume on a stream, encoded: row b of every tensor is slice b. */
 interface EncodedSlices {
   B: number;
@@ -288,7 +294,7 @@ export class Synpo {
    */
   steps: PropagationSteps | null = null;
   /** Encodings kept for reuse on the CPU path (one slice is queried for every organ and pass). */
-  readonly encodings: ByteLru<{ sam: Float32Array; dino: Float32Array }>;
+  readonly encodings: ByteLru<HostEncoding>;
   /** The same on the GPU path, in device memory: a slice's grids stay there for every organ and pass. */
   readonly deviceEncodings: ByteLru<{ sam: DeviceTensor<'f32'>; dino: DeviceTensor<'f32'> }>;
 
@@ -331,6 +337,31 @@ export class Synpo {
       this.encodings.delete(k);
       this.deviceEncodings.delete(k);
     }
+  }
+
+  /**
+   * Both encodings of query slices `zs` of a volume, read to the host, in batches: the CPU path's
+   * threads each encode a share of a volume's slices and pass them on (segmentOrgans' `encodings`).
+   * A slice's encodings do not depend on the slices it is batched with.
+   */
+  async encodeToHost(volume: QueryVolume, zs: readonly number[]): Promise<HostEncoding[]> {
+    const out: HostEncoding[] = [];
+    const Cs = this.backend.sam.channels * CELLS;
+    const Cd = this.backend.dino.channels * CELLS;
+    for (let i = 0; i < zs.length; i += this.batchSize) {
+      const part = zs.slice(i, i + this.batchSize);
+      const t0 = performance.now();
+      const [sam, dino] = await this.kernels.chain('encode', async (s) => {
+        s.stage('encoders');
+        const host = rowsOf(volume.slices, part);
+        const fresh = await this.encodeOn(s, { host, tensor: s.upload(host, [part.length, PIXELS]) }, part.length);
+        return Promise.all([s.read(fresh.sam), s.read(fresh.dino)]);
+      });
+      this.encoded.ms += performance.now() - t0;
+      this.encoded.slices += part.length;
+      part.forEach((_, b) => out.push({ sam: sam.slice(b * Cs, (b + 1) * Cs), dino: dino.slice(b * Cd, (b + 1) * Cd) }));
+    }
+    return out;
   }
 
   private async encodeOn(s: TensorStream, slices: SliceBatch, B: number): Promise<{ sam: T<'f32'>; dino: T<'f32'> }> {
@@ -754,7 +785,7 @@ export class Synpo {
     return { sam: s.upload(sam, [B, this.backend.sam.channels, CELLS]), dino: s.upload(dino, [B, this.backend.dino.channels, CELLS]) };
   }
 
-  private remember(key: string | undefined, enc: { sam: Float32Array; dino: Float32Array }): void {
+  private remember(key: string | undefined, enc: HostEncoding): void {
     if (key !== undefined) this.encodings.set(key, enc);
   }
 

@@ -10,12 +10,14 @@ import {
   combineOrgans,
   dice,
   labelsToRoi,
+  organLoad,
   organRange,
   overlap,
   PIXELS,
   PropagationSteps,
   prepareVolume,
   queryPart,
+  querySlicesOf,
   roiToVolume,
   segmentOrgans,
   segmentVolume,
@@ -29,7 +31,7 @@ import {
   type PreparedVolume,
   type SliceResult,
 } from '../src/index.ts';
-import { segmentOrgansOnThreads } from '../src/node/index.ts';
+import { dealSlices, segmentOrgansOnThreads } from '../src/node/index.ts';
 import { DATA, describeWithData, itWithData } from '../../../test/support/data.ts';
 
 const CHAOS = `${DATA}chaos-t2/`;
@@ -58,6 +60,18 @@ describe('protocol', () => {
   });
   it('carries an organ range by relative position', () => {
     expect(carryRange([10, 20], 31, 61)).toEqual([20, 40]);
+  });
+  it('threads encode each needed slice once, the lighter part encoding more', () => {
+    const needs = [
+      [0, 1, 2, 3],
+      [2, 3, 4],
+    ];
+    const even = dealSlices(needs, [0, 0]);
+    expect(even.flat().sort()).toEqual([0, 1, 2, 3, 4]);
+    expect(Math.abs(even[0]!.length - even[1]!.length)).toBe(1);
+    // A part whose organs are 10 slices heavier encodes nothing: 5 encodings weigh less.
+    expect(dealSlices(needs, [10, 0])).toEqual([[], [0, 1, 2, 3, 4]]);
+    expect(dealSlices([[], []], [1, 2])).toEqual([[], []]);
   });
 });
 
@@ -551,10 +565,16 @@ describeWithData(['chaos-t2'], 'whole volumes', () => {
   it('the CPU path on worker threads gives the one-thread labels and masks, byte for byte', async () => {
     const kernels = cpuKernels();
     const { support, query, organs } = await volumePair(['liver', 'right-kidney', 'left-kidney', 'spleen']);
-    // The organs are dealt by range length, every organ to one part.
-    const parts = splitOrgans({ support, query, organs }, 2);
+    // The organs are dealt by their work, every organ to one part: a liver slice weighs more than a kidney's.
+    const req = { support, query, organs };
+    const loads = organs.map((o) => organLoad(req, o));
+    const slices = organs.map((o) => querySlicesOf(req, [organs.indexOf(o)]).length);
+    expect(loads[0]! / slices[0]!).toBeGreaterThan((1.3 * loads[1]!) / slices[1]!);
+    const parts = splitOrgans(req, 2);
     expect(parts).toHaveLength(2);
     expect(parts.flat().sort()).toEqual([0, 1, 2, 3]);
+    const partLoad = (p: number[]) => p.reduce((n, o) => n + loads[o]!, 0);
+    expect(Math.abs(partLoad(parts[0]!) - partLoad(parts[1]!))).toBeLessThan(Math.max(...loads));
     const options = { points: CHAOS_T2.band };
     const one = await segmentOrgans({ synpo: new Synpo(weightFreeBackend(), kernels, options), support, query, organs });
     const progress: number[] = [];
@@ -569,7 +589,12 @@ describeWithData(['chaos-t2'], 'whole volumes', () => {
     expect(threaded.organSlices).toBe(one.organSlices);
     expect(threaded.propagatedSlices).toBe(one.propagatedSlices);
     expect(threaded.blankSlices).toEqual(one.blankSlices);
+    // Each slice encoded once between the threads, as by one.
+    expect(threaded.encodedSlices).toBe(one.encodedSlices);
     expect(Math.max(...progress)).toBe(one.organSlices);
+    // Again, on the thread the first call left idle: the same bytes.
+    const again = await segmentOrgansOnThreads({ support, query, organs, options, threads: 2 });
+    expect(Buffer.from(again.labels.buffer).equals(Buffer.from(one.labels.buffer))).toBe(true);
   }, 480_000);
 
   it('the atlas: weight 0 without the position cue gives the masks of no atlas, either alone moves them; each organ reports its transform; a bad atlas is refused', async () => {

@@ -128,7 +128,7 @@ function formatVolume(r: VolumeBenchReport | null): string {
   const gpu = r.rows.filter((x) => x.transfers);
   const lines = [
     '',
-    `One whole volume: CHAOS support 8 → query 2, ${r.organs.length} organs in one pass, weight-free backend (seconds: ${r.reps > 1 ? `the median of ${r.reps} runs` : 'one run'} after an untimed warm-up run; the threaded rows' workers start cold):`,
+    `One whole volume: CHAOS support 8 → query 2, ${r.organs.length} organs in one pass, weight-free backend (seconds: ${r.reps > 1 ? `the median of ${r.reps} runs` : 'one run'} after an untimed warm-up run of each path, its worker threads' included):`,
     '',
     '| path | propagation | seconds | organ-slices per second | organ-slices | slices encoded | slices propagated | steps |',
     '|---|---|---:|---:|---:|---:|---:|---:|',

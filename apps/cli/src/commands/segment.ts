@@ -131,9 +131,9 @@ export function segmentCommand(program: Command, run: Runner): void {
     .addOption(noAtlasOption())
     .option(
       '--threads <n>',
-      `CPU path with the weight-free backend: organs of --organs spread over this many threads, this one and the rest workers (default 1; this machine has ${availableParallelism()} cores); the masks are those of one thread, byte for byte; each thread encodes its own organs' slices`,
+      `CPU path with the weight-free backend: organs of --organs spread over this many threads, this one and the rest workers (default: the machine's cores, ${availableParallelism()} here); the threads encode the query slices between them, each slice once, then each segments its organs; the masks are those of one thread, byte for byte`,
       integer('--threads', { min: 1, max: 256 }),
-      1,
+      availableParallelism(),
     )
     .option('--json', 'print a JSON summary')
     .option('--no-progress', 'no progress line on stderr')
