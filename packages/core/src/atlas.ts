@@ -207,43 +207,26 @@ export function refineShift(
   for (const v of value) mean += v / n;
   let va = 0;
   for (let i = 0; i < n; i++) va += (value[i]! - mean) ** 2;
-  const q = query.volume.slices;
-  // Per sample: its pixel's index in the query volume, and its support value less the mean.
+  // The query slices of the range with a border of zeros wide enough for every shift looked at
+  // (pixels shifted outside the slice count as 0), so no sample needs a bounds test.
+  const pad = search + 2;
+  const side = ROI + 2 * pad;
+  const padded = new Float32Array((query.range[1] - query.range[0] + 1) * side * side);
+  for (let z = query.range[0]; z <= query.range[1]; z++) {
+    for (let y = 0; y < ROI; y++) {
+      const from = z * PIXELS + y * ROI;
+      padded.set(query.volume.slices.subarray(from, from + ROI), ((z - query.range[0]) * side + y + pad) * side + pad);
+    }
+  }
+  // Per sample: its pixel's index in the padded slices and its support value less the mean.
   const index = new Int32Array(n);
   const centred = new Float64Array(n);
-  let [x0, y0, x1, y1] = [ROI, ROI, -1, -1];
   for (let i = 0; i < n; i++) {
-    const [x, y] = [at[3 * i + 1]!, at[3 * i + 2]!];
-    index[i] = at[3 * i]! + y * ROI + x;
+    const z = at[3 * i]! / PIXELS - query.range[0];
+    index[i] = (z * side + at[3 * i + 2]! + pad) * side + at[3 * i + 1]! + pad;
     centred[i] = value[i]! - mean;
-    [x0, y0, x1, y1] = [Math.min(x0, x), Math.min(y0, y), Math.max(x1, x), Math.max(y1, y)];
   }
-  const score = (dx: number, dy: number) => {
-    let sb = 0;
-    let sbb = 0;
-    let sab = 0;
-    if (x0 + dx >= 0 && y0 + dy >= 0 && x1 + dx < ROI && y1 + dy < ROI) {
-      // Every shifted sample inside the slice (most shifts): no test per sample, the same sums.
-      const offset = dy * ROI + dx;
-      for (let i = 0; i < n; i++) {
-        const b = q[index[i]! + offset]!;
-        sb += b;
-        sbb += b * b;
-        sab += centred[i]! * b;
-      }
-    } else {
-      for (let i = 0; i < n; i++) {
-        const x = at[3 * i + 1]! + dx;
-        const y = at[3 * i + 2]! + dy;
-        const b = x >= 0 && y >= 0 && x < ROI && y < ROI ? q[at[3 * i]! + y * ROI + x]! : 0;
-        sb += b;
-        sbb += b * b;
-        sab += centred[i]! * b;
-      }
-    }
-    const vb = sbb - (sb * sb) / n;
-    return va > 0 && vb > 0 ? sab / Math.sqrt(va * vb) : -Infinity;
-  };
+  const score = (dx: number, dy: number) => shiftedNcc(padded, index, centred, va, dy * side + dx);
   let best = { dx: 0, dy: 0, ncc: score(0, 0) };
   const look = (step: number, cx: number, cy: number, reach: number) => {
     for (let dy = cy - reach; dy <= cy + reach; dy += step) {
@@ -257,6 +240,26 @@ export function refineShift(
   look(2, 0, 0, search - (search % 2));
   look(1, best.dx, best.dy, 1);
   return { ...base, shift: [best.dx, best.dy], ncc: Number.isFinite(best.ncc) ? best.ncc : null };
+}
+
+/**
+ * The normalised cross-correlation of the samples' centred support values with the query's
+ * intensities under them, `offset` further on in the padded slices. A function of its own, not a
+ * closure, so the JIT compiles it once for every organ and shift.
+ */
+function shiftedNcc(padded: Float32Array, index: Int32Array, centred: Float64Array, va: number, offset: number): number {
+  const n = centred.length;
+  let sb = 0;
+  let sbb = 0;
+  let sab = 0;
+  for (let i = 0; i < n; i++) {
+    const b = padded[index[i]! + offset]!;
+    sb += b;
+    sbb += b * b;
+    sab += centred[i]! * b;
+  }
+  const vb = sbb - (sb * sb) / n;
+  return va > 0 && vb > 0 ? sab / Math.sqrt(va * vb) : -Infinity;
 }
 
 /** The centroid (x, y) of a mask's set pixels (the slice's centre when there are none). */
