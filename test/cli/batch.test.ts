@@ -20,7 +20,7 @@ function project(rows: string[]): { dir: string; manifest: string } {
 
 const row = (q: number, organs: string) => `image_8.nii.gz,label_8.nii.gz,${CHAOS}image_${q}.nii.gz,out/q${q}.nii.gz,"${organs}",${CHAOS}label_${q}.nii.gz`;
 
-type Log = { row: number; status: string; error?: string; organs?: { name: string; dice?: number }[] };
+type Log = { row: number; status: string; threads?: number; error?: string; organs?: { name: string; dice?: number }[] };
 const readLog = (path: string) =>
   readFileSync(path, 'utf8')
     .trim()
@@ -35,7 +35,7 @@ describeWithData(['chaos-t2'], 'synpo batch', () => {
       `image_8.nii.gz,label_8.nii.gz,${join(dir0(), 'missing.nii.gz')},out/bad.nii.gz,liver,`,
       row(2, 'right-kidney'),
     ]);
-    const r = await synpo('batch', manifest, '--device', 'cpu', '--jobs', '2', '--no-progress');
+    const r = await synpo('batch', manifest, '--device', 'cpu', '--jobs', '2', '--threads', '2', '--no-progress');
     expect(r.code, r.stderr).toBe(1);
     expect(r.stdout).toMatch(/3 cases in \d+ s: 2 done, 0 skipped \(up to date\), 1 failed/);
     const log = readLog(join(dir, 'cases.log.jsonl'));
@@ -46,6 +46,16 @@ describeWithData(['chaos-t2'], 'synpo batch', () => {
     const labels = decodeNifti(new Uint8Array(readFileSync(join(dir, 'out/q1.nii.gz'))), 'q1');
     expect([...new Set(labels.data)].sort()).toEqual([0, 1, 4]);
     expect(existsSync(join(dir, 'out/bad.nii.gz'))).toBe(false);
+    // The two organs of row 1 ran on two threads, row 2's one organ on one; one thread writes row 1's labels too.
+    expect([log[0]!.threads, log[2]!.threads]).toEqual([2, 1]);
+    const single = join(dir, 'single.nii.gz');
+    const one = await synpo(
+      'segment',
+      ...['--support-image', join(dir, 'image_8.nii.gz'), '--support-label', join(dir, 'label_8.nii.gz'), '--query', `${CHAOS}image_1.nii.gz`],
+      ...['--organs', 'liver,spleen', '--threads', '1', '--device', 'cpu', '--out', single, '--no-progress'],
+    );
+    expect(one.code, one.stderr).toBe(0);
+    expect(decodeNifti(new Uint8Array(readFileSync(single)), 'single').data).toEqual(labels.data);
   });
 
   it('resumes: skips up-to-date cases, redoes those whose inputs or options changed; --jobs 2 writes what --jobs 1 writes', async () => {

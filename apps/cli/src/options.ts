@@ -3,6 +3,7 @@
  * a case is segmented with (label map, band, intensity, seed, propagation). Commands import
  * these from here, never from main.ts, so the entry and the commands do not import each other.
  */
+import { availableParallelism } from 'node:os';
 import { Option, type Command } from 'commander';
 import { backendOptions } from './backend.ts';
 import { DEFAULT_OPTIONS } from '@synpo/core';
@@ -64,6 +65,15 @@ export const agreementOption = () =>
     .argParser(decimal('--propagation-agreement', { min: 0, max: 1 }))
     .default(DEFAULT_OPTIONS.propagation.agreement);
 
+/** `--threads <n>`: the CPU path's threads for a case's organs (segmentOrgansOnThreads); the output does not change. */
+export const threadsOption = () =>
+  new Option(
+    '--threads <n>',
+    `CPU path with the weight-free backend: a case's organs spread over this many threads, this one and the rest workers (default: the machine's cores, ${availableParallelism()} here); the threads encode the query slices between them, each slice once, then each segments its organs; the masks are those of one thread, byte for byte`,
+  )
+    .argParser(integer('--threads', { min: 1, max: 256 }))
+    .default(availableParallelism());
+
 /** What a case is segmented with: label map, band, intensity, seed, the propagation and atlas switches. */
 export function withCaseSettings(cmd: Command): Command {
   return cmd
@@ -79,5 +89,5 @@ export function withCaseSettings(cmd: Command): Command {
 /** How a run of cases opens its kernels and models (shared by `synpo batch` and `synpo queue worker`), with the case settings but the propagation switch. */
 export function withCaseRunner(cmd: Command): Command {
   withBackend(cmd.addOption(deviceOption()).option('--adapter <name>', 'open the GPU adapter of this name (as `synpo info` prints it): one process per GPU'));
-  return cmd.addOption(labelsOption()).addOption(bandOption()).addOption(intensityOption()).addOption(seedOption());
+  return cmd.addOption(labelsOption()).addOption(bandOption()).addOption(intensityOption()).addOption(seedOption()).addOption(threadsOption());
 }

@@ -18,6 +18,8 @@ export interface RunOpts extends BackendOpts {
   propagationAgreement?: number;
   /** The atlas prior (commander's --no-atlas sets false; absent: on). */
   atlas?: boolean;
+  /** The CPU path's threads for a case's organs (absent: one). */
+  threads?: number;
   force?: boolean;
 }
 
@@ -40,6 +42,8 @@ export async function caseContext(opts: RunOpts): Promise<{ ctx: CaseContext; re
       atlas: opts.atlas ?? true,
     },
     force: Boolean(opts.force),
+    threads: opts.threads ?? 1,
+    ...(opts.weightFree && { weightFree: opts.weightFree }),
   };
   return { ctx, release: () => compute.release() };
 }

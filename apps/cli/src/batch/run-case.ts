@@ -8,7 +8,8 @@
  */
 import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { dice, overlap, segmentCase, type Backend, type PropagationSteps } from '@synpo/core';
+import { dice, overlap, segmentCase, type Backend, type PropagationSteps, type WeightFreeOptions } from '@synpo/core';
+import { segmentOrgansOnThreads } from '@synpo/core/node';
 import { ShapeError, type Kernels } from '@synpo/gpu';
 import { CliError } from '../errors.ts';
 import { writeFileAtomic } from '../files.ts';
@@ -37,6 +38,13 @@ export interface CaseContext {
   force: boolean;
   /** The propagation steps of the cases running at once, shared (runPool sets them with several jobs). */
   steps?: PropagationSteps;
+  /**
+   * Threads for a case's organs on the CPU path with the weight-free backend (segmentOrgansOnThreads;
+   * the output is the same): its workers stay compiled from one case to the next.
+   */
+  threads: number;
+  /** The weight-free backend's options, for the threads' own backends. */
+  weightFree?: Partial<WeightFreeOptions>;
 }
 
 export interface OrganOutcome {
@@ -54,6 +62,8 @@ export interface CaseResult {
   status: 'done' | 'skipped' | 'failed';
   seconds: number;
   organs?: OrganOutcome[];
+  /** Threads that segmented the case (CaseContext.threads, at most one an organ). */
+  threads?: number;
   /** Query slices encoded, and the organ-slices segmented on them (one pass for all organs). */
   encodedSlices?: number;
   organSlices?: number;
@@ -127,6 +137,8 @@ export async function runCase(c: BatchCase, ctx: CaseContext): Promise<CaseResul
     if (truth && truth.dims.join() !== query.dims.join())
       throw new CliError(`query label ${c.queryLabel} is ${truth.dims.join('×')}, the query ${query.dims.join('×')}`);
     const organs = chooseOrgans({ organs: c.organs, labels: ctx.options.labels, supportValues: true }, c.supportLabel, supportLabel);
+    // The CPU path's threads, one organ each at least (the weight-free backend: its kernels run in the threads).
+    const threads = ctx.kernels.path === 'cpu' && ctx.options.backend === 'weight-free' ? Math.min(ctx.threads, organs.length) : 1;
     const result = await segmentCase({
       backend: ctx.backend,
       kernels: ctx.kernels,
@@ -143,6 +155,10 @@ export async function runCase(c: BatchCase, ctx: CaseContext): Promise<CaseResul
       },
       atlas: ctx.options.atlas,
       ...(ctx.steps && { steps: ctx.steps }),
+      ...(threads > 1 && {
+        segment: ({ synpo, ...request }) =>
+          segmentOrgansOnThreads({ ...request, threads: ctx.threads, options: synpo.options, ...(ctx.weightFree && { weightFree: ctx.weightFree }) }),
+      }),
     });
     const labels = result.fileLabels;
     await mkdir(dirname(c.out), { recursive: true });
@@ -171,6 +187,7 @@ export async function runCase(c: BatchCase, ctx: CaseContext): Promise<CaseResul
       status: 'done',
       seconds: (performance.now() - t0) / 1000,
       organs: outcome,
+      threads,
       encodedSlices: result.encodedSlices,
       organSlices: result.organSlices,
     };

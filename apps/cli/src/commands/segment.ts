@@ -1,7 +1,6 @@
 /** `synpo segment`: one annotated support → the organ's mask on a query volume, slice or folder. */
 import type { Command } from 'commander';
 import { segmentOrgansOnThreads, warmThreads } from '@synpo/core/node';
-import { availableParallelism } from 'node:os';
 import { checkCase, PIXELS, segmentCase, LAYOUTS } from '@synpo/core';
 import { backendFor, cacheBytes, type BackendOpts } from '../backend.ts';
 import { reorientation, sliceVolume, type Reorientation, type Volume } from '@synpo/io';
@@ -22,6 +21,7 @@ import {
   noAtlasOption,
   propagateOption,
   seedOption,
+  threadsOption,
   withBackend,
   type Runner,
 } from '../options.ts';
@@ -129,12 +129,7 @@ export function segmentCommand(program: Command, run: Runner): void {
     .addOption(propagateOption())
     .addOption(agreementOption())
     .addOption(noAtlasOption())
-    .option(
-      '--threads <n>',
-      `CPU path with the weight-free backend: organs of --organs spread over this many threads, this one and the rest workers (default: the machine's cores, ${availableParallelism()} here); the threads encode the query slices between them, each slice once, then each segments its organs; the masks are those of one thread, byte for byte`,
-      integer('--threads', { min: 1, max: 256 }),
-      availableParallelism(),
-    )
+    .addOption(threadsOption())
     .option('--json', 'print a JSON summary')
     .option('--no-progress', 'no progress line on stderr')
     .action(
