@@ -69,7 +69,7 @@ export const agreementOption = () =>
 export const threadsOption = () =>
   new Option(
     '--threads <n>',
-    `CPU path with the weight-free backend: a case's organs spread over this many threads, this one and the rest workers (default: the machine's cores, ${availableParallelism()} here); the threads encode the query slices between them, each slice once, then each segments its organs; the masks are those of one thread, byte for byte`,
+    "CPU path with the weight-free backend: a case's organs spread over this many threads, this one and the rest workers, by default one a core; the threads encode the query slices between them, each slice once, then each segments its organs; the masks are those of one thread, byte for byte",
   )
     .argParser(integer('--threads', { min: 1, max: 256 }))
     .default(availableParallelism());
