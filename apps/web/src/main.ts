@@ -22,12 +22,14 @@ import {
   recogniseLabelMap,
   ROI,
   roiToVolume,
+  encodingShares,
   splitOrgans,
+  type HostEncoding,
   type LabelMapName,
   type Overlap,
   type PreparedVolume,
 } from '@synpo/core';
-import type { Device, RunRequest, SliceMessage, VolumeMessage, VolumeRequest, WorkerMessage } from './protocol.ts';
+import type { Device, EncodingsMessage, RunRequest, SliceMessage, VolumeMessage, VolumeRequest, WorkerMessage } from './protocol.ts';
 import { VolumeViewer, type OverlayOrgan } from './viewer.ts';
 
 interface Case {
@@ -667,18 +669,23 @@ async function runVolume(): Promise<void> {
       worker.postMessage(req);
       return;
     }
+    // Dealt by their work (splitOrgans: slices, heavier for a larger organ), about even between the
+    // workers; each query slice is encoded by one worker and sent to the others that need it.
+    const whole = { support: req.support, query: req.query, organs, ...(supportSlice !== undefined && { supportSlice }) };
+    const dealt = splitOrgans(whole, count);
+    const { needs, shares } = encodingShares(whole, dealt);
     split = {
       parts: new Array(count).fill(null),
       progress: Array.from({ length: count }, () => ({ done: 0, total: 0 })),
       values: organs.map((o) => o.value),
       t0: performance.now(),
+      needs,
+      shares,
+      encoded: new Array(count).fill(null),
     };
-    // Dealt by their work (splitOrgans: slices, heavier for a larger organ), about even between the workers.
-    const dealt = splitOrgans({ support: req.support, query: req.query, organs, ...(supportSlice !== undefined && { supportSlice }) }, count);
     for (let k = 0; k < count; k++) {
       const mine = dealt[k]!.map((i) => organs[i]!);
-      const target = k === 0 ? worker : (helpers[k - 1] ??= spawn(k));
-      target.postMessage({ ...req, organs: mine, part: true } satisfies VolumeRequest);
+      target(k).postMessage({ ...req, organs: mine, part: true, encode: shares[k]! } satisfies VolumeRequest);
     }
   } catch (error) {
     setRunning(false);
@@ -686,10 +693,23 @@ async function runVolume(): Promise<void> {
   }
 }
 
-/** A volume run spread over workers: each one's organs, progress, and results as they come. */
-let split: { parts: (VolumeMessage | null)[]; progress: { done: number; total: number }[]; values: number[]; t0: number } | null = null;
+/**
+ * A volume run spread over workers: each one's organs, progress, and results as they come; the
+ * slices each needs and encodes for all, and the encodings each has sent.
+ */
+let split: {
+  parts: (VolumeMessage | null)[];
+  progress: { done: number; total: number }[];
+  values: number[];
+  t0: number;
+  needs: number[][];
+  shares: number[][];
+  encoded: (Map<number, HostEncoding> | null)[];
+} | null = null;
 /** Workers beside `worker` for spread runs (index k − 1 for part k). */
 let helpers: Worker[] = [];
+/** The worker of part k. */
+const target = (k: number): Worker => (k === 0 ? worker : (helpers[k - 1] ??= spawn(k)));
 
 function spawn(k: number): Worker {
   const w = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' });
@@ -720,6 +740,17 @@ function onMessage(event: MessageEvent<WorkerMessage>, from = 0): void {
     split.progress[from] = { done: m.done, total: m.total };
     const done = split.progress.reduce((n, p) => n + p.done, 0);
     m = { type: 'progress', done, total: split.progress.reduce((n, p) => n + p.total, 0), label: `${split.parts.length} workers` };
+  } else if (split && m.type === 'encoded') {
+    // Once every worker has encoded its share, each gets the slices it needs from the others.
+    split.encoded[from] = m.encodings;
+    if (split.encoded.some((e) => !e)) return;
+    const all = new Map(split.encoded.flatMap((e) => [...e!]));
+    const { needs, shares } = split;
+    needs.forEach((zs, k) => {
+      const encodings = new Map(zs.filter((z) => !shares[k]!.includes(z)).map((z) => [z, all.get(z)!]));
+      target(k).postMessage({ type: 'encodings', encodings } satisfies EncodingsMessage);
+    });
+    return;
   } else if (split && m.type === 'volume') {
     split.parts[from] = m;
     if (split.parts.some((p) => !p)) return;
@@ -768,7 +799,7 @@ function onMessage(event: MessageEvent<WorkerMessage>, from = 0): void {
     status(`done: ${m.slices} slice(s)`);
     render();
     void showOverlays();
-  } else {
+  } else if (m.type === 'error') {
     setRunning(false);
     status(`error: ${m.message}`, true);
   }

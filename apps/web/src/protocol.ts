@@ -1,5 +1,5 @@
 /** Messages between the page and the SynPo worker. Arrays travel as transferables. */
-import type { PromptPoint, SliceStack } from '@synpo/core';
+import type { HostEncoding, PromptPoint, SliceStack } from '@synpo/core';
 
 export interface RunRequest {
   type: 'run';
@@ -44,6 +44,18 @@ export interface VolumeRequest {
   seed: number;
   /** One of several workers: send back each organ's masks and fused maps, for the page to combine. */
   part?: boolean;
+  /**
+   * With `part` on the CPU references: the query slices this worker encodes for all the workers
+   * first (posted back as `encoded`); it segments once the page has sent the others' encodings
+   * it needs (EncodingsMessage). Each slice is encoded once between the workers.
+   */
+  encode?: number[];
+}
+
+/** The page to a worker of a split run: the other workers' encodings of the slices it needs. */
+export interface EncodingsMessage {
+  type: 'encodings';
+  encodings: Map<number, HostEncoding>;
 }
 
 export interface VolumeMessage {
@@ -74,6 +86,7 @@ export type WorkerMessage =
   | { type: 'progress'; done: number; total: number; label?: string }
   | SliceMessage
   | VolumeMessage
+  | { type: 'encoded'; encodings: Map<number, HostEncoding> }
   | {
       type: 'done';
       timings: Record<string, number>;

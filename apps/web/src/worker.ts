@@ -3,10 +3,10 @@
  * worker too) or on the CPU references. One run at a time; the page cancels a run by
  * terminating the worker.
  */
-import { segmentOrgans, StageTimer, Synpo, weightFreeBackend, PIXELS, type Backend } from '@synpo/core';
+import { segmentOrgans, StageTimer, Synpo, weightFreeBackend, withAtlases, PIXELS, type Backend, type HostEncoding } from '@synpo/core';
 import { loadModels, onnxBackend } from '@synpo/core/onnx';
 import { NoAdapterError, openCompute, type Compute } from '@synpo/gpu';
-import type { Device, RunRequest, VolumeRequest, WorkerMessage } from './protocol.ts';
+import type { Device, EncodingsMessage, RunRequest, VolumeRequest, WorkerMessage } from './protocol.ts';
 
 const post = (m: WorkerMessage, transfer: Transferable[] = []) => (self as unknown as Worker).postMessage(m, transfer);
 
@@ -86,12 +86,27 @@ async function segmentWholeVolume(req: VolumeRequest): Promise<void> {
   const c = device ? await computeOn(device) : path;
   const synpo = new Synpo(backend, c.kernels, { seed: req.seed, points: req.band });
   const t0 = performance.now();
-  const result = await segmentOrgans({
-    synpo,
+  const request = {
     support: req.support,
     query: req.query,
     organs: req.organs,
     ...(req.supportSlice !== undefined && { supportSlice: req.supportSlice }),
+  };
+  // A split run on the CPU: this worker's share of the slices encoded for all, its atlases made
+  // while the others encode theirs, then the page's encodings of the rest it needs.
+  let shared: { organs: ReturnType<typeof withAtlases>; encodings: Map<number, HostEncoding> } | null = null;
+  if (req.encode) {
+    const own = await synpo.encodeToHost(req.query, req.encode);
+    const mine = new Map(req.encode.map((z, i) => [z, own[i]!]));
+    const others = new Promise<Map<number, HostEncoding>>((resolve) => (awaitingEncodings = resolve));
+    post({ type: 'encoded', encodings: mine });
+    const organs = withAtlases(request, synpo.options.atlas.growth);
+    shared = { organs, encodings: new Map([...mine, ...(await others)]) };
+  }
+  const result = await segmentOrgans({
+    synpo,
+    ...request,
+    ...(shared && { organs: shared.organs, encodings: shared.encodings }),
     ...(req.part && { keepConfidence: true }),
     progress: (done, total, label) => post({ type: 'progress', done, total, label }),
   });
@@ -112,7 +127,15 @@ async function segmentWholeVolume(req: VolumeRequest): Promise<void> {
   );
 }
 
-self.onmessage = async (event: MessageEvent<RunRequest | VolumeRequest>) => {
+/** A split run waiting for the other workers' encodings (EncodingsMessage). */
+let awaitingEncodings: ((encodings: Map<number, HostEncoding>) => void) | null = null;
+
+self.onmessage = async (event: MessageEvent<RunRequest | VolumeRequest | EncodingsMessage>) => {
+  if (event.data.type === 'encodings') {
+    awaitingEncodings?.(event.data.encodings);
+    awaitingEncodings = null;
+    return;
+  }
   if (event.data.type === 'volume') {
     try {
       await segmentWholeVolume(event.data);

@@ -110,6 +110,8 @@ export {
   mergeOrganParts,
   querySlicesOf,
   organLoad,
+  dealSlices,
+  encodingShares,
   withAtlases,
   transferBounds,
   carryRange,

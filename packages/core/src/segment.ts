@@ -510,6 +510,35 @@ export function organLoad(req: Omit<SegmentOrgansRequest, 'synpo'>, organ: Organ
 /** Support pixels an organ's slice has for its cost to double (organLoad). */
 const AREA_PER_LOAD = 7500;
 
+/** An encoded slice's work in organLoad's units (CPU path, weight-free encoders). */
+const ENCODE_LOAD = 0.4;
+
+/**
+ * Which query slices each part encodes: every slice some part needs, once, each to the part
+ * whose work (its organs' `loads` and the slices it encodes so far) is lightest, so a part with
+ * lighter organs encodes for the others.
+ */
+export function dealSlices(needs: readonly (readonly number[])[], loads: readonly number[]): number[][] {
+  const shares: number[][] = needs.map(() => []);
+  const work = [...loads];
+  for (const z of [...new Set(needs.flat())].sort((a, b) => a - b)) {
+    const p = work.reduce((best, w, q) => (w < work[best]! ? q : best), 0);
+    shares[p]!.push(z);
+    work[p]! += ENCODE_LOAD;
+  }
+  return shares;
+}
+
+/**
+ * For a request's organs dealt over parts (splitOrgans): the query slices each part needs, and
+ * those each encodes for all (dealSlices, by the parts' organLoad).
+ */
+export function encodingShares(req: Omit<SegmentOrgansRequest, 'synpo'>, parts: readonly (readonly number[])[]): { needs: number[][]; shares: number[][] } {
+  const needs = parts.map((organs) => querySlicesOf(req, organs));
+  const loads = parts.map((organs) => organs.reduce((n, o) => n + organLoad(req, req.organs[o]!), 0));
+  return { needs, shares: dealSlices(needs, loads) };
+}
+
 /**
  * Each organ's atlas (carriedAtlas over its query range) made ahead, in the request's organs, as
  * segmentOrgans would make it: a thread makes its organs' while it waits for the others'

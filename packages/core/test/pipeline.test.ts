@@ -8,6 +8,7 @@ import {
   carryRange,
   CHAOS_T2,
   combineOrgans,
+  dealSlices,
   dice,
   labelsToRoi,
   organLoad,
@@ -31,7 +32,7 @@ import {
   type PreparedVolume,
   type SliceResult,
 } from '../src/index.ts';
-import { dealSlices, segmentOrgansOnThreads } from '../src/node/index.ts';
+import { segmentOrgansOnThreads } from '../src/node/index.ts';
 import { DATA, describeWithData, itWithData } from '../../../test/support/data.ts';
 
 const CHAOS = `${DATA}chaos-t2/`;

@@ -12,16 +12,7 @@ import { Worker } from 'node:worker_threads';
 import { cpuKernels, ShapeError } from '@synpo/gpu';
 import { weightFreeBackend, type WeightFreeOptions } from '../backends/weight-free.ts';
 import type { SynpoOptionsInput } from '../options.ts';
-import {
-  mergeOrganParts,
-  organLoad,
-  querySlicesOf,
-  segmentOrgans,
-  splitOrgans,
-  withAtlases,
-  type SegmentOrgansRequest,
-  type SegmentOrgansResult,
-} from '../segment.ts';
+import { encodingShares, mergeOrganParts, segmentOrgans, splitOrgans, withAtlases, type SegmentOrgansRequest, type SegmentOrgansResult } from '../segment.ts';
 import { Synpo, type HostEncoding } from '../synpo.ts';
 
 export interface ThreadedOrgansRequest extends Omit<SegmentOrgansRequest, 'synpo' | 'detail' | 'onSlice' | 'encodings'> {
@@ -95,25 +86,6 @@ export class ThreadPart {
     // The slices it encoded for all count here, once.
     return { ...result, encodedSlices: result.encodedSlices + this.own.size };
   }
-}
-
-/** An encoded slice's work in organLoad's units (CPU path, weight-free encoders). */
-const ENCODE_LOAD = 0.4;
-
-/**
- * Which query slices each part encodes: every slice some part needs, once, each to the part
- * whose work (its organs' `loads` and the slices it encodes so far) is lightest, so a part with
- * lighter organs encodes for the others.
- */
-export function dealSlices(needs: readonly (readonly number[])[], loads: readonly number[]): number[][] {
-  const shares: number[][] = needs.map(() => []);
-  const work = [...loads];
-  for (const z of [...new Set(needs.flat())].sort((a, b) => a - b)) {
-    const p = work.reduce((best, w, q) => (w < work[best]! ? q : best), 0);
-    shares[p]!.push(z);
-    work[p]! += ENCODE_LOAD;
-  }
-  return shares;
 }
 
 /**
@@ -218,11 +190,7 @@ export async function segmentOrgansOnThreads(req: ThreadedOrgansRequest): Promis
         `${parts.length} threads, ${label}`,
       );
     };
-    const needs = parts.map((organs) => querySlicesOf(task, organs));
-    const shares = dealSlices(
-      needs,
-      parts.map((organs) => organs.reduce((n, o) => n + organLoad(task, req.organs[o]!), 0)),
-    );
+    const { needs, shares } = encodingShares(task, parts);
     const tasks = parts.map((organs) => ({ ...task, organs: organs.map((o) => req.organs[o]!) }));
     // The workers start first; this thread makes its atlases and encodes its share meanwhile, then
     // takes its part once every share is in.
