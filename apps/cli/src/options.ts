@@ -3,10 +3,10 @@
  * a case is segmented with (label map, band, intensity, seed, propagation). Commands import
  * these from here, never from main.ts, so the entry and the commands do not import each other.
  */
-import { availableParallelism } from 'node:os';
 import { Option, type Command } from 'commander';
 import { backendOptions } from './backend.ts';
 import { DEFAULT_OPTIONS } from '@synpo/core';
+import { defaultThreads } from '@synpo/core/node';
 import { decimal, integer, jsonOverrides, SEED } from './numbers.ts';
 
 // Commander hands each action its parsed arguments and options; each command types its own.
@@ -69,10 +69,10 @@ export const agreementOption = () =>
 export const threadsOption = () =>
   new Option(
     '--threads <n>',
-    "CPU path with the weight-free backend: a case's organs spread over this many threads, this one and the rest workers, by default one a core; the threads encode the query slices between them, each slice once, then each segments its organs; the masks are those of one thread, byte for byte",
+    "CPU path with the weight-free backend: a case's organs spread over this many threads, this one and the rest workers, by default one a core up to 8; the threads encode the query slices between them, each slice once, then each segments its organs; the masks are those of one thread, byte for byte",
   )
     .argParser(integer('--threads', { min: 1, max: 256 }))
-    .default(availableParallelism());
+    .default(defaultThreads());
 
 /** What a case is segmented with: label map, band, intensity, seed, the propagation and atlas switches. */
 export function withCaseSettings(cmd: Command): Command {

@@ -12,9 +12,8 @@
  * compiled and idle for the next call). The timed runs then alternate on and off, `reps` times
  * each (the median reported).
  */
-import { availableParallelism } from 'node:os';
 import { CHAOS_T2, dice, labelsToRoi, overlap, prepareVolume, segmentOrgans, Synpo, transferBounds, weightFreeBackend, type PreparedVolume } from '@synpo/core';
-import { segmentOrgansOnThreads } from '@synpo/core/node';
+import { defaultThreads, segmentOrgansOnThreads } from '@synpo/core/node';
 import { cpuKernels, median, type Kernels } from '@synpo/gpu';
 import { readNifti } from '@synpo/io/node';
 
@@ -82,7 +81,7 @@ export async function runVolumeBench(dataDir: string, gpu: Kernels | null, log: 
   const support = prepareVolume(supportImage);
   const query: PreparedVolume = prepareVolume(queryImage);
   const organs = Object.entries(CHAOS_T2.labels).map(([name, value]) => ({ name, value, masks: labelsToRoi(supportLabel, support, value) }));
-  const threads = Math.min(availableParallelism(), organs.length);
+  const threads = Math.min(defaultThreads(), organs.length);
   // The CPU paths first: on a software adapter the GPU runs leave the process's heap and the
   // driver's threads behind them.
   const paths: { name: string; kernels: Kernels; threads: number }[] = [

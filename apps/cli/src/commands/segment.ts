@@ -158,8 +158,10 @@ export function segmentCommand(program: Command, run: Runner): void {
         if (range && opts.slice !== undefined) throw new CliError('give --slice or --slices, not both', EXIT.usage);
 
         // Threads for the organs start while the volumes are read (only what the CPU path can use).
-        const threadsWanted = opts.organs !== undefined && opts.device === 'cpu' && opts.backend === 'weight-free' && !opts.dump ? opts.threads : 1;
-        if (threadsWanted > 1) warmThreads(Math.min(threadsWanted, 8));
+        // This thread takes a part itself: one worker fewer than threads, and no more than organs listed.
+        const listed = opts.organs === undefined ? 1 : opts.organs.trim() === 'all' ? Infinity : opts.organs.split(',').filter((x) => x.trim()).length;
+        const threadsWanted = opts.device === 'cpu' && opts.backend === 'weight-free' && !opts.dump ? Math.min(opts.threads, listed) : 1;
+        if (threadsWanted > 1) warmThreads(Math.min(threadsWanted - 1, 8));
         // Models first: a broken model directory fails before any volume is read.
         const backend = await backendFor(opts);
         const supportImage = await loadVolume(opts.supportImage, 'support image', { series: opts.supportSeries });

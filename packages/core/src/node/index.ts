@@ -1,2 +1,2 @@
 /** @synpo/core/node: what runs only under Node (worker threads). */
-export { segmentOrgansOnThreads, warmThreads, type ThreadedOrgansRequest } from './threads.ts';
+export { defaultThreads, segmentOrgansOnThreads, warmThreads, type ThreadedOrgansRequest } from './threads.ts';

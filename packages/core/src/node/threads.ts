@@ -20,8 +20,17 @@ export interface ThreadedOrgansRequest extends Omit<SegmentOrgansRequest, 'synpo
   options?: SynpoOptionsInput;
   /** The weight-free backend's options. */
   weightFree?: Partial<WeightFreeOptions>;
-  /** Threads at most (default: os.availableParallelism()); never more than the organs. */
+  /** Threads at most (default: defaultThreads()); never more than the organs. */
   threads?: number;
+}
+
+/**
+ * One thread a core, up to 8: each worker holds its own copy of the volumes and its own heap
+ * (hundreds of MB for a CT), so a many-core machine with many organs would otherwise spend its
+ * memory on threads.
+ */
+export function defaultThreads(): number {
+  return Math.min(availableParallelism(), 8);
 }
 
 /** What a thread is given: its organs and what it needs to segment them. */
@@ -170,7 +179,7 @@ function startThread(
  * and every other part on a worker thread of its own. Progress adds up the parts' organ-slices.
  */
 export async function segmentOrgansOnThreads(req: ThreadedOrgansRequest): Promise<SegmentOrgansResult> {
-  const { threads = availableParallelism(), progress, keepConfidence, ...rest } = req;
+  const { threads = defaultThreads(), progress, keepConfidence, ...rest } = req;
   const task: ThreadTask = {
     ...rest,
     support: { slices: req.support.slices, nz: req.support.nz, ...(req.support.volume?.source && { volume: { source: req.support.volume.source } }) },
