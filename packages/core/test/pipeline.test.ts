@@ -628,13 +628,15 @@ describeWithData(['chaos-t2'], 'whole volumes', () => {
     ).rejects.toThrow(/job 0: atlas needs one 16×16 map per slice \(2\), got 1/);
   }, 240_000);
 
-  it('a bad organ is refused before any thread starts, with the one-thread error', async () => {
+  it('a bad organ is refused before any thread starts, with the one-thread error; a failure in a thread comes back', async () => {
     const { support, query, organs } = await volumePair(['liver', 'spleen']);
     const missing = [...organs, { name: 'nothing', value: 9, masks: new Uint8Array(support.nz * PIXELS) }];
     await expect(segmentOrgansOnThreads({ support, query, organs: missing, threads: 2 })).rejects.toThrow(ShapeError);
     await expect(segmentOrgansOnThreads({ support, query, organs: missing, threads: 2 })).rejects.toThrow(
       /the organ nothing is not in the support label volume/,
     );
+    // A failure once the threads run (here every thread's encoder refuses its options) comes back, and nothing waits on.
+    await expect(segmentOrgansOnThreads({ support, query, organs, threads: 2, weightFree: { sigmas: [] } })).rejects.toThrow(/at least one scale/);
   });
 
   /**

@@ -54,9 +54,18 @@ export type ThreadMessage =
  * (vitest), the source one with tsx's loader registered in the thread first.
  */
 function spawn(): Worker {
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./organ-thread.js', import.meta.url));
   const entry = new URL('./organ-thread.ts', import.meta.url).href;
-  return new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); });`, { eval: true });
+  const worker = !import.meta.url.endsWith('.ts')
+    ? new Worker(new URL('./organ-thread.js', import.meta.url))
+    : new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); });`, { eval: true });
+  // A thread that fails or ends while idle leaves the idle list (at work, its part's listeners
+  // fail the part); without a listener its error would end this process.
+  worker.on('error', () => {});
+  worker.on('exit', () => {
+    const i = idle.indexOf(worker);
+    if (i >= 0) idle.splice(i, 1);
+  });
+  return worker;
 }
 
 /** One thread's part of a volume: a share of its slices to encode for every thread, then its organs. */
