@@ -23,6 +23,8 @@ import {
   ROI,
   roiToVolume,
   encodingShares,
+  encodingsFromOthers,
+  organLoad,
   splitOrgans,
   type HostEncoding,
   type LabelMapName,
@@ -672,8 +674,9 @@ async function runVolume(): Promise<void> {
     // Dealt by their work (splitOrgans: slices, heavier for a larger organ), about even between the
     // workers; each query slice is encoded by one worker and sent to the others that need it.
     const whole = { support: req.support, query: req.query, organs, ...(supportSlice !== undefined && { supportSlice }) };
-    const dealt = splitOrgans(whole, count);
-    const { needs, shares } = encodingShares(whole, dealt);
+    const loads = organs.map((organ) => organLoad(whole, organ));
+    const dealt = splitOrgans(whole, count, loads);
+    const { needs, shares } = encodingShares(whole, dealt, loads);
     split = {
       parts: new Array(count).fill(null),
       progress: Array.from({ length: count }, () => ({ done: 0, total: 0 })),
@@ -746,10 +749,7 @@ function onMessage(event: MessageEvent<WorkerMessage>, from = 0): void {
     if (split.encoded.some((e) => !e)) return;
     const all = new Map(split.encoded.flatMap((e) => [...e!]));
     const { needs, shares } = split;
-    needs.forEach((zs, k) => {
-      const encodings = new Map(zs.filter((z) => !shares[k]!.includes(z)).map((z) => [z, all.get(z)!]));
-      target(k).postMessage({ type: 'encodings', encodings } satisfies EncodingsMessage);
-    });
+    needs.forEach((zs, k) => target(k).postMessage({ type: 'encodings', encodings: encodingsFromOthers(zs, shares[k]!, all) } satisfies EncodingsMessage));
     return;
   } else if (split && m.type === 'volume') {
     split.parts[from] = m;

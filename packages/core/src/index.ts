@@ -112,6 +112,7 @@ export {
   organLoad,
   dealSlices,
   encodingShares,
+  encodingsFromOthers,
   withAtlases,
   transferBounds,
   carryRange,

@@ -477,9 +477,13 @@ export async function segmentVolume(req: SegmentVolumeRequest): Promise<SegmentV
  * The organs of a request dealt over `count` parts (threads, web workers) so that the parts'
  * work (organLoad) is about even: the heaviest organ first, each to the lightest part so far.
  * Returns each part's organ indices, in request order; parts that would get nothing are dropped.
+ * `loads`: the organs' organLoad, when the caller has them already.
  */
-export function splitOrgans(req: Omit<SegmentOrgansRequest, 'synpo'>, count: number): number[][] {
-  const loads = req.organs.map((organ) => organLoad(req, organ));
+export function splitOrgans(
+  req: Omit<SegmentOrgansRequest, 'synpo'>,
+  count: number,
+  loads: readonly number[] = req.organs.map((organ) => organLoad(req, organ)),
+): number[][] {
   const parts: { organs: number[]; load: number }[] = Array.from({ length: Math.max(1, Math.min(count, req.organs.length)) }, () => ({ organs: [], load: 0 }));
   for (const o of loads.map((_, i) => i).sort((a, b) => loads[b]! - loads[a]! || a - b)) {
     const lightest = parts.reduce((best, p) => (p.load < best.load ? p : best));
@@ -530,13 +534,28 @@ export function dealSlices(needs: readonly (readonly number[])[], loads: readonl
 }
 
 /**
- * For a request's organs dealt over parts (splitOrgans): the query slices each part needs, and
- * those each encodes for all (dealSlices, by the parts' organLoad).
+ * For a request's organs dealt over parts (splitOrgans, with the same `loads`): the query slices
+ * each part needs, and those each encodes for all (dealSlices, by the parts' organLoad).
  */
-export function encodingShares(req: Omit<SegmentOrgansRequest, 'synpo'>, parts: readonly (readonly number[])[]): { needs: number[][]; shares: number[][] } {
+export function encodingShares(
+  req: Omit<SegmentOrgansRequest, 'synpo'>,
+  parts: readonly (readonly number[])[],
+  loads: readonly number[] = req.organs.map((organ) => organLoad(req, organ)),
+): { needs: number[][]; shares: number[][] } {
   const needs = parts.map((organs) => querySlicesOf(req, organs));
-  const loads = parts.map((organs) => organs.reduce((n, o) => n + organLoad(req, req.organs[o]!), 0));
-  return { needs, shares: dealSlices(needs, loads) };
+  return {
+    needs,
+    shares: dealSlices(
+      needs,
+      parts.map((organs) => organs.reduce((n, o) => n + loads[o]!, 0)),
+    ),
+  };
+}
+
+/** Of the encodings of all parts, those of the slices one part needs and did not encode itself. */
+export function encodingsFromOthers(need: readonly number[], own: readonly number[], all: ReadonlyMap<number, HostEncoding>): Map<number, HostEncoding> {
+  const mine = new Set(own);
+  return new Map(need.filter((z) => !mine.has(z)).map((z) => [z, all.get(z)!]));
 }
 
 /**

@@ -346,20 +346,17 @@ export class Synpo {
    */
   async encodeToHost(volume: QueryVolume, zs: readonly number[]): Promise<HostEncoding[]> {
     const out: HostEncoding[] = [];
-    const Cs = this.backend.sam.channels * CELLS;
-    const Cd = this.backend.dino.channels * CELLS;
     for (let i = 0; i < zs.length; i += this.batchSize) {
       const part = zs.slice(i, i + this.batchSize);
       const t0 = performance.now();
-      const [sam, dino] = await this.kernels.chain('encode', async (s) => {
+      const encodings = await this.kernels.chain('encode', async (s) => {
         s.stage('encoders');
         const host = rowsOf(volume.slices, part);
-        const fresh = await this.encodeOn(s, { host, tensor: s.upload(host, [part.length, PIXELS]) }, part.length);
-        return Promise.all([s.read(fresh.sam), s.read(fresh.dino)]);
+        return this.hostEncodings(s, await this.encodeOn(s, { host, tensor: s.upload(host, [part.length, PIXELS]) }, part.length), part.length);
       });
       this.encoded.ms += performance.now() - t0;
       this.encoded.slices += part.length;
-      part.forEach((_, b) => out.push({ sam: sam.slice(b * Cs, (b + 1) * Cs), dino: dino.slice(b * Cd, (b + 1) * Cd) }));
+      out.push(...encodings);
     }
     return out;
   }
@@ -753,8 +750,8 @@ export class Synpo {
     if (keys.every((k) => k === undefined || !this.encodings.has(k))) {
       this.encoded.slices += B;
       const fresh = await this.encodeOn(s, slices, B);
-      const [sam, dino] = await Promise.all([s.read(fresh.sam), s.read(fresh.dino)]);
-      keys.forEach((key, b) => this.remember(key, { sam: sam.slice(b * Cs, (b + 1) * Cs), dino: dino.slice(b * Cd, (b + 1) * Cd) }));
+      const encodings = await this.hostEncodings(s, fresh, B);
+      keys.forEach((key, b) => this.remember(key, encodings[b]!));
       return fresh;
     }
     const missing = keys.map((key, b) => ({ key, b })).filter(({ key }) => key === undefined || !this.encodings.has(key));
@@ -767,9 +764,9 @@ export class Synpo {
         missing.map((m) => m.b),
       );
       const fresh = await this.encodeOn(s, { host, tensor: s.upload(host, [missing.length, PIXELS]) }, missing.length);
-      const [fs, fd] = await Promise.all([s.read(fresh.sam), s.read(fresh.dino)]);
+      const encodings = await this.hostEncodings(s, fresh, missing.length);
       missing.forEach(({ key, b }, i) => {
-        const enc = { sam: fs.slice(i * Cs, (i + 1) * Cs), dino: fd.slice(i * Cd, (i + 1) * Cd) };
+        const enc = encodings[i]!;
         this.remember(key, enc);
         sam.set(enc.sam, b * Cs);
         dino.set(enc.dino, b * Cd);
@@ -783,6 +780,14 @@ export class Synpo {
       }
     });
     return { sam: s.upload(sam, [B, this.backend.sam.channels, CELLS]), dino: s.upload(dino, [B, this.backend.dino.channels, CELLS]) };
+  }
+
+  /** Both encodings of B fresh slices read to the host, one HostEncoding a slice. */
+  private async hostEncodings(s: TensorStream, fresh: { sam: T<'f32'>; dino: T<'f32'> }, B: number): Promise<HostEncoding[]> {
+    const Cs = this.backend.sam.channels * CELLS;
+    const Cd = this.backend.dino.channels * CELLS;
+    const [sam, dino] = await Promise.all([s.read(fresh.sam), s.read(fresh.dino)]);
+    return Array.from({ length: B }, (_, b) => ({ sam: sam.slice(b * Cs, (b + 1) * Cs), dino: dino.slice(b * Cd, (b + 1) * Cd) }));
   }
 
   private remember(key: string | undefined, enc: HostEncoding): void {

@@ -157,7 +157,7 @@ export async function runCase(c: BatchCase, ctx: CaseContext): Promise<CaseResul
       ...(ctx.steps && { steps: ctx.steps }),
       ...(threads > 1 && {
         segment: ({ synpo, ...request }) =>
-          segmentOrgansOnThreads({ ...request, threads: ctx.threads, options: synpo.options, ...(ctx.weightFree && { weightFree: ctx.weightFree }) }),
+          segmentOrgansOnThreads({ ...request, threads, options: synpo.options, ...(ctx.weightFree && { weightFree: ctx.weightFree }) }),
       }),
     });
     const labels = result.fileLabels;

@@ -12,7 +12,17 @@ import { Worker } from 'node:worker_threads';
 import { cpuKernels, ShapeError } from '@synpo/gpu';
 import { weightFreeBackend, type WeightFreeOptions } from '../backends/weight-free.ts';
 import type { SynpoOptionsInput } from '../options.ts';
-import { encodingShares, mergeOrganParts, segmentOrgans, splitOrgans, withAtlases, type SegmentOrgansRequest, type SegmentOrgansResult } from '../segment.ts';
+import {
+  encodingShares,
+  encodingsFromOthers,
+  mergeOrganParts,
+  organLoad,
+  segmentOrgans,
+  splitOrgans,
+  withAtlases,
+  type SegmentOrgansRequest,
+  type SegmentOrgansResult,
+} from '../segment.ts';
 import { Synpo, type HostEncoding } from '../synpo.ts';
 
 export interface ThreadedOrgansRequest extends Omit<SegmentOrgansRequest, 'synpo' | 'detail' | 'onSlice' | 'encodings'> {
@@ -184,7 +194,7 @@ function startThread(
 
 /**
  * segmentOrgans on the CPU path, its organs spread over threads: the first part (the one with
- * the longest organ) runs in this thread, whose code is compiled already if it segmented before,
+ * the heaviest organ) runs in this thread, whose code is compiled already if it segmented before,
  * and every other part on a worker thread of its own. Progress adds up the parts' organ-slices.
  */
 export async function segmentOrgansOnThreads(req: ThreadedOrgansRequest): Promise<SegmentOrgansResult> {
@@ -194,7 +204,8 @@ export async function segmentOrgansOnThreads(req: ThreadedOrgansRequest): Promis
     support: { slices: req.support.slices, nz: req.support.nz, ...(req.support.volume?.source && { volume: { source: req.support.volume.source } }) },
     query: { slices: req.query.slices, nz: req.query.nz },
   };
-  const parts = splitOrgans(task, threads);
+  const loads = task.organs.map((organ) => organLoad(task, organ));
+  const parts = splitOrgans(task, threads, loads);
   let results: SegmentOrgansResult[];
   if (parts.length <= 1) {
     results = [await new ThreadPart(task).segment(new Map(), progress)];
@@ -208,7 +219,7 @@ export async function segmentOrgansOnThreads(req: ThreadedOrgansRequest): Promis
         `${parts.length} threads, ${label}`,
       );
     };
-    const { needs, shares } = encodingShares(task, parts);
+    const { needs, shares } = encodingShares(task, parts, loads);
     const tasks = parts.map((organs) => ({ ...task, organs: organs.map((o) => req.organs[o]!) }));
     // The workers start first; this thread makes its atlases and encodes its share meanwhile, then
     // takes its part once every share is in.
@@ -218,9 +229,8 @@ export async function segmentOrgansOnThreads(req: ThreadedOrgansRequest): Promis
       mine.prepare();
       const all = new Map(await mine.encode(shares[0]!));
       for (const o of others) for (const [z, e] of await o.encoded) all.set(z, e);
-      const neededFrom = (p: number) => new Map(needs[p]!.filter((z) => !shares[p]!.includes(z)).map((z) => [z, all.get(z)!]));
-      others.forEach((o, k) => o.send(neededFrom(k + 1)));
-      const first = await mine.segment(neededFrom(0), report(0));
+      others.forEach((o, k) => o.send(encodingsFromOthers(needs[k + 1]!, shares[k + 1]!, all)));
+      const first = await mine.segment(encodingsFromOthers(needs[0]!, shares[0]!, all), report(0));
       results = [first, ...(await Promise.all(others.map((o) => o.result)))];
     } catch (error) {
       for (const o of others) o.stop();
