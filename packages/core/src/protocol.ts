@@ -87,10 +87,14 @@ export function organRange(masks: Uint8Array, nz: number): [number, number] | nu
   const plane = masks.length / nz;
   let first = -1;
   let last = -1;
+  // A plain scan that stops at the slice's first pixel set (a callback per pixel showed in profiles).
   for (let z = 0; z < nz; z++) {
-    if (masks.subarray(z * plane, (z + 1) * plane).some((v) => v !== 0)) {
-      if (first < 0) first = z;
-      last = z;
+    for (let i = z * plane, end = i + plane; i < end; i++) {
+      if (masks[i] !== 0) {
+        if (first < 0) first = z;
+        last = z;
+        break;
+      }
     }
   }
   return first < 0 ? null : [first, last];

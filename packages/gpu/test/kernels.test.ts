@@ -11,11 +11,13 @@ import type { AnyKernelCase } from '../src/kernels/cases.ts';
 import { walkerInputs } from '../src/kernels/random-walker/cases.ts';
 import {
   appearanceReference,
+  componentLabelsReference,
   confidence,
   confidenceNaive,
   downsampleMaskReference,
   gaussianReference,
   KERNELS,
+  morphologyReference,
   prototype,
   randomWalkerReference,
 } from '../src/kernels/index.ts';
@@ -109,6 +111,31 @@ describe('what the references mean', () => {
         expectClose(fused.data, naive.data, 1e-5, 0);
       }
     }
+  });
+
+  it("a reference's working memory, reused between calls, leaves nothing of a larger call behind", () => {
+    // A large call first fills the references' scratch (scratch.ts) with its own values: a
+    // checkerboard under 4-connectivity makes every other pixel a component's root.
+    const board = Uint8Array.from({ length: 4 * 64 * 64 }, (_, i) => (i + Math.floor(i / 64)) % 2);
+    componentLabelsReference(board, { B: 4, H: 64, W: 64 }, 4);
+    morphologyReference(randomMask(4 * 64 * 64, 42, 0.6), { B: 4, H: 64, W: 64 }, 'dilate', { shape: 'square', radius: 2 });
+    gaussianReference(randomArray(4 * 64 * 64, 43), { B: 4, H: 64, W: 64 }, 4);
+    const [H, W] = [9, 11];
+    const mask = randomMask(H * W, 44, 0.4);
+    // Components: each root's size is the count of pixels labelled with it; every other pixel's is 0.
+    const { roots, sizes } = componentLabelsReference(mask, { B: 1, H, W }, 4);
+    roots.forEach((r, i) => expect(sizes[i], `pixel ${i}`).toBe(r === i ? roots.filter((q) => q === i).length : 0));
+    // Dilation by a 3×3 square, pixel by pixel.
+    const dilated = morphologyReference(mask, { B: 1, H, W }, 'dilate', { shape: 'square', radius: 1 });
+    for (let y = 0; y < H; y++) {
+      for (let x = 0; x < W; x++) {
+        let any = 0;
+        for (let dy = -1; dy <= 1; dy++) for (let dx = -1; dx <= 1; dx++) any ||= mask[(y + dy) * W + x + dx] && x + dx >= 0 && x + dx < W ? 1 : 0;
+        expect(dilated[y * W + x], `(${x}, ${y})`).toBe(any);
+      }
+    }
+    // The blur of a constant image, after a blur of noise.
+    expectClose(gaussianReference(new Float32Array(H * W).fill(0.7), { B: 1, H, W }, 1), new Float32Array(H * W).fill(0.7), 1e-6, 0);
   });
 
   it('a constant image stays constant under the blur', () => {

@@ -1,5 +1,6 @@
 /** CPU reference of kernels/components.wgsl: connected components with size and value sums. */
 import { finite, imageShape, length, ShapeError, type ImageShape, type Values } from '../../shapes.ts';
+import { scratch } from '../../scratch.ts';
 
 export type Connectivity = 4 | 8;
 
@@ -72,15 +73,24 @@ export function componentsReference(masks: Uint8Array, values: Float32Array | nu
 export function componentLabelsReference(masks: Uint8Array, s: ImageShape, connectivity: Connectivity): { roots: Uint32Array; sizes: Uint32Array } {
   validateComponents(masks, null, s, connectivity);
   const { roots, sizes } = label(masks, null, s, connectivity);
-  return { roots: Uint32Array.from(roots, (r) => (r < 0 ? NO_COMPONENT : r)), sizes: Uint32Array.from(sizes) };
+  // label() sets the sizes at roots only: a root is the pixel whose root is itself.
+  const plane = s.H * s.W;
+  return {
+    roots: Uint32Array.from(roots, (r) => (r < 0 ? NO_COMPONENT : r)),
+    sizes: Uint32Array.from(roots, (r, i) => (r === i % plane ? sizes[i]! : 0)),
+  };
 }
 
+/**
+ * Per pixel its component's root within its slice (-1 for background); per root, the
+ * component's size and value sum (set at roots only: the arrays are scratch, see scratch.ts).
+ */
 function label(masks: Uint8Array, values: Float32Array | null, s: ImageShape, connectivity: Connectivity) {
   const { B, H, W } = s;
   const plane = H * W;
-  const roots = new Int32Array(B * plane).fill(-1);
-  const sizes = new Float64Array(B * plane);
-  const sums = new Float64Array(B * plane);
+  const roots = scratch('components:roots', Int32Array, B * plane).fill(-1);
+  const sizes = scratch('components:sizes', Float64Array, B * plane);
+  const sums = scratch('components:sums', Float64Array, B * plane);
   const stack: number[] = [];
   const neighbours =
     connectivity === 8
@@ -106,6 +116,8 @@ function label(masks: Uint8Array, values: Float32Array | null, s: ImageShape, co
       if (!masks[o + start] || roots[o + start]! >= 0) continue;
       // Row-major scan: the first unvisited pixel is the component's smallest index, its root.
       roots[o + start] = start;
+      sizes[o + start] = 0;
+      sums[o + start] = 0;
       stack.push(start);
       while (stack.length) {
         const i = stack.pop()!;

@@ -1,5 +1,6 @@
 /** CPU reference of kernels/gaussian.wgsl: separable Gaussian blur, edges replicated. */
 import { finite, imageShape, length, ShapeError, type ImageShape, type Values } from '../../shapes.ts';
+import { scratch } from '../../scratch.ts';
 
 /** The kernel's radius for σ: 3σ, rounded up, at least 1. */
 export function gaussianRadius(sigma: number): number {
@@ -19,7 +20,7 @@ export function gaussianReference(maps: Float32Array, s: ImageShape, sigma: numb
   const r = gaussianRadius(sigma);
   const w = Float64Array.from({ length: 2 * r + 1 }, (_, i) => Math.exp(-((i - r) ** 2) / (2 * sigma * sigma)));
   const sum = w.reduce((a, b) => a + b, 0);
-  const tmp = new Float64Array(B * H * W);
+  const tmp = scratch('gaussian:rows', Float64Array, B * H * W);
   const out = new Float32Array(B * H * W);
   const acc = new Float64Array(W);
   const clamp = (v: number, hi: number) => (v < 0 ? 0 : v > hi ? hi : v);

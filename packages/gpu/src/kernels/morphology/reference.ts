@@ -1,5 +1,6 @@
 /** CPU reference of kernels/morphology.wgsl: binary erosion and dilation. */
 import { imageShape, length, ShapeError, type ImageShape, type Values } from '../../shapes.ts';
+import { scratch } from '../../scratch.ts';
 
 export interface StructuringElement {
   shape: 'square' | 'disc';
@@ -34,8 +35,9 @@ export function morphologyReference(masks: Uint8Array, s: ImageShape, op: Morpho
   const reach = Array.from({ length: 2 * r + 1 }, (_, i) => (element.shape === 'disc' ? Math.floor(Math.sqrt(r * r - (i - r) ** 2)) : r));
   const out = new Uint8Array(B * H * W);
   // ones[(b·H + y)·(W + 1) + x]: the ones in row y of slice b before column x.
-  const ones = new Int32Array(B * H * (W + 1));
+  const ones = scratch('morphology:ones', Int32Array, B * H * (W + 1));
   for (let row = 0; row < B * H; row++) {
+    ones[row * (W + 1)] = 0; // scratch: it holds the last call's counts
     for (let x = 0; x < W; x++) ones[row * (W + 1) + x + 1] = ones[row * (W + 1) + x]! + (masks[row * W + x] ? 1 : 0);
   }
   const erode = op === 'erode';
