@@ -1,6 +1,7 @@
 /** The model backend a command asks for: the built-in weight-free one, or ONNX exports in a directory. */
 import { Option } from 'commander';
-import { DEFAULT_CACHE_BYTES, WEIGHT_FREE_DEFAULTS, weightFreeBackend, type Backend, type WeightFreeOptions } from '@synpo/core';
+import { DEFAULT_CACHE_BYTES, WEIGHT_FREE_DEFAULTS, weightFreeBackend, type Backend, type SegmentCaseRequest, type WeightFreeOptions } from '@synpo/core';
+import { segmentOrgansOnThreads } from '@synpo/core/node';
 import { loadModels, onnxBackend, type CheckReport, type ExecutionProvider } from '@synpo/core/onnx';
 import { directorySource } from '@synpo/core/onnx/node';
 import { CliError, EXIT } from './errors.ts';
@@ -58,4 +59,25 @@ export async function backendFor(opts: BackendOpts): Promise<Backend & { provide
   return Object.assign(onnxBackend(models, { cacheBytes: cacheBytes(opts) }), {
     providers: Object.fromEntries(report.models.map((m) => [m.role, m.provider])),
   });
+}
+
+/**
+ * The threads a case's organs are spread over (segmentOrgansOnThreads: the output is that of
+ * one): on the CPU path (`path`: the kernels' path, or --device before they open) with the
+ * weight-free backend, whose kernels run in the threads, `wanted` but at most one an organ; one
+ * elsewhere. With more than one, `segment` is segmentCase's hook that spreads them.
+ */
+export function organThreads(
+  path: string,
+  opts: { backend: string; weightFree?: Partial<WeightFreeOptions> },
+  wanted: number,
+  organs: number,
+): { threads: number; segment?: SegmentCaseRequest['segment'] } {
+  const threads = path === 'cpu' && opts.backend === 'weight-free' ? Math.min(wanted, organs) : 1;
+  if (threads <= 1) return { threads: 1 };
+  return {
+    threads,
+    segment: ({ synpo, ...request }) =>
+      segmentOrgansOnThreads({ ...request, threads, options: synpo.options, ...(opts.weightFree && { weightFree: opts.weightFree }) }),
+  };
 }

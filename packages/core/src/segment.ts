@@ -278,10 +278,9 @@ export async function segmentOrgans(req: SegmentOrgansRequest): Promise<SegmentO
         );
       }
     }
-    // The atlas of each organ: one map per slice of its target range (given, for a slice cut from a volume).
-    const atlases = plans.map((plan, o) =>
-      req.atlas === false ? null : (req.organs[o]!.atlas ?? carriedAtlas(support, req.organs[o]!.masks, query, plan.target, synpo.options.atlas.growth)),
-    );
+    // The atlas of each organ: one map per slice of its target range (given, for a slice cut from
+    // a volume, or made ahead by a thread: withAtlases makes it the one way).
+    const atlases = req.atlas === false ? plans.map(() => null) : withAtlases(req, synpo.options.atlas.growth).map((organ) => organ.atlas!);
     const blank = new Set<number>();
     for (let z = range[0]; z <= range[1]; z++) if (isBlank(query.slices.subarray(z * PIXELS, (z + 1) * PIXELS))) blank.add(z);
     // One job per (organ, support slice): the query slices of that third of the organ's range.

@@ -9,8 +9,8 @@
 import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { dice, overlap, segmentCase, type Backend, type PropagationSteps, type WeightFreeOptions } from '@synpo/core';
-import { segmentOrgansOnThreads } from '@synpo/core/node';
 import { ShapeError, type Kernels } from '@synpo/gpu';
+import { organThreads } from '../backend.ts';
 import { CliError } from '../errors.ts';
 import { writeFileAtomic } from '../files.ts';
 import { loadVolume } from '../inputs.ts';
@@ -137,8 +137,12 @@ export async function runCase(c: BatchCase, ctx: CaseContext): Promise<CaseResul
     if (truth && truth.dims.join() !== query.dims.join())
       throw new CliError(`query label ${c.queryLabel} is ${truth.dims.join('×')}, the query ${query.dims.join('×')}`);
     const organs = chooseOrgans({ organs: c.organs, labels: ctx.options.labels, supportValues: true }, c.supportLabel, supportLabel);
-    // The CPU path's threads, one organ each at least (the weight-free backend: its kernels run in the threads).
-    const threads = ctx.kernels.path === 'cpu' && ctx.options.backend === 'weight-free' ? Math.min(ctx.threads, organs.length) : 1;
+    const { threads, segment } = organThreads(
+      ctx.kernels.path,
+      { backend: ctx.options.backend, ...(ctx.weightFree && { weightFree: ctx.weightFree }) },
+      ctx.threads,
+      organs.length,
+    );
     const result = await segmentCase({
       backend: ctx.backend,
       kernels: ctx.kernels,
@@ -155,10 +159,7 @@ export async function runCase(c: BatchCase, ctx: CaseContext): Promise<CaseResul
       },
       atlas: ctx.options.atlas,
       ...(ctx.steps && { steps: ctx.steps }),
-      ...(threads > 1 && {
-        segment: ({ synpo, ...request }) =>
-          segmentOrgansOnThreads({ ...request, threads, options: synpo.options, ...(ctx.weightFree && { weightFree: ctx.weightFree }) }),
-      }),
+      ...(segment && { segment }),
     });
     const labels = result.fileLabels;
     await mkdir(dirname(c.out), { recursive: true });

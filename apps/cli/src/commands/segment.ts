@@ -1,8 +1,8 @@
 /** `synpo segment`: one annotated support → the organ's mask on a query volume, slice or folder. */
 import type { Command } from 'commander';
-import { segmentOrgansOnThreads, warmThreads } from '@synpo/core/node';
+import { warmThreads } from '@synpo/core/node';
 import { checkCase, PIXELS, segmentCase, LAYOUTS } from '@synpo/core';
-import { backendFor, cacheBytes, type BackendOpts } from '../backend.ts';
+import { backendFor, cacheBytes, organThreads, type BackendOpts } from '../backend.ts';
 import { reorientation, sliceVolume, type Reorientation, type Volume } from '@synpo/io';
 import { ShapeError } from '@synpo/gpu';
 import { computeFor } from '../compute.ts';
@@ -160,7 +160,7 @@ export function segmentCommand(program: Command, run: Runner): void {
         // Threads for the organs start while the volumes are read (only what the CPU path can use).
         // This thread takes a part itself: one worker fewer than threads, and no more than organs listed.
         const listed = opts.organs === undefined ? 1 : opts.organs.trim() === 'all' ? Infinity : opts.organs.split(',').filter((x) => x.trim()).length;
-        const threadsWanted = opts.device === 'cpu' && opts.backend === 'weight-free' && !opts.dump ? Math.min(opts.threads, listed) : 1;
+        const threadsWanted = organThreads(opts.device, opts, opts.dump ? 1 : opts.threads, listed).threads;
         if (threadsWanted > 1) warmThreads(Math.min(threadsWanted - 1, 8));
         // Models first: a broken model directory fails before any volume is read.
         const backend = await backendFor(opts);
@@ -188,7 +188,7 @@ export function segmentCommand(program: Command, run: Runner): void {
           const kernels = compute.kernels;
           const several = organs.length > 1;
           // The CPU path spreads the organs over threads (the weight-free backend; dumps stay in one thread).
-          const threads = kernels.path === 'cpu' && opts.backend === 'weight-free' && !opts.dump ? Math.min(opts.threads, organs.length) : 1;
+          const { threads, segment } = organThreads(kernels.path, opts, opts.dump ? 1 : opts.threads, organs.length);
           let t0 = performance.now();
           const result = await segmentCase({
             backend,
@@ -226,10 +226,7 @@ export function segmentCommand(program: Command, run: Runner): void {
               // The time reported is the segmentation's, not the reading and preparing.
               t0 = performance.now();
             },
-            ...(threads > 1 && {
-              segment: ({ synpo, ...request }) =>
-                segmentOrgansOnThreads({ ...request, threads, options: synpo.options, ...(opts.weightFree && { weightFree: opts.weightFree }) }),
-            }),
+            ...(segment && { segment }),
             ...(opts.dump && {
               detail: true,
               onSlice: (z, organ, r, s, supportZ) => dump!.slice(cut ? opts.slice! : toFile(z), r, s, toFileSupport(supportZ), several ? organ : undefined, z),
