@@ -90,16 +90,30 @@ export function sliceLandmarks(slice: Float32Array): SliceLandmarks {
   };
 }
 
+/**
+ * What the atlas reads of a whole volume, kept per slices array: each organ of a case, and each
+ * query of an evaluation against one support, would otherwise scan the same volumes again.
+ * Prepared slices are never changed once made.
+ */
+const anchors = new WeakMap<Float32Array, 'spine' | 'body'>();
+const landmarks = new WeakMap<Float32Array, (SliceLandmarks | undefined)[]>();
+
 /** 'spine' when the volume looks like windowed CT (its bone saturates), else 'body'. */
 export function chooseAnchor(volume: AtlasSide['volume']): 'spine' | 'body' {
   if (volume.intensity === 'ct') return 'spine';
+  const known = anchors.get(volume.slices);
+  if (known) return known;
+  const slices = volume.slices;
   let body = 0;
   let saturated = 0;
-  for (const v of volume.slices) {
+  for (let i = 0; i < slices.length; i++) {
+    const v = slices[i]!;
     if (v > BODY_THRESHOLD) body++;
     if (v >= 1) saturated++;
   }
-  return body > 0 && saturated / body >= SATURATED_BODY ? 'spine' : 'body';
+  const anchor = body > 0 && saturated / body >= SATURATED_BODY ? 'spine' : 'body';
+  anchors.set(slices, anchor);
+  return anchor;
 }
 
 /** The in-plane map from query pixels to support pixels: p ↦ to + scale·(p − shift − from). */
@@ -133,8 +147,10 @@ export function correspondingSlice(z: number, query: [number, number], support: 
 
 function meanLandmarks(volume: AtlasSide['volume'], zs: readonly number[]): SliceLandmarks {
   const sum: SliceLandmarks = { cx: 0, cy: 0, sx: 0, sy: 0, spineX: 0, spineY: 0 };
+  let known = landmarks.get(volume.slices);
+  if (!known) landmarks.set(volume.slices, (known = []));
   for (const z of zs) {
-    const l = sliceLandmarks(volume.slices.subarray(z * PIXELS, (z + 1) * PIXELS));
+    const l = (known[z] ??= sliceLandmarks(volume.slices.subarray(z * PIXELS, (z + 1) * PIXELS)));
     for (const k of Object.keys(sum) as (keyof SliceLandmarks)[]) sum[k] += l[k] / zs.length;
   }
   return sum;
@@ -179,61 +195,85 @@ export function refineShift(
   { margin = REFINE_MARGIN, search = REFINE_SEARCH } = {},
 ): AtlasTransform {
   const base = { ...transform, shift: [0, 0] as [number, number] };
-  // The samples: query slice offset, query pixel, support value.
-  const at: number[] = [];
-  const value: number[] = [];
-  for (let z = query.range[0]; z <= query.range[1]; z++) {
-    const zs = correspondingSlice(z, query.range, support.range);
-    const box = maskBox(supportMasks.subarray(zs * PIXELS, (zs + 1) * PIXELS));
-    if (!box) continue;
-    for (let y = 0; y < ROI; y += 2) {
-      for (let x = 0; x < ROI; x += 2) {
-        const [X, Y] = mapped(base, x, y);
-        if (
-          X < Math.max(0, box[0] - margin) ||
-          X > Math.min(ROI - 1, box[2] + margin) ||
-          Y < Math.max(0, box[1] - margin) ||
-          Y > Math.min(ROI - 1, box[3] + margin)
-        )
-          continue;
-        at.push(z * PIXELS, x, y);
-        value.push(support.volume.slices[zs * PIXELS + Y * ROI + X]!);
-      }
-    }
-  }
-  const n = value.length;
-  if (n < 2) return { ...base, ncc: null };
-  let mean = 0;
-  for (const v of value) mean += v / n;
-  let va = 0;
-  for (let i = 0; i < n; i++) va += (value[i]! - mean) ** 2;
+  // Query column x maps to support column xs[x], row y to ys[y] (no rotation).
+  const [xs, ys] = axisMaps(base);
   // The query slices of the range with a border of zeros wide enough for every shift looked at
   // (pixels shifted outside the slice count as 0), so no sample needs a bounds test.
   const pad = search + 2;
   const side = ROI + 2 * pad;
-  const padded = new Float32Array((query.range[1] - query.range[0] + 1) * side * side);
-  for (let z = query.range[0]; z <= query.range[1]; z++) {
-    for (let y = 0; y < ROI; y++) {
-      const from = z * PIXELS + y * ROI;
-      padded.set(query.volume.slices.subarray(from, from + ROI), ((z - query.range[0]) * side + y + pad) * side + pad);
-    }
+  const [q0, q1] = query.range;
+  // The samples, every other query pixel whose support pixel lies within `margin` of the organ's
+  // box on its slice: the sample's index in the padded query slices, and its support value.
+  const boxes: ([number, number, number, number] | null)[] = [];
+  let n = 0;
+  for (let z = q0; z <= q1; z++) {
+    const zs = correspondingSlice(z, query.range, support.range);
+    const box = maskBox(supportMasks.subarray(zs * PIXELS, (zs + 1) * PIXELS));
+    const within: [number, number, number, number] | null = box && [
+      Math.max(0, box[0] - margin),
+      Math.max(0, box[1] - margin),
+      Math.min(ROI - 1, box[2] + margin),
+      Math.min(ROI - 1, box[3] + margin),
+    ];
+    boxes.push(within);
+    if (!within) continue;
+    let rows = 0;
+    let columns = 0;
+    for (let y = 0; y < ROI; y += 2) rows += ys[y]! >= within[1] && ys[y]! <= within[3] ? 1 : 0;
+    for (let x = 0; x < ROI; x += 2) columns += xs[x]! >= within[0] && xs[x]! <= within[2] ? 1 : 0;
+    n += rows * columns;
   }
-  // Per sample: its pixel's index in the padded slices and its support value less the mean.
+  if (n < 2) return { ...base, ncc: null };
   const index = new Int32Array(n);
   const centred = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    const z = at[3 * i]! / PIXELS - query.range[0];
-    index[i] = (z * side + at[3 * i + 2]! + pad) * side + at[3 * i + 1]! + pad;
-    centred[i] = value[i]! - mean;
+  for (let z = q0, i = 0; z <= q1; z++) {
+    const within = boxes[z - q0];
+    if (!within) continue;
+    const [X0, Y0, X1, Y1] = within;
+    const from = correspondingSlice(z, query.range, support.range) * PIXELS;
+    for (let y = 0; y < ROI; y += 2) {
+      const Y = ys[y]!;
+      if (Y < Y0 || Y > Y1) continue;
+      for (let x = 0; x < ROI; x += 2) {
+        const X = xs[x]!;
+        if (X < X0 || X > X1) continue;
+        index[i] = ((z - q0) * side + y + pad) * side + x + pad;
+        centred[i++] = support.volume.slices[from + Y * ROI + X]!;
+      }
+    }
   }
-  const score = (dx: number, dy: number) => shiftedNcc(padded, index, centred, va, dy * side + dx);
-  let best = { dx: 0, dy: 0, ncc: score(0, 0) };
+  let mean = 0;
+  for (let i = 0; i < n; i++) mean += centred[i]! / n;
+  let va = 0;
+  for (let i = 0; i < n; i++) va += (centred[i]! - mean) ** 2;
+  for (let i = 0; i < n; i++) centred[i] = centred[i]! - mean;
+  const padded = new Float32Array((q1 - q0 + 1) * side * side);
+  for (let z = q0; z <= q1; z++) {
+    for (let y = 0; y < ROI; y++) {
+      const from = z * PIXELS + y * ROI;
+      padded.set(query.volume.slices.subarray(from, from + ROI), ((z - q0) * side + y + pad) * side + pad);
+    }
+  }
+  const scores = new Float64Array(NCC_SHIFTS);
+  let best = { dx: 0, dy: 0, ncc: shiftedNcc(padded, index, centred, va, [0], scores)[0]! };
   const look = (step: number, cx: number, cy: number, reach: number) => {
     for (let dy = cy - reach; dy <= cy + reach; dy += step) {
-      for (let dx = cx - reach; dx <= cx + reach; dx += step) {
-        const ncc = score(dx, dy);
-        // Ties keep the smaller shift: the landmarks' placement stands unless the image says otherwise.
-        if (ncc > best.ncc || (ncc === best.ncc && Math.hypot(dx, dy) < Math.hypot(best.dx, best.dy))) best = { dx, dy, ncc };
+      for (let dx0 = cx - reach; dx0 <= cx + reach; dx0 += step * NCC_SHIFTS) {
+        const dxs: number[] = [];
+        for (let dx = dx0; dx <= Math.min(cx + reach, dx0 + step * (NCC_SHIFTS - 1)); dx += step) dxs.push(dx);
+        shiftedNcc(
+          padded,
+          index,
+          centred,
+          va,
+          dxs.map((dx) => dy * side + dx),
+          scores,
+        );
+        dxs.forEach((dx, k) => {
+          const ncc = scores[k]!;
+          // Ties keep the smaller shift: the landmarks' placement stands unless the image says otherwise.
+          if (ncc > best.ncc || (ncc === best.ncc && Math.hypot(dx, dy) < Math.hypot(best.dx, best.dy))) best = { dx, dy, ncc };
+        });
       }
     }
   };
@@ -242,24 +282,66 @@ export function refineShift(
   return { ...base, shift: [best.dx, best.dy], ncc: Number.isFinite(best.ncc) ? best.ncc : null };
 }
 
+/** The support column of each query column and the support row of each query row under `t` (`mapped`, one axis at a time). */
+function axisMaps(t: AtlasTransform): [Int32Array, Int32Array] {
+  return [Int32Array.from({ length: ROI }, (_, x) => mapped(t, x, 0)[0]), Int32Array.from({ length: ROI }, (_, y) => mapped(t, 0, y)[1])];
+}
+
+/** How many shifts `shiftedNcc` scores in one pass over the samples. */
+const NCC_SHIFTS = 4;
+
 /**
  * The normalised cross-correlation of the samples' centred support values with the query's
- * intensities under them, `offset` further on in the padded slices. A function of its own, not a
- * closure, so the JIT compiles it once for every organ and shift.
+ * intensities under them, for each of up to NCC_SHIFTS `offsets` further on in the padded slices,
+ * into `out`. The shifts share one pass over the samples (their sums are independent, so the CPU
+ * overlaps them; each is added up in sample order, so it is the number a pass of its own gives).
+ * A function of its own, not a closure, so the JIT compiles it once for every organ and shift.
  */
-function shiftedNcc(padded: Float32Array, index: Int32Array, centred: Float64Array, va: number, offset: number): number {
+function shiftedNcc(padded: Float32Array, index: Int32Array, centred: Float64Array, va: number, offsets: readonly number[], out: Float64Array): Float64Array {
   const n = centred.length;
-  let sb = 0;
-  let sbb = 0;
-  let sab = 0;
+  // Missing shifts repeat the first (their sums are not read).
+  const [o0 = 0, o1 = o0, o2 = o0, o3 = o0] = offsets;
+  let sb0 = 0;
+  let sbb0 = 0;
+  let sab0 = 0;
+  let sb1 = 0;
+  let sbb1 = 0;
+  let sab1 = 0;
+  let sb2 = 0;
+  let sbb2 = 0;
+  let sab2 = 0;
+  let sb3 = 0;
+  let sbb3 = 0;
+  let sab3 = 0;
   for (let i = 0; i < n; i++) {
-    const b = padded[index[i]! + offset]!;
-    sb += b;
-    sbb += b * b;
-    sab += centred[i]! * b;
+    const j = index[i]!;
+    const c = centred[i]!;
+    const b0 = padded[j + o0]!;
+    const b1 = padded[j + o1]!;
+    const b2 = padded[j + o2]!;
+    const b3 = padded[j + o3]!;
+    sb0 += b0;
+    sbb0 += b0 * b0;
+    sab0 += c * b0;
+    sb1 += b1;
+    sbb1 += b1 * b1;
+    sab1 += c * b1;
+    sb2 += b2;
+    sbb2 += b2 * b2;
+    sab2 += c * b2;
+    sb3 += b3;
+    sbb3 += b3 * b3;
+    sab3 += c * b3;
   }
-  const vb = sbb - (sb * sb) / n;
-  return va > 0 && vb > 0 ? sab / Math.sqrt(va * vb) : -Infinity;
+  const ncc = (sb: number, sbb: number, sab: number) => {
+    const vb = sbb - (sb * sb) / n;
+    return va > 0 && vb > 0 ? sab / Math.sqrt(va * vb) : -Infinity;
+  };
+  out[0] = ncc(sb0, sbb0, sab0);
+  out[1] = ncc(sb1, sbb1, sab1);
+  out[2] = ncc(sb2, sbb2, sab2);
+  out[3] = ncc(sb3, sbb3, sab3);
+  return out;
 }
 
 /** The centroid (x, y) of a mask's set pixels (the slice's centre when there are none). */
@@ -344,8 +426,7 @@ export function organAtlas(
     throw new ShapeError('atlas', `support masks: ${support.volume.nz} slices of ${PIXELS} needed, got ${supportMasks.length} values`);
   }
   // Each query column/row maps to one support column/row (no rotation): two lookup tables.
-  const xs = Int32Array.from({ length: ROI }, (_, x) => mapped(transform, x, 0)[0]);
-  const ys = Int32Array.from({ length: ROI }, (_, y) => mapped(transform, 0, y)[1]);
+  const [xs, ys] = axisMaps(transform);
   const cell = ROI / ATLAS_GRID;
   const out: Float32Array[] = [];
   for (let z = query.range[0]; z <= query.range[1]; z++) {
@@ -353,13 +434,15 @@ export function organAtlas(
     // Enlarging about the centroid: a support pixel is drawn from one 1/(1 + grow) as far from it.
     const [gx, gy] = grow > 0 ? centroid(mask) : [0, 0];
     const toward = (v: number, c: number) => (grow > 0 ? Math.round(c + (v - c) / (1 + grow)) : v);
+    // The support column of each query column on this slice.
+    const columns = xs.map((X) => toward(X, gx));
     const map = new Float32Array(ATLAS_CELLS);
     for (let y = 0; y < ROI; y++) {
       const Y = toward(ys[y]!, gy);
       if (Y < 0 || Y >= ROI) continue;
       const row = ((y / cell) | 0) * ATLAS_GRID;
       for (let x = 0; x < ROI; x++) {
-        const X = toward(xs[x]!, gx);
+        const X = columns[x]!;
         if (X >= 0 && X < ROI && mask[Y * ROI + X]) {
           const c = row + ((x / cell) | 0);
           map[c] = map[c]! + 1 / (cell * cell);
