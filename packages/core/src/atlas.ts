@@ -288,7 +288,7 @@ function axisMaps(t: AtlasTransform): [Int32Array, Int32Array] {
 }
 
 /** How many shifts `shiftedNcc` scores in one pass over the samples. */
-const NCC_SHIFTS = 4;
+export const NCC_SHIFTS = 4;
 
 /**
  * The normalised cross-correlation of the samples' centred support values with the query's
@@ -297,7 +297,14 @@ const NCC_SHIFTS = 4;
  * overlaps them; each is added up in sample order, so it is the number a pass of its own gives).
  * A function of its own, not a closure, so the JIT compiles it once for every organ and shift.
  */
-function shiftedNcc(padded: Float32Array, index: Int32Array, centred: Float64Array, va: number, offsets: readonly number[], out: Float64Array): Float64Array {
+export function shiftedNcc(
+  padded: Float32Array,
+  index: Int32Array,
+  centred: Float64Array,
+  va: number,
+  offsets: readonly number[],
+  out: Float64Array,
+): Float64Array {
   const n = centred.length;
   // Missing shifts repeat the first (their sums are not read).
   const [o0 = 0, o1 = o0, o2 = o0, o3 = o0] = offsets;

@@ -3,9 +3,23 @@
  * map the support's slices onto the query's, and the warped organ is its cover of each cell.
  * Synthetic volumes whose geometry is known: a query made as a shifted, stretched support.
  */
+import { createRng } from '@synpo/gpu';
 import { describe, expect, it } from 'vitest';
 import { ATLAS_CELLS, ATLAS_GRID, CELLS, GRID, PIXELS, ROI, weightFreeBackend } from '../src/index.ts';
-import { atlasTransform, chooseAnchor, correspondingSlice, GROWTH_RADIUS, organAtlas, organGrowth, refineShift, sliceLandmarks } from '../src/atlas.ts';
+import {
+  atlasTransform,
+  chooseAnchor,
+  correspondingSlice,
+  GROWTH_RADIUS,
+  NCC_SHIFTS,
+  organAtlas,
+  organGrowth,
+  REFINE_MARGIN,
+  REFINE_SEARCH,
+  refineShift,
+  shiftedNcc,
+  sliceLandmarks,
+} from '../src/atlas.ts';
 
 /**
  * A body (ellipse, 0.3) with a spine (a bright disc near the midline, 1.0) and an organ (0.5)
@@ -128,6 +142,94 @@ describe('the atlas prior', () => {
     expect(after).toBeGreaterThan(0.9);
     // the default transform is the refined one
     expect(organAtlas(side(support), support.organ, side(query))[2]).toEqual(organAtlas(side(support), support.organ, side(query), refined)[2]);
+  });
+
+  it('scores several shifts in one pass exactly as each shift alone', () => {
+    const rng = createRng(3);
+    const padded = Float32Array.from({ length: 4000 }, () => rng());
+    const index = Int32Array.from({ length: 500 }, () => 100 + Math.floor(rng() * 3700));
+    const centred = Float64Array.from({ length: 500 }, () => rng() - 0.5);
+    const va = centred.reduce((s, c) => s + c * c, 0);
+    // One shift's NCC, its sums added in sample order.
+    const alone = (offset: number) => {
+      let [sb, sbb, sab] = [0, 0, 0];
+      for (let i = 0; i < index.length; i++) {
+        const b = padded[index[i]! + offset]!;
+        sb += b;
+        sbb += b * b;
+        sab += centred[i]! * b;
+      }
+      return sab / Math.sqrt(va * (sbb - (sb * sb) / index.length));
+    };
+    const out = new Float64Array(NCC_SHIFTS);
+    for (const offsets of [[0], [-7, 31], [5, -60, 12], [-90, -2, 44, 97]]) {
+      shiftedNcc(padded, index, centred, va, offsets, out);
+      offsets.forEach((o, k) => expect(out[k]).toBe(alone(o)));
+    }
+  });
+
+  it('finds the shift a correlation of each shift on its own would choose', () => {
+    // Textured phantoms, so that every shift scores differently.
+    const rng = createRng(7);
+    const textured = (v: { slices: Float32Array; organ: Uint8Array }) => {
+      for (let i = 0; i < v.slices.length; i++) if (v.slices[i]! > 0) v.slices[i] = v.slices[i]! + 0.1 * rng();
+      return v;
+    };
+    const support = textured(phantom(6, 128, 120, 90, 60));
+    const query = textured(phantom(6, 122, 126, 84, 64, [-0.55, 0.4]));
+    const side = (v: { slices: Float32Array }) => ({ volume: { slices: v.slices, nz: 6, intensity: 'mr' as const }, range: [1, 4] as [number, number] });
+    const placed = atlasTransform(side(support), side(query));
+    const refined = refineShift(side(support), support.organ, side(query), placed);
+    // The samples, plainly: every other query pixel whose support pixel (under the landmarks'
+    // transform) lies within the margin of the organ's box on its slice.
+    const at = (p: number, axis: 0 | 1) => Math.round(placed.to[axis] + placed.scale[axis] * (p - placed.from[axis]));
+    const samples: { z: number; x: number; y: number; value: number }[] = [];
+    for (let z = 1; z <= 4; z++) {
+      const organ = support.organ.subarray(z * PIXELS, (z + 1) * PIXELS);
+      let [x0, y0, x1, y1] = [ROI, ROI, -1, -1];
+      for (let p = 0; p < PIXELS; p++) {
+        if (!organ[p]) continue;
+        [x0, y0, x1, y1] = [Math.min(x0, p % ROI), Math.min(y0, Math.floor(p / ROI)), Math.max(x1, p % ROI), Math.max(y1, Math.floor(p / ROI))];
+      }
+      for (let y = 0; y < ROI; y += 2) {
+        for (let x = 0; x < ROI; x += 2) {
+          const [X, Y] = [at(x, 0), at(y, 1)];
+          if (X < Math.max(0, x0 - REFINE_MARGIN) || X > Math.min(ROI - 1, x1 + REFINE_MARGIN)) continue;
+          if (Y < Math.max(0, y0 - REFINE_MARGIN) || Y > Math.min(ROI - 1, y1 + REFINE_MARGIN)) continue;
+          samples.push({ z, x, y, value: support.slices[z * PIXELS + Y * ROI + X]! });
+        }
+      }
+    }
+    const ncc = (dx: number, dy: number) => {
+      const a = samples.map((s) => s.value);
+      const b = samples.map(({ z, x, y }) =>
+        x + dx >= 0 && x + dx < ROI && y + dy >= 0 && y + dy < ROI ? query.slices[z * PIXELS + (y + dy) * ROI + x + dx]! : 0,
+      );
+      const mean = (v: number[]) => v.reduce((s, e) => s + e, 0) / v.length;
+      const [ma, mb] = [mean(a), mean(b)];
+      let [ab, aa, bb] = [0, 0, 0];
+      a.forEach((_, i) => {
+        ab += (a[i]! - ma) * (b[i]! - mb);
+        aa += (a[i]! - ma) ** 2;
+        bb += (b[i]! - mb) ** 2;
+      });
+      return ab / Math.sqrt(aa * bb);
+    };
+    // A grid of 2 pixels, then 1 around the best.
+    let best = { dx: 0, dy: 0, ncc: ncc(0, 0) };
+    const look = (step: number, cx: number, cy: number, reach: number) => {
+      for (let dy = cy - reach; dy <= cy + reach; dy += step) {
+        for (let dx = cx - reach; dx <= cx + reach; dx += step) {
+          const score = ncc(dx, dy);
+          if (score > best.ncc) best = { dx, dy, ncc: score };
+        }
+      }
+    };
+    look(2, 0, 0, REFINE_SEARCH);
+    look(1, best.dx, best.dy, 1);
+    expect(refined.shift).toEqual([best.dx, best.dy]);
+    expect(refined.ncc).toBeCloseTo(best.ncc, 9);
+    expect(best.dx !== 0 || best.dy !== 0).toBe(true);
   });
 
   it('enlarges a large organ about its centroid and leaves a small one nearly as it is', () => {
