@@ -1,6 +1,6 @@
 /** Which organs a run segments (`--organ`, `--organs`, a manifest's `organs`) and the values it writes. */
 import type { Volume } from '@synpo/io';
-import { LABEL_MAPS, MAX_LABEL, organName, type LabelMapName } from '@synpo/core';
+import { LABEL_MAPS, labelValues, MAX_LABEL, organName, type LabelMapName } from '@synpo/core';
 import { CliError, EXIT } from './errors.ts';
 import { organValue } from './inputs.ts';
 import { parseInteger } from './numbers.ts';
@@ -26,9 +26,7 @@ export interface ChosenOrgan {
 /** The organs of `--organ` / `--organs` (and the values `--value` writes), checked against the support. */
 export function chooseOrgans(opts: OrganOpts, labelPath: string, supportLabel: Volume): ChosenOrgan[] {
   if (opts.organ !== undefined && opts.organs !== undefined) throw new CliError('give --organ or --organs, not both', EXIT.usage);
-  const values = new Set<number>();
-  for (const v of supportLabel.data) if (v !== 0) values.add(v);
-  const present = [...values].sort((a, b) => a - b);
+  const present = labelValues(supportLabel.data);
   const map = opts.labels in LABEL_MAPS ? (opts.labels as LabelMapName) : null;
   const nameOf = (value: number) => organName(map, value);
   let chosen: { name: string; value: number }[];

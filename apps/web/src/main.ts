@@ -12,6 +12,7 @@ import {
   dice,
   GRID,
   labelsToRoi,
+  labelValues,
   organName,
   overlap,
   PAPER_BANDS,
@@ -152,9 +153,7 @@ function nameOf(value: number): string {
 
 function valuesOf(labels: Volume | null): number[] {
   if (!labels) return [];
-  const values = new Set<number>();
-  for (const v of labels.data) if (v > 0) values.add(v);
-  return [...values].sort((a, b) => a - b);
+  return labelValues(labels.data).filter((v) => v > 0);
 }
 
 function setOrgan(value: number): void {

@@ -75,6 +75,8 @@ export {
   dice,
   overlap,
   organRange,
+  anySet,
+  labelValues,
   supportSlices,
   queryPart,
   meanStd,

@@ -5,6 +5,7 @@
  */
 import { bilinearTaps } from '@synpo/gpu/kernels';
 import { CELLS, GRID, PIXELS, ROI } from './backend.ts';
+import { anySet } from './protocol.ts';
 
 const taps = bilinearTaps(GRID, ROI);
 
@@ -68,7 +69,7 @@ export function cellRuns(cells: Uint8Array): { offset: number; length: number }[
 export function sharedCellCount(organMasks: readonly Uint8Array[], nz: number): number {
   let n = 0;
   for (let z = 0; z < nz; z++) {
-    const slice = organMasks.map((m) => m.subarray(z * PIXELS, (z + 1) * PIXELS)).filter((m) => m.some((v) => v));
+    const slice = organMasks.filter((m) => anySet(m, z * PIXELS, (z + 1) * PIXELS)).map((m) => m.subarray(z * PIXELS, (z + 1) * PIXELS));
     for (const grid of sharedCells(slice)) if (grid) for (const v of grid) n += v;
   }
   return n;

@@ -77,11 +77,16 @@ function kthSmallest(a: Float32Array, k: number): number {
   return a[k]!;
 }
 
-export function detectIntensity(volume: Volume): 'ct' | 'mr' {
+/** The smallest voxel value (indexed: an iterator over a whole volume showed in profiles). */
+function minimum(data: Volume['data']): number {
   let min = Infinity;
-  for (const v of volume.data) if (v < min) min = v;
+  for (let i = 0; i < data.length; i++) if (data[i]! < min) min = data[i]!;
+  return min;
+}
+
+export function detectIntensity(volume: Volume): 'ct' | 'mr' {
   // Hounsfield units go down to about −1000 (air); MR and windowed data do not go negative.
-  return min < -200 ? 'ct' : 'mr';
+  return minimum(volume.data) < -200 ? 'ct' : 'mr';
 }
 
 /**
@@ -98,8 +103,7 @@ export function prepareVolume(file: Volume, mode: IntensityMode = 'auto'): Prepa
   if (intensity === 'ct') {
     [lo, hi] = CT_WINDOW;
   } else {
-    lo = Infinity;
-    for (const v of volume.data) if (v < lo) lo = v;
+    lo = minimum(volume.data);
     hi = percentile(volume.data, MR_CLIP_PERCENTILE);
   }
   const span = hi > lo ? hi - lo : 1;
@@ -176,7 +180,7 @@ export function roiToVolume(masks: Uint8Array | Uint16Array, grid: RoiGrid, valu
   const [nx, ny, nz] = r.dims;
   const [x0, y0, w, h] = grid.region;
   let max = 0;
-  if (value === 'as-is') for (const v of masks) max = v > max ? v : max;
+  if (value === 'as-is') for (let i = 0; i < masks.length; i++) max = masks[i]! > max ? masks[i]! : max;
   else max = value;
   if (!Number.isInteger(max) || max < 0 || max > MAX_LABEL) throw new RangeError(`label value ${max} is outside 1..${MAX_LABEL}`);
   const out = new Uint16Array(nx * ny * nz);

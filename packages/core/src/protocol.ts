@@ -82,20 +82,35 @@ export function recogniseLabelMap(values: readonly number[]): LabelMapName | nul
   return null;
 }
 
+/**
+ * Whether any of `values[from..to)` is non-zero: a plain scan that stops at the first (a callback
+ * per pixel, as `subarray(…).some(…)` makes, showed in profiles of whole volumes).
+ */
+export function anySet(values: ArrayLike<number>, from = 0, to = values.length): boolean {
+  for (let i = from; i < to; i++) if (values[i] !== 0) return true;
+  return false;
+}
+
+/** The distinct non-zero values of a label volume, ascending (indexed, the set touched only where the value changes: millions of voxels). */
+export function labelValues(data: ArrayLike<number>): number[] {
+  const values = new Set<number>();
+  for (let i = 0, last = 0; i < data.length; i++) {
+    const v = data[i]!;
+    if (v !== last && v !== 0) values.add(v);
+    last = v;
+  }
+  return [...values].sort((a, b) => a - b);
+}
+
 /** First and last slice (z) whose mask is non-empty, or null. */
 export function organRange(masks: Uint8Array, nz: number): [number, number] | null {
   const plane = masks.length / nz;
   let first = -1;
   let last = -1;
-  // A plain scan that stops at the slice's first pixel set (a callback per pixel showed in profiles).
   for (let z = 0; z < nz; z++) {
-    for (let i = z * plane, end = i + plane; i < end; i++) {
-      if (masks[i] !== 0) {
-        if (first < 0) first = z;
-        last = z;
-        break;
-      }
-    }
+    if (!anySet(masks, z * plane, (z + 1) * plane)) continue;
+    if (first < 0) first = z;
+    last = z;
   }
   return first < 0 ? null : [first, last];
 }

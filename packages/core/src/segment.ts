@@ -14,7 +14,7 @@ import { PIXELS } from './backend.ts';
 import { atlasTransform, organAtlas, organGrowth, refineShift, type AtlasTransform } from './atlas.ts';
 import { confidenceAt, sharedCellCount } from './overlap.ts';
 import { MAX_LABEL, type PreparedVolume } from './preprocess.ts';
-import { organRange, queryPart, supportSlices } from './protocol.ts';
+import { anySet, organRange, queryPart, supportSlices } from './protocol.ts';
 import { Synpo, type HostEncoding, type SliceResult, type SupportEncoding } from './synpo.ts';
 import { DEFAULT_OPTIONS, type PointSelectionOptions, type PropagationOptions } from './options.ts';
 
@@ -204,7 +204,8 @@ let calls = 0;
 export function isBlank(slice: Float32Array): boolean {
   let lo = Infinity;
   let hi = -Infinity;
-  for (const v of slice) {
+  for (let i = 0; i < slice.length; i++) {
+    const v = slice[i]!;
     if (v < lo) lo = v;
     if (v > hi) hi = v;
   }
@@ -230,7 +231,7 @@ function organPlan(req: Pick<SegmentOrgansRequest, 'support' | 'query' | 'suppor
   if (req.supportSlice !== undefined) {
     const z = req.supportSlice;
     if (!Number.isInteger(z) || z < 0 || z >= support.nz) throw new ShapeError('segment', `support slice ${z} is outside 0..${support.nz - 1}`);
-    if (!organ.masks.subarray(z * PIXELS, (z + 1) * PIXELS).some((v) => v)) {
+    if (!anySet(organ.masks, z * PIXELS, (z + 1) * PIXELS)) {
       throw new ShapeError('segment', `support slice ${z} has none of the ${organ.name}; it is in slices ${range[0]}..${range[1]}`);
     }
     chosen = [z];
@@ -423,7 +424,7 @@ export function combineOrgans(
   let overlapPixels = 0;
   for (let z = 0; z < nz; z++) {
     const off = z * PIXELS;
-    const present = organs.filter((o) => o.masks.subarray(off, off + PIXELS).some((v) => v));
+    const present = organs.filter((o) => anySet(o.masks, off, off + PIXELS));
     if (present.length === 0) continue;
     if (present.length === 1) {
       const { masks, value } = present[0]!;

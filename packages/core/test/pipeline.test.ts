@@ -5,12 +5,14 @@ import { readNifti } from '@synpo/io/node';
 import {
   ATLAS_CELLS,
   ATLAS_GRID,
+  anySet,
   carryRange,
   CHAOS_T2,
   combineOrgans,
   dealSlices,
   dice,
   labelsToRoi,
+  labelValues,
   organLoad,
   organRange,
   overlap,
@@ -61,6 +63,17 @@ describe('protocol', () => {
   });
   it('carries an organ range by relative position', () => {
     expect(carryRange([10, 20], 31, 61)).toEqual([20, 40]);
+  });
+  it("finds a mask's slices and a label volume's values", () => {
+    const masks = new Uint8Array(5 * 4);
+    masks[1 * 4 + 3] = 1;
+    masks[3 * 4] = 1;
+    expect(organRange(masks, 5)).toEqual([1, 3]);
+    expect([0, 4, 8, 12, 16].map((from) => anySet(masks, from, from + 4))).toEqual([false, true, false, true, false]);
+    expect(anySet(masks, 5, 7)).toBe(false);
+    expect(organRange(new Uint8Array(8), 2)).toBeNull();
+    expect(labelValues(Float32Array.of(0, 6, 6, 0, 2, 2, 6, 13, 0, -1, 2))).toEqual([-1, 2, 6, 13]);
+    expect(labelValues(new Float32Array(5))).toEqual([]);
   });
   it('threads encode each needed slice once, the lighter part encoding more', () => {
     const needs = [

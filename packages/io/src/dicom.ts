@@ -381,9 +381,9 @@ export function stackDicomSlices(slices: DicomSlice[], folder: string): Volume {
     // MONOCHROME1 shows low values bright: invert within the series' range so the volume reads as MONOCHROME2.
     let lo = Infinity;
     let hi = -Infinity;
-    for (const v of data) {
-      if (v < lo) lo = v;
-      if (v > hi) hi = v;
+    for (let i = 0; i < data.length; i++) {
+      if (data[i]! < lo) lo = data[i]!;
+      if (data[i]! > hi) hi = data[i]!;
     }
     for (let i = 0; i < data.length; i++) data[i] = lo + hi - data[i]!;
   }

@@ -169,7 +169,7 @@ export function encodeNiftiMask(labels: Uint8Array | Uint16Array, like: Volume, 
     throw new RangeError(`mask has ${labels.length} voxels, ${like.source} has ${nx}×${ny}×${nz}`);
   }
   let max = 0;
-  for (const v of labels) max = v > max ? v : max;
+  for (let i = 0; i < labels.length; i++) max = labels[i]! > max ? labels[i]! : max;
   const wide = max > 255;
   const source = like.header as nifti.NIFTI1 | undefined;
   const header = new nifti.NIFTI1();

@@ -17,7 +17,7 @@ export function encodeNrrdMask(labels: Uint8Array | Uint16Array, like: Volume, g
   const [nx, ny, nz] = like.dims;
   if (labels.length !== nx * ny * nz) throw new RangeError(`mask has ${labels.length} voxels, ${like.source} has ${nx}×${ny}×${nz}`);
   let max = 0;
-  for (const v of labels) max = v > max ? v : max;
+  for (let i = 0; i < labels.length; i++) max = labels[i]! > max ? labels[i]! : max;
   const wide = max > 255;
   // RAS → LPS: negate the first two world rows.
   const lps = like.affine.slice(0, 3).map((row, r) => row.map((v) => (r < 2 ? -v : v)));

@@ -1,7 +1,7 @@
 /** `synpo segment`: one annotated support → the organ's mask on a query volume, slice or folder. */
 import type { Command } from 'commander';
 import { warmThreads } from '@synpo/core/node';
-import { checkCase, PIXELS, segmentCase, LAYOUTS } from '@synpo/core';
+import { anySet, checkCase, PIXELS, segmentCase, LAYOUTS } from '@synpo/core';
 import { backendFor, cacheBytes, organThreads, type BackendOpts } from '../backend.ts';
 import { reorientation, sliceVolume, type Reorientation, type Volume } from '@synpo/io';
 import { ShapeError } from '@synpo/gpu';
@@ -245,18 +245,20 @@ export function segmentCommand(program: Command, run: Runner): void {
           const labels = result.fileLabels;
           await writeFileAtomic(opts.out, encodeMask(format, labels, query, organs));
           await dump?.finish();
-          const voxels = labels.reduce((a, v) => a + (v ? 1 : 0), 0);
+          // Voxels written per label value, in one pass over the labels.
+          const written = new Map<number, number>();
+          for (let i = 0; i < labels.length; i++) if (labels[i]) written.set(labels[i]!, (written.get(labels[i]!) ?? 0) + 1);
+          const voxels = [...written.values()].reduce((a, n) => a + n, 0);
           const perOrgan = result.organs.map((o) => {
-            const written = labels.reduce((a, v) => a + (v === o.value ? 1 : 0), 0);
             const empty = Array.from({ length: o.range[1] - o.range[0] + 1 }, (_, i) => o.range[0] + i).filter(
-              (z) => !o.masks.subarray(z * PIXELS, (z + 1) * PIXELS).some((v) => v),
+              (z) => !anySet(o.masks, z * PIXELS, (z + 1) * PIXELS),
             );
             const slices = cut ? (): [number, number] => [opts.slice!, opts.slice!] : () => fileRange(toFile, o.range);
             return {
               name: o.name,
               value: o.value,
               supportValue: organs.find((x) => x.name === o.name)!.value,
-              voxels: written,
+              voxels: written.get(o.value) ?? 0,
               range: slices(),
               supportSlices: o.supportSlices.map(toFileSupport),
               emptySlices: (cut ? empty.map(() => opts.slice!) : empty.map(toFile)).sort((a, b) => a - b),
