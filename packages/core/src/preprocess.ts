@@ -157,14 +157,14 @@ export function labelsToRoi(file: Volume, grid: RoiGrid, value: number): Uint8Ar
   const labels = { data: toCanonical(file.data, r), dims: r.dims };
   const [nx, ny, nz] = labels.dims;
   const [x0, y0, w, h] = grid.region;
+  // The label column of each ROI column and the label row of each ROI row.
+  const xs = Int32Array.from({ length: ROI }, (_, X) => x0 + Math.min(w - 1, Math.floor(((X + 0.5) * w) / ROI)));
+  const ys = Int32Array.from({ length: ROI }, (_, Y) => y0 + Math.min(h - 1, Math.floor(((Y + 0.5) * h) / ROI)));
   const out = new Uint8Array(nz * PIXELS);
   for (let z = 0; z < nz; z++) {
     for (let Y = 0; Y < ROI; Y++) {
-      const y = y0 + Math.min(h - 1, Math.floor(((Y + 0.5) * h) / ROI));
-      for (let X = 0; X < ROI; X++) {
-        const x = x0 + Math.min(w - 1, Math.floor(((X + 0.5) * w) / ROI));
-        if (labels.data[(z * ny + y) * nx + x] === value) out[z * PIXELS + Y * ROI + X] = 1;
-      }
+      const row = (z * ny + ys[Y]!) * nx;
+      for (let X = 0; X < ROI; X++) if (labels.data[row + xs[X]!] === value) out[z * PIXELS + Y * ROI + X] = 1;
     }
   }
   return out;
@@ -183,14 +183,18 @@ export function roiToVolume(masks: Uint8Array | Uint16Array, grid: RoiGrid, valu
   if (value === 'as-is') for (let i = 0; i < masks.length; i++) max = masks[i]! > max ? masks[i]! : max;
   else max = value;
   if (!Number.isInteger(max) || max < 0 || max > MAX_LABEL) throw new RangeError(`label value ${max} is outside 1..${MAX_LABEL}`);
+  // The ROI column of each region column and the ROI row of each region row.
+  const Xs = Int32Array.from({ length: w }, (_, x) => Math.min(ROI - 1, Math.floor(((x + 0.5) * ROI) / w)));
+  const Ys = Int32Array.from({ length: h }, (_, y) => Math.min(ROI - 1, Math.floor(((y + 0.5) * ROI) / h)));
+  const asIs = value === 'as-is';
   const out = new Uint16Array(nx * ny * nz);
   for (let z = 0; z < nz; z++) {
     for (let y = 0; y < h; y++) {
-      const Y = Math.min(ROI - 1, Math.floor(((y + 0.5) * ROI) / h));
+      const from = z * PIXELS + Ys[y]! * ROI;
+      const to = (z * ny + y + y0) * nx + x0;
       for (let x = 0; x < w; x++) {
-        const X = Math.min(ROI - 1, Math.floor(((x + 0.5) * ROI) / w));
-        const m = masks[z * PIXELS + Y * ROI + X]!;
-        if (m) out[(z * ny + y + y0) * nx + x + x0] = value === 'as-is' ? m : value;
+        const m = masks[from + Xs[x]!]!;
+        if (m) out[to + x] = asIs ? m : value;
       }
     }
   }
