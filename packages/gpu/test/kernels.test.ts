@@ -138,6 +138,42 @@ describe('what the references mean', () => {
     expectClose(gaussianReference(new Float32Array(H * W).fill(0.7), { B: 1, H, W }, 1), new Float32Array(H * W).fill(0.7), 1e-6, 0);
   });
 
+  it("the blur is each pixel's weighted sum of its clamped neighbours, row pass then column pass", () => {
+    // Plainly, pixel by pixel; the reference sums four pixels side by side, so shapes whose width is
+    // not a multiple of four and radii reaching past the edges are the ones to check.
+    for (const [B, H, W, sigma] of [
+      [2, 7, 9, 0.5],
+      [1, 13, 6, 2],
+      [1, 5, 17, 1],
+      [1, 3, 4, 3],
+    ] as const) {
+      const maps = randomArray(B * H * W, 45);
+      const r = Math.max(1, Math.ceil(3 * sigma));
+      const w = Array.from({ length: 2 * r + 1 }, (_, i) => Math.exp(-((i - r) ** 2) / (2 * sigma * sigma)));
+      const sum = w.reduce((a, b) => a + b, 0);
+      const at = (v: number, n: number) => Math.min(n - 1, Math.max(0, v));
+      const rows = new Float64Array(B * H * W);
+      const want = new Float32Array(B * H * W);
+      for (let b = 0; b < B; b++) {
+        for (let y = 0; y < H; y++) {
+          for (let x = 0; x < W; x++) {
+            let a = 0;
+            for (let d = -r; d <= r; d++) a += w[d + r]! * maps[(b * H + y) * W + at(x + d, W)]!;
+            rows[(b * H + y) * W + x] = a / sum;
+          }
+        }
+        for (let y = 0; y < H; y++) {
+          for (let x = 0; x < W; x++) {
+            let a = 0;
+            for (let d = -r; d <= r; d++) a += w[d + r]! * rows[(b * H + at(y + d, H)) * W + x]!;
+            want[(b * H + y) * W + x] = a / sum;
+          }
+        }
+      }
+      expect(gaussianReference(maps, { B, H, W }, sigma), `${B}×${H}×${W}, σ ${sigma}`).toEqual(want);
+    }
+  });
+
   it('a constant image stays constant under the blur', () => {
     expectClose(gaussianReference(new Float32Array(400).fill(0.3), { B: 1, H: 20, W: 20 }, 3), new Float32Array(400).fill(0.3), 1e-6, 0);
   });
