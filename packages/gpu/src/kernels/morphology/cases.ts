@@ -5,6 +5,7 @@ import type { StructuringElement } from './reference.ts';
 const elements: StructuringElement[] = [
   { shape: 'square', radius: 0 },
   { shape: 'square', radius: 1 },
+  { shape: 'disc', radius: 2 },
   { shape: 'disc', radius: 3 },
 ];
 const images = [
