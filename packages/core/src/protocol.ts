@@ -87,6 +87,12 @@ export function recogniseLabelMap(values: readonly number[]): LabelMapName | nul
  * per pixel, as `subarray(…).some(…)` makes, showed in profiles of whole volumes).
  */
 export function anySet(values: ArrayLike<number>, from = 0, to = values.length): boolean {
+  // Mask bytes four at a time where they align (a slice of 65,536 always does).
+  if (values instanceof Uint8Array && (values.byteOffset + from) % 4 === 0 && (to - from) % 4 === 0) {
+    const words = new Uint32Array(values.buffer, values.byteOffset + from, (to - from) / 4);
+    for (let i = 0; i < words.length; i++) if (words[i] !== 0) return true;
+    return false;
+  }
   for (let i = from; i < to; i++) if (values[i] !== 0) return true;
   return false;
 }

@@ -71,6 +71,11 @@ describe('protocol', () => {
     expect(organRange(masks, 5)).toEqual([1, 3]);
     expect([0, 4, 8, 12, 16].map((from) => anySet(masks, from, from + 4))).toEqual([false, true, false, true, false]);
     expect(anySet(masks, 5, 7)).toBe(false);
+    // Word by word where the bytes align, byte by byte where they do not (set: 6 and 11 of the first, 3 and 8 of the second).
+    expect([masks.subarray(1), masks.subarray(4)].map((m) => [anySet(m, 0, 4), anySet(m, 4, 8), anySet(m, 8, 12), anySet(m, 12, 16)])).toEqual([
+      [false, true, true, false],
+      [true, false, true, false],
+    ]);
     expect(organRange(new Uint8Array(8), 2)).toBeNull();
     expect(labelValues(Float32Array.of(0, 6, 6, 0, 2, 2, 6, 13, 0, -1, 2))).toEqual([-1, 2, 6, 13]);
     expect(labelValues(new Float32Array(5))).toEqual([]);

@@ -50,7 +50,10 @@ function voxels(buffer: ArrayBuffer, datatype: number, count: number, littleEndi
   }
   const typed = new type.ctor(data);
   const out = new Float32Array(count);
-  for (let i = 0; i < count; i++) out[i] = Number(typed[i]!);
+  // 64-bit integers come as BigInts, converted one by one; every other type in one copy (the same
+  // rounding to float32 as an assignment).
+  if (typed instanceof BigInt64Array || typed instanceof BigUint64Array) for (let i = 0; i < count; i++) out[i] = Number(typed[i]!);
+  else out.set(typed);
   return out;
 }
 
