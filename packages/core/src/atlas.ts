@@ -203,42 +203,37 @@ export function refineShift(
   const side = ROI + 2 * pad;
   const [q0, q1] = query.range;
   // The samples, every other query pixel whose support pixel lies within `margin` of the organ's
-  // box on its slice: the sample's index in the padded query slices, and its support value.
-  const boxes: ([number, number, number, number] | null)[] = [];
+  // box on its slice: per slice, the rows and the columns that do (the box is a rectangle and the
+  // axis maps are monotone, so the samples are every pair of them).
+  const sampled: { z: number; from: number; rows: number[]; columns: number[] }[] = [];
   let n = 0;
   for (let z = q0; z <= q1; z++) {
     const zs = correspondingSlice(z, query.range, support.range);
     const box = maskBox(supportMasks.subarray(zs * PIXELS, (zs + 1) * PIXELS));
-    const within: [number, number, number, number] | null = box && [
+    if (!box) continue;
+    const [X0, Y0, X1, Y1] = [
       Math.max(0, box[0] - margin),
       Math.max(0, box[1] - margin),
       Math.min(ROI - 1, box[2] + margin),
       Math.min(ROI - 1, box[3] + margin),
     ];
-    boxes.push(within);
-    if (!within) continue;
-    let rows = 0;
-    let columns = 0;
-    for (let y = 0; y < ROI; y += 2) rows += ys[y]! >= within[1] && ys[y]! <= within[3] ? 1 : 0;
-    for (let x = 0; x < ROI; x += 2) columns += xs[x]! >= within[0] && xs[x]! <= within[2] ? 1 : 0;
-    n += rows * columns;
+    const rows: number[] = [];
+    const columns: number[] = [];
+    for (let y = 0; y < ROI; y += 2) if (ys[y]! >= Y0 && ys[y]! <= Y1) rows.push(y);
+    for (let x = 0; x < ROI; x += 2) if (xs[x]! >= X0 && xs[x]! <= X1) columns.push(x);
+    sampled.push({ z, from: zs * PIXELS, rows, columns });
+    n += rows.length * columns.length;
   }
   if (n < 2) return { ...base, ncc: null };
+  // Per sample: its pixel's index in the padded query slices, and its support value (less the mean below).
   const index = new Int32Array(n);
   const centred = new Float64Array(n);
-  for (let z = q0, i = 0; z <= q1; z++) {
-    const within = boxes[z - q0];
-    if (!within) continue;
-    const [X0, Y0, X1, Y1] = within;
-    const from = correspondingSlice(z, query.range, support.range) * PIXELS;
-    for (let y = 0; y < ROI; y += 2) {
-      const Y = ys[y]!;
-      if (Y < Y0 || Y > Y1) continue;
-      for (let x = 0; x < ROI; x += 2) {
-        const X = xs[x]!;
-        if (X < X0 || X > X1) continue;
-        index[i] = ((z - q0) * side + y + pad) * side + x + pad;
-        centred[i++] = support.volume.slices[from + Y * ROI + X]!;
+  let k = 0;
+  for (const { z, from, rows, columns } of sampled) {
+    for (const y of rows) {
+      for (const x of columns) {
+        index[k] = ((z - q0) * side + y + pad) * side + x + pad;
+        centred[k++] = support.volume.slices[from + ys[y]! * ROI + xs[x]!]!;
       }
     }
   }

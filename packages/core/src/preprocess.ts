@@ -84,9 +84,13 @@ function minimum(data: Volume['data']): number {
   return min;
 }
 
+/** Hounsfield units go down to about −1000 (air); MR and windowed data do not go negative. */
+function intensityOf(lowest: number): 'ct' | 'mr' {
+  return lowest < -200 ? 'ct' : 'mr';
+}
+
 export function detectIntensity(volume: Volume): 'ct' | 'mr' {
-  // Hounsfield units go down to about −1000 (air); MR and windowed data do not go negative.
-  return minimum(volume.data) < -200 ? 'ct' : 'mr';
+  return intensityOf(minimum(volume.data));
 }
 
 /**
@@ -97,13 +101,15 @@ export function detectIntensity(volume: Volume): 'ct' | 'mr' {
 export function prepareVolume(file: Volume, mode: IntensityMode = 'auto'): PreparedVolume {
   const { volume, reorientation } = canonicalVolume(file);
   const [nx, ny, nz] = volume.dims;
-  const intensity = mode === 'auto' ? detectIntensity(volume) : mode;
+  // One scan gives both the intensity check and MR's lower bound.
+  const lowest = minimum(volume.data);
+  const intensity = mode === 'auto' ? intensityOf(lowest) : mode;
   let lo: number;
   let hi: number;
   if (intensity === 'ct') {
     [lo, hi] = CT_WINDOW;
   } else {
-    lo = minimum(volume.data);
+    lo = lowest;
     hi = percentile(volume.data, MR_CLIP_PERCENTILE);
   }
   const span = hi > lo ? hi - lo : 1;
