@@ -61,7 +61,7 @@ describeWithData(['chaos-t2'], 'synpo segment --organs', () => {
     expect([...values].sort((a, b) => a - b)).toEqual([0, 10, 20]);
   });
 
-  it('--propagation-agreement: slices that agree with their neighbour keep their own masks, fewer are segmented again', async () => {
+  it('--propagation-agreement: slices that agree with their neighbour keep their own masks, fewer are segmented again; --propagation-anchor-stride', async () => {
     const dir = tmp();
     const liver = [...support, '--organ', 'liver', '--query', `${CHAOS}image_1.nii.gz`];
     const run = async (extra: string[]) => {
@@ -75,7 +75,7 @@ describeWithData(['chaos-t2'], 'synpo segment --organs', () => {
     };
     const every = await run([]);
     const agreeing = await run(['--propagation-agreement', '0.8']);
-    // By default every slice but the anchor is segmented again.
+    // By default every slice but the anchor is segmented by the pass.
     expect(every.propagatedSlices).toBe(every.organSlices - 1);
     expect(agreeing.propagatedSlices).toBeLessThan(every.propagatedSlices);
     expect(agreeing.organSlices).toBe(every.organSlices);
@@ -84,6 +84,16 @@ describeWithData(['chaos-t2'], 'synpo segment --organs', () => {
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(/--propagation-agreement/);
     expect(existsSync(join(dir, 'x.nii.gz'))).toBe(false);
+    // --propagation-anchor-stride 1: every slice segmented on its own first; the pass still
+    // segments every slice but the anchor.
+    const firstAll = await run(['--propagation-anchor-stride', '1']);
+    expect(firstAll.propagatedSlices).toBe(firstAll.organSlices - 1);
+    for (const bad of ['0', '1.5']) {
+      const no = await synpo('segment', ...liver, '--out', join(dir, 'x.nii.gz'), '--propagation-anchor-stride', bad);
+      expect(no.code).toBe(2);
+      expect(no.stderr).toMatch(/--propagation-anchor-stride/);
+      expect(existsSync(join(dir, 'x.nii.gz'))).toBe(false);
+    }
   });
 
   it('refuses what cannot be meant, before any work', async () => {

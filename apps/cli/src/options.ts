@@ -65,6 +65,14 @@ export const agreementOption = () =>
     .argParser(decimal('--propagation-agreement', { min: 0, max: 1 }))
     .default(DEFAULT_OPTIONS.propagation.agreement);
 
+export const anchorStrideOption = () =>
+  new Option(
+    '--propagation-anchor-stride <n>',
+    "with propagation, the anchor (the slice the pass starts from: the largest mask of its own) is looked for among every n-th slice of an organ's range, and only those are segmented on their own first; 1 segments every slice on its own first (slower: propagation then costs nearly twice the per-slice pass), the anchor may change",
+  )
+    .argParser(integer('--propagation-anchor-stride', { min: 1, max: 1000 }))
+    .default(DEFAULT_OPTIONS.propagation.anchorStride);
+
 /** `--threads <n>`: the CPU path's threads for a case's organs (segmentOrgansOnThreads); the output does not change. */
 export const threadsOption = () =>
   new Option(
@@ -83,6 +91,7 @@ export function withCaseSettings(cmd: Command): Command {
     .addOption(seedOption())
     .addOption(propagateOption())
     .addOption(agreementOption())
+    .addOption(anchorStrideOption())
     .addOption(noAtlasOption());
 }
 

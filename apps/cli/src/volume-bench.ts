@@ -1,8 +1,8 @@
 /**
  * `synpo bench --only volume`: one whole CHAOS volume (support scan 8, query scan 2), all four
- * organs in one pass, as `synpo segment --organs all` runs it, with the propagation pass on (every
- * slice segmented again, the default; and with agreement AGREED_SKIP: agreeing slices kept) and
- * off: on the GPU path (when there is an adapter), the CPU references in one thread, and the
+ * organs in one pass, as `synpo segment --organs all` runs it, with the propagation pass on (the
+ * default: the anchor looked for among every 4th slice; and with an anchor stride of 1, every
+ * slice segmented on its own first, then again by the pass) and off: on the GPU path (when there is an adapter), the CPU references in one thread, and the
  * CPU references on worker threads. Per run: seconds, organ-slices per second, slices encoded,
  * and on the GPU what crossed between host and device against the limits the pipeline keeps.
  *
@@ -12,23 +12,32 @@
  * compiled and idle for the next call). The timed runs then alternate on and off, `reps` times
  * each (the median reported).
  */
-import { CHAOS_T2, dice, labelsToRoi, overlap, prepareVolume, segmentOrgans, Synpo, transferBounds, weightFreeBackend, type PreparedVolume } from '@synpo/core';
+import {
+  CHAOS_T2,
+  DEFAULT_OPTIONS,
+  dice,
+  labelsToRoi,
+  overlap,
+  prepareVolume,
+  segmentOrgans,
+  Synpo,
+  transferBounds,
+  weightFreeBackend,
+  type PreparedVolume,
+} from '@synpo/core';
 import { defaultThreads, segmentOrgansOnThreads } from '@synpo/core/node';
 import { cpuKernels, median, type Kernels } from '@synpo/gpu';
 import { readNifti } from '@synpo/io/node';
 
-/** The agreement of the bench's faster propagation rows (`--propagation-agreement`). */
-export const AGREED_SKIP = 0.9;
-
-/** A row's propagation setting as the tables print it: on, on with its agreement, or off. */
-export const propagationLabel = (c: { propagation: boolean; agreement: number }): string =>
-  c.propagation ? `on${c.agreement < 1 ? `, agreement ${c.agreement}` : ''}` : 'off';
+/** A row's propagation setting as the tables print it: on, on with another anchor stride than the default, or off. */
+export const propagationLabel = (c: { propagation: boolean; anchorStride: number }): string =>
+  c.propagation ? `on${c.anchorStride !== DEFAULT_OPTIONS.propagation.anchorStride ? `, anchor stride ${c.anchorStride}` : ''}` : 'off';
 
 export interface VolumeBenchRow {
   path: string;
   propagation: boolean;
-  /** PropagationOptions.agreement (1: every slice segmented again). */
-  agreement: number;
+  /** PropagationOptions.anchorStride (1: every slice segmented on its own first). */
+  anchorStride: number;
   threads: number;
   seconds: number;
   organSlices: number;
@@ -54,8 +63,8 @@ export interface VolumeBenchReport {
   query: string;
   organs: string[];
   rows: VolumeBenchRow[];
-  /** Propagation's cost: seconds on / off, per path and agreement. */
-  propagationRatio: { path: string; agreement: number; ratio: number }[];
+  /** Propagation's cost: seconds on / off, per path and anchor stride. */
+  propagationRatio: { path: string; anchorStride: number; ratio: number }[];
   /** Per organ, the 3-D Dice of the GPU path's labels against the CPU's (propagation on); null without a GPU. */
   gpuVsCpuDice: { organ: string; dice: number }[] | null;
   /** Whether the threaded CPU runs gave the one-thread labels byte for byte. */
@@ -92,13 +101,13 @@ export async function runVolumeBench(dataDir: string, gpu: Kernels | null, log: 
   const rows: VolumeBenchRow[] = [];
   const labels = new Map<string, Uint16Array>();
   const configs = [
-    { propagation: true, agreement: 1 },
-    { propagation: true, agreement: AGREED_SKIP },
-    { propagation: false, agreement: 1 },
+    { propagation: true, anchorStride: DEFAULT_OPTIONS.propagation.anchorStride },
+    { propagation: true, anchorStride: 1 },
+    { propagation: false, anchorStride: DEFAULT_OPTIONS.propagation.anchorStride },
   ];
   type Config = (typeof configs)[number];
   const once = async (path: (typeof paths)[number], c: Config) => {
-    const options = { points: CHAOS_T2.band, propagation: { enabled: c.propagation, agreement: c.agreement } };
+    const options = { points: CHAOS_T2.band, propagation: { enabled: c.propagation, anchorStride: c.anchorStride } };
     const synpo = new Synpo(weightFreeBackend(), path.kernels, options);
     const t0 = performance.now();
     const r =
@@ -125,7 +134,7 @@ export async function runVolumeBench(dataDir: string, gpu: Kernels | null, log: 
       rows.push({
         path: path.name,
         propagation: c.propagation,
-        agreement: c.agreement,
+        anchorStride: c.anchorStride,
         threads: path.threads,
         seconds,
         organSlices: r.organSlices,
@@ -152,7 +161,7 @@ export async function runVolumeBench(dataDir: string, gpu: Kernels | null, log: 
     propagationRatio: paths.flatMap((p) => {
       const mine = rows.filter((r) => r.path === p.name);
       const off = mine.find((r) => !r.propagation)!.seconds;
-      return mine.filter((r) => r.propagation).map((r) => ({ path: p.name, agreement: r.agreement, ratio: r.seconds / off }));
+      return mine.filter((r) => r.propagation).map((r) => ({ path: p.name, anchorStride: r.anchorStride, ratio: r.seconds / off }));
     }),
     gpuVsCpuDice: gpuLabels && organs.map((o) => ({ organ: o.name, dice: organDice(gpuLabels, one, o.value) })),
     threadsIdentical: threaded ? Buffer.from(labels.get(threaded.name)!.buffer).equals(Buffer.from(one.buffer)) : null,

@@ -103,7 +103,7 @@ export {
 } from './atlas.ts';
 export { checkCase, segmentCase, type CaseOrgan, type SegmentCaseRequest, type SegmentCaseResult } from './case.ts';
 export { evaluate, type EvalReport, type EvalRequest, type OrganSummary, type ScanResult } from './evaluate.ts';
-export { propagateJobs, PropagationSteps, type MaskSource } from './propagate.ts';
+export { anchorCandidates, propagateJobs, PropagationSteps, type MaskSource, type OwnMask, type PassResult } from './propagate.ts';
 export {
   segmentVolume,
   segmentOrgans,

@@ -40,7 +40,7 @@ import {
 import { CELLS, GRID, PIXELS, ROI, type Backend, type OrganExtent, type PointClusters, type PromptPoint, type SliceBatch } from './backend.ts';
 import { ATLAS_CELLS, ATLAS_GRID } from './atlas.ts';
 import { cellRuns, sharedCells } from './overlap.ts';
-import { propagateJobs, type MaskSource, type PropagationSteps } from './propagate.ts';
+import { anchorCandidates, propagateJobs, type MaskSource, type OwnMask, type PropagationSteps } from './propagate.ts';
 import { ByteLru } from './cache.ts';
 import { resolveOptions, type SynpoOptions, type SynpoOptionsInput } from './options.ts';
 
@@ -207,14 +207,17 @@ type RowResult = Omit<SliceResult, 'final'> & { final?: Uint8Array };
 
 /**
  * One row of a propagation step: a slice, the support it is segmented against, its neighbour's
- * mask, and the per-slice mask of the slice after it in its chain (`next`: the step measures how
- * much its new mask overlaps that one, for PropagationOptions.agreement).
+ * mask (none: the slice is segmented on its own, as the per-slice pass would), and the per-slice
+ * mask of the slice after it in its chain (`next`: the step measures how much its new mask
+ * overlaps that one, for PropagationOptions.agreement).
  */
 export interface PropagationRow {
   z: number;
   support: SupportEncoding;
-  guide: MaskSource;
+  guide?: MaskSource;
   next?: MaskSource;
+  /** Whether its prompt points come back (a slice the per-slice pass did not segment reports the pass's). */
+  report?: boolean;
   atlas?: Float32Array;
 }
 
@@ -224,12 +227,20 @@ export interface PropagationStepRequest {
   volume: QueryVolume;
   rows: readonly PropagationRow[];
   names: readonly SliceName[];
+  /** Whether each row's fused confidence is kept on the stream too (for overlapConfidence). */
+  synmaps: boolean;
 }
 
-/** A step's new masks on the stream (kept: the caller releases `kept`), with their areas, one per row in order. */
+/**
+ * A step's new masks on the stream (kept: the caller releases `kept`), with their areas and
+ * prompt points (and fused confidences, when asked for), one per row in order.
+ */
 export interface PropagationStepOut {
   masks: MaskSource[];
   areas: number[];
+  /** Per row, its prompt points where it asked for them (`report`). */
+  points: ({ positives: PromptPoint[]; negatives: PromptPoint[] } | undefined)[];
+  synmaps?: { tensor: T<'f32'>; row: number }[];
   /** Per row, the pixels its new mask shares with its `next` (0 for a row without one). */
   overlaps: number[];
   kept: Tensor[];
@@ -286,8 +297,10 @@ export class Synpo {
    * solve that needed more iterations than were recorded ahead).
    */
   readonly speculation = { chains: 0, rerun: 0 };
-  /** Slices segmented again by the propagation pass so far, and its steps. */
+  /** Slices segmented by the propagation pass so far, and its steps. */
   readonly propagation = { slices: 0, steps: 0 };
+  /** Organ-slices of volumes segmented on their own so far (the per-slice pass, before any propagation). */
+  readonly perSlice = { slices: 0 };
   /**
    * Where this Synpo's propagation steps go to join other volumes' (PropagationSteps, shared by
    * the Synpos of a batch); null: each step is a chain of its own.
@@ -526,48 +539,85 @@ export class Synpo {
     const B = volume.nz;
     const propagating = Boolean(options.propagate && this.options.propagation.enabled);
     const readMasks = !propagating || Boolean(options.detail);
+    // With propagation, the anchor is looked for among some slices (all where every slice's own
+    // mask is compared), and the per-slice pass segments only those, unless every slice's
+    // intermediates are asked for (the fused map alone comes from either pass). The masks are
+    // the same either way: the pass segments a slice on its own as the per-slice pass would.
+    const { agreement, anchorStride } = this.options.propagation;
+    const stride = propagating && agreement >= 1 ? anchorStride : 1;
+    const candidates = anchorCandidates(jobs, stride);
+    const everySlice = stride === 1 || (Boolean(options.detail) && !synmapOnly(options.detail));
+    // Each job's slices in the per-slice pass, as a job of its own, and where they sit in the job.
+    const chosen = everySlice ? jobs.map((job) => job.slices.map(() => true)) : candidates;
+    const firstJobs = jobs.map((job, j) => (everySlice ? job : onlySlices(job, chosen[j]!)));
+    const firstAt = chosen.map((c) => c.flatMap((yes, k) => (yes ? [k] : [])));
     const size = this.batchSize;
     const depth = this.kernels.path === 'gpu' ? 2 : 1;
     const total = jobs.reduce((n, j) => n + j.slices.length, 0);
-    const rows: RowResult[][] = jobs.map(() => []);
+    const firstRows = firstJobs.reduce((n, j) => n + j.slices.length, 0);
+    this.perSlice.slices += firstRows;
+    const rows: (RowResult | undefined)[][] = jobs.map((job) => new Array(job.slices.length));
     // The per-slice pass's masks on the stream and their areas (the propagation pass starts from them).
-    const firstPass: { mask: MaskSource; area: number }[][] = jobs.map(() => []);
-    const synmaps: { tensor: T<'f32'>; row: number }[][] = jobs.map(() => []);
+    const firstPass: (OwnMask | undefined)[][] = jobs.map((job) => new Array(job.slices.length));
+    const synmaps: { tensor: T<'f32'>; row: number }[][] = jobs.map((job) => new Array(job.slices.length));
     const keepSynmaps = Boolean(options.overlapConfidence) && !wantsSynmap(options.detail);
     const kept: Tensor[] = [];
+    const filled = jobs.map(() => 0);
     let done = 0;
     const inFlight: { first: number; running: Promise<BatchOut> }[] = [];
     const collect = async ({ first, running }: (typeof inFlight)[number]) => {
       const out = await running;
       kept.push(...out.kept);
       out.perJob.forEach((r, j) => {
-        rows[j]!.push(...r);
-        firstPass[j]!.push(...out.masks[j]!);
-        synmaps[j]!.push(...out.synmaps[j]!);
+        r.forEach((row, i) => {
+          const k = firstAt[j]![filled[j]! + i]!;
+          rows[j]![k] = row;
+          if (propagating) firstPass[j]![k] = out.masks[j]![i]!;
+          if (keepSynmaps) synmaps[j]![k] = out.synmaps[j]![i]!;
+        });
+        filled[j]! += r.length;
       });
       if (readMasks) await options.onBatch?.(first, out.perJob as SliceResult[][]);
       done += out.perJob.reduce((n, r) => n + r.length, 0);
-      options.progress?.(done, total, 'per-slice pass');
+      options.progress?.(done, firstRows, 'per-slice pass');
     };
     try {
       for (let b0 = 0; b0 < B; b0 += size) {
         const nb = Math.min(size, B - b0);
-        const local = jobs.map((job) => job.slices.filter((i) => i >= b0 && i < b0 + nb).map((i) => i - b0));
+        const local = firstJobs.map((job) => job.slices.filter((i) => i >= b0 && i < b0 + nb).map((i) => i - b0));
         if (local.every((r) => r.length === 0)) continue;
-        const running = this.firstPassBatch(volume, b0, nb, jobs, local, names, { ...options, readMasks, keepMasks: propagating, keepSynmaps });
+        const running = this.firstPassBatch(volume, b0, nb, firstJobs, local, names, { ...options, readMasks, keepMasks: propagating, keepSynmaps });
         running.catch(() => {}); // awaited below; a failure while an earlier batch is awaited must not go unhandled
         inFlight.push({ first: b0, running });
         if (inFlight.length >= depth) await collect(inFlight.shift()!);
       }
       for (const f of inFlight.splice(0)) await collect(f);
       if (propagating) {
+        const wantMaps = !everySlice && (keepSynmaps || wantsSynmap(options.detail));
         const finals = await propagateJobs(this, volume, jobs, names, firstPass, {
           ...(options.progress && { progress: (step: number, steps: number) => options.progress!(total, total, `propagating, step ${step} of ${steps}`) }),
           kept,
+          candidates,
+          synmaps: wantMaps,
         });
-        const masks = await this.readMasks(finals.flat());
+        const masks = await this.readMasks(finals.flat().map((f) => f.mask));
         let i = 0;
-        for (const r of rows) for (const row of r) row.final = masks[i++]!;
+        // A slice the per-slice pass did not segment reports the points and fused map of the
+        // pass's segmentation; the others keep their per-slice pass's, as with every slice there.
+        const unread: { j: number; k: number; map: { tensor: T<'f32'>; row: number } }[] = [];
+        finals.forEach((list, j) =>
+          list.forEach((f, k) => {
+            const row = rows[j]![k];
+            rows[j]![k] = { ...(row ?? f.points), final: masks[i++]! } as RowResult;
+            if (row || !f.synmap) return;
+            if (keepSynmaps) synmaps[j]![k] = f.synmap;
+            else unread.push({ j, k, map: f.synmap });
+          }),
+        );
+        if (unread.length > 0) {
+          const maps = await this.readMaps(unread.map((u) => u.map));
+          unread.forEach(({ j, k }, n) => (rows[j]![k]!.synmap = maps[n]!));
+        }
       }
       if (keepSynmaps) await this.readOverlapConfidence(jobs, rows as SliceResult[][], synmaps);
       return rows as SliceResult[][];
@@ -674,6 +724,17 @@ export class Synpo {
       const out: Uint8Array[] = [];
       for (const bits of await Promise.all(chunks)) for (let r = 0; r < bits.length / PIXELS; r++) out.push(bits.slice(r * PIXELS, (r + 1) * PIXELS));
       return out;
+    });
+  }
+
+  /** Rows of fused maps on the stream, on the host: one chain. */
+  private async readMaps(sources: readonly { tensor: T<'f32'>; row: number }[]): Promise<Float32Array[]> {
+    const perChunk = Math.max(1, Math.floor(this.kernels.maxTensorBytes / (CELLS * 4)));
+    return this.kernels.chain('read', async (s) => {
+      s.stage('read');
+      const chunks: Promise<Float32Array>[] = [];
+      for (let i = 0; i < sources.length; i += perChunk) chunks.push(s.read(s.gather(sources.slice(i, i + perChunk))));
+      return (await Promise.all(chunks)).flatMap((maps) => Array.from({ length: maps.length / CELLS }, (_, r) => maps.slice(r * CELLS, (r + 1) * CELLS)));
     });
   }
 
@@ -867,103 +928,124 @@ export class Synpo {
 
   /**
    * One step of the propagation pass: every row's slice segmented against its support, guided by
-   * its neighbour's mask (a tensor of an earlier step, never on the host). Returns the new masks
-   * on the stream (kept: the caller releases them) with their areas, one per row in order. With
-   * `steps` set (PropagationSteps), the step joins those of other volumes propagating at the same
-   * time in one chain.
+   * its neighbour's mask where it has one (a tensor of an earlier step, never on the host).
+   * Returns the new masks on the stream (kept: the caller releases them) with their areas and
+   * points, one per row in order (and their fused confidences, with `synmaps`). With `steps` set
+   * (PropagationSteps), the step joins those of other volumes propagating at the same time in one
+   * chain.
    */
-  async propagationStep(volume: QueryVolume, rows: readonly PropagationRow[], names: readonly SliceName[]): Promise<PropagationStepOut> {
-    if (this.steps) return this.steps.step({ synpo: this, volume, rows, names });
-    return (await this.propagationSteps([{ synpo: this, volume, rows, names }]))[0]!;
+  async propagationStep(volume: QueryVolume, rows: readonly PropagationRow[], names: readonly SliceName[], synmaps = false): Promise<PropagationStepOut> {
+    const request = { synpo: this, volume, rows, names, synmaps };
+    if (this.steps) return this.steps.step(request);
+    return (await this.propagationSteps([request]))[0]!;
   }
 
   /**
    * The steps of several volumes as one chain (one submission on the GPU): each volume's slices
-   * encoded (from its own Synpo's caches), then all their rows in the same post-encoder passes.
-   * The Synpos must share this one's backend, kernels and options (PropagationSteps checks); a
-   * row's result does not depend on the rows beside it, so each volume gets what its own step
-   * would give. This Synpo runs the chain (its speculation counters count it).
+   * encoded (from its own Synpo's caches), then all their rows in the same post-encoder passes
+   * (the guided rows and the unguided ones in passes of their own). The Synpos must share this
+   * one's backend, kernels and options (PropagationSteps checks); a row's result does not depend
+   * on the rows beside it, so each volume gets what its own step would give. This Synpo runs the
+   * chain (its speculation counters count it).
    */
   async propagationSteps(parts: readonly PropagationStepRequest[]): Promise<PropagationStepOut[]> {
-    // Per volume: its slices, and its rows grouped by support (output rows come group by group).
+    // Per volume: its slices, and its rows grouped by support and by whether they are guided
+    // (output rows come group by group, the guided groups first).
     const plans = parts.map(({ rows }) => {
       const zs = [...new Set(rows.map((r) => r.z))];
-      const bySupport = new Map<SupportEncoding, number[]>();
+      const byKind = [new Map<SupportEncoding, number[]>(), new Map<SupportEncoding, number[]>()];
       rows.forEach((r, i) => {
+        const bySupport = byKind[r.guide ? 0 : 1]!;
         const list = bySupport.get(r.support);
         if (list) list.push(i);
         else bySupport.set(r.support, [i]);
       });
-      return { zs, lists: [...bySupport] };
+      return { zs, lists: byKind.map((m) => [...m]) };
     });
     return this.speculate('propagate', async (s) => {
       const encs: EncodedSlices[] = [];
       for (const [p, part] of parts.entries()) encs.push(await part.synpo.encodeSlices(s, part.volume, plans[p]!.zs, part.names));
       const enc = encs.length === 1 ? encs[0]! : joinEncoded(s, encs);
-      // The groups over the joined slices, and each output row's (volume, row).
-      const groups: RowGroup[] = [];
+      // The groups over the joined slices, guided then unguided, and each output row's (volume, row).
+      const groups: RowGroup[][] = [[], []];
       const owner: { p: number; i: number }[] = [];
-      let base = 0;
-      plans.forEach(({ zs, lists }, p) => {
-        const rows = parts[p]!.rows;
-        for (const [support, list] of lists) {
-          const atlas = rows[list[0]!]!.atlas && list.map((i) => rows[i]!.atlas!);
-          groups.push({ support, slices: list.map((i) => base + zs.indexOf(rows[i]!.z)), ...(atlas && { atlas }) });
-          for (const i of list) owner.push({ p, i });
-        }
-        base += zs.length;
-      });
-      const chunks = this.chunkRows(groups);
+      for (const kind of [0, 1]) {
+        let base = 0;
+        plans.forEach(({ zs, lists }, p) => {
+          const rows = parts[p]!.rows;
+          for (const [support, list] of lists[kind]!) {
+            const atlas = rows[list[0]!]!.atlas && list.map((i) => rows[i]!.atlas!);
+            groups[kind]!.push({ support, slices: list.map((i) => base + zs.indexOf(rows[i]!.z)), ...(atlas && { atlas }) });
+            for (const i of list) owner.push({ p, i });
+          }
+          base += zs.length;
+        });
+      }
+      const chunks = [...this.chunkRows(groups[0]!).map((c) => ({ c, guided: true })), ...this.chunkRows(groups[1]!).map((c) => ({ c, guided: false }))];
       const outs: RowOutputs[] = [];
       const nexts: (T<'mask'> | null)[] = [];
+      const reports: boolean[] = [];
       let first = 0;
-      for (const chunk of chunks) {
+      for (const { c: chunk, guided } of chunks) {
         const n = chunk.reduce((a, g) => a + g.slices.length, 0);
+        if (n === 0) continue;
         const rowsHere = owner.slice(first, first + n).map(({ p, i }) => parts[p]!.rows[i]!);
-        const guides = s.gather(rowsHere.map((r) => r.guide));
-        outs.push(await this.postEncoder(s, enc, chunk, { guides }));
-        // The rows' next masks (a row without one measures against its guide, unread).
-        nexts.push(rowsHere.some((r) => r.next) ? s.gather(rowsHere.map((r) => r.next ?? r.guide)) : null);
+        const guides = guided ? s.gather(rowsHere.map((r) => r.guide!)) : undefined;
+        const out = await this.postEncoder(s, enc, chunk, guides ? { guides } : {});
+        outs.push(out);
+        reports.push(rowsHere.some((r) => r.report));
+        // The rows' next masks (a row without one measures against its own new mask, unread).
+        nexts.push(rowsHere.some((r) => r.next) ? s.gather(rowsHere.map((r, i) => r.next ?? { tensor: out.final, row: i })) : null);
         first += n;
       }
       // Where each output row is: its chunk and row there.
       const at = outs.flatMap((out, c) => Array.from({ length: out.R }, (_, r) => ({ c, r })));
-      // Several volumes: each gets its rows' masks in a tensor of its own, which it releases when done.
+      // Several volumes: each gets its rows' masks (and maps) in tensors of its own, which it releases when done.
       const own =
         parts.length > 1 &&
-        parts.map((_, p) => {
+        parts.map((part, p) => {
           const ks = owner.flatMap((o, k) => (o.p === p ? [k] : []));
-          return { ks, masks: s.gather(ks.map((k) => ({ tensor: outs[at[k]!.c]!.final, row: at[k]!.r }))) };
+          const masks = s.gather(ks.map((k) => ({ tensor: outs[at[k]!.c]!.final, row: at[k]!.r })));
+          const synmaps = part.synmaps ? s.gather(ks.map((k) => ({ tensor: outs[at[k]!.c]!.synmap, row: at[k]!.r }))) : null;
+          return { ks, masks, synmaps };
         });
-      const [areas, overlaps] = await Promise.all([
+      const [areas, overlaps, points] = await Promise.all([
         Promise.all(outs.map((out) => this.readArea(s, out.final, out.R))),
         Promise.all(outs.map((out, c) => (nexts[c] ? this.readArea(s, out.final, out.R, nexts[c]) : null))),
+        Promise.all(outs.map((out, c) => (reports[c] ? readPoints(s, { positives: out.positives, negatives: out.negatives }, out.R) : null))),
       ]);
       if (!s.settled()) return null;
       const results: PropagationStepOut[] = parts.map((part) => ({
         masks: new Array(part.rows.length),
         areas: new Array(part.rows.length),
+        points: new Array(part.rows.length),
         overlaps: new Array(part.rows.length).fill(0),
+        ...(part.synmaps && { synmaps: new Array(part.rows.length) }),
         kept: [],
       }));
-      // Output row k's mask, area and overlap go to its volume's row.
-      const give = (k: number, mask: MaskSource) => {
+      // Output row k's mask, area, points, map and overlap go to its volume's row.
+      const give = (k: number, mask: MaskSource, synmap: { tensor: T<'f32'>; row: number } | null) => {
         const { p, i } = owner[k]!;
         const { c, r } = at[k]!;
-        results[p]!.masks[i] = mask;
-        results[p]!.areas[i] = areas[c]![r]!;
-        if (parts[p]!.rows[i]!.next) results[p]!.overlaps[i] = overlaps[c]![r]!;
+        const result = results[p]!;
+        result.masks[i] = mask;
+        result.areas[i] = areas[c]![r]!;
+        if (parts[p]!.rows[i]!.report) result.points[i] = points[c]![r]!;
+        if (synmap) result.synmaps![i] = synmap;
+        if (parts[p]!.rows[i]!.next) result.overlaps[i] = overlaps[c]![r]!;
       };
       if (own) {
-        own.forEach(({ ks, masks }, p) => {
+        own.forEach(({ ks, masks, synmaps }, p) => {
           const kept = s.keep(masks);
-          results[p]!.kept.push(kept);
-          ks.forEach((k, row) => give(k, { tensor: kept, row }));
+          const keptMaps = synmaps && s.keep(synmaps);
+          results[p]!.kept.push(kept, ...(keptMaps ? [keptMaps] : []));
+          ks.forEach((k, row) => give(k, { tensor: kept, row }, keptMaps && { tensor: keptMaps, row }));
         });
       } else {
         const kept = outs.map((out) => s.keep(out.final));
-        results[0]!.kept.push(...kept);
-        at.forEach(({ c, r }, k) => give(k, { tensor: kept[c]!, row: r }));
+        const keptMaps = parts[0]!.synmaps ? outs.map((out) => s.keep(out.synmap)) : null;
+        results[0]!.kept.push(...kept, ...(keptMaps ?? []));
+        at.forEach(({ c, r }, k) => give(k, { tensor: kept[c]!, row: r }, keptMaps && { tensor: keptMaps[c]!, row: r }));
       }
       return results;
     });
@@ -1215,9 +1297,20 @@ interface BatchOut {
   kept: Tensor[];
 }
 
+/** Whether a `detail` option asks for the fused map and nothing else (what combining organs needs). */
+function synmapOnly(detail: SegmentOptions['detail']): boolean {
+  return Array.isArray(detail) && detail.length > 0 && detail.every((k) => k === 'synmap');
+}
+
 /** Whether a `detail` option reads the synergy map of every row anyway. */
 function wantsSynmap(detail: SegmentOptions['detail']): boolean {
   return detail === true || (Array.isArray(detail) && detail.includes('synmap'));
+}
+
+/** A job cut down to the slices `keep` marks (its atlas maps with them). */
+function onlySlices(job: SegmentJob, keep: readonly boolean[]): SegmentJob {
+  const atlas = job.atlas?.filter((_, k) => keep[k]);
+  return { ...job, slices: job.slices.filter((_, k) => keep[k]), ...(atlas && { atlas }) };
 }
 
 /** Rows `rows` of [n][ROI·ROI] slices, copied in order. */

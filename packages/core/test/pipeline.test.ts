@@ -10,6 +10,7 @@ import {
   CHAOS_T2,
   combineOrgans,
   dealSlices,
+  DEFAULT_OPTIONS,
   dice,
   labelsToRoi,
   labelValues,
@@ -477,11 +478,12 @@ describeWithData(['chaos-t2'], 'all organs in one pass', () => {
 });
 
 describeWithData(['chaos-t2'], 'the propagation pass (on by default, a switch turns it off)', () => {
-  it('off: each slice is its own per-slice segmentation; on: slices are segmented again outward from the largest mask, each guided by its neighbour, unless they agree with it', async () => {
+  it('off: each slice is its own per-slice segmentation; on: slices are segmented outward from the largest mask of every anchorStride-th slice, each guided by its neighbour, unless they agree with it', async () => {
     const kernels = cpuKernels();
     const support = await chaosCase(8, 2);
     const query = await chaosCase(1, 2);
-    const synpo = (enabled: boolean, agreement = 1) => new Synpo(weightFreeBackend(), kernels, { points: CHAOS_T2.band, propagation: { enabled, agreement } });
+    const synpo = (enabled: boolean, agreement = 1, anchorStride = DEFAULT_OPTIONS.propagation.anchorStride) =>
+      new Synpo(weightFreeBackend(), kernels, { points: CHAOS_T2.band, propagation: { enabled, agreement, anchorStride } });
     // The atlas prior off: each slice here is compared with Synpo.segment on it alone.
     const off = await segmentVolume({ atlas: false, synpo: synpo(false), support: support.prepared, supportMasks: support.masks, query: query.prepared });
     expect(off.propagatedSlices).toBe(0);
@@ -503,16 +505,22 @@ describeWithData(['chaos-t2'], 'the propagation pass (on by default, a switch tu
       expect(Buffer.from(r!.final).equals(Buffer.from(slice(off.masks, z)))).toBe(true);
       areas.push(r!.final.reduce((a, v) => a + v, 0));
     }
-    const anchor = off.range[0] + areas.indexOf(Math.max(...areas));
+    // The anchor: the largest own mask among every stride-th slice of the range (centred on it).
+    const anchorOf = (stride: number) => {
+      let best = -1;
+      let at = -1;
+      for (let n = Math.floor(((areas.length - 1) % stride) / 2); n < areas.length; n += stride) if (areas[n]! > best) [best, at] = [areas[n]!, n];
+      return off.range[0] + at;
+    };
     /**
-     * The pass walked slice by slice: outward from the anchor (the largest first-pass mask), a
-     * slice whose neighbour found nothing keeps its own mask, as does one whose own mask agrees
-     * with its neighbour's final mask (Dice above `agreement`); every other slice is Synpo.segment
-     * with its neighbour's final mask as the guide. The wavefront runs them in steps of several
-     * rows, measuring the agreement on the stream; this walks them one by one on the host.
-     * Returns how many slices were segmented again.
+     * The pass walked slice by slice: outward from the anchor, a slice whose neighbour found
+     * nothing gets its own mask, as does one whose own mask agrees with its neighbour's final mask
+     * (Dice above `agreement`); every other slice is Synpo.segment with its neighbour's final mask
+     * as the guide. The wavefront runs them in steps of several rows, measuring the agreement on
+     * the stream; this walks them one by one on the host. Returns how many slices were segmented again.
      */
-    const walk = async (on: Awaited<ReturnType<typeof segmentVolume>>, agreement: number) => {
+    const walk = async (on: Awaited<ReturnType<typeof segmentVolume>>, agreement: number, stride: number) => {
+      const anchor = anchorOf(stride);
       expect(on.range).toEqual(off.range);
       expect(Buffer.from(slice(on.masks, anchor)).equals(Buffer.from(slice(off.masks, anchor)))).toBe(true);
       let again = 0;
@@ -531,22 +539,47 @@ describeWithData(['chaos-t2'], 'the propagation pass (on by default, a switch tu
       }
       return again;
     };
-    // Agreement 1: every slice but the anchor is segmented again (no neighbour here found nothing).
-    const every = await segmentVolume({ atlas: false, synpo: synpo(true), support: support.prepared, supportMasks: support.masks, query: query.prepared });
-    expect(every.propagatedSlices).toBe(off.range[1] - off.range[0]);
-    expect(await walk(every, 1)).toBe(every.propagatedSlices);
-    // By default every slice is segmented again; below 1, the slices that agree with their
-    // neighbour keep their own masks.
+    // Agreement 1: every slice but the anchor is segmented by the pass (no neighbour here found
+    // nothing); before it, only the anchor's candidates were segmented on their own.
+    const slices = off.range[1] - off.range[0] + 1;
+    const stride = DEFAULT_OPTIONS.propagation.anchorStride;
+    expect(stride).toBeGreaterThan(1);
+    const sampled = synpo(true);
+    const every = await segmentVolume({ atlas: false, synpo: sampled, support: support.prepared, supportMasks: support.masks, query: query.prepared });
+    expect(every.propagatedSlices).toBe(slices - 1);
+    expect(sampled.perSlice.slices).toBe(Math.ceil((slices - Math.floor(((slices - 1) % stride) / 2)) / stride));
+    expect(await walk(every, 1, stride)).toBe(every.propagatedSlices);
+    // Asking for every slice's intermediates runs the per-slice pass on every slice; the masks stay.
+    const detailed = synpo(true);
+    const withDetail = await segmentVolume({
+      atlas: false,
+      synpo: detailed,
+      support: support.prepared,
+      supportMasks: support.masks,
+      query: query.prepared,
+      detail: true,
+    });
+    expect(detailed.perSlice.slices).toBe(slices);
+    expect(Buffer.from(withDetail.masks).equals(Buffer.from(every.masks))).toBe(true);
+    // An anchor stride of 1: every slice segmented on its own first, then again by the pass.
+    const firstAll = synpo(true, 1, 1);
+    const strided1 = await segmentVolume({ atlas: false, synpo: firstAll, support: support.prepared, supportMasks: support.masks, query: query.prepared });
+    expect(firstAll.perSlice.slices).toBe(slices);
+    expect(await walk(strided1, 1, 1)).toBe(slices - 1);
+    // By default every slice is segmented by the pass; below 1 (every slice then segmented on its
+    // own first), the slices that agree with their neighbour keep their own masks.
     expect(resolveOptions().propagation.agreement).toBe(1);
     const agreement = 0.9;
+    const agreeing = synpo(true, agreement);
     const some = await segmentVolume({
       atlas: false,
-      synpo: synpo(true, agreement),
+      synpo: agreeing,
       support: support.prepared,
       supportMasks: support.masks,
       query: query.prepared,
     });
-    expect(await walk(some, agreement)).toBe(some.propagatedSlices);
+    expect(agreeing.perSlice.slices).toBe(slices);
+    expect(await walk(some, agreement, 1)).toBe(some.propagatedSlices);
     expect(some.propagatedSlices).toBeLessThan(every.propagatedSlices);
     expect(some.propagatedSlices).toBeGreaterThan(0);
     // The pass takes its encodings from the cache: no slice is encoded twice.

@@ -16,6 +16,8 @@ export interface RunOpts extends BackendOpts {
   propagate?: boolean;
   /** PropagationOptions.agreement (absent: the default). */
   propagationAgreement?: number;
+  /** PropagationOptions.anchorStride (absent: the default). */
+  propagationAnchorStride?: number;
   /** The atlas prior (commander's --no-atlas sets false; absent: on). */
   atlas?: boolean;
   /** The CPU path's threads for a case's organs (absent: one). */
@@ -39,6 +41,7 @@ export async function caseContext(opts: RunOpts): Promise<{ ctx: CaseContext; re
       cacheBytes: cacheBytes(opts),
       propagate: opts.propagate ?? true,
       propagationAgreement: opts.propagationAgreement ?? DEFAULT_OPTIONS.propagation.agreement,
+      propagationAnchorStride: opts.propagationAnchorStride ?? DEFAULT_OPTIONS.propagation.anchorStride,
       atlas: opts.atlas ?? true,
     },
     force: Boolean(opts.force),

@@ -32,6 +32,7 @@ export interface CaseContext {
     cacheBytes: number;
     propagate: boolean;
     propagationAgreement: number;
+    propagationAnchorStride: number;
     atlas: boolean;
   };
   /** Redo cases whose output and record match. */
@@ -155,7 +156,7 @@ export async function runCase(c: BatchCase, ctx: CaseContext): Promise<CaseResul
       options: {
         seed: ctx.options.seed,
         cacheBytes: ctx.options.cacheBytes,
-        propagation: { enabled: ctx.options.propagate, agreement: ctx.options.propagationAgreement },
+        propagation: { enabled: ctx.options.propagate, agreement: ctx.options.propagationAgreement, anchorStride: ctx.options.propagationAnchorStride },
       },
       atlas: ctx.options.atlas,
       ...(ctx.steps && { steps: ctx.steps }),

@@ -14,7 +14,7 @@ import type { CaseResult } from '../batch/run-case.ts';
 import { CliError, EXIT } from '../errors.ts';
 import { checkCreatable, guardOutputs } from '../files.ts';
 import { integer } from '../numbers.ts';
-import { agreementOption, noAtlasOption, propagateOption, withCaseRunner, type Runner } from '../options.ts';
+import { agreementOption, anchorStrideOption, noAtlasOption, propagateOption, withCaseRunner, type Runner } from '../options.ts';
 import { progressLine } from '../progress.ts';
 
 export function formatSummary(results: CaseResult[], seconds: number): string {
@@ -51,6 +51,7 @@ export function batchCommand(program: Command, run: Runner): void {
     .option('--force', 'redo cases whose output is up to date')
     .addOption(propagateOption())
     .addOption(agreementOption())
+    .addOption(anchorStrideOption())
     .addOption(noAtlasOption());
   withCaseRunner(cmd)
     .option('--log <file>', 'JSON Lines log, one line per case (default: <manifest>.log.jsonl)')

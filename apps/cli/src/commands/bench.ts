@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { cpuKernels, formatBenchReport, runKernelBench } from '@synpo/gpu';
 import { createHash } from 'node:crypto';
 import {
+  DEFAULT_OPTIONS,
   PAPER_SIZES,
   runHalfUploadBench,
   runPipelineBench,
@@ -137,7 +138,7 @@ function formatVolume(r: VolumeBenchReport | null): string {
         `| ${x.path} | ${propagationLabel(x)} | ${x.seconds.toFixed(2)} | ${x.organSlicesPerSecond.toFixed(1)} | ${x.organSlices} | ${x.encodedSlices} | ${x.propagatedSlices} | ${x.propagationSteps} |`,
     ),
     '',
-    `Propagation costs (seconds on / off): ${r.propagationRatio.map((p) => `${p.path}${p.agreement < 1 ? ` (agreement ${p.agreement})` : ''} ${p.ratio.toFixed(2)}×`).join('; ')}.`,
+    `Propagation costs (seconds on / off): ${r.propagationRatio.map((p) => `${p.path}${p.anchorStride !== DEFAULT_OPTIONS.propagation.anchorStride ? ` (anchor stride ${p.anchorStride})` : ''} ${p.ratio.toFixed(2)}×`).join('; ')}.`,
   ];
   if (gpu.length) {
     const t = (x: (typeof gpu)[number]) => x.transfers!;
@@ -145,7 +146,7 @@ function formatVolume(r: VolumeBenchReport | null): string {
       '',
       'Host ↔ GPU traffic per volume (measured / bound):',
       '',
-      '| propagation | uploaded | bound (1.1 × the slices) | read back | bound (final masks as bits + points, areas, overlaps below agreement 1, solver flags) | submissions | bound (2 × longest range + 10) | buffer maps |',
+      '| propagation | uploaded | bound (1.1 × the slices) | read back | bound (final masks as bits + points, areas, solver flags) | submissions | bound (2 × longest range + 10) | buffer maps |',
       '|---|---:|---:|---:|---:|---:|---:|---:|',
       ...gpu.map(
         (x) =>

@@ -81,11 +81,12 @@ export function evalCommand(program: Command, run: Runner): void {
     .option('--no-refine', 'ablation: skip NRM and keep the coarse mask')
     .option(
       '--propagation <json>',
-      "the propagation pass's weight, sigma and agreement (a slice whose own mask agrees with its neighbour's above this Dice is not segmented again; 1: every slice is) as JSON, e.g. '{\"agreement\": 1}' (tuning; see scripts/tune)",
+      "the propagation pass's weight, sigma, agreement (a slice whose own mask agrees with its neighbour's above this Dice is not segmented again; 1: every slice is) and anchorStride (the anchor is the largest mask of every anchorStride-th slice; 1: of every slice) as JSON, e.g. '{\"anchorStride\": 1}' (tuning; see scripts/tune)",
       jsonOverrides('--propagation', {
         weight: DEFAULT_OPTIONS.propagation.weight,
         sigma: DEFAULT_OPTIONS.propagation.sigma,
         agreement: DEFAULT_OPTIONS.propagation.agreement,
+        anchorStride: DEFAULT_OPTIONS.propagation.anchorStride,
       }),
     )
     .option(

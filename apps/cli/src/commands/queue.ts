@@ -25,7 +25,10 @@ import { DEFAULT_OPTIONS } from '@synpo/core';
 /** What a job carries: the case and every option that changes its output. */
 interface JobData {
   case: BatchCase;
-  options: Pick<RunOpts, 'backend' | 'models' | 'ep' | 'seed' | 'band' | 'intensity' | 'labels' | 'propagate' | 'propagationAgreement' | 'atlas'>;
+  options: Pick<
+    RunOpts,
+    'backend' | 'models' | 'ep' | 'seed' | 'band' | 'intensity' | 'labels' | 'propagate' | 'propagationAgreement' | 'propagationAnchorStride' | 'atlas'
+  >;
 }
 
 interface QueueOpts {
@@ -108,6 +111,7 @@ export function queueCommand(program: Command, run: Runner): void {
         labels: opts.labels,
         propagate: opts.propagate ?? true,
         propagationAgreement: opts.propagationAgreement ?? DEFAULT_OPTIONS.propagation.agreement,
+        propagationAnchorStride: opts.propagationAnchorStride ?? DEFAULT_OPTIONS.propagation.anchorStride,
         atlas: opts.atlas ?? true,
       };
       return withQueue(opts, async (q) => {
@@ -164,6 +168,7 @@ export function queueCommand(program: Command, run: Runner): void {
             labels: job.data.options.labels,
             propagate: job.data.options.propagate ?? true,
             propagationAgreement: job.data.options.propagationAgreement ?? DEFAULT_OPTIONS.propagation.agreement,
+            propagationAnchorStride: job.data.options.propagationAnchorStride ?? DEFAULT_OPTIONS.propagation.anchorStride,
             atlas: job.data.options.atlas ?? true,
           };
           const r = await runCase(job.data.case, { ...ctx, options });

@@ -14,6 +14,7 @@ import { loadVolume } from '../inputs.ts';
 import { chooseOrgans } from '../organs.ts';
 import {
   agreementOption,
+  anchorStrideOption,
   bandOption,
   deviceOption,
   intensityOption,
@@ -52,6 +53,7 @@ interface SegmentOpts extends BackendOpts {
   force?: boolean;
   propagate: boolean;
   propagationAgreement: number;
+  propagationAnchorStride: number;
   threads: number;
   json?: boolean;
   progress: boolean;
@@ -128,6 +130,7 @@ export function segmentCommand(program: Command, run: Runner): void {
     .option('--force', 'let --dump replace a folder holding a previous synpo dump')
     .addOption(propagateOption())
     .addOption(agreementOption())
+    .addOption(anchorStrideOption())
     .addOption(noAtlasOption())
     .addOption(threadsOption())
     .option('--json', 'print a JSON summary')
@@ -200,7 +203,11 @@ export function segmentCommand(program: Command, run: Runner): void {
             organs,
             band: opts.band,
             intensity: opts.intensity,
-            options: { seed: opts.seed, cacheBytes: cacheBytes(opts), propagation: { enabled: opts.propagate, agreement: opts.propagationAgreement } },
+            options: {
+              seed: opts.seed,
+              cacheBytes: cacheBytes(opts),
+              propagation: { enabled: opts.propagate, agreement: opts.propagationAgreement, anchorStride: opts.propagationAnchorStride },
+            },
             atlas: opts.atlas,
             ...(canonicalRange && { range: canonicalRange }),
             ...(opts.supportSlice !== undefined && { supportSlice: toFileSupport(opts.supportSlice) }),
