@@ -69,7 +69,7 @@ describeWithData(['chaos-t2'], 'synpo segment --organs', () => {
       const r = await synpo('segment', ...liver, '--device', 'cpu', '--json', '--out', out, ...extra);
       expect(r.code, r.stderr).toBe(0);
       return {
-        ...(JSON.parse(r.stdout) as { propagatedSlices: number; organSlices: number }),
+        ...(JSON.parse(r.stdout) as { propagatedSlices: number; perSliceSlices: number; organSlices: number }),
         labels: decodeNifti(new Uint8Array(readFileSync(out)), out).data,
       };
     };
@@ -88,6 +88,10 @@ describeWithData(['chaos-t2'], 'synpo segment --organs', () => {
     // segments every slice but the anchor.
     const firstAll = await run(['--propagation-anchor-stride', '1']);
     expect(firstAll.propagatedSlices).toBe(firstAll.organSlices - 1);
+    expect(firstAll.perSliceSlices).toBe(firstAll.organSlices);
+    // By default only every 8th slice is segmented on its own first.
+    expect(every.perSliceSlices).toBe(Math.ceil((every.organSlices - Math.floor(((every.organSlices - 1) % 8) / 2)) / 8));
+    expect(agreeing.perSliceSlices).toBe(agreeing.organSlices);
     for (const bad of ['0', '1.5']) {
       const no = await synpo('segment', ...liver, '--out', join(dir, 'x.nii.gz'), '--propagation-anchor-stride', bad);
       expect(no.code).toBe(2);

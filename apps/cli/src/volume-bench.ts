@@ -1,7 +1,7 @@
 /**
  * `synpo bench --only volume`: one whole CHAOS volume (support scan 8, query scan 2), all four
  * organs in one pass, as `synpo segment --organs all` runs it, with the propagation pass on (the
- * default: the anchor looked for among every 4th slice; and with an anchor stride of 1, every
+ * default: the anchor looked for among every 8th slice; and with an anchor stride of 1, every
  * slice segmented on its own first, then again by the pass) and off: on the GPU path (when there is an adapter), the CPU references in one thread, and the
  * CPU references on worker threads. Per run: seconds, organ-slices per second, slices encoded,
  * and on the GPU what crossed between host and device against the limits the pipeline keeps.
@@ -43,6 +43,7 @@ export interface VolumeBenchRow {
   organSlices: number;
   organSlicesPerSecond: number;
   encodedSlices: number;
+  perSliceSlices: number;
   propagatedSlices: number;
   propagationSteps: number;
   /** GPU path: what crossed, and the bounds it is held to. */
@@ -140,6 +141,7 @@ export async function runVolumeBench(dataDir: string, gpu: Kernels | null, log: 
         organSlices: r.organSlices,
         organSlicesPerSecond: r.organSlices / seconds,
         encodedSlices: r.encodedSlices,
+        perSliceSlices: r.perSliceSlices,
         propagatedSlices: r.propagatedSlices,
         propagationSteps: r.propagationSteps,
         transfers:

@@ -186,7 +186,12 @@ export interface SegmentOrgansResult {
   overlapPixels: number;
   /** Query slices of the range that are blank (one intensity throughout): left empty, not segmented. */
   blankSlices: number[];
-  /** Slices segmented again by the propagation pass (0 when it is off), and its steps (chains). */
+  /**
+   * Organ-slices the per-slice pass segmented on their own (all of them without propagation; with
+   * it, the anchor's candidates: PropagationOptions.anchorStride).
+   */
+  perSliceSlices: number;
+  /** Slices segmented by the propagation pass (0 when it is off), and its steps (chains). */
   propagatedSlices: number;
   propagationSteps: number;
   /**
@@ -309,6 +314,7 @@ export async function segmentOrgans(req: SegmentOrgansRequest): Promise<SegmentO
     const before = {
       encoded: synpo.encoded.slices,
       propagated: { ...synpo.propagation },
+      perSlice: synpo.perSlice.slices,
       speculation: { ...synpo.speculation },
       transfers: synpo.kernels.transfers(),
     };
@@ -393,6 +399,7 @@ export async function segmentOrgans(req: SegmentOrgansRequest): Promise<SegmentO
       organSlices,
       overlapPixels,
       blankSlices: [...blank],
+      perSliceSlices: synpo.perSlice.slices - before.perSlice,
       propagatedSlices: synpo.propagation.slices - before.propagated.slices,
       propagationSteps: synpo.propagation.steps - before.propagated.steps,
       transfers:
@@ -603,6 +610,7 @@ export function mergeOrganParts(parts: readonly SegmentOrgansResult[], order: re
     blankSlices,
     encodedSlices: sum((p) => p.encodedSlices),
     organSlices: sum((p) => p.organSlices),
+    perSliceSlices: sum((p) => p.perSliceSlices),
     propagatedSlices: sum((p) => p.propagatedSlices),
     propagationSteps: Math.max(...parts.map((p) => p.propagationSteps)),
     transfers: null,

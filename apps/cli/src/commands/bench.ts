@@ -131,11 +131,11 @@ function formatVolume(r: VolumeBenchReport | null): string {
     '',
     `One whole volume: CHAOS support 8 → query 2, ${r.organs.length} organs in one pass, weight-free backend (seconds: ${r.reps > 1 ? `the median of ${r.reps} runs` : 'one run'} after an untimed warm-up run of each path, its worker threads' included):`,
     '',
-    '| path | propagation | seconds | organ-slices per second | organ-slices | slices encoded | slices propagated | steps |',
-    '|---|---|---:|---:|---:|---:|---:|---:|',
+    '| path | propagation | seconds | organ-slices per second | organ-slices | slices encoded | segmented on their own | segmented by the pass | steps |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|',
     ...r.rows.map(
       (x) =>
-        `| ${x.path} | ${propagationLabel(x)} | ${x.seconds.toFixed(2)} | ${x.organSlicesPerSecond.toFixed(1)} | ${x.organSlices} | ${x.encodedSlices} | ${x.propagatedSlices} | ${x.propagationSteps} |`,
+        `| ${x.path} | ${propagationLabel(x)} | ${x.seconds.toFixed(2)} | ${x.organSlicesPerSecond.toFixed(1)} | ${x.organSlices} | ${x.encodedSlices} | ${x.perSliceSlices} | ${x.propagatedSlices} | ${x.propagationSteps} |`,
     ),
     '',
     `Propagation costs (seconds on / off): ${r.propagationRatio.map((p) => `${p.path}${p.anchorStride !== DEFAULT_OPTIONS.propagation.anchorStride ? ` (anchor stride ${p.anchorStride})` : ''} ${p.ratio.toFixed(2)}×`).join('; ')}.`,

@@ -284,6 +284,7 @@ export function segmentCommand(program: Command, run: Runner): void {
             organSlices: result.organSlices,
             overlapPixels: result.overlapPixels,
             blankSlices: blank,
+            perSliceSlices: result.perSliceSlices,
             propagatedSlices: result.propagatedSlices,
             propagationSteps: result.propagationSteps,
             seconds,
