@@ -1,6 +1,7 @@
 /** SynPo end to end on real CHAOS T2 volumes, the protocol helpers, and NRM's edge cases. */
 import { afterAll, describe, expect, it, type TestContext } from 'vitest';
 import { cpuKernels, fallbackKernels, gpuKernels, GpuRuntime, NoAdapterError, openGpu, ShapeError, type GpuHandle, type Kernels } from '@synpo/gpu';
+import { keepRows } from '@synpo/gpu/kernels';
 import { readNifti } from '@synpo/io/node';
 import {
   ATLAS_CELLS,
@@ -477,6 +478,107 @@ describeWithData(['chaos-t2'], 'all organs in one pass', () => {
   }, 480_000);
 });
 
+/**
+ * The propagation pass walked slice by slice on the host, for one organ of a CHAOS pair (the atlas
+ * prior off). `off` must be the same backend's per-slice run: every slice exactly what
+ * Synpo.segment gives it alone (checked). Outward from the anchor (the largest own mask among
+ * every stride-th slice of the range, centred on it; among all slices where those found nothing),
+ * a slice whose neighbour found nothing gets its own mask, as does one whose own mask agrees with
+ * its neighbour's final mask (Dice above `agreement`); every other slice is Synpo.segment with its
+ * neighbour's final mask as the guide. The wavefront runs them in steps of several rows,
+ * measuring the agreement on the stream; `walk` compares every slice of a run with the walk and
+ * returns how many slices the pass segments: with a guide, and on its own (a slice after one that
+ * found nothing, where the per-slice pass did not segment it: no candidate, and candidates found
+ * something, else every slice was segmented on its own before the chains).
+ */
+async function propagationWalker(
+  backend: Backend,
+  support: { prepared: PreparedVolume; masks: Uint8Array },
+  query: { prepared: PreparedVolume },
+  off: Awaited<ReturnType<typeof segmentVolume>>,
+) {
+  const alone = new Synpo(backend, cpuKernels(), { points: CHAOS_T2.band, propagation: { enabled: false } });
+  const encodings = new Map<number, Awaited<ReturnType<Synpo['prepareSupport']>>>();
+  const encodingFor = async (z: number) => {
+    const sz = off.supportSlices[queryPart(z, off.range)]!;
+    if (!encodings.has(sz))
+      encodings.set(
+        sz,
+        await alone.prepareSupport({ image: slice(support.prepared.slices, sz) as Float32Array, mask: slice(support.masks, sz) as Uint8Array }),
+      );
+    return encodings.get(sz)!;
+  };
+  const areas: number[] = [];
+  for (let z = off.range[0]; z <= off.range[1]; z++) {
+    const [r] = await alone.segment(await encodingFor(z), slice(query.prepared.slices, z) as Float32Array, 1, [{ seed: z }]);
+    expect(Buffer.from(r!.final).equals(Buffer.from(slice(off.masks, z)))).toBe(true);
+    areas.push(r!.final.reduce((a, v) => a + v, 0));
+  }
+  const offset = (stride: number) => Math.floor(((areas.length - 1) % stride) / 2);
+  const largest = (step: number, from: number) => {
+    let [best, at] = [-1, -1];
+    for (let n = from; n < areas.length; n += step) if (areas[n]! > best) [best, at] = [areas[n]!, n];
+    return { best, at };
+  };
+  const anchorOf = (stride: number) => {
+    const sampled = largest(stride, offset(stride));
+    return off.range[0] + (sampled.best > 0 ? sampled : largest(1, 0)).at;
+  };
+  const walk = async (on: Awaited<ReturnType<typeof segmentVolume>>, agreement: number, stride: number) => {
+    const anchor = anchorOf(stride);
+    const filled = largest(stride, offset(stride)).best <= 0;
+    const candidate = (z: number) => (z - off.range[0] - offset(stride)) % stride === 0;
+    expect(on.range).toEqual(off.range);
+    expect(Buffer.from(slice(on.masks, anchor)).equals(Buffer.from(slice(off.masks, anchor)))).toBe(true);
+    let guided = 0;
+    let unguided = 0;
+    for (const step of [1, -1]) {
+      for (let z = anchor + step; z >= on.range[0] && z <= on.range[1]; z += step) {
+        const previous = slice(on.masks, z - step) as Uint8Array;
+        const own = slice(off.masks, z) as Uint8Array;
+        const found = previous.some((v) => v);
+        const keep = !found || dice(overlap(own, previous)) > agreement;
+        if (!keep) guided++;
+        else if (!found && !filled && !candidate(z)) unguided++;
+        const want = keep
+          ? own
+          : (await alone.segment(await encodingFor(z), slice(query.prepared.slices, z) as Float32Array, 1, [{ seed: z }], { guides: [previous] }))[0]!.final;
+        expect(Buffer.from(slice(on.masks, z)).equals(Buffer.from(want)), `slice ${z}, agreement ${agreement}`).toBe(true);
+      }
+    }
+    return { guided, unguided };
+  };
+  return { anchorOf, walk, areas, release: async () => Promise.all([...encodings.values()].map((e) => alone.releaseSupport(e))) };
+}
+
+/**
+ * The weight-free backend with the masks of some query slices (known by their pixels) emptied:
+ * neighbours that find nothing, which real volumes seldom give on cue.
+ */
+function silencing(query: Float32Array, silenced: readonly number[]): Backend {
+  const base = weightFreeBackend();
+  const key = (row: Float32Array) => {
+    let h = 0;
+    for (let i = 0; i < row.length; i += 5) h = (h * 31 + Math.round(row[i]! * 4096)) % 2 ** 31;
+    return h;
+  };
+  const quiet = new Set(silenced.map((z) => key(query.subarray(z * PIXELS, (z + 1) * PIXELS))));
+  return {
+    ...base,
+    decoder: {
+      name: 'silencing',
+      decode: async (batch, s) => {
+        const masks = await base.decoder.decode(batch, s);
+        // keepRows empties the rows flagged 0xffffffff (bestComponent's "no component").
+        const found = Uint32Array.from({ length: batch.B }, (_, b) =>
+          quiet.has(key(batch.images.host.subarray(b * PIXELS, (b + 1) * PIXELS))) ? 0xffffffff : 0,
+        );
+        return s.run(keepRows, { masks, found: s.upload(found, [batch.B]) }, { B: batch.B, P: PIXELS });
+      },
+    },
+  };
+}
+
 describeWithData(['chaos-t2'], 'the propagation pass (on by default, a switch turns it off)', () => {
   it('off: each slice is its own per-slice segmentation; on: slices are segmented outward from the largest mask of every anchorStride-th slice, each guided by its neighbour, unless they agree with it', async () => {
     const kernels = cpuKernels();
@@ -488,57 +590,7 @@ describeWithData(['chaos-t2'], 'the propagation pass (on by default, a switch tu
     const off = await segmentVolume({ atlas: false, synpo: synpo(false), support: support.prepared, supportMasks: support.masks, query: query.prepared });
     expect(off.propagatedSlices).toBe(0);
     // Off is the paper's protocol: every slice exactly what Synpo.segment gives it alone.
-    const alone = synpo(false);
-    const encodings = new Map<number, Awaited<ReturnType<Synpo['prepareSupport']>>>();
-    const encodingFor = async (z: number) => {
-      const sz = off.supportSlices[queryPart(z, off.range)]!;
-      if (!encodings.has(sz))
-        encodings.set(
-          sz,
-          await alone.prepareSupport({ image: slice(support.prepared.slices, sz) as Float32Array, mask: slice(support.masks, sz) as Uint8Array }),
-        );
-      return encodings.get(sz)!;
-    };
-    const areas: number[] = [];
-    for (let z = off.range[0]; z <= off.range[1]; z++) {
-      const [r] = await alone.segment(await encodingFor(z), slice(query.prepared.slices, z) as Float32Array, 1, [{ seed: z }]);
-      expect(Buffer.from(r!.final).equals(Buffer.from(slice(off.masks, z)))).toBe(true);
-      areas.push(r!.final.reduce((a, v) => a + v, 0));
-    }
-    // The anchor: the largest own mask among every stride-th slice of the range (centred on it).
-    const anchorOf = (stride: number) => {
-      let best = -1;
-      let at = -1;
-      for (let n = Math.floor(((areas.length - 1) % stride) / 2); n < areas.length; n += stride) if (areas[n]! > best) [best, at] = [areas[n]!, n];
-      return off.range[0] + at;
-    };
-    /**
-     * The pass walked slice by slice: outward from the anchor, a slice whose neighbour found
-     * nothing gets its own mask, as does one whose own mask agrees with its neighbour's final mask
-     * (Dice above `agreement`); every other slice is Synpo.segment with its neighbour's final mask
-     * as the guide. The wavefront runs them in steps of several rows, measuring the agreement on
-     * the stream; this walks them one by one on the host. Returns how many slices were segmented again.
-     */
-    const walk = async (on: Awaited<ReturnType<typeof segmentVolume>>, agreement: number, stride: number) => {
-      const anchor = anchorOf(stride);
-      expect(on.range).toEqual(off.range);
-      expect(Buffer.from(slice(on.masks, anchor)).equals(Buffer.from(slice(off.masks, anchor)))).toBe(true);
-      let again = 0;
-      for (const step of [1, -1]) {
-        for (let z = anchor + step; z >= on.range[0] && z <= on.range[1]; z += step) {
-          const previous = slice(on.masks, z - step) as Uint8Array;
-          const own = slice(off.masks, z) as Uint8Array;
-          const o = overlap(own, previous);
-          const keep = !previous.some((v) => v) || dice(o) > agreement;
-          if (!keep) again++;
-          const want = keep
-            ? own
-            : (await alone.segment(await encodingFor(z), slice(query.prepared.slices, z) as Float32Array, 1, [{ seed: z }], { guides: [previous] }))[0]!.final;
-          expect(Buffer.from(slice(on.masks, z)).equals(Buffer.from(want)), `slice ${z}, agreement ${agreement}`).toBe(true);
-        }
-      }
-      return again;
-    };
+    const { walk, release } = await propagationWalker(weightFreeBackend(), support, query, off);
     // Agreement 1: every slice but the anchor is segmented by the pass (no neighbour here found
     // nothing); before it, only the anchor's candidates were segmented on their own.
     const slices = off.range[1] - off.range[0] + 1;
@@ -548,7 +600,7 @@ describeWithData(['chaos-t2'], 'the propagation pass (on by default, a switch tu
     const every = await segmentVolume({ atlas: false, synpo: sampled, support: support.prepared, supportMasks: support.masks, query: query.prepared });
     expect(every.propagatedSlices).toBe(slices - 1);
     expect(sampled.perSlice.slices).toBe(Math.ceil((slices - Math.floor(((slices - 1) % stride) / 2)) / stride));
-    expect(await walk(every, 1, stride)).toBe(every.propagatedSlices);
+    expect(await walk(every, 1, stride)).toEqual({ guided: every.propagatedSlices, unguided: 0 });
     // Asking for every slice's intermediates runs the per-slice pass on every slice; the masks stay.
     const detailed = synpo(true);
     const withDetail = await segmentVolume({
@@ -565,7 +617,7 @@ describeWithData(['chaos-t2'], 'the propagation pass (on by default, a switch tu
     const firstAll = synpo(true, 1, 1);
     const strided1 = await segmentVolume({ atlas: false, synpo: firstAll, support: support.prepared, supportMasks: support.masks, query: query.prepared });
     expect(firstAll.perSlice.slices).toBe(slices);
-    expect(await walk(strided1, 1, 1)).toBe(slices - 1);
+    expect(await walk(strided1, 1, 1)).toEqual({ guided: slices - 1, unguided: 0 });
     // By default every slice is segmented by the pass; below 1 (every slice then segmented on its
     // own first), the slices that agree with their neighbour keep their own masks.
     expect(resolveOptions().propagation.agreement).toBe(1);
@@ -579,7 +631,7 @@ describeWithData(['chaos-t2'], 'the propagation pass (on by default, a switch tu
       query: query.prepared,
     });
     expect(agreeing.perSlice.slices).toBe(slices);
-    expect(await walk(some, agreement, 1)).toBe(some.propagatedSlices);
+    expect((await walk(some, agreement, 1)).guided).toBe(some.propagatedSlices);
     expect(some.propagatedSlices).toBeLessThan(every.propagatedSlices);
     expect(some.propagatedSlices).toBeGreaterThan(0);
     // The pass takes its encodings from the cache: no slice is encoded twice.
@@ -588,7 +640,48 @@ describeWithData(['chaos-t2'], 'the propagation pass (on by default, a switch tu
     // The guide changes masks (whether for the better is measured by eval, not asserted here).
     expect(Buffer.from(every.masks).equals(Buffer.from(off.masks))).toBe(false);
     expect(Buffer.from(some.masks).equals(Buffer.from(off.masks))).toBe(false);
-    for (const e of encodings.values()) await alone.releaseSupport(e);
+    await release();
+  }, 360_000);
+
+  it('a slice whose neighbour found nothing is segmented on its own, and where every candidate found nothing the anchor is looked for among all', async () => {
+    const support = await chaosCase(8, 2);
+    const query = await chaosCase(1, 2);
+    const stride = DEFAULT_OPTIONS.propagation.anchorStride;
+    const run = (backend: Backend, enabled: boolean) => {
+      const synpo = new Synpo(backend, cpuKernels(), { points: CHAOS_T2.band, propagation: { enabled } });
+      return segmentVolume({ atlas: false, synpo, support: support.prepared, supportMasks: support.masks, query: query.prepared }).then((r) => ({ r, synpo }));
+    };
+    const range = (await run(weightFreeBackend(), false)).r.range;
+    const slices = range[1] - range[0] + 1;
+    expect(slices).toBeGreaterThan(stride);
+    const candidates: number[] = [];
+    for (let n = Math.floor(((slices - 1) % stride) / 2); n < slices; n += stride) candidates.push(range[0] + n);
+    // (1) One slice that is no candidate finds nothing: the pass meets it, and the slice after it
+    // (no own mask yet) is segmented on its own within the step.
+    // (2) Every candidate finds nothing: the other slices are segmented on their own first, in one
+    // step, and the anchor is the largest of theirs.
+    // Three slices past the first candidate: neither it nor its neighbours are candidates.
+    const quiet = candidates[0]! + 3;
+    for (const silenced of [[quiet], candidates]) {
+      const backend = silencing(query.prepared.slices, silenced);
+      const { r: off } = await run(backend, false);
+      silenced.forEach((z) => expect(slice(off.masks, z).some((v) => v)).toBe(false));
+      const { r: on, synpo } = await run(backend, true);
+      expect(synpo.perSlice.slices).toBe(candidates.length);
+      const { walk, anchorOf, release } = await propagationWalker(backend, support, query, off);
+      const { guided, unguided } = await walk(on, 1, stride);
+      // The slices the pass segmented: with a guide, on their own after a neighbour that found
+      // nothing, and with every candidate silent, first all the others on their own.
+      if (silenced.length > 1) {
+        expect(candidates).not.toContain(anchorOf(stride));
+        expect(unguided).toBe(0);
+        expect(on.propagatedSlices).toBe(slices - candidates.length + guided);
+      } else {
+        expect(unguided).toBeGreaterThan(0);
+        expect(on.propagatedSlices).toBe(guided + unguided);
+      }
+      await release();
+    }
   }, 360_000);
 
   it('refuses guides that do not match the batch', async () => {
