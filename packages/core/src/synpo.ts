@@ -541,12 +541,13 @@ export class Synpo {
     const readMasks = !propagating || Boolean(options.detail);
     // With propagation, the anchor is looked for among some slices (all where every slice's own
     // mask is compared), and the per-slice pass segments only those, unless every slice's
-    // intermediates are asked for (the fused map alone comes from either pass). The masks are
-    // the same either way: the pass segments a slice on its own as the per-slice pass would.
+    // intermediates or per-batch results are asked for (the fused map alone comes from either
+    // pass). The masks are the same either way: the pass segments a slice on its own as the
+    // per-slice pass would.
     const { agreement, anchorStride } = this.options.propagation;
     const stride = propagating && agreement >= 1 ? anchorStride : 1;
     const candidates = anchorCandidates(jobs, stride);
-    const everySlice = stride === 1 || (Boolean(options.detail) && !synmapOnly(options.detail));
+    const everySlice = stride === 1 || Boolean(options.onBatch) || (Boolean(options.detail) && !synmapOnly(options.detail));
     // Each job's slices in the per-slice pass, as a job of its own, and where they sit in the job.
     const chosen = everySlice ? jobs.map((job) => job.slices.map(() => true)) : candidates;
     const firstJobs = jobs.map((job, j) => (everySlice ? job : onlySlices(job, chosen[j]!)));
