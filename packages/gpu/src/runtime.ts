@@ -164,6 +164,8 @@ export interface Readback<T extends Typed> {
 
 interface PendingRead {
   staging: Slot;
+  /** Where its bytes sit in `staging` (small reads share one: STAGING_SHARED). */
+  offset: number;
   bytes: number;
   ctor: new (b: ArrayBuffer) => Typed;
   target: Readback<Typed>;
@@ -171,6 +173,14 @@ interface PendingRead {
   reject?: (error: unknown) => void;
   released?: boolean;
 }
+
+/**
+ * Readbacks of up to STAGING_SMALL bytes are copied side by side into shared staging buffers of
+ * STAGING_SHARED bytes: a flush maps each staging buffer once, not once a read (every map is a
+ * wait for the GPU). Larger readbacks get a buffer of their own.
+ */
+const STAGING_SHARED = 64 * 1024;
+const STAGING_SMALL = 16 * 1024;
 
 /**
  * Records one stream of work: dispatches go into one command encoder until `flush()` submits
@@ -186,6 +196,8 @@ export class Recorder {
   /** Tensors used by commands recorded since the last submission. */
   private readonly used = new Set<DeviceTensor>();
   private readonly reads: PendingRead[] = [];
+  /** The shared staging buffer small reads are going into, and how much of it they fill. */
+  private sharedStaging: { slot: Slot; used: number } | null = null;
   private readonly errors: Promise<string | null>[] = [];
   private readonly kernels = new Set<string>();
   private readonly profile: ProfileSession | null;
@@ -372,9 +384,19 @@ export class Recorder {
     this.endPass();
     this.use(slot);
     const size = Math.ceil(bytes / 4) * 4;
-    const staging = this.guard(() => this.runtime.pool.acquire(size, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, `${this.label}:read`));
-    if (size > 0) this.encoderNow().copyBufferToBuffer(slot.buffer, offset, staging.buffer, 0, size);
-    const pending: PendingRead = { staging, bytes, ctor, target: { value: null } };
+    const acquire = (n: number) => this.guard(() => this.runtime.pool.acquire(n, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, `${this.label}:read`));
+    let staging: Slot;
+    let at = 0;
+    if (size > STAGING_SMALL) {
+      staging = acquire(size);
+    } else {
+      if (!this.sharedStaging || this.sharedStaging.used + size > STAGING_SHARED) this.sharedStaging = { slot: acquire(STAGING_SHARED), used: 0 };
+      staging = this.sharedStaging.slot;
+      at = this.sharedStaging.used;
+      this.sharedStaging.used += size;
+    }
+    if (size > 0) this.encoderNow().copyBufferToBuffer(slot.buffer, offset, staging.buffer, at, size);
+    const pending: PendingRead = { staging, offset: at, bytes, ctor, target: { value: null } };
     this.reads.push(pending);
     return pending;
   }
@@ -396,6 +418,7 @@ export class Recorder {
     const { device, pool, transfers } = this.runtime;
     this.endPass();
     const reads = this.reads.splice(0);
+    this.sharedStaging = null;
     const names = [...this.kernels].join(', ') || this.label;
     this.kernels.clear();
     if (this.runtime.lost) {
@@ -422,19 +445,22 @@ export class Recorder {
       // The reads and the timestamps map together; values go out once both are in, so whoever
       // awaits a read also sees its kernels' timings.
       await Promise.all([
-        ...reads.map(async (r) => {
-          if (r.bytes === 0) {
-            r.target.value = new r.ctor(new ArrayBuffer(0));
-          } else {
-            const size = Math.ceil(r.bytes / 4) * 4;
+        ...stagingsOf(reads).map(async ([staging, mine]) => {
+          const end = Math.max(...mine.map((r) => r.offset + Math.ceil(r.bytes / 4) * 4));
+          if (end > 0) {
             transfers.maps++;
-            transfers.readbackBytes += size;
-            await r.staging.buffer.mapAsync(GPUMapMode.READ, 0, size);
-            r.target.value = new r.ctor(r.staging.buffer.getMappedRange(0, size).slice(0, r.bytes));
-            r.staging.buffer.unmap();
+            await staging.buffer.mapAsync(GPUMapMode.READ, 0, end);
+            const range = staging.buffer.getMappedRange(0, end);
+            for (const r of mine) {
+              transfers.readbackBytes += Math.ceil(r.bytes / 4) * 4;
+              r.target.value = new r.ctor(range.slice(r.offset, r.offset + r.bytes));
+            }
+            staging.buffer.unmap();
+          } else {
+            for (const r of mine) r.target.value = new r.ctor(new ArrayBuffer(0));
           }
-          pool.release(r.staging);
-          r.released = true;
+          pool.release(staging);
+          for (const r of mine) r.released = true;
         }),
         timing ? this.profile!.collect(timing) : null,
       ]);
@@ -446,7 +472,7 @@ export class Recorder {
       this.failReads(reads, reason);
       throw reason;
     } finally {
-      for (const r of reads) if (!r.released) pool.release(r.staging);
+      for (const [staging, mine] of stagingsOf(reads)) if (!mine[0]!.released) pool.release(staging);
     }
   }
 
@@ -480,10 +506,10 @@ export class Recorder {
     this.used.clear();
     for (const tensor of this.owned) tensor.release();
     this.owned.clear();
-    for (const r of this.reads.splice(0)) {
-      r.reject?.(new Error(`${this.label}: ended before this read was flushed`));
-      this.runtime.pool.release(r.staging);
-    }
+    const unread = this.reads.splice(0);
+    this.sharedStaging = null;
+    for (const r of unread) r.reject?.(new Error(`${this.label}: ended before this read was flushed`));
+    for (const [staging] of stagingsOf(unread)) this.runtime.pool.release(staging);
     this.ended = true;
   }
 
@@ -493,6 +519,13 @@ export class Recorder {
     this.passPipeline = null;
     this.passBindGroup = null;
   }
+}
+
+/** Reads grouped by the staging buffer they were copied into (several small reads share one). */
+function stagingsOf(reads: readonly PendingRead[]): [Slot, PendingRead[]][] {
+  const by = new Map<Slot, PendingRead[]>();
+  for (const r of reads) by.set(r.staging, [...(by.get(r.staging) ?? []), r]);
+  return [...by];
 }
 
 /** Workgroups for `count` items in groups of `size`, folded into 2-D past the 65,535 limit. */

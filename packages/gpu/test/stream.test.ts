@@ -506,8 +506,27 @@ describe('tensors on the device', () => {
     expect(v.length + i.length).toBe(64);
     expect(before.uploadBytes).toBeGreaterThanOrEqual(4096 * 4);
     expect(after.submits - before.submits).toBe(1); // two reads, one submission
-    expect(after.maps - before.maps).toBe(2);
+    expect(after.maps - before.maps).toBe(1); // small reads share one staging buffer: one map
     expect(after.readbackBytes - before.readbackBytes).toBe(2 * 32 * 4);
+    runtime.destroy();
+  });
+
+  it('reads small tensors side by side in one staging buffer and large ones in their own, each its own values', async (ctx) => {
+    if (!gpu.current) return ctx.skip(gpu.skipReason);
+    const runtime = new GpuRuntime(gpu.current.handle.device);
+    const s = new GpuStream(runtime, 'staging');
+    // Odd sizes (3 and 5 floats, 7 bytes of masks) and one past the shared buffer's small-read size.
+    const host = [randomArray(3, 1), randomArray(5, 2), randomArray(40_000, 3), randomArray(6, 4)];
+    const tensors = host.map((a) => s.upload(a, [a.length]));
+    const mask = s.upload(Uint8Array.from([1, 0, 1, 1, 0, 0, 1]), [7]);
+    const before = runtime.snapshotTransfers();
+    const [values, bits] = await Promise.all([Promise.all(tensors.map((t) => s.read(t))), s.read(mask)]);
+    const after = runtime.snapshotTransfers();
+    s.end();
+    values.forEach((v, i) => expect([...v]).toEqual([...host[i]!]));
+    expect([...bits]).toEqual([1, 0, 1, 1, 0, 0, 1]);
+    expect(after.submits - before.submits).toBe(1);
+    expect(after.maps - before.maps).toBe(2); // the small ones together, the large one alone
     runtime.destroy();
   });
 });
