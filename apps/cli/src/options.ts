@@ -54,7 +54,7 @@ export const seedOption = (fallback = 0, what = 'seed of the random choices') =>
   new Option('--seed <n>', what).argParser(integer('--seed', SEED)).default(fallback);
 
 export const propagateOption = (
-  what = "skip the propagation pass (each organ's slices segmented again outward from the largest mask, each guided by its neighbour's where it disagrees with it): each slice judged alone, the paper's protocol",
+  what = `skip the propagation pass (each organ's slices segmented outward from an anchor, the largest mask of its own among every ${DEFAULT_OPTIONS.propagation.anchorStride}th slice, each guided by its neighbour's): each slice judged alone, the paper's protocol`,
 ) => new Option('--no-propagate', what);
 
 export const agreementOption = () =>

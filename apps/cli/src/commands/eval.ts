@@ -91,7 +91,7 @@ export function evalCommand(program: Command, run: Runner): void {
     )
     .option(
       '--no-propagate',
-      "ablation: skip the propagation pass (each organ's slices segmented again outward from the largest mask, each guided by its neighbour's where it disagrees with it) and judge each slice alone, as the paper's protocol does",
+      `ablation: skip the propagation pass (each organ's slices segmented outward from an anchor, the largest mask of its own among every ${DEFAULT_OPTIONS.propagation.anchorStride}th slice, each guided by its neighbour's) and judge each slice alone, as the paper's protocol does`,
     )
     .addOption(noAtlasOption())
     .addOption(atlasOptionsOption())
