@@ -121,9 +121,10 @@ export async function propagateJobs(
     });
     return out;
   };
-  const unguided = (j: number, k: number): PropagationRow => {
+  // Slice k of job j as a row of a step: guided where `more` brings a guide.
+  const rowOf = (j: number, k: number, more: Partial<PropagationRow>): PropagationRow => {
     const atlas = jobs[j]!.atlas?.[k];
-    return { z: slice(j, k), support: jobs[j]!.support, report: true, ...(atlas && { atlas }) };
+    return { z: slice(j, k), support: jobs[j]!.support, ...more, ...(atlas && { atlas }) };
   };
   // The anchor of each organ: the largest own mask of its candidates (first among equals, lowest
   // slice first); where they all found nothing, of all its slices with an own mask.
@@ -151,24 +152,10 @@ export async function propagateJobs(
     if (best > 0 && items.size > 1) for (const dz of [1, -1]) for (let z = anchor; items.has(z); z += dz) reachable.add(z);
     for (const [z, { j, k }] of items) if (!own[j]![k] && !reachable.has(z)) fill.push({ j, k });
   }
-  const chainSteps = () =>
-    Math.max(
-      0,
-      ...organs.map((items) => {
-        const { anchor, best } = anchorOf(items);
-        if (best < 0) return items.size;
-        let up = 0;
-        let down = 0;
-        while (items.has(anchor + up + 1)) up++;
-        while (items.has(anchor - down - 1)) down++;
-        return Math.max(up, down);
-      }),
-    );
   const extra = fill.length > 0 ? 1 : 0;
   if (fill.length > 0) {
-    options.progress?.(1, chainSteps() + extra);
     await step(
-      fill.map(({ j, k }) => unguided(j, k)),
+      fill.map(({ j, k }) => rowOf(j, k, { report: true })),
       fill,
     );
   }
@@ -199,6 +186,8 @@ export async function propagateJobs(
   }
   const agrees = (c: Chain, mine: OwnMask) => agreement < 1 && (2 * c.shared) / (mine.area + c.previousArea) > agreement;
   const steps = Math.max(0, ...chains.map((c) => c.slices.length));
+  // The fill step's progress once its chains' count is known (the anchors it looked for decide it).
+  if (extra) options.progress?.(1, steps + extra);
   for (let t = 0; t < steps; t++) {
     options.progress?.(t + 1 + extra, steps + extra);
     const rows: PropagationRow[] = [];
@@ -216,12 +205,10 @@ export async function propagateJobs(
           chain.shared = firstShared[n]![t + 1] ?? 0;
           continue;
         }
-        rows.push(unguided(at.j, at.k));
+        rows.push(rowOf(at.j, at.k, { report: true }));
       } else {
-        const atlas = jobs[at.j]!.atlas?.[at.k];
         const next = agreement < 1 && t + 1 < chain.slices.length ? mineOf(chain, t + 1)!.mask : undefined;
-        const report = !firstPass[at.j]![at.k];
-        rows.push({ z: at.z, support: jobs[at.j]!.support, guide: chain.previous, report, ...(next && { next }), ...(atlas && { atlas }) });
+        rows.push(rowOf(at.j, at.k, { guide: chain.previous, report: !firstPass[at.j]![at.k], ...(next && { next }) }));
       }
       owners.push(chain);
     }

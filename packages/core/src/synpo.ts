@@ -715,27 +715,31 @@ export class Synpo {
   }
 
   /** The final masks of many rows on the host: one chain, the masks crossing as bits. */
-  private async readMasks(sources: readonly MaskSource[]): Promise<Uint8Array[]> {
-    if (sources.length === 0) return [];
-    const perChunk = this.masksPerTensor();
-    return this.kernels.chain('read', async (s) => {
-      s.stage('read');
-      const chunks: Promise<Uint8Array>[] = [];
-      for (let i = 0; i < sources.length; i += perChunk) chunks.push(s.readMask(s.gather(sources.slice(i, i + perChunk))));
-      const out: Uint8Array[] = [];
-      for (const bits of await Promise.all(chunks)) for (let r = 0; r < bits.length / PIXELS; r++) out.push(bits.slice(r * PIXELS, (r + 1) * PIXELS));
-      return out;
-    });
+  private readMasks(sources: readonly MaskSource[]): Promise<Uint8Array[]> {
+    return this.readGathered(sources, PIXELS, (s, t) => s.readMask(t));
   }
 
   /** Rows of fused maps on the stream, on the host: one chain. */
-  private async readMaps(sources: readonly { tensor: T<'f32'>; row: number }[]): Promise<Float32Array[]> {
-    const perChunk = Math.max(1, Math.floor(this.kernels.maxTensorBytes / (CELLS * 4)));
+  private readMaps(sources: readonly { tensor: T<'f32'>; row: number }[]): Promise<Float32Array[]> {
+    return this.readGathered(sources, CELLS, (s, t) => s.read(t));
+  }
+
+  /**
+   * Rows of `size` values kept on the stream, on the host, one array a row: gathered into as few
+   * tensors as one binding allows (4 bytes a value on the device) and read in one chain.
+   */
+  private async readGathered<D extends 'mask' | 'f32', A extends Uint8Array | Float32Array>(
+    sources: readonly { tensor: T<D>; row: number }[],
+    size: number,
+    read: (s: TensorStream, rows: T<D>) => Promise<A>,
+  ): Promise<A[]> {
+    if (sources.length === 0) return [];
+    const perChunk = Math.max(1, Math.floor(this.kernels.maxTensorBytes / (size * 4)));
     return this.kernels.chain('read', async (s) => {
       s.stage('read');
-      const chunks: Promise<Float32Array>[] = [];
-      for (let i = 0; i < sources.length; i += perChunk) chunks.push(s.read(s.gather(sources.slice(i, i + perChunk))));
-      return (await Promise.all(chunks)).flatMap((maps) => Array.from({ length: maps.length / CELLS }, (_, r) => maps.slice(r * CELLS, (r + 1) * CELLS)));
+      const chunks: Promise<A>[] = [];
+      for (let i = 0; i < sources.length; i += perChunk) chunks.push(read(s, s.gather(sources.slice(i, i + perChunk))));
+      return (await Promise.all(chunks)).flatMap((rows) => Array.from({ length: rows.length / size }, (_, r) => rows.slice(r * size, (r + 1) * size) as A));
     });
   }
 
