@@ -147,7 +147,7 @@ export async function runVolumeBench(dataDir: string, gpu: Kernels | null, log: 
         transfers:
           r.transfers &&
           (({ uploadBytes, readbackBytes, submits }) => ({ ...r.transfers!, uploadLimit: uploadBytes, readbackLimit: readbackBytes, submitsLimit: submits }))(
-            transferBounds(synpo.options, r),
+            transferBounds(synpo.options, r, query),
           ),
       });
     }

@@ -644,11 +644,14 @@ async function runVolume(): Promise<void> {
     }
     organs = [{ name: 'organ', value: 1, masks: state.supportMasks.slice() }];
   }
+  const settings = await runSettings(q.prepared);
+  const cpu = settings.device === 'cpu' || (settings.device === 'auto' && state.softwareOnly);
   const req: VolumeRequest = {
     type: 'volume',
-    ...(await runSettings(q.prepared)),
+    ...settings,
     support: { slices: s.prepared.slices, nz: s.prepared.nz, volume: { source: s.volume.source } },
-    query: { slices: q.prepared.slices, nz: q.prepared.nz, volume: { source: q.volume.source } },
+    // On the GPU the query's voxels go up as the file's own integers and become slices there.
+    query: { slices: q.prepared.slices, nz: q.prepared.nz, ...(!cpu && { voxels: q.prepared.voxels }), volume: { source: q.volume.source } },
     organs,
     ...(supportSlice !== undefined && { supportSlice }),
   };
@@ -662,7 +665,6 @@ async function runVolume(): Promise<void> {
   $<HTMLProgressElement>('progress').value = 0;
   // On the CPU references, organs are spread over workers (one core each); the page combines
   // their masks as one call would (combineOrgans), so the result is the same.
-  const cpu = req.device === 'cpu' || (req.device === 'auto' && state.softwareOnly);
   const count = cpu && req.backend === 'weight-free' ? Math.min(organs.length, Math.max(1, navigator.hardwareConcurrency || 1)) : 1;
   state.workers = count;
   try {

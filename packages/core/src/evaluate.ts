@@ -9,7 +9,7 @@ import type { Kernels } from '@synpo/gpu';
 import type { Volume } from '@synpo/io';
 import { PIXELS, type Backend } from './backend.ts';
 import type { SynpoOptionsInput } from './options.ts';
-import { labelsToRoi, prepareVolume, type IntensityMode, type PreparedVolume } from './preprocess.ts';
+import { labelsToRoi, prepareVolume, voxelSlices, type IntensityMode, type PreparedVolume } from './preprocess.ts';
 import { dice, meanStd, organRange, overlap, queryPart, supportSlices, type DatasetLayout, type Organ, type Overlap } from './protocol.ts';
 import { carriedAtlas } from './segment.ts';
 import { Synpo, type SliceResult, type SupportEncoding } from './synpo.ts';
@@ -147,7 +147,7 @@ export async function evaluate(req: EvalRequest): Promise<EvalReport> {
               ...(j.plan.atlas && { atlas: j.zs.map((z) => j.plan.atlas![z - j.plan.qRange[0]]!) }),
             })),
             names,
-            { propagate: true },
+            { propagate: true, voxels: voxelSlices(q.prepared.voxels, z0, z1) },
           );
         } finally {
           synpo.forgetEncodings(names.map((n) => n.key));

@@ -51,6 +51,7 @@ export {
 export {
   prepareVolume,
   preparedSlice,
+  voxelSlices,
   labelsToRoi,
   roiToVolume,
   detectIntensity,
@@ -60,6 +61,7 @@ export {
   MAX_LABEL,
   type IntensityMode,
   type PreparedVolume,
+  type VolumeVoxels,
   type RoiGrid,
 } from './preprocess.ts';
 export {

@@ -14,7 +14,7 @@
  * `roiToVolume` puts masks back in the file's own order.
  */
 import { ShapeError } from '@synpo/gpu';
-import { upsampleBilinearReference } from '@synpo/gpu/kernels';
+import { normaliseReference, upsampleBilinearReference, type NormaliseShape } from '@synpo/gpu/kernels';
 import { canonicalVolume, fromCanonical, toCanonical, type Reorientation, type Volume } from '@synpo/io';
 import { PIXELS, ROI } from './backend.ts';
 
@@ -41,6 +41,23 @@ export interface PreparedVolume {
   region: [number, number, number, number];
   /** True when the in-plane size was not already ROI×ROI. */
   resampled: boolean;
+  /** The canonical voxels as read and how `slices` were made of them: what the GPU path uploads and prepares on the device. */
+  voxels: VolumeVoxels;
+}
+
+/**
+ * A volume's canonical voxels [nz][ny][nx], as read, with the region, window and size its ROI
+ * slices are cut from (prepare.wgsl does on the device what prepareVolume does on the host).
+ */
+export interface VolumeVoxels {
+  data: Float32Array;
+  shape: NormaliseShape;
+}
+
+/** Canonical slices z0..z1 (inclusive) of a volume's voxels. */
+export function voxelSlices(voxels: VolumeVoxels, z0: number, z1: number): VolumeVoxels {
+  const plane = voxels.shape.nx * voxels.shape.ny;
+  return { data: voxels.data.subarray(z0 * plane, (z1 + 1) * plane), shape: { ...voxels.shape, nz: z1 - z0 + 1 } };
 }
 
 /** The value below which `percent` % of a sample of the voxels lie (deterministic). */
@@ -115,19 +132,12 @@ export function prepareVolume(file: Volume, mode: IntensityMode = 'auto'): Prepa
   const span = hi > lo ? hi - lo : 1;
   const crop = intensity === 'ct' && nx === 512 && ny === 512 ? CT_CROP : 0;
   const region: [number, number, number, number] = [crop, crop, nx - 2 * crop, ny - 2 * crop];
-  const [x0, y0, w, h] = region;
-  const cropped = new Float32Array(nz * w * h);
-  for (let z = 0; z < nz; z++) {
-    for (let y = 0; y < h; y++) {
-      for (let x = 0; x < w; x++) {
-        const v = volume.data[(z * ny + y + y0) * nx + x + x0]!;
-        cropped[(z * h + y) * w + x] = Math.min(1, Math.max(0, (v - lo) / span));
-      }
-    }
-  }
+  const [, , w, h] = region;
+  const shape: NormaliseShape = { nx, ny, nz, region, lo, span };
+  const cropped = normaliseReference(volume.data, shape);
   const resampled = w !== ROI || h !== ROI;
   const slices = resampled ? upsampleBilinearReference(cropped, { B: nz, inH: h, inW: w, outH: ROI, outW: ROI }) : cropped;
-  return { volume: file, reorientation, affine: volume.affine, slices, nz, intensity, region, resampled };
+  return { volume: file, reorientation, affine: volume.affine, slices, nz, intensity, region, resampled, voxels: { data: volume.data, shape } };
 }
 
 /**
@@ -142,7 +152,15 @@ export function preparedSlice(prepared: PreparedVolume, zc: number, slice: Volum
   if (nx !== prepared.reorientation.dims[0] || ny !== prepared.reorientation.dims[1]) {
     throw new ShapeError('slice', `${slice.source} is not a slice of ${prepared.volume.source}`);
   }
-  return { ...prepared, volume: slice, reorientation, affine: canonical.affine, slices: prepared.slices.slice(zc * PIXELS, (zc + 1) * PIXELS), nz: 1 };
+  return {
+    ...prepared,
+    volume: slice,
+    reorientation,
+    affine: canonical.affine,
+    slices: prepared.slices.slice(zc * PIXELS, (zc + 1) * PIXELS),
+    nz: 1,
+    voxels: voxelSlices(prepared.voxels, zc, zc),
+  };
 }
 
 /** The largest label value a mask volume can hold (NIfTI uint16, and DICOM SEG segment numbers). */

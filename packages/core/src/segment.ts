@@ -10,10 +10,11 @@
  * within each volume's extent along the body axis, whatever order or spacing the files use.
  */
 import { ShapeError, type TransferCounts } from '@synpo/gpu';
+import { VOXEL_FORMATS, voxelFormat } from '@synpo/gpu/kernels';
 import { PIXELS } from './backend.ts';
 import { atlasTransform, organAtlas, organGrowth, refineShift, type AtlasTransform } from './atlas.ts';
 import { confidenceAt, sharedCellCount } from './overlap.ts';
-import { MAX_LABEL, type PreparedVolume } from './preprocess.ts';
+import { MAX_LABEL, voxelSlices, type PreparedVolume } from './preprocess.ts';
 import { anySet, organRange, queryPart, supportSlices } from './protocol.ts';
 import { Synpo, type HostEncoding, type SliceResult, type SupportEncoding } from './synpo.ts';
 import { DEFAULT_OPTIONS, type PointSelectionOptions, type PropagationOptions } from './options.ts';
@@ -40,7 +41,7 @@ export interface SegmentVolumeRequest {
  * What segmenting needs of a prepared volume: its canonical ROI slices, and the file's name for
  * messages. A PreparedVolume is one; a worker can be sent just these (they clone and transfer).
  */
-export type SliceStack = Pick<PreparedVolume, 'slices' | 'nz'> & Partial<Pick<PreparedVolume, 'intensity'>> & { volume?: { source?: string } };
+export type SliceStack = Pick<PreparedVolume, 'slices' | 'nz'> & Partial<Pick<PreparedVolume, 'intensity' | 'voxels'>> & { volume?: { source?: string } };
 
 export interface SegmentVolumeResult {
   /** [nz][ROI·ROI] predicted masks of the query. */
@@ -344,6 +345,8 @@ export async function segmentOrgans(req: SegmentOrgansRequest): Promise<SegmentO
                 // there, unless every map is asked for (keepConfidence: parts combined elsewhere).
                 ...(req.detail ? { detail: true } : req.keepConfidence ? { detail: ['synmap'] } : multi ? { overlapConfidence: true } : {}),
                 propagate,
+                // The GPU path uploads the file's voxels of the range and prepares them on the device.
+                ...(query.voxels && { voxels: voxelSlices(query.voxels, range[0], range[1]) }),
                 ...(req.progress && {
                   progress: (done: number, _total: number, what: string) => req.progress!(Math.min(done, organSlices), organSlices, what),
                 }),
@@ -620,25 +623,28 @@ export function mergeOrganParts(parts: readonly SegmentOrgansResult[], order: re
 
 /**
  * The bounds a volume's host ↔ GPU traffic is held to (the GPU path keeps the hot path on the
- * device): uploads ≤ 1.1 × the float32 bytes of the query slices segmented (the union of the
- * organs' ranges); readback ≤ the final masks as bits, plus every row's prompt points (a
+ * device): uploads ≤ 1.1 × the bytes of the query slices segmented (the union of the organs'
+ * ranges) as the volume's voxels go up (`query`'s voxels packed as the file's own integers; the
+ * float32 ROI slices where it has none); readback ≤ the final masks as bits, plus every row's prompt points (a
  * cluster's centre, 2 × f32, and size, u32), mask area (a 4×4 grid of f32), with a propagation
  * agreement below 1 its overlap with a neighbour's mask (another 4×4 grid) too, and the
  * convergence flags of its two random-walker solves (8 × u32 each: what a speculative chain
  * checks), and where organs meet, the f32 cells of their fused maps that combineOrgans reads
  * (sharedCells); submissions ≤ 2 × the longest organ range + 10. `options` are those `r` was
- * segmented with.
+ * segmented with, `query` the volume it was segmented from.
  */
 export function transferBounds(
   options: { points: Pick<PointSelectionOptions, 'positives' | 'negatives'>; propagation: Pick<PropagationOptions, 'agreement'> },
   r: SegmentOrgansResult,
+  query: SliceStack,
 ): { uploadBytes: number; readbackBytes: number; submits: number } {
-  const slices = r.range[1] - r.range[0] + 1;
+  const voxels = query.voxels && voxelSlices(query.voxels, r.range[0], r.range[1]);
+  const volumeBytes = voxels ? 4 * Math.ceil(voxels.data.length / VOXEL_FORMATS[voxelFormat(voxels.data)].perWord) : (r.range[1] - r.range[0] + 1) * PIXELS * 4;
   const grids = options.propagation.agreement < 1 ? 2 : 1;
   const perRow = (options.points.positives + options.points.negatives) * 12 + grids * 16 * 4 + 2 * 8 * 4;
   const longest = Math.max(...r.organs.map((o) => o.range[1] - o.range[0] + 1));
   return {
-    uploadBytes: 1.1 * slices * PIXELS * 4,
+    uploadBytes: 1.1 * volumeBytes,
     readbackBytes:
       (r.organSlices * PIXELS) / 8 +
       (r.organSlices + r.propagatedSlices) * perRow +

@@ -7,7 +7,8 @@
  * Each batch is one chain of kernels on one tensor stream, written once for both paths. A batch
  * is a set of rows, each a query slice against one support, so several organs (and both
  * directions of the propagation pass) share its dispatches. On the GPU it stays on the device:
- * the volume's slices go up once and stay there while it is segmented, each slice is encoded once
+ * the volume goes up once, as the file's own integers, and its slices are prepared there and
+ * stay while it is segmented (where the caller gives the voxels), each slice is encoded once
  * (a device cache of encodings, bounded in bytes), PSM's points become the decoder's prompts on
  * the device, the random walker's convergence flags come back with the batch's one readback (a
  * speculative stream; a batch whose solve needed longer runs again, checked), and what comes
@@ -29,7 +30,9 @@ import {
   kmeans,
   moments,
   morphology,
+  packVoxels,
   poolMask,
+  prepareSlices,
   prior as priorKernel,
   prototype,
   sampleRows,
@@ -42,6 +45,7 @@ import { ATLAS_CELLS, ATLAS_GRID } from './atlas.ts';
 import { cellRuns, sharedCells } from './overlap.ts';
 import { anchorCandidates, propagateJobs, type MaskSource, type OwnMask, type PropagationSteps } from './propagate.ts';
 import { ByteLru } from './cache.ts';
+import type { VolumeVoxels } from './preprocess.ts';
 import { resolveOptions, type SynpoOptions, type SynpoOptionsInput } from './options.ts';
 
 /** A support: one ROI slice in [0, 1] and its organ mask. */
@@ -134,6 +138,13 @@ export interface SegmentJobsOptions extends Omit<SegmentOptions, 'onBatch'> {
    * them (the rest of such a `synmap` is 0). The other rows' maps never leave the device.
    */
   overlapConfidence?: boolean;
+  /**
+   * The query slices as the file's canonical voxels (PreparedVolume.voxels of these slices): the
+   * GPU path uploads these, packed as the file's own integers (half or a quarter of the float32
+   * slices' bytes), and prepares the slices on the device (prepare.wgsl) instead of uploading
+   * `queries`; the host's slices still serve the CPU path and the ONNX encoders.
+   */
+  voxels?: VolumeVoxels;
 }
 
 export interface SegmentOptions {
@@ -158,10 +169,12 @@ const DEVICE_BYTES_PER_ROW = 1 << 20;
 /** A mask's area is read as the fractions of AREA_GRID² cells (exact: each is k / cell pixels). */
 const AREA_GRID = 4;
 
-/** A query volume being segmented: [nz][ROI·ROI] slices; on the GPU they go up once and stay while it is. */
+/** A query volume being segmented: [nz][ROI·ROI] slices; on the GPU they are made there once and stay while it is. */
 export interface QueryVolume {
   slices: Float32Array;
   nz: number;
+  /** The same slices as the file's voxels (SegmentJobsOptions.voxels). */
+  voxels?: VolumeVoxels;
 }
 
 /** One slice's encodings on the host: [channels][CELLS] of each encoder. */
@@ -513,10 +526,12 @@ export class Synpo {
       throw new ShapeError('synpo', `guides: one ${ROI}×${ROI} mask per query slice (${B}), got ${options.guides.length}`);
     }
     if (options.guides && options.propagate) throw new ShapeError('synpo', 'guides and the propagation pass exclude each other: the pass makes its own guides');
+    if (options.voxels && options.voxels.shape.nz !== B) throw new ShapeError('synpo', `voxels: ${options.voxels.shape.nz} slices given for ${B} query slices`);
+    const volume: QueryVolume = { slices: queries, nz: B, ...(options.voxels && { voxels: options.voxels }) };
     const path = this.kernels.path;
     try {
       return await this.segmentVolume(
-        { slices: queries, nz: B },
+        volume,
         jobs,
         Array.from({ length: B }, (_, i) => slices[i] ?? { seed: i }),
         options,
@@ -525,7 +540,7 @@ export class Synpo {
       // A device lost mid-volume leaves tensors of the lost device behind: start again on the CPU.
       if (path === 'gpu' && this.kernels.path === 'cpu')
         return this.segmentVolume(
-          { slices: queries, nz: B },
+          volume,
           jobs,
           Array.from({ length: B }, (_, i) => slices[i] ?? { seed: i }),
           options,
@@ -759,10 +774,21 @@ export class Synpo {
     });
   }
 
-  /** The volume's slices on the stream's device, uploaded once per volume (null: it does not fit one binding). */
+  /**
+   * The volume's slices on the stream's device, made once per volume (null: they do not fit one
+   * binding): prepared there from its voxels, which go up packed as the file's own integers, where
+   * the volume carries them and they fit; the host's slices uploaded otherwise.
+   */
   private volumeTensor(s: TensorStream, volume: QueryVolume): T<'f32'> | null {
     if (volume.nz * PIXELS * 4 > s.maxTensorBytes) return null;
-    return s.resident(volume.slices, 'slices', () => new HostTensor('f32', [volume.nz, PIXELS], volume.slices));
+    return s.resident(volume.slices, 'slices', () => {
+      const { voxels } = volume;
+      const [, , w, h] = voxels?.shape.region ?? [0, 0, ROI, ROI];
+      if (!voxels || volume.nz * w * h * 4 > s.maxTensorBytes) return new HostTensor('f32', [volume.nz, PIXELS], volume.slices);
+      const packed = packVoxels(voxels.data);
+      if (packed.words.byteLength > s.maxTensorBytes) return new HostTensor('f32', [volume.nz, PIXELS], volume.slices);
+      return s.run(prepareSlices, { voxels: s.upload(packed.words, [packed.words.length]) }, { ...voxels.shape, format: packed.format, outH: ROI, outW: ROI });
+    });
   }
 
   /**

@@ -1,7 +1,7 @@
 /** SynPo end to end on real CHAOS T2 volumes, the protocol helpers, and NRM's edge cases. */
 import { afterAll, describe, expect, it, type TestContext } from 'vitest';
-import { cpuKernels, fallbackKernels, gpuKernels, GpuRuntime, NoAdapterError, openGpu, ShapeError, type GpuHandle, type Kernels } from '@synpo/gpu';
-import { keepRows } from '@synpo/gpu/kernels';
+import { cpuKernels, fallbackKernels, gpuKernels, GpuRuntime, GpuStream, NoAdapterError, openGpu, ShapeError, type GpuHandle, type Kernels } from '@synpo/gpu';
+import { keepRows, packVoxels, prepareSlices } from '@synpo/gpu/kernels';
 import { readNifti } from '@synpo/io/node';
 import {
   ATLAS_CELLS,
@@ -23,6 +23,7 @@ import {
   prepareVolume,
   queryPart,
   querySlicesOf,
+  ROI,
   roiToVolume,
   segmentOrgans,
   segmentVolume,
@@ -375,6 +376,34 @@ describeWithData(['chaos-t2'], 'SynPo on the GPU kernels agrees with the CPU ref
     got.forEach((r, i) => expect(dice(overlap(r.final, want[i]!.final))).toBeGreaterThan(0.97));
     runtime.destroy();
   });
+
+  itWithData(
+    ['sabs-ct'],
+    "volumes prepared on the device from the files' own integers give the host's slices: CHAOS's int16 as they are, SABS's uint8 resized",
+    async (ctx: TestContext) => {
+      const h = await open(ctx);
+      if (!h) return;
+      const runtime = new GpuRuntime(h.device);
+      for (const { file, format, atol } of [
+        { file: `${CHAOS}image_1.nii.gz`, format: 'i16', atol: 0 },
+        { file: `${DATA}sabs-ct/image_1.nii.gz`, format: 'u8', atol: 1e-6 }, // the bilinear resize, within an ulp or so
+      ]) {
+        const prepared = prepareVolume(await readNifti(file));
+        const packed = packVoxels(prepared.voxels.data);
+        expect(packed.format).toBe(format);
+        expect(packed.words.byteLength).toBeLessThanOrEqual((prepared.slices.byteLength * 2) / (format === 'u8' ? 4 : 2));
+        const s = new GpuStream(runtime, 'prepare');
+        const voxels = s.upload(packed.words, [packed.words.length]);
+        const slices = await s.read(s.run(prepareSlices, { voxels }, { ...prepared.voxels.shape, format: packed.format, outH: ROI, outW: ROI }));
+        s.end();
+        expect(slices.length).toBe(prepared.slices.length);
+        let worst = 0;
+        for (let i = 0; i < slices.length; i++) worst = Math.max(worst, Math.abs(slices[i]! - prepared.slices[i]!));
+        expect(worst, file).toBeLessThanOrEqual(atol);
+      }
+      runtime.destroy();
+    },
+  );
 });
 
 describe('bad input and edge cases', () => {
@@ -873,8 +902,10 @@ describeWithData(['chaos-t2'], 'whole volumes', () => {
         [off, 1],
         [agreeing, 0.9],
       ] as const) {
-        const bounds = transferBounds(resolveOptions({ points: CHAOS_T2.band, propagation: { agreement } }), r);
-        expect(r.transfers!.uploadBytes).toBeGreaterThanOrEqual(r.encodedSlices * PIXELS * 4);
+        const bounds = transferBounds(resolveOptions({ points: CHAOS_T2.band, propagation: { agreement } }), r, query);
+        // The slices go up once, as CHAOS's int16 voxels: half the float32 slices' bytes.
+        expect(r.transfers!.uploadBytes).toBeGreaterThanOrEqual(r.encodedSlices * PIXELS * 2);
+        expect(r.transfers!.uploadBytes).toBeLessThan(r.encodedSlices * PIXELS * 4 * 0.6);
         expect(r.transfers!.uploadBytes).toBeLessThanOrEqual(bounds.uploadBytes);
         expect(r.transfers!.readbackBytes).toBeLessThanOrEqual(bounds.readbackBytes);
         expect(r.transfers!.submits).toBeLessThanOrEqual(bounds.submits);

@@ -50,8 +50,11 @@ export interface TensorStream {
    * `sync` or a read that followed the solves; always true on the CPU and on a checked stream.
    */
   settled(): boolean;
-  /** A tensor that lives as long as `owner` on this path, made once from `make()`. */
-  resident<D extends DType>(owner: object, key: string, make: () => HostTensor<D>): T<D>;
+  /**
+   * A tensor that lives as long as `owner` on this path, made once from `make()`: host data (it
+   * goes up), or a tensor `make` computed on this stream (kept past the stream's end).
+   */
+  resident<D extends DType>(owner: object, key: string, make: () => HostTensor<D> | T<D>): T<D>;
   /** Releases the resident tensors of `owner` on this stream's device. */
   releaseResident(owner: object): void;
   /** Hands `tensor` to the caller: `end()` will not release it. */
@@ -206,15 +209,15 @@ export class GpuStream implements TensorStream {
     });
   }
 
-  resident<D extends DType>(owner: object, key: string, make: () => HostTensor<D>): T<D> {
+  resident<D extends DType>(owner: object, key: string, make: () => HostTensor<D> | T<D>): T<D> {
     let stores = residentStores.get(this.runtime);
     if (!stores) residentStores.set(this.runtime, (stores = new WeakMap()));
     const map = storeOf(owner, stores);
     let t = map.get(key) as DeviceTensor<D> | undefined;
     if (!t || t.isReleased) {
-      const h = make();
-      const up = this.upload(h.data as never, h.shape) as unknown as DeviceTensor;
-      t = this.rec.keep(up, h.dtype, h.shape);
+      const made = make();
+      const dev = made instanceof HostTensor ? (this.upload(made.data as never, made.shape) as unknown as DeviceTensor) : this.dev(made);
+      t = this.rec.keep(dev, made.dtype, made.shape);
       map.set(key, t);
     }
     return t;
@@ -371,10 +374,10 @@ export class CpuStream implements TensorStream {
     return true;
   }
 
-  resident<D extends DType>(owner: object, key: string, make: () => HostTensor<D>): T<D> {
+  resident<D extends DType>(owner: object, key: string, make: () => HostTensor<D> | T<D>): T<D> {
     const map = storeOf(owner, cpuResident);
     let t = map.get(key) as HostTensor<D> | undefined;
-    if (!t) map.set(key, (t = make()));
+    if (!t) map.set(key, (t = make() as HostTensor<D>)); // every tensor of the CPU path is on the host
     return t;
   }
 

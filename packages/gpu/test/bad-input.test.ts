@@ -15,6 +15,7 @@ import {
   kmeans,
   moments,
   morphology,
+  prepareSlices,
   prototype,
   synergy,
   topk,
@@ -157,6 +158,36 @@ const cases: BadCase[] = [
     name: 'components: Inf in the value map',
     call: (k) => k.run(bestComponent, { masks: mask([1, 4]), values: f32([1, 4], withInf(4, 0)) }, { B: 1, H: 2, W: 2, connectivity: 4 }),
     message: /values\[0\] is -Infinity/,
+  },
+  {
+    name: 'prepareSlices: fewer words than the voxels need',
+    call: (k) =>
+      k.run(
+        prepareSlices,
+        { voxels: u32([5], new Uint32Array(5)) },
+        { format: 'i16', nx: 4, ny: 3, nz: 1, region: [0, 0, 4, 3], lo: 0, span: 1, outH: 4, outW: 4 },
+      ),
+    message: /voxels \(u32 words\) has 5 values, the shape needs 6/,
+  },
+  {
+    name: 'prepareSlices: a region outside the slices',
+    call: (k) =>
+      k.run(
+        prepareSlices,
+        { voxels: u32([3], new Uint32Array(3)) },
+        { format: 'u8', nx: 4, ny: 3, nz: 1, region: [1, 0, 4, 3], lo: 0, span: 1, outH: 4, outW: 4 },
+      ),
+    message: /region 1, 0, 4, 3 \(x0, y0, width, height\) is not inside 4×3 slices/,
+  },
+  {
+    name: 'prepareSlices: a span of 0',
+    call: (k) =>
+      k.run(
+        prepareSlices,
+        { voxels: u32([1], new Uint32Array(1)) },
+        { format: 'f32', nx: 1, ny: 1, nz: 1, region: [0, 0, 1, 1], lo: 0, span: 0, outH: 1, outW: 1 },
+      ),
+    message: /lo 0 and span 0 must be finite, the span above 0/,
   },
 ];
 

@@ -5,7 +5,7 @@
  * once. Every kernel against its CPU reference is kernels.test.ts.
  */
 import { describe, expect, it, type TestContext } from 'vitest';
-import { CpuStream, createRng, GpuRuntime, GpuStream, HostTensor, type T, type TensorStream } from '../src/index.ts';
+import { CpuStream, createRng, GpuRuntime, GpuStream, HostTensor, releaseResident, type T, type TensorStream } from '../src/index.ts';
 import {
   areaThreshold,
   bestComponent,
@@ -15,6 +15,7 @@ import {
   drawIntegers,
   guidePenalty,
   kmeans,
+  moments,
   morphology,
   NO_COMPONENT,
   packBitsReference,
@@ -490,6 +491,29 @@ describe('tensors on the device', () => {
       s.end();
     }
     expect(made).toBe(1);
+    runtime.destroy();
+  });
+
+  it('a resident tensor computed on a stream outlives the stream and is computed once per owner', async (ctx) => {
+    if (!gpu.current) return ctx.skip(gpu.skipReason);
+    const runtime = new GpuRuntime(gpu.current.handle.device);
+    const owner = {};
+    let made = 0;
+    for (let i = 0; i < 3; i++) {
+      const s = new GpuStream(runtime, 'r');
+      const sums = s.resident(owner, 'sums', () => {
+        made++;
+        return s.run(moments, { values: s.upload(Float32Array.of(1, 2, 3, 6), [1, 4]), mask: null }, { B: 1, N: 4 });
+      });
+      // Another stream's work reuses the pooled buffers the first one released at its end.
+      s.run(topk, { values: s.upload(randomArray(4096, i), [1, 4096]) }, { B: 1, N: 4096, k: 8 });
+      expect(Array.from(await s.read(sums))).toEqual([4, 3, Math.sqrt(3.5)].map(Math.fround));
+      s.end();
+    }
+    expect(made).toBe(1);
+    expect(runtime.pool.snapshot().inUse).toBe(1);
+    releaseResident(runtime, owner);
+    expect(runtime.pool.snapshot().inUse).toBe(0);
     runtime.destroy();
   });
 

@@ -21,6 +21,7 @@ import { kmeans } from './kmeans/index.ts';
 import { moments } from './moments/index.ts';
 import { morphology } from './morphology/index.ts';
 import { cellPoints, sampleRows } from './points/index.ts';
+import { prepareSlices } from './prepare/index.ts';
 import { prior } from './prior/index.ts';
 import { decoderInputs } from './prompt/index.ts';
 import { prototype } from './prototype/index.ts';
@@ -44,6 +45,7 @@ export * from './kmeans/index.ts';
 export * from './moments/index.ts';
 export * from './morphology/index.ts';
 export * from './points/index.ts';
+export * from './prepare/index.ts';
 export * from './prior/index.ts';
 export * from './prompt/index.ts';
 export * from './prototype/index.ts';
@@ -54,8 +56,9 @@ export * from './synergy/index.ts';
 export * from './tokens/index.ts';
 export * from './topk/index.ts';
 
-/** Every kernel by name, in the pipeline's order (encoders, CMSM, PSM, the decoder, NRM, propagation). */
+/** Every kernel by name, in the pipeline's order (preprocessing, encoders, CMSM, PSM, the decoder, NRM, propagation). */
 export const KERNELS = {
+  prepareSlices,
   appearance,
   stackPosition,
   gaussian,

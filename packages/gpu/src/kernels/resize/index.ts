@@ -12,20 +12,20 @@ import { downsampleMaskReference, upsampleBilinearReference, validateDownsampleM
 
 export * from './reference.ts';
 
-const spec: KernelSpec = { name: 'resize', bindings: ['uniform', 'read', 'storage', 'storage', 'storage'], workgroupSize: 64 };
+export const resizeSpec: KernelSpec = { name: 'resize', bindings: ['uniform', 'read', 'storage', 'storage', 'storage'], workgroupSize: 64 };
 
 const params = (s: ResizeShape): UniformField[] => [u32(s.B), u32(s.inH), u32(s.inW), u32(s.outH), u32(s.outW), u32(0), u32(0), u32(0)];
 
 /** Maps [B][inH·inW] → [B][outH·outW]; half-pixel centres, edges clamped (align_corners = false). */
 export const upsampleBilinear = defineKernel<{ maps: T<'f32'> }, ResizeShape, T<'f32'>>({
   name: 'upsampleBilinear',
-  shaders: [spec],
+  shaders: [resizeSpec],
   validate: ({ maps }, s) => validateUpsample(maps, s),
   record({ rec }, { maps }, s) {
     const out = rec.tensor('f32', [s.B, s.outH * s.outW], 'resize:upsampled');
     // The mask-only bindings are unused by this entry point; tiny placeholders fill the layout.
     const unused = [rec.scratch(4, 'resize:unused'), rec.scratch(4, 'resize:unused')];
-    rec.dispatch(spec, 'upsample_bilinear', [maps, out, ...unused], grid(s.B * s.outH * s.outW, spec.workgroupSize), params(s));
+    rec.dispatch(resizeSpec, 'upsample_bilinear', [maps, out, ...unused], grid(s.B * s.outH * s.outW, resizeSpec.workgroupSize), params(s));
     return out;
   },
   reference: ({ maps }, s) => new HostTensor('f32', [s.B, s.outH * s.outW], upsampleBilinearReference(maps.data, s)),
@@ -37,7 +37,7 @@ export const upsampleBilinear = defineKernel<{ maps: T<'f32'> }, ResizeShape, T<
  */
 export const downsampleMask = defineKernel<{ masks: T<'mask'> }, ResizeShape, T<'mask'>>({
   name: 'downsampleMask',
-  shaders: [spec, refineSpec],
+  shaders: [resizeSpec, refineSpec],
   validate: ({ masks }, s) => validateDownsampleMask(masks, s),
   record({ rec }, { masks }, s) {
     const count = s.B * s.outH * s.outW;
@@ -45,8 +45,8 @@ export const downsampleMask = defineKernel<{ masks: T<'mask'> }, ResizeShape, T<
     const fractions = rec.tensor('f32', [count], 'resize:fractions');
     const cells = rec.tensor('mask', [s.B, s.outH * s.outW], 'resize:cells');
     const anyHalf = rec.tensor('u32', [s.B], 'resize:any-half', true);
-    rec.dispatch(spec, 'mask_area_fraction', [values, fractions, cells, anyHalf], grid(count, spec.workgroupSize), params(s));
-    rec.dispatch(spec, 'mask_threshold', [values, fractions, cells, anyHalf], grid(count, spec.workgroupSize), params(s));
+    rec.dispatch(resizeSpec, 'mask_area_fraction', [values, fractions, cells, anyHalf], grid(count, resizeSpec.workgroupSize), params(s));
+    rec.dispatch(resizeSpec, 'mask_threshold', [values, fractions, cells, anyHalf], grid(count, resizeSpec.workgroupSize), params(s));
     return cells;
   },
   reference: ({ masks }, s) => new HostTensor('mask', [s.B, s.outH * s.outW], downsampleMaskReference(masks.data, s)),
