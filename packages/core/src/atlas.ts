@@ -17,10 +17,12 @@ import type { PreparedVolume } from './preprocess.ts';
 
 /**
  * Cells a side of an atlas map: 16×16 cells of 16×16 pixels. The prior is blurred over several
- * of the 64×64 grid's cells anyway, and a coarse map crosses to the device in 1 KiB a row.
+ * of the 64×64 grid's cells anyway, and a coarse map crosses to the device in 512 bytes a row (its cells' pixel counts as 16-bit integers).
  */
 export const ATLAS_GRID = 16;
 export const ATLAS_CELLS = ATLAS_GRID * ATLAS_GRID;
+/** ROI pixels in an atlas cell: a cell's fraction is a multiple of 1 / ATLAS_CELL_PIXELS. */
+export const ATLAS_CELL_PIXELS = (ROI / ATLAS_GRID) ** 2;
 
 /** Values above this (of prepared slices in [0, 1]) are the body. */
 export const BODY_THRESHOLD = 0.05;
@@ -447,7 +449,7 @@ export function organAtlas(
         const X = columns[x]!;
         if (X >= 0 && X < ROI && mask[Y * ROI + X]) {
           const c = row + ((x / cell) | 0);
-          map[c] = map[c]! + 1 / (cell * cell);
+          map[c] = map[c]! + 1 / ATLAS_CELL_PIXELS;
         }
       }
     }

@@ -41,7 +41,7 @@ import {
   upsampleBilinear,
 } from '@synpo/gpu/kernels';
 import { CELLS, GRID, PIXELS, ROI, type Backend, type OrganExtent, type PointClusters, type PromptPoint, type SliceBatch } from './backend.ts';
-import { ATLAS_CELLS, ATLAS_GRID } from './atlas.ts';
+import { ATLAS_CELL_PIXELS, ATLAS_CELLS, ATLAS_GRID } from './atlas.ts';
 import { cellRuns, sharedCells } from './overlap.ts';
 import { anchorCandidates, propagateJobs, type MaskSource, type OwnMask, type PropagationSteps } from './propagate.ts';
 import { ByteLru } from './cache.ts';
@@ -1155,8 +1155,25 @@ export class Synpo {
         g.atlas?.forEach((a, i) => maps.set(a, (r + i) * ATLAS_CELLS));
         r += g.slices.length;
       }
-      // Up to the grid from the coarse maps (1 KiB a row crosses), then blurred.
-      const fine = s.run(upsampleBilinear, { maps: s.upload(maps, [R, ATLAS_CELLS]) }, { B: R, inH: ATLAS_GRID, inW: ATLAS_GRID, outH: GRID, outW: GRID });
+      // Up to the grid from the coarse maps, then blurred. A cell's fraction is k/256 (the organ's
+      // pixels of its 16×16), so the maps cross as the integers k, 512 bytes a row, and are made
+      // fractions again and resized as a volume's voxels are (maps of other fractions cross as f32).
+      const packed = packVoxels(maps.map((v) => v * ATLAS_CELL_PIXELS));
+      const fine = s.run(
+        prepareSlices,
+        { voxels: s.upload(packed.words, [packed.words.length]) },
+        {
+          format: packed.format,
+          nx: ATLAS_GRID,
+          ny: ATLAS_GRID,
+          nz: R,
+          region: [0, 0, ATLAS_GRID, ATLAS_GRID],
+          lo: 0,
+          span: ATLAS_CELL_PIXELS,
+          outH: GRID,
+          outW: GRID,
+        },
+      );
       const blurred = s.run(gaussian, { maps: fine }, { B: R, H: GRID, W: GRID, sigma: o.atlas.sigma });
       synmap = s.run(guidePenalty, { maps: synmap, guide: blurred }, { B: R, N: CELLS, weight: o.atlas.weight, plateau: o.atlas.plateau });
     }
