@@ -1,6 +1,6 @@
 /** Loading what the user points the CLI at: a NIfTI volume, a PNG/JPEG slice, or a DICOM folder. */
 import { stat } from 'node:fs/promises';
-import { ImageFileError, imageAsVolume, type Volume } from '@synpo/io';
+import { ImageFileError, imageAsVolume, nonFiniteVoxel, type Volume } from '@synpo/io';
 import { readDicomSeries, readImage2D, readNifti, readNrrd } from '@synpo/io/node';
 import { LABEL_MAPS, type Organ } from '@synpo/core';
 import { CliError, EXIT } from './errors.ts';
@@ -25,15 +25,8 @@ export async function loadVolume(path: string, what: string, opts: { series?: st
     throw error;
   }
   for (const warning of volume.warnings ?? []) process.stderr.write(`synpo: ${what}: ${warning}\n`);
-  for (let i = 0; i < volume.data.length; i++) {
-    if (!Number.isFinite(volume.data[i])) {
-      const [nx, ny] = volume.dims;
-      const z = Math.floor(i / (nx * ny));
-      throw new CliError(
-        `${what}: ${path}: voxel ${i} (x ${i % nx}, y ${Math.floor(i / nx) % ny}, z ${z}) is ${volume.data[i]}; SynPo needs finite intensities`,
-      );
-    }
-  }
+  const bad = nonFiniteVoxel(volume);
+  if (bad) throw new CliError(`${what}: ${path}: voxel ${bad.index} (x ${bad.x}, y ${bad.y}, z ${bad.z}) is ${bad.value}; SynPo needs finite intensities`);
   return volume;
 }
 

@@ -15,7 +15,7 @@
  */
 import { ShapeError } from '@synpo/gpu';
 import { normaliseReference, upsampleBilinearReference, type NormaliseShape } from '@synpo/gpu/kernels';
-import { canonicalVolume, fromCanonical, toCanonical, type Reorientation, type Volume } from '@synpo/io';
+import { canonicalVolume, fromCanonical, nonFiniteVoxel, toCanonical, type Reorientation, type Volume } from '@synpo/io';
 import { PIXELS, ROI } from './backend.ts';
 
 export type IntensityMode = 'auto' | 'ct' | 'mr';
@@ -94,10 +94,27 @@ function kthSmallest(a: Float32Array, k: number): number {
   return a[k]!;
 }
 
-/** The smallest voxel value (indexed: an iterator over a whole volume showed in profiles). */
-function minimum(data: Volume['data']): number {
+/**
+ * The smallest voxel value (indexed: an iterator over a whole volume showed in profiles). A NaN or
+ * infinite voxel is refused by its place in the file: it would spoil the normalisation and every
+ * sum after it, on the host and on the device alike.
+ */
+function minimum(volume: Volume): number {
+  const data = volume.data;
   let min = Infinity;
-  for (let i = 0; i < data.length; i++) if (data[i]! < min) min = data[i]!;
+  let finite = true;
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i]!;
+    if (v < min) min = v;
+    if (v - v !== 0) finite = false; // NaN and ±Infinity
+  }
+  const bad = finite ? null : nonFiniteVoxel(volume);
+  if (bad) {
+    throw new ShapeError(
+      'prepare',
+      `${volume.source}: voxel ${bad.index} (x ${bad.x}, y ${bad.y}, z ${bad.z}) is ${bad.value}; SynPo needs finite intensities (replace NaN and infinite values, e.g. with the background's)`,
+    );
+  }
   return min;
 }
 
@@ -107,7 +124,7 @@ function intensityOf(lowest: number): 'ct' | 'mr' {
 }
 
 export function detectIntensity(volume: Volume): 'ct' | 'mr' {
-  return intensityOf(minimum(volume.data));
+  return intensityOf(minimum(volume));
 }
 
 /**
@@ -118,8 +135,8 @@ export function detectIntensity(volume: Volume): 'ct' | 'mr' {
 export function prepareVolume(file: Volume, mode: IntensityMode = 'auto'): PreparedVolume {
   const { volume, reorientation } = canonicalVolume(file);
   const [nx, ny, nz] = volume.dims;
-  // One scan gives both the intensity check and MR's lower bound.
-  const lowest = minimum(volume.data);
+  // One scan of the file gives the intensity check, MR's lower bound and the finiteness check.
+  const lowest = minimum(file);
   const intensity = mode === 'auto' ? intensityOf(lowest) : mode;
   let lo: number;
   let hi: number;

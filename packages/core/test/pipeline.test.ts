@@ -109,6 +109,31 @@ describe('preprocessing', () => {
     expect(back.every((v, i) => v === (labels.data[i] === 1 ? 1 : 0))).toBe(true);
   });
 
+  it('a NaN or infinite voxel is refused by its place in the file, before anything is normalised', () => {
+    const geometry = {
+      dims: [5, 4, 3] as [number, number, number],
+      spacing: [1, 1, 1] as [number, number, number],
+      affine: [
+        [1, 0, 0, 0],
+        [0, 1, 0, 0],
+        [0, 0, 1, 0],
+        [0, 0, 0, 1],
+      ],
+    };
+    for (const [value, text] of [
+      [Number.NaN, 'NaN'],
+      [-Infinity, '-Infinity'],
+      [Infinity, 'Infinity'],
+    ] as const) {
+      const data = new Float32Array(60).fill(7);
+      data[5 * 4 * 2 + 5 * 3 + 1] = value; // x 1, y 3, z 2
+      expect(() => prepareVolume({ ...geometry, data, source: 'bad.nii' })).toThrow(
+        new RegExp(`bad\\.nii: voxel 56 \\(x 1, y 3, z 2\\) is ${text}; SynPo needs finite intensities`),
+      );
+    }
+    expect(prepareVolume({ ...geometry, data: new Float32Array(60).fill(7), source: 'good.nii' }).nz).toBe(3);
+  });
+
   it('raw CT in HU is windowed, 512² is cropped by 32 px and resized to 256², and masks map back', async () => {
     const nx = 512;
     const data = new Float32Array(nx * nx * 2).fill(-1000);

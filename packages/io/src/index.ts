@@ -3,7 +3,7 @@ export { encodeNpy, decodeNpy, type DecodedNpy } from './npy.ts';
 export { decodeNifti, encodeNiftiMask, niftiSliceHeader } from './nifti.ts';
 export { crc32, gunzipChecked } from './gzip.ts';
 export { ImageFileError } from './errors.ts';
-export { sliceOf, sliceVolume, type Volume } from './volume.ts';
+export { nonFiniteVoxel, sliceOf, sliceVolume, type Volume, type VoxelAt } from './volume.ts';
 export { decodeImage2D, imageAsVolume, encodePng, encodeMaskPng, type Image2D } from './png.ts';
 export {
   decodeDicomSlice,

@@ -23,6 +23,23 @@ export interface Volume {
   warnings?: string[];
 }
 
+/** A voxel by its index in the file's order and its place (x, y, z), with its value. */
+export interface VoxelAt {
+  index: number;
+  x: number;
+  y: number;
+  z: number;
+  value: number;
+}
+
+/** The first voxel that is NaN or ±Infinity, or null: SynPo needs finite intensities. */
+export function nonFiniteVoxel(volume: Volume): VoxelAt | null {
+  const index = volume.data.findIndex((v) => !Number.isFinite(v));
+  if (index < 0) return null;
+  const [nx, ny] = volume.dims;
+  return { index, x: index % nx, y: Math.floor(index / nx) % ny, z: Math.floor(index / (nx * ny)), value: volume.data[index]! };
+}
+
 export function sliceOf(volume: Volume, z: number): Float32Array {
   const [nx, ny, nz] = volume.dims;
   if (!Number.isInteger(z) || z < 0 || z >= nz) throw new RangeError(`${volume.source}: slice ${z} is outside 0..${nz - 1}`);
