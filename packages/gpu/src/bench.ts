@@ -16,6 +16,8 @@ import {
   kmeans,
   moments,
   morphology,
+  packVoxels,
+  prepareSlices,
   prototype,
   synergy,
   topk,
@@ -121,6 +123,8 @@ function cases(quick: boolean): Case[] {
     [B, 2],
     Float32Array.from({ length: 2 * B }, (_, i) => (i % 2 ? 0.5 : 0)),
   );
+  const packed = packVoxels(data(B * 257 * 257, 11).map((v) => Math.floor(128 + 127 * v)));
+  const sabsVoxels = new HostTensor('u32', [packed.words.length], packed.words);
   const w = { both: 0.8, sam: 0.1, dino: 0.1 };
   return [
     {
@@ -153,6 +157,18 @@ function cases(quick: boolean): Case[] {
           { B: 3, inH: 256, inW: 256, outH: 64, outW: 64 },
         ),
       bytes: 4 * 3 * (65536 + 4096),
+    },
+    {
+      // A SABS query's slices from its uint8 voxels: clip and scale, then 257² → 256².
+      kernel: 'prepare',
+      shape: `B=${B} uint8 257²→256²`,
+      run: (k) =>
+        k.run(
+          prepareSlices,
+          { voxels: sabsVoxels },
+          { format: 'u8', nx: 257, ny: 257, nz: B, region: [0, 0, 257, 257], lo: 0, span: 255, outH: 256, outW: 256 },
+        ),
+      bytes: B * 257 * 257 * (1 + 4 + 4) + 4 * B * 65536,
     },
     { kernel: 'moments', shape: 'B=1 N=65536', run: (k) => k.run(moments, { values: big1, mask: null }, { B: 1, N: 65536 }), bytes: 4 * 65536 * 2 },
     { kernel: 'band', shape: `B=${B} N=65536`, run: (k) => k.run(band, { values: big, bounds }, { B, N: 65536 }), bytes: 4 * B * 65536 * 3 },
