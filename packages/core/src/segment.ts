@@ -12,7 +12,7 @@
 import { ShapeError, type TransferCounts } from '@synpo/gpu';
 import { VOXEL_FORMATS, voxelFormat } from '@synpo/gpu/kernels';
 import { PIXELS } from './backend.ts';
-import { atlasTransform, organAtlas, organGrowth, refineShift, type AtlasTransform } from './atlas.ts';
+import { ATLAS_CELLS, atlasTransform, organAtlas, organGrowth, refineShift, type AtlasTransform } from './atlas.ts';
 import { confidenceAt, sharedCellCount } from './overlap.ts';
 import { MAX_LABEL, voxelSlices, type PreparedVolume } from './preprocess.ts';
 import { anySet, organRange, queryPart, supportSlices } from './protocol.ts';
@@ -625,7 +625,9 @@ export function mergeOrganParts(parts: readonly SegmentOrgansResult[], order: re
  * The bounds a volume's host ↔ GPU traffic is held to (the GPU path keeps the hot path on the
  * device): uploads ≤ 1.1 × the bytes of the query slices segmented (the union of the organs'
  * ranges) as the volume's voxels go up (`query`'s voxels packed as the file's own integers; the
- * float32 ROI slices where it has none); readback ≤ the final masks as bits, plus every row's prompt points (a
+ * float32 ROI slices where it has none), plus each row's own inputs, in either pass: its atlas
+ * map (16-bit cell counts), its k-means and sampling draws (u32 each) and 64 bytes of scalars (μ,
+ * the band, the organ's extent, the area target); readback ≤ the final masks as bits, plus every row's prompt points (a
  * cluster's centre, 2 × f32, and size, u32), mask area (a 4×4 grid of f32), with a propagation
  * agreement below 1 its overlap with a neighbour's mask (another 4×4 grid) too, and the
  * convergence flags of its two random-walker solves (8 × u32 each: what a speculative chain
@@ -634,7 +636,7 @@ export function mergeOrganParts(parts: readonly SegmentOrgansResult[], order: re
  * segmented with, `query` the volume it was segmented from.
  */
 export function transferBounds(
-  options: { points: Pick<PointSelectionOptions, 'positives' | 'negatives'>; propagation: Pick<PropagationOptions, 'agreement'> },
+  options: { points: Pick<PointSelectionOptions, 'positives' | 'negatives' | 'negativeCandidates'>; propagation: Pick<PropagationOptions, 'agreement'> },
   r: SegmentOrgansResult,
   query: SliceStack,
 ): { uploadBytes: number; readbackBytes: number; submits: number } {
@@ -643,8 +645,9 @@ export function transferBounds(
   const grids = options.propagation.agreement < 1 ? 2 : 1;
   const perRow = (options.points.positives + options.points.negatives) * 12 + grids * 16 * 4 + 2 * 8 * 4;
   const longest = Math.max(...r.organs.map((o) => o.range[1] - o.range[0] + 1));
+  const rowInputs = (r.organs.some((o) => o.atlas) ? 2 * ATLAS_CELLS : 0) + 4 * (options.points.positives + options.points.negativeCandidates) + 64;
   return {
-    uploadBytes: 1.1 * volumeBytes,
+    uploadBytes: 1.1 * volumeBytes + (r.perSliceSlices + r.propagatedSlices) * rowInputs,
     readbackBytes:
       (r.organSlices * PIXELS) / 8 +
       (r.organSlices + r.propagatedSlices) * perRow +

@@ -928,9 +928,10 @@ describeWithData(['chaos-t2'], 'whole volumes', () => {
         [agreeing, 0.9],
       ] as const) {
         const bounds = transferBounds(resolveOptions({ points: CHAOS_T2.band, propagation: { agreement } }), r, query);
-        // The slices go up once, as CHAOS's int16 voxels: half the float32 slices' bytes.
+        // The slices go up once, as CHAOS's int16 voxels (half the float32 slices' bytes); with two
+        // organs the rows' own inputs stay within a tenth of them.
         expect(r.transfers!.uploadBytes).toBeGreaterThanOrEqual(r.encodedSlices * PIXELS * 2);
-        expect(r.transfers!.uploadBytes).toBeLessThan(r.encodedSlices * PIXELS * 4 * 0.6);
+        expect(r.transfers!.uploadBytes).toBeLessThanOrEqual(1.1 * r.encodedSlices * PIXELS * 2);
         expect(r.transfers!.uploadBytes).toBeLessThanOrEqual(bounds.uploadBytes);
         expect(r.transfers!.readbackBytes).toBeLessThanOrEqual(bounds.readbackBytes);
         expect(r.transfers!.submits).toBeLessThanOrEqual(bounds.submits);

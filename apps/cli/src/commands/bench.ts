@@ -146,7 +146,7 @@ function formatVolume(r: VolumeBenchReport | null): string {
       '',
       'Host ↔ GPU traffic per volume (measured / bound):',
       '',
-      '| propagation | uploaded | bound (1.1 × the voxels as uploaded) | read back | bound (final masks as bits + points, areas, solver flags) | submissions | bound (2 × longest range + 10) | buffer maps |',
+      '| propagation | uploaded | bound (1.1 × the voxels as uploaded + per-row inputs) | read back | bound (final masks as bits + points, areas, solver flags) | submissions | bound (2 × longest range + 10) | buffer maps |',
       '|---|---:|---:|---:|---:|---:|---:|---:|',
       ...gpu.map(
         (x) =>
