@@ -400,6 +400,9 @@ describeWithData(['chaos-t2'], 'SynPo on the GPU kernels agrees with the CPU ref
     expect(notices).toHaveLength(1);
     got.forEach((r, i) => expect(dice(overlap(r.final, want[i]!.final))).toBeGreaterThan(0.97));
     runtime.destroy();
+    // The Dawn instance must outlive its device's lost callback (collected before it, it can crash the process).
+    await own.device.lost;
+    own.release();
   });
 
   itWithData(

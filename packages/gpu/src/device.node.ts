@@ -39,7 +39,10 @@ export async function openGpu(options: { powerPreference?: GPUPowerPreference; a
     adapter: summary,
     release() {
       device.destroy();
-      gpu = null;
+      // The device's lost callback still comes after destroy(): the instance goes once it has.
+      void device.lost.then(() => {
+        gpu = null;
+      });
     },
   };
 }

@@ -124,6 +124,9 @@ describe('device loss', () => {
     expect(notices).toHaveLength(1);
     expect(notices[0]).toMatch(/device lost/);
     runtime.destroy();
+    // The Dawn instance must outlive its device's lost callback (collected before it, it can crash the process).
+    await handle.device.lost;
+    handle.release();
   });
 });
 
