@@ -784,9 +784,8 @@ export class Synpo {
     return s.resident(volume.slices, 'slices', () => {
       const { voxels } = volume;
       const [, , w, h] = voxels?.shape.region ?? [0, 0, ROI, ROI];
-      if (!voxels || volume.nz * w * h * 4 > s.maxTensorBytes) return new HostTensor('f32', [volume.nz, PIXELS], volume.slices);
-      const packed = packVoxels(voxels.data);
-      if (packed.words.byteLength > s.maxTensorBytes) return new HostTensor('f32', [volume.nz, PIXELS], volume.slices);
+      const packed = voxels && volume.nz * w * h * 4 <= s.maxTensorBytes ? packVoxels(voxels.data) : null;
+      if (!voxels || !packed || packed.words.byteLength > s.maxTensorBytes) return new HostTensor('f32', [volume.nz, PIXELS], volume.slices);
       return s.run(prepareSlices, { voxels: s.upload(packed.words, [packed.words.length]) }, { ...voxels.shape, format: packed.format, outH: ROI, outW: ROI });
     });
   }
