@@ -357,9 +357,23 @@ describe('synpo eval', () => {
     expect(report.organs[0]!.mean).toBeLessThanOrEqual(1);
   });
 
-  it('refuses a fold outside the layout and an unknown organ', async () => {
+  itWithData(['chaos-t2'], '--support makes another case the support: case 3, whose left kidney skips its 5/6 slice', async () => {
+    const out = join(tmp(), 'report.json');
+    const r = await synpo('eval', '--folds', '0', '--organs', 'left-kidney', '--support', '3', '--device', 'cpu', '--out', out, '--no-progress');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('case 3 the support of every fold');
+    const report = JSON.parse(readFileSync(out, 'utf8')) as { support: number; scans: { scan: number; dice: number }[] };
+    expect(report.support).toBe(3);
+    expect(report.scans.map((s) => s.scan)).toEqual([1, 2, 5, 8]);
+    for (const s of report.scans) expect(s.dice).toBeGreaterThan(0.3);
+  });
+
+  it('refuses a fold outside the layout, an unknown organ and a support that is not a case', async () => {
     expect((await synpo('eval', '--folds', '7')).stderr).toMatch(/--folds must be a whole number from 0 to 4, got '7'/);
     expect((await synpo('eval', '--organs', 'heart')).stderr).toMatch(/unknown organ 'heart'/);
+    const r = await synpo('eval', '--support', '4');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--support 4: chaos-t2 has no such case \(cases: 1, 2, 3, 5, 8,/);
   });
 });
 

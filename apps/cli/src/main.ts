@@ -47,7 +47,9 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`synpo: ${error.message}\n`);
       return error.exitCode;
     }
-    process.stderr.write(`synpo: ${error instanceof Error ? error.message : String(error)}\n`);
+    // The library's own errors name their source ("synpo: the support mask is empty"); once is enough.
+    const message = (error instanceof Error ? error.message : String(error)).replace(/^synpo: /, '');
+    process.stderr.write(`synpo: ${message}\n`);
     if (process.env.SYNPO_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`);
     return EXIT.failure;
   }

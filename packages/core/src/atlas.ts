@@ -14,6 +14,7 @@
 import { ShapeError } from '@synpo/gpu';
 import { PIXELS, ROI } from './backend.ts';
 import type { PreparedVolume } from './preprocess.ts';
+import { anySet, nearestOrganSlice } from './protocol.ts';
 
 /**
  * Cells a side of an atlas map: 16×16 cells of 16×16 pixels. The prior is blurred over several
@@ -434,7 +435,9 @@ export function organAtlas(
   const cell = ROI / ATLAS_GRID;
   const out: Float32Array[] = [];
   for (let z = query.range[0]; z <= query.range[1]; z++) {
-    const mask = supportMasks.subarray(correspondingSlice(z, query.range, support.range) * PIXELS);
+    // A support slice the organ skips lends the nearest one's outline: the organ is in this query slice's range.
+    const zs = nearestOrganSlice(correspondingSlice(z, query.range, support.range), support.range, (k) => anySet(supportMasks, k * PIXELS, (k + 1) * PIXELS));
+    const mask = supportMasks.subarray(zs * PIXELS);
     // Enlarging about the centroid: a support pixel is drawn from one 1/(1 + grow) as far from it.
     const [gx, gy] = grow > 0 ? centroid(mask) : [0, 0];
     const toward = (v: number, c: number) => (grow > 0 ? Math.round(c + (v - c) / (1 + grow)) : v);

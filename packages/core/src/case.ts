@@ -117,7 +117,7 @@ export async function segmentCase(req: SegmentCaseRequest): Promise<SegmentCaseR
       const z = Math.min(target[1], Math.max(target[0], req.sliceOf.canonicalZ));
       // The position cue goes where the whole-volume run's job puts it: the maps of z's job (its
       // third, or all the range with one support slice; partOf), blank slices left out as there.
-      const plan = { chosen: req.supportSlice !== undefined ? [req.supportSlice] : supportSlices(range), target };
+      const plan = { chosen: req.supportSlice !== undefined ? [req.supportSlice] : supportSlices(range, { masks: organ.masks, nz: support.nz }), target };
       const sameJob = (k: number) => partOf(plan, k) === partOf(plan, z) && !isBlank(whole.slices.subarray(k * PIXELS, (k + 1) * PIXELS));
       const maps = atlas.maps.filter((_, i) => sameJob(target[0] + i));
       organ.atlas = { maps: [atlas.maps[z - target[0]]!], transform: atlas.transform, placement: atlasSum(maps) };

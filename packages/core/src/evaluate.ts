@@ -101,7 +101,7 @@ export async function evaluate(req: EvalRequest): Promise<EvalReport> {
         const list: SupportEncoding[] = [];
         supports.set(organ, list);
         supportMasksOf.set(organ, supportMasks);
-        for (const z of supportSlices(range)) {
+        for (const z of supportSlices(range, { masks: supportMasks, nz: supportCase.prepared.nz })) {
           list.push(await synpo.prepareSupport({ image: sliceOf3(supportCase.prepared, z), mask: supportMasks.subarray(z * PIXELS, (z + 1) * PIXELS) }));
         }
       }

@@ -49,6 +49,23 @@ export const SABS_CT: DatasetLayout = {
 
 export const LAYOUTS = { 'chaos-t2': CHAOS_T2, 'sabs-ct': SABS_CT } as const;
 
+/**
+ * The layout with case `support` as every fold's support (how much a result owes to the support
+ * scan the protocol happened to pick): a fold's queries are its own queries and its own support,
+ * less `support`, so rotating `support` over a fold's cases makes each of them the support once
+ * and queries the rest.
+ */
+export function withSupport(layout: DatasetLayout, support: number): DatasetLayout {
+  if (!layout.cases.includes(support)) throw new RangeError(`${layout.name} has no case ${support} (cases: ${layout.cases.join(', ')})`);
+  return {
+    ...layout,
+    fold(k) {
+      const f = layout.fold(k);
+      return { queries: [...f.queries, f.support].filter((id) => id !== support).sort((a, b) => a - b), support };
+    },
+  };
+}
+
 /** The TotalSegmentator v1 ids of the four organs (shared/data/totalseg). */
 export const TOTALSEG_LABELS: Record<Organ, number> = { spleen: 1, 'right-kidney': 2, 'left-kidney': 3, liver: 5 };
 
@@ -121,10 +138,28 @@ export function organRange(masks: Uint8Array, nz: number): [number, number] | nu
   return first < 0 ? null : [first, last];
 }
 
-/** EP1: the support slices at 1/6, 1/2 and 5/6 of the support's organ range (the middle of each third). */
-export function supportSlices([first, last]: [number, number]): [number, number, number] {
+/**
+ * The slice of `[first, last]` nearest to z that `has` the organ (the lower of two as near; z
+ * itself when none has): an organ's range can skip a slice (CHAOS case 3's left kidney skips one).
+ */
+export function nearestOrganSlice(z: number, [first, last]: [number, number], has: (z: number) => boolean): number {
+  for (let d = 0; d <= last - first; d++) {
+    if (z - d >= first && z - d <= last && has(z - d)) return z - d;
+    if (z + d >= first && z + d <= last && has(z + d)) return z + d;
+  }
+  return z;
+}
+
+/**
+ * EP1: the support slices at 1/6, 1/2 and 5/6 of the support's organ range (the middle of each
+ * third). Given the organ's masks (`nz` slices), a chosen slice the organ skips moves to the
+ * nearest slice that has it (nearestOrganSlice): an empty support slice has no prototype.
+ */
+export function supportSlices([first, last]: [number, number], organ?: { masks: Uint8Array; nz: number }): [number, number, number] {
   const L = last - first + 1;
-  return [0, 1, 2].map((k) => first + Math.floor(((2 * k + 1) * L) / 6)) as [number, number, number];
+  const plane = organ ? organ.masks.length / organ.nz : 0;
+  const has = (z: number) => !organ || anySet(organ.masks, z * plane, (z + 1) * plane);
+  return [0, 1, 2].map((k) => nearestOrganSlice(first + Math.floor(((2 * k + 1) * L) / 6), [first, last], has)) as [number, number, number];
 }
 
 /** EP1: which third (0, 1, 2) of the query's organ range slice z falls in. */

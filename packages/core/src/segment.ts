@@ -72,7 +72,7 @@ export function carryRange([first, last]: [number, number], supportSlicesCount: 
 export function supportSliceFor(supportMasks: Uint8Array, supportNz: number, z: number, queryNz: number): number {
   const range = organRange(supportMasks, supportNz);
   if (!range) throw new ShapeError('segment', 'the organ is not in the support label volume');
-  const chosen = supportNz === 1 ? [0, 0, 0] : supportSlices(range);
+  const chosen = supportNz === 1 ? [0, 0, 0] : supportSlices(range, { masks: supportMasks, nz: supportNz });
   const target = carryRange(range, supportNz, queryNz);
   const inside = Math.min(target[1], Math.max(target[0], z));
   return chosen[queryPart(inside, target)]!;
@@ -242,7 +242,7 @@ function organPlan(req: Pick<SegmentOrgansRequest, 'support' | 'query' | 'suppor
     }
     chosen = [z];
   } else {
-    chosen = support.nz === 1 ? [0] : supportSlices(range);
+    chosen = support.nz === 1 ? [0] : supportSlices(range, { masks: organ.masks, nz: support.nz });
   }
   const target = organ.range ?? (query.nz === 1 ? ([0, 0] as [number, number]) : carryRange(range, support.nz, query.nz));
   if (target[0] < 0 || target[1] >= query.nz || target[0] > target[1]) {

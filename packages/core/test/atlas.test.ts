@@ -125,6 +125,20 @@ describe('the atlas prior', () => {
     expect(coverDice(still[0]!, query.organ.subarray(5 * PIXELS, 6 * PIXELS))).toBeLessThan(0.5);
   });
 
+  it('a support slice the organ skips lends the nearest organ slice its outline (the lower of two as near)', () => {
+    const support = phantom(12, 128, 120, 90, 60);
+    const query = phantom(20, 110, 140, 70, 55);
+    const side = (v: { slices: Float32Array }, nz: number, range: [number, number]) => ({ volume: { slices: v.slices, nz, intensity: 'mr' as const }, range });
+    const transform = atlasTransform(side(support, 12, [2, 9]), side(query, 20, [5, 15]), 'body');
+    const gap = support.organ.slice();
+    gap.fill(0, 5 * PIXELS, 6 * PIXELS);
+    const lent = support.organ.slice();
+    lent.copyWithin(5 * PIXELS, 4 * PIXELS, 5 * PIXELS);
+    const maps = organAtlas(side(support, 12, [2, 9]), gap, side(query, 20, [5, 15]), transform);
+    expect(maps).toEqual(organAtlas(side(support, 12, [2, 9]), lent, side(query, 20, [5, 15]), transform));
+    for (const map of maps) expect(map.some((v) => v > 0)).toBe(true);
+  });
+
   it('moves the organ to where the images around it agree when it sits off the landmarks', () => {
     const support = phantom(10, 128, 120, 90, 60);
     // The query's organ lies 0.2 half-axes further out and 0.1 lower than the support's (18, 6 px).

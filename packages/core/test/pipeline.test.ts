@@ -30,6 +30,8 @@ import {
   resolveOptions,
   splitOrgans,
   supportSlices,
+  withSupport,
+  SABS_CT,
   Synpo,
   transferBounds,
   weightFreeBackend,
@@ -59,6 +61,26 @@ describe('protocol', () => {
   it('EP1 support slices sit at 1/6, 1/2, 5/6 of the range and queries split in thirds', () => {
     expect(supportSlices([10, 27])).toEqual([13, 19, 25]);
     expect([10, 15, 16, 21, 22, 27].map((z) => queryPart(z, [10, 27]))).toEqual([0, 0, 1, 1, 2, 2]);
+  });
+  it('a support slice the organ skips moves to the nearest slice that has it (the lower of two as near)', () => {
+    // The organ in slices 3..18 but 16 (CHAOS case 3's left kidney), then but 10, 11 and 12 too.
+    const organ = (skip: number[]) => {
+      const masks = new Uint8Array(20 * 4);
+      for (let z = 3; z <= 18; z++) if (!skip.includes(z)) masks[z * 4 + 1] = 1;
+      return { masks, nz: 20 };
+    };
+    expect(supportSlices([3, 18])).toEqual([5, 11, 16]);
+    expect(supportSlices([3, 18], organ([]))).toEqual([5, 11, 16]);
+    expect(supportSlices([3, 18], organ([16]))).toEqual([5, 11, 15]);
+    expect(supportSlices([3, 18], organ([10, 11, 12, 16]))).toEqual([5, 9, 15]);
+    expect(supportSlices([3, 18], organ([9, 10, 11, 12, 16]))).toEqual([5, 13, 15]);
+  });
+  it('withSupport makes any case of a fold its support and queries the rest of the fold', () => {
+    expect(withSupport(CHAOS_T2, 3).fold(0)).toEqual({ queries: [1, 2, 5, 8], support: 3 });
+    expect(withSupport(CHAOS_T2, 8).fold(0)).toEqual(CHAOS_T2.fold(0));
+    expect(withSupport(SABS_CT, 0).fold(0)).toEqual({ queries: [1, 2, 3, 4, 5, 6], support: 0 });
+    expect(withSupport(CHAOS_T2, 10).fold(4)).toEqual({ queries: [1, 36, 37, 38, 39], support: 10 });
+    expect(() => withSupport(CHAOS_T2, 4)).toThrow(/chaos-t2 has no case 4/);
   });
   it('Dice sums counts and is 1 for two empty masks', () => {
     expect(dice(overlap(Uint8Array.of(1, 1, 0, 0), Uint8Array.of(1, 0, 1, 0)))).toBeCloseTo(0.5);

@@ -2,7 +2,7 @@
 import { Option, type Command } from 'commander';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DEFAULT_OPTIONS, evaluate, LAYOUTS, ORGANS, type EvalReport, type Organ, type SynpoOptionsInput } from '@synpo/core';
+import { DEFAULT_OPTIONS, evaluate, LAYOUTS, ORGANS, withSupport, type EvalReport, type Organ, type SynpoOptionsInput } from '@synpo/core';
 import { backendFor, cacheBytes, type BackendOpts } from '../backend.ts';
 import { readNifti } from '@synpo/io/node';
 import { computeFor } from '../compute.ts';
@@ -21,6 +21,7 @@ interface EvalOpts extends BackendOpts {
   layout: 'chaos-t2' | 'sabs-ct';
   data?: string;
   folds?: string;
+  support?: number;
   organs?: string;
   device: 'auto' | 'gpu' | 'cpu';
   seed: number;
@@ -40,12 +41,12 @@ interface EvalOpts extends BackendOpts {
   beta?: number;
 }
 
-export function formatEvalTable(r: EvalReport): string {
+export function formatEvalTable(r: EvalReport, support?: number): string {
   const organs = COLUMNS.filter((c) => r.organs.some((o) => o.organ === c));
   const pct = (v: number) => (Number.isFinite(v) ? (100 * v).toFixed(2) : '—');
   const cell = (organ: Organ, f: (o: EvalReport['organs'][number]) => number) => pct(f(r.organs.find((o) => o.organ === organ)!));
   const lines = [
-    `${r.dataset}, ${r.backend} backend, folds ${r.folds.join(',')}: 3-D Dice (%) per organ, mean ± std over folds`,
+    `${r.dataset}, ${r.backend} backend, folds ${r.folds.join(',')}${support !== undefined ? `, case ${support} the support of every fold` : ''}: 3-D Dice (%) per organ, mean ± std over folds`,
     '',
     `| | ${organs.map((o) => HEADINGS[o]).join(' | ')} | Mean |`,
     `|---|${organs.map(() => '---:').join('|')}|---:|`,
@@ -67,6 +68,11 @@ export function evalCommand(program: Command, run: Runner): void {
     .addOption(new Option('--layout <name>', 'dataset layout').choices(['chaos-t2', 'sabs-ct']).default('chaos-t2'))
     .option('--data <dir>', 'folder with image_<id>.nii.gz / label_<id>.nii.gz (default: shared/data/<layout> beside the repository)')
     .option('--folds <list>', 'comma-separated folds (default: all the layout has data for)')
+    .option(
+      '--support <id>',
+      "every fold's support is case <id> instead of the protocol's; a fold's queries are its queries and its own support, less <id> (how much a result owes to the support scan: rotate <id> over a fold's cases)",
+      (v: string) => parseInteger('--support', v, { min: 0 }),
+    )
     .option('--organs <list>', `comma-separated organs: ${ORGANS.join(', ')} (default: all)`)
     .addOption(deviceOption());
   withBackend(cmd)
@@ -102,7 +108,10 @@ export function evalCommand(program: Command, run: Runner): void {
     .option('--no-progress', 'no progress line on stderr')
     .action(
       run(async (opts: EvalOpts) => {
-        const layout = LAYOUTS[opts.layout];
+        const protocol = LAYOUTS[opts.layout];
+        if (opts.support !== undefined && !protocol.cases.includes(opts.support))
+          throw new CliError(`--support ${opts.support}: ${protocol.name} has no such case (cases: ${protocol.cases.join(', ')})`, EXIT.usage);
+        const layout = opts.support === undefined ? protocol : withSupport(protocol, opts.support);
         // What the command line asks for is checked first, then where the data is.
         const organs = (opts.organs?.split(',').map((s) => s.trim()) ?? [...ORGANS]) as Organ[];
         for (const o of organs) if (!ORGANS.includes(o)) throw new CliError(`unknown organ '${o}' (${ORGANS.join(', ')})`, EXIT.usage);
@@ -142,12 +151,18 @@ export function evalCommand(program: Command, run: Runner): void {
             progress: progressLine(opts.progress && !opts.json),
           });
           const json = JSON.stringify(
-            { ...report, options, device: compute.kernels.path, ...(backend.providers && { providers: backend.providers }) },
+            {
+              ...report,
+              ...(opts.support !== undefined && { support: opts.support }),
+              options,
+              device: compute.kernels.path,
+              ...(backend.providers && { providers: backend.providers }),
+            },
             null,
             2,
           );
           if (opts.out) await writeFileAtomic(opts.out, `${json}\n`);
-          process.stdout.write(opts.json ? `${json}\n` : `${formatEvalTable(report)}\n`);
+          process.stdout.write(opts.json ? `${json}\n` : `${formatEvalTable(report, opts.support)}\n`);
           return EXIT.ok;
         } finally {
           compute.release();
