@@ -14,6 +14,16 @@ const tmp = () => mkdtempSync(join(tmpdir(), 'synpo-cli-'));
 const support = ['--support-image', `${CHAOS}image_8.nii.gz`, '--support-label', `${CHAOS}label_8.nii.gz`];
 
 describeWithData(['chaos-t2'], 'synpo segment --organs', () => {
+  it('takes a support whose organ skips a slice: the 5/6 support slice moves to the nearest one that has it', async () => {
+    // CHAOS case 3's left kidney is in slices 3..18 but 16, the 5/6 slice of its range.
+    const out = join(tmp(), 'lk.nii.gz');
+    const gap = ['--support-image', `${CHAOS}image_3.nii.gz`, '--support-label', `${CHAOS}label_3.nii.gz`];
+    const r = await synpo('segment', ...gap, '--organ', 'left-kidney', '--query', `${CHAOS}image_1.nii.gz`, '--device', 'cpu', '--json', '--out', out);
+    expect(r.code, r.stderr).toBe(0);
+    expect((JSON.parse(r.stdout) as { supportSlices: number[] }).supportSlices).toEqual([5, 11, 15]);
+    expect(decodeNifti(new Uint8Array(readFileSync(out)), out).data.some((v) => v)).toBe(true);
+  });
+
   it('writes every organ into one label volume in one pass, each as its own run writes it', async () => {
     const dir = tmp();
     const out = join(dir, 'all.nii.gz');
