@@ -248,6 +248,29 @@ const rows: Row[] = [
     },
   },
   {
+    name: 'eval with a data folder that lacks a case its fold reads (before the evaluation)',
+    code: 2,
+    message:
+      /lacks image_8\.nii\.gz, label_8\.nii\.gz, which fold 0 of chaos-t2 read \(it has cases 1, 2, 3, 5\): pick other --folds or --support, or pass --data DIR/,
+    setup: (d) => {
+      // Only the names are looked at before the evaluation: empty files stand in for the scans.
+      for (const id of [1, 2, 3, 5]) for (const kind of ['image', 'label']) writeFileSync(join(d, `${kind}_${id}.nii.gz`), '');
+      return { args: ['eval', '--layout', 'chaos-t2', '--folds', '0', '--data', d, '--device', 'cpu'] };
+    },
+  },
+  {
+    name: 'eval with a data folder that holds no fold',
+    code: 2,
+    message: /holds no fold's queries of sabs-ct \(it has no case of that layout\): pass --data DIR/,
+    setup: (d) => ({ args: ['eval', '--layout', 'sabs-ct', '--data', d, '--device', 'cpu'] }),
+  },
+  {
+    name: 'eval with a data folder that does not exist',
+    code: 2,
+    message: /the data folder .*nowhere does not exist or cannot be read: pass --data DIR/,
+    setup: (d) => ({ args: ['eval', '--data', join(d, 'nowhere'), '--device', 'cpu'] }),
+  },
+  {
     name: 'eval --out to a folder that does not exist (before the evaluation)',
     code: 1,
     data: ['chaos-t2'],

@@ -367,6 +367,15 @@ describe('synpo eval', () => {
     expect(report.organs[0]!.mean).toBeLessThanOrEqual(1);
   });
 
+  itWithData(['sabs-ct'], 'runs the folds whose queries the data folder holds: SABS fold 0 alone here', async () => {
+    const out = join(tmp(), 'report.json');
+    const r = await synpo('eval', '--layout', 'sabs-ct', '--organs', 'spleen', '--device', 'cpu', '--out', out, '--no-progress');
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(readFileSync(out, 'utf8')) as { folds: number[]; scans: { scan: number }[] };
+    expect(report.folds).toEqual([0]);
+    expect(report.scans.map((s) => s.scan)).toEqual([0, 1, 2, 3, 4, 5]);
+  });
+
   itWithData(['chaos-t2'], '--support makes another case the support: case 3, whose left kidney skips its 5/6 slice', async () => {
     const out = join(tmp(), 'report.json');
     const r = await synpo('eval', '--folds', '0', '--organs', 'left-kidney', '--support', '3', '--device', 'cpu', '--out', out, '--no-progress');

@@ -2,7 +2,7 @@
 import { Option, type Command } from 'commander';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DEFAULT_OPTIONS, evaluate, LAYOUTS, ORGANS, withSupport, type EvalReport, type Organ, type SynpoOptionsInput } from '@synpo/core';
+import { DEFAULT_OPTIONS, evaluate, LAYOUTS, ORGANS, withSupport, type DatasetLayout, type EvalReport, type Organ, type SynpoOptionsInput } from '@synpo/core';
 import { backendFor, cacheBytes, type BackendOpts } from '../backend.ts';
 import { readNifti } from '@synpo/io/node';
 import { computeFor } from '../compute.ts';
@@ -67,7 +67,7 @@ export function evalCommand(program: Command, run: Runner): void {
     .description("the paper's Table 1 protocol (folds, EP1 3-part matching, 3-D Dice) on a dataset folder")
     .addOption(new Option('--layout <name>', 'dataset layout').choices(['chaos-t2', 'sabs-ct']).default('chaos-t2'))
     .option('--data <dir>', 'folder with image_<id>.nii.gz / label_<id>.nii.gz (default: shared/data/<layout> beside the repository)')
-    .option('--folds <list>', 'comma-separated folds (default: all the layout has data for)')
+    .option('--folds <list>', 'comma-separated folds (default: every fold whose queries the data folder holds)')
     .option(
       '--support <id>',
       "every fold's support is case <id> instead of the protocol's; a fold's queries are its queries and its own support, less <id> (how much a result owes to the support scan: rotate <id> over a fold's cases)",
@@ -118,7 +118,7 @@ export function evalCommand(program: Command, run: Runner): void {
         const asked = opts.folds?.split(',').map((s) => parseInteger('--folds', s, { min: 0, max: layout.folds - 1 }));
         const dir = opts.data ?? defaultDataDir(opts.layout);
         if (!dir) throw new CliError(`no data folder for ${opts.layout}: pass --data DIR (or set SYNPO_DATA)`, EXIT.usage);
-        const folds = asked ?? availableFolds(opts.layout);
+        const folds = await foldsToRun(dir, layout, asked);
         // The report is checked before the evaluation: an unwritable --out fails now, not after it.
         if (opts.out) await guardOutputs(await dataFiles(dir), [{ flag: '--out', path: opts.out, kind: 'file' }]);
         const options: SynpoOptionsInput = {
@@ -171,9 +171,27 @@ export function evalCommand(program: Command, run: Runner): void {
     );
 }
 
-/** sabs-ct here has only fold 0's scans (0–6); the rest are kept back. */
-function availableFolds(layout: 'chaos-t2' | 'sabs-ct'): number[] {
-  return layout === 'sabs-ct' ? [0] : [0, 1, 2, 3, 4];
+/**
+ * The folds to run: those asked for, or every fold whose queries the data folder holds (shared/data
+ * has SABS fold 0's alone); their cases are checked before the evaluation starts (a missing
+ * support is named), so a missing case does not stop it after the folds before it have run.
+ */
+async function foldsToRun(dir: string, layout: DatasetLayout, asked: number[] | undefined): Promise<number[]> {
+  const listed = await readdir(dir).catch(() => null);
+  if (!listed) throw new CliError(`the data folder ${dir} does not exist or cannot be read: pass --data DIR (or set SYNPO_DATA)`, EXIT.usage);
+  const names = new Set(listed);
+  const absentOf = (id: number) => [layout.image(id), layout.label(id)].filter((f) => !names.has(f));
+  const idsOf = (k: number) => [...layout.fold(k).queries, layout.fold(k).support];
+  const present = layout.cases.filter((id) => absentOf(id).length === 0);
+  const has = present.length ? `it has cases ${present.join(', ')}` : 'it has no case of that layout';
+  const folds = asked ?? Array.from({ length: layout.folds }, (_, k) => k).filter((k) => layout.fold(k).queries.every((id) => absentOf(id).length === 0));
+  if (folds.length === 0) throw new CliError(`${dir} holds no fold's queries of ${layout.name} (${has}): pass --data DIR`, EXIT.usage);
+  const cases = [...new Set(folds.flatMap(idsOf))].filter((id) => absentOf(id).length > 0);
+  if (cases.length === 0) return folds;
+  const files = cases.flatMap(absentOf);
+  const what = files.length <= 4 ? files.join(', ') : `the files of cases ${cases.join(', ')}`;
+  const whose = `${folds.length > 1 ? 'folds' : 'fold'} ${folds.join(',')} of ${layout.name}`;
+  throw new CliError(`${dir} lacks ${what}, which ${whose} read (${has}): pick other --folds or --support, or pass --data DIR`, EXIT.usage);
 }
 
 /** The data folder's files, as inputs an output must not replace. */
