@@ -457,6 +457,8 @@ describe('bad input: exit code, message, and the files afterwards', () => {
       const r = await synpo(...args);
       expect(r.code, r.stderr).toBe(row.code);
       expect(r.stderr).toMatch(row.message);
+      // The library's own "synpo: …" errors are not prefixed twice.
+      expect(r.stderr).not.toMatch(/synpo: synpo:/);
       if (row.code !== 0)
         expect(
           r.stderr
