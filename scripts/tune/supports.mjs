@@ -9,7 +9,7 @@
  *
  *   node scripts/tune/supports.mjs [--no-atlas …]
  *
- * SUPPORTS_DATASETS=sabs-ct limits it to one dataset.
+ * SUPPORTS_DATASETS=sabs-ct limits it to one dataset. Build first (`pnpm build`).
  */
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -17,14 +17,15 @@ import { fileURLToPath } from 'node:url';
 const bin = fileURLToPath(new URL('../../apps/cli/bin/synpo.js', import.meta.url));
 const args = process.argv.slice(2);
 const only = process.env.SUPPORTS_DATASETS?.split(',') ?? ['chaos-t2', 'sabs-ct'];
-/** Fold 0's cases: its queries and its support (packages/core/src/protocol.ts). */
-const FOLD0 = { 'chaos-t2': [1, 2, 3, 5, 8], 'sabs-ct': [0, 1, 2, 3, 4, 5, 6] };
+const { LAYOUTS } = await import(new URL('../../packages/core/dist/index.js', import.meta.url).href);
+/** Fold 0's cases: its queries and its support. */
+const fold0 = (layout) => [...LAYOUTS[layout].fold(0).queries, LAYOUTS[layout].fold(0).support].sort((a, b) => a - b);
 const pct = (v) => (100 * v).toFixed(2);
 
 const lines = [`eval --folds 0 --support S ${args.join(' ') || '(defaults)'}`];
 for (const layout of only) {
   const rows = [];
-  for (const support of FOLD0[layout]) {
+  for (const support of fold0(layout)) {
     const out = execFileSync(
       process.execPath,
       [bin, 'eval', '--layout', layout, '--folds', '0', '--support', String(support), '--device', 'cpu', '--json', '--no-progress', ...args],
