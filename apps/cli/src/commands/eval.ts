@@ -118,9 +118,11 @@ export function evalCommand(program: Command, run: Runner): void {
         const asked = opts.folds?.split(',').map((s) => parseInteger('--folds', s, { min: 0, max: layout.folds - 1 }));
         const dir = opts.data ?? defaultDataDir(opts.layout);
         if (!dir) throw new CliError(`no data folder for ${opts.layout}: pass --data DIR (or set SYNPO_DATA)`, EXIT.usage);
-        const folds = await foldsToRun(dir, layout, asked);
+        const listed = await readdir(dir).catch(() => null);
+        if (!listed) throw new CliError(`the data folder ${dir} does not exist or cannot be read: pass --data DIR (or set SYNPO_DATA)`, EXIT.usage);
+        const folds = foldsToRun(dir, new Set(listed), layout, asked);
         // The report is checked before the evaluation: an unwritable --out fails now, not after it.
-        if (opts.out) await guardOutputs(await dataFiles(dir), [{ flag: '--out', path: opts.out, kind: 'file' }]);
+        if (opts.out) await guardOutputs(dataFiles(dir, listed), [{ flag: '--out', path: opts.out, kind: 'file' }]);
         const options: SynpoOptionsInput = {
           seed: opts.seed,
           encoders: opts.encoders,
@@ -172,16 +174,17 @@ export function evalCommand(program: Command, run: Runner): void {
 }
 
 /**
- * The folds to run: those asked for, or every fold whose queries the data folder holds (shared/data
- * has SABS fold 0's alone); their cases are checked before the evaluation starts (a missing
- * support is named), so a missing case does not stop it after the folds before it have run.
+ * The folds to run: those asked for, or every fold whose queries the data folder (its file
+ * `names`) holds (shared/data has SABS fold 0's alone); their cases are checked before the
+ * evaluation starts (a missing support is named), so a missing case does not stop it after the
+ * folds before it have run.
  */
-async function foldsToRun(dir: string, layout: DatasetLayout, asked: number[] | undefined): Promise<number[]> {
-  const listed = await readdir(dir).catch(() => null);
-  if (!listed) throw new CliError(`the data folder ${dir} does not exist or cannot be read: pass --data DIR (or set SYNPO_DATA)`, EXIT.usage);
-  const names = new Set(listed);
+function foldsToRun(dir: string, names: ReadonlySet<string>, layout: DatasetLayout, asked: number[] | undefined): number[] {
   const absentOf = (id: number) => [layout.image(id), layout.label(id)].filter((f) => !names.has(f));
-  const idsOf = (k: number) => [...layout.fold(k).queries, layout.fold(k).support];
+  const idsOf = (k: number) => {
+    const { queries, support } = layout.fold(k);
+    return [...queries, support];
+  };
   const present = layout.cases.filter((id) => absentOf(id).length === 0);
   const has = present.length ? `it has cases ${present.join(', ')}` : 'it has no case of that layout';
   const folds = asked ?? Array.from({ length: layout.folds }, (_, k) => k).filter((k) => layout.fold(k).queries.every((id) => absentOf(id).length === 0));
@@ -194,8 +197,7 @@ async function foldsToRun(dir: string, layout: DatasetLayout, asked: number[] | 
   throw new CliError(`${dir} lacks ${what}, which ${whose} read (${has}): pick other --folds or --support, or pass --data DIR`, EXIT.usage);
 }
 
-/** The data folder's files, as inputs an output must not replace. */
-async function dataFiles(dir: string): Promise<NamedPath[]> {
-  const names = await readdir(dir).catch(() => [] as string[]);
+/** The data folder's files (`names`), as inputs an output must not replace. */
+function dataFiles(dir: string, names: readonly string[]): NamedPath[] {
   return names.filter((n) => /\.nii(\.gz)?$/i.test(n)).map((n) => ({ flag: '--data', path: join(dir, n) }));
 }
