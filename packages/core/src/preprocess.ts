@@ -14,7 +14,7 @@
  * `roiToVolume` puts masks back in the file's own order.
  */
 import { ShapeError } from '@synpo/gpu';
-import { normaliseReference, upsampleBilinearReference, type NormaliseShape } from '@synpo/gpu/kernels';
+import { prepareSlicesReference, type NormaliseShape } from '@synpo/gpu/kernels';
 import { canonicalVolume, fromCanonical, nonFiniteVoxel, toCanonical, type Reorientation, type Volume } from '@synpo/io';
 import { PIXELS, ROI } from './backend.ts';
 
@@ -151,9 +151,9 @@ export function prepareVolume(file: Volume, mode: IntensityMode = 'auto'): Prepa
   const region: [number, number, number, number] = [crop, crop, nx - 2 * crop, ny - 2 * crop];
   const [, , w, h] = region;
   const shape: NormaliseShape = { nx, ny, nz, region, lo, span };
-  const cropped = normaliseReference(volume.data, shape);
+  // What prepare.wgsl does with the same voxels on the device.
+  const slices = prepareSlicesReference(volume.data, { ...shape, outH: ROI, outW: ROI });
   const resampled = w !== ROI || h !== ROI;
-  const slices = resampled ? upsampleBilinearReference(cropped, { B: nz, inH: h, inW: w, outH: ROI, outW: ROI }) : cropped;
   return { volume: file, reorientation, affine: volume.affine, slices, nz, intensity, region, resampled, voxels: { data: volume.data, shape } };
 }
 

@@ -11,7 +11,7 @@ import { grid } from '../../runtime.ts';
 import { HostTensor, type T } from '../../tensor.ts';
 import { f32, u32 } from '../../uniforms.ts';
 import { resizeSpec, upsampleBilinear } from '../resize/index.ts';
-import { prepareSlicesReference, validatePrepare, VOXEL_FORMATS, type PrepareShape } from './reference.ts';
+import { prepareSlicesReference, validatePrepare, voxelView, VOXEL_FORMATS, type PrepareShape } from './reference.ts';
 
 export * from './reference.ts';
 
@@ -45,5 +45,5 @@ export const prepareSlices = defineKernel<{ voxels: T<'u32'> }, PrepareShape, T<
     return upsampleBilinear.record(ctx, { maps: region }, { B: s.nz, inH: h, inW: w, outH: s.outH, outW: s.outW });
   },
   reference: ({ voxels }, s) =>
-    new HostTensor('f32', [s.nz, s.outH * s.outW], prepareSlicesReference({ format: s.format, words: voxels.data, count: s.nx * s.ny * s.nz }, s)),
+    new HostTensor('f32', [s.nz, s.outH * s.outW], prepareSlicesReference(voxelView({ format: s.format, words: voxels.data, count: s.nx * s.ny * s.nz }), s)),
 });

@@ -109,9 +109,13 @@ export function normaliseReference(values: ArrayLike<number>, s: NormaliseShape)
   return out;
 }
 
-/** [nz][outH·outW]: the region normalised, then resized (bilinear) where it is not outH×outW already. */
-export function prepareSlicesReference(packed: PackedVoxels, s: PrepareShape): Float32Array {
-  const region = normaliseReference(voxelView(packed), s);
+/**
+ * [nz][outH·outW]: the region normalised, then resized (bilinear) where it is not outH×outW
+ * already. The voxels as values (a packed volume's voxelView): core's prepareVolume runs it on the
+ * file's voxels as they were read.
+ */
+export function prepareSlicesReference(values: ArrayLike<number>, s: NormaliseShape & Pick<PrepareShape, 'outH' | 'outW'>): Float32Array {
+  const region = normaliseReference(values, s);
   const [, , w, h] = s.region;
   return w === s.outW && h === s.outH ? region : upsampleBilinearReference(region, { B: s.nz, inH: h, inW: w, outH: s.outH, outW: s.outW });
 }
