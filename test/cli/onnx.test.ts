@@ -11,6 +11,32 @@ import { itWithData } from '../support/data.ts';
 const CHAOS = `${DATA}chaos-t2/`;
 const models = writeModelDir();
 
+/** `synpo segment` with the ONNX backend from `dir`: CHAOS case 8's right kidney onto slices 14–15 of case 1, written to `out`, on the CPU path. */
+function segmentOnnx(dir: string, out: string, ...extra: string[]) {
+  return synpo(
+    'segment',
+    '--backend',
+    'onnx',
+    '--models',
+    dir,
+    ...extra,
+    '--support-image',
+    `${CHAOS}image_8.nii.gz`,
+    '--support-label',
+    `${CHAOS}label_8.nii.gz`,
+    '--organ',
+    'right-kidney',
+    '--query',
+    `${CHAOS}image_1.nii.gz`,
+    '--slices',
+    '14:15',
+    '--out',
+    out,
+    '--device',
+    'cpu',
+  );
+}
+
 describe('synpo models synthetic', () => {
   it('writes a directory that models check accepts', async () => {
     const dir = join(mkdtempSync(join(tmpdir(), 'synpo-synthetic-')), 'models');
@@ -33,27 +59,7 @@ describe("models the way the paper's exports come, through the command", () => {
       expect(report.ok).toBe(true);
       if (flags.includes('--float16')) expect(report.models.every((m) => m.inputs.every((i) => i.type === 'float16'))).toBe(true);
       const out = join(mkdtempSync(join(tmpdir(), 'synpo-onnx-')), 'rk.nii.gz');
-      const r = await synpo(
-        'segment',
-        '--backend',
-        'onnx',
-        '--models',
-        dir,
-        '--support-image',
-        `${CHAOS}image_8.nii.gz`,
-        '--support-label',
-        `${CHAOS}label_8.nii.gz`,
-        '--organ',
-        'right-kidney',
-        '--query',
-        `${CHAOS}image_1.nii.gz`,
-        '--slices',
-        '14:15',
-        '--out',
-        out,
-        '--device',
-        'cpu',
-      );
+      const r = await segmentOnnx(dir, out);
       expect(r.code, r.stderr).toBe(0);
       expect(decodeNifti(new Uint8Array(readFileSync(out)), out).data.some((v) => v > 0)).toBe(true);
     });
@@ -127,30 +133,7 @@ describe.each(['cpu', 'webgpu'])('segment and eval with --backend onnx (%s)', (e
   itWithData(['chaos-t2'], 'segment writes a mask through the ONNX encoders and decoder', async (ctx) => {
     if (!(await runsHere()) && !requireGpu) return ctx.skip(`onnxruntime-node here has no ${ep} execution provider`);
     const out = join(mkdtempSync(join(tmpdir(), 'synpo-onnx-')), 'rk.nii.gz');
-    const r = await synpo(
-      'segment',
-      '--backend',
-      'onnx',
-      '--models',
-      models,
-      '--ep',
-      ep,
-      '--support-image',
-      `${CHAOS}image_8.nii.gz`,
-      '--support-label',
-      `${CHAOS}label_8.nii.gz`,
-      '--organ',
-      'right-kidney',
-      '--query',
-      `${CHAOS}image_1.nii.gz`,
-      '--slices',
-      '14:15',
-      '--out',
-      out,
-      '--json',
-      '--device',
-      'cpu',
-    );
+    const r = await segmentOnnx(models, out, '--ep', ep, '--json');
     expect(r.code, r.stderr).toBe(0);
     expect((JSON.parse(r.stdout) as { providers: Record<string, string> }).providers).toEqual({ dino: ep, samEncoder: ep, samDecoder: ep });
     const mask = decodeNifti(new Uint8Array(readFileSync(out)), out);
