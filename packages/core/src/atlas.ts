@@ -460,3 +460,15 @@ export function organAtlas(
   }
   return out;
 }
+
+/**
+ * The mean of two atlases of one organ (the same slices), each cell rounded to a whole pixel count
+ * as organAtlas's are, so the mean crosses to the device as counts and both paths read the same
+ * fractions. On CT the organ is carried from the spine and from the body's centre: each misplaces
+ * a different organ on a different scan, and their mean keeps the organ whole where both agree
+ * and at half where only one carries it (scripts/tune/README.md, "The two anchors").
+ */
+export function meanAtlas(a: readonly Float32Array[], b: readonly Float32Array[]): Float32Array[] {
+  if (a.length !== b.length) throw new ShapeError('atlas', `two atlases of ${a.length} and ${b.length} slices cannot be averaged`);
+  return a.map((map, z) => map.map((v, c) => Math.round(((v + b[z]![c]!) * ATLAS_CELL_PIXELS) / 2) / ATLAS_CELL_PIXELS));
+}

@@ -94,6 +94,7 @@ export {
   atlasTransform,
   chooseAnchor,
   correspondingSlice,
+  meanAtlas,
   organAtlas,
   organGrowth,
   GROWTH_RADIUS,

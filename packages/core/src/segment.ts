@@ -12,7 +12,7 @@
 import { ShapeError, type TransferCounts } from '@synpo/gpu';
 import { VOXEL_FORMATS, voxelFormat } from '@synpo/gpu/kernels';
 import { PIXELS } from './backend.ts';
-import { ATLAS_CELLS, atlasTransform, organAtlas, organGrowth, refineShift, type AtlasTransform } from './atlas.ts';
+import { ATLAS_CELLS, atlasTransform, meanAtlas, organAtlas, organGrowth, refineShift, type AtlasTransform } from './atlas.ts';
 import { confidenceAt, sharedCellCount } from './overlap.ts';
 import { MAX_LABEL, voxelSlices, type PreparedVolume } from './preprocess.ts';
 import { anySet, organRange, queryPart, supportSlices } from './protocol.ts';
@@ -98,12 +98,13 @@ export interface CarriedAtlas {
   maps: Float32Array[];
   /** For a slice cut from a volume: the sum of the maps of its third there (SegmentJob.placement). */
   placement?: Float32Array;
-  transform: AtlasTransform & { grow: number; ms: number };
+  /** The spine's or the body's transform; on CT (the spine's) `body` is the body-anchored one whose map is averaged in. */
+  transform: AtlasTransform & { body?: AtlasTransform; grow: number; ms: number };
 }
 
 /**
  * The support's organ carried onto `target` (query slices, inclusive): landmarks, the shift
- * search, the maps; `growth` is AtlasOptions' (a Synpo's options.atlas.growth; the default's when left out).
+ * search, the maps (on CT the mean of the spine's and the body's: meanAtlas); `growth` is AtlasOptions' (a Synpo's options.atlas.growth; the default's when left out).
  */
 export function carriedAtlas(
   support: SliceStack,
@@ -119,8 +120,11 @@ export function carriedAtlas(
   const querySide = { volume: query, range: target };
   const transform = refineShift(supportSide, masks, querySide, atlasTransform(supportSide, querySide));
   const grow = organGrowth(masks, support.nz, growth);
-  const maps = organAtlas(supportSide, masks, querySide, transform, grow);
-  return { maps, transform: { ...transform, grow, ms: performance.now() - t0 } };
+  let maps = organAtlas(supportSide, masks, querySide, transform, grow);
+  // On CT, the organ carried from the body's centre as well, the atlas the mean of both (meanAtlas).
+  const body = transform.anchor === 'spine' ? refineShift(supportSide, masks, querySide, atlasTransform(supportSide, querySide, 'body')) : undefined;
+  if (body) maps = meanAtlas(maps, organAtlas(supportSide, masks, querySide, body, grow));
+  return { maps, transform: { ...transform, ...(body && { body }), grow, ms: performance.now() - t0 } };
 }
 
 export interface SegmentOrgansRequest {

@@ -11,6 +11,7 @@ import {
   chooseAnchor,
   correspondingSlice,
   GROWTH_RADIUS,
+  meanAtlas,
   NCC_SHIFTS,
   organAtlas,
   organGrowth,
@@ -20,6 +21,7 @@ import {
   shiftedNcc,
   sliceLandmarks,
 } from '../src/atlas.ts';
+import { carriedAtlas } from '../src/segment.ts';
 
 /**
  * A body (ellipse, 0.3) with a spine (a bright disc near the midline, 1.0) and an organ (0.5)
@@ -311,6 +313,57 @@ describe('the atlas prior', () => {
     // no cells: the prototype as it was; wrong sizes refused
     expect(place(base, new Float32Array(CELLS))).toBe(base);
     expect(() => place(base, new Float32Array(10))).toThrow(/placePrototype takes/);
+  });
+
+  it('averages two atlases cell by cell in whole pixel counts, and refuses two of different lengths', () => {
+    const px = 1 / (ROI / ATLAS_GRID) ** 2; // one pixel of a cell
+    const a = new Float32Array(ATLAS_CELLS);
+    const b = new Float32Array(ATLAS_CELLS);
+    [a[0], b[0]] = [1, 1];
+    [a[1], b[1]] = [1, 0];
+    [a[2], b[2]] = [px, 2 * px]; // 1.5 pixels: rounded up to 2
+    [a[3], b[3]] = [0, 3 * px];
+    const [m] = meanAtlas([a], [b]);
+    expect(Array.from(m!.subarray(0, 5))).toEqual([1, 0.5, 2 * px, 2 * px, 0]);
+    expect(() => meanAtlas([a, a], [b])).toThrow(/2 and 1 slices/);
+  });
+
+  it('on CT carries the organ from the spine and from the body, its atlas their mean; on MR from the body alone', () => {
+    // A second bright disc on the query (bone or contrast) moves its spine landmark 27 pixels
+    // forward, further than the shift search reaches: the two anchors place the organ apart.
+    const support = phantom(8, 128, 120, 90, 60);
+    const query = phantom(8, 120, 130, 80, 55);
+    for (let z = 0; z < 8; z++) {
+      for (let y = 0; y < ROI; y++) {
+        for (let x = 0; x < ROI; x++) if (((x - 120) / 80) ** 2 + ((y - 130) / 55 + 0.5) ** 2 < 0.15 ** 2) query.slices[z * PIXELS + y * ROI + x] = 1;
+      }
+    }
+    const volume = (v: { slices: Float32Array }, intensity: 'ct' | 'mr') => ({ slices: v.slices, nz: 8, intensity });
+    const ct = carriedAtlas(volume(support, 'ct'), support.organ, volume(query, 'ct'), [1, 6], 0);
+    const body = ct.transform.body!;
+    expect([ct.transform.anchor, body.anchor]).toEqual(['spine', 'body']);
+    expect(body.to).not.toEqual(ct.transform.to);
+    const [s, q] = [
+      { volume: volume(support, 'ct'), range: [0, 7] as [number, number] },
+      { volume: volume(query, 'ct'), range: [1, 6] as [number, number] },
+    ];
+    const fromSpine = organAtlas(s, support.organ, q, ct.transform);
+    const fromBody = organAtlas(s, support.organ, q, body);
+    let apart = 0;
+    for (const [z, map] of ct.maps.entries()) {
+      for (let c = 0; c < ATLAS_CELLS; c++) {
+        const counts = [fromSpine[z]![c]!, fromBody[z]![c]!].map((v) => Math.round(v * (ROI / ATLAS_GRID) ** 2));
+        expect(map[c]! * (ROI / ATLAS_GRID) ** 2).toBe(Math.round((counts[0]! + counts[1]!) / 2));
+        if (counts[0] !== counts[1]) apart++;
+      }
+    }
+    expect(apart).toBeGreaterThan(0); // the anchors disagree somewhere, so the mean is neither alone
+    // MR (bone not saturated): the body alone, its map as organAtlas makes it.
+    const dull = (v: { slices: Float32Array }) => volume({ slices: v.slices.map((x) => (x === 1 ? 0.6 : x)) }, 'mr');
+    const [sm, qm] = [dull(support), dull(query)];
+    const mr = carriedAtlas(sm, support.organ, qm, [1, 6], 0);
+    expect([mr.transform.anchor, mr.transform.body]).toEqual(['body', undefined]);
+    expect(mr.maps).toEqual(organAtlas({ volume: sm, range: [0, 7] }, support.organ, { volume: qm, range: [1, 6] }, mr.transform));
   });
 
   it('refuses ranges outside the volumes and masks of the wrong size', () => {
