@@ -409,7 +409,8 @@ export function organGrowth(supportMasks: Uint8Array, nz: number, growth: number
  * The atlas of one organ: for each query slice of `query.range`, the fraction of each atlas cell (ATLAS_GRID²)
  * that the support's organ (`supportMasks`, [nz][ROI·ROI]) covers once its corresponding slice is
  * mapped onto the query's (nearest neighbour per pixel), enlarged by `grow` (organGrowth) about
- * that slice's centroid. [slices of the range][CELLS].
+ * that slice's centroid. [slices of the range][CELLS]. One transform (by default the auto anchor's,
+ * shifted); the pipeline's atlas on CT is the mean of two (carriedAtlas, meanAtlas).
  */
 export function organAtlas(
   support: AtlasSide,

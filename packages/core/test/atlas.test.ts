@@ -7,6 +7,7 @@ import { createRng } from '@synpo/gpu';
 import { describe, expect, it } from 'vitest';
 import { ATLAS_CELLS, ATLAS_GRID, CELLS, GRID, PIXELS, ROI, weightFreeBackend } from '../src/index.ts';
 import {
+  ATLAS_CELL_PIXELS,
   atlasTransform,
   chooseAnchor,
   correspondingSlice,
@@ -316,7 +317,7 @@ describe('the atlas prior', () => {
   });
 
   it('averages two atlases cell by cell in whole pixel counts, and refuses two of different lengths', () => {
-    const px = 1 / (ROI / ATLAS_GRID) ** 2; // one pixel of a cell
+    const px = 1 / ATLAS_CELL_PIXELS; // one pixel of a cell
     const a = new Float32Array(ATLAS_CELLS);
     const b = new Float32Array(ATLAS_CELLS);
     [a[0], b[0]] = [1, 1];
@@ -352,8 +353,8 @@ describe('the atlas prior', () => {
     let apart = 0;
     for (const [z, map] of ct.maps.entries()) {
       for (let c = 0; c < ATLAS_CELLS; c++) {
-        const counts = [fromSpine[z]![c]!, fromBody[z]![c]!].map((v) => Math.round(v * (ROI / ATLAS_GRID) ** 2));
-        expect(map[c]! * (ROI / ATLAS_GRID) ** 2).toBe(Math.round((counts[0]! + counts[1]!) / 2));
+        const counts = [fromSpine[z]![c]!, fromBody[z]![c]!].map((v) => Math.round(v * ATLAS_CELL_PIXELS));
+        expect(map[c]! * ATLAS_CELL_PIXELS).toBe(Math.round((counts[0]! + counts[1]!) / 2));
         if (counts[0] !== counts[1]) apart++;
       }
     }
