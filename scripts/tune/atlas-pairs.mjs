@@ -5,13 +5,16 @@
  * organ (atlas cells covered at least half) against the query's truth over the query's organ
  * range, per organ the mean, the worst pair and the 10th percentile. Each JSON variant sets
  * refineShift's `margin` and `search` (packages/core/src/atlas.ts), or `{"norefine": true}` for
- * the landmarks alone. Run `pnpm build` first; it reads the built packages.
+ * the landmarks alone. `time` instead of the variants times the pipeline's own atlas
+ * (`carriedAtlas`, every organ, the defaults) per pair, one pair after another in this process.
+ * Run `pnpm build` first; it reads the built packages.
  *
  *   node scripts/tune/atlas-pairs.mjs sabs-ct '[{}, {"search": 36}, {"margin": 5}]'
+ *   node scripts/tune/atlas-pairs.mjs sabs-ct time
  */
 const core = await import(new URL('../../packages/core/dist/index.js', import.meta.url).href);
 const { readNifti } = await import(new URL('../../packages/io/dist/node.js', import.meta.url).href);
-const { prepareVolume, labelsToRoi, organRange, atlasTransform, refineShift, organAtlas, LAYOUTS, ORGANS, ATLAS_GRID, PIXELS } = core;
+const { prepareVolume, labelsToRoi, organRange, atlasTransform, refineShift, organAtlas, carriedAtlas, LAYOUTS, ORGANS, ATLAS_GRID, PIXELS } = core;
 
 const [name = 'sabs-ct', variantsArg = '[{}]'] = process.argv.slice(2);
 const layout = LAYOUTS[name];
@@ -45,6 +48,29 @@ function atlasDice(maps, truth, first) {
     }
   });
   return (200 * tp) / (2 * tp + fp + fn);
+}
+
+if (variantsArg === 'time') {
+  const pairs = [];
+  const organs = Object.fromEntries(ORGANS.map((o) => [o, []]));
+  for (const s of ids) {
+    for (const q of ids) {
+      if (s === q) continue;
+      const S = cases.get(s);
+      const Q = cases.get(q);
+      let pair = 0;
+      for (const organ of ORGANS) {
+        const ms = carriedAtlas(S.prepared, S.masks[organ], Q.prepared, organRange(Q.masks[organ], Q.prepared.nz)).transform.ms;
+        organs[organ].push(ms);
+        pair += ms;
+      }
+      pairs.push(pair);
+    }
+  }
+  const span = (v) => `${(Math.min(...v) / 1000).toFixed(2)}–${(Math.max(...v) / 1000).toFixed(2)} s`;
+  const each = ORGANS.map((o) => `${o} ${span(organs[o])}`).join(', ');
+  process.stdout.write(`${name}: the atlas of a pair, ${ORGANS.length} organs, ${span(pairs)} over ${pairs.length} pairs; ${each}\n`);
+  process.exit(0);
 }
 
 for (const variant of JSON.parse(variantsArg)) {
